@@ -1,0 +1,210 @@
+//! Application state, the router, and the server's life cycle.
+
+use std::net::SocketAddr;
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::extract::{Request, State};
+use axum::middleware::{Next, from_fn_with_state};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use metrics_exporter_prometheus::PrometheusHandle;
+use tower_http::catch_panic::CatchPanicLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::auth::rate_limit::LoginLimiter;
+use crate::config::Settings;
+use crate::error::{ApiError, Code};
+use crate::http::openapi::{ApiDoc, Policies};
+use crate::http::{authorize, context, idempotency, ops};
+use crate::store::Db;
+
+pub struct Inner {
+    pub db: Db,
+    pub settings: Settings,
+    pub policies: Policies,
+    pub openapi: Arc<utoipa::openapi::OpenApi>,
+    pub login_limiter: LoginLimiter,
+    pub metrics: PrometheusHandle,
+}
+
+/// Shared by every request: cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+/// Every API route of every capability, with its OpenAPI entry.
+fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(crate::tenants::api::routes())
+        .merge(crate::auth::api::routes())
+        .merge(crate::staff::api::routes())
+        .merge(crate::audit::api::routes())
+}
+
+/// The API router, its OpenAPI document and the access rules read from it.
+fn api_parts() -> (Router<AppState>, utoipa::openapi::OpenApi, Policies) {
+    let (router, mut doc) = OpenApiRouter::<AppState>::with_openapi(ApiDoc::openapi())
+        .nest("/api/v1", api_routes())
+        .split_for_parts();
+    // A route without a declared access rule is a programming error: refuse to start.
+    let policies =
+        crate::http::openapi::finish(&mut doc).unwrap_or_else(|e| panic!("API access rules: {e}"));
+    (router, doc, policies)
+}
+
+/// The OpenAPI document (also printed by `loyal openapi`).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_parts().1
+}
+
+async fn api_not_found() -> ApiError {
+    ApiError::new(Code::NotFound, "no such API endpoint")
+}
+
+async fn api_method_not_allowed() -> ApiError {
+    ApiError::new(Code::MethodNotAllowed, "this method is not allowed here")
+}
+
+/// Cancel a request that runs longer than the configured limit, with a problem+json 503.
+async fn request_timeout(State(app): State<AppState>, req: Request, next: Next) -> Response {
+    let limit = Duration::from_secs(app.settings.request_timeout_secs);
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(res) => res,
+        Err(_) => ApiError::new(Code::Timeout, "the request took too long").into_response(),
+    }
+}
+
+/// Build the state and the full router.
+pub fn build(db: Db, settings: Settings) -> (AppState, Router) {
+    let (api_router, doc, policies) = api_parts();
+    let state = AppState(Arc::new(Inner {
+        login_limiter: LoginLimiter::new(
+            settings.login_attempts_per_account_per_minute,
+            settings.login_attempts_per_ip_per_minute,
+        ),
+        db,
+        policies,
+        openapi: Arc::new(doc),
+        metrics: ops::metrics_handle(),
+        settings,
+    }));
+
+    let api = api_router
+        .route_layer(from_fn_with_state(state.clone(), idempotency::idempotency))
+        .route_layer(from_fn_with_state(state.clone(), authorize::authorize))
+        .method_not_allowed_fallback(api_method_not_allowed);
+
+    let pages = Router::new()
+        .route("/", get(|| async { Redirect::to("/admin") }))
+        .route(
+            "/login",
+            get(crate::auth::pages::show_login).post(crate::auth::pages::submit_login),
+        )
+        .route("/logout", post(crate::auth::pages::submit_logout))
+        .route("/admin", get(crate::auth::pages::admin_home))
+        .route(
+            "/invite/{token}",
+            get(crate::staff::pages::show_join).post(crate::staff::pages::submit_join),
+        )
+        .route(
+            "/invite/{token}/qr.svg",
+            get(crate::staff::pages::invitation_qr),
+        );
+
+    let router = Router::new()
+        .merge(api)
+        .nest("/api/v1", Router::new().fallback(api_not_found))
+        .route("/api/openapi.json", get(ops::openapi_json))
+        .route("/api/docs", get(ops::api_reference))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics_endpoint))
+        .merge(pages)
+        .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
+        .layer(from_fn_with_state(state.clone(), request_timeout))
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::internal("handler panicked").into_response()
+        }))
+        .layer(from_fn_with_state(state.clone(), context::request_meta))
+        .with_state(state.clone());
+    (state, router)
+}
+
+/// Periodic housekeeping: expired sessions, old idempotency keys, rate-limit memory.
+pub fn spawn_housekeeping(state: AppState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(300));
+        loop {
+            tick.tick().await;
+            state.login_limiter.shrink();
+            if let Err(e) = crate::auth::sessions::purge_expired(&state.db).await {
+                tracing::warn!(error = %e, "purging sessions failed");
+            }
+            if let Err(e) = idempotency::purge_older_than(&state.db, 24).await {
+                tracing::warn!(error = %e, "purging idempotency keys failed");
+            }
+        }
+    })
+}
+
+/// Serve until `shutdown` resolves; then stop accepting, let in-flight requests finish
+/// for up to the grace period, and close the database.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    db: Db,
+    settings: Settings,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let grace = Duration::from_secs(settings.shutdown_grace_secs);
+    let (state, router) = build(db.clone(), settings);
+    let housekeeping = spawn_housekeeping(state);
+    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        let _ = stopping_tx.send(());
+    });
+    let mut server = std::pin::pin!(server.into_future());
+    tokio::select! {
+        res = &mut server => res?,
+        _ = async { let _ = stopping_rx.await; tokio::time::sleep(grace).await } => {
+            tracing::warn!("grace period over; dropping remaining connections");
+        }
+    }
+    // If the server finished first, the grace timer never mattered.
+    housekeeping.abort();
+    db.close().await;
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

@@ -1,0 +1,159 @@
+//! The audit log: who did what, to what, when, from where, in which request. Written in
+//! the same transaction as the change it describes, so there is no change without its
+//! entry. Entries are never updated or deleted by the application.
+
+pub mod api;
+
+use serde::{Deserialize, Serialize};
+
+use crate::auth::Ctx;
+use crate::http::context::RequestMeta;
+use crate::store::{Db, Tx, now_micros};
+use crate::{ids, on_db, on_tx};
+
+/// One change to record.
+pub struct Change<'a> {
+    pub action: &'a str,
+    pub target_kind: &'a str,
+    pub target_id: Option<i64>,
+    pub details: serde_json::Value,
+}
+
+impl<'a> Change<'a> {
+    pub fn new(action: &'a str, target_kind: &'a str, target_id: impl Into<Option<i64>>) -> Self {
+        Change {
+            action,
+            target_kind,
+            target_id: target_id.into(),
+            details: serde_json::json!({}),
+        }
+    }
+
+    pub fn details(mut self, details: serde_json::Value) -> Self {
+        self.details = details;
+        self
+    }
+}
+
+/// Who made a change when there is no signed-in principal yet (signup, invitation).
+pub struct ActorRef<'a> {
+    pub kind: &'a str,
+    pub id: Option<i64>,
+    pub label: &'a str,
+}
+
+/// Record a change made by the request's principal.
+pub async fn record(tx: &mut Tx, ctx: &Ctx, change: Change<'_>) -> sqlx::Result<()> {
+    let (kind, id, label) = ctx.principal.audit_actor();
+    record_as(
+        tx,
+        ctx.tenant_id(),
+        ActorRef {
+            kind,
+            id: Some(id),
+            label: &label,
+        },
+        &ctx.meta,
+        change,
+    )
+    .await
+}
+
+/// Record a change made by an explicitly named actor.
+pub async fn record_as(
+    tx: &mut Tx,
+    tenant_id: i64,
+    actor: ActorRef<'_>,
+    meta: &RequestMeta,
+    change: Change<'_>,
+) -> sqlx::Result<()> {
+    let details = change.details.to_string();
+    on_tx!(tx, conn => sqlx::query(
+        "INSERT INTO audit_log (tenant_id, id, at, actor_kind, actor_id, actor_label, action, target_kind, target_id, details, ip, request_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)")
+        .bind(tenant_id).bind(ids::next_id()).bind(now_micros())
+        .bind(actor.kind).bind(actor.id).bind(actor.label)
+        .bind(change.action).bind(change.target_kind).bind(change.target_id)
+        .bind(&details).bind(&meta.ip).bind(&meta.request_id)
+        .execute(conn).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// An audit-log entry as listed.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema, sqlx::FromRow)]
+pub struct Entry {
+    pub id: i64,
+    #[sqlx(skip)]
+    #[schema(value_type = String, format = DateTime)]
+    pub at: jiff::Timestamp,
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub at_micros: i64,
+    /// `staff`, `api_key` or `system`.
+    pub actor_kind: String,
+    pub actor_id: Option<i64>,
+    /// The staff email or API key name at the time.
+    pub actor_label: String,
+    /// What happened, e.g. `branch.created`.
+    pub action: String,
+    pub target_kind: String,
+    pub target_id: Option<i64>,
+    #[sqlx(skip)]
+    pub details: serde_json::Value,
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub details_json: String,
+    pub ip: String,
+    pub request_id: String,
+}
+
+/// Filters for listing the audit log; all optional and combined with AND.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct Filter {
+    pub actor_kind: Option<String>,
+    pub actor_id: Option<i64>,
+    pub action: Option<String>,
+    pub target_kind: Option<String>,
+    pub target_id: Option<i64>,
+    pub request_id: Option<String>,
+    /// Only entries at or after this time (RFC 3339).
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub since: Option<jiff::Timestamp>,
+    /// Only entries before this time (RFC 3339).
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub until: Option<jiff::Timestamp>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+pub async fn list(
+    db: &Db,
+    tenant_id: i64,
+    f: &Filter,
+    before_id: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<Entry>> {
+    let since = f.since.map(|t| t.as_microsecond());
+    let until = f.until.map(|t| t.as_microsecond());
+    let mut rows: Vec<Entry> = on_db!(db, pool => sqlx::query_as(
+        "SELECT id, at AS at_micros, actor_kind, actor_id, actor_label, action, target_kind, target_id,
+                details AS details_json, ip, request_id
+         FROM audit_log
+         WHERE tenant_id = $1 AND id < $2
+           AND ($3 IS NULL OR actor_kind = $3) AND ($4 IS NULL OR actor_id = $4)
+           AND ($5 IS NULL OR action = $5) AND ($6 IS NULL OR target_kind = $6)
+           AND ($7 IS NULL OR target_id = $7) AND ($8 IS NULL OR request_id = $8)
+           AND ($9 IS NULL OR at >= $9) AND ($10 IS NULL OR at < $10)
+         ORDER BY id DESC LIMIT $11")
+        .bind(tenant_id).bind(before_id)
+        .bind(&f.actor_kind).bind(f.actor_id).bind(&f.action).bind(&f.target_kind)
+        .bind(f.target_id).bind(&f.request_id).bind(since).bind(until).bind(limit + 1)
+        .fetch_all(pool).await)?;
+    for r in &mut rows {
+        r.at = crate::types::timestamp(r.at_micros);
+        r.details = serde_json::from_str(&r.details_json).unwrap_or_default();
+    }
+    Ok(rows)
+}

@@ -1,0 +1,153 @@
+//! The sign-in page and the staff home page.
+
+use axum::Form;
+use axum::extract::{RawQuery, State};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum_extra::extract::CookieJar;
+use axum_extra::extract::cookie::Cookie;
+use maud::html;
+use serde::Deserialize;
+
+use super::{Actor, sessions};
+use crate::app::AppState;
+use crate::error::Code;
+use crate::http::context::RequestMeta;
+use crate::tenants::model::Language;
+use crate::web::{PageSession, language, layout, t};
+
+#[derive(Deserialize, Default)]
+pub struct LoginForm {
+    #[serde(default)]
+    tenant: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+}
+
+fn login_page(lang: Language, form: &LoginForm, error: Option<&str>) -> Html<String> {
+    let body = html! {
+        h1 { (t(lang, "sign_in")) }
+        @if let Some(e) = error { p.error role="alert" { (e) } }
+        form method="post" action="/login" {
+            label for="tenant" { (t(lang, "shop")) }
+            input #tenant name="tenant" value=(form.tenant) required autocomplete="organization";
+            label for="email" { (t(lang, "email")) }
+            input #email name="email" type="email" value=(form.email) required autocomplete="username";
+            label for="password" { (t(lang, "password")) }
+            input #password name="password" type="password" required autocomplete="current-password";
+            button type="submit" { (t(lang, "sign_in")) }
+        }
+        p { a href="?lang=th" { "ไทย" } " · " a href="?lang=en" { "English" } }
+    };
+    Html(layout(lang, t(lang, "sign_in"), body).into_string())
+}
+
+pub async fn show_login(RawQuery(q): RawQuery, jar: CookieJar) -> Response {
+    let lang = language(q.as_deref(), &jar);
+    let jar = jar.add(Cookie::build(("lang", lang.as_str())).path("/").build());
+    (jar, login_page(lang, &LoginForm::default(), None)).into_response()
+}
+
+pub async fn submit_login(
+    State(app): State<AppState>,
+    meta: RequestMeta,
+    jar: CookieJar,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let lang = language(None, &jar);
+    match super::api::authenticate(&app, &meta, &form.tenant, &form.email, &form.password).await {
+        Ok((_, session)) => (
+            jar.add(super::api::session_cookie(&app, session.token)),
+            Redirect::to("/admin"),
+        )
+            .into_response(),
+        Err(e) => {
+            let msg = if e.code == Code::RateLimited {
+                t(lang, "too_many")
+            } else {
+                t(lang, "wrong_login")
+            };
+            let status = e.code.status();
+            (status, login_page(lang, &form, Some(msg))).into_response()
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+}
+
+pub async fn submit_logout(
+    State(app): State<AppState>,
+    PageSession(p): PageSession,
+    jar: CookieJar,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let valid = p
+        .csrf_token
+        .as_deref()
+        .is_some_and(|c| super::secrets::constant_time_eq(c, &form.csrf));
+    if valid {
+        if let Some(c) = jar.get(sessions::COOKIE) {
+            if let Ok(mut tx) = app.db.begin().await {
+                let _ = sessions::delete(&mut tx, c.value()).await;
+                let _ = tx.commit().await;
+            }
+        }
+    }
+    (
+        jar.remove(Cookie::build(sessions::COOKIE).path("/").build()),
+        Redirect::to("/login"),
+    )
+        .into_response()
+}
+
+/// The signed-in staff member's home: shop, branches and staff at a glance.
+pub async fn admin_home(
+    State(app): State<AppState>,
+    PageSession(p): PageSession,
+    RawQuery(q): RawQuery,
+    jar: CookieJar,
+) -> Response {
+    let lang = language(q.as_deref(), &jar);
+    let tenant = crate::tenants::store::get_tenant(&app.db, p.tenant_id)
+        .await
+        .ok()
+        .flatten();
+    let branches = crate::tenants::store::list_branches(&app.db, p.tenant_id, i64::MAX, 100)
+        .await
+        .unwrap_or_default();
+    let staff = if p.allows(super::Permission::StaffRead) {
+        crate::staff::store::list_staff(&app.db, p.tenant_id, i64::MAX, 100)
+            .await
+            .unwrap_or_default()
+    } else {
+        vec![]
+    };
+    let (name, role) = match &p.actor {
+        Actor::Staff { name, role, .. } => (name.clone(), role.as_str()),
+        Actor::ApiKey { name, .. } => (name.clone(), "api_key"),
+    };
+    let body = html! {
+        h1 { (tenant.as_ref().map(|t| t.name.as_str()).unwrap_or("Loyal")) }
+        p { (t(lang, "welcome")) ", " strong { (name) } " (" (role) ")" }
+        form method="post" action="/logout" {
+            input type="hidden" name="_csrf" value=(p.csrf_token.clone().unwrap_or_default());
+            button type="submit" { (t(lang, "sign_out")) }
+        }
+        h2 { (t(lang, "branches")) }
+        ul { @for b in &branches { li { (b.code) " — " (b.name) } } }
+        @if !staff.is_empty() {
+            h2 { (t(lang, "staff")) }
+            table {
+                tr { th { (t(lang, "email")) } th { (t(lang, "role")) } }
+                @for s in &staff { tr { td { (s.email) } td { (s.role.as_str()) } } }
+            }
+        }
+        p { a href="/api/docs" { (t(lang, "api_docs")) } }
+    };
+    Html(layout(lang, "Admin", body).into_string()).into_response()
+}

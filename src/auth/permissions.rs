@@ -1,0 +1,159 @@
+//! Roles and permissions: pure data, no I/O. The role → permission table below is the
+//! only place that says who may do what; each API route names the one permission it
+//! needs in its OpenAPI annotation (see `http::openapi`).
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+macro_rules! permissions {
+    ($( $variant:ident = $name:literal, $doc:literal; )+) => {
+        /// Something a staff member or an API key may be allowed to do.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Permission { $( #[doc = $doc] $variant, )+ }
+
+        impl Permission {
+            pub const ALL: &'static [Permission] = &[$( Permission::$variant, )+];
+            pub fn as_str(self) -> &'static str { match self { $( Permission::$variant => $name, )+ } }
+            pub fn describe(self) -> &'static str { match self { $( Permission::$variant => $doc, )+ } }
+        }
+
+        impl FromStr for Permission {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s { $( $name => Ok(Permission::$variant), )+ _ => Err(format!("unknown permission {s:?}")) }
+            }
+        }
+    };
+}
+
+permissions! {
+    TenantRead = "tenant.read", "See the shop's settings";
+    TenantManage = "tenant.manage", "Change the shop's settings";
+    BranchesRead = "branches.read", "List branches";
+    BranchesManage = "branches.manage", "Create and change branches";
+    StaffRead = "staff.read", "List staff";
+    StaffManage = "staff.manage", "Invite staff, change roles and branches, deactivate staff";
+    ApiKeysManage = "api_keys.manage", "Create, list and revoke API keys";
+    AuditRead = "audit.read", "Read the audit log";
+}
+
+impl fmt::Display for Permission {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Permission {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Permission {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// A staff member's role in one shop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Owner,
+    Admin,
+    Manager,
+    Cashier,
+    Fulfilment,
+    Analyst,
+}
+
+impl Role {
+    pub const ALL: &'static [Role] = &[
+        Role::Owner,
+        Role::Admin,
+        Role::Manager,
+        Role::Cashier,
+        Role::Fulfilment,
+        Role::Analyst,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Admin => "admin",
+            Role::Manager => "manager",
+            Role::Cashier => "cashier",
+            Role::Fulfilment => "fulfilment",
+            Role::Analyst => "analyst",
+        }
+    }
+
+    /// What this role may do.
+    pub fn permissions(self) -> &'static [Permission] {
+        use Permission::*;
+        match self {
+            Role::Owner | Role::Admin => Permission::ALL,
+            Role::Manager => &[TenantRead, BranchesRead, StaffRead, AuditRead],
+            Role::Cashier | Role::Fulfilment => &[TenantRead, BranchesRead],
+            Role::Analyst => &[TenantRead, BranchesRead, AuditRead],
+        }
+    }
+
+    pub fn allows(self, permission: Permission) -> bool {
+        self.permissions().contains(&permission)
+    }
+
+    /// May a staff member with this role give `other` to someone (invite, change role)?
+    /// Only an owner makes owners; otherwise a role can hand out what it can do itself.
+    pub fn may_grant(self, other: Role) -> bool {
+        match (self, other) {
+            (Role::Owner, _) => true,
+            (_, Role::Owner) => false,
+            _ => other.permissions().iter().all(|p| self.allows(*p)),
+        }
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Role::ALL
+            .iter()
+            .copied()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| format!("unknown role {s:?}; use one of owner, admin, manager, cashier, fulfilment, analyst"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owner_can_do_everything_and_cashier_cannot_manage() {
+        assert!(Permission::ALL.iter().all(|p| Role::Owner.allows(*p)));
+        assert!(!Role::Cashier.allows(Permission::StaffManage));
+        assert!(!Role::Analyst.allows(Permission::BranchesManage));
+    }
+
+    #[test]
+    fn only_owners_make_owners() {
+        assert!(Role::Owner.may_grant(Role::Owner));
+        assert!(!Role::Admin.may_grant(Role::Owner));
+        assert!(Role::Admin.may_grant(Role::Cashier));
+        assert!(!Role::Manager.may_grant(Role::Admin));
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for r in Role::ALL {
+            assert_eq!(r.as_str().parse::<Role>().unwrap(), *r);
+        }
+        for p in Permission::ALL {
+            assert_eq!(p.as_str().parse::<Permission>().unwrap(), *p);
+        }
+    }
+}

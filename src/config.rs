@@ -1,0 +1,205 @@
+//! Every setting is declared once here: name, type, default and documentation.
+//! Layering: built-in default < TOML file (`--config` / `LOYAL_CONFIG`) < `LOYAL_*`
+//! environment variables < command-line flags.
+
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+macro_rules! settings {
+    ($( $(#[doc = $doc:literal])+ $name:ident : $ty:ty = $default:expr, secret = $secret:literal; )+) => {
+        /// Loyal's configuration. See `loyal config` for the documented list.
+        #[derive(Clone, Debug, Serialize, Deserialize)]
+        #[serde(deny_unknown_fields, default)]
+        pub struct Settings { $( $(#[doc = $doc])+ pub $name: $ty, )+ }
+
+        impl Default for Settings {
+            fn default() -> Self { Self { $( $name: $default, )+ } }
+        }
+
+        impl Settings {
+            /// (name, environment variable, default, is secret, documentation) of every setting.
+            pub fn documentation() -> Vec<SettingDoc> {
+                let defaults = Settings::default();
+                vec![$( SettingDoc {
+                    name: stringify!($name),
+                    env: concat!("LOYAL_", stringify!($name)).to_uppercase(),
+                    default: serde_json::to_string(&defaults.$name).unwrap_or_default(),
+                    secret: $secret,
+                    doc: concat!($($doc),+).trim().to_string(),
+                }, )+]
+            }
+
+            /// Settings as they are in force, secrets masked.
+            pub fn describe(&self) -> Vec<(String, String)> {
+                vec![$( (
+                    stringify!($name).to_string(),
+                    if $secret { "********".to_string() } else { serde_json::to_string(&self.$name).unwrap_or_default() },
+                ), )+]
+            }
+        }
+    };
+}
+
+pub struct SettingDoc {
+    pub name: &'static str,
+    pub env: String,
+    pub default: String,
+    pub secret: bool,
+    pub doc: String,
+}
+
+settings! {
+    /// Address and port the HTTP server listens on.
+    listen: String = "127.0.0.1:8080".into(), secret = false;
+    /// Directory for Loyal's own files (the SQLite database by default).
+    data_dir: PathBuf = PathBuf::from("loyal-data"), secret = false;
+    /// Database URL: `sqlite://path/to/file.db` or `postgres://user@host/db`.
+    /// Empty means `sqlite://<data_dir>/loyal.db`.
+    database_url: String = String::new(), secret = true;
+    /// Maximum number of pooled database connections.
+    database_max_connections: u32 = 16, secret = false;
+    /// The URL people use to reach this server; used in invitation links and to decide
+    /// whether cookies are marked `Secure` (they are when it starts with https://).
+    public_url: String = "http://127.0.0.1:8080".into(), secret = false;
+    /// Log format: `text` for people or `json` for log collectors.
+    log_format: String = "text".into(), secret = false;
+    /// Log filter in `tracing` syntax, e.g. `info` or `loyal=debug,info`.
+    log_level: String = "info".into(), secret = false;
+    /// Largest accepted request body, in bytes.
+    max_body_bytes: usize = 1024 * 1024, secret = false;
+    /// Seconds after which a request is cancelled with 503.
+    request_timeout_secs: u64 = 30, secret = false;
+    /// Lifetime of a web session, in hours.
+    session_hours: u64 = 12, secret = false;
+    /// Lifetime of a staff invitation link, in hours.
+    invitation_hours: u64 = 72, secret = false;
+    /// Login attempts allowed per account per minute.
+    login_attempts_per_account_per_minute: u32 = 5, secret = false;
+    /// Login attempts allowed per client IP per minute.
+    login_attempts_per_ip_per_minute: u32 = 20, secret = false;
+    /// Take the client IP from the X-Forwarded-For header (only behind a trusted proxy).
+    trust_forwarded_for: bool = false, secret = false;
+    /// Seconds to let in-flight requests finish after a shutdown signal.
+    shutdown_grace_secs: u64 = 20, secret = false;
+}
+
+impl Settings {
+    /// Load settings: defaults, then the TOML file (if any), then `LOYAL_*` variables,
+    /// then explicit overrides from the command line.
+    pub fn load(file: Option<&Path>, overrides: &CliOverrides) -> anyhow::Result<Self> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(file) = file {
+            anyhow::ensure!(
+                file.exists(),
+                "config file {} does not exist",
+                file.display()
+            );
+            figment = figment.merge(Toml::file(file));
+        }
+        figment = figment
+            .merge(Env::prefixed("LOYAL_").ignore(&["CONFIG"]))
+            .merge(Serialized::defaults(overrides));
+        let settings: Settings = figment
+            .extract()
+            .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        self.listen.parse::<std::net::SocketAddr>().map_err(|_| {
+            anyhow::anyhow!(
+                "configuration: listen must be host:port, got {:?}",
+                self.listen
+            )
+        })?;
+        anyhow::ensure!(
+            matches!(self.log_format.as_str(), "text" | "json"),
+            "configuration: log_format must be text or json"
+        );
+        anyhow::ensure!(
+            self.database_max_connections > 0,
+            "configuration: database_max_connections must be > 0"
+        );
+        Ok(())
+    }
+
+    /// The effective database URL (the SQLite file in the data directory by default).
+    pub fn database_url(&self) -> String {
+        if self.database_url.is_empty() {
+            format!("sqlite://{}", self.data_dir.join("loyal.db").display())
+        } else {
+            self.database_url.clone()
+        }
+    }
+
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+}
+
+/// Values given on the command line; `None` leaves the lower layers in force.
+#[derive(Debug, Default, Serialize)]
+pub struct CliOverrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_apply_in_order_file_env_flags() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "loyal.toml",
+                "listen = \"127.0.0.1:9000\"\nsession_hours = 3\nlog_level = \"debug\"",
+            )?;
+            jail.set_env("LOYAL_SESSION_HOURS", "4");
+            let flags = CliOverrides {
+                listen: Some("127.0.0.1:9100".into()),
+                ..Default::default()
+            };
+            let s = Settings::load(Some(Path::new("loyal.toml")), &flags).unwrap();
+            assert_eq!(s.listen, "127.0.0.1:9100", "flag beats file");
+            assert_eq!(s.session_hours, 4, "env beats file");
+            assert_eq!(s.log_level, "debug", "file beats default");
+            assert_eq!(s.invitation_hours, 72, "default stays");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("bad.toml", "lisen = \"x\"")?;
+            let err =
+                Settings::load(Some(Path::new("bad.toml")), &CliOverrides::default()).unwrap_err();
+            assert!(err.to_string().contains("lisen"), "{err}");
+            jail.create_file("bad2.toml", "listen = \"nowhere\"")?;
+            let err =
+                Settings::load(Some(Path::new("bad2.toml")), &CliOverrides::default()).unwrap_err();
+            assert!(err.to_string().contains("listen"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn secrets_are_masked_when_described() {
+        let s = Settings {
+            database_url: "postgres://u:pw@h/db".into(),
+            ..Default::default()
+        };
+        let shown = s.describe();
+        let db = shown.iter().find(|(k, _)| k == "database_url").unwrap();
+        assert!(!db.1.contains("pw"));
+    }
+}

@@ -1,0 +1,123 @@
+//! Per-request context: request id, client IP, access log line and metrics.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
+use tracing::Instrument;
+
+use crate::app::AppState;
+use crate::error::ApiError;
+
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// Who sent the request and how to find it in the logs.
+#[derive(Clone, Debug)]
+pub struct RequestMeta {
+    pub request_id: String,
+    pub ip: String,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        parts
+            .extensions
+            .get::<RequestMeta>()
+            .cloned()
+            .ok_or_else(|| ApiError::internal("request meta missing"))
+    }
+}
+
+/// A client-supplied request id is kept only if it is short and plain, so it cannot
+/// forge log lines; otherwise a new one is made.
+fn acceptable_request_id(value: &HeaderValue) -> Option<String> {
+    let s = value.to_str().ok()?;
+    (!s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b)))
+    .then(|| s.to_string())
+}
+
+/// Outermost middleware: assigns the request id, finds the client IP, logs the request
+/// and records its metrics.
+pub async fn request_meta(State(app): State<AppState>, mut req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let request_id = req
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(acceptable_request_id)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string());
+    let forwarded = app
+        .settings
+        .trust_forwarded_for
+        .then(|| {
+            req.headers()
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+        })
+        .flatten()
+        .and_then(|v| v.split(',').next())
+        .map(|s| s.trim().to_string());
+    let ip = forwarded.or(peer).unwrap_or_else(|| "unknown".into());
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string());
+    let path = req.uri().path().to_string();
+    req.extensions_mut().insert(RequestMeta {
+        request_id: request_id.clone(),
+        ip: ip.clone(),
+    });
+
+    let span =
+        tracing::info_span!("request", request_id = %request_id, %method, path = %path, ip = %ip);
+    let mut res = next.run(req).instrument(span.clone()).await;
+    let status = res.status();
+    let elapsed = started.elapsed();
+    span.in_scope(|| {
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
+            tracing::error!(
+                status = status.as_u16(),
+                ms = elapsed.as_secs_f64() * 1e3,
+                "request failed"
+            );
+        } else {
+            tracing::info!(
+                status = status.as_u16(),
+                ms = elapsed.as_secs_f64() * 1e3,
+                "request"
+            );
+        }
+    });
+    let route = route.unwrap_or_else(|| {
+        if status == StatusCode::NOT_FOUND {
+            "unmatched".into()
+        } else {
+            path
+        }
+    });
+    let labels = [
+        ("method", method.to_string()),
+        ("route", route),
+        ("status", status.as_u16().to_string()),
+    ];
+    metrics::counter!("loyal_http_requests_total", &labels).increment(1);
+    metrics::histogram!("loyal_http_request_duration_seconds", &labels)
+        .record(elapsed.as_secs_f64());
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        res.headers_mut().insert(REQUEST_ID, v);
+    }
+    res
+}

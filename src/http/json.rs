@@ -1,0 +1,153 @@
+//! Request bodies: JSON only, size-limited, and every failure names the field at fault.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::header;
+use serde::de::DeserializeOwned;
+
+use crate::error::{ApiError, Code};
+
+/// A JSON request body. Unlike `axum::Json`, every rejection is a problem+json error
+/// with a stable code and the JSON path of the field at fault.
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|mime| {
+                let mime = mime.trim().to_ascii_lowercase();
+                mime == "application/json"
+                    || (mime.starts_with("application/") && mime.ends_with("+json"))
+            })
+            .unwrap_or(false);
+        if !is_json {
+            return Err(ApiError::new(
+                Code::UnsupportedMediaType,
+                "send the body with Content-Type: application/json",
+            ));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    Code::BodyTooLarge,
+                    "the request body is larger than this server accepts",
+                )
+            } else {
+                ApiError::new(Code::MalformedJson, rejection.body_text())
+            }
+        })?;
+        parse_json(&bytes).map(JsonBody)
+    }
+}
+
+/// Parse JSON, turning serde's error into an [`ApiError`] naming the field.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        classify(&path, &inner)
+    })?;
+    de.end().map_err(|e| classify(".", &e))?;
+    Ok(value)
+}
+
+fn classify(path: &str, err: &serde_json::Error) -> ApiError {
+    use serde_json::error::Category;
+    let msg = err.to_string();
+    // serde appends " at line L column C"; keep it only for syntax errors.
+    let bare = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+    let join = |name: &str| {
+        if path == "." || path.is_empty() {
+            name.to_string()
+        } else {
+            format!("{path}.{name}")
+        }
+    };
+    match err.classify() {
+        Category::Syntax | Category::Eof | Category::Io => {
+            ApiError::new(Code::MalformedJson, format!("malformed JSON: {msg}"))
+        }
+        Category::Data => {
+            if let Some(name) = between_backticks(&bare, "unknown field `") {
+                ApiError::field(Code::UnknownField, join(&name), bare)
+            } else if let Some(name) = between_backticks(&bare, "missing field `") {
+                ApiError::field(
+                    Code::MissingField,
+                    join(&name),
+                    format!("{name} is required"),
+                )
+            } else {
+                let field = if path == "." {
+                    String::new()
+                } else {
+                    path.to_string()
+                };
+                let mut e = ApiError::new(Code::InvalidField, bare);
+                if !field.is_empty() {
+                    e.field = Some(field);
+                }
+                e
+            }
+        }
+    }
+}
+
+fn between_backticks(msg: &str, prefix: &str) -> Option<String> {
+    let rest = msg.strip_prefix(prefix)?;
+    Some(rest.split('`').next()?.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Owner {
+        email: String,
+        age: u8,
+    }
+
+    #[derive(Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Signup {
+        name: String,
+        owner: Owner,
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let e =
+            parse_json::<Signup>(br#"{"name":"x","owner":{"email":"a","age":"old"}}"#).unwrap_err();
+        assert_eq!(
+            (e.code, e.field.as_deref()),
+            (Code::InvalidField, Some("owner.age"))
+        );
+        let e = parse_json::<Signup>(br#"{"name":"x","owner":{"email":"a","age":3,"x":1}}"#)
+            .unwrap_err();
+        assert_eq!(
+            (e.code, e.field.as_deref()),
+            (Code::UnknownField, Some("owner.x"))
+        );
+        let e = parse_json::<Signup>(br#"{"owner":{"email":"a","age":3}}"#).unwrap_err();
+        assert_eq!(
+            (e.code, e.field.as_deref()),
+            (Code::MissingField, Some("name"))
+        );
+        let e = parse_json::<Signup>(br#"{"name":"x""#).unwrap_err();
+        assert_eq!(e.code, Code::MalformedJson);
+        let e = parse_json::<Signup>(br#"{"name":"x","owner":{"email":"a","age":3}} trailing"#)
+            .unwrap_err();
+        assert_eq!(e.code, Code::MalformedJson);
+    }
+}

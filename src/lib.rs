@@ -1,0 +1,18 @@
+//! Loyal: loyalty, membership and customer data in one binary. See docs/ARCHITECTURE.md
+//! for the map of this crate.
+
+pub mod app;
+pub mod audit;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod http;
+pub mod ids;
+pub mod staff;
+pub mod store;
+pub mod telemetry;
+pub mod tenants;
+pub mod types;
+pub mod web;
