@@ -100,7 +100,10 @@ impl Settings {
             figment = figment.merge(Toml::file(file));
         }
         figment = figment
-            .merge(Env::prefixed("LOYAL_").ignore(&["CONFIG"]))
+            .merge(
+                // LOYAL_CONFIG names the file; LOYAL_TEST_* belong to the test suite.
+                Env::prefixed("LOYAL_").filter(|k| k != "config" && !k.starts_with("test_")),
+            )
             .merge(Serialized::defaults(overrides));
         let settings: Settings = figment
             .extract()
@@ -153,6 +156,7 @@ pub struct CliOverrides {
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment's Jail API returns its own large error type
 mod tests {
     use super::*;
 

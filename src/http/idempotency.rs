@@ -36,6 +36,9 @@ enum Claim {
     Mismatch,
 }
 
+/// request_hash, status_code, response_type, response_body
+type StoredRow = (String, Option<i32>, Option<String>, Option<Vec<u8>>);
+
 async fn claim(db: &Db, tenant_id: i64, key: &str, hash: &str) -> sqlx::Result<Claim> {
     let inserted = on_db!(db, pool => sqlx::query(
         "INSERT INTO idempotency_keys (tenant_id, key, request_hash, created_at) VALUES ($1, $2, $3, $4)
@@ -44,7 +47,7 @@ async fn claim(db: &Db, tenant_id: i64, key: &str, hash: &str) -> sqlx::Result<C
     if inserted == 1 {
         return Ok(Claim::New);
     }
-    let row: Option<(String, Option<i32>, Option<String>, Option<Vec<u8>>)> = on_db!(db, pool => sqlx::query_as(
+    let row: Option<StoredRow> = on_db!(db, pool => sqlx::query_as(
         "SELECT request_hash, status_code, response_type, response_body FROM idempotency_keys WHERE tenant_id = $1 AND key = $2")
         .bind(tenant_id).bind(key).fetch_optional(pool).await)?;
     Ok(match row {

@@ -75,8 +75,10 @@ fn classify(path: &str, err: &serde_json::Error) -> ApiError {
             ApiError::new(Code::MalformedJson, format!("malformed JSON: {msg}"))
         }
         Category::Data => {
-            if let Some(name) = between_backticks(&bare, "unknown field `") {
-                ApiError::field(Code::UnknownField, join(&name), bare)
+            // serde_path_to_error's path already ends with an unknown field's name, but
+            // stops at the enclosing object for a missing one.
+            if between_backticks(&bare, "unknown field `").is_some() {
+                ApiError::field(Code::UnknownField, path, bare)
             } else if let Some(name) = between_backticks(&bare, "missing field `") {
                 ApiError::field(
                     Code::MissingField,

@@ -111,6 +111,21 @@ impl<T> Page<T> {
     }
 }
 
+/// An `{id}` path segment. Anything that is not an id cannot name a resource, so it
+/// answers 404 like an unknown id (problem+json, not axum's plain text).
+pub struct PathId(pub i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Path::<i64>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(id)| PathId(id))
+            .map_err(|_| ApiError::new(Code::NotFound, "no resource has this id"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,20 +146,5 @@ mod tests {
         };
         assert!(bad.limit().is_err());
         assert!(bad.before_id().is_err());
-    }
-}
-
-/// An `{id}` path segment. Anything that is not an id cannot name a resource, so it
-/// answers 404 like an unknown id (problem+json, not axum's plain text).
-pub struct PathId(pub i64);
-
-impl<S: Send + Sync> FromRequestParts<S> for PathId {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        axum::extract::Path::<i64>::from_request_parts(parts, state)
-            .await
-            .map(|axum::extract::Path(id)| PathId(id))
-            .map_err(|_| ApiError::new(Code::NotFound, "no resource has this id"))
     }
 }

@@ -1,0 +1,357 @@
+//! `TestApp::spawn` starts the real server on a random port with a fresh database:
+//! a new SQLite file, or a new schema in the PostgreSQL test database. Tests talk to it
+//! over HTTP like any client.
+
+use std::str::FromStr;
+
+use loyal::config::Settings;
+use loyal::store::Db;
+use reqwest::Method;
+use serde_json::{Value, json};
+use sqlx::postgres::PgConnectOptions;
+
+pub const PASSWORD: &str = "correct horse battery";
+
+#[derive(Clone, Copy, Debug)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Generates one test per backend from a single body: `db_test!(name, |app| { ... });`
+#[macro_export]
+macro_rules! db_test {
+    ($name:ident, |$app:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let $app = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite).await;
+                $body
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let $app =
+                    $crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await;
+                $body
+            }
+        }
+    };
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub backend: Backend,
+    _dir: Option<tempfile::TempDir>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+fn postgres_url() -> String {
+    std::env::var("LOYAL_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://loyal_test:loyal_test@127.0.0.1:5432/loyal_test".into())
+}
+
+async fn postgres_schema() -> Db {
+    let url = postgres_url();
+    let base = PgConnectOptions::from_str(&url).expect("LOYAL_TEST_POSTGRES_URL is a postgres URL");
+    let admin = match sqlx::PgPool::connect_with(base.clone()).await {
+        Ok(pool) => pool,
+        Err(_) => {
+            // The test database does not exist yet: create it from the server's default db.
+            let server = sqlx::PgPool::connect_with(base.clone().database("postgres"))
+                .await
+                .unwrap_or_else(|e| panic!("PostgreSQL is not reachable at {url}: {e}. Run ./scripts/test, which starts it."));
+            let db = base.get_database().unwrap_or("loyal_test").to_string();
+            let _ = sqlx::query(&format!("CREATE DATABASE \"{db}\""))
+                .execute(&server)
+                .await;
+            sqlx::PgPool::connect_with(base.clone())
+                .await
+                .expect("connect to the test database")
+        }
+    };
+    let schema = format!("t_{}", uuid_like());
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&admin)
+        .await
+        .expect("create schema");
+    admin.close().await;
+    Db::connect_postgres(base.options([("search_path", schema.as_str())]), 8)
+        .await
+        .expect("connect to the test schema")
+}
+
+fn uuid_like() -> String {
+    format!("{:016x}{:08x}", rand_u64(), std::process::id())
+}
+
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos(),
+    );
+    h.finish()
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> TestApp {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
+        let (db, dir) = match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("loyal.db").display());
+                (Db::connect(&url, 8).await.expect("open sqlite"), Some(dir))
+            }
+            Backend::Postgres => (postgres_schema().await, None),
+        };
+        db.migrate().await.expect("migrations apply");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().unwrap();
+        let mut settings = Settings {
+            listen: addr.to_string(),
+            public_url: format!("http://{addr}"),
+            ..Settings::default()
+        };
+        configure(&mut settings);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = loyal::app::serve(listener, db, settings, async {
+                let _ = stopped.await;
+            })
+            .await;
+        });
+        TestApp {
+            base: format!("http://{addr}"),
+            backend,
+            _dir: dir,
+            stop: Some(stop),
+        }
+    }
+
+    /// A client with its own cookie jar, signed in as nobody.
+    pub fn anonymous(&self) -> User {
+        User {
+            client: client(),
+            base: self.base.clone(),
+            csrf: None,
+            api_key: None,
+            me: Value::Null,
+        }
+    }
+
+    /// Sign up a new shop; returns its owner, signed in.
+    pub async fn signup(&self, slug: &str) -> User {
+        let mut owner = self.anonymous();
+        let res = owner
+            .post("/api/v1/signup", json!({
+                "shop_name": format!("Shop {slug}"), "slug": slug,
+                "owner_name": "Owner", "owner_email": format!("owner@{slug}.test"), "password": PASSWORD,
+            }))
+            .await;
+        assert_eq!(res.status, 201, "signup failed: {}", res.body);
+        owner.csrf = res.body["me"]["csrf_token"].as_str().map(String::from);
+        owner.me = res.body["me"].clone();
+        owner
+    }
+
+    /// Sign in an existing staff member.
+    pub async fn login(&self, slug: &str, email: &str, password: &str) -> Result<User, Resp> {
+        let mut user = self.anonymous();
+        let res = user
+            .post(
+                "/api/v1/sessions",
+                json!({"tenant": slug, "email": email, "password": password}),
+            )
+            .await;
+        if res.status != 201 {
+            return Err(res);
+        }
+        user.csrf = res.body["me"]["csrf_token"].as_str().map(String::from);
+        user.me = res.body["me"].clone();
+        Ok(user)
+    }
+
+    /// Invite someone with `role` and accept the invitation; returns them signed in.
+    pub async fn hire(&self, by: &User, slug: &str, role: &str) -> User {
+        let email = format!("{role}-{}@{slug}.test", rand_u64() % 100_000);
+        let inv = by
+            .post("/api/v1/invitations", json!({"email": email, "role": role}))
+            .await;
+        assert_eq!(inv.status, 201, "invite failed: {}", inv.body);
+        let token = inv.body["url"]
+            .as_str()
+            .unwrap()
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .to_string();
+        let mut user = self.anonymous();
+        let res = user
+            .post(
+                &format!("/api/v1/invitation-tokens/{token}/accept"),
+                json!({"name": format!("A {role}"), "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(res.status, 201, "accept failed: {}", res.body);
+        user.csrf = res.body["csrf_token"].as_str().map(String::from);
+        user.me = res.body.clone();
+        user
+    }
+
+    /// A client authenticating with an API key.
+    pub fn with_key(&self, key: &str) -> User {
+        User {
+            client: client(),
+            base: self.base.clone(),
+            csrf: None,
+            api_key: Some(key.to_string()),
+            me: Value::Null,
+        }
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+pub struct User {
+    pub client: reqwest::Client,
+    pub base: String,
+    pub csrf: Option<String>,
+    pub api_key: Option<String>,
+    pub me: Value,
+}
+
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Resp {
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or_default()
+    }
+    pub fn field(&self) -> &str {
+        self.body["field"].as_str().unwrap_or_default()
+    }
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    }
+}
+
+impl User {
+    pub fn id(&self) -> i64 {
+        self.me["id"].as_i64().unwrap_or_default()
+    }
+
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(csrf) = &self.csrf {
+            req = req.header("x-csrf-token", csrf);
+        }
+        if let Some(key) = &self.api_key {
+            req = req.bearer_auth(key);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        Resp::read(req.send().await.expect("request sent")).await
+    }
+
+    pub async fn get(&self, path: &str) -> Resp {
+        self.request(Method::GET, path, None, &[]).await
+    }
+    pub async fn post(&self, path: &str, body: Value) -> Resp {
+        self.request(Method::POST, path, Some(body), &[]).await
+    }
+    pub async fn patch(&self, path: &str, body: Value) -> Resp {
+        self.request(Method::PATCH, path, Some(body), &[]).await
+    }
+    pub async fn delete(&self, path: &str) -> Resp {
+        self.request(Method::DELETE, path, None, &[]).await
+    }
+
+    /// Create a branch and return its id.
+    pub async fn branch(&self, code: &str) -> i64 {
+        let res = self
+            .post(
+                "/api/v1/branches",
+                json!({"code": code, "name": format!("Branch {code}")}),
+            )
+            .await;
+        assert_eq!(res.status, 201, "{}", res.body);
+        res.body["id"].as_i64().unwrap()
+    }
+
+    /// Every item of a paginated list.
+    pub async fn all(&self, path: &str) -> Vec<Value> {
+        let mut items = vec![];
+        let mut cursor: Option<String> = None;
+        loop {
+            let sep = if path.contains('?') { '&' } else { '?' };
+            let url = match &cursor {
+                Some(c) => format!("{path}{sep}limit=2&cursor={c}"),
+                None => format!("{path}{sep}limit=2"),
+            };
+            let res = self.get(&url).await;
+            assert_eq!(res.status, 200, "{}", res.body);
+            items.extend(res.body["items"].as_array().unwrap().iter().cloned());
+            match res.body["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_string()),
+                None => return items,
+            }
+        }
+    }
+}
+
+impl Resp {
+    pub async fn read(res: reqwest::Response) -> Resp {
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let text = res.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Resp {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+}

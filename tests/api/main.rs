@@ -1,0 +1,6 @@
+//! One integration-test binary (fast to link). Every test runs on SQLite and PostgreSQL.
+
+mod helpers;
+
+mod access;
+mod foundation;
