@@ -50,6 +50,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .merge(crate::auth::api::routes())
         .merge(crate::staff::api::routes())
         .merge(crate::audit::api::routes())
+        .merge(crate::members::api::routes())
+        .merge(crate::ledger::api::routes())
 }
 
 /// The API router, its OpenAPI document and the access rules read from it.
@@ -141,12 +143,17 @@ pub fn build(db: Db, settings: Settings) -> (AppState, Router) {
     (state, router)
 }
 
-/// Periodic housekeeping: expired sessions, old idempotency keys, rate-limit memory.
+/// Periodic jobs: expiring points, expired sessions, old idempotency keys, rate-limit memory.
 pub fn spawn_housekeeping(state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(300));
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
         loop {
             tick.tick().await;
+            match crate::ledger::run_expiry(&state.db, crate::store::now_micros()).await {
+                Ok((0, _)) => {}
+                Ok((lots, points)) => tracing::info!(lots, points, "expired points"),
+                Err(e) => tracing::warn!(error = %e.message, "expiry run failed"),
+            }
             state.login_limiter.shrink();
             if let Err(e) = crate::auth::sessions::purge_expired(&state.db).await {
                 tracing::warn!(error = %e, "purging sessions failed");

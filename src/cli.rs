@@ -48,6 +48,11 @@ enum Command {
     Demo,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Expire every lot past its expiry date (safe to re-run: nothing expires twice).
+    Expire,
+    /// Recompute every balance from the ledger entries and check the invariants; exits
+    /// non-zero and lists the differences when anything drifted.
+    Verify,
     /// List every setting with its environment variable, default and current value.
     Config,
     /// Print the OpenAPI document of the API.
@@ -77,6 +82,29 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             db.migrate().await?;
             println!("migrations applied ({:?})", db.backend());
             Ok(())
+        }
+        Command::Expire => {
+            let db = open(&settings).await?;
+            let (lots, points) = crate::ledger::run_expiry(&db, crate::store::now_micros())
+                .await
+                .map_err(|e| anyhow::anyhow!(e.message))?;
+            println!("expired {points} points in {lots} lots");
+            Ok(())
+        }
+        Command::Verify => {
+            let db = open(&settings).await?;
+            let drift = crate::ledger::store::verify(&db).await?;
+            if drift.is_empty() {
+                println!("ledger verified: every balance matches its entries and lots");
+                return Ok(());
+            }
+            for d in &drift {
+                println!(
+                    "DRIFT tenant {} member {:?}: {}",
+                    d.tenant_id, d.member_id, d.what
+                );
+            }
+            anyhow::bail!("{} difference(s) found", drift.len())
         }
         Command::Serve => {
             crate::telemetry::init(&settings);

@@ -41,6 +41,8 @@ error_codes! {
     IdempotencyKeyInvalid = "idempotency_key_invalid", BAD_REQUEST, "The Idempotency-Key header is invalid";
     IdempotencyKeyReused = "idempotency_key_reused", UNPROCESSABLE_ENTITY, "This Idempotency-Key was used with a different request";
     IdempotencyInProgress = "idempotency_in_progress", CONFLICT, "A request with this Idempotency-Key is still being processed";
+    InsufficientPoints = "insufficient_points", UNPROCESSABLE_ENTITY, "The member does not have enough points";
+    NothingToUndo = "nothing_to_undo", CONFLICT, "There is nothing (left) to undo";
     RateLimited = "rate_limited", TOO_MANY_REQUESTS, "Too many attempts; wait and try again";
     Timeout = "timeout", SERVICE_UNAVAILABLE, "The request took too long";
     Internal = "internal", INTERNAL_SERVER_ERROR, "Something went wrong on our side";

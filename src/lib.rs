@@ -10,6 +10,8 @@ pub mod demo;
 pub mod error;
 pub mod http;
 pub mod ids;
+pub mod ledger;
+pub mod members;
 pub mod staff;
 pub mod store;
 pub mod telemetry;

@@ -37,6 +37,13 @@ permissions! {
     StaffManage = "staff.manage", "Invite staff, change roles and branches, deactivate staff";
     ApiKeysManage = "api_keys.manage", "Create, list and revoke API keys";
     AuditRead = "audit.read", "Read the audit log";
+    MembersRead = "members.read", "Find and view members";
+    MembersWrite = "members.write", "Enrol and change members";
+    PointsEarn = "points.earn", "Record purchases and refunds (points are computed by the rules)";
+    PointsRedeem = "points.redeem", "Spend a member's points";
+    PointsAdjust = "points.adjust", "Grant or deduct points by hand, with a reason";
+    RulesManage = "rules.manage", "Change earning rules, expiry and refund policies";
+    ReportsRead = "reports.read", "Read reports (points liability, ...)";
 }
 
 impl fmt::Display for Permission {
@@ -96,9 +103,34 @@ impl Role {
         use Permission::*;
         match self {
             Role::Owner | Role::Admin => Permission::ALL,
-            Role::Manager => &[TenantRead, BranchesRead, StaffRead, AuditRead],
-            Role::Cashier | Role::Fulfilment => &[TenantRead, BranchesRead],
-            Role::Analyst => &[TenantRead, BranchesRead, AuditRead],
+            Role::Manager => &[
+                TenantRead,
+                BranchesRead,
+                StaffRead,
+                AuditRead,
+                MembersRead,
+                MembersWrite,
+                PointsEarn,
+                PointsRedeem,
+                PointsAdjust,
+                ReportsRead,
+            ],
+            Role::Cashier => &[
+                TenantRead,
+                BranchesRead,
+                MembersRead,
+                MembersWrite,
+                PointsEarn,
+                PointsRedeem,
+            ],
+            Role::Fulfilment => &[TenantRead, BranchesRead, MembersRead],
+            Role::Analyst => &[
+                TenantRead,
+                BranchesRead,
+                AuditRead,
+                MembersRead,
+                ReportsRead,
+            ],
         }
     }
 

@@ -65,13 +65,56 @@ fn expected_permissions(role: &str) -> Vec<&'static str> {
         "staff.manage",
         "api_keys.manage",
         "audit.read",
+        "members.read",
+        "members.write",
+        "points.earn",
+        "points.redeem",
+        "points.adjust",
+        "rules.manage",
+        "reports.read",
     ];
     match role {
         "owner" | "admin" => all,
-        "manager" => vec!["tenant.read", "branches.read", "staff.read", "audit.read"],
-        "cashier" | "fulfilment" => vec!["tenant.read", "branches.read"],
-        "analyst" => vec!["tenant.read", "branches.read", "audit.read"],
+        "manager" => vec![
+            "tenant.read",
+            "branches.read",
+            "staff.read",
+            "audit.read",
+            "members.read",
+            "members.write",
+            "points.earn",
+            "points.redeem",
+            "points.adjust",
+            "reports.read",
+        ],
+        "cashier" => vec![
+            "tenant.read",
+            "branches.read",
+            "members.read",
+            "members.write",
+            "points.earn",
+            "points.redeem",
+        ],
+        "fulfilment" => vec!["tenant.read", "branches.read", "members.read"],
+        "analyst" => vec![
+            "tenant.read",
+            "branches.read",
+            "audit.read",
+            "members.read",
+            "reports.read",
+        ],
         _ => unreachable!(),
+    }
+}
+
+/// A body that would pass validation, so only the tenant check can refuse it.
+fn attack_body(operation_id: &str) -> Option<serde_json::Value> {
+    match operation_id {
+        "redeem_points" => Some(json!({"points": 1})),
+        "adjust_points" => Some(json!({"points": -1, "reason": "pwned"})),
+        "cancel_redemption" => Some(json!({})),
+        "revoke_api_key" | "revoke_invitation" => None,
+        _ => Some(json!({"name": "pwned"})),
     }
 }
 
@@ -199,6 +242,8 @@ db_test!(an_api_key_reaches_exactly_the_routes_of_its_scopes, |app| {
 /// Ids of a shop's objects, to aim at from another shop.
 struct Victim {
     owner: User,
+    member: i64,
+    redemption: i64,
     branch: i64,
     staff: i64,
     invitation: i64,
@@ -222,7 +267,22 @@ async fn victim(app: &TestApp) -> Victim {
             json!({"name": "victim key", "scopes": ["branches.read"]}),
         )
         .await;
+    let member = owner.member("0899999999").await;
+    owner
+        .post(
+            &format!("/api/v1/members/{member}/points/adjust"),
+            json!({"points": 100, "reason": "seed"}),
+        )
+        .await;
+    let redemption = owner
+        .post(
+            &format!("/api/v1/members/{member}/points/redeem"),
+            json!({"points": 10}),
+        )
+        .await;
     Victim {
+        member,
+        redemption: redemption.body["txn_id"].as_i64().unwrap(),
         branch,
         staff: cashier.id(),
         invitation: inv.body["invitation"]["id"].as_i64().unwrap(),
@@ -246,6 +306,8 @@ db_test!(
             v.api_key,
             v.owner.id(),
             v.owner.me["tenant_id"].as_i64().unwrap(),
+            v.member,
+            v.redemption,
         ];
         for op in &ops {
             if op.needs.is_none() || op.operation_id == "logout" {
@@ -253,7 +315,11 @@ db_test!(
             }
             if op.path.contains("{id}") {
                 for id in foreign_ids {
-                    let body = is_write(&op.method).then(|| json!({"name": "pwned"}));
+                    let body = if is_write(&op.method) {
+                        attack_body(&op.operation_id)
+                    } else {
+                        None
+                    };
                     let res = attacker
                         .request(
                             op.method.clone(),
@@ -324,6 +390,11 @@ db_test!(
             v.owner.get("/api/v1/tenant").await.body["name"],
             "Shop victim"
         );
+        assert_eq!(
+            v.owner.points(v.member).await["balance"],
+            90,
+            "the victim's points are untouched"
+        );
     }
 );
 
@@ -348,6 +419,20 @@ db_test!(every_state_changing_request_writes_an_audit_entry, |app| {
         .post(
             "/api/v1/invitations",
             json!({"email": "accept@kafe.test", "role": "analyst"}),
+        )
+        .await;
+    let m = owner.member("0812345678").await;
+    owner
+        .post(
+            &format!("/api/v1/members/{m}/points/adjust"),
+            json!({"points": 100, "reason": "seed"}),
+        )
+        .await;
+    owner.purchase(m, 100_000, "SETUP-1").await;
+    let redemption = owner
+        .post(
+            &format!("/api/v1/members/{m}/points/redeem"),
+            json!({"points": 2}),
         )
         .await;
     let token = pending.body["url"]
@@ -434,6 +519,55 @@ db_test!(every_state_changing_request_writes_an_audit_entry, |app| {
             ),
         ),
         ("logout", ("/api/v1/sessions/current".into(), Value::Null)),
+        (
+            "create_member",
+            ("/api/v1/members".into(), json!({"phone": "0898888888"})),
+        ),
+        (
+            "put_ledger_settings",
+            (
+                "/api/v1/ledger/settings".into(),
+                crate::helpers::ledger_settings(json!({"welcome_points": 10})),
+            ),
+        ),
+        (
+            "record_purchase",
+            (
+                "/api/v1/purchases".into(),
+                json!({"member_id": m, "amount_satang": 50_000, "receipt": "AUDIT-1"}),
+            ),
+        ),
+        (
+            "refund_purchase",
+            (
+                "/api/v1/purchases/refunds".into(),
+                json!({"receipt": "SETUP-1", "refund_id": "RF-1"}),
+            ),
+        ),
+        (
+            "redeem_points",
+            (
+                format!("/api/v1/members/{m}/points/redeem"),
+                json!({"points": 1}),
+            ),
+        ),
+        (
+            "adjust_points",
+            (
+                format!("/api/v1/members/{m}/points/adjust"),
+                json!({"points": 5, "reason": "audit"}),
+            ),
+        ),
+        (
+            "cancel_redemption",
+            (
+                format!(
+                    "/api/v1/ledger/redemptions/{}/cancel",
+                    redemption.body["txn_id"]
+                ),
+                json!({}),
+            ),
+        ),
     ]);
     for op in ops.iter().filter(|o| is_write(&o.method)) {
         let (url, body) = plan

@@ -42,6 +42,7 @@ macro_rules! db_test {
 
 pub struct TestApp {
     pub base: String,
+    pub db: Db,
     pub backend: Backend,
     _dir: Option<tempfile::TempDir>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -106,21 +107,27 @@ fn rand_u64() -> u64 {
     h.finish()
 }
 
+/// A migrated, empty database on the backend (the temp dir keeps a SQLite file alive).
+pub async fn fresh_db(backend: Backend) -> (Db, Option<tempfile::TempDir>) {
+    let (db, dir) = match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let url = format!("sqlite://{}", dir.path().join("loyal.db").display());
+            (Db::connect(&url, 8).await.expect("open sqlite"), Some(dir))
+        }
+        Backend::Postgres => (postgres_schema().await, None),
+    };
+    db.migrate().await.expect("migrations apply");
+    (db, dir)
+}
+
 impl TestApp {
     pub async fn spawn(backend: Backend) -> TestApp {
         Self::spawn_with(backend, |_| {}).await
     }
 
     pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
-        let (db, dir) = match backend {
-            Backend::Sqlite => {
-                let dir = tempfile::tempdir().expect("temp dir");
-                let url = format!("sqlite://{}", dir.path().join("loyal.db").display());
-                (Db::connect(&url, 8).await.expect("open sqlite"), Some(dir))
-            }
-            Backend::Postgres => (postgres_schema().await, None),
-        };
-        db.migrate().await.expect("migrations apply");
+        let (db, dir) = fresh_db(backend).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -132,14 +139,16 @@ impl TestApp {
         };
         configure(&mut settings);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server_db = db.clone();
         tokio::spawn(async move {
-            let _ = loyal::app::serve(listener, db, settings, async {
+            let _ = loyal::app::serve(listener, server_db, settings, async {
                 let _ = stopped.await;
             })
             .await;
         });
         TestApp {
             base: format!("http://{addr}"),
+            db,
             backend,
             _dir: dir,
             stop: Some(stop),
@@ -354,4 +363,53 @@ impl Resp {
             text,
         }
     }
+}
+
+impl User {
+    /// Enrol a member and return their id.
+    pub async fn member(&self, phone: &str) -> i64 {
+        let res = self
+            .post(
+                "/api/v1/members",
+                json!({"phone": phone, "first_name": "Mali"}),
+            )
+            .await;
+        assert_eq!(res.status, 201, "{}", res.body);
+        res.body["id"].as_i64().unwrap()
+    }
+
+    /// Record a purchase; returns the response.
+    pub async fn purchase(&self, member: i64, satang: i64, receipt: &str) -> Resp {
+        self.post(
+            "/api/v1/purchases",
+            json!({"member_id": member, "amount_satang": satang, "receipt": receipt}),
+        )
+        .await
+    }
+
+    /// The member's points balance summary.
+    pub async fn points(&self, member: i64) -> Value {
+        let res = self.get(&format!("/api/v1/members/{member}/points")).await;
+        assert_eq!(res.status, 200, "{}", res.body);
+        res.body["points"].clone()
+    }
+
+    pub async fn set_ledger(&self, settings: Value) {
+        let res = self
+            .request(Method::PUT, "/api/v1/ledger/settings", Some(settings), &[])
+            .await;
+        assert_eq!(res.status, 200, "{}", res.body);
+    }
+}
+
+/// The default ledger settings with some fields replaced.
+pub fn ledger_settings(overrides: Value) -> Value {
+    let mut s = json!({
+        "earn": {"spend_satang": 2500, "points": 1, "rounding": "floor", "min_spend_satang": 0},
+        "expiry": {"mode": "never"}, "pending_days": 0, "refund_policy": "allow_negative", "welcome_points": 0
+    });
+    for (k, v) in overrides.as_object().unwrap() {
+        s[k] = v.clone();
+    }
+    s
 }

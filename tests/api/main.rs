@@ -4,3 +4,5 @@ mod helpers;
 
 mod access;
 mod foundation;
+mod ledger;
+mod ledger_properties;

@@ -1,0 +1,719 @@
+//! The ledger over the API: purchases and refunds, redemptions and adjustments, balances,
+//! history, the liability report, and the tenant's ledger rules.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::model::{Currency, MAX_AMOUNT, refund_points};
+use super::store::{
+    self, BalanceSummary, HistoryLine, Kind, LedgerSettings, Liability, Posted, Posting,
+};
+use crate::app::AppState;
+use crate::audit::{self, ActorRef, Change};
+use crate::auth::Ctx;
+use crate::error::{ApiError, ApiResult, Code};
+use crate::http::json::JsonBody;
+use crate::http::query::{Page, PageParams, PathId, QueryParams};
+use crate::store::now_micros;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_ledger_settings, put_ledger_settings))
+        .routes(routes!(record_purchase))
+        .routes(routes!(refund_purchase))
+        .routes(routes!(redeem_points))
+        .routes(routes!(adjust_points))
+        .routes(routes!(cancel_redemption))
+        .routes(routes!(member_points))
+        .routes(routes!(member_ledger))
+        .routes(routes!(liability_report))
+}
+
+fn amount_in_range(field: &str, value: i64, min: i64) -> ApiResult<i64> {
+    if value < min || value > MAX_AMOUNT {
+        return Err(ApiError::invalid(
+            field,
+            format!("must be between {min} and {MAX_AMOUNT}"),
+        ));
+    }
+    Ok(value)
+}
+
+/// The ledger key for a request: the client's Idempotency-Key when given (so a retry
+/// grants nothing twice even if the first response was lost), else a fresh one.
+fn ledger_key(prefix: &str, headers: &HeaderMap) -> String {
+    match headers
+        .get(crate::http::idempotency::HEADER)
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(k) => format!("{prefix}:{k}"),
+        None => format!("{prefix}:{}", crate::ids::next_id()),
+    }
+}
+
+fn actor(ctx: &Ctx) -> (String, i64) {
+    let (kind, id, _) = ctx.principal.audit_actor();
+    (kind.to_string(), id)
+}
+
+fn actor_ref(ctx: &Ctx) -> (&'static str, i64, String) {
+    ctx.principal.audit_actor()
+}
+
+async fn member_exists(app: &AppState, tenant_id: i64, member_id: i64) -> ApiResult<bool> {
+    Ok(crate::members::store::get(&app.db, tenant_id, member_id)
+        .await?
+        .is_some())
+}
+
+/// The shop's earning rate, expiry, pending and refund policies.
+#[utoipa::path(get, path = "/ledger/settings", tag = "ledger", operation_id = "get_ledger_settings",
+    security(("api_key" = ["tenant.read"])), responses((status = 200, body = LedgerSettings)))]
+async fn get_ledger_settings(
+    State(app): State<AppState>,
+    ctx: Ctx,
+) -> ApiResult<Json<LedgerSettings>> {
+    Ok(Json(store::settings(&app.db, ctx.tenant_id()).await?))
+}
+
+/// Replace the shop's ledger rules. They apply to postings from now on; existing lots
+/// keep the expiry they were given.
+#[utoipa::path(put, path = "/ledger/settings", tag = "ledger", operation_id = "put_ledger_settings",
+    request_body = LedgerSettings, security(("api_key" = ["rules.manage"])),
+    responses((status = 200, body = LedgerSettings), (status = 422, body = crate::error::Problem)))]
+async fn put_ledger_settings(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    JsonBody(s): JsonBody<LedgerSettings>,
+) -> ApiResult<Json<LedgerSettings>> {
+    s.earn
+        .validate()
+        .map_err(|(f, m)| ApiError::invalid(format!("earn.{f}"), m))?;
+    s.expiry
+        .validate()
+        .map_err(|m| ApiError::invalid("expiry", m))?;
+    if s.pending_days > 365 {
+        return Err(ApiError::invalid("pending_days", "must be at most 365"));
+    }
+    amount_in_range("welcome_points", s.welcome_points, 0)?;
+    let mut tx = app.db.begin().await?;
+    store::save_settings(&mut tx, ctx.tenant_id(), &s).await?;
+    audit::record(
+        &mut tx,
+        &ctx,
+        Change::new("ledger.settings_changed", "tenant", ctx.tenant_id())
+            .details(serde_json::to_value(&s).unwrap_or_default()),
+    )
+    .await?;
+    tx.commit().await?;
+    get_ledger_settings(State(app), ctx).await
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PurchaseRequest {
+    pub member_id: i64,
+    /// The bill in satang (minor units): 25000 = 250.00 THB.
+    pub amount_satang: i64,
+    /// The POS receipt number: unique in the shop; a retry with the same receipt is
+    /// answered with the first result and grants nothing twice.
+    pub receipt: String,
+    pub branch_id: Option<i64>,
+    /// When the purchase happened (default: now). At most 5 minutes ahead, 366 days back.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub occurred_at: Option<jiff::Timestamp>,
+    /// Compute the points without recording anything.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// Why a bill earned what it earned.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RuleApplied {
+    pub rule: String,
+    pub points: i64,
+    pub detail: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PurchaseResult {
+    /// The ledger transaction (absent for a dry run).
+    pub purchase_id: Option<i64>,
+    pub points: i64,
+    pub rules: Vec<RuleApplied>,
+    /// The member's balance after the purchase (absent for a dry run).
+    pub balance: Option<i64>,
+    pub replayed: bool,
+    pub dry_run: bool,
+}
+
+/// Record a purchase: the rules compute the points, the ledger credits them.
+#[utoipa::path(post, path = "/purchases", tag = "ledger", operation_id = "record_purchase",
+    request_body = PurchaseRequest, security(("api_key" = ["points.earn"])),
+    responses((status = 201, body = PurchaseResult), (status = 200, description = "dry run or replay", body = PurchaseResult),
+        (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+async fn record_purchase(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    JsonBody(req): JsonBody<PurchaseRequest>,
+) -> ApiResult<(StatusCode, Json<PurchaseResult>)> {
+    let tenant = ctx.tenant_id();
+    let amount = amount_in_range("amount_satang", req.amount_satang, 1)?;
+    let receipt = crate::types::text(&req.receipt, "receipt", 1, 64)
+        .map_err(|e| ApiError::invalid("receipt", e))?;
+    let now = now_micros();
+    let occurred_at = req.occurred_at.map(|t| t.as_microsecond()).unwrap_or(now);
+    if occurred_at > now + 300_000_000 || occurred_at < now - 366 * 86_400_000_000 {
+        return Err(ApiError::invalid(
+            "occurred_at",
+            "must be within the last 366 days and not in the future",
+        ));
+    }
+    if !member_exists(&app, tenant, req.member_id).await? {
+        return Err(ApiError::invalid(
+            "member_id",
+            format!("member {} does not exist", req.member_id),
+        ));
+    }
+    if let Some(b) = req.branch_id {
+        match crate::tenants::store::get_branch(&app.db, tenant, b).await? {
+            Some(branch) if branch.active => {}
+            Some(_) => {
+                return Err(ApiError::invalid(
+                    "branch_id",
+                    format!("branch {b} is inactive"),
+                ));
+            }
+            None => {
+                return Err(ApiError::invalid(
+                    "branch_id",
+                    format!("branch {b} does not exist"),
+                ));
+            }
+        }
+    }
+    let settings = store::settings(&app.db, tenant).await?;
+    let points = settings.earn.points_for(amount);
+    let rate = &settings.earn;
+    let rules = vec![RuleApplied {
+        rule: "base_rate".into(),
+        points,
+        detail: format!(
+            "{} point(s) per {}.{:02} spent, rounded {}{}",
+            rate.points,
+            rate.spend_satang / 100,
+            rate.spend_satang % 100,
+            rate.rounding.as_str(),
+            if amount < rate.min_spend_satang {
+                format!(
+                    "; below the minimum spend of {} satang",
+                    rate.min_spend_satang
+                )
+            } else {
+                String::new()
+            }
+        ),
+    }];
+    if req.dry_run {
+        return Ok((
+            StatusCode::OK,
+            Json(PurchaseResult {
+                purchase_id: None,
+                points,
+                rules,
+                balance: None,
+                replayed: false,
+                dry_run: true,
+            }),
+        ));
+    }
+    let (actor_kind, actor_id) = actor(&ctx);
+    let posting = Posting {
+        tenant_id: tenant,
+        member_id: req.member_id,
+        currency: Currency::Points,
+        kind: Kind::Earn,
+        amount: points,
+        idem_key: format!("receipt:{receipt}"),
+        request_hash: format!("{}|{}|{:?}", req.member_id, amount, req.branch_id),
+        receipt: Some(receipt),
+        branch_id: req.branch_id,
+        bill_satang: Some(amount),
+        reverses_id: None,
+        lot_id: None,
+        reason: None,
+        actor_kind,
+        actor_id: Some(actor_id),
+        occurred_at,
+        details: serde_json::json!({"rules": rules.iter().map(|r| &r.rule).collect::<Vec<_>>()}),
+    };
+    let (kind, id, label) = actor_ref(&ctx);
+    let posted = super::post_one(
+        &app.db,
+        &posting,
+        ActorRef {
+            kind,
+            id: Some(id),
+            label: &label,
+        },
+        &ctx.meta,
+        "points.earned",
+    )
+    .await
+    .map_err(|e| {
+        if e.code == Code::IdempotencyKeyReused {
+            ApiError::field(
+                Code::AlreadyExists,
+                "receipt",
+                "this receipt was already recorded with a different member, amount or branch",
+            )
+        } else {
+            e
+        }
+    })?;
+    let status = if posted.replayed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((
+        status,
+        Json(PurchaseResult {
+            purchase_id: Some(posted.txn_id),
+            points: posted.points,
+            rules,
+            balance: Some(posted.balance),
+            replayed: posted.replayed,
+            dry_run: false,
+        }),
+    ))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefundRequest {
+    /// The receipt of the purchase being refunded.
+    pub receipt: String,
+    /// The refund id from the POS (unique per receipt): a retry with it changes nothing.
+    pub refund_id: String,
+    /// Satang refunded; default: everything not yet refunded.
+    pub amount_satang: Option<i64>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RefundResult {
+    pub reversal_id: i64,
+    /// Points taken back (negative).
+    pub points: i64,
+    /// Points the policy could not take back.
+    pub uncollected: i64,
+    pub balance: i64,
+    pub replayed: bool,
+}
+
+/// Refund a purchase in full or in part: its points are reversed in proportion to the
+/// refunded share. Points already spent are taken from the balance; under the
+/// `allow_negative` policy the balance may go below zero and later earnings repay it.
+#[utoipa::path(post, path = "/purchases/refunds", tag = "ledger", operation_id = "refund_purchase",
+    request_body = RefundRequest, security(("api_key" = ["points.earn"])),
+    responses((status = 201, body = RefundResult), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+async fn refund_purchase(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    JsonBody(req): JsonBody<RefundRequest>,
+) -> ApiResult<(StatusCode, Json<RefundResult>)> {
+    let tenant = ctx.tenant_id();
+    let refund_id = crate::types::text(&req.refund_id, "refund_id", 1, 64)
+        .map_err(|e| ApiError::invalid("refund_id", e))?;
+    if let Some(a) = req.amount_satang {
+        amount_in_range("amount_satang", a, 1)?;
+    }
+    let purchase = store::find_purchase(&app.db, tenant, req.receipt.trim())
+        .await?
+        .ok_or_else(|| {
+            ApiError::field(Code::NotFound, "receipt", "no purchase has this receipt")
+        })?;
+    let settings = store::settings(&app.db, tenant).await?;
+    let tz = super::tenant_time_zone(&app.db, tenant).await?;
+    let mut tx = app.db.begin().await?;
+    // Read what was refunded before inside the member's lock, so two refunds of one
+    // purchase at once cannot both reverse the same share.
+    let (refunded, reversed) =
+        store::refund_state_locked(&mut tx, tenant, purchase.member_id, purchase.id).await?;
+    let bill = purchase.bill_satang.unwrap_or(0);
+    let key = format!("refund:{}:{refund_id}", req.receipt.trim());
+    let prior = store::txn_by_key(&mut tx, tenant, &key).await?;
+    let amount = match (prior.is_some(), req.amount_satang) {
+        // A retry: let the ledger answer with the first result.
+        (true, a) => a.unwrap_or(0),
+        (false, _) if refunded >= bill => {
+            return Err(ApiError::new(
+                Code::NothingToUndo,
+                "this purchase is already fully refunded",
+            ));
+        }
+        (false, Some(a)) if a > bill - refunded => {
+            return Err(ApiError::invalid(
+                "amount_satang",
+                format!("at most {} satang remain to refund", bill - refunded),
+            ));
+        }
+        (false, a) => a.unwrap_or(bill - refunded),
+    };
+    let points = refund_points(purchase.amount, bill, refunded, amount, reversed);
+    let (actor_kind, actor_id) = actor(&ctx);
+    let posting = Posting {
+        tenant_id: tenant,
+        member_id: purchase.member_id,
+        currency: Currency::Points,
+        kind: Kind::Reversal,
+        amount: points,
+        idem_key: key,
+        request_hash: format!("{:?}", req.amount_satang),
+        receipt: Some(req.receipt.trim().to_string()),
+        branch_id: purchase.branch_id,
+        bill_satang: Some(amount),
+        reverses_id: Some(purchase.id),
+        lot_id: None,
+        reason: Some(format!("refund {refund_id}")),
+        actor_kind,
+        actor_id: Some(actor_id),
+        occurred_at: now_micros(),
+        details: serde_json::json!({"refund_id": refund_id}),
+    };
+    let posted: Posted = store::post(&mut tx, &posting, &settings, &tz).await?;
+    if !posted.replayed {
+        let details = serde_json::json!({"receipt": posting.receipt, "refund_satang": amount, "points": posted.points, "uncollected": posted.uncollected});
+        audit::record(
+            &mut tx,
+            &ctx,
+            Change::new("points.reversed", "ledger_txn", posted.txn_id).details(details),
+        )
+        .await?;
+        tx.commit().await?;
+    }
+    let status = if posted.replayed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((
+        status,
+        Json(RefundResult {
+            reversal_id: posted.txn_id,
+            points: posted.points,
+            uncollected: posted.uncollected,
+            balance: posted.balance,
+            replayed: posted.replayed,
+        }),
+    ))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RedeemRequest {
+    pub points: i64,
+    #[serde(default)]
+    pub currency: Currency,
+    /// What the points were spent on (reward, order number, ...).
+    pub reference: Option<String>,
+    /// Check without spending.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DebitResult {
+    /// The ledger transaction (absent for a dry run).
+    pub txn_id: Option<i64>,
+    pub points: i64,
+    pub balance: i64,
+    pub replayed: bool,
+    pub dry_run: bool,
+}
+
+/// Post a staff- or key-initiated movement, stamped with the caller as actor.
+async fn post_as_caller(
+    app: &AppState,
+    ctx: &Ctx,
+    mut posting: Posting,
+    action: &str,
+) -> ApiResult<Posted> {
+    let (kind, id, label) = actor_ref(ctx);
+    posting.actor_kind = kind.to_string();
+    posting.actor_id = Some(id);
+    posting.request_hash = format!(
+        "{}|{}|{}|{:?}",
+        posting.member_id,
+        posting.amount,
+        posting.currency.as_str(),
+        posting.reverses_id
+    );
+    super::post_one(
+        &app.db,
+        &posting,
+        ActorRef {
+            kind,
+            id: Some(id),
+            label: &label,
+        },
+        &ctx.meta,
+        action,
+    )
+    .await
+}
+
+/// Spend a member's points, soonest-expiring first. Never takes the balance below zero,
+/// however many requests arrive at once.
+#[utoipa::path(post, path = "/members/{id}/points/redeem", tag = "ledger", operation_id = "redeem_points",
+    params(("id" = i64, Path)), request_body = RedeemRequest, security(("api_key" = ["points.redeem"])),
+    responses((status = 201, body = DebitResult), (status = 200, description = "dry run or replay", body = DebitResult), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+async fn redeem_points(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    PathId(member): PathId,
+    headers: HeaderMap,
+    JsonBody(req): JsonBody<RedeemRequest>,
+) -> ApiResult<(StatusCode, Json<DebitResult>)> {
+    if !member_exists(&app, ctx.tenant_id(), member).await? {
+        return Err(ApiError::not_found("member"));
+    }
+    let points = amount_in_range("points", req.points, 1)?;
+    let reference = req
+        .reference
+        .as_deref()
+        .map(|r| crate::types::text(r, "reference", 1, 200))
+        .transpose()
+        .map_err(|e| ApiError::invalid("reference", e))?;
+    if req.dry_run {
+        let summary =
+            store::balance_summary(&app.db, ctx.tenant_id(), member, req.currency).await?;
+        if summary.available < points {
+            return Err(super::LedgerError::InsufficientPoints {
+                available: summary.available,
+            }
+            .into());
+        }
+        return Ok((
+            StatusCode::OK,
+            Json(DebitResult {
+                txn_id: None,
+                points: -points,
+                balance: summary.balance - points,
+                replayed: false,
+                dry_run: true,
+            }),
+        ));
+    }
+    let posting = Posting {
+        currency: req.currency,
+        amount: points,
+        idem_key: ledger_key("redeem", &headers),
+        reason: reference,
+        ..Posting::blank(ctx.tenant_id(), member, Kind::Redeem)
+    };
+    let posted = post_as_caller(&app, &ctx, posting, "points.redeemed").await?;
+    let status = if posted.replayed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((
+        status,
+        Json(DebitResult {
+            txn_id: Some(posted.txn_id),
+            points: posted.points,
+            balance: posted.balance,
+            replayed: posted.replayed,
+            dry_run: false,
+        }),
+    ))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdjustRequest {
+    /// Points to add (positive) or deduct (negative).
+    pub points: i64,
+    /// Why: shown in the member's history and the audit log.
+    pub reason: String,
+    #[serde(default)]
+    pub currency: Currency,
+}
+
+/// Grant or deduct points by hand, with a reason. A deduction cannot take the balance
+/// below zero.
+#[utoipa::path(post, path = "/members/{id}/points/adjust", tag = "ledger", operation_id = "adjust_points",
+    params(("id" = i64, Path)), request_body = AdjustRequest, security(("api_key" = ["points.adjust"])),
+    responses((status = 201, body = DebitResult), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+async fn adjust_points(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    PathId(member): PathId,
+    headers: HeaderMap,
+    JsonBody(req): JsonBody<AdjustRequest>,
+) -> ApiResult<(StatusCode, Json<DebitResult>)> {
+    if !member_exists(&app, ctx.tenant_id(), member).await? {
+        return Err(ApiError::not_found("member"));
+    }
+    let reason = crate::types::text(&req.reason, "reason", 1, 200)
+        .map_err(|e| ApiError::invalid("reason", e))?;
+    if req.points == 0 {
+        return Err(ApiError::invalid("points", "must not be zero"));
+    }
+    let magnitude = amount_in_range("points", req.points.checked_abs().unwrap_or(i64::MAX), 1)?;
+    let kind = if req.points > 0 {
+        Kind::AdjustCredit
+    } else {
+        Kind::AdjustDebit
+    };
+    let posting = Posting {
+        currency: req.currency,
+        amount: magnitude,
+        idem_key: ledger_key("adjust", &headers),
+        reason: Some(reason),
+        ..Posting::blank(ctx.tenant_id(), member, kind)
+    };
+    let posted = post_as_caller(&app, &ctx, posting, "points.adjusted").await?;
+    let status = if posted.replayed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((
+        status,
+        Json(DebitResult {
+            txn_id: Some(posted.txn_id),
+            points: posted.points,
+            balance: posted.balance,
+            replayed: posted.replayed,
+            dry_run: false,
+        }),
+    ))
+}
+
+/// Cancel a redemption: its points go back to the lots they came from (with their
+/// original expiry dates).
+#[utoipa::path(post, path = "/ledger/redemptions/{id}/cancel", tag = "ledger", operation_id = "cancel_redemption",
+    params(("id" = i64, Path)), security(("api_key" = ["points.adjust"])),
+    responses((status = 201, body = DebitResult), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
+async fn cancel_redemption(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    PathId(txn): PathId,
+) -> ApiResult<(StatusCode, Json<DebitResult>)> {
+    let original = store::get_txn(&app.db, ctx.tenant_id(), txn)
+        .await?
+        .filter(|t| t.kind == "redeem")
+        .ok_or_else(|| ApiError::not_found("redemption"))?;
+    let currency = Currency::from_db(&original.currency);
+    let key = format!("redeem_cancel:{txn}");
+    let posting = Posting {
+        currency,
+        idem_key: key,
+        reason: Some("redemption cancelled".into()),
+        reverses_id: Some(txn),
+        ..Posting::blank(ctx.tenant_id(), original.member_id, Kind::RedeemCancel)
+    };
+    let posted = post_as_caller(&app, &ctx, posting, "points.redemption_cancelled").await?;
+    if posted.replayed {
+        return Err(ApiError::new(
+            Code::NothingToUndo,
+            "this redemption was already cancelled",
+        ));
+    }
+    Ok((
+        StatusCode::CREATED,
+        Json(DebitResult {
+            txn_id: Some(posted.txn_id),
+            points: posted.points,
+            balance: posted.balance,
+            replayed: false,
+            dry_run: false,
+        }),
+    ))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MemberPoints {
+    pub points: BalanceSummary,
+    pub stamps: BalanceSummary,
+}
+
+/// A member's balances: spendable, pending, and what expires in the next 30/60/90 days.
+#[utoipa::path(get, path = "/members/{id}/points", tag = "ledger", operation_id = "member_points",
+    params(("id" = i64, Path)), security(("api_key" = ["members.read"])),
+    responses((status = 200, body = MemberPoints), (status = 404, body = crate::error::Problem)))]
+async fn member_points(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    PathId(member): PathId,
+) -> ApiResult<Json<MemberPoints>> {
+    if !member_exists(&app, ctx.tenant_id(), member).await? {
+        return Err(ApiError::not_found("member"));
+    }
+    Ok(Json(MemberPoints {
+        points: store::balance_summary(&app.db, ctx.tenant_id(), member, Currency::Points).await?,
+        stamps: store::balance_summary(&app.db, ctx.tenant_id(), member, Currency::Stamps).await?,
+    }))
+}
+
+/// A member's ledger history, newest first: every movement with its kind, amount, the
+/// expiry of the points it credited, its receipt or reason, branch and actor.
+#[utoipa::path(get, path = "/members/{id}/ledger", tag = "ledger", operation_id = "member_ledger",
+    params(("id" = i64, Path), PageParams), security(("api_key" = ["members.read"])),
+    responses((status = 200, body = Page<HistoryLine>), (status = 404, body = crate::error::Problem)))]
+async fn member_ledger(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    PathId(member): PathId,
+    QueryParams(page): QueryParams<PageParams>,
+) -> ApiResult<Json<Page<HistoryLine>>> {
+    if !member_exists(&app, ctx.tenant_id(), member).await? {
+        return Err(ApiError::not_found("member"));
+    }
+    let limit = page.limit()?;
+    let rows = store::history(&app.db, ctx.tenant_id(), member, page.before_id()?, limit).await?;
+    Ok(Json(Page::from_rows(rows, limit, |l| l.id)))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct LiabilityQuery {
+    /// Start of the period (RFC 3339; default: the beginning).
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub from: Option<jiff::Timestamp>,
+    /// End of the period, exclusive (default: now).
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub to: Option<jiff::Timestamp>,
+    #[serde(default)]
+    pub currency: Currency,
+}
+
+/// Points liability for a period: opening, issued, redeemed, expired and outstanding,
+/// where opening + issued - redeemed - expired = outstanding exactly.
+#[utoipa::path(get, path = "/reports/liability", tag = "reports", operation_id = "liability_report",
+    params(LiabilityQuery), security(("api_key" = ["reports.read"])), responses((status = 200, body = Liability)))]
+async fn liability_report(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    QueryParams(q): QueryParams<LiabilityQuery>,
+) -> ApiResult<Json<Liability>> {
+    let from = q.from.map(|t| t.as_microsecond()).unwrap_or(i64::MIN + 1);
+    let to = q.to.map(|t| t.as_microsecond()).unwrap_or(now_micros() + 1);
+    if from >= to {
+        return Err(ApiError::field(
+            Code::InvalidQuery,
+            "from",
+            "from must be before to",
+        ));
+    }
+    Ok(Json(
+        store::liability(&app.db, ctx.tenant_id(), q.currency, from, to).await?,
+    ))
+}

@@ -1,0 +1,883 @@
+//! The only SQL of the ledger. [`post`] is the one door every balance change goes
+//! through: it locks the member's balance row, checks the idempotency key, moves lots,
+//! writes balanced entries and updates the projection, all inside the caller's
+//! transaction (so many postings can later share one commit).
+
+use serde::Serialize;
+
+use super::model::{
+    Currency, EarnRate, ExpiryPolicy, OpenLot, RefundPolicy, RoundUp, Rounding, fefo_order,
+    plan_debit,
+};
+use crate::store::{Backend, Db, Tx, now_micros};
+use crate::{ids, on_db, on_tx};
+
+/// A kind of movement, with the direction it moves the member's balance and the system
+/// account on the other side of the entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Earn,
+    Bonus,
+    Opening,
+    AdjustCredit,
+    AdjustDebit,
+    Redeem,
+    RedeemCancel,
+    Expire,
+    Reversal,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Earn => "earn",
+            Kind::Bonus => "bonus",
+            Kind::Opening => "opening",
+            Kind::AdjustCredit => "adjust_credit",
+            Kind::AdjustDebit => "adjust_debit",
+            Kind::Redeem => "redeem",
+            Kind::RedeemCancel => "redeem_cancel",
+            Kind::Expire => "expire",
+            Kind::Reversal => "reversal",
+        }
+    }
+
+    pub fn from_db(s: &str) -> Option<Kind> {
+        Some(match s {
+            "earn" => Kind::Earn,
+            "bonus" => Kind::Bonus,
+            "opening" => Kind::Opening,
+            "adjust_credit" => Kind::AdjustCredit,
+            "adjust_debit" => Kind::AdjustDebit,
+            "redeem" => Kind::Redeem,
+            "redeem_cancel" => Kind::RedeemCancel,
+            "expire" => Kind::Expire,
+            "reversal" => Kind::Reversal,
+            _ => return None,
+        })
+    }
+
+    /// The system account that balances the member's entry.
+    pub fn system_account(self) -> &'static str {
+        match self {
+            Kind::Earn | Kind::Reversal => "earned",
+            Kind::Bonus => "bonus",
+            Kind::Opening => "opening",
+            Kind::AdjustCredit | Kind::AdjustDebit => "adjustment",
+            Kind::Redeem | Kind::RedeemCancel => "redeemed",
+            Kind::Expire => "expired",
+        }
+    }
+
+    pub fn is_credit(self) -> bool {
+        matches!(
+            self,
+            Kind::Earn | Kind::Bonus | Kind::Opening | Kind::AdjustCredit | Kind::RedeemCancel
+        )
+    }
+}
+
+/// Accounts whose (negated) sum is the points issued.
+pub const ISSUING_ACCOUNTS: &[&str] = &["earned", "bonus", "opening", "adjustment"];
+
+/// A tenant's ledger rules.
+#[derive(Clone, Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct LedgerSettings {
+    pub earn: EarnRate,
+    pub expiry: ExpiryPolicy,
+    /// Points from purchases become spendable this many days later (0 = at once).
+    pub pending_days: u16,
+    pub refund_policy: RefundPolicy,
+    /// Points granted to every new member.
+    pub welcome_points: i64,
+}
+
+impl Default for LedgerSettings {
+    fn default() -> Self {
+        LedgerSettings {
+            earn: EarnRate::default(),
+            expiry: ExpiryPolicy::Never,
+            pending_days: 0,
+            refund_policy: RefundPolicy::AllowNegative,
+            welcome_points: 0,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct SettingsRow {
+    earn_spend_satang: i64,
+    earn_points: i64,
+    earn_rounding: String,
+    min_spend_satang: i64,
+    expiry_mode: String,
+    expiry_months: i64,
+    expiry_round_up: String,
+    pending_days: i64,
+    refund_policy: String,
+    welcome_points: i64,
+}
+
+fn round_up_str(r: RoundUp) -> &'static str {
+    match r {
+        RoundUp::None => "none",
+        RoundUp::MonthEnd => "month_end",
+        RoundUp::QuarterEnd => "quarter_end",
+        RoundUp::YearEnd => "year_end",
+    }
+}
+
+fn round_up_from(s: &str) -> RoundUp {
+    match s {
+        "month_end" => RoundUp::MonthEnd,
+        "quarter_end" => RoundUp::QuarterEnd,
+        "year_end" => RoundUp::YearEnd,
+        _ => RoundUp::None,
+    }
+}
+
+pub async fn settings(db: &Db, tenant_id: i64) -> sqlx::Result<LedgerSettings> {
+    let row: Option<SettingsRow> = on_db!(db, pool => sqlx::query_as(
+        "SELECT earn_spend_satang, earn_points, earn_rounding, min_spend_satang, expiry_mode, expiry_months,
+                expiry_round_up, pending_days, refund_policy, welcome_points
+         FROM ledger_settings WHERE tenant_id = $1")
+        .bind(tenant_id).fetch_optional(pool).await)?;
+    Ok(match row {
+        None => LedgerSettings::default(),
+        Some(r) => LedgerSettings {
+            earn: EarnRate {
+                spend_satang: r.earn_spend_satang,
+                points: r.earn_points,
+                rounding: Rounding::from_db(&r.earn_rounding),
+                min_spend_satang: r.min_spend_satang,
+            },
+            expiry: if r.expiry_mode == "rolling" {
+                ExpiryPolicy::Rolling {
+                    months: r.expiry_months as u16,
+                    round_up: round_up_from(&r.expiry_round_up),
+                }
+            } else {
+                ExpiryPolicy::Never
+            },
+            pending_days: r.pending_days as u16,
+            refund_policy: RefundPolicy::from_db(&r.refund_policy),
+            welcome_points: r.welcome_points,
+        },
+    })
+}
+
+pub async fn save_settings(tx: &mut Tx, tenant_id: i64, s: &LedgerSettings) -> sqlx::Result<()> {
+    let (mode, months, round) = match s.expiry {
+        ExpiryPolicy::Never => ("never", 0, RoundUp::None),
+        ExpiryPolicy::Rolling { months, round_up } => ("rolling", i64::from(months), round_up),
+    };
+    on_tx!(tx, c => sqlx::query(
+        "INSERT INTO ledger_settings (tenant_id, earn_spend_satang, earn_points, earn_rounding, min_spend_satang,
+             expiry_mode, expiry_months, expiry_round_up, pending_days, refund_policy, welcome_points, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+         ON CONFLICT (tenant_id) DO UPDATE SET earn_spend_satang = $2, earn_points = $3, earn_rounding = $4,
+             min_spend_satang = $5, expiry_mode = $6, expiry_months = $7, expiry_round_up = $8, pending_days = $9,
+             refund_policy = $10, welcome_points = $11, updated_at = $12")
+        .bind(tenant_id).bind(s.earn.spend_satang).bind(s.earn.points).bind(s.earn.rounding.as_str()).bind(s.earn.min_spend_satang)
+        .bind(mode).bind(months).bind(round_up_str(round)).bind(i64::from(s.pending_days)).bind(s.refund_policy.as_str())
+        .bind(s.welcome_points).bind(now_micros())
+        .execute(c).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// One movement of one member's balance.
+#[derive(Clone, Debug)]
+pub struct Posting {
+    pub tenant_id: i64,
+    pub member_id: i64,
+    pub currency: Currency,
+    pub kind: Kind,
+    /// The magnitude requested (≥ 0); the direction comes from `kind`.
+    pub amount: i64,
+    /// Unique per tenant: a second posting with the same key returns the first.
+    pub idem_key: String,
+    /// Identifies the request's content: the same key with another hash is refused.
+    pub request_hash: String,
+    pub receipt: Option<String>,
+    pub branch_id: Option<i64>,
+    pub bill_satang: Option<i64>,
+    /// The transaction a reversal or cancellation undoes.
+    pub reverses_id: Option<i64>,
+    /// The lot an expiry closes.
+    pub lot_id: Option<i64>,
+    pub reason: Option<String>,
+    pub actor_kind: String,
+    pub actor_id: Option<i64>,
+    pub occurred_at: i64,
+    pub details: serde_json::Value,
+}
+
+impl Posting {
+    /// A posting with no references, by the system, now; set the rest with
+    /// struct-update syntax: `Posting { amount, idem_key, ..Posting::blank(t, m, kind) }`.
+    pub fn blank(tenant_id: i64, member_id: i64, kind: Kind) -> Posting {
+        Posting {
+            tenant_id,
+            member_id,
+            currency: Currency::Points,
+            kind,
+            amount: 0,
+            idem_key: String::new(),
+            request_hash: String::new(),
+            receipt: None,
+            branch_id: None,
+            bill_satang: None,
+            reverses_id: None,
+            lot_id: None,
+            reason: None,
+            actor_kind: "system".into(),
+            actor_id: None,
+            occurred_at: now_micros(),
+            details: serde_json::json!({}),
+        }
+    }
+}
+
+/// What a posting did.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct Posted {
+    pub txn_id: i64,
+    /// The change to the balance actually applied (negative for debits).
+    pub points: i64,
+    /// Points a refund could not take back (policy `within_balance`).
+    pub uncollected: i64,
+    pub balance: i64,
+    /// True when this answers a retry: nothing new was written.
+    pub replayed: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error("the member has {available} spendable points")]
+    InsufficientPoints { available: i64 },
+    #[error("this idempotency key or receipt was used for a different request")]
+    KeyReused,
+    #[error("nothing to undo: {0}")]
+    NothingToUndo(&'static str),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+#[derive(sqlx::FromRow)]
+struct BalanceRow {
+    balance: i64,
+    debt: i64,
+}
+
+/// Lock the member's balance row for this transaction (creating it if needed). On
+/// PostgreSQL this is a row lock; SQLite's write transaction already holds the lock.
+async fn lock_balance(
+    tx: &mut Tx,
+    tenant_id: i64,
+    member_id: i64,
+    currency: Currency,
+) -> sqlx::Result<BalanceRow> {
+    let lock = if tx.backend() == Backend::Postgres {
+        " FOR UPDATE"
+    } else {
+        ""
+    };
+    let select = format!(
+        "SELECT balance, debt FROM balances WHERE tenant_id = $1 AND member_id = $2 AND currency = $3{lock}"
+    );
+    on_tx!(tx, c => {
+        sqlx::query("INSERT INTO balances (tenant_id, member_id, currency, balance, debt, updated_at) VALUES ($1, $2, $3, 0, 0, $4)
+                     ON CONFLICT (tenant_id, member_id, currency) DO NOTHING")
+            .bind(tenant_id).bind(member_id).bind(currency.as_str()).bind(now_micros())
+            .execute(&mut *c).await?;
+        sqlx::query_as(&select).bind(tenant_id).bind(member_id).bind(currency.as_str()).fetch_one(&mut *c).await
+    })
+}
+
+#[derive(sqlx::FromRow)]
+struct ExistingTxn {
+    id: i64,
+    request_hash: String,
+    amount: i64,
+    uncollected: i64,
+    member_id: i64,
+    currency: String,
+}
+
+async fn open_lots(
+    tx: &mut Tx,
+    tenant_id: i64,
+    member_id: i64,
+    currency: Currency,
+) -> sqlx::Result<Vec<OpenLot>> {
+    let rows: Vec<(i64, i64, i64, Option<i64>)> = on_tx!(tx, c => sqlx::query_as(
+        "SELECT id, remaining, pending_until, expires_at FROM lots
+         WHERE tenant_id = $1 AND member_id = $2 AND currency = $3 AND remaining > 0")
+        .bind(tenant_id).bind(member_id).bind(currency.as_str()).fetch_all(c).await)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, remaining, pending_until, expires_at)| OpenLot {
+            id,
+            remaining,
+            pending_until,
+            expires_at,
+        })
+        .collect())
+}
+
+/// Take `take` from a lot and record the allocation (negative `take` gives back).
+async fn allocate(
+    tx: &mut Tx,
+    tenant_id: i64,
+    txn_id: i64,
+    lot_id: i64,
+    take: i64,
+) -> sqlx::Result<()> {
+    on_tx!(tx, c => {
+        sqlx::query("UPDATE lots SET remaining = remaining - $3 WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant_id).bind(lot_id).bind(take).execute(&mut *c).await?;
+        sqlx::query("INSERT INTO allocations (tenant_id, txn_id, lot_id, amount) VALUES ($1, $2, $3, $4)")
+            .bind(tenant_id).bind(txn_id).bind(lot_id).bind(take).execute(&mut *c).await.map(|r| r.rows_affected())
+    })?;
+    Ok(())
+}
+
+/// Post one movement. See the module documentation.
+pub async fn post(
+    tx: &mut Tx,
+    p: &Posting,
+    settings: &LedgerSettings,
+    time_zone: &jiff::tz::TimeZone,
+) -> Result<Posted, LedgerError> {
+    let (tenant, member, currency) = (p.tenant_id, p.member_id, p.currency);
+    let bal = lock_balance(tx, tenant, member, currency).await?;
+
+    let existing: Option<ExistingTxn> = on_tx!(tx, c => sqlx::query_as(
+        "SELECT id, request_hash, amount, uncollected, member_id, currency FROM ledger_txns WHERE tenant_id = $1 AND idem_key = $2")
+        .bind(tenant).bind(&p.idem_key).fetch_optional(c).await)?;
+    if let Some(e) = existing {
+        if e.request_hash != p.request_hash
+            || e.member_id != member
+            || e.currency != currency.as_str()
+        {
+            return Err(LedgerError::KeyReused);
+        }
+        return Ok(Posted {
+            txn_id: e.id,
+            points: e.amount,
+            uncollected: e.uncollected,
+            balance: bal.balance,
+            replayed: true,
+        });
+    }
+
+    let txn_id = ids::next_id();
+    let now = now_micros();
+    let (mut balance, mut debt) = (bal.balance, bal.debt);
+    let mut applied: i64;
+    let mut uncollected = 0;
+
+    match p.kind {
+        Kind::Earn | Kind::Bonus | Kind::Opening | Kind::AdjustCredit => {
+            applied = p.amount;
+            // Points owed from earlier refunds are repaid before a new lot is opened.
+            let repay = applied.min(debt);
+            debt -= repay;
+            let lot_amount = applied - repay;
+            if lot_amount > 0 {
+                let earned = jiff::Timestamp::from_microsecond(p.occurred_at)
+                    .unwrap_or(jiff::Timestamp::now());
+                let expires_at = settings
+                    .expiry
+                    .expires_at(earned, time_zone)
+                    .map(|t| t.as_microsecond());
+                // Only purchases wait out the return window; bonuses are spendable at once.
+                let pending_until = if p.kind == Kind::Earn && settings.pending_days > 0 {
+                    p.occurred_at + i64::from(settings.pending_days) * 86_400_000_000
+                } else {
+                    0
+                };
+                on_tx!(tx, c => sqlx::query(
+                    "INSERT INTO lots (tenant_id, id, member_id, currency, txn_id, original, remaining, earned_at, pending_until, expires_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9)")
+                    .bind(tenant).bind(ids::next_id()).bind(member).bind(currency.as_str()).bind(txn_id).bind(lot_amount)
+                    .bind(p.occurred_at).bind(pending_until).bind(expires_at)
+                    .execute(c).await.map(|r| r.rows_affected()))?;
+            }
+            balance += applied;
+        }
+        Kind::RedeemCancel => {
+            let original = p
+                .reverses_id
+                .ok_or(LedgerError::NothingToUndo("no redemption given"))?;
+            let already: Option<(i64,)> = on_tx!(tx, c => sqlx::query_as(
+                "SELECT id FROM ledger_txns WHERE tenant_id = $1 AND reverses_id = $2 AND kind = 'redeem_cancel'")
+                .bind(tenant).bind(original).fetch_optional(c).await)?;
+            if already.is_some() {
+                return Err(LedgerError::NothingToUndo(
+                    "this redemption was already cancelled",
+                ));
+            }
+            let taken: Vec<(i64, i64)> = on_tx!(tx, c => sqlx::query_as(
+                "SELECT a.lot_id, a.amount FROM allocations a JOIN ledger_txns t ON t.tenant_id = a.tenant_id AND t.id = a.txn_id
+                 WHERE a.tenant_id = $1 AND a.txn_id = $2 AND t.kind = 'redeem' AND t.member_id = $3")
+                .bind(tenant).bind(original).bind(member).fetch_all(c).await)?;
+            if taken.is_empty() {
+                return Err(LedgerError::NothingToUndo(
+                    "no such redemption for this member",
+                ));
+            }
+            applied = 0;
+            // The points go back to the lots they came from, with their expiry dates.
+            for (lot, amount) in taken {
+                allocate(tx, tenant, txn_id, lot, -amount).await?;
+                applied += amount;
+            }
+            balance += applied;
+        }
+        Kind::Redeem | Kind::AdjustDebit => {
+            let now = now_micros();
+            let lots = open_lots(tx, tenant, member, currency).await?;
+            let spendable_lots: i64 = lots
+                .iter()
+                .filter(|l| l.spendable(now))
+                .map(|l| l.remaining)
+                .sum();
+            let spendable = spendable_lots.min(balance).max(0);
+            if p.amount > spendable {
+                return Err(LedgerError::InsufficientPoints {
+                    available: spendable,
+                });
+            }
+            let plan = plan_debit(&lots, p.amount, now)
+                .map_err(|available| LedgerError::InsufficientPoints { available })?;
+            for (lot, take) in plan {
+                allocate(tx, tenant, txn_id, lot, take).await?;
+            }
+            applied = -p.amount;
+            balance += applied;
+        }
+        Kind::Expire => {
+            let lot = p.lot_id.ok_or(LedgerError::NothingToUndo("no lot given"))?;
+            let remaining: Option<(i64,)> = on_tx!(tx, c => sqlx::query_as(
+                "SELECT remaining FROM lots WHERE tenant_id = $1 AND id = $2 AND member_id = $3 AND remaining > 0")
+                .bind(tenant).bind(lot).bind(member).fetch_optional(c).await)?;
+            let Some((remaining,)) = remaining else {
+                return Err(LedgerError::NothingToUndo("the lot is already closed"));
+            };
+            allocate(tx, tenant, txn_id, lot, remaining).await?;
+            applied = -remaining;
+            balance += applied;
+        }
+        Kind::Reversal => {
+            let source = p
+                .reverses_id
+                .ok_or(LedgerError::NothingToUndo("no purchase given"))?;
+            let mut lots = open_lots(tx, tenant, member, currency).await?;
+            // The purchase's own lot first, then the others soonest-expiring first
+            // (pending points included: a return window is what they are for).
+            let source_lot: Option<(i64,)> = on_tx!(tx, c => sqlx::query_as(
+                "SELECT id FROM lots WHERE tenant_id = $1 AND txn_id = $2").bind(tenant).bind(source).fetch_optional(c).await)?;
+            fefo_order(&mut lots);
+            if let Some((sid,)) = source_lot {
+                lots.sort_by_key(|l| l.id != sid);
+            }
+            let mut left = p.amount;
+            for lot in lots {
+                if left == 0 {
+                    break;
+                }
+                let take = lot.remaining.min(left);
+                allocate(tx, tenant, txn_id, lot.id, take).await?;
+                left -= take;
+            }
+            match settings.refund_policy {
+                RefundPolicy::AllowNegative => {
+                    debt += left;
+                    applied = -p.amount;
+                }
+                RefundPolicy::WithinBalance => {
+                    // Lots can exceed the balance only when there is debt; never take more
+                    // than the balance holds.
+                    uncollected = left;
+                    applied = -(p.amount - left);
+                }
+            }
+            balance += applied;
+        }
+    }
+
+    on_tx!(tx, c => sqlx::query(
+        "INSERT INTO ledger_txns (tenant_id, id, member_id, currency, kind, amount, uncollected, idem_key, request_hash, receipt,
+             branch_id, bill_satang, reverses_id, lot_id, reason, actor_kind, actor_id, occurred_at, created_at, details)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)")
+        .bind(tenant).bind(txn_id).bind(member).bind(currency.as_str()).bind(p.kind.as_str()).bind(applied).bind(uncollected)
+        .bind(&p.idem_key).bind(&p.request_hash).bind(&p.receipt).bind(p.branch_id).bind(p.bill_satang).bind(p.reverses_id)
+        .bind(p.lot_id).bind(&p.reason).bind(&p.actor_kind).bind(p.actor_id).bind(p.occurred_at).bind(now)
+        .bind(p.details.to_string())
+        .execute(c).await.map(|r| r.rows_affected()))?;
+    if applied != 0 {
+        on_tx!(tx, c => {
+            sqlx::query("INSERT INTO ledger_entries (tenant_id, id, txn_id, account, member_id, currency, amount, at)
+                         VALUES ($1, $2, $3, 'member', $4, $5, $6, $7), ($1, $8, $3, $9, NULL, $5, $10, $7)")
+                .bind(tenant).bind(ids::next_id()).bind(txn_id).bind(member).bind(currency.as_str()).bind(applied).bind(now)
+                .bind(ids::next_id()).bind(p.kind.system_account()).bind(-applied)
+                .execute(&mut *c).await?;
+            sqlx::query("UPDATE balances SET balance = $4, debt = $5, updated_at = $6 WHERE tenant_id = $1 AND member_id = $2 AND currency = $3")
+                .bind(tenant).bind(member).bind(currency.as_str()).bind(balance).bind(debt).bind(now)
+                .execute(&mut *c).await.map(|r| r.rows_affected())
+        })?;
+    }
+    Ok(Posted {
+        txn_id,
+        points: applied,
+        uncollected,
+        balance,
+        replayed: false,
+    })
+}
+
+/// A member's balance in one currency, with what is spendable, pending and expiring.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct BalanceSummary {
+    pub currency: Currency,
+    pub balance: i64,
+    /// What can be spent now.
+    pub available: i64,
+    /// Points in their return window, not yet spendable.
+    pub pending: i64,
+    /// Points refunds took beyond the balance; repaid from future earnings.
+    pub debt: i64,
+    pub expiring_30_days: i64,
+    pub expiring_60_days: i64,
+    pub expiring_90_days: i64,
+    /// When the soonest points expire.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub next_expiry: Option<jiff::Timestamp>,
+    pub next_expiry_points: i64,
+}
+
+pub async fn balance_summary(
+    db: &Db,
+    tenant_id: i64,
+    member_id: i64,
+    currency: Currency,
+) -> sqlx::Result<BalanceSummary> {
+    let bal: Option<(i64, i64)> = on_db!(db, pool => sqlx::query_as(
+        "SELECT balance, debt FROM balances WHERE tenant_id = $1 AND member_id = $2 AND currency = $3")
+        .bind(tenant_id).bind(member_id).bind(currency.as_str()).fetch_optional(pool).await)?;
+    let (balance, debt) = bal.unwrap_or((0, 0));
+    let lots: Vec<(i64, i64, Option<i64>)> = on_db!(db, pool => sqlx::query_as(
+        "SELECT remaining, pending_until, expires_at FROM lots WHERE tenant_id = $1 AND member_id = $2 AND currency = $3 AND remaining > 0")
+        .bind(tenant_id).bind(member_id).bind(currency.as_str()).fetch_all(pool).await)?;
+    let now = now_micros();
+    let day = 86_400_000_000i64;
+    let live = |e: &Option<i64>| e.is_none_or(|e| e > now);
+    let spendable: i64 = lots
+        .iter()
+        .filter(|(_, p, e)| *p <= now && live(e))
+        .map(|l| l.0)
+        .sum();
+    let pending: i64 = lots
+        .iter()
+        .filter(|(_, p, e)| *p > now && live(e))
+        .map(|l| l.0)
+        .sum();
+    let expiring = |days: i64| {
+        lots.iter()
+            .filter(|(_, _, e)| e.is_some_and(|e| e > now && e <= now + days * day))
+            .map(|l| l.0)
+            .sum::<i64>()
+    };
+    let next = lots
+        .iter()
+        .filter_map(|(_, _, e)| e.filter(|e| *e > now))
+        .min();
+    Ok(BalanceSummary {
+        currency,
+        balance,
+        available: spendable.min(balance).max(0),
+        pending,
+        debt,
+        expiring_30_days: expiring(30),
+        expiring_60_days: expiring(60),
+        expiring_90_days: expiring(90),
+        next_expiry: next.map(crate::types::timestamp),
+        next_expiry_points: next
+            .map(|n| lots.iter().filter(|l| l.2 == Some(n)).map(|l| l.0).sum())
+            .unwrap_or(0),
+    })
+}
+
+/// One line of a member's history.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema, sqlx::FromRow)]
+pub struct HistoryLine {
+    pub id: i64,
+    pub kind: String,
+    pub currency: String,
+    /// The change to the balance (negative for debits).
+    pub amount: i64,
+    pub uncollected: i64,
+    pub receipt: Option<String>,
+    pub branch_id: Option<i64>,
+    pub bill_satang: Option<i64>,
+    pub reverses_id: Option<i64>,
+    pub reason: Option<String>,
+    pub actor_kind: String,
+    pub actor_id: Option<i64>,
+    #[sqlx(skip)]
+    #[schema(value_type = String, format = DateTime)]
+    pub occurred_at: jiff::Timestamp,
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub occurred_micros: i64,
+    /// For credits: when the lot they opened expires.
+    #[sqlx(skip)]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub expires_at: Option<jiff::Timestamp>,
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub lot_expires_micros: Option<i64>,
+}
+
+pub async fn history(
+    db: &Db,
+    tenant_id: i64,
+    member_id: i64,
+    before_id: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<HistoryLine>> {
+    let mut rows: Vec<HistoryLine> = on_db!(db, pool => sqlx::query_as(
+        "SELECT t.id, t.kind, t.currency, t.amount, t.uncollected, t.receipt, t.branch_id, t.bill_satang, t.reverses_id, t.reason,
+                t.actor_kind, t.actor_id, t.occurred_at AS occurred_micros, l.expires_at AS lot_expires_micros
+         FROM ledger_txns t LEFT JOIN lots l ON l.tenant_id = t.tenant_id AND l.txn_id = t.id
+         WHERE t.tenant_id = $1 AND t.member_id = $2 AND t.id < $3 ORDER BY t.id DESC LIMIT $4")
+        .bind(tenant_id).bind(member_id).bind(before_id).bind(limit + 1).fetch_all(pool).await)?;
+    for r in &mut rows {
+        r.occurred_at = crate::types::timestamp(r.occurred_micros);
+        r.expires_at = r.lot_expires_micros.map(crate::types::timestamp);
+    }
+    Ok(rows)
+}
+
+/// A purchase as recorded, for refunds.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct PurchaseRecord {
+    pub id: i64,
+    pub member_id: i64,
+    pub amount: i64,
+    pub bill_satang: Option<i64>,
+    pub branch_id: Option<i64>,
+}
+
+pub async fn find_purchase(
+    db: &Db,
+    tenant_id: i64,
+    receipt: &str,
+) -> sqlx::Result<Option<PurchaseRecord>> {
+    on_db!(db, pool => sqlx::query_as(
+        "SELECT id, member_id, amount, bill_satang, branch_id FROM ledger_txns WHERE tenant_id = $1 AND kind = 'earn' AND receipt = $2")
+        .bind(tenant_id).bind(receipt).fetch_optional(pool).await)
+}
+
+/// A lot that has passed its expiry date with points left.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct DueLot {
+    pub tenant_id: i64,
+    pub id: i64,
+    pub member_id: i64,
+    pub currency: String,
+}
+
+/// Up to `limit` lots due to expire at `now`, across tenants.
+pub async fn due_lots(db: &Db, now: i64, limit: i64) -> sqlx::Result<Vec<DueLot>> {
+    on_db!(db, pool => sqlx::query_as(
+        "SELECT tenant_id, id, member_id, currency FROM lots WHERE remaining > 0 AND expires_at IS NOT NULL AND expires_at <= $1
+         ORDER BY expires_at LIMIT $2")
+        .bind(now).bind(limit).fetch_all(pool).await)
+}
+
+/// Points liability over a period, per currency.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct Liability {
+    pub currency: Currency,
+    /// Outstanding at the start of the period.
+    pub opening: i64,
+    /// Net points issued in the period (earned, bonuses, opening balances, adjustments,
+    /// less reversals).
+    pub issued: i64,
+    /// Net points redeemed (less cancellations).
+    pub redeemed: i64,
+    pub expired: i64,
+    /// Outstanding at the end: opening + issued - redeemed - expired, exactly.
+    pub outstanding: i64,
+}
+
+/// Sum of entries per system account in [from, to).
+async fn account_sums(
+    db: &Db,
+    tenant_id: i64,
+    currency: Currency,
+    from: i64,
+    to: i64,
+) -> sqlx::Result<Vec<(String, i64)>> {
+    let rows: Vec<(String, Option<i64>)> = on_db!(db, pool => sqlx::query_as(
+        "SELECT account, CAST(SUM(amount) AS BIGINT) FROM ledger_entries WHERE tenant_id = $1 AND currency = $2 AND at >= $3 AND at < $4 GROUP BY account")
+        .bind(tenant_id).bind(currency.as_str()).bind(from).bind(to).fetch_all(pool).await)?;
+    Ok(rows.into_iter().map(|(a, s)| (a, s.unwrap_or(0))).collect())
+}
+
+pub async fn liability(
+    db: &Db,
+    tenant_id: i64,
+    currency: Currency,
+    from: i64,
+    to: i64,
+) -> sqlx::Result<Liability> {
+    let before = account_sums(db, tenant_id, currency, i64::MIN, from).await?;
+    let during = account_sums(db, tenant_id, currency, from, to).await?;
+    let sum = |rows: &[(String, i64)], accounts: &[&str]| -> i64 {
+        rows.iter()
+            .filter(|(a, _)| accounts.contains(&a.as_str()))
+            .map(|r| r.1)
+            .sum()
+    };
+    let opening = sum(&before, &["member"]);
+    let issued = -sum(&during, ISSUING_ACCOUNTS);
+    let redeemed = sum(&during, &["redeemed"]);
+    let expired = sum(&during, &["expired"]);
+    let outstanding = opening + sum(&during, &["member"]);
+    Ok(Liability {
+        currency,
+        opening,
+        issued,
+        redeemed,
+        expired,
+        outstanding,
+    })
+}
+
+/// A difference between the projection and the entries.
+#[derive(Clone, Debug, Serialize)]
+pub struct Drift {
+    pub tenant_id: i64,
+    pub member_id: Option<i64>,
+    pub what: String,
+}
+
+/// A balance row next to what its entries and lots say.
+#[derive(sqlx::FromRow)]
+struct ProjectionCheck {
+    tenant_id: i64,
+    member_id: i64,
+    currency: String,
+    balance: i64,
+    debt: i64,
+    entries: Option<i64>,
+    lots: Option<i64>,
+}
+
+/// Recompute every balance from the entries and check every invariant. Empty = no drift.
+pub async fn verify(db: &Db) -> sqlx::Result<Vec<Drift>> {
+    let mut drift = vec![];
+    // 1. Every transaction's entries sum to zero.
+    let unbalanced: Vec<(i64, i64, Option<i64>)> = on_db!(db, pool => sqlx::query_as(
+        "SELECT tenant_id, txn_id, CAST(SUM(amount) AS BIGINT) FROM ledger_entries GROUP BY tenant_id, txn_id, currency HAVING CAST(SUM(amount) AS BIGINT) <> 0")
+        .fetch_all(pool).await)?;
+    for (t, txn, s) in unbalanced {
+        drift.push(Drift {
+            tenant_id: t,
+            member_id: None,
+            what: format!("transaction {txn} entries sum to {}", s.unwrap_or(0)),
+        });
+    }
+    // 2. The projection equals the sum of member entries, and open lots minus debt.
+    let rows: Vec<ProjectionCheck> = on_db!(db, pool => sqlx::query_as(
+        "SELECT b.tenant_id, b.member_id, b.currency, b.balance, b.debt,
+                (SELECT CAST(SUM(e.amount) AS BIGINT) FROM ledger_entries e WHERE e.tenant_id = b.tenant_id AND e.member_id = b.member_id AND e.currency = b.currency AND e.account = 'member') AS entries,
+                (SELECT CAST(SUM(l.remaining) AS BIGINT) FROM lots l WHERE l.tenant_id = b.tenant_id AND l.member_id = b.member_id AND l.currency = b.currency) AS lots
+         FROM balances b")
+        .fetch_all(pool).await)?;
+    for r in rows {
+        let (t, m, cur, balance, debt) = (r.tenant_id, r.member_id, r.currency, r.balance, r.debt);
+        let (entries, lots) = (r.entries.unwrap_or(0), r.lots.unwrap_or(0));
+        if entries != balance {
+            drift.push(Drift {
+                tenant_id: t,
+                member_id: Some(m),
+                what: format!("{cur}: balance {balance} but entries sum to {entries}"),
+            });
+        }
+        if lots - debt != balance {
+            drift.push(Drift {
+                tenant_id: t,
+                member_id: Some(m),
+                what: format!("{cur}: balance {balance} but open lots {lots} minus debt {debt}"),
+            });
+        }
+        if debt < 0 {
+            drift.push(Drift {
+                tenant_id: t,
+                member_id: Some(m),
+                what: format!("{cur}: negative debt {debt}"),
+            });
+        }
+    }
+    // 3. Every lot: 0 <= remaining <= original, and original - remaining = its allocations.
+    let lots: Vec<(i64, i64, i64, i64, i64, Option<i64>)> = on_db!(db, pool => sqlx::query_as(
+        "SELECT l.tenant_id, l.id, l.member_id, l.original, l.remaining,
+                (SELECT CAST(SUM(a.amount) AS BIGINT) FROM allocations a WHERE a.tenant_id = l.tenant_id AND a.lot_id = l.id)
+         FROM lots l")
+        .fetch_all(pool).await)?;
+    for (t, lot, m, original, remaining, allocated) in lots {
+        if remaining < 0 || remaining > original || original - remaining != allocated.unwrap_or(0) {
+            drift.push(Drift {
+                tenant_id: t,
+                member_id: Some(m),
+                what: format!(
+                    "lot {lot}: original {original}, remaining {remaining}, allocated {}",
+                    allocated.unwrap_or(0)
+                ),
+            });
+        }
+    }
+    Ok(drift)
+}
+
+/// (satang refunded, points reversed as requested) so far for a purchase, read under
+/// the member's balance lock.
+pub async fn refund_state_locked(
+    tx: &mut Tx,
+    tenant_id: i64,
+    member_id: i64,
+    purchase_id: i64,
+) -> sqlx::Result<(i64, i64)> {
+    lock_balance(tx, tenant_id, member_id, Currency::Points).await?;
+    let (satang, points): (Option<i64>, Option<i64>) = on_tx!(tx, c => sqlx::query_as(
+        "SELECT CAST(SUM(bill_satang) AS BIGINT), CAST(SUM(uncollected - amount) AS BIGINT) FROM ledger_txns
+         WHERE tenant_id = $1 AND reverses_id = $2 AND kind = 'reversal'")
+        .bind(tenant_id).bind(purchase_id).fetch_one(c).await)?;
+    Ok((satang.unwrap_or(0), points.unwrap_or(0)))
+}
+
+/// The id of the transaction posted with this idempotency key, if any.
+pub async fn txn_by_key(tx: &mut Tx, tenant_id: i64, key: &str) -> sqlx::Result<Option<i64>> {
+    let row: Option<(i64,)> = on_tx!(tx, c => sqlx::query_as("SELECT id FROM ledger_txns WHERE tenant_id = $1 AND idem_key = $2")
+        .bind(tenant_id).bind(key).fetch_optional(c).await)?;
+    Ok(row.map(|r| r.0))
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct TxnRef {
+    pub id: i64,
+    pub member_id: i64,
+    pub kind: String,
+    pub currency: String,
+    pub amount: i64,
+}
+
+pub async fn get_txn(db: &Db, tenant_id: i64, id: i64) -> sqlx::Result<Option<TxnRef>> {
+    on_db!(db, pool => sqlx::query_as("SELECT id, member_id, kind, currency, amount FROM ledger_txns WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant_id).bind(id).fetch_optional(pool).await)
+}

@@ -1,0 +1,577 @@
+//! The points ledger through the API: purchases, refunds, redemptions, adjustments,
+//! expiry, pending points, history, liability, and concurrency.
+
+use serde_json::json;
+
+use crate::db_test;
+use crate::helpers::ledger_settings;
+
+async fn assert_no_drift(app: &crate::helpers::TestApp) {
+    let drift = loyal::ledger::store::verify(&app.db).await.unwrap();
+    assert!(drift.is_empty(), "ledger drift: {drift:?}");
+}
+
+db_test!(
+    a_purchase_earns_by_the_base_rate_and_a_retry_grants_nothing_twice,
+    |app| {
+        let owner = app.signup("kafe").await;
+        let m = owner.member("081-234-5678").await;
+        let dry = owner
+            .post(
+                "/api/v1/purchases",
+                json!({"member_id": m, "amount_satang": 24_999, "receipt": "R1", "dry_run": true}),
+            )
+            .await;
+        assert_eq!(
+            (
+                dry.status,
+                dry.body["points"].as_i64(),
+                dry.body["dry_run"].as_bool()
+            ),
+            (200, Some(9), Some(true))
+        );
+        assert_eq!(
+            owner.points(m).await["balance"],
+            0,
+            "a dry run writes nothing"
+        );
+        let first = owner.purchase(m, 24_999, "R1").await;
+        assert_eq!(
+            (
+                first.status,
+                first.body["points"].as_i64(),
+                first.body["balance"].as_i64()
+            ),
+            (201, Some(9), Some(9)),
+            "{}",
+            first.body
+        );
+        assert_eq!(first.body["rules"][0]["rule"], "base_rate");
+        let retry = owner.purchase(m, 24_999, "R1").await;
+        assert_eq!(
+            (
+                retry.status,
+                retry.body["replayed"].as_bool(),
+                retry.body["purchase_id"].clone()
+            ),
+            (200, Some(true), first.body["purchase_id"].clone())
+        );
+        let other = owner.purchase(m, 30_000, "R1").await;
+        assert_eq!(
+            (other.status, other.code(), other.field()),
+            (409, "already_exists", "receipt")
+        );
+        assert_eq!(owner.points(m).await["balance"], 9);
+        let history = owner.all(&format!("/api/v1/members/{m}/ledger")).await;
+        assert_eq!(history.len(), 1);
+        assert_eq!(
+            (
+                history[0]["kind"].as_str(),
+                history[0]["receipt"].as_str(),
+                history[0]["bill_satang"].as_i64()
+            ),
+            (Some("earn"), Some("R1"), Some(24_999))
+        );
+        assert_no_drift(&app).await;
+    }
+);
+
+db_test!(
+    bad_purchases_are_refused_naming_the_field_and_write_nothing,
+    |app| {
+        let owner = app.signup("kafe").await;
+        let m = owner.member("0812345678").await;
+        let branch = owner.branch("SIAM").await;
+        let cases = [
+            (
+                json!({"member_id": m, "amount_satang": 0, "receipt": "X"}),
+                "amount_satang",
+            ),
+            (
+                json!({"member_id": m, "amount_satang": -500, "receipt": "X"}),
+                "amount_satang",
+            ),
+            (
+                json!({"member_id": m, "amount_satang": 2_000_000_000_000_i64, "receipt": "X"}),
+                "amount_satang",
+            ),
+            (
+                json!({"member_id": m, "amount_satang": 10, "receipt": "X", "extra": 1}),
+                "extra",
+            ),
+            (
+                json!({"member_id": m, "amount_satang": 1.5, "receipt": "X"}),
+                "amount_satang",
+            ),
+            (
+                json!({"member_id": 42, "amount_satang": 100, "receipt": "X"}),
+                "member_id",
+            ),
+            (
+                json!({"member_id": m, "amount_satang": 100, "receipt": "X", "branch_id": 42}),
+                "branch_id",
+            ),
+            (
+                json!({"member_id": m, "amount_satang": 100, "receipt": ""}),
+                "receipt",
+            ),
+            (
+                json!({"member_id": m, "amount_satang": 100, "receipt": "X", "occurred_at": "2999-01-01T00:00:00Z"}),
+                "occurred_at",
+            ),
+            (
+                json!({"member_id": m, "amount_satang": 100, "receipt": "X", "occurred_at": "2001-01-01T00:00:00Z"}),
+                "occurred_at",
+            ),
+        ];
+        for (body, field) in cases {
+            let res = owner.post("/api/v1/purchases", body.clone()).await;
+            assert_eq!(
+                (res.status, res.field()),
+                (422, field),
+                "{body}: {}",
+                res.body
+            );
+        }
+        let ok = owner.post("/api/v1/purchases", json!({"member_id": m, "amount_satang": 10_000, "receipt": "X", "branch_id": branch})).await;
+        assert_eq!(
+            ok.status, 201,
+            "the same receipt is still free: {}",
+            ok.body
+        );
+        assert_eq!(
+            owner
+                .all(&format!("/api/v1/members/{m}/ledger"))
+                .await
+                .len(),
+            1
+        );
+    }
+);
+
+db_test!(
+    redemptions_take_soonest_expiring_points_first_and_never_overdraw,
+    |app| {
+        let owner = app.signup("kafe").await;
+        owner
+            .set_ledger(ledger_settings(
+                json!({"expiry": {"mode": "rolling", "months": 2, "round_up": "none"}}),
+            ))
+            .await;
+        let m = owner.member("0812345678").await;
+        // Two months after 45 days ago is 14-17 days from now; a purchase today expires later.
+        let old = chrono_like_days_ago(45);
+        let r = owner.post("/api/v1/purchases", json!({"member_id": m, "amount_satang": 25_000, "receipt": "OLD", "occurred_at": old})).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        owner.purchase(m, 50_000, "NEW").await;
+        let p = owner.points(m).await;
+        assert_eq!(
+            (
+                p["balance"].as_i64(),
+                p["available"].as_i64(),
+                p["expiring_30_days"].as_i64()
+            ),
+            (Some(30), Some(30), Some(10))
+        );
+        let res = owner
+            .post(
+                &format!("/api/v1/members/{m}/points/redeem"),
+                json!({"points": 31}),
+            )
+            .await;
+        assert_eq!(
+            (res.status, res.code(), res.field()),
+            (422, "insufficient_points", "points")
+        );
+        let res = owner
+            .post(
+                &format!("/api/v1/members/{m}/points/redeem"),
+                json!({"points": 12, "reference": "free latte"}),
+            )
+            .await;
+        assert_eq!(
+            (res.status, res.body["balance"].as_i64()),
+            (201, Some(18)),
+            "{}",
+            res.body
+        );
+        // The 10 points expiring soonest went first: nothing is left expiring in 30 days.
+        let p = owner.points(m).await;
+        assert_eq!(
+            (p["balance"].as_i64(), p["expiring_30_days"].as_i64()),
+            (Some(18), Some(0))
+        );
+        let dry = owner
+            .post(
+                &format!("/api/v1/members/{m}/points/redeem"),
+                json!({"points": 19, "dry_run": true}),
+            )
+            .await;
+        assert_eq!(dry.code(), "insufficient_points");
+        // Cancelling the redemption gives the points back to their lots.
+        let cancel = owner
+            .post(
+                &format!("/api/v1/ledger/redemptions/{}/cancel", res.body["txn_id"]),
+                json!({}),
+            )
+            .await;
+        assert_eq!(
+            (cancel.status, cancel.body["balance"].as_i64()),
+            (201, Some(30)),
+            "{}",
+            cancel.body
+        );
+        assert_eq!(owner.points(m).await["expiring_30_days"], 10);
+        let again = owner
+            .post(
+                &format!("/api/v1/ledger/redemptions/{}/cancel", res.body["txn_id"]),
+                json!({}),
+            )
+            .await;
+        assert_eq!((again.status, again.code()), (409, "nothing_to_undo"));
+        assert_no_drift(&app).await;
+    }
+);
+
+fn chrono_like_days_ago(days: i64) -> String {
+    jiff::Timestamp::now()
+        .checked_sub(jiff::SignedDuration::from_hours(24 * days))
+        .unwrap()
+        .to_string()
+}
+
+db_test!(
+    a_hundred_parallel_redemptions_of_a_balance_for_ten_give_exactly_ten,
+    |app| {
+        let owner = app.signup("kafe").await;
+        let m = owner.member("0812345678").await;
+        let res = owner
+            .post(
+                &format!("/api/v1/members/{m}/points/adjust"),
+                json!({"points": 100, "reason": "race test"}),
+            )
+            .await;
+        assert_eq!(res.status, 201, "{}", res.body);
+        let owner = std::sync::Arc::new(owner);
+        let mut tasks = vec![];
+        for _ in 0..100 {
+            let owner = owner.clone();
+            tasks.push(tokio::spawn(async move {
+                owner
+                    .post(
+                        &format!("/api/v1/members/{m}/points/redeem"),
+                        json!({"points": 10}),
+                    )
+                    .await
+            }));
+        }
+        let mut ok = 0;
+        for t in tasks {
+            let res = t.await.unwrap();
+            match res.status {
+                201 => ok += 1,
+                422 => assert_eq!(res.code(), "insufficient_points"),
+                other => panic!("unexpected {other}: {}", res.body),
+            }
+        }
+        assert_eq!(ok, 10, "exactly ten redemptions succeed");
+        assert_eq!(owner.points(m).await["balance"], 0);
+        assert_no_drift(&app).await;
+    }
+);
+
+db_test!(
+    refunds_reverse_points_proportionally_even_when_spent,
+    |app| {
+        let owner = app.signup("kafe").await;
+        let m = owner.member("0812345678").await;
+        owner.purchase(m, 100_000, "B1").await; // 40 points
+        let part = owner
+            .post(
+                "/api/v1/purchases/refunds",
+                json!({"receipt": "B1", "refund_id": "RF1", "amount_satang": 25_000}),
+            )
+            .await;
+        assert_eq!(
+            (
+                part.status,
+                part.body["points"].as_i64(),
+                part.body["balance"].as_i64()
+            ),
+            (201, Some(-10), Some(30)),
+            "{}",
+            part.body
+        );
+        let retry = owner
+            .post(
+                "/api/v1/purchases/refunds",
+                json!({"receipt": "B1", "refund_id": "RF1", "amount_satang": 25_000}),
+            )
+            .await;
+        assert_eq!(
+            (retry.status, retry.body["replayed"].as_bool()),
+            (200, Some(true))
+        );
+        // The member spends everything, then the rest of the bill is refunded.
+        owner
+            .post(
+                &format!("/api/v1/members/{m}/points/redeem"),
+                json!({"points": 30}),
+            )
+            .await;
+        let rest = owner
+            .post(
+                "/api/v1/purchases/refunds",
+                json!({"receipt": "B1", "refund_id": "RF2"}),
+            )
+            .await;
+        assert_eq!(
+            (
+                rest.status,
+                rest.body["points"].as_i64(),
+                rest.body["balance"].as_i64()
+            ),
+            (201, Some(-30), Some(-30)),
+            "{}",
+            rest.body
+        );
+        let p = owner.points(m).await;
+        assert_eq!(
+            (p["debt"].as_i64(), p["available"].as_i64()),
+            (Some(30), Some(0))
+        );
+        let done = owner
+            .post(
+                "/api/v1/purchases/refunds",
+                json!({"receipt": "B1", "refund_id": "RF3"}),
+            )
+            .await;
+        assert_eq!((done.status, done.code()), (409, "nothing_to_undo"));
+        let over = owner
+            .post(
+                "/api/v1/purchases/refunds",
+                json!({"receipt": "NOPE", "refund_id": "X"}),
+            )
+            .await;
+        assert_eq!((over.status, over.field()), (404, "receipt"));
+        // The next purchase repays the debt first.
+        let next = owner.purchase(m, 100_000, "B2").await;
+        assert_eq!(next.body["balance"], 10);
+        assert_eq!(owner.points(m).await["debt"], 0);
+        assert_no_drift(&app).await;
+    }
+);
+
+db_test!(
+    under_the_within_balance_policy_a_refund_stops_at_zero,
+    |app| {
+        let owner = app.signup("kafe").await;
+        owner
+            .set_ledger(ledger_settings(json!({"refund_policy": "within_balance"})))
+            .await;
+        let m = owner.member("0812345678").await;
+        owner.purchase(m, 100_000, "B1").await;
+        owner
+            .post(
+                &format!("/api/v1/members/{m}/points/redeem"),
+                json!({"points": 35}),
+            )
+            .await;
+        let res = owner
+            .post(
+                "/api/v1/purchases/refunds",
+                json!({"receipt": "B1", "refund_id": "RF"}),
+            )
+            .await;
+        assert_eq!(
+            (
+                res.body["points"].as_i64(),
+                res.body["uncollected"].as_i64(),
+                res.body["balance"].as_i64()
+            ),
+            (Some(-5), Some(35), Some(0)),
+            "{}",
+            res.body
+        );
+        assert_no_drift(&app).await;
+    }
+);
+
+db_test!(
+    expiry_runs_are_idempotent_and_the_liability_adds_up,
+    |app| {
+        let owner = app.signup("kafe").await;
+        owner.set_ledger(ledger_settings(json!({"expiry": {"mode": "rolling", "months": 1, "round_up": "none"}, "welcome_points": 5}))).await;
+        let m = owner.member("0812345678").await;
+        assert_eq!(owner.points(m).await["balance"], 5, "welcome points");
+        owner.post("/api/v1/purchases", json!({"member_id": m, "amount_satang": 50_000, "receipt": "OLD", "occurred_at": chrono_like_days_ago(40)})).await;
+        owner.purchase(m, 25_000, "NEW").await;
+        let now = loyal::store::now_micros();
+        let (lots, points) = loyal::ledger::run_expiry(&app.db, now).await.unwrap();
+        assert_eq!((lots, points), (1, 20));
+        assert_eq!(
+            loyal::ledger::run_expiry(&app.db, now).await.unwrap(),
+            (0, 0),
+            "a re-run changes nothing"
+        );
+        assert_eq!(owner.points(m).await["balance"], 15);
+        let history = owner.all(&format!("/api/v1/members/{m}/ledger")).await;
+        assert_eq!(history[0]["kind"], "expire");
+        assert_eq!(history[0]["amount"], -20);
+        owner
+            .post(
+                &format!("/api/v1/members/{m}/points/redeem"),
+                json!({"points": 4}),
+            )
+            .await;
+        let l = owner.get("/api/v1/reports/liability").await.body;
+        assert_eq!(
+            (
+                l["issued"].as_i64(),
+                l["redeemed"].as_i64(),
+                l["expired"].as_i64(),
+                l["outstanding"].as_i64()
+            ),
+            (Some(35), Some(4), Some(20), Some(11))
+        );
+        assert_eq!(
+            l["opening"].as_i64().unwrap() + l["issued"].as_i64().unwrap() - 4 - 20,
+            11
+        );
+        let res = owner
+            .get("/api/v1/reports/liability?from=2030-01-01T00:00:00Z&to=2029-01-01T00:00:00Z")
+            .await;
+        assert_eq!((res.status, res.code()), (400, "invalid_query"));
+        assert_no_drift(&app).await;
+    }
+);
+
+db_test!(pending_points_wait_out_the_return_window, |app| {
+    let owner = app.signup("kafe").await;
+    owner
+        .set_ledger(ledger_settings(json!({"pending_days": 7})))
+        .await;
+    let m = owner.member("0812345678").await;
+    owner.purchase(m, 25_000, "P1").await;
+    let p = owner.points(m).await;
+    assert_eq!(
+        (
+            p["balance"].as_i64(),
+            p["available"].as_i64(),
+            p["pending"].as_i64()
+        ),
+        (Some(10), Some(0), Some(10))
+    );
+    let res = owner
+        .post(
+            &format!("/api/v1/members/{m}/points/redeem"),
+            json!({"points": 1}),
+        )
+        .await;
+    assert_eq!(res.code(), "insufficient_points");
+    // A purchase made 8 days ago is past its window.
+    owner.post("/api/v1/purchases", json!({"member_id": m, "amount_satang": 25_000, "receipt": "P0", "occurred_at": chrono_like_days_ago(8)})).await;
+    assert_eq!(owner.points(m).await["available"], 10);
+});
+
+db_test!(adjustments_need_a_reason_and_cannot_overdraw, |app| {
+    let owner = app.signup("kafe").await;
+    let m = owner.member("0812345678").await;
+    let res = owner
+        .post(
+            &format!("/api/v1/members/{m}/points/adjust"),
+            json!({"points": 50, "reason": ""}),
+        )
+        .await;
+    assert_eq!((res.status, res.field()), (422, "reason"));
+    let res = owner
+        .post(
+            &format!("/api/v1/members/{m}/points/adjust"),
+            json!({"points": 0, "reason": "x"}),
+        )
+        .await;
+    assert_eq!((res.status, res.field()), (422, "points"));
+    owner
+        .post(
+            &format!("/api/v1/members/{m}/points/adjust"),
+            json!({"points": 50, "reason": "goodwill: late order"}),
+        )
+        .await;
+    let res = owner
+        .post(
+            &format!("/api/v1/members/{m}/points/adjust"),
+            json!({"points": -51, "reason": "fix"}),
+        )
+        .await;
+    assert_eq!(res.code(), "insufficient_points");
+    let res = owner
+        .post(
+            &format!("/api/v1/members/{m}/points/adjust"),
+            json!({"points": -20, "reason": "duplicate grant"}),
+        )
+        .await;
+    assert_eq!(res.body["balance"], 30);
+    let audit = owner.all("/api/v1/audit-log?action=points.adjusted").await;
+    assert_eq!(audit.len(), 2);
+    assert!(
+        audit
+            .iter()
+            .any(|e| e["details"]["reason"] == "duplicate grant")
+    );
+    let history = owner.all(&format!("/api/v1/members/{m}/ledger")).await;
+    assert_eq!(history[0]["reason"], "duplicate grant");
+    assert_eq!(history[0]["actor_kind"], "staff");
+});
+
+db_test!(
+    a_retried_redemption_with_its_idempotency_key_spends_once,
+    |app| {
+        let owner = app.signup("kafe").await;
+        let m = owner.member("0812345678").await;
+        owner
+            .post(
+                &format!("/api/v1/members/{m}/points/adjust"),
+                json!({"points": 50, "reason": "seed"}),
+            )
+            .await;
+        let url = format!("/api/v1/members/{m}/points/redeem");
+        let a = owner
+            .request(
+                reqwest::Method::POST,
+                &url,
+                Some(json!({"points": 20})),
+                &[("idempotency-key", "redeem-1")],
+            )
+            .await;
+        let b = owner
+            .request(
+                reqwest::Method::POST,
+                &url,
+                Some(json!({"points": 20})),
+                &[("idempotency-key", "redeem-1")],
+            )
+            .await;
+        assert_eq!(
+            (a.status, b.status, b.header("idempotent-replayed")),
+            (201, 201, "true")
+        );
+        assert_eq!(owner.points(m).await["balance"], 30);
+    }
+);
+
+db_test!(members_are_found_by_any_thai_phone_format, |app| {
+    let owner = app.signup("kafe").await;
+    let m = owner.member("+66 81 234 5678").await;
+    for q in ["0812345678", "081-234-5678", "66812345678"] {
+        let res = owner.get(&format!("/api/v1/members?phone={q}")).await;
+        assert_eq!(res.body["items"][0]["id"].as_i64(), Some(m), "{q}");
+    }
+    let dup = owner
+        .post("/api/v1/members", json!({"phone": "081 234 5678"}))
+        .await;
+    assert_eq!((dup.status, dup.field()), (409, "phone"));
+    let bad = owner
+        .post("/api/v1/members", json!({"phone": "12345"}))
+        .await;
+    assert_eq!((bad.status, bad.field()), (422, "phone"));
+});
