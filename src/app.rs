@@ -52,6 +52,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .merge(crate::audit::api::routes())
         .merge(crate::members::api::routes())
         .merge(crate::ledger::api::routes())
+        .merge(crate::rules::api::routes())
 }
 
 /// The API router, its OpenAPI document and the access rules read from it.

@@ -12,6 +12,7 @@ pub mod http;
 pub mod ids;
 pub mod ledger;
 pub mod members;
+pub mod rules;
 pub mod staff;
 pub mod store;
 pub mod telemetry;

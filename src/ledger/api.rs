@@ -12,12 +12,14 @@ use super::model::{Currency, MAX_AMOUNT, refund_points};
 use super::store::{
     self, BalanceSummary, HistoryLine, Kind, LedgerSettings, Liability, Posted, Posting,
 };
+use super::{PurchaseInput, PurchaseOutcome};
 use crate::app::AppState;
 use crate::audit::{self, ActorRef, Change};
 use crate::auth::Ctx;
 use crate::error::{ApiError, ApiResult, Code};
 use crate::http::json::JsonBody;
 use crate::http::query::{Page, PageParams, PathId, QueryParams};
+use crate::rules::model::{LineItem, validate_items};
 use crate::store::now_micros;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -53,11 +55,6 @@ fn ledger_key(prefix: &str, headers: &HeaderMap) -> String {
         Some(k) => format!("{prefix}:{k}"),
         None => format!("{prefix}:{}", crate::ids::next_id()),
     }
-}
-
-fn actor(ctx: &Ctx) -> (String, i64) {
-    let (kind, id, _) = ctx.principal.audit_actor();
-    (kind.to_string(), id)
 }
 
 fn actor_ref(ctx: &Ctx) -> (&'static str, i64, String) {
@@ -126,41 +123,26 @@ pub struct PurchaseRequest {
     /// When the purchase happened (default: now). At most 5 minutes ahead, 366 days back.
     #[schema(value_type = Option<String>, format = DateTime)]
     pub occurred_at: Option<jiff::Timestamp>,
-    /// Compute the points without recording anything.
+    /// The bill's lines (for product multipliers and stamp cards); they may add up to
+    /// less than the bill, never more.
+    #[serde(default)]
+    pub items: Vec<LineItem>,
+    /// Compute the points without recording anything ("what would this earn?").
     #[serde(default)]
     pub dry_run: bool,
 }
 
-/// Why a bill earned what it earned.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct RuleApplied {
-    pub rule: String,
-    pub points: i64,
-    pub detail: String,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct PurchaseResult {
-    /// The ledger transaction (absent for a dry run).
-    pub purchase_id: Option<i64>,
-    pub points: i64,
-    pub rules: Vec<RuleApplied>,
-    /// The member's balance after the purchase (absent for a dry run).
-    pub balance: Option<i64>,
-    pub replayed: bool,
-    pub dry_run: bool,
-}
-
-/// Record a purchase: the rules compute the points, the ledger credits them.
+/// Record a purchase: the rules compute the points (and stamps), the ledger credits
+/// them, and the answer says which rules fired.
 #[utoipa::path(post, path = "/purchases", tag = "ledger", operation_id = "record_purchase",
     request_body = PurchaseRequest, security(("api_key" = ["points.earn"])),
-    responses((status = 201, body = PurchaseResult), (status = 200, description = "dry run or replay", body = PurchaseResult),
+    responses((status = 201, body = PurchaseOutcome), (status = 200, description = "dry run or replay", body = PurchaseOutcome),
         (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
 async fn record_purchase(
     State(app): State<AppState>,
     ctx: Ctx,
     JsonBody(req): JsonBody<PurchaseRequest>,
-) -> ApiResult<(StatusCode, Json<PurchaseResult>)> {
+) -> ApiResult<(StatusCode, Json<PurchaseOutcome>)> {
     let tenant = ctx.tenant_id();
     let amount = amount_in_range("amount_satang", req.amount_satang, 1)?;
     let receipt = crate::types::text(&req.receipt, "receipt", 1, 64)
@@ -173,6 +155,7 @@ async fn record_purchase(
             "must be within the last 366 days and not in the future",
         ));
     }
+    validate_items(&req.items, amount).map_err(|(field, msg)| ApiError::invalid(field, msg))?;
     if !member_exists(&app, tenant, req.member_id).await? {
         return Err(ApiError::invalid(
             "member_id",
@@ -196,101 +179,30 @@ async fn record_purchase(
             }
         }
     }
-    let settings = store::settings(&app.db, tenant).await?;
-    let points = settings.earn.points_for(amount);
-    let rate = &settings.earn;
-    let rules = vec![RuleApplied {
-        rule: "base_rate".into(),
-        points,
-        detail: format!(
-            "{} point(s) per {}.{:02} spent, rounded {}{}",
-            rate.points,
-            rate.spend_satang / 100,
-            rate.spend_satang % 100,
-            rate.rounding.as_str(),
-            if amount < rate.min_spend_satang {
-                format!(
-                    "; below the minimum spend of {} satang",
-                    rate.min_spend_satang
-                )
-            } else {
-                String::new()
-            }
-        ),
-    }];
-    if req.dry_run {
-        return Ok((
-            StatusCode::OK,
-            Json(PurchaseResult {
-                purchase_id: None,
-                points,
-                rules,
-                balance: None,
-                replayed: false,
-                dry_run: true,
-            }),
-        ));
-    }
-    let (actor_kind, actor_id) = actor(&ctx);
-    let posting = Posting {
+    let input = PurchaseInput {
         tenant_id: tenant,
         member_id: req.member_id,
-        currency: Currency::Points,
-        kind: Kind::Earn,
-        amount: points,
-        idem_key: format!("receipt:{receipt}"),
-        request_hash: format!("{}|{}|{:?}", req.member_id, amount, req.branch_id),
-        receipt: Some(receipt),
+        amount_satang: amount,
+        receipt,
         branch_id: req.branch_id,
-        bill_satang: Some(amount),
-        reverses_id: None,
-        lot_id: None,
-        reason: None,
-        actor_kind,
-        actor_id: Some(actor_id),
         occurred_at,
-        details: serde_json::json!({"rules": rules.iter().map(|r| &r.rule).collect::<Vec<_>>()}),
+        items: req.items,
+        dry_run: req.dry_run,
     };
     let (kind, id, label) = actor_ref(&ctx);
-    let posted = super::post_one(
-        &app.db,
-        &posting,
-        ActorRef {
-            kind,
-            id: Some(id),
-            label: &label,
-        },
-        &ctx.meta,
-        "points.earned",
-    )
-    .await
-    .map_err(|e| {
+    let outcome = super::record_purchase(&app.db, &input, ActorRef { kind, id: Some(id), label: &label }, &ctx.meta).await.map_err(|e| {
         if e.code == Code::IdempotencyKeyReused {
-            ApiError::field(
-                Code::AlreadyExists,
-                "receipt",
-                "this receipt was already recorded with a different member, amount or branch",
-            )
+            ApiError::field(Code::AlreadyExists, "receipt", "this receipt was already recorded with a different member, amount, branch or items")
         } else {
             e
         }
     })?;
-    let status = if posted.replayed {
+    let status = if outcome.replayed || outcome.dry_run {
         StatusCode::OK
     } else {
         StatusCode::CREATED
     };
-    Ok((
-        status,
-        Json(PurchaseResult {
-            purchase_id: Some(posted.txn_id),
-            points: posted.points,
-            rules,
-            balance: Some(posted.balance),
-            replayed: posted.replayed,
-            dry_run: false,
-        }),
-    ))
+    Ok((status, Json(outcome)))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -309,6 +221,8 @@ pub struct RefundResult {
     pub reversal_id: i64,
     /// Points taken back (negative).
     pub points: i64,
+    /// Stamps taken back (negative).
+    pub stamps: i64,
     /// Points the policy could not take back.
     pub uncollected: i64,
     pub balance: i64,
@@ -365,7 +279,7 @@ async fn refund_purchase(
         (false, a) => a.unwrap_or(bill - refunded),
     };
     let points = refund_points(purchase.amount, bill, refunded, amount, reversed);
-    let (actor_kind, actor_id) = actor(&ctx);
+    let (actor_kind, actor_id, _) = actor_ref(&ctx);
     let posting = Posting {
         tenant_id: tenant,
         member_id: purchase.member_id,
@@ -380,14 +294,37 @@ async fn refund_purchase(
         reverses_id: Some(purchase.id),
         lot_id: None,
         reason: Some(format!("refund {refund_id}")),
-        actor_kind,
+        actor_kind: actor_kind.to_string(),
         actor_id: Some(actor_id),
         occurred_at: now_micros(),
         details: serde_json::json!({"refund_id": refund_id}),
     };
     let posted: Posted = store::post(&mut tx, &posting, &settings, &tz).await?;
+    // Stamps earned on the bill are taken back in the same proportion.
+    let mut stamps = 0;
+    if let Some(stamp_txn) = store::txn_by_key_full(
+        &mut tx,
+        tenant,
+        &format!("receipt:{}:stamps", req.receipt.trim()),
+    )
+    .await?
+    {
+        let (_, stamps_before) =
+            store::refund_state_locked(&mut tx, tenant, purchase.member_id, stamp_txn.id).await?;
+        let n = refund_points(stamp_txn.amount, bill, refunded, amount, stamps_before);
+        let reversal = Posting {
+            currency: Currency::Stamps,
+            amount: n,
+            idem_key: format!("{}:stamps", posting.idem_key),
+            reverses_id: Some(stamp_txn.id),
+            ..posting.clone()
+        };
+        stamps = store::post(&mut tx, &reversal, &settings, &tz)
+            .await?
+            .points;
+    }
     if !posted.replayed {
-        let details = serde_json::json!({"receipt": posting.receipt, "refund_satang": amount, "points": posted.points, "uncollected": posted.uncollected});
+        let details = serde_json::json!({"receipt": posting.receipt, "refund_satang": amount, "points": posted.points, "stamps": stamps, "uncollected": posted.uncollected});
         audit::record(
             &mut tx,
             &ctx,
@@ -406,6 +343,7 @@ async fn refund_purchase(
         Json(RefundResult {
             reversal_id: posted.txn_id,
             points: posted.points,
+            stamps,
             uncollected: posted.uncollected,
             balance: posted.balance,
             replayed: posted.replayed,

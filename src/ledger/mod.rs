@@ -14,6 +14,7 @@ pub mod store;
 use crate::audit::{self, ActorRef, Change};
 use crate::error::{ApiError, Code};
 use crate::http::context::RequestMeta;
+use crate::rules::model::{Applied, Bill, LineItem, evaluate};
 use crate::store::Db;
 pub use store::{Kind, LedgerError, Posted, Posting};
 
@@ -114,6 +115,154 @@ pub async fn run_expiry(db: &Db, now: i64) -> Result<(u64, i64), ApiError> {
             }
         }
     }
+}
+
+/// A purchase to record (already validated by the caller).
+pub struct PurchaseInput {
+    pub tenant_id: i64,
+    pub member_id: i64,
+    pub amount_satang: i64,
+    pub receipt: String,
+    pub branch_id: Option<i64>,
+    pub occurred_at: i64,
+    pub items: Vec<LineItem>,
+    pub dry_run: bool,
+}
+
+/// What a purchase earned, and why.
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct PurchaseOutcome {
+    /// The ledger transaction (absent for a dry run).
+    pub purchase_id: Option<i64>,
+    pub points: i64,
+    pub stamps: i64,
+    /// Every rule that contributed, in order; their points add up to `points`.
+    pub rules: Vec<Applied>,
+    /// The member's points balance afterwards (absent for a dry run).
+    pub balance: Option<i64>,
+    pub replayed: bool,
+    pub dry_run: bool,
+}
+
+/// Record a purchase: evaluate the rules under the member's lock (so a daily cap holds
+/// under concurrent bills), credit points and stamps in one transaction, audit it.
+pub async fn record_purchase(
+    db: &Db,
+    p: &PurchaseInput,
+    actor: ActorRef<'_>,
+    meta: &RequestMeta,
+) -> Result<PurchaseOutcome, ApiError> {
+    let settings = store::settings(db, p.tenant_id).await?;
+    let rules = crate::rules::store::get(db, p.tenant_id).await?;
+    let tz = tenant_time_zone(db, p.tenant_id).await?;
+    let local = jiff::Timestamp::from_microsecond(p.occurred_at)
+        .map_err(ApiError::internal)?
+        .to_zoned(tz.clone());
+    let day_start = local
+        .start_of_day()
+        .map_err(ApiError::internal)?
+        .timestamp()
+        .as_microsecond();
+    let day_end = local
+        .tomorrow()
+        .and_then(|d| d.start_of_day())
+        .map_err(ApiError::internal)?
+        .timestamp()
+        .as_microsecond();
+    let key = format!("receipt:{}", p.receipt);
+    let items_hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+        serde_json::to_vec(&p.items).unwrap_or_default(),
+    ));
+    let request_hash = format!(
+        "{}|{}|{:?}|{items_hash}",
+        p.member_id, p.amount_satang, p.branch_id
+    );
+
+    let mut tx = db.begin().await?;
+    store::lock_member(&mut tx, p.tenant_id, p.member_id, model::Currency::Points).await?;
+    if let Some(prior) = store::txn_by_key_full(&mut tx, p.tenant_id, &key).await? {
+        if prior.request_hash != request_hash || prior.member_id != p.member_id {
+            return Err(LedgerError::KeyReused.into());
+        }
+        // A retry: answer with what the first request recorded.
+        let details: serde_json::Value = serde_json::from_str(&prior.details).unwrap_or_default();
+        let summary =
+            store::balance_summary(db, p.tenant_id, p.member_id, model::Currency::Points).await?;
+        return Ok(PurchaseOutcome {
+            purchase_id: Some(prior.id),
+            points: prior.amount,
+            stamps: details["stamps"].as_i64().unwrap_or(0),
+            rules: serde_json::from_value(details["applied"].clone()).unwrap_or_default(),
+            balance: Some(summary.balance),
+            replayed: true,
+            dry_run: p.dry_run,
+        });
+    }
+    let earned_today =
+        store::earned_between(&mut tx, p.tenant_id, p.member_id, day_start, day_end).await?;
+    let bill = Bill {
+        amount_satang: p.amount_satang,
+        branch_id: p.branch_id,
+        at: &local,
+        items: &p.items,
+        earned_today,
+    };
+    let eval = evaluate(&settings.earn, &rules, &bill);
+    if p.dry_run {
+        return Ok(PurchaseOutcome {
+            purchase_id: None,
+            points: eval.points,
+            stamps: eval.stamps,
+            rules: eval.applied,
+            balance: None,
+            replayed: false,
+            dry_run: true,
+        });
+    }
+    let (actor_kind, actor_id) = (actor.kind.to_string(), actor.id);
+    let points = Posting {
+        amount: eval.points,
+        idem_key: key.clone(),
+        request_hash: request_hash.clone(),
+        receipt: Some(p.receipt.clone()),
+        branch_id: p.branch_id,
+        bill_satang: Some(p.amount_satang),
+        actor_kind: actor_kind.clone(),
+        actor_id,
+        occurred_at: p.occurred_at,
+        details: serde_json::json!({"applied": eval.applied, "stamps": eval.stamps}),
+        ..Posting::blank(p.tenant_id, p.member_id, Kind::Earn)
+    };
+    let posted = store::post(&mut tx, &points, &settings, &tz).await?;
+    if eval.stamps > 0 {
+        let stamps = Posting {
+            currency: model::Currency::Stamps,
+            amount: eval.stamps,
+            idem_key: format!("{key}:stamps"),
+            details: serde_json::json!({}),
+            ..points.clone()
+        };
+        store::post(&mut tx, &stamps, &settings, &tz).await?;
+    }
+    let details = serde_json::json!({"member_id": p.member_id, "receipt": p.receipt, "amount_satang": p.amount_satang, "points": posted.points, "stamps": eval.stamps});
+    audit::record_as(
+        &mut tx,
+        p.tenant_id,
+        actor,
+        meta,
+        Change::new("points.earned", "ledger_txn", posted.txn_id).details(details),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(PurchaseOutcome {
+        purchase_id: Some(posted.txn_id),
+        points: posted.points,
+        stamps: eval.stamps,
+        rules: eval.applied,
+        balance: Some(posted.balance),
+        replayed: false,
+        dry_run: false,
+    })
 }
 
 /// Grant the shop's welcome points to a new member, inside the enrolment transaction.

@@ -881,3 +881,49 @@ pub async fn get_txn(db: &Db, tenant_id: i64, id: i64) -> sqlx::Result<Option<Tx
     on_db!(db, pool => sqlx::query_as("SELECT id, member_id, kind, currency, amount FROM ledger_txns WHERE tenant_id = $1 AND id = $2")
         .bind(tenant_id).bind(id).fetch_optional(pool).await)
 }
+
+/// Lock the member's balance row in this transaction (serialises their postings).
+pub async fn lock_member(
+    tx: &mut Tx,
+    tenant_id: i64,
+    member_id: i64,
+    currency: Currency,
+) -> sqlx::Result<()> {
+    lock_balance(tx, tenant_id, member_id, currency)
+        .await
+        .map(|_| ())
+}
+
+/// A transaction found by its idempotency key, with what a replay needs.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct KeyedTxn {
+    pub id: i64,
+    pub member_id: i64,
+    pub amount: i64,
+    pub request_hash: String,
+    pub details: String,
+}
+
+pub async fn txn_by_key_full(
+    tx: &mut Tx,
+    tenant_id: i64,
+    key: &str,
+) -> sqlx::Result<Option<KeyedTxn>> {
+    on_tx!(tx, c => sqlx::query_as("SELECT id, member_id, amount, request_hash, details FROM ledger_txns WHERE tenant_id = $1 AND idem_key = $2")
+        .bind(tenant_id).bind(key).fetch_optional(c).await)
+}
+
+/// Points a member earned from purchases that happened in [from, to).
+pub async fn earned_between(
+    tx: &mut Tx,
+    tenant_id: i64,
+    member_id: i64,
+    from: i64,
+    to: i64,
+) -> sqlx::Result<i64> {
+    let (sum,): (Option<i64>,) = on_tx!(tx, c => sqlx::query_as(
+        "SELECT CAST(SUM(amount) AS BIGINT) FROM ledger_txns
+         WHERE tenant_id = $1 AND member_id = $2 AND kind = 'earn' AND currency = 'points' AND occurred_at >= $3 AND occurred_at < $4")
+        .bind(tenant_id).bind(member_id).bind(from).bind(to).fetch_one(c).await)?;
+    Ok(sum.unwrap_or(0))
+}

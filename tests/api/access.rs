@@ -520,6 +520,13 @@ db_test!(every_state_changing_request_writes_an_audit_entry, |app| {
         ),
         ("logout", ("/api/v1/sessions/current".into(), Value::Null)),
         (
+            "put_earning_rules",
+            (
+                "/api/v1/rules/earning".into(),
+                json!({"cap_per_bill": 1000}),
+            ),
+        ),
+        (
             "create_member",
             ("/api/v1/members".into(), json!({"phone": "0898888888"})),
         ),

@@ -6,3 +6,4 @@ mod access;
 mod foundation;
 mod ledger;
 mod ledger_properties;
+mod rules;

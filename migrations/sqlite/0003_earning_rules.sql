@@ -1,0 +1,6 @@
+-- Multipliers, caps and stamp cards per tenant, as one validated JSON document.
+CREATE TABLE earning_rules (
+    tenant_id  INTEGER NOT NULL PRIMARY KEY REFERENCES tenants(id),
+    rules      TEXT    NOT NULL,
+    updated_at INTEGER NOT NULL
+);

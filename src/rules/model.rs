@@ -1,0 +1,563 @@
+//! Earning rules as data and their evaluation. Pure: no I/O.
+
+use jiff::Zoned;
+use jiff::civil::{Date, Time};
+use serde::{Deserialize, Serialize};
+
+use crate::ledger::model::{EarnRate, MAX_AMOUNT};
+
+/// A day of the week (the shop's local calendar).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Day {
+    Mon,
+    Tue,
+    Wed,
+    Thu,
+    Fri,
+    Sat,
+    Sun,
+}
+
+impl Day {
+    fn of(z: &Zoned) -> Day {
+        [
+            Day::Mon,
+            Day::Tue,
+            Day::Wed,
+            Day::Thu,
+            Day::Fri,
+            Day::Sat,
+            Day::Sun,
+        ][z.weekday().to_monday_zero_offset() as usize]
+    }
+}
+
+/// When or on what a multiplier applies.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Condition {
+    /// Purchases at these branches.
+    Branches { branch_ids: Vec<i64> },
+    /// On these days, optionally between two local times (e.g. happy hour 14:00-17:00).
+    Days {
+        days: Vec<Day>,
+        #[schema(value_type = Option<String>, example = "14:00")]
+        from: Option<Time>,
+        #[schema(value_type = Option<String>, example = "17:00")]
+        until: Option<Time>,
+    },
+    /// Between two local dates, inclusive (a campaign).
+    Dates {
+        #[schema(value_type = String, example = "2026-12-01")]
+        from: Date,
+        #[schema(value_type = String, example = "2026-12-31")]
+        to: Date,
+    },
+    /// Only the line items with these SKUs or categories earn the extra points.
+    Items {
+        #[serde(default)]
+        skus: Vec<String>,
+        #[serde(default)]
+        categories: Vec<String>,
+    },
+}
+
+/// Extra points: `percent` = 200 doubles the base points of what the condition covers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Multiplier {
+    pub name: String,
+    /// 101–1000: 150 = ×1.5, 200 = double points, 300 = triple.
+    pub percent: u32,
+    pub when: Condition,
+}
+
+/// A stamp card: `stamps_per_item` stamps for each unit of a matching item.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StampRule {
+    pub name: String,
+    #[serde(default)]
+    pub skus: Vec<String>,
+    #[serde(default)]
+    pub categories: Vec<String>,
+    pub stamps_per_item: i64,
+}
+
+/// A shop's earning rules beyond the base rate.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EarningRules {
+    /// Multipliers add up (two ×2 rules give ×3), they do not compound.
+    #[serde(default)]
+    pub multipliers: Vec<Multiplier>,
+    /// Most points one bill can earn.
+    pub cap_per_bill: Option<i64>,
+    /// Most points a member can earn from purchases in one local day.
+    pub cap_per_day: Option<i64>,
+    #[serde(default)]
+    pub stamps: Vec<StampRule>,
+}
+
+fn nonempty_codes(field: &str, codes: &[String]) -> Result<(), (String, String)> {
+    if codes.iter().any(|c| c.trim().is_empty() || c.len() > 64) {
+        return Err((field.into(), "codes must be 1-64 characters".into()));
+    }
+    Ok(())
+}
+
+impl EarningRules {
+    /// Check the rules; the error names the field (JSON path) at fault.
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        if self.multipliers.len() > 50 || self.stamps.len() > 50 {
+            return Err((
+                "multipliers".into(),
+                "at most 50 multipliers and 50 stamp rules".into(),
+            ));
+        }
+        for (i, m) in self.multipliers.iter().enumerate() {
+            let at = |f: &str| format!("multipliers[{i}].{f}");
+            if m.name.trim().is_empty() || m.name.chars().count() > 100 {
+                return Err((
+                    at("name"),
+                    "give the rule a name of 1-100 characters".into(),
+                ));
+            }
+            if !(101..=1000).contains(&m.percent) {
+                return Err((at("percent"), "must be between 101 and 1000".into()));
+            }
+            match &m.when {
+                Condition::Branches { branch_ids } if branch_ids.is_empty() => {
+                    return Err((at("when.branch_ids"), "name at least one branch".into()));
+                }
+                Condition::Days { days, .. } if days.is_empty() => {
+                    return Err((at("when.days"), "name at least one day".into()));
+                }
+                Condition::Days {
+                    from: Some(f),
+                    until: Some(u),
+                    ..
+                } if f >= u => return Err((at("when.until"), "must be after from".into())),
+                Condition::Dates { from, to } if from > to => {
+                    return Err((at("when.to"), "must not be before from".into()));
+                }
+                Condition::Items { skus, categories } => {
+                    if skus.is_empty() && categories.is_empty() {
+                        return Err((at("when.skus"), "name at least one SKU or category".into()));
+                    }
+                    nonempty_codes(&at("when.skus"), skus)?;
+                    nonempty_codes(&at("when.categories"), categories)?;
+                }
+                _ => {}
+            }
+        }
+        for (field, cap) in [
+            ("cap_per_bill", self.cap_per_bill),
+            ("cap_per_day", self.cap_per_day),
+        ] {
+            if cap.is_some_and(|c| !(0..=MAX_AMOUNT).contains(&c)) {
+                return Err((field.into(), "must be between 0 and 10^12".into()));
+            }
+        }
+        for (i, s) in self.stamps.iter().enumerate() {
+            let at = |f: &str| format!("stamps[{i}].{f}");
+            if s.name.trim().is_empty() || s.name.chars().count() > 100 {
+                return Err((
+                    at("name"),
+                    "give the stamp card a name of 1-100 characters".into(),
+                ));
+            }
+            if s.skus.is_empty() && s.categories.is_empty() {
+                return Err((at("skus"), "name at least one SKU or category".into()));
+            }
+            nonempty_codes(&at("skus"), &s.skus)?;
+            nonempty_codes(&at("categories"), &s.categories)?;
+            if !(1..=100).contains(&s.stamps_per_item) {
+                return Err((at("stamps_per_item"), "must be between 1 and 100".into()));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A line of a bill.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LineItem {
+    pub sku: String,
+    pub category: Option<String>,
+    pub quantity: i64,
+    pub unit_price_satang: i64,
+}
+
+impl LineItem {
+    pub fn total(&self) -> i64 {
+        self.quantity.saturating_mul(self.unit_price_satang)
+    }
+
+    fn matches(&self, skus: &[String], categories: &[String]) -> bool {
+        skus.iter().any(|s| s == &self.sku)
+            || self
+                .category
+                .as_ref()
+                .is_some_and(|c| categories.contains(c))
+    }
+}
+
+/// Check line items against the bill; the error names the field at fault.
+pub fn validate_items(items: &[LineItem], bill_satang: i64) -> Result<(), (String, String)> {
+    if items.len() > 500 {
+        return Err(("items".into(), "at most 500 line items".into()));
+    }
+    let mut total: i64 = 0;
+    for (i, item) in items.iter().enumerate() {
+        if item.sku.trim().is_empty() || item.sku.len() > 64 {
+            return Err((format!("items[{i}].sku"), "must be 1-64 characters".into()));
+        }
+        if !(1..=10_000).contains(&item.quantity) {
+            return Err((
+                format!("items[{i}].quantity"),
+                "must be between 1 and 10000".into(),
+            ));
+        }
+        if !(0..=MAX_AMOUNT).contains(&item.unit_price_satang) {
+            return Err((
+                format!("items[{i}].unit_price_satang"),
+                "must be between 0 and 10^12".into(),
+            ));
+        }
+        total = total.saturating_add(item.total());
+    }
+    if total > bill_satang {
+        return Err((
+            "items".into(),
+            format!("the items add up to {total} satang, more than the bill of {bill_satang}"),
+        ));
+    }
+    Ok(())
+}
+
+/// What a bill is, for the rules.
+pub struct Bill<'a> {
+    pub amount_satang: i64,
+    pub branch_id: Option<i64>,
+    /// When it happened, in the shop's time zone.
+    pub at: &'a Zoned,
+    pub items: &'a [LineItem],
+    /// Points the member already earned from purchases on the bill's local day.
+    pub earned_today: i64,
+}
+
+/// One rule's contribution, to explain the result.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Applied {
+    /// `base_rate`, `multiplier`, `cap_per_bill`, `cap_per_day` or `stamps`.
+    pub rule: String,
+    pub name: String,
+    /// Points (or stamps, for `stamps`) this rule added; negative for caps.
+    pub points: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Evaluation {
+    pub points: i64,
+    pub stamps: i64,
+    pub applied: Vec<Applied>,
+}
+
+fn condition_holds(c: &Condition, bill: &Bill) -> bool {
+    match c {
+        Condition::Branches { branch_ids } => {
+            bill.branch_id.is_some_and(|b| branch_ids.contains(&b))
+        }
+        Condition::Days { days, from, until } => {
+            let t = bill.at.time();
+            days.contains(&Day::of(bill.at))
+                && from.is_none_or(|f| t >= f)
+                && until.is_none_or(|u| t < u)
+        }
+        Condition::Dates { from, to } => (*from..=*to).contains(&bill.at.date()),
+        Condition::Items { .. } => true,
+    }
+}
+
+/// The points (and stamps) a bill earns, and why.
+pub fn evaluate(rate: &EarnRate, rules: &EarningRules, bill: &Bill) -> Evaluation {
+    let base = rate.points_for(bill.amount_satang);
+    let mut applied = vec![Applied {
+        rule: "base_rate".into(),
+        name: "base rate".into(),
+        points: base,
+    }];
+    let mut points = base;
+    if base > 0 {
+        for m in &rules.multipliers {
+            if !condition_holds(&m.when, bill) {
+                continue;
+            }
+            // The base points of what the rule covers: the whole bill, or its matching items.
+            let covered = match &m.when {
+                Condition::Items { skus, categories } => {
+                    let spend: i64 = bill
+                        .items
+                        .iter()
+                        .filter(|i| i.matches(skus, categories))
+                        .map(LineItem::total)
+                        .sum();
+                    // The bill already met the minimum spend; items are not held to it again.
+                    EarnRate {
+                        min_spend_satang: 0,
+                        ..*rate
+                    }
+                    .points_for(spend)
+                }
+                _ => base,
+            };
+            let extra = (i128::from(covered) * i128::from(m.percent - 100) / 100) as i64;
+            if extra > 0 {
+                points += extra;
+                applied.push(Applied {
+                    rule: "multiplier".into(),
+                    name: m.name.clone(),
+                    points: extra,
+                });
+            }
+        }
+    }
+    if let Some(cap) = rules.cap_per_bill {
+        if points > cap {
+            applied.push(Applied {
+                rule: "cap_per_bill".into(),
+                name: "cap per bill".into(),
+                points: cap - points,
+            });
+            points = cap;
+        }
+    }
+    if let Some(cap) = rules.cap_per_day {
+        let room = (cap - bill.earned_today).max(0);
+        if points > room {
+            applied.push(Applied {
+                rule: "cap_per_day".into(),
+                name: "cap per day".into(),
+                points: room - points,
+            });
+            points = room;
+        }
+    }
+    let mut stamps = 0;
+    for s in &rules.stamps {
+        let units: i64 = bill
+            .items
+            .iter()
+            .filter(|i| i.matches(&s.skus, &s.categories))
+            .map(|i| i.quantity)
+            .sum();
+        if units > 0 {
+            let n = units * s.stamps_per_item;
+            stamps += n;
+            applied.push(Applied {
+                rule: "stamps".into(),
+                name: s.name.clone(),
+                points: n,
+            });
+        }
+    }
+    Evaluation {
+        points,
+        stamps,
+        applied,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn at(s: &str) -> Zoned {
+        format!("{s}[Asia/Bangkok]").parse().unwrap()
+    }
+
+    fn item(sku: &str, cat: &str, qty: i64, price: i64) -> LineItem {
+        LineItem {
+            sku: sku.into(),
+            category: Some(cat.into()),
+            quantity: qty,
+            unit_price_satang: price,
+        }
+    }
+
+    fn bill<'a>(amount: i64, z: &'a Zoned, items: &'a [LineItem]) -> Bill<'a> {
+        Bill {
+            amount_satang: amount,
+            branch_id: Some(7),
+            at: z,
+            items,
+            earned_today: 0,
+        }
+    }
+
+    fn weekend_double() -> Multiplier {
+        Multiplier {
+            name: "double weekend".into(),
+            percent: 200,
+            when: Condition::Days {
+                days: vec![Day::Sat, Day::Sun],
+                from: None,
+                until: None,
+            },
+        }
+    }
+
+    #[test]
+    fn double_points_on_weekends_in_the_shop_time_zone() {
+        let rules = EarningRules {
+            multipliers: vec![weekend_double()],
+            ..Default::default()
+        };
+        let rate = EarnRate::default();
+        // Saturday 2026-11-28 00:30 in Bangkok is still Friday in UTC: it is the weekend here.
+        let sat = at("2026-11-28T00:30:00+07:00");
+        let e = evaluate(&rate, &rules, &bill(25_000, &sat, &[]));
+        assert_eq!((e.points, e.applied.len()), (20, 2));
+        let fri = at("2026-11-27T23:59:00+07:00");
+        assert_eq!(evaluate(&rate, &rules, &bill(25_000, &fri, &[])).points, 10);
+    }
+
+    #[test]
+    fn item_multipliers_cover_only_matching_items_and_multipliers_add_up() {
+        let items = [
+            item("LATTE", "coffee", 2, 5_000),
+            item("CAKE", "bakery", 1, 15_000),
+        ];
+        let rules = EarningRules {
+            multipliers: vec![
+                Multiplier {
+                    name: "triple coffee".into(),
+                    percent: 300,
+                    when: Condition::Items {
+                        skus: vec![],
+                        categories: vec!["coffee".into()],
+                    },
+                },
+                Multiplier {
+                    name: "Siam branch".into(),
+                    percent: 150,
+                    when: Condition::Branches {
+                        branch_ids: vec![7],
+                    },
+                },
+            ],
+            ..Default::default()
+        };
+        let z = at("2026-11-25T10:00:00+07:00");
+        let e = evaluate(&EarnRate::default(), &rules, &bill(25_000, &z, &items));
+        // base 10; coffee 100 THB = 4 points, +200% = 8; branch +50% of 10 = 5.
+        assert_eq!(e.points, 23);
+    }
+
+    #[test]
+    fn caps_reduce_per_bill_and_per_day() {
+        let rules = EarningRules {
+            multipliers: vec![weekend_double()],
+            cap_per_bill: Some(15),
+            cap_per_day: Some(25),
+            ..Default::default()
+        };
+        let sat = at("2026-11-28T12:00:00+07:00");
+        let mut b = bill(25_000, &sat, &[]);
+        assert_eq!(evaluate(&EarnRate::default(), &rules, &b).points, 15);
+        b.earned_today = 20;
+        let e = evaluate(&EarnRate::default(), &rules, &b);
+        assert_eq!(e.points, 5);
+        assert_eq!(e.applied.last().unwrap().rule, "cap_per_day");
+    }
+
+    #[test]
+    fn stamps_count_units_of_matching_items() {
+        let rules = EarningRules {
+            stamps: vec![StampRule {
+                name: "coffee card".into(),
+                skus: vec!["LATTE".into(), "MOCHA".into()],
+                categories: vec![],
+                stamps_per_item: 1,
+            }],
+            ..Default::default()
+        };
+        let items = [
+            item("LATTE", "coffee", 2, 5_000),
+            item("MOCHA", "coffee", 1, 6_000),
+            item("CAKE", "bakery", 3, 1_000),
+        ];
+        let z = at("2026-11-25T10:00:00+07:00");
+        assert_eq!(
+            evaluate(&EarnRate::default(), &rules, &bill(19_000, &z, &items)).stamps,
+            3
+        );
+    }
+
+    #[test]
+    fn happy_hour_window_is_half_open() {
+        let rules = EarningRules {
+            multipliers: vec![Multiplier {
+                name: "happy hour".into(),
+                percent: 200,
+                when: Condition::Days {
+                    days: vec![Day::Wed],
+                    from: Some(Time::constant(14, 0, 0, 0)),
+                    until: Some(Time::constant(17, 0, 0, 0)),
+                },
+            }],
+            ..Default::default()
+        };
+        let rate = EarnRate::default();
+        for (t, expected) in [("13:59", 10), ("14:00", 20), ("16:59", 20), ("17:00", 10)] {
+            let z = at(&format!("2026-11-25T{t}:00+07:00"));
+            assert_eq!(
+                evaluate(&rate, &rules, &bill(25_000, &z, &[])).points,
+                expected,
+                "{t}"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_rules_and_items_name_the_field() {
+        let bad = EarningRules {
+            multipliers: vec![Multiplier {
+                name: "x".into(),
+                percent: 100,
+                when: Condition::Branches {
+                    branch_ids: vec![1],
+                },
+            }],
+            ..Default::default()
+        };
+        assert_eq!(bad.validate().unwrap_err().0, "multipliers[0].percent");
+        let items = [item("A", "c", 1, 10_000)];
+        assert_eq!(validate_items(&items, 5_000).unwrap_err().0, "items");
+        let items = [item("A", "c", 0, 100)];
+        assert_eq!(
+            validate_items(&items, 5_000).unwrap_err().0,
+            "items[0].quantity"
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn caps_are_never_exceeded(amount in 0i64..10_000_000, cap_bill in 0i64..500, cap_day in 0i64..500, today in 0i64..600, pct in 101u32..1000) {
+            let rules = EarningRules {
+                multipliers: vec![Multiplier { name: "m".into(), percent: pct, when: Condition::Branches { branch_ids: vec![7] } }],
+                cap_per_bill: Some(cap_bill), cap_per_day: Some(cap_day), ..Default::default()
+            };
+            let z = at("2026-11-25T10:00:00+07:00");
+            let mut b = bill(amount, &z, &[]);
+            b.earned_today = today;
+            let e = evaluate(&EarnRate::default(), &rules, &b);
+            prop_assert!(e.points >= 0 && e.points <= cap_bill && e.points <= (cap_day - today).max(0));
+            prop_assert_eq!(e.applied.iter().map(|a| a.points).sum::<i64>(), e.points);
+        }
+    }
+}

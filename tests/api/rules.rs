@@ -1,0 +1,237 @@
+//! Earning rules through the API: multipliers, caps, stamp cards, previews.
+
+use serde_json::json;
+
+use crate::db_test;
+
+db_test!(
+    product_multipliers_stamps_and_caps_apply_and_are_explained,
+    |app| {
+        let owner = app.signup("kafe").await;
+        let siam = owner.branch("SIAM").await;
+        let rules = json!({
+            "multipliers": [
+                {"name": "triple coffee", "percent": 300, "when": {"type": "items", "categories": ["coffee"]}},
+                {"name": "Siam opening", "percent": 150, "when": {"type": "branches", "branch_ids": [siam]}}
+            ],
+            "cap_per_bill": 100,
+            "cap_per_day": 30,
+            "stamps": [{"name": "coffee card", "skus": ["LATTE"], "stamps_per_item": 1}]
+        });
+        let res = owner
+            .request(
+                reqwest::Method::PUT,
+                "/api/v1/rules/earning",
+                Some(rules),
+                &[],
+            )
+            .await;
+        assert_eq!(res.status, 200, "{}", res.body);
+        let m = owner.member("0812345678").await;
+        let bill = json!({
+            "member_id": m, "amount_satang": 25_000, "receipt": "R1", "branch_id": siam,
+            "items": [{"sku": "LATTE", "category": "coffee", "quantity": 2, "unit_price_satang": 5_000},
+                      {"sku": "CAKE", "category": "bakery", "quantity": 1, "unit_price_satang": 15_000}]
+        });
+        let mut preview = bill.clone();
+        preview["dry_run"] = json!(true);
+        let dry = owner.post("/api/v1/purchases", preview).await;
+        // base 10; coffee 100 THB = 4 points, +200% = 8; Siam +50% of 10 = 5.
+        assert_eq!(
+            (
+                dry.status,
+                dry.body["points"].as_i64(),
+                dry.body["stamps"].as_i64()
+            ),
+            (200, Some(23), Some(2)),
+            "{}",
+            dry.body
+        );
+        let names: Vec<&str> = dry.body["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            vec!["base rate", "triple coffee", "Siam opening", "coffee card"]
+        );
+        let first = owner.post("/api/v1/purchases", bill.clone()).await;
+        assert_eq!(
+            (
+                first.status,
+                first.body["points"].as_i64(),
+                first.body["stamps"].as_i64()
+            ),
+            (201, Some(23), Some(2))
+        );
+        let retry = owner.post("/api/v1/purchases", bill.clone()).await;
+        assert_eq!(
+            (
+                retry.status,
+                retry.body["replayed"].as_bool(),
+                retry.body["points"].as_i64(),
+                retry.body["stamps"].as_i64()
+            ),
+            (200, Some(true), Some(23), Some(2))
+        );
+        assert_eq!(
+            retry.body["rules"], first.body["rules"],
+            "a replay explains the first result"
+        );
+        let mut other_items = bill.clone();
+        other_items["items"][0]["quantity"] = json!(1);
+        assert_eq!(
+            owner.post("/api/v1/purchases", other_items).await.field(),
+            "receipt"
+        );
+        // The daily cap (30) leaves 7 points for a second bill today.
+        let second = owner
+            .post(
+                "/api/v1/purchases",
+                json!({"member_id": m, "amount_satang": 100_000, "receipt": "R2"}),
+            )
+            .await;
+        assert_eq!(second.body["points"], 7, "{}", second.body);
+        assert_eq!(
+            second.body["rules"].as_array().unwrap().last().unwrap()["rule"],
+            "cap_per_day"
+        );
+        let points = owner.get(&format!("/api/v1/members/{m}/points")).await.body;
+        assert_eq!(
+            (
+                points["points"]["balance"].as_i64(),
+                points["stamps"]["balance"].as_i64()
+            ),
+            (Some(30), Some(2))
+        );
+        // Refunding half of the first bill takes back half its points and stamps.
+        let refund = owner
+            .post(
+                "/api/v1/purchases/refunds",
+                json!({"receipt": "R1", "refund_id": "half", "amount_satang": 12_500}),
+            )
+            .await;
+        assert_eq!(
+            (
+                refund.body["points"].as_i64(),
+                refund.body["stamps"].as_i64()
+            ),
+            (Some(-11), Some(-1)),
+            "{}",
+            refund.body
+        );
+        // Ten stamps buy a coffee: stamps are spent like points.
+        let res = owner
+            .post(
+                &format!("/api/v1/members/{m}/points/redeem"),
+                json!({"points": 2, "currency": "stamps"}),
+            )
+            .await;
+        assert_eq!(res.code(), "insufficient_points", "only one stamp is left");
+        assert!(
+            loyal::ledger::store::verify(&app.db)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+);
+
+db_test!(double_points_weekends_follow_the_shop_calendar, |app| {
+    let owner = app.signup("kafe").await;
+    let rules = json!({"multipliers": [{"name": "double weekend", "percent": 200, "when": {"type": "days", "days": ["sat", "sun"]}}]});
+    assert_eq!(
+        owner
+            .request(
+                reqwest::Method::PUT,
+                "/api/v1/rules/earning",
+                Some(rules),
+                &[]
+            )
+            .await
+            .status,
+        200
+    );
+    let m = owner.member("0812345678").await;
+    // Find the most recent Saturday 00:30 in Bangkok (Friday 17:30 UTC).
+    let now = jiff::Zoned::now().with_time_zone(jiff::tz::TimeZone::get("Asia/Bangkok").unwrap());
+    let mut day = now.date();
+    while day.weekday() != jiff::civil::Weekday::Saturday || day >= now.date() {
+        day = day.yesterday().unwrap();
+    }
+    let sat = day
+        .at(0, 30, 0, 0)
+        .to_zoned(jiff::tz::TimeZone::get("Asia/Bangkok").unwrap())
+        .unwrap();
+    let fri = sat
+        .checked_sub(jiff::SignedDuration::from_hours(1))
+        .unwrap();
+    let earn = |receipt: &str, at: &jiff::Zoned| json!({"member_id": m, "amount_satang": 25_000, "receipt": receipt, "occurred_at": at.timestamp().to_string(), "dry_run": true});
+    assert_eq!(
+        owner.post("/api/v1/purchases", earn("S", &sat)).await.body["points"],
+        20
+    );
+    assert_eq!(
+        owner.post("/api/v1/purchases", earn("F", &fri)).await.body["points"],
+        10
+    );
+});
+
+db_test!(bad_rules_are_refused_naming_the_field, |app| {
+    let owner = app.signup("kafe").await;
+    let cases = [
+        (
+            json!({"multipliers": [{"name": "x", "percent": 90, "when": {"type": "days", "days": ["sat"]}}]}),
+            "multipliers[0].percent",
+        ),
+        (
+            json!({"multipliers": [{"name": "x", "percent": 200, "when": {"type": "branches", "branch_ids": [99]}}]}),
+            "multipliers[0].when.branch_ids[0]",
+        ),
+        (
+            json!({"multipliers": [{"name": "x", "percent": 200, "when": {"type": "days", "days": []}}]}),
+            "multipliers[0].when.days",
+        ),
+        (
+            json!({"multipliers": [{"name": "x", "percent": 200, "when": {"type": "moon"}}]}),
+            "multipliers[0].when.type",
+        ),
+        (json!({"cap_per_day": -1}), "cap_per_day"),
+        (
+            json!({"stamps": [{"name": "card", "stamps_per_item": 1}]}),
+            "stamps[0].skus",
+        ),
+    ];
+    for (body, field) in cases {
+        let res = owner
+            .request(
+                reqwest::Method::PUT,
+                "/api/v1/rules/earning",
+                Some(body.clone()),
+                &[],
+            )
+            .await;
+        assert_eq!(
+            (res.status, res.field()),
+            (422, field),
+            "{body}: {}",
+            res.body
+        );
+    }
+    assert_eq!(
+        owner.get("/api/v1/rules/earning").await.body["multipliers"],
+        json!([]),
+        "nothing was saved"
+    );
+    let m = owner.member("0812345678").await;
+    let res = owner
+        .post(
+            "/api/v1/purchases",
+            json!({"member_id": m, "amount_satang": 1000, "receipt": "X",
+        "items": [{"sku": "A", "quantity": 1, "unit_price_satang": 5000}]}),
+        )
+        .await;
+    assert_eq!((res.status, res.field()), (422, "items"));
+});
