@@ -5,8 +5,15 @@ use crate::audit::{self, ActorRef, Change};
 use crate::auth::{Role, secrets};
 use crate::config::Settings;
 use crate::http::context::RequestMeta;
+use crate::ledger::model::{ExpiryPolicy, RoundUp};
+use crate::ledger::store as ledger_store;
+use crate::members::model::Phone;
+use crate::members::store as members_store;
+use crate::rules::model::{Condition, Day, EarningRules, LineItem, Multiplier, StampRule};
+use crate::rules::store as rules_store;
 use crate::staff::store as staff_store;
 use crate::store::Db;
+use crate::store::now_micros;
 use crate::tenants::model::{BranchCode, CurrencyCode, Language, ShopName, Slug, TimeZoneName};
 use crate::tenants::store::{self as tenant_store, NewTenant};
 use crate::types::Email;
@@ -147,6 +154,166 @@ pub async fn seed(db: &Db, _settings: &Settings) -> anyhow::Result<DemoLogins> {
         )
         .await?;
     }
+    let rules = demo_rules();
+    ledger_store::save_settings(&mut tx, tenant_id, &demo_ledger_settings()).await?;
+    rules_store::save(&mut tx, tenant_id, &rules).await?;
+    audit::record_as(
+        &mut tx,
+        tenant_id,
+        system(),
+        &meta,
+        Change::new("rules.earning_changed", "tenant", tenant_id),
+    )
+    .await?;
+    // Commit the rules first: enrolment reads them (welcome points) like any later request.
     tx.commit().await?;
+    let mut tx = db.begin().await?;
+    let mut members = Vec::new();
+    for (i, (first, last)) in MEMBERS.iter().enumerate() {
+        let phone = parse(Phone::parse(&format!("08100010{i:02}")))?;
+        let new = members_store::NewMember {
+            phone: &phone,
+            first_name: first,
+            last_name: last,
+            email: None,
+            join_branch_id: Some(branch_ids[i % 3]),
+        };
+        let id = members_store::insert(&mut tx, tenant_id, new).await?;
+        audit::record_as(
+            &mut tx,
+            tenant_id,
+            system(),
+            &meta,
+            Change::new("member.created", "member", id),
+        )
+        .await?;
+        crate::ledger::grant_welcome(&mut tx, db, tenant_id, id, now_micros())
+            .await
+            .map_err(|e| anyhow::anyhow!(e.message))?;
+        members.push(id);
+    }
+    tx.commit().await?;
+    seed_purchases(db, tenant_id, &members, &branch_ids, &meta).await?;
     Ok(logins())
+}
+
+const MEMBERS: &[(&str, &str)] = &[
+    ("สมหญิง", "ใจงาม"),
+    ("Nattapong", "Srisuk"),
+    ("ปิยะ", "ทองดี"),
+    ("Kanokwan", "Chaiyaporn"),
+    ("อนันต์", "มั่นคง"),
+    ("Siriporn", "Wongsa"),
+    ("ธนา", "รุ่งเรือง"),
+    ("Malee", "Boonmee"),
+    ("วรรณา", "สุขใจ"),
+    ("Somsak", "Jaidee"),
+    ("ชัยวัฒน์", "แก้วมณี"),
+    ("Araya", "Phromma"),
+];
+
+/// 24-month expiry rounded to month end, 1 point per 25 THB, 20 welcome points.
+fn demo_ledger_settings() -> ledger_store::LedgerSettings {
+    ledger_store::LedgerSettings {
+        expiry: ExpiryPolicy::Rolling {
+            months: 24,
+            round_up: RoundUp::MonthEnd,
+        },
+        welcome_points: 20,
+        ..Default::default()
+    }
+}
+
+/// Double points at weekends, triple on coffee beans, and a coffee stamp card.
+fn demo_rules() -> EarningRules {
+    EarningRules {
+        multipliers: vec![
+            Multiplier {
+                name: "Double points weekend".into(),
+                percent: 200,
+                when: Condition::Days {
+                    days: vec![Day::Sat, Day::Sun],
+                    from: None,
+                    until: None,
+                },
+            },
+            Multiplier {
+                name: "Triple points on beans".into(),
+                percent: 300,
+                when: Condition::Items {
+                    skus: vec![],
+                    categories: vec!["beans".into()],
+                },
+            },
+        ],
+        cap_per_bill: Some(500),
+        cap_per_day: None,
+        stamps: vec![StampRule {
+            name: "Coffee card: 10 stamps = 1 free coffee".into(),
+            skus: vec![],
+            categories: vec!["coffee".into()],
+            stamps_per_item: 1,
+        }],
+    }
+}
+
+const MENU: &[(&str, &str, i64)] = &[
+    ("LATTE", "coffee", 6_500),
+    ("AMERICANO", "coffee", 5_500),
+    ("THAI-TEA", "tea", 6_000),
+    ("CROISSANT", "bakery", 7_500),
+    ("BEANS-250G", "beans", 42_000),
+];
+
+/// A few weeks of purchases, deterministic, through the same code as the API.
+async fn seed_purchases(
+    db: &Db,
+    tenant_id: i64,
+    members: &[i64],
+    branches: &[i64],
+    meta: &RequestMeta,
+) -> anyhow::Result<()> {
+    let now = now_micros();
+    let mut n: u64 = 7;
+    for day in (1..=45).rev() {
+        for slot in 0..3 {
+            n = n
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let member = members[(n >> 33) as usize % members.len()];
+            let lines = 1 + (n >> 40) as usize % 3;
+            let items: Vec<LineItem> = (0..lines)
+                .map(|k| {
+                    let (sku, category, price) =
+                        MENU[((n >> (20 + k * 3)) as usize + k) % MENU.len()];
+                    LineItem {
+                        sku: sku.into(),
+                        category: Some(category.into()),
+                        quantity: 1 + ((n >> (10 + k)) % 2) as i64,
+                        unit_price_satang: price,
+                    }
+                })
+                .collect();
+            let amount = items.iter().map(LineItem::total).sum();
+            let input = crate::ledger::PurchaseInput {
+                tenant_id,
+                member_id: member,
+                amount_satang: amount,
+                receipt: format!("DEMO-{day:02}-{slot}"),
+                branch_id: Some(branches[(n >> 50) as usize % branches.len()]),
+                occurred_at: now - day * 86_400_000_000 + slot * 3 * 3_600_000_000,
+                items,
+                dry_run: false,
+            };
+            let actor = ActorRef {
+                kind: "system",
+                id: None,
+                label: "loyal demo",
+            };
+            crate::ledger::record_purchase(db, &input, actor, meta)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.message))?;
+        }
+    }
+    Ok(())
 }

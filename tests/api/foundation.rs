@@ -95,6 +95,8 @@ db_test!(
             .client
             .post(format!("{}/api/v1/branches", owner.base))
             .header("content-type", "application/json")
+            // The server closes the connection after refusing the body: do not reuse it.
+            .header("connection", "close")
             .header("x-csrf-token", owner.csrf.clone().unwrap())
             .body(big)
             .send()

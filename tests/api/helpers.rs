@@ -126,8 +126,22 @@ impl TestApp {
         Self::spawn_with(backend, |_| {}).await
     }
 
+    /// Serve an existing (migrated) SQLite database.
+    pub async fn spawn_on(db: Db) -> TestApp {
+        Self::serve(db, None, Backend::Sqlite, |_| {}).await
+    }
+
     pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
         let (db, dir) = fresh_db(backend).await;
+        Self::serve(db, dir, backend, configure).await
+    }
+
+    async fn serve(
+        db: Db,
+        dir: Option<tempfile::TempDir>,
+        backend: Backend,
+        configure: impl FnOnce(&mut Settings),
+    ) -> TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");

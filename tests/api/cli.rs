@@ -1,0 +1,102 @@
+//! The operator's commands: `loyal verify` finds drift (on both backends) and says so
+//! in its exit code; `loyal --help` explains every subcommand.
+
+use std::process::Command;
+
+use serde_json::json;
+
+use crate::db_test;
+use loyal::on_db;
+
+async fn corrupt(db: &loyal::store::Db, sql: &str) {
+    on_db!(db, pool => sqlx::query(sql).execute(pool).await.map(|r| r.rows_affected())).unwrap();
+}
+
+db_test!(
+    verify_reports_a_balance_that_drifted_from_its_entries,
+    |app| {
+        let owner = app.signup("kafe").await;
+        let m = owner.member("0812345678").await;
+        owner.purchase(m, 100_000, "R1").await;
+        assert!(
+            loyal::ledger::store::verify(&app.db)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        corrupt(&app.db, "UPDATE balances SET balance = balance + 7").await;
+        let drift = loyal::ledger::store::verify(&app.db).await.unwrap();
+        assert!(
+            drift
+                .iter()
+                .any(|d| d.member_id == Some(m) && d.what.contains("entries sum to 40")),
+            "{drift:?}"
+        );
+        corrupt(&app.db, "UPDATE balances SET balance = balance - 7").await;
+        corrupt(&app.db, "UPDATE lots SET remaining = remaining - 1").await;
+        let drift = loyal::ledger::store::verify(&app.db).await.unwrap();
+        assert!(
+            drift.iter().any(|d| d.what.starts_with("lot ")),
+            "{drift:?}"
+        );
+    }
+);
+
+fn loyal(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_loyal"))
+        .args(args)
+        .env_remove("LOYAL_CONFIG")
+        .output()
+        .expect("run loyal")
+}
+
+#[test]
+fn loyal_verify_exits_non_zero_on_drift() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("ops.db").display());
+    let out = loyal(&["migrate", "--database-url", &url]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let db = loyal::store::Db::connect(&url, 2).await.unwrap();
+        let app = crate::helpers::TestApp::spawn_on(db.clone()).await;
+        let owner = app.signup("ops").await;
+        let m = owner.member("0812345678").await;
+        owner
+            .post(
+                &format!("/api/v1/members/{m}/points/adjust"),
+                json!({"points": 10, "reason": "x"}),
+            )
+            .await;
+    });
+    let ok = loyal(&["verify", "--database-url", &url]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("ledger verified"));
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let db = loyal::store::Db::connect(&url, 2).await.unwrap();
+        corrupt(&db, "UPDATE balances SET balance = 3").await;
+    });
+    let bad = loyal(&["verify", "--database-url", &url]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stdout).contains("DRIFT"));
+}
+
+#[test]
+fn help_explains_every_subcommand() {
+    let out = loyal(&["--help"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    for cmd in [
+        "serve", "demo", "migrate", "expire", "verify", "config", "openapi",
+    ] {
+        assert!(text.contains(cmd), "--help does not mention {cmd}:\n{text}");
+    }
+    let config = String::from_utf8_lossy(&loyal(&["config"]).stdout).to_string();
+    assert!(config.contains("LOYAL_LISTEN") && config.contains("LOYAL_DATABASE_URL"));
+}
