@@ -155,6 +155,11 @@ pub fn spawn_housekeeping(state: AppState) -> tokio::task::JoinHandle<()> {
                 Ok((lots, points)) => tracing::info!(lots, points, "expired points"),
                 Err(e) => tracing::warn!(error = %e.message, "expiry run failed"),
             }
+            match crate::ledger::run_birthday_bonuses(&state.db, crate::store::now_micros()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(members = n, "granted birthday bonuses"),
+                Err(e) => tracing::warn!(error = %e.message, "birthday bonus run failed"),
+            }
             state.login_limiter.shrink();
             if let Err(e) = crate::auth::sessions::purge_expired(&state.db).await {
                 tracing::warn!(error = %e, "purging sessions failed");

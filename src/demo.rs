@@ -179,6 +179,25 @@ pub async fn seed(db: &Db, _settings: &Settings) -> anyhow::Result<DemoLogins> {
             join_branch_id: Some(branch_ids[i % 3]),
         };
         let id = members_store::insert(&mut tx, tenant_id, new).await?;
+        // Member 0 has a birthday today (Bangkok), so the birthday bonus shows at once.
+        let today = jiff::Zoned::now()
+            .with_time_zone(jiff::tz::TimeZone::get("Asia/Bangkok")?)
+            .date();
+        let birthday = if i == 0 {
+            format!("1992-{:02}-{:02}", today.month(), today.day())
+        } else {
+            format!("19{}-0{}-1{}", 80 + i, 1 + i % 9, i % 10)
+        };
+        let profile = members_store::ProfileChanges {
+            birthday: Some(birthday),
+            tags: Some(vec![if i % 3 == 0 {
+                "vip".into()
+            } else {
+                "regular".into()
+            }]),
+            ..Default::default()
+        };
+        members_store::update(&mut tx, tenant_id, id, &profile).await?;
         audit::record_as(
             &mut tx,
             tenant_id,
@@ -248,6 +267,7 @@ fn demo_rules() -> EarningRules {
         ],
         cap_per_bill: Some(500),
         cap_per_day: None,
+        birthday_bonus: 50,
         stamps: vec![StampRule {
             name: "Coffee card: 10 stamps = 1 free coffee".into(),
             skus: vec![],

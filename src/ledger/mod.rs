@@ -288,3 +288,72 @@ pub async fn grant_welcome(
     };
     Ok(Some(store::post(tx, &posting, &settings, &tz).await?))
 }
+
+/// A member's balances and 20 most recent movements (for the 360 view).
+pub async fn member_view(
+    db: &Db,
+    tenant_id: i64,
+    member_id: i64,
+) -> Result<
+    (
+        store::BalanceSummary,
+        store::BalanceSummary,
+        Vec<store::HistoryLine>,
+    ),
+    ApiError,
+> {
+    let points = store::balance_summary(db, tenant_id, member_id, model::Currency::Points).await?;
+    let stamps = store::balance_summary(db, tenant_id, member_id, model::Currency::Stamps).await?;
+    let mut recent = store::history(db, tenant_id, member_id, i64::MAX, 20).await?;
+    recent.truncate(20);
+    Ok((points, stamps, recent))
+}
+
+/// Grant the birthday bonus to every member whose birthday is today in their shop's time
+/// zone. Idempotent: one bonus per member per year (key `birthday:<member>:<year>`).
+/// Returns how many bonuses were granted by this run.
+pub async fn run_birthday_bonuses(db: &Db, now: i64) -> Result<u64, ApiError> {
+    let meta = RequestMeta {
+        request_id: format!("birthdays-{now}"),
+        ip: "local".into(),
+    };
+    let mut granted = 0;
+    for (tenant_id, bonus) in crate::rules::store::birthday_bonuses(db).await? {
+        let tz = tenant_time_zone(db, tenant_id).await?;
+        let today = jiff::Timestamp::from_microsecond(now)
+            .map_err(ApiError::internal)?
+            .to_zoned(tz)
+            .date();
+        let mut days = vec![format!("{:02}-{:02}", today.month(), today.day())];
+        if today.month() == 2 && today.day() == 28 && !today.in_leap_year() {
+            days.push("02-29".into());
+        }
+        for member_id in crate::members::store::with_birthday(db, tenant_id, &days).await? {
+            let key = format!("birthday:{member_id}:{}", today.year());
+            let posting = Posting {
+                amount: bonus,
+                idem_key: key.clone(),
+                request_hash: key,
+                reason: Some("birthday bonus".into()),
+                occurred_at: now,
+                ..Posting::blank(tenant_id, member_id, Kind::Bonus)
+            };
+            let posted = post_one(
+                db,
+                &posting,
+                ActorRef {
+                    kind: "system",
+                    id: None,
+                    label: "birthday bonus",
+                },
+                &meta,
+                "points.birthday_bonus",
+            )
+            .await?;
+            if !posted.replayed {
+                granted += 1;
+            }
+        }
+    }
+    Ok(granted)
+}

@@ -1,83 +1,140 @@
-//! Members over the API: enrol, look up by phone, list.
+//! Members over the API: enrol, edit, find by phone / name / email / tag, the 360 view.
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::model::Phone;
-use super::store::{self, Member, NewMember};
+use super::model::{Birthday, Gender, Phone, Tag, check_attributes};
+use super::store::{self, Member, NewMember, ProfileChanges};
 use crate::app::AppState;
 use crate::audit::{self, Change};
 use crate::auth::Ctx;
 use crate::error::{ApiError, ApiResult, Code};
 use crate::http::json::JsonBody;
-use crate::http::query::{Page, PathId, QueryParams};
+use crate::http::query::{Page, PageParams, PathId, QueryParams};
 use crate::types::{Email, text};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_members, create_member))
-        .routes(routes!(get_member))
+        .routes(routes!(get_member, update_member))
+        .routes(routes!(member_360))
 }
 
-#[derive(Deserialize, utoipa::ToSchema)]
+/// Member fields a request may set. All optional, except `phone` on enrolment. (Not
+/// split with `serde(flatten)`: flattening loses the field path of errors.)
+#[derive(Deserialize, utoipa::ToSchema, Default)]
 #[serde(deny_unknown_fields)]
-pub struct NewMemberRequest {
-    pub phone: Phone,
-    #[serde(default)]
-    pub first_name: String,
-    #[serde(default)]
-    pub last_name: String,
-    pub email: Option<Email>,
+pub struct MemberFields {
+    /// Any Thai format (081-234-5678, +66 81 234 5678, ...); stored as E.164.
+    pub phone: Option<Phone>,
+    /// `active` or `blocked` (blocked members get no automatic bonuses).
+    pub status: Option<String>,
     /// The branch where the member joined.
     pub join_branch_id: Option<i64>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<Email>,
+    pub gender: Option<Gender>,
+    pub birthday: Option<Birthday>,
+    pub address: Option<String>,
+    pub line_user_id: Option<String>,
+    pub line_display_name: Option<String>,
+    /// Replaces the member's tags.
+    pub tags: Option<Vec<Tag>>,
+    /// Replaces the custom attributes: a flat object of strings, numbers and booleans.
+    #[schema(value_type = Option<Object>)]
+    pub attributes: Option<serde_json::Value>,
 }
 
-/// Enrol a member. The phone is normalised to E.164 and unique in the shop.
+fn optional_text(field: &str, v: &Option<String>, max: usize) -> ApiResult<Option<String>> {
+    v.as_deref()
+        .map(|s| text(s, field, 0, max))
+        .transpose()
+        .map_err(|e| ApiError::invalid(field, e))
+}
+
+impl MemberFields {
+    async fn into_changes(self, app: &AppState, tenant_id: i64) -> ApiResult<ProfileChanges> {
+        if let Some(a) = &self.attributes {
+            check_attributes(a).map_err(|e| ApiError::invalid("attributes", e))?;
+        }
+        if self.tags.as_ref().is_some_and(|t| t.len() > 50) {
+            return Err(ApiError::invalid("tags", "at most 50 tags"));
+        }
+        if self
+            .status
+            .as_deref()
+            .is_some_and(|s| s != "active" && s != "blocked")
+        {
+            return Err(ApiError::invalid("status", "must be active or blocked"));
+        }
+        if let Some(b) = self.join_branch_id {
+            if crate::tenants::store::get_branch(&app.db, tenant_id, b)
+                .await?
+                .is_none()
+            {
+                return Err(ApiError::invalid(
+                    "join_branch_id",
+                    format!("branch {b} does not exist"),
+                ));
+            }
+        }
+        Ok(ProfileChanges {
+            first_name: optional_text("first_name", &self.first_name, 100)?,
+            last_name: optional_text("last_name", &self.last_name, 100)?,
+            address: optional_text("address", &self.address, 500)?,
+            line_user_id: optional_text("line_user_id", &self.line_user_id, 64)?,
+            line_display_name: optional_text("line_display_name", &self.line_display_name, 100)?,
+            phone: self.phone.map(String::from),
+            status: self.status,
+            join_branch_id: self.join_branch_id,
+            email: self.email.map(String::from),
+            gender: self.gender,
+            birthday: self.birthday.map(String::from),
+            tags: self.tags.map(|t| t.into_iter().map(String::from).collect()),
+            attributes: self.attributes,
+        })
+    }
+}
+
+/// Enrol a member. The phone is normalised to E.164 and unique in the shop; the shop's
+/// welcome points are granted in the same step.
 #[utoipa::path(post, path = "/members", tag = "members", operation_id = "create_member",
-    request_body = NewMemberRequest, security(("api_key" = ["members.write"])),
+    request_body = MemberFields, security(("api_key" = ["members.write"])),
     responses((status = 201, body = Member), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
 async fn create_member(
     State(app): State<AppState>,
     ctx: Ctx,
-    JsonBody(req): JsonBody<NewMemberRequest>,
+    JsonBody(req): JsonBody<MemberFields>,
 ) -> ApiResult<(StatusCode, Json<Member>)> {
-    let first = text(&req.first_name, "first_name", 0, 100)
-        .map_err(|e| ApiError::invalid("first_name", e))?;
-    let last =
-        text(&req.last_name, "last_name", 0, 100).map_err(|e| ApiError::invalid("last_name", e))?;
-    if let Some(b) = req.join_branch_id {
-        if crate::tenants::store::get_branch(&app.db, ctx.tenant_id(), b)
-            .await?
-            .is_none()
-        {
-            return Err(ApiError::invalid(
-                "join_branch_id",
-                format!("branch {b} does not exist"),
-            ));
-        }
-    }
+    let phone = req
+        .phone
+        .clone()
+        .ok_or_else(|| ApiError::field(Code::MissingField, "phone", "phone is required"))?;
+    let changes = req.into_changes(&app, ctx.tenant_id()).await?;
     let mut tx = app.db.begin().await?;
     let new = NewMember {
-        phone: &req.phone,
-        first_name: &first,
-        last_name: &last,
-        email: req.email.as_ref().map(|e| e.as_str()),
-        join_branch_id: req.join_branch_id,
+        phone: &phone,
+        first_name: "",
+        last_name: "",
+        email: None,
+        join_branch_id: None,
     };
     let id = match store::insert(&mut tx, ctx.tenant_id(), new).await {
         Err(e) if crate::store::is_unique_violation(&e) => {
             return Err(ApiError::field(
                 Code::AlreadyExists,
                 "phone",
-                format!("a member with phone {} exists", req.phone),
+                format!("a member with phone {phone} exists"),
             ));
         }
         other => other?,
     };
+    store::update(&mut tx, ctx.tenant_id(), id, &changes).await?;
     audit::record(&mut tx, &ctx, Change::new("member.created", "member", id)).await?;
     if let Some(welcome) = crate::ledger::grant_welcome(
         &mut tx,
@@ -118,17 +175,78 @@ async fn get_member(
         .ok_or_else(|| ApiError::not_found("member"))
 }
 
+/// Change a member's profile. Absent fields keep their value; `tags` and `attributes`
+/// replace the whole list / object.
+#[utoipa::path(patch, path = "/members/{id}", tag = "members", operation_id = "update_member",
+    params(("id" = i64, Path)), request_body = MemberFields, security(("api_key" = ["members.write"])),
+    responses((status = 200, body = Member), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+async fn update_member(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+    JsonBody(req): JsonBody<MemberFields>,
+) -> ApiResult<Json<Member>> {
+    let changes = req.into_changes(&app, ctx.tenant_id()).await?;
+    let mut tx = app.db.begin().await?;
+    let found = match store::update(&mut tx, ctx.tenant_id(), id, &changes).await {
+        Err(e) if crate::store::is_unique_violation(&e) => {
+            return Err(ApiError::field(
+                Code::AlreadyExists,
+                "phone",
+                "another member has this phone",
+            ));
+        }
+        other => other?,
+    };
+    if !found {
+        return Err(ApiError::not_found("member"));
+    }
+    let changed: Vec<&str> = [
+        ("phone", changes.phone.is_some()),
+        ("status", changes.status.is_some()),
+        ("join_branch_id", changes.join_branch_id.is_some()),
+        ("first_name", changes.first_name.is_some()),
+        ("last_name", changes.last_name.is_some()),
+        ("email", changes.email.is_some()),
+        ("gender", changes.gender.is_some()),
+        ("birthday", changes.birthday.is_some()),
+        ("address", changes.address.is_some()),
+        (
+            "line",
+            changes.line_user_id.is_some() || changes.line_display_name.is_some(),
+        ),
+        ("tags", changes.tags.is_some()),
+        ("attributes", changes.attributes.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(f, c)| c.then_some(f))
+    .collect();
+    // Personal data stays out of the audit log: it says which fields changed, not to what.
+    audit::record(
+        &mut tx,
+        &ctx,
+        Change::new("member.updated", "member", id).details(serde_json::json!({"fields": changed})),
+    )
+    .await?;
+    tx.commit().await?;
+    get_member(State(app), ctx, PathId(id)).await
+}
+
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct MemberQuery {
     /// Find the member with this phone (any Thai format).
     pub phone: Option<String>,
+    /// Members whose first name, last name or email starts with this (case-insensitive).
+    pub q: Option<String>,
+    /// Members with this tag.
+    pub tag: Option<String>,
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }
 
-/// List members, newest first, or find one by phone.
+/// List members newest first; find one by phone; search by name or email; filter by tag.
 #[utoipa::path(get, path = "/members", tag = "members", operation_id = "list_members",
     params(MemberQuery), security(("api_key" = ["members.read"])), responses((status = 200, body = Page<Member>)))]
 async fn list_members(
@@ -145,11 +263,52 @@ async fn list_members(
             next_cursor: None,
         }));
     }
-    let page = crate::http::query::PageParams {
+    let page = PageParams {
         limit: q.limit,
         cursor: q.cursor,
     };
     let limit = page.limit()?;
-    let rows = store::list(&app.db, ctx.tenant_id(), page.before_id()?, limit).await?;
+    let search = q.q.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let tag = q.tag.as_deref().map(|t| t.trim().to_lowercase());
+    let rows = store::search(
+        &app.db,
+        ctx.tenant_id(),
+        search,
+        tag.as_deref(),
+        page.before_id()?,
+        limit,
+    )
+    .await?;
     Ok(Json(Page::from_rows(rows, limit, |m| m.id)))
+}
+
+/// Everything about a member on one screen.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Member360 {
+    pub member: Member,
+    pub points: crate::ledger::store::BalanceSummary,
+    pub stamps: crate::ledger::store::BalanceSummary,
+    /// The 20 most recent ledger movements.
+    pub recent_ledger: Vec<crate::ledger::store::HistoryLine>,
+}
+
+/// The customer 360 view: profile, tags, attributes, balances and recent history.
+#[utoipa::path(get, path = "/members/{id}/360", tag = "members", operation_id = "member_360",
+    params(("id" = i64, Path)), security(("api_key" = ["members.read"])),
+    responses((status = 200, body = Member360), (status = 404, body = crate::error::Problem)))]
+async fn member_360(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+) -> ApiResult<Json<Member360>> {
+    let member = store::get(&app.db, ctx.tenant_id(), id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("member"))?;
+    let view = crate::ledger::member_view(&app.db, ctx.tenant_id(), id).await?;
+    Ok(Json(Member360 {
+        member,
+        points: view.0,
+        stamps: view.1,
+        recent_ledger: view.2,
+    }))
 }

@@ -75,3 +75,109 @@ mod tests {
         }
     }
 }
+
+/// A member's gender as they chose to state it.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
+    Default,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Gender {
+    Female,
+    Male,
+    Other,
+    #[default]
+    Unspecified,
+}
+
+impl Gender {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Gender::Female => "female",
+            Gender::Male => "male",
+            Gender::Other => "other",
+            Gender::Unspecified => "unspecified",
+        }
+    }
+}
+
+parsed_string!(
+    /// A birthday, `YYYY-MM-DD`: a real date, not in the future, not before 1900.
+    Birthday, example = "1990-04-13", |s| {
+        let t = s.trim();
+        match t.parse::<jiff::civil::Date>() {
+            Ok(d) if d.year() >= 1900 && d <= jiff::Zoned::now().date() => Ok(d.to_string()),
+            Ok(_) => Err(format!("{t:?} is not a possible birthday")),
+            Err(_) => Err(format!("{t:?} is not a date; use YYYY-MM-DD")),
+        }
+    }
+);
+
+parsed_string!(
+    /// A tag on a member (e.g. `vip`, `working-age`): 1-40 characters, stored lower-case.
+    Tag, example = "vip", |s| {
+        let t = crate::types::text(s, "tag", 1, 40)?.to_lowercase();
+        if t.contains(',') { Err("a tag must not contain a comma".into()) } else { Ok(t) }
+    }
+);
+
+/// Custom attributes: a flat JSON object of at most 50 keys with string, number or
+/// boolean values.
+pub fn check_attributes(v: &serde_json::Value) -> Result<(), String> {
+    let obj = v.as_object().ok_or("attributes must be a JSON object")?;
+    if obj.len() > 50 {
+        return Err("at most 50 attributes".into());
+    }
+    for (k, val) in obj {
+        if k.is_empty() || k.chars().count() > 40 {
+            return Err(format!("attribute name {k:?} must be 1-40 characters"));
+        }
+        if !(val.is_string() || val.is_number() || val.is_boolean()) {
+            return Err(format!(
+                "attribute {k:?} must be a string, number or boolean"
+            ));
+        }
+        if val.as_str().is_some_and(|s| s.chars().count() > 500) {
+            return Err(format!("attribute {k:?} is longer than 500 characters"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod profile_tests {
+    use super::*;
+
+    #[test]
+    fn birthdays_must_be_possible() {
+        assert_eq!(
+            Birthday::parse("1990-04-13").unwrap().as_str(),
+            "1990-04-13"
+        );
+        for bad in ["1990-02-30", "2999-01-01", "1850-01-01", "13/04/1990", ""] {
+            assert!(Birthday::parse(bad).is_err(), "{bad}");
+        }
+        assert!(Birthday::parse("2000-02-29").is_ok());
+    }
+
+    #[test]
+    fn tags_and_attributes_are_checked() {
+        assert_eq!(Tag::parse(" VIP ").unwrap().as_str(), "vip");
+        assert!(Tag::parse("a,b").is_err());
+        assert!(
+            check_attributes(
+                &serde_json::json!({"favourite": "latte", "cups": 3, "student": true})
+            )
+            .is_ok()
+        );
+        assert!(check_attributes(&serde_json::json!({"nested": {"x": 1}})).is_err());
+        assert!(check_attributes(&serde_json::json!([1])).is_err());
+    }
+}

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::model::Phone;
+use super::model::{Gender, Phone};
 use crate::store::{Db, Tx, now_micros};
 use crate::{ids, on_db, on_tx};
 
@@ -14,13 +14,35 @@ pub struct Member {
     pub first_name: String,
     pub last_name: String,
     pub email: Option<String>,
+    /// `female`, `male`, `other` or `unspecified`.
+    pub gender: String,
+    /// `YYYY-MM-DD`.
+    pub birthday: Option<String>,
+    pub address: String,
+    pub line_user_id: Option<String>,
+    pub line_display_name: Option<String>,
     /// `active` or `blocked`.
     pub status: String,
     pub join_branch_id: Option<i64>,
+    #[sqlx(skip)]
+    pub tags: Vec<String>,
+    #[sqlx(skip)]
+    pub attributes: serde_json::Value,
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub attributes_json: String,
+    #[sqlx(skip)]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: jiff::Timestamp,
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub created_micros: i64,
 }
 
-const COLUMNS: &str = "id, phone, first_name, last_name, email, status, join_branch_id";
+const COLUMNS: &str = "id, phone, first_name, last_name, email, gender, birthday, address, line_user_id, line_display_name, \
+                       status, join_branch_id, attributes AS attributes_json, created_at AS created_micros";
 
+/// What a new member is made of; the rest of the profile is set with [`update`].
 pub struct NewMember<'a> {
     pub phone: &'a Phone,
     pub first_name: &'a str,
@@ -41,24 +63,124 @@ pub async fn insert(tx: &mut Tx, tenant_id: i64, m: NewMember<'_>) -> sqlx::Resu
     Ok(id)
 }
 
+async fn hydrate(db: &Db, tenant_id: i64, mut rows: Vec<Member>) -> sqlx::Result<Vec<Member>> {
+    for m in &mut rows {
+        m.attributes =
+            serde_json::from_str(&m.attributes_json).unwrap_or_else(|_| serde_json::json!({}));
+        m.created_at = crate::types::timestamp(m.created_micros);
+        let tags: Vec<(String,)> = on_db!(db, pool => sqlx::query_as("SELECT tag FROM member_tags WHERE tenant_id = $1 AND member_id = $2 ORDER BY tag")
+            .bind(tenant_id).bind(m.id).fetch_all(pool).await)?;
+        m.tags = tags.into_iter().map(|t| t.0).collect();
+    }
+    Ok(rows)
+}
+
 pub async fn get(db: &Db, tenant_id: i64, id: i64) -> sqlx::Result<Option<Member>> {
     let sql = format!("SELECT {COLUMNS} FROM members WHERE tenant_id = $1 AND id = $2");
-    on_db!(db, pool => sqlx::query_as(&sql).bind(tenant_id).bind(id).fetch_optional(pool).await)
+    let rows: Vec<Member> =
+        on_db!(db, pool => sqlx::query_as(&sql).bind(tenant_id).bind(id).fetch_all(pool).await)?;
+    Ok(hydrate(db, tenant_id, rows).await?.pop())
 }
 
 pub async fn find_by_phone(db: &Db, tenant_id: i64, phone: &Phone) -> sqlx::Result<Option<Member>> {
     let sql = format!("SELECT {COLUMNS} FROM members WHERE tenant_id = $1 AND phone = $2");
-    on_db!(db, pool => sqlx::query_as(&sql).bind(tenant_id).bind(phone.as_str()).fetch_optional(pool).await)
+    let rows: Vec<Member> = on_db!(db, pool => sqlx::query_as(&sql).bind(tenant_id).bind(phone.as_str()).fetch_all(pool).await)?;
+    Ok(hydrate(db, tenant_id, rows).await?.pop())
 }
 
-pub async fn list(
+/// Members newest first; `q` matches the start of a first name, last name or email
+/// (case-insensitive); `tag` keeps members with that tag.
+pub async fn search(
     db: &Db,
     tenant_id: i64,
+    q: Option<&str>,
+    tag: Option<&str>,
     before_id: i64,
     limit: i64,
 ) -> sqlx::Result<Vec<Member>> {
+    let pattern = q.map(|q| {
+        format!(
+            "{}%",
+            q.trim()
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        )
+    });
     let sql = format!(
-        "SELECT {COLUMNS} FROM members WHERE tenant_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3"
+        "SELECT {COLUMNS} FROM members m WHERE tenant_id = $1 AND id < $2
+           AND ($3 IS NULL OR LOWER(first_name) LIKE $3 ESCAPE '\\' OR LOWER(last_name) LIKE $3 ESCAPE '\\' OR LOWER(email) LIKE $3 ESCAPE '\\')
+           AND ($4 IS NULL OR EXISTS (SELECT 1 FROM member_tags t WHERE t.tenant_id = m.tenant_id AND t.member_id = m.id AND t.tag = $4))
+         ORDER BY id DESC LIMIT $5"
     );
-    on_db!(db, pool => sqlx::query_as(&sql).bind(tenant_id).bind(before_id).bind(limit + 1).fetch_all(pool).await)
+    let rows: Vec<Member> = on_db!(db, pool => sqlx::query_as(&sql).bind(tenant_id).bind(before_id).bind(&pattern).bind(tag).bind(limit + 1).fetch_all(pool).await)?;
+    hydrate(db, tenant_id, rows).await
+}
+
+/// Changes to a profile; `None` keeps the current value.
+#[derive(Default)]
+pub struct ProfileChanges {
+    pub phone: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+    pub gender: Option<Gender>,
+    pub birthday: Option<String>,
+    pub address: Option<String>,
+    pub line_user_id: Option<String>,
+    pub line_display_name: Option<String>,
+    pub status: Option<String>,
+    pub join_branch_id: Option<i64>,
+    pub attributes: Option<serde_json::Value>,
+    pub tags: Option<Vec<String>>,
+}
+
+pub async fn update(
+    tx: &mut Tx,
+    tenant_id: i64,
+    id: i64,
+    c: &ProfileChanges,
+) -> sqlx::Result<bool> {
+    let attributes = c.attributes.as_ref().map(|a| a.to_string());
+    let done = on_tx!(tx, conn => sqlx::query(
+        "UPDATE members SET phone = COALESCE($3, phone), first_name = COALESCE($4, first_name), last_name = COALESCE($5, last_name),
+                email = COALESCE($6, email), gender = COALESCE($7, gender), birthday = COALESCE($8, birthday),
+                address = COALESCE($9, address), line_user_id = COALESCE($10, line_user_id),
+                line_display_name = COALESCE($11, line_display_name), status = COALESCE($12, status),
+                attributes = COALESCE($13, attributes), updated_at = $14, join_branch_id = COALESCE($15, join_branch_id)
+         WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant_id).bind(id).bind(&c.phone).bind(&c.first_name).bind(&c.last_name).bind(&c.email)
+        .bind(c.gender.map(|g| g.as_str())).bind(&c.birthday).bind(&c.address).bind(&c.line_user_id)
+        .bind(&c.line_display_name).bind(&c.status).bind(&attributes).bind(now_micros()).bind(c.join_branch_id)
+        .execute(&mut *conn).await.map(|r| r.rows_affected()))?;
+    if done == 1 {
+        if let Some(tags) = &c.tags {
+            on_tx!(tx, conn => {
+                sqlx::query("DELETE FROM member_tags WHERE tenant_id = $1 AND member_id = $2").bind(tenant_id).bind(id).execute(&mut *conn).await?;
+                for t in tags {
+                    sqlx::query("INSERT INTO member_tags (tenant_id, member_id, tag) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+                        .bind(tenant_id).bind(id).bind(t).execute(&mut *conn).await?;
+                }
+                Ok::<_, sqlx::Error>(())
+            })?;
+        }
+    }
+    Ok(done == 1)
+}
+
+/// Active members of a tenant whose birthday falls on `month_day` (`MM-DD`).
+pub async fn with_birthday(
+    db: &Db,
+    tenant_id: i64,
+    month_days: &[String],
+) -> sqlx::Result<Vec<i64>> {
+    let mut ids = vec![];
+    for md in month_days {
+        let rows: Vec<(i64,)> = on_db!(db, pool => sqlx::query_as(
+            "SELECT id FROM members WHERE tenant_id = $1 AND status = 'active' AND birthday IS NOT NULL AND SUBSTR(birthday, 6, 5) = $2")
+            .bind(tenant_id).bind(md).fetch_all(pool).await)?;
+        ids.extend(rows.into_iter().map(|r| r.0));
+    }
+    Ok(ids)
 }

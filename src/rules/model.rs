@@ -98,6 +98,10 @@ pub struct EarningRules {
     pub cap_per_day: Option<i64>,
     #[serde(default)]
     pub stamps: Vec<StampRule>,
+    /// Points every active member gets on their birthday (in the shop's time zone; 29
+    /// February birthdays get it on 28 February in other years). 0 = none.
+    #[serde(default)]
+    pub birthday_bonus: i64,
 }
 
 fn nonempty_codes(field: &str, codes: &[String]) -> Result<(), (String, String)> {

@@ -21,3 +21,17 @@ pub async fn save(tx: &mut Tx, tenant_id: i64, rules: &EarningRules) -> sqlx::Re
         .bind(tenant_id).bind(&json).bind(now_micros()).execute(c).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
+
+/// Tenants whose rules grant a birthday bonus, with the bonus.
+pub async fn birthday_bonuses(db: &Db) -> sqlx::Result<Vec<(i64, i64)>> {
+    let rows: Vec<(i64, String)> = on_db!(db, pool => sqlx::query_as("SELECT tenant_id, rules FROM earning_rules").fetch_all(pool).await)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(t, json)| {
+            serde_json::from_str::<EarningRules>(&json)
+                .ok()
+                .map(|r| (t, r.birthday_bonus))
+        })
+        .filter(|(_, bonus)| *bonus > 0)
+        .collect())
+}

@@ -112,6 +112,7 @@ fn attack_body(operation_id: &str) -> Option<serde_json::Value> {
     match operation_id {
         "redeem_points" => Some(json!({"points": 1})),
         "adjust_points" => Some(json!({"points": -1, "reason": "pwned"})),
+        "update_member" => Some(json!({"first_name": "pwned"})),
         "cancel_redemption" => Some(json!({})),
         "revoke_api_key" | "revoke_invitation" => None,
         _ => Some(json!({"name": "pwned"})),
@@ -519,6 +520,13 @@ db_test!(every_state_changing_request_writes_an_audit_entry, |app| {
             ),
         ),
         ("logout", ("/api/v1/sessions/current".into(), Value::Null)),
+        (
+            "update_member",
+            (
+                format!("/api/v1/members/{m}"),
+                json!({"first_name": "Malee", "tags": ["vip"]}),
+            ),
+        ),
         (
             "put_earning_rules",
             (

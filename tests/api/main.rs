@@ -7,4 +7,5 @@ mod cli;
 mod foundation;
 mod ledger;
 mod ledger_properties;
+mod members;
 mod rules;

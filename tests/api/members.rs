@@ -1,0 +1,256 @@
+//! Member profiles through the API: enrol with a profile, edit, search, tags, the 360
+//! view, bad input, and the birthday bonus.
+
+use serde_json::json;
+
+use crate::db_test;
+
+db_test!(a_member_is_enrolled_with_a_profile_and_edited, |app| {
+    let owner = app.signup("kafe").await;
+    let res = owner.post("/api/v1/members", json!({
+        "phone": "081-234-5678", "first_name": "มาลี", "last_name": "ใจดี", "email": "Malee@Example.com",
+        "gender": "female", "birthday": "1990-04-13", "address": "99 Sukhumvit, Bangkok",
+        "line_user_id": "U1234", "line_display_name": "Malee ☕", "tags": ["VIP", "working-age"],
+        "attributes": {"favourite": "latte", "cups_per_week": 5}
+    })).await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    let m = res.body["id"].as_i64().unwrap();
+    assert_eq!(
+        (
+            res.body["phone"].as_str(),
+            res.body["email"].as_str(),
+            res.body["birthday"].as_str()
+        ),
+        (
+            Some("+66812345678"),
+            Some("malee@example.com"),
+            Some("1990-04-13")
+        )
+    );
+    assert_eq!(res.body["tags"], json!(["vip", "working-age"]));
+    assert_eq!(res.body["attributes"]["cups_per_week"], 5);
+    let res = owner
+        .patch(
+            &format!("/api/v1/members/{m}"),
+            json!({"last_name": "สุขใจ", "tags": ["vip"], "status": "blocked"}),
+        )
+        .await;
+    assert_eq!(
+        (
+            res.status,
+            res.body["last_name"].as_str(),
+            res.body["status"].as_str(),
+            res.body["first_name"].as_str()
+        ),
+        (200, Some("สุขใจ"), Some("blocked"), Some("มาลี"))
+    );
+    assert_eq!(res.body["tags"], json!(["vip"]));
+    let audit = owner.all("/api/v1/audit-log?action=member.updated").await;
+    assert_eq!(
+        audit[0]["details"]["fields"],
+        json!(["status", "last_name", "tags"])
+    );
+    assert!(
+        !audit[0].to_string().contains("สุขใจ"),
+        "the audit log names fields, not personal data"
+    );
+});
+
+db_test!(
+    bad_profiles_are_refused_naming_the_field_and_nothing_is_written,
+    |app| {
+        let owner = app.signup("kafe").await;
+        let cases = [
+            (json!({"phone": "12345"}), "phone"),
+            (
+                json!({"phone": "0812345678", "birthday": "1990-02-30"}),
+                "birthday",
+            ),
+            (
+                json!({"phone": "0812345678", "birthday": "2999-01-01"}),
+                "birthday",
+            ),
+            (json!({"phone": "0812345678", "gender": "robot"}), "gender"),
+            (json!({"phone": "0812345678", "email": "not-mail"}), "email"),
+            (json!({"phone": "0812345678", "tags": ["a,b"]}), "tags[0]"),
+            (
+                json!({"phone": "0812345678", "attributes": {"x": {"nested": 1}}}),
+                "attributes",
+            ),
+            (json!({"phone": "0812345678", "nickname": "x"}), "nickname"),
+        ];
+        for (body, field) in cases {
+            let res = owner.post("/api/v1/members", body.clone()).await;
+            assert_eq!(
+                (res.status, res.field()),
+                (422, field),
+                "{body}: {}",
+                res.body
+            );
+        }
+        assert!(owner.all("/api/v1/members").await.is_empty());
+    }
+);
+
+db_test!(members_are_searched_by_name_email_and_tag, |app| {
+    let owner = app.signup("kafe").await;
+    owner
+        .post(
+            "/api/v1/members",
+            json!({"phone": "0810000001", "first_name": "Somchai", "tags": ["vip"]}),
+        )
+        .await;
+    owner
+        .post(
+            "/api/v1/members",
+            json!({"phone": "0810000002", "first_name": "Somsak", "email": "somsak@x.test"}),
+        )
+        .await;
+    owner
+        .post(
+            "/api/v1/members",
+            json!({"phone": "0810000003", "first_name": "Malee", "last_name": "Som_"}),
+        )
+        .await;
+    let names = |items: Vec<serde_json::Value>| {
+        items
+            .iter()
+            .map(|m| m["first_name"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        names(owner.all("/api/v1/members?q=som").await),
+        vec!["Malee", "Somsak", "Somchai"]
+    );
+    assert_eq!(
+        names(owner.all("/api/v1/members?q=SOMS").await),
+        vec!["Somsak"]
+    );
+    assert_eq!(
+        names(owner.all("/api/v1/members?q=som_").await),
+        vec!["Malee"],
+        "_ is not a wildcard"
+    );
+    assert_eq!(
+        names(owner.all("/api/v1/members?tag=VIP").await),
+        vec!["Somchai"]
+    );
+});
+
+db_test!(the_360_view_shows_profile_balances_and_history, |app| {
+    let owner = app.signup("kafe").await;
+    let m = owner.member("0812345678").await;
+    owner.purchase(m, 50_000, "R1").await;
+    let res = owner.get(&format!("/api/v1/members/{m}/360")).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(
+        (
+            res.body["member"]["phone"].as_str(),
+            res.body["points"]["balance"].as_i64()
+        ),
+        (Some("+66812345678"), Some(20))
+    );
+    assert_eq!(res.body["recent_ledger"][0]["receipt"], "R1");
+});
+
+db_test!(
+    the_birthday_bonus_is_granted_once_a_year_on_the_local_birthday,
+    |app| {
+        let owner = app.signup("kafe").await;
+        let rules = json!({"birthday_bonus": 50});
+        assert_eq!(
+            owner
+                .request(
+                    reqwest::Method::PUT,
+                    "/api/v1/rules/earning",
+                    Some(rules),
+                    &[]
+                )
+                .await
+                .status,
+            200
+        );
+        // 2026-06-15 00:30 in Bangkok is still 14 June in UTC.
+        let now = "2026-06-14T17:30:00Z"
+            .parse::<jiff::Timestamp>()
+            .unwrap()
+            .as_microsecond();
+        let today = owner
+            .post(
+                "/api/v1/members",
+                json!({"phone": "0810000001", "birthday": "1990-06-15"}),
+            )
+            .await
+            .body["id"]
+            .as_i64()
+            .unwrap();
+        let other = owner
+            .post(
+                "/api/v1/members",
+                json!({"phone": "0810000002", "birthday": "1990-06-14"}),
+            )
+            .await
+            .body["id"]
+            .as_i64()
+            .unwrap();
+        let blocked = owner
+            .post(
+                "/api/v1/members",
+                json!({"phone": "0810000003", "birthday": "1991-06-15"}),
+            )
+            .await
+            .body["id"]
+            .as_i64()
+            .unwrap();
+        owner
+            .patch(
+                &format!("/api/v1/members/{blocked}"),
+                json!({"status": "blocked"}),
+            )
+            .await;
+        assert_eq!(
+            loyal::ledger::run_birthday_bonuses(&app.db, now)
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            loyal::ledger::run_birthday_bonuses(&app.db, now)
+                .await
+                .unwrap(),
+            0,
+            "once a year"
+        );
+        assert_eq!(owner.points(today).await["balance"], 50);
+        assert_eq!(owner.points(other).await["balance"], 0);
+        assert_eq!(owner.points(blocked).await["balance"], 0);
+        let leap = owner
+            .post(
+                "/api/v1/members",
+                json!({"phone": "0810000004", "birthday": "2000-02-29"}),
+            )
+            .await
+            .body["id"]
+            .as_i64()
+            .unwrap();
+        let feb28 = "2027-02-27T17:30:00Z"
+            .parse::<jiff::Timestamp>()
+            .unwrap()
+            .as_microsecond();
+        assert_eq!(
+            loyal::ledger::run_birthday_bonuses(&app.db, feb28)
+                .await
+                .unwrap(),
+            1,
+            "29 February birthdays are celebrated on the 28th"
+        );
+        assert_eq!(owner.points(leap).await["balance"], 50);
+        assert_eq!(
+            owner
+                .get(&format!("/api/v1/members/{today}/ledger"))
+                .await
+                .body["items"][0]["reason"],
+            "birthday bonus"
+        );
+    }
+);
