@@ -51,6 +51,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .merge(crate::staff::api::routes())
         .merge(crate::audit::api::routes())
         .merge(crate::members::api::routes())
+        .merge(crate::members::import_jobs::routes())
         .merge(crate::ledger::api::routes())
         .merge(crate::rules::api::routes())
 }
@@ -181,6 +182,13 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let grace = Duration::from_secs(settings.shutdown_grace_secs);
     let (state, router) = build(db.clone(), settings);
+    let interrupted = crate::members::import_jobs::fail_interrupted(&db).await?;
+    if interrupted > 0 {
+        tracing::warn!(
+            jobs = interrupted,
+            "member imports interrupted by the last stop were marked failed"
+        );
+    }
     let housekeeping = spawn_housekeeping(state);
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
     let server = axum::serve(

@@ -53,10 +53,160 @@ enum Command {
     /// Recompute every balance from the ledger entries and check the invariants; exits
     /// non-zero and lists the differences when anything drifted.
     Verify,
+    /// Import data from a file.
+    Import {
+        #[command(subcommand)]
+        what: ImportWhat,
+    },
     /// List every setting with its environment variable, default and current value.
     Config,
     /// Print the OpenAPI document of the API.
     Openapi,
+}
+
+#[derive(Subcommand)]
+enum ImportWhat {
+    /// Members with their point balances, from CSV (UTF-8 or Windows-874/TIS-620) or
+    /// XLSX. Columns: phone, full_name, points, gender, birthday, email (Thai header
+    /// names work too). Bad rows are reported with row, column and reason; good rows are
+    /// imported; running the same file again adds no members and no points.
+    Members {
+        /// The .csv or .xlsx file.
+        file: PathBuf,
+        /// The shop's slug.
+        #[arg(long)]
+        tenant: String,
+        /// The branch code members join at (optional).
+        #[arg(long)]
+        branch: Option<String>,
+        /// Write the rows that could not be imported to this CSV file.
+        #[arg(long)]
+        errors: Option<PathBuf>,
+    },
+}
+
+/// Prints the first errors and writes them all to a CSV file when asked.
+struct CliErrors {
+    shown: usize,
+    writer: Option<csv::Writer<std::fs::File>>,
+    bar: indicatif::ProgressBar,
+}
+
+impl crate::members::import::AsyncErrorSink for CliErrors {
+    async fn send(&mut self, errors: &[crate::members::import::RowError]) {
+        for e in errors {
+            if self.shown < 20 {
+                self.bar.println(format!(
+                    "row {}, {}: {} ({:?})",
+                    e.row, e.column, e.reason, e.value
+                ));
+                self.shown += 1;
+            }
+            if let Some(w) = &mut self.writer {
+                let _ = w.write_record([
+                    e.row.to_string(),
+                    e.column.clone(),
+                    e.value.clone(),
+                    e.reason.clone(),
+                ]);
+            }
+        }
+    }
+}
+
+async fn import_members(
+    db: &Db,
+    file: &std::path::Path,
+    tenant: &str,
+    branch: Option<&str>,
+    errors: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    let tenant = crate::tenants::store::find_tenant_by_slug(db, tenant)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no shop has the slug {tenant:?}"))?;
+    let branch_id = match branch {
+        Some(code) => {
+            let branches =
+                crate::tenants::store::list_branches(db, tenant.id, i64::MAX, 10_000).await?;
+            let code = code.trim().to_uppercase();
+            Some(
+                branches
+                    .iter()
+                    .find(|b| b.code == code)
+                    .map(|b| b.id)
+                    .ok_or_else(|| anyhow::anyhow!("the shop has no branch with code {code:?}"))?,
+            )
+        }
+        None => None,
+    };
+    let size = std::fs::metadata(file)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?
+        .len();
+    let bar = indicatif::ProgressBar::new(size);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {bytes}/{total_bytes} {msg} ({elapsed}, ETA {eta})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let writer = match errors {
+        Some(path) => {
+            let mut w = csv::Writer::from_path(path)?;
+            w.write_record(["row", "column", "value", "reason"])?;
+            Some(w)
+        }
+        None => None,
+    };
+    let mut sink = CliErrors {
+        shown: 0,
+        writer,
+        bar: bar.clone(),
+    };
+    let target = crate::members::import::ImportTarget {
+        tenant_id: tenant.id,
+        branch_id,
+        actor_kind: "system",
+        actor_id: None,
+        actor_label: format!("loyal import {}", file.display()),
+        meta: crate::http::context::RequestMeta {
+            request_id: format!("import-{}", crate::ids::next_id()),
+            ip: "local".into(),
+        },
+    };
+    let progress_bar = bar.clone();
+    let result = crate::members::import::import_file(
+        db,
+        file,
+        &target,
+        move |c| {
+            progress_bar.set_position(c.bytes_read);
+            progress_bar.set_message(format!(
+                "{} rows: {} new, {} existing, {} refused",
+                c.rows, c.imported, c.existing, c.failed
+            ));
+        },
+        &mut sink,
+    )
+    .await;
+    if let Some(w) = &mut sink.writer {
+        w.flush()?;
+    }
+    bar.finish();
+    let counts = result.map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    println!(
+        "{} rows: {} members imported with {} points, {} already members (unchanged), {} refused{}",
+        counts.rows,
+        counts.imported,
+        counts.points,
+        counts.existing,
+        counts.failed,
+        match (counts.failed, errors) {
+            (0, _) => String::new(),
+            (_, Some(p)) => format!(" (see {})", p.display()),
+            (_, None) => " (add --errors FILE for the full report)".into(),
+        }
+    );
+    Ok(())
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -105,6 +255,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 );
             }
             anyhow::bail!("{} difference(s) found", drift.len())
+        }
+        Command::Import {
+            what:
+                ImportWhat::Members {
+                    file,
+                    tenant,
+                    branch,
+                    errors,
+                },
+        } => {
+            let db = open(&settings).await?;
+            import_members(&db, &file, &tenant, branch.as_deref(), errors.as_deref()).await
         }
         Command::Serve => {
             crate::telemetry::init(&settings);

@@ -70,6 +70,8 @@ settings! {
     log_level: String = "info".into(), secret = false;
     /// Largest accepted request body, in bytes.
     max_body_bytes: usize = 1024 * 1024, secret = false;
+    /// Largest member-import file accepted over the API, in bytes (streamed to disk).
+    max_import_bytes: u64 = 2 * 1024 * 1024 * 1024, secret = false;
     /// Seconds after which a request is cancelled with 503.
     request_timeout_secs: u64 = 30, secret = false;
     /// Lifetime of a web session, in hours.

@@ -5,5 +5,7 @@
 //! any form but E.164.
 
 pub mod api;
+pub mod import;
+pub mod import_jobs;
 pub mod model;
 pub mod store;

@@ -184,3 +184,14 @@ pub async fn with_birthday(
     }
     Ok(ids)
 }
+
+/// The id of the member with this phone, inside a transaction.
+pub async fn member_id_by_phone(
+    tx: &mut Tx,
+    tenant_id: i64,
+    phone: &Phone,
+) -> sqlx::Result<Option<i64>> {
+    let row: Option<(i64,)> = on_tx!(tx, c => sqlx::query_as("SELECT id FROM members WHERE tenant_id = $1 AND phone = $2")
+        .bind(tenant_id).bind(phone.as_str()).fetch_optional(c).await)?;
+    Ok(row.map(|r| r.0))
+}

@@ -521,6 +521,13 @@ db_test!(every_state_changing_request_writes_an_audit_entry, |app| {
         ),
         ("logout", ("/api/v1/sessions/current".into(), Value::Null)),
         (
+            "start_member_import",
+            (
+                "/api/v1/members/imports?format=csv".into(),
+                json!("phone\n0877777777\n"),
+            ),
+        ),
+        (
             "update_member",
             (
                 format!("/api/v1/members/{m}"),

@@ -128,11 +128,13 @@ impl TestApp {
 
     /// Serve an existing (migrated) SQLite database.
     pub async fn spawn_on(db: Db) -> TestApp {
-        Self::serve(db, None, Backend::Sqlite, |_| {}).await
+        Self::serve(db, tempfile::tempdir().ok(), Backend::Sqlite, |_| {}).await
     }
 
     pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
         let (db, dir) = fresh_db(backend).await;
+        // Every app gets its own data directory (uploads land there).
+        let dir = dir.or_else(|| tempfile::tempdir().ok());
         Self::serve(db, dir, backend, configure).await
     }
 
@@ -151,6 +153,9 @@ impl TestApp {
             public_url: format!("http://{addr}"),
             ..Settings::default()
         };
+        if let Some(d) = &dir {
+            settings.data_dir = d.path().join("data");
+        }
         configure(&mut settings);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server_db = db.clone();

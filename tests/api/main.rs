@@ -5,6 +5,7 @@ mod helpers;
 mod access;
 mod cli;
 mod foundation;
+mod imports;
 mod ledger;
 mod ledger_properties;
 mod members;

@@ -1,0 +1,787 @@
+//! Bulk import of existing members with their balances, from CSV or XLSX.
+//!
+//! Files are read on a blocking thread and handed to the importer in batches through a
+//! bounded channel, so memory stays flat however large the file. Every bad row is
+//! reported with its row number, column and reason; good rows are imported; a member
+//! and their opening balance are written in one transaction; re-running a file creates
+//! no duplicates and no extra points (the opening balance is keyed by member).
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::model::{Birthday, Gender, Phone};
+use crate::types::Email;
+
+/// The columns an import file may have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Column {
+    Phone,
+    FullName,
+    Points,
+    Gender,
+    Birthday,
+    Email,
+}
+
+impl Column {
+    pub const ALL: [Column; 6] = [
+        Column::Phone,
+        Column::FullName,
+        Column::Points,
+        Column::Gender,
+        Column::Birthday,
+        Column::Email,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Column::Phone => "phone",
+            Column::FullName => "full_name",
+            Column::Points => "points",
+            Column::Gender => "gender",
+            Column::Birthday => "birthday",
+            Column::Email => "email",
+        }
+    }
+
+    /// Header spellings accepted for this column, in English and Thai (compared after
+    /// [`normalise_header`] on both sides).
+    fn aliases(self) -> &'static [&'static str] {
+        match self {
+            Column::Phone => &[
+                "phone",
+                "phonenumber",
+                "mobile",
+                "tel",
+                "เบอร์โทร",
+                "เบอร์โทรศัพท์",
+                "โทรศัพท์",
+                "เบอร์มือถือ",
+            ],
+            Column::FullName => &["fullname", "name", "ชื่อนามสกุล", "ชื่อ", "ชื่อสกุล"],
+            Column::Points => &["points", "point", "balance", "คะแนน", "แต้ม", "คะแนนสะสม"],
+            Column::Gender => &["gender", "sex", "เพศ"],
+            Column::Birthday => &[
+                "birthday",
+                "birthdate",
+                "dateofbirth",
+                "dob",
+                "วันเกิด",
+                "วันเดือนปีเกิด",
+            ],
+            Column::Email => &["email", "emailaddress", "อีเมล", "อีเมล์"],
+        }
+    }
+}
+
+/// The template file members can be prepared in.
+pub const TEMPLATE_CSV: &str = "phone,full_name,points,gender,birthday,email\n081-234-5678,สมชาย ใจดี,120,male,1990-04-13,somchai@example.com\n";
+
+/// Lower-case letters and digits only: "Phone Number", "phone_number" and "เบอร์-โทร"
+/// compare equal to their aliases (Thai tone and vowel marks are dropped on both sides).
+fn normalise_header(h: &str) -> String {
+    h.trim()
+        .trim_start_matches('\u{feff}')
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .collect()
+}
+
+/// Where each known column is in the file.
+#[derive(Clone, Debug)]
+pub struct Headers(HashMap<Column, usize>);
+
+/// Map a header row; a file without a phone column, or with a column we do not know or
+/// twice the same column, is refused as a whole.
+pub fn map_headers(headers: &[String]) -> Result<Headers, String> {
+    let expected = || {
+        Column::ALL
+            .iter()
+            .map(|c| c.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut map = HashMap::new();
+    for (i, h) in headers.iter().enumerate() {
+        let n = normalise_header(h);
+        if n.is_empty() {
+            continue;
+        }
+        let col = Column::ALL
+            .iter()
+            .copied()
+            .find(|c| c.aliases().iter().any(|a| normalise_header(a) == n));
+        match col {
+            Some(c) if map.contains_key(&c) => {
+                return Err(format!("the column \"{}\" appears twice", h.trim()));
+            }
+            Some(c) => {
+                map.insert(c, i);
+            }
+            None => {
+                return Err(format!(
+                    "unknown column \"{}\" (column {}); the columns are: {}",
+                    h.trim(),
+                    i + 1,
+                    expected()
+                ));
+            }
+        }
+    }
+    if !map.contains_key(&Column::Phone) {
+        return Err(format!(
+            "the file has no phone column; the first row must name the columns: {}",
+            expected()
+        ));
+    }
+    Ok(Headers(map))
+}
+
+/// One good row.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImportRow {
+    pub row: u64,
+    pub phone: Phone,
+    pub first_name: String,
+    pub last_name: String,
+    pub points: i64,
+    pub gender: Option<Gender>,
+    pub birthday: Option<Birthday>,
+    pub email: Option<Email>,
+}
+
+/// What is wrong with one cell of one row.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct RowError {
+    /// The row number as a spreadsheet shows it (the header is row 1).
+    pub row: u64,
+    pub column: String,
+    pub value: String,
+    pub reason: String,
+}
+
+fn gender(s: &str) -> Option<Gender> {
+    match s.trim().to_lowercase().as_str() {
+        "m" | "male" | "man" | "ชาย" | "ช" | "นาย" => Some(Gender::Male),
+        "f" | "female" | "woman" | "หญิง" | "ญ" | "นาง" | "นางสาว" => {
+            Some(Gender::Female)
+        }
+        "other" | "อื่นๆ" | "อื่น ๆ" | "lgbtq+" => Some(Gender::Other),
+        "" | "-" | "unspecified" | "ไม่ระบุ" => Some(Gender::Unspecified),
+        _ => None,
+    }
+}
+
+/// `YYYY-MM-DD` or `DD/MM/YYYY`; years after 2400 are Buddhist-era (minus 543).
+fn birthday(s: &str) -> Result<Birthday, String> {
+    let t = s.trim();
+    let iso = if let Some((d, rest)) = t.split_once('/') {
+        let (m, y) = rest.split_once('/').ok_or("use YYYY-MM-DD or DD/MM/YYYY")?;
+        let y: i32 = y.trim().parse().map_err(|_| "the year is not a number")?;
+        let y = if y > 2400 { y - 543 } else { y };
+        format!("{y:04}-{:0>2}-{:0>2}", m.trim(), d.trim())
+    } else {
+        match t.split_once('-') {
+            Some((y, rest)) if y.len() == 4 => {
+                let y: i32 = y.parse().map_err(|_| "the year is not a number")?;
+                format!("{:04}-{rest}", if y > 2400 { y - 543 } else { y })
+            }
+            _ => t.to_string(),
+        }
+    };
+    Birthday::parse(&iso)
+}
+
+/// Parse one data row (cells in file order); `row` is its spreadsheet row number.
+pub fn parse_row(h: &Headers, row: u64, cells: &[String]) -> Result<ImportRow, Vec<RowError>> {
+    let cell = |c: Column| {
+        h.0.get(&c)
+            .and_then(|i| cells.get(*i))
+            .map(|s| s.trim())
+            .unwrap_or("")
+    };
+    let mut errors = vec![];
+    let mut err = |c: Column, reason: String| {
+        errors.push(RowError {
+            row,
+            column: c.name().into(),
+            value: cell(c).chars().take(100).collect(),
+            reason,
+        })
+    };
+    let raw_phone = cell(Column::Phone);
+    // Spreadsheets drop the leading 0 of phone numbers stored as numbers.
+    let raw_phone = if raw_phone.len() == 9
+        && raw_phone.bytes().all(|b| b.is_ascii_digit())
+        && !raw_phone.starts_with('0')
+    {
+        format!("0{raw_phone}")
+    } else {
+        raw_phone.to_string()
+    };
+    let phone = if raw_phone.is_empty() {
+        Err("the phone is required".to_string())
+    } else {
+        Phone::parse(&raw_phone)
+    };
+    let phone = phone.map_err(|e| err(Column::Phone, e)).ok();
+    let full = cell(Column::FullName);
+    let full = crate::types::text(full, "full name", 0, 200)
+        .map_err(|e| err(Column::FullName, e))
+        .unwrap_or_default();
+    let (first, last) = full
+        .split_once(char::is_whitespace)
+        .map(|(f, l)| (f.to_string(), l.trim().to_string()))
+        .unwrap_or((full.clone(), String::new()));
+    let points_raw = cell(Column::Points).replace(',', "");
+    let points = if points_raw.is_empty() {
+        0
+    } else {
+        match points_raw.parse::<i64>() {
+            Ok(p) if (0..=crate::ledger::model::MAX_AMOUNT).contains(&p) => p,
+            Ok(_) => {
+                err(Column::Points, "points must be between 0 and 10^12".into());
+                0
+            }
+            Err(_) => {
+                err(Column::Points, "points must be a whole number".into());
+                0
+            }
+        }
+    };
+    let g = match gender(cell(Column::Gender)) {
+        Some(Gender::Unspecified) => None,
+        Some(g) => Some(g),
+        None => {
+            err(Column::Gender, "use male/female/other or ชาย/หญิง".into());
+            None
+        }
+    };
+    let b = match cell(Column::Birthday) {
+        "" => None,
+        s => birthday(s).map_err(|e| err(Column::Birthday, e)).ok(),
+    };
+    let e = match cell(Column::Email) {
+        "" => None,
+        s => Email::parse(s).map_err(|e| err(Column::Email, e)).ok(),
+    };
+    match (phone, errors.is_empty()) {
+        (Some(phone), true) => Ok(ImportRow {
+            row,
+            phone,
+            first_name: first,
+            last_name: last,
+            points,
+            gender: g,
+            birthday: b,
+            email: e,
+        }),
+        _ => Err(errors),
+    }
+}
+
+/// A file that cannot be imported at all.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("reading the file: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Rows of a file, in batches, with how many bytes of it were read so far.
+pub struct Batch {
+    pub rows: Vec<(u64, Vec<String>)>,
+    pub bytes_read: u64,
+}
+
+pub const BATCH_ROWS: usize = 1000;
+
+/// Is this (start of a) file UTF-8? Anything else is taken as Windows-874 / TIS-620,
+/// the encoding of old Thai POS exports.
+fn looks_utf8(sample: &[u8]) -> bool {
+    match std::str::from_utf8(sample) {
+        Ok(_) => true,
+        // A multi-byte character cut at the end of the sample is still UTF-8.
+        Err(e) => e.error_len().is_none(),
+    }
+}
+
+struct Counting<R> {
+    inner: R,
+    count: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// Read a CSV or XLSX file (by extension) and call `send` with batches of rows; the
+/// first row is the header. Runs on a blocking thread. `send` returns false to stop.
+pub fn read_file(path: &Path, mut send: impl FnMut(Result<Batch, FileError>) -> bool) {
+    let is_xlsx = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("xlsx"));
+    let result = if is_xlsx {
+        read_xlsx(path, &mut send)
+    } else {
+        read_csv(path, &mut send)
+    };
+    if let Err(e) = result {
+        send(Err(e));
+    }
+}
+
+fn read_csv(
+    path: &Path,
+    send: &mut impl FnMut(Result<Batch, FileError>) -> bool,
+) -> Result<(), FileError> {
+    let mut file = std::fs::File::open(path)?;
+    let mut sample = vec![0u8; 64 * 1024];
+    let n = file.read(&mut sample)?;
+    sample.truncate(n);
+    if n == 0 {
+        return Err(FileError::Invalid("the file is empty".into()));
+    }
+    if sample.starts_with(b"PK\x03\x04") {
+        return Err(FileError::Invalid(
+            "this looks like an XLSX workbook; give the file the .xlsx extension".into(),
+        ));
+    }
+    let encoding = if looks_utf8(&sample) {
+        encoding_rs::UTF_8
+    } else {
+        encoding_rs::WINDOWS_874
+    };
+    let file = std::fs::File::open(path)?;
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counted = Counting {
+        inner: std::io::BufReader::with_capacity(256 * 1024, file),
+        count: count.clone(),
+    };
+    // Strips a BOM, converts Windows-874 to UTF-8 as it streams.
+    let decoded = encoding_rs_io::DecodeReaderBytesBuilder::new()
+        .encoding(Some(encoding))
+        .bom_override(true)
+        .build(counted);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(decoded);
+    let mut batch = Vec::with_capacity(BATCH_ROWS);
+    let mut row_no = 0u64;
+    for record in reader.records() {
+        let record = record.map_err(|e| match e.kind() {
+            csv::ErrorKind::Io(_) => FileError::Invalid(format!("reading row {}: {e}", row_no + 1)),
+            _ => FileError::Invalid(format!("row {} is not valid CSV: {e}", row_no + 1)),
+        })?;
+        row_no += 1;
+        batch.push((row_no, record.iter().map(str::to_string).collect()));
+        if batch.len() == BATCH_ROWS
+            && !send(Ok(Batch {
+                rows: std::mem::take(&mut batch),
+                bytes_read: count.load(std::sync::atomic::Ordering::Relaxed),
+            }))
+        {
+            return Ok(());
+        }
+    }
+    if row_no == 0 {
+        return Err(FileError::Invalid("the file is empty".into()));
+    }
+    send(Ok(Batch {
+        rows: batch,
+        bytes_read: count.load(std::sync::atomic::Ordering::Relaxed),
+    }));
+    Ok(())
+}
+
+fn cell_text(v: &calamine::DataRef<'_>) -> String {
+    use calamine::DataRef;
+    match v {
+        DataRef::Int(i) => i.to_string(),
+        DataRef::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
+        DataRef::Float(f) => f.to_string(),
+        DataRef::String(s) | DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => s.clone(),
+        DataRef::SharedString(s) => s.to_string(),
+        DataRef::Bool(b) => b.to_string(),
+        DataRef::DateTime(d) => {
+            // Excel serial days since 1899-12-30.
+            let days = d.as_f64().floor() as i64;
+            jiff::civil::date(1899, 12, 30)
+                .checked_add(jiff::Span::new().days(days))
+                .map(|d| d.to_string())
+                .unwrap_or_default()
+        }
+        DataRef::Error(e) => format!("#{e:?}"),
+        DataRef::Empty => String::new(),
+    }
+}
+
+fn read_xlsx(
+    path: &Path,
+    send: &mut impl FnMut(Result<Batch, FileError>) -> bool,
+) -> Result<(), FileError> {
+    use calamine::Reader;
+    let bytes_total = std::fs::metadata(path)?.len();
+    let mut book: calamine::Xlsx<_> = calamine::open_workbook(path)
+        .map_err(|e| FileError::Invalid(format!("not a readable XLSX workbook: {e}")))?;
+    let sheet = book
+        .sheet_names()
+        .first()
+        .cloned()
+        .ok_or_else(|| FileError::Invalid("the workbook has no sheet".into()))?;
+    let mut cells = book
+        .worksheet_cells_reader(&sheet)
+        .map_err(|e| FileError::Invalid(format!("reading sheet {sheet:?}: {e}")))?;
+    let mut batch = Vec::with_capacity(BATCH_ROWS);
+    let mut current: Option<(u32, Vec<String>)> = None;
+    let mut rows_seen = 0u64;
+    // Rows are numbered as the spreadsheet shows them (calamine counts from 0).
+    let flush = |row: (u32, Vec<String>), batch: &mut Vec<(u64, Vec<String>)>| {
+        batch.push((u64::from(row.0) + 1, row.1))
+    };
+    while let Some(cell) = cells
+        .next_cell()
+        .map_err(|e| FileError::Invalid(format!("reading sheet {sheet:?}: {e}")))?
+    {
+        let (r, c) = cell.get_position();
+        if current.as_ref().is_some_and(|(cr, _)| *cr != r) {
+            flush(current.take().expect("checked"), &mut batch);
+            rows_seen += 1;
+            if batch.len() >= BATCH_ROWS
+                && !send(Ok(Batch {
+                    rows: std::mem::take(&mut batch),
+                    bytes_read: 0,
+                }))
+            {
+                return Ok(());
+            }
+        }
+        let entry = current.get_or_insert_with(|| (r, Vec::new()));
+        let c = c as usize;
+        if entry.1.len() <= c {
+            entry.1.resize(c + 1, String::new());
+        }
+        entry.1[c] = cell_text(cell.get_value());
+    }
+    if let Some(row) = current.take() {
+        flush(row, &mut batch);
+        rows_seen += 1;
+    }
+    if rows_seen == 0 {
+        return Err(FileError::Invalid("the sheet is empty".into()));
+    }
+    send(Ok(Batch {
+        rows: batch,
+        bytes_read: bytes_total,
+    }));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(h: &[&str]) -> Headers {
+        map_headers(&h.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap()
+    }
+
+    fn cells(c: &[&str]) -> Vec<String> {
+        c.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn thai_and_english_headers_map_and_wrong_ones_are_refused() {
+        let h = headers(&[
+            "\u{feff}เบอร์โทร",
+            "ชื่อ-นามสกุล",
+            "คะแนน",
+            "เพศ",
+            "วันเกิด",
+            "อีเมล์",
+        ]);
+        assert_eq!(h.0[&Column::Email], 5);
+        assert!(
+            map_headers(&cells(&["name", "points"]))
+                .unwrap_err()
+                .contains("no phone column")
+        );
+        assert!(
+            map_headers(&cells(&["phone", "colour"]))
+                .unwrap_err()
+                .contains("unknown column \"colour\" (column 2)")
+        );
+        assert!(
+            map_headers(&cells(&["phone", "Phone Number"]))
+                .unwrap_err()
+                .contains("twice")
+        );
+    }
+
+    #[test]
+    fn rows_parse_with_thai_conventions() {
+        let h = headers(&[
+            "phone",
+            "full_name",
+            "points",
+            "gender",
+            "birthday",
+            "email",
+        ]);
+        let r = parse_row(
+            &h,
+            2,
+            &cells(&[
+                "812345678",
+                "สมชาย  ใจดี",
+                "1,200",
+                "ชาย",
+                "13/04/2533",
+                " A@B.co ",
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            r.phone.as_str(),
+            "+66812345678",
+            "a leading 0 lost by a spreadsheet is restored"
+        );
+        assert_eq!(
+            (r.first_name.as_str(), r.last_name.as_str(), r.points),
+            ("สมชาย", "ใจดี", 1200)
+        );
+        assert_eq!(
+            r.birthday.unwrap().as_str(),
+            "1990-04-13",
+            "Buddhist-era year"
+        );
+        assert_eq!(r.gender, Some(Gender::Male));
+        assert_eq!(r.email.unwrap().as_str(), "a@b.co");
+    }
+
+    #[test]
+    fn every_bad_cell_of_a_row_is_reported() {
+        let h = headers(&["phone", "points", "birthday", "gender"]);
+        let errs = parse_row(&h, 7, &cells(&["12", "12.5", "31/02/1990", "x"])).unwrap_err();
+        let cols: Vec<&str> = errs.iter().map(|e| e.column.as_str()).collect();
+        assert_eq!(cols, vec!["phone", "points", "gender", "birthday"]);
+        assert!(errs.iter().all(|e| e.row == 7));
+        let errs = parse_row(&h, 8, &cells(&["", "-5"])).unwrap_err();
+        assert_eq!(errs[0].reason, "the phone is required");
+        assert_eq!(errs[1].column, "points");
+    }
+
+    #[test]
+    fn utf8_detection_tolerates_a_cut_character() {
+        let thai = "ชื่อ".as_bytes();
+        assert!(looks_utf8(&thai[..thai.len() - 1]));
+        assert!(
+            !looks_utf8(&[0xca, 0xc1, 0xb7, 0xd2, 0xc2]),
+            "Windows-874 bytes"
+        );
+    }
+}
+
+/// Who runs an import, for the ledger and the audit log.
+#[derive(Clone, Debug)]
+pub struct ImportTarget {
+    pub tenant_id: i64,
+    pub branch_id: Option<i64>,
+    pub actor_kind: &'static str,
+    pub actor_id: Option<i64>,
+    pub actor_label: String,
+    pub meta: crate::http::context::RequestMeta,
+}
+
+/// How far an import got.
+#[derive(Clone, Debug, Default, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct ImportCounts {
+    /// Data rows read (the header not counted).
+    pub rows: u64,
+    /// New members created.
+    pub imported: u64,
+    /// Rows whose phone was already a member: nothing changed, no points added.
+    pub existing: u64,
+    /// Rows refused; each is in the error report.
+    pub failed: u64,
+    /// Opening-balance points granted.
+    pub points: i64,
+    pub bytes_read: u64,
+}
+
+/// Import a file. `on_progress` is called after every batch; `on_errors` with the
+/// errors of each batch. Returns the totals, or why the file as a whole was refused.
+pub async fn import_file(
+    db: &crate::store::Db,
+    path: &Path,
+    target: &ImportTarget,
+    mut on_progress: impl FnMut(&ImportCounts),
+    mut on_errors: impl AsyncErrorSink,
+) -> Result<ImportCounts, String> {
+    let (tx_batches, mut rx) = tokio::sync::mpsc::channel::<Result<Batch, FileError>>(4);
+    let path_buf = path.to_path_buf();
+    let reader = tokio::task::spawn_blocking(move || {
+        read_file(&path_buf, |b| tx_batches.blocking_send(b).is_ok())
+    });
+    let settings = crate::ledger::store::settings(db, target.tenant_id)
+        .await
+        .map_err(|e| e.to_string())?;
+    let tz = crate::ledger::tenant_time_zone(db, target.tenant_id)
+        .await
+        .map_err(|e| e.message)?;
+    let mut headers: Option<Headers> = None;
+    let mut seen: HashMap<String, u64> = HashMap::new();
+    let mut counts = ImportCounts::default();
+    while let Some(batch) = rx.recv().await {
+        let batch = batch.map_err(|e| e.to_string())?;
+        counts.bytes_read = counts.bytes_read.max(batch.bytes_read);
+        let mut good = Vec::with_capacity(batch.rows.len());
+        let mut errors = Vec::new();
+        for (row, cells) in batch.rows {
+            let Some(h) = &headers else {
+                headers = Some(map_headers(&cells)?);
+                continue;
+            };
+            if cells.iter().all(|c| c.trim().is_empty()) {
+                continue;
+            }
+            counts.rows += 1;
+            match parse_row(h, row, &cells) {
+                Ok(r) => match seen.get(r.phone.as_str()) {
+                    Some(first) => errors.push(RowError {
+                        row,
+                        column: "phone".into(),
+                        value: r.phone.to_string(),
+                        reason: format!("the same phone is on row {first}"),
+                    }),
+                    None => {
+                        seen.insert(r.phone.to_string(), row);
+                        good.push(r);
+                    }
+                },
+                Err(mut e) => errors.append(&mut e),
+            }
+        }
+        counts.failed += errors
+            .iter()
+            .map(|e| e.row)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len() as u64;
+        write_batch(db, target, &good, &settings, &tz, &mut counts).await?;
+        if !errors.is_empty() {
+            on_errors.send(&errors).await;
+        }
+        on_progress(&counts);
+    }
+    reader.await.map_err(|e| e.to_string())?;
+    if headers.is_none() {
+        return Err("the file is empty".into());
+    }
+    Ok(counts)
+}
+
+/// Receives each batch's row errors (to print, or to store for the API's report).
+pub trait AsyncErrorSink {
+    fn send(&mut self, errors: &[RowError]) -> impl std::future::Future<Output = ()>;
+}
+
+impl<T: AsyncErrorSink> AsyncErrorSink for &mut T {
+    async fn send(&mut self, errors: &[RowError]) {
+        (**self).send(errors).await
+    }
+}
+
+/// Write one batch of good rows in one transaction: new members with their profile and
+/// opening balance; rows whose phone is already a member change nothing.
+async fn write_batch(
+    db: &crate::store::Db,
+    target: &ImportTarget,
+    rows: &[ImportRow],
+    settings: &crate::ledger::store::LedgerSettings,
+    tz: &jiff::tz::TimeZone,
+    counts: &mut ImportCounts,
+) -> Result<(), String> {
+    use crate::ledger::store::{Kind, Posting};
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let fail = |e: sqlx::Error| format!("database: {e}");
+    let mut tx = db.begin().await.map_err(fail)?;
+    let (mut imported, mut points) = (0u64, 0i64);
+    for r in rows {
+        if super::store::member_id_by_phone(&mut tx, target.tenant_id, &r.phone)
+            .await
+            .map_err(fail)?
+            .is_some()
+        {
+            counts.existing += 1;
+            continue;
+        }
+        let new = super::store::NewMember {
+            phone: &r.phone,
+            first_name: &r.first_name,
+            last_name: &r.last_name,
+            email: r.email.as_ref().map(|e| e.as_str()),
+            join_branch_id: target.branch_id,
+        };
+        let id = super::store::insert(&mut tx, target.tenant_id, new)
+            .await
+            .map_err(fail)?;
+        if r.gender.is_some() || r.birthday.is_some() {
+            let profile = super::store::ProfileChanges {
+                gender: r.gender,
+                birthday: r.birthday.as_ref().map(|b| b.to_string()),
+                ..Default::default()
+            };
+            super::store::update(&mut tx, target.tenant_id, id, &profile)
+                .await
+                .map_err(fail)?;
+        }
+        if r.points > 0 {
+            let key = format!("opening:{id}");
+            let posting = Posting {
+                amount: r.points,
+                request_hash: key.clone(),
+                idem_key: key,
+                reason: Some(format!("opening balance (import row {})", r.row)),
+                branch_id: target.branch_id,
+                actor_kind: target.actor_kind.to_string(),
+                actor_id: target.actor_id,
+                ..Posting::blank(target.tenant_id, id, Kind::Opening)
+            };
+            crate::ledger::store::post(&mut tx, &posting, settings, tz)
+                .await
+                .map_err(|e| e.to_string())?;
+            points += r.points;
+        }
+        imported += 1;
+    }
+    if imported > 0 {
+        let actor = crate::audit::ActorRef {
+            kind: target.actor_kind,
+            id: target.actor_id,
+            label: &target.actor_label,
+        };
+        let change = crate::audit::Change::new("members.imported", "member", None).details(
+            serde_json::json!({"members": imported, "points": points, "first_row": rows[0].row}),
+        );
+        crate::audit::record_as(&mut tx, target.tenant_id, actor, &target.meta, change)
+            .await
+            .map_err(fail)?;
+    }
+    tx.commit().await.map_err(fail)?;
+    counts.imported += imported;
+    counts.points += points;
+    Ok(())
+}

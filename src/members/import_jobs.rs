@@ -1,0 +1,380 @@
+//! Member imports started over the API: the upload is streamed to a file in the data
+//! directory (never held in memory), then imported in the background; its progress and
+//! error report are kept in the database for the client to poll.
+
+use std::path::PathBuf;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use serde::{Deserialize, Serialize};
+use tokio::io::AsyncWriteExt;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::import::{ImportCounts, ImportTarget, RowError, TEMPLATE_CSV};
+use crate::app::AppState;
+use crate::auth::Ctx;
+use crate::error::{ApiError, ApiResult, Code};
+use crate::http::query::{Page, PathId, QueryParams};
+use crate::store::{Db, now_micros};
+use crate::{on_db, on_tx};
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(start_import))
+        // Uploads have their own limit (max_import_bytes), checked while streaming.
+        .layer(DefaultBodyLimit::disable())
+        .routes(routes!(get_import))
+        .routes(routes!(import_errors))
+        .routes(routes!(import_template))
+}
+
+/// An import job.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct ImportJob {
+    pub id: i64,
+    pub file_name: String,
+    pub branch_id: Option<i64>,
+    /// `running`, `done` or `failed`.
+    pub status: String,
+    pub counts: ImportCounts,
+    /// Why the file as a whole was refused (`failed`).
+    pub error: Option<String>,
+    /// Size of the uploaded file, for progress (`counts.bytes_read` of `bytes`).
+    pub bytes: i64,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: jiff::Timestamp,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub finished_at: Option<jiff::Timestamp>,
+}
+
+#[derive(sqlx::FromRow)]
+struct JobRow {
+    id: i64,
+    file_name: String,
+    branch_id: Option<i64>,
+    status: String,
+    counts: String,
+    error: Option<String>,
+    bytes: i64,
+    created_at: i64,
+    finished_at: Option<i64>,
+}
+
+async fn load(db: &Db, tenant_id: i64, id: i64) -> sqlx::Result<Option<ImportJob>> {
+    let row: Option<JobRow> = on_db!(db, pool => sqlx::query_as(
+        "SELECT id, file_name, branch_id, status, counts, error, bytes, created_at, finished_at FROM member_imports WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant_id).bind(id).fetch_optional(pool).await)?;
+    Ok(row.map(|r| ImportJob {
+        id: r.id,
+        file_name: r.file_name,
+        branch_id: r.branch_id,
+        status: r.status,
+        counts: serde_json::from_str(&r.counts).unwrap_or_default(),
+        error: r.error,
+        bytes: r.bytes,
+        created_at: crate::types::timestamp(r.created_at),
+        finished_at: r.finished_at.map(crate::types::timestamp),
+    }))
+}
+
+async fn set_progress(db: &Db, tenant_id: i64, id: i64, counts: &ImportCounts) {
+    let json = serde_json::to_string(counts).unwrap_or_default();
+    let _ = on_db!(db, pool => sqlx::query("UPDATE member_imports SET counts = $3 WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant_id).bind(id).bind(&json).execute(pool).await.map(|r| r.rows_affected()));
+}
+
+async fn finish(db: &Db, tenant_id: i64, id: i64, result: &Result<ImportCounts, String>) {
+    let (status, counts, error) = match result {
+        Ok(c) => ("done", serde_json::to_string(c).unwrap_or_default(), None),
+        Err(e) => ("failed", String::new(), Some(e.clone())),
+    };
+    let done = on_db!(db, pool => sqlx::query(
+        "UPDATE member_imports SET status = $3, counts = CASE WHEN $4 = '' THEN counts ELSE $4 END, error = $5, finished_at = $6 WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant_id).bind(id).bind(status).bind(&counts).bind(&error).bind(now_micros()).execute(pool).await.map(|r| r.rows_affected()));
+    if let Err(e) = done {
+        tracing::error!(error = %e, import = id, "could not record the end of an import");
+    }
+}
+
+/// Errors go to the database, up to a cap (the counts still say how many rows failed).
+struct DbErrors {
+    db: Db,
+    tenant_id: i64,
+    import_id: i64,
+    stored: usize,
+}
+
+const MAX_STORED_ERRORS: usize = 100_000;
+
+impl super::import::AsyncErrorSink for DbErrors {
+    async fn send(&mut self, errors: &[RowError]) {
+        let room = MAX_STORED_ERRORS.saturating_sub(self.stored);
+        if room == 0 {
+            return;
+        }
+        let Ok(mut tx) = self.db.begin().await else {
+            return;
+        };
+        for e in errors.iter().take(room) {
+            let _ = on_tx!(&mut tx, c => sqlx::query(
+                "INSERT INTO member_import_errors (tenant_id, import_id, row_no, column_name, value, reason) VALUES ($1, $2, $3, $4, $5, $6)")
+                .bind(self.tenant_id).bind(self.import_id).bind(e.row as i64).bind(&e.column).bind(&e.value).bind(&e.reason)
+                .execute(c).await.map(|r| r.rows_affected()));
+        }
+        if tx.commit().await.is_ok() {
+            self.stored += errors.len().min(room);
+        }
+    }
+}
+
+/// Jobs left running by a stopped server are marked failed (re-uploading is safe:
+/// members already imported are skipped and get no extra points).
+pub async fn fail_interrupted(db: &Db) -> sqlx::Result<u64> {
+    on_db!(db, pool => sqlx::query(
+        "UPDATE member_imports SET status = 'failed', error = 'interrupted by a server restart; upload the file again (imported rows are skipped)', finished_at = $1 WHERE status = 'running'")
+        .bind(now_micros()).execute(pool).await.map(|r| r.rows_affected()))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ImportParams {
+    /// `csv` (UTF-8, or Windows-874/TIS-620 from old Thai POS exports) or `xlsx`.
+    pub format: String,
+    /// The branch the members join at.
+    pub branch_id: Option<i64>,
+    /// The file's name, for the record.
+    pub file_name: Option<String>,
+}
+
+/// Upload a CSV or XLSX of members with their balances (the request body is the file).
+/// Answers at once with a job to poll; bad rows end up in the job's error report.
+#[utoipa::path(post, path = "/members/imports", tag = "members", operation_id = "start_member_import",
+    params(ImportParams), request_body(content = Vec<u8>, content_type = "text/csv"),
+    security(("api_key" = ["members.write"])),
+    responses((status = 202, body = ImportJob), (status = 413, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+async fn start_import(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    QueryParams(p): QueryParams<ImportParams>,
+    body: Body,
+) -> ApiResult<(StatusCode, Json<ImportJob>)> {
+    let ext = match p.format.as_str() {
+        "csv" => "csv",
+        "xlsx" => "xlsx",
+        _ => {
+            return Err(ApiError::field(
+                Code::InvalidQuery,
+                "format",
+                "format must be csv or xlsx",
+            ));
+        }
+    };
+    if let Some(b) = p.branch_id {
+        if crate::tenants::store::get_branch(&app.db, ctx.tenant_id(), b)
+            .await?
+            .is_none()
+        {
+            return Err(ApiError::field(
+                Code::InvalidQuery,
+                "branch_id",
+                format!("branch {b} does not exist"),
+            ));
+        }
+    }
+    let file_name = crate::types::text(
+        p.file_name.as_deref().unwrap_or("upload"),
+        "file_name",
+        1,
+        200,
+    )
+    .map_err(|e| ApiError::field(Code::InvalidQuery, "file_name", e))?;
+    let id = crate::ids::next_id();
+    let dir = app.settings.data_dir.join("imports");
+    tokio::fs::create_dir_all(&dir)
+        .await
+        .map_err(ApiError::internal)?;
+    let path: PathBuf = dir.join(format!("{}-{id}.{ext}", ctx.tenant_id()));
+    let bytes = match save_upload(body, &path, app.settings.max_import_bytes).await {
+        Ok(n) => n,
+        Err(e) => {
+            let _ = tokio::fs::remove_file(&path).await;
+            return Err(e);
+        }
+    };
+    let (actor_kind, actor_id, actor_label) = ctx.principal.audit_actor();
+    let mut tx = app.db.begin().await?;
+    on_tx!(&mut tx, c => sqlx::query(
+        "INSERT INTO member_imports (tenant_id, id, file_name, branch_id, status, bytes, created_by, created_at) VALUES ($1, $2, $3, $4, 'running', $5, $6, $7)")
+        .bind(ctx.tenant_id()).bind(id).bind(&file_name).bind(p.branch_id).bind(bytes as i64).bind(actor_id).bind(now_micros())
+        .execute(c).await.map(|r| r.rows_affected()))?;
+    crate::audit::record(
+        &mut tx,
+        &ctx,
+        crate::audit::Change::new("members.import_started", "member_import", id)
+            .details(serde_json::json!({"file_name": file_name, "bytes": bytes})),
+    )
+    .await?;
+    tx.commit().await?;
+    let target = ImportTarget {
+        tenant_id: ctx.tenant_id(),
+        branch_id: p.branch_id,
+        actor_kind,
+        actor_id: Some(actor_id),
+        actor_label,
+        meta: ctx.meta.clone(),
+    };
+    let db = app.db.clone();
+    tokio::spawn(async move {
+        let progress_db = db.clone();
+        let (tenant_id, progress) = (
+            target.tenant_id,
+            tokio::sync::mpsc::unbounded_channel::<ImportCounts>(),
+        );
+        let (progress_tx, mut progress_rx) = progress;
+        let updater = tokio::spawn(async move {
+            while let Some(c) = progress_rx.recv().await {
+                set_progress(&progress_db, tenant_id, id, &c).await;
+            }
+        });
+        let mut sink = DbErrors {
+            db: db.clone(),
+            tenant_id,
+            import_id: id,
+            stored: 0,
+        };
+        let result = super::import::import_file(
+            &db,
+            &path,
+            &target,
+            |c| drop(progress_tx.send(c.clone())),
+            &mut sink,
+        )
+        .await;
+        drop(progress_tx);
+        let _ = updater.await;
+        finish(&db, tenant_id, id, &result).await;
+        let _ = tokio::fs::remove_file(&path).await;
+    });
+    let job = load(&app.db, ctx.tenant_id(), id)
+        .await?
+        .ok_or_else(|| ApiError::internal("import job vanished"))?;
+    Ok((StatusCode::ACCEPTED, Json(job)))
+}
+
+/// Stream the body to `path`, refusing it once it passes `max` bytes.
+async fn save_upload(body: Body, path: &std::path::Path, max: u64) -> ApiResult<u64> {
+    use futures_util::StreamExt;
+    let mut file = tokio::fs::File::create(path)
+        .await
+        .map_err(ApiError::internal)?;
+    let mut stream = body.into_data_stream();
+    let mut total: u64 = 0;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| {
+            ApiError::new(
+                Code::MalformedJson,
+                format!("the upload was interrupted: {e}"),
+            )
+        })?;
+        total += chunk.len() as u64;
+        if total > max {
+            return Err(ApiError::new(
+                Code::BodyTooLarge,
+                format!(
+                    "the file is larger than {max} bytes; split it or import it with `loyal import members`"
+                ),
+            ));
+        }
+        file.write_all(&chunk).await.map_err(ApiError::internal)?;
+    }
+    file.flush().await.map_err(ApiError::internal)?;
+    if total == 0 {
+        return Err(ApiError::invalid("body", "the file is empty"));
+    }
+    Ok(total)
+}
+
+/// An import job: status and counts (poll until `done` or `failed`).
+#[utoipa::path(get, path = "/members/imports/{id}", tag = "members", operation_id = "get_member_import",
+    params(("id" = i64, Path)), security(("api_key" = ["members.write"])),
+    responses((status = 200, body = ImportJob), (status = 404, body = crate::error::Problem)))]
+async fn get_import(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+) -> ApiResult<Json<ImportJob>> {
+    load(&app.db, ctx.tenant_id(), id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("import"))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ErrorPage {
+    /// Rows after this row number (the last `row` of the previous page).
+    pub after_row: Option<i64>,
+    pub limit: Option<i64>,
+}
+
+/// The rows an import refused: row number, column, value and reason, in row order.
+#[utoipa::path(get, path = "/members/imports/{id}/errors", tag = "members", operation_id = "member_import_errors",
+    params(("id" = i64, Path), ErrorPage), security(("api_key" = ["members.write"])),
+    responses((status = 200, body = Page<RowError>), (status = 404, body = crate::error::Problem)))]
+async fn import_errors(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+    QueryParams(q): QueryParams<ErrorPage>,
+) -> ApiResult<Json<Page<RowError>>> {
+    if load(&app.db, ctx.tenant_id(), id).await?.is_none() {
+        return Err(ApiError::not_found("import"));
+    }
+    let limit = crate::http::query::PageParams {
+        limit: q.limit,
+        cursor: None,
+    }
+    .limit()?;
+    let rows: Vec<(i64, String, String, String)> = on_db!(&app.db, pool => sqlx::query_as(
+        "SELECT row_no, column_name, value, reason FROM member_import_errors WHERE tenant_id = $1 AND import_id = $2 AND row_no > $3
+         ORDER BY row_no, column_name LIMIT $4")
+        .bind(ctx.tenant_id()).bind(id).bind(q.after_row.unwrap_or(0)).bind(limit).fetch_all(pool).await)?;
+    let items: Vec<RowError> = rows
+        .into_iter()
+        .map(|(row, column, value, reason)| RowError {
+            row: row as u64,
+            column,
+            value,
+            reason,
+        })
+        .collect();
+    // Pages end on a whole row, so a row's errors are never split.
+    Ok(Json(Page {
+        next_cursor: (items.len() as i64 == limit)
+            .then(|| items.last().map(|e| e.row.to_string()))
+            .flatten(),
+        items,
+    }))
+}
+
+/// The import template (CSV, UTF-8): the columns and one example row.
+#[utoipa::path(get, path = "/members/import-template", tag = "members", operation_id = "member_import_template",
+    security(("api_key" = ["members.write"])), responses((status = 200, content_type = "text/csv", body = String)))]
+async fn import_template() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"members-template.csv\"",
+            ),
+        ],
+        TEMPLATE_CSV,
+    )
+}
