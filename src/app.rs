@@ -30,6 +30,7 @@ pub struct Inner {
     pub openapi: Arc<utoipa::openapi::OpenApi>,
     pub login_limiter: LoginLimiter,
     pub metrics: PrometheusHandle,
+    pub cipher: crate::crypto::Cipher,
 }
 
 /// Shared by every request: cheap to clone.
@@ -101,6 +102,8 @@ pub fn build(db: Db, settings: Settings) -> (AppState, Router) {
         policies,
         openapi: Arc::new(doc),
         metrics: ops::metrics_handle(),
+        cipher: crate::crypto::Cipher::load(&settings.encryption_key, &settings.data_dir)
+            .unwrap_or_else(|e| panic!("encryption key: {e}")),
         settings,
     }));
 

@@ -59,6 +59,10 @@ settings! {
     /// Database URL: `sqlite://path/to/file.db` or `postgres://user@host/db`.
     /// Empty means `sqlite://<data_dir>/loyal.db`.
     database_url: String = String::new(), secret = true;
+    /// Key for personal data encrypted at rest (national IDs): base64 of 32 random bytes
+    /// (`openssl rand -base64 32`). Empty: a key file is created in the data directory.
+    /// Servers sharing one database must share this key.
+    encryption_key: String = String::new(), secret = true;
     /// Maximum number of pooled database connections.
     database_max_connections: u32 = 16, secret = false;
     /// The URL people use to reach this server; used in invitation links and to decide

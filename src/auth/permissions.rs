@@ -39,6 +39,7 @@ permissions! {
     AuditRead = "audit.read", "Read the audit log";
     MembersRead = "members.read", "Find and view members";
     MembersWrite = "members.write", "Enrol and change members";
+    MembersSensitive = "members.sensitive", "See a member's national ID in full (every view is audited)";
     PointsEarn = "points.earn", "Record purchases and refunds (points are computed by the rules)";
     PointsRedeem = "points.redeem", "Spend a member's points";
     PointsAdjust = "points.adjust", "Grant or deduct points by hand, with a reason";

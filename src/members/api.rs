@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::model::{Birthday, Gender, Phone, Tag, check_attributes};
+use super::model::{Birthday, Gender, NationalId, Phone, Tag, check_attributes};
 use super::store::{self, Member, NewMember, ProfileChanges};
 use crate::app::AppState;
 use crate::audit::{self, Change};
@@ -22,6 +22,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_members, create_member))
         .routes(routes!(get_member, update_member))
         .routes(routes!(member_360))
+        .routes(routes!(reveal_national_id))
 }
 
 /// Member fields a request may set. All optional, except `phone` on enrolment. (Not
@@ -41,6 +42,8 @@ pub struct MemberFields {
     pub gender: Option<Gender>,
     pub birthday: Option<Birthday>,
     pub address: Option<String>,
+    /// Thai national ID (check digit verified); stored encrypted, shown masked.
+    pub national_id: Option<NationalId>,
     pub line_user_id: Option<String>,
     pub line_display_name: Option<String>,
     /// Replaces the member's tags.
@@ -55,6 +58,22 @@ fn optional_text(field: &str, v: &Option<String>, max: usize) -> ApiResult<Optio
         .map(|s| text(s, field, 0, max))
         .transpose()
         .map_err(|e| ApiError::invalid(field, e))
+}
+
+/// The national ID sealed for this member's row.
+fn seal(
+    app: &AppState,
+    tenant_id: i64,
+    member_id: i64,
+    id: &Option<NationalId>,
+) -> Option<(String, String)> {
+    id.as_ref().map(|n| {
+        (
+            app.cipher
+                .encrypt(n.as_str(), &format!("member:{tenant_id}:{member_id}")),
+            n.as_str()[9..].to_string(),
+        )
+    })
 }
 
 impl MemberFields {
@@ -97,6 +116,8 @@ impl MemberFields {
             birthday: self.birthday.map(String::from),
             tags: self.tags.map(|t| t.into_iter().map(String::from).collect()),
             attributes: self.attributes,
+            // Sealed by the caller, who knows the member's id.
+            national_id: None,
         })
     }
 }
@@ -115,7 +136,8 @@ async fn create_member(
         .phone
         .clone()
         .ok_or_else(|| ApiError::field(Code::MissingField, "phone", "phone is required"))?;
-    let changes = req.into_changes(&app, ctx.tenant_id()).await?;
+    let national_id = req.national_id.clone();
+    let mut changes = req.into_changes(&app, ctx.tenant_id()).await?;
     let mut tx = app.db.begin().await?;
     let new = NewMember {
         phone: &phone,
@@ -134,6 +156,7 @@ async fn create_member(
         }
         other => other?,
     };
+    changes.national_id = seal(&app, ctx.tenant_id(), id, &national_id);
     store::update(&mut tx, ctx.tenant_id(), id, &changes).await?;
     audit::record(&mut tx, &ctx, Change::new("member.created", "member", id)).await?;
     if let Some(welcome) = crate::ledger::grant_welcome(
@@ -186,7 +209,9 @@ async fn update_member(
     PathId(id): PathId,
     JsonBody(req): JsonBody<MemberFields>,
 ) -> ApiResult<Json<Member>> {
-    let changes = req.into_changes(&app, ctx.tenant_id()).await?;
+    let national_id = req.national_id.clone();
+    let mut changes = req.into_changes(&app, ctx.tenant_id()).await?;
+    changes.national_id = seal(&app, ctx.tenant_id(), id, &national_id);
     let mut tx = app.db.begin().await?;
     let found = match store::update(&mut tx, ctx.tenant_id(), id, &changes).await {
         Err(e) if crate::store::is_unique_violation(&e) => {
@@ -211,6 +236,7 @@ async fn update_member(
         ("gender", changes.gender.is_some()),
         ("birthday", changes.birthday.is_some()),
         ("address", changes.address.is_some()),
+        ("national_id", changes.national_id.is_some()),
         (
             "line",
             changes.line_user_id.is_some() || changes.line_display_name.is_some(),
@@ -311,4 +337,43 @@ async fn member_360(
         stamps: view.1,
         recent_ledger: view.2,
     }))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct NationalIdView {
+    pub national_id: Option<String>,
+}
+
+/// A member's national ID in full. Every view is written to the audit log.
+#[utoipa::path(get, path = "/members/{id}/national-id", tag = "members", operation_id = "reveal_national_id",
+    params(("id" = i64, Path)), security(("api_key" = ["members.sensitive"])),
+    responses((status = 200, body = NationalIdView), (status = 404, body = crate::error::Problem)))]
+async fn reveal_national_id(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+) -> ApiResult<Json<NationalIdView>> {
+    if store::get(&app.db, ctx.tenant_id(), id).await?.is_none() {
+        return Err(ApiError::not_found("member"));
+    }
+    let sealed = store::sealed_national_id(&app.db, ctx.tenant_id(), id).await?;
+    let national_id = match sealed {
+        Some(s) => Some(
+            app.cipher
+                .decrypt(&s, &format!("member:{}:{id}", ctx.tenant_id()))
+                .ok_or_else(|| {
+                    ApiError::internal("a national ID does not decrypt with the configured key")
+                })?,
+        ),
+        None => None,
+    };
+    let mut tx = app.db.begin().await?;
+    audit::record(
+        &mut tx,
+        &ctx,
+        Change::new("member.national_id_viewed", "member", id),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(NationalIdView { national_id }))
 }

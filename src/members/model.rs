@@ -181,3 +181,46 @@ mod profile_tests {
         assert!(check_attributes(&serde_json::json!([1])).is_err());
     }
 }
+
+parsed_string!(
+    /// A Thai national ID: 13 digits (dashes and spaces allowed) with a valid check digit.
+    NationalId, example = "1-1017-00203-45-0", |s| {
+        let digits: String = s.chars().filter(|c| !matches!(c, '-' | ' ')).collect();
+        if digits.len() != 13 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err("a national ID has 13 digits".into());
+        }
+        let d: Vec<u32> = digits.bytes().map(|b| u32::from(b - b'0')).collect();
+        let sum: u32 = (0..12).map(|i| d[i] * (13 - i as u32)).sum();
+        if (11 - sum % 11) % 10 != d[12] {
+            return Err("the national ID's check digit is wrong; check for a typing mistake".into());
+        }
+        Ok(digits)
+    }
+);
+
+impl NationalId {
+    /// Only the last four digits show: `*********2345`.
+    pub fn masked(last4: &str) -> String {
+        format!("*********{last4}")
+    }
+}
+
+#[cfg(test)]
+mod national_id_tests {
+    use super::*;
+
+    #[test]
+    fn check_digits_are_verified() {
+        assert_eq!(
+            NationalId::parse("1-1017-00203-45-0").unwrap().as_str(),
+            "1101700203450"
+        );
+        assert!(
+            NationalId::parse("1101700203451").is_err(),
+            "wrong check digit"
+        );
+        assert!(NationalId::parse("110170020345").is_err(), "12 digits");
+        assert!(NationalId::parse("11017002034a1").is_err());
+        assert_eq!(NationalId::masked("3451"), "*********3451");
+    }
+}

@@ -24,6 +24,12 @@ pub struct Member {
     /// `active` or `blocked`.
     pub status: String,
     pub join_branch_id: Option<i64>,
+    /// Only the last four digits: `*********2345`.
+    #[sqlx(skip)]
+    pub national_id_masked: Option<String>,
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub national_id_last4: Option<String>,
     #[sqlx(skip)]
     pub tags: Vec<String>,
     #[sqlx(skip)]
@@ -40,7 +46,7 @@ pub struct Member {
 }
 
 const COLUMNS: &str = "id, phone, first_name, last_name, email, gender, birthday, address, line_user_id, line_display_name, \
-                       status, join_branch_id, attributes AS attributes_json, created_at AS created_micros";
+                       status, join_branch_id, national_id_last4, attributes AS attributes_json, created_at AS created_micros";
 
 /// What a new member is made of; the rest of the profile is set with [`update`].
 pub struct NewMember<'a> {
@@ -68,6 +74,10 @@ async fn hydrate(db: &Db, tenant_id: i64, mut rows: Vec<Member>) -> sqlx::Result
         m.attributes =
             serde_json::from_str(&m.attributes_json).unwrap_or_else(|_| serde_json::json!({}));
         m.created_at = crate::types::timestamp(m.created_micros);
+        m.national_id_masked = m
+            .national_id_last4
+            .as_deref()
+            .map(super::model::NationalId::masked);
         let tags: Vec<(String,)> = on_db!(db, pool => sqlx::query_as("SELECT tag FROM member_tags WHERE tenant_id = $1 AND member_id = $2 ORDER BY tag")
             .bind(tenant_id).bind(m.id).fetch_all(pool).await)?;
         m.tags = tags.into_iter().map(|t| t.0).collect();
@@ -132,6 +142,8 @@ pub struct ProfileChanges {
     pub line_display_name: Option<String>,
     pub status: Option<String>,
     pub join_branch_id: Option<i64>,
+    /// (sealed value, last four digits)
+    pub national_id: Option<(String, String)>,
     pub attributes: Option<serde_json::Value>,
     pub tags: Option<Vec<String>>,
 }
@@ -148,11 +160,13 @@ pub async fn update(
                 email = COALESCE($6, email), gender = COALESCE($7, gender), birthday = COALESCE($8, birthday),
                 address = COALESCE($9, address), line_user_id = COALESCE($10, line_user_id),
                 line_display_name = COALESCE($11, line_display_name), status = COALESCE($12, status),
-                attributes = COALESCE($13, attributes), updated_at = $14, join_branch_id = COALESCE($15, join_branch_id)
+                attributes = COALESCE($13, attributes), updated_at = $14, join_branch_id = COALESCE($15, join_branch_id),
+                national_id_enc = COALESCE($16, national_id_enc), national_id_last4 = COALESCE($17, national_id_last4)
          WHERE tenant_id = $1 AND id = $2")
         .bind(tenant_id).bind(id).bind(&c.phone).bind(&c.first_name).bind(&c.last_name).bind(&c.email)
         .bind(c.gender.map(|g| g.as_str())).bind(&c.birthday).bind(&c.address).bind(&c.line_user_id)
         .bind(&c.line_display_name).bind(&c.status).bind(&attributes).bind(now_micros()).bind(c.join_branch_id)
+        .bind(c.national_id.as_ref().map(|n| &n.0)).bind(c.national_id.as_ref().map(|n| &n.1))
         .execute(&mut *conn).await.map(|r| r.rows_affected()))?;
     if done == 1 {
         if let Some(tags) = &c.tags {
@@ -194,4 +208,11 @@ pub async fn member_id_by_phone(
     let row: Option<(i64,)> = on_tx!(tx, c => sqlx::query_as("SELECT id FROM members WHERE tenant_id = $1 AND phone = $2")
         .bind(tenant_id).bind(phone.as_str()).fetch_optional(c).await)?;
     Ok(row.map(|r| r.0))
+}
+
+/// The sealed national ID of a member.
+pub async fn sealed_national_id(db: &Db, tenant_id: i64, id: i64) -> sqlx::Result<Option<String>> {
+    let row: Option<(Option<String>,)> = on_db!(db, pool => sqlx::query_as("SELECT national_id_enc FROM members WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant_id).bind(id).fetch_optional(pool).await)?;
+    Ok(row.and_then(|r| r.0))
 }

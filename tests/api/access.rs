@@ -67,6 +67,7 @@ fn expected_permissions(role: &str) -> Vec<&'static str> {
         "audit.read",
         "members.read",
         "members.write",
+        "members.sensitive",
         "points.earn",
         "points.redeem",
         "points.adjust",

@@ -254,3 +254,54 @@ db_test!(
         );
     }
 );
+
+db_test!(
+    a_national_id_is_checked_encrypted_masked_and_its_views_audited,
+    |app| {
+        let owner = app.signup("kafe").await;
+        let bad = owner
+            .post(
+                "/api/v1/members",
+                json!({"phone": "0812345678", "national_id": "1-1017-00203-45-1"}),
+            )
+            .await;
+        assert_eq!((bad.status, bad.field()), (422, "national_id"));
+        let res = owner
+            .post(
+                "/api/v1/members",
+                json!({"phone": "0812345678", "national_id": "1-1017-00203-45-0"}),
+            )
+            .await;
+        assert_eq!(
+            (res.status, res.body["national_id_masked"].as_str()),
+            (201, Some("*********3450")),
+            "{}",
+            res.body
+        );
+        assert!(
+            !res.text.contains("1101700203450"),
+            "never in a normal response"
+        );
+        let m = res.body["id"].as_i64().unwrap();
+        let stored: (Option<String>,) = loyal::on_db!(&app.db, pool => sqlx::query_as("SELECT national_id_enc FROM members WHERE id = $1").bind(m).fetch_one(pool).await).unwrap();
+        let stored = stored.0.unwrap();
+        assert!(
+            !stored.contains("1101700203450") && stored.len() > 30,
+            "stored encrypted: {stored}"
+        );
+        let cashier = app.hire(&owner, "kafe", "cashier").await;
+        assert_eq!(
+            cashier
+                .get(&format!("/api/v1/members/{m}/national-id"))
+                .await
+                .status,
+            403
+        );
+        let full = owner.get(&format!("/api/v1/members/{m}/national-id")).await;
+        assert_eq!(full.body["national_id"], "1101700203450");
+        let views = owner
+            .all("/api/v1/audit-log?action=member.national_id_viewed")
+            .await;
+        assert_eq!(views.len(), 1);
+    }
+);
