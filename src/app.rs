@@ -53,6 +53,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .merge(crate::audit::api::routes())
         .merge(crate::members::api::routes())
         .merge(crate::members::import_jobs::routes())
+        .merge(crate::members::privacy::routes())
         .merge(crate::ledger::api::routes())
         .merge(crate::rules::api::routes())
 }

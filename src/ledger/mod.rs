@@ -54,7 +54,9 @@ pub async fn post_one(
     let mut tx = db.begin().await?;
     let posted = store::post(&mut tx, posting, &settings, &tz).await?;
     if !posted.replayed {
-        let details = serde_json::json!({"member_id": posting.member_id, "currency": posting.currency.as_str(), "points": posted.points, "receipt": posting.receipt, "reason": posting.reason});
+        // The reason (free text that may name a person) lives in the ledger row only, so
+        // erasing a member can remove it from one place.
+        let details = serde_json::json!({"member_id": posting.member_id, "currency": posting.currency.as_str(), "points": posted.points, "receipt": posting.receipt});
         audit::record_as(
             &mut tx,
             posting.tenant_id,

@@ -927,3 +927,31 @@ pub async fn earned_between(
         .bind(tenant_id).bind(member_id).bind(from).bind(to).fetch_one(c).await)?;
     Ok(sum.unwrap_or(0))
 }
+
+/// Remove free text staff typed about a member (reasons) when the member is erased;
+/// amounts, kinds and dates, and so every balance and report, stay as they were.
+pub async fn scrub_free_text(tx: &mut Tx, tenant_id: i64, member_id: i64) -> sqlx::Result<u64> {
+    on_tx!(tx, c => sqlx::query("UPDATE ledger_txns SET reason = '(erased)' WHERE tenant_id = $1 AND member_id = $2 AND reason IS NOT NULL")
+        .bind(tenant_id).bind(member_id).execute(c).await.map(|r| r.rows_affected()))
+}
+
+/// Every movement of a member, oldest first (for a data export).
+pub async fn full_history(
+    db: &Db,
+    tenant_id: i64,
+    member_id: i64,
+) -> sqlx::Result<Vec<HistoryLine>> {
+    let mut all = vec![];
+    let mut before = i64::MAX;
+    loop {
+        let mut page = history(db, tenant_id, member_id, before, 500).await?;
+        let more = page.len() > 500;
+        page.truncate(500);
+        before = page.last().map(|l| l.id).unwrap_or(before);
+        all.extend(page);
+        if !more {
+            all.reverse();
+            return Ok(all);
+        }
+    }
+}

@@ -8,4 +8,5 @@ pub mod api;
 pub mod import;
 pub mod import_jobs;
 pub mod model;
+pub mod privacy;
 pub mod store;

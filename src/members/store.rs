@@ -216,3 +216,21 @@ pub async fn sealed_national_id(db: &Db, tenant_id: i64, id: i64) -> sqlx::Resul
         .bind(tenant_id).bind(id).fetch_optional(pool).await)?;
     Ok(row.and_then(|r| r.0))
 }
+
+/// Erase a member's personal data (PDPA): identifiers and free text go; the id, the
+/// status `erased` and the ledger's amounts stay, so every total and report is
+/// unchanged. The phone becomes `erased-<id>` (unique, never a real number).
+pub async fn anonymise(tx: &mut Tx, tenant_id: i64, id: i64) -> sqlx::Result<bool> {
+    let done = on_tx!(tx, c => {
+        let n = sqlx::query(
+            "UPDATE members SET phone = $3, first_name = '', last_name = '', email = NULL, gender = 'unspecified', birthday = NULL,
+                    address = '', line_user_id = NULL, line_display_name = NULL, national_id_enc = NULL, national_id_last4 = NULL,
+                    attributes = '{}', status = 'erased', updated_at = $4
+             WHERE tenant_id = $1 AND id = $2 AND status <> 'erased'")
+            .bind(tenant_id).bind(id).bind(format!("erased-{id}")).bind(now_micros())
+            .execute(&mut *c).await?.rows_affected();
+        sqlx::query("DELETE FROM member_tags WHERE tenant_id = $1 AND member_id = $2").bind(tenant_id).bind(id).execute(&mut *c).await?;
+        Ok::<_, sqlx::Error>(n)
+    })?;
+    Ok(done == 1)
+}

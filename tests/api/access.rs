@@ -424,6 +424,7 @@ db_test!(every_state_changing_request_writes_an_audit_entry, |app| {
         )
         .await;
     let m = owner.member("0812345678").await;
+    let to_erase = owner.member("0866666666").await;
     owner
         .post(
             &format!("/api/v1/members/{m}/points/adjust"),
@@ -521,6 +522,10 @@ db_test!(every_state_changing_request_writes_an_audit_entry, |app| {
             ),
         ),
         ("logout", ("/api/v1/sessions/current".into(), Value::Null)),
+        (
+            "erase_member",
+            (format!("/api/v1/members/{to_erase}/erase"), json!({})),
+        ),
         (
             "start_member_import",
             (

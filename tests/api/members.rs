@@ -305,3 +305,107 @@ db_test!(
         assert_eq!(views.len(), 1);
     }
 );
+
+db_test!(
+    pdpa_export_holds_everything_and_erasure_keeps_every_total,
+    |app| {
+        let owner = app.signup("kafe").await;
+        let res = owner
+            .post(
+                "/api/v1/members",
+                json!({"phone": "0812345678", "first_name": "Somchai", "email": "s@x.test",
+        "national_id": "1101700203450", "tags": ["vip"], "attributes": {"favourite": "latte"}}),
+            )
+            .await;
+        let m = res.body["id"].as_i64().unwrap();
+        owner.purchase(m, 100_000, "R1").await;
+        owner
+            .post(
+                &format!("/api/v1/members/{m}/points/adjust"),
+                json!({"points": 5, "reason": "Somchai complained about the wifi"}),
+            )
+            .await;
+        let export = owner.get(&format!("/api/v1/members/{m}/export")).await;
+        assert_eq!(export.status, 200, "{}", export.body);
+        assert_eq!(
+            (
+                export.body["member"]["phone"].as_str(),
+                export.body["national_id"].as_str()
+            ),
+            (Some("+66812345678"), Some("1101700203450"))
+        );
+        assert_eq!(export.body["ledger"].as_array().unwrap().len(), 2);
+        assert_eq!(export.body["ledger"][0]["kind"], "earn", "oldest first");
+        assert!(
+            export.body["audit"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["action"] == "member.created")
+        );
+        let before = owner.get("/api/v1/reports/liability").await.body;
+        let erased = owner
+            .post(&format!("/api/v1/members/{m}/erase"), json!({}))
+            .await;
+        assert_eq!(erased.status, 200, "{}", erased.body);
+        assert_eq!(
+            (
+                erased.body["status"].as_str(),
+                erased.body["first_name"].as_str(),
+                erased.body["email"].as_str()
+            ),
+            (Some("erased"), Some(""), None)
+        );
+        assert_eq!(erased.body["phone"], format!("erased-{m}"));
+        assert_eq!(
+            (
+                erased.body["tags"].clone(),
+                erased.body["attributes"].clone(),
+                erased.body["national_id_masked"].clone()
+            ),
+            (json!([]), json!({}), serde_json::Value::Null)
+        );
+        let text = owner.get(&format!("/api/v1/members/{m}/export")).await.text;
+        for personal in [
+            "Somchai",
+            "0812345678",
+            "66812345678",
+            "1101700203450",
+            "s@x.test",
+            "latte",
+            "wifi",
+        ] {
+            assert!(!text.contains(personal), "{personal} survived the erasure");
+        }
+        assert_eq!(
+            owner.get("/api/v1/reports/liability").await.body,
+            before,
+            "every total is unchanged"
+        );
+        assert_eq!(owner.points(m).await["balance"], 45);
+        assert!(
+            owner.get("/api/v1/members?phone=0812345678").await.body["items"]
+                .as_array()
+                .unwrap()
+                .is_empty()
+        );
+        let again = owner
+            .post(&format!("/api/v1/members/{m}/erase"), json!({}))
+            .await;
+        assert_eq!((again.status, again.code()), (409, "nothing_to_undo"));
+        assert!(
+            loyal::ledger::store::verify(&app.db)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // The phone is free for a new enrolment.
+        assert_eq!(
+            owner
+                .post("/api/v1/members", json!({"phone": "0812345678"}))
+                .await
+                .status,
+            201
+        );
+    }
+);

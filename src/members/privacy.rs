@@ -1,0 +1,120 @@
+//! Data-subject rights under Thailand's PDPA: a machine-readable export of everything
+//! held on a member, and erasure by anonymisation (ledger totals stay exact).
+
+use axum::Json;
+use axum::extract::State;
+use serde::Serialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::store::{self, Member};
+use crate::app::AppState;
+use crate::audit::{self, Change};
+use crate::auth::Ctx;
+use crate::error::{ApiError, ApiResult, Code};
+use crate::http::query::PathId;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(export_member))
+        .routes(routes!(erase_member))
+}
+
+/// Everything held on a member, as one JSON document.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MemberExport {
+    #[schema(value_type = String, format = DateTime)]
+    pub exported_at: jiff::Timestamp,
+    pub shop: String,
+    pub member: Member,
+    /// The national ID in full (the export goes to the person themselves).
+    pub national_id: Option<String>,
+    pub points: crate::ledger::store::BalanceSummary,
+    pub stamps: crate::ledger::store::BalanceSummary,
+    /// Every movement of their points and stamps, oldest first.
+    pub ledger: Vec<crate::ledger::store::HistoryLine>,
+    /// What staff did to their record.
+    pub audit: Vec<crate::audit::Entry>,
+}
+
+/// Export everything held on a member (PDPA access request), machine-readable.
+/// The export itself is audited.
+#[utoipa::path(get, path = "/members/{id}/export", tag = "privacy", operation_id = "export_member",
+    params(("id" = i64, Path)), security(("api_key" = ["members.sensitive"])),
+    responses((status = 200, body = MemberExport), (status = 404, body = crate::error::Problem)))]
+async fn export_member(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+) -> ApiResult<Json<MemberExport>> {
+    let tenant = ctx.tenant_id();
+    let member = store::get(&app.db, tenant, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("member"))?;
+    let national_id = match store::sealed_national_id(&app.db, tenant, id).await? {
+        Some(s) => app.cipher.decrypt(&s, &format!("member:{tenant}:{id}")),
+        None => None,
+    };
+    let (points, stamps, _) = crate::ledger::member_view(&app.db, tenant, id).await?;
+    let ledger = crate::ledger::store::full_history(&app.db, tenant, id).await?;
+    let filter = crate::audit::Filter {
+        target_kind: Some("member".into()),
+        target_id: Some(id),
+        ..Default::default()
+    };
+    let audit_entries = crate::audit::list(&app.db, tenant, &filter, i64::MAX, 10_000).await?;
+    let shop = crate::tenants::store::get_tenant(&app.db, tenant)
+        .await?
+        .map(|t| t.name)
+        .unwrap_or_default();
+    let mut tx = app.db.begin().await?;
+    audit::record(&mut tx, &ctx, Change::new("member.exported", "member", id)).await?;
+    tx.commit().await?;
+    Ok(Json(MemberExport {
+        exported_at: jiff::Timestamp::now(),
+        shop,
+        member,
+        national_id,
+        points,
+        stamps,
+        ledger,
+        audit: audit_entries,
+    }))
+}
+
+/// Erase a member (PDPA erasure): their identifiers, profile, tags, attributes and the
+/// free text about them are removed; the record stays as `erased` with its ledger
+/// amounts, so balances, the liability and every report are unchanged.
+#[utoipa::path(post, path = "/members/{id}/erase", tag = "privacy", operation_id = "erase_member",
+    params(("id" = i64, Path)), security(("api_key" = ["members.sensitive"])),
+    responses((status = 200, body = Member), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
+async fn erase_member(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+) -> ApiResult<Json<Member>> {
+    let tenant = ctx.tenant_id();
+    let member = store::get(&app.db, tenant, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("member"))?;
+    if member.status == "erased" {
+        return Err(ApiError::new(
+            Code::NothingToUndo,
+            "this member was already erased",
+        ));
+    }
+    let mut tx = app.db.begin().await?;
+    store::anonymise(&mut tx, tenant, id).await?;
+    let scrubbed = crate::ledger::store::scrub_free_text(&mut tx, tenant, id).await?;
+    audit::record(
+        &mut tx,
+        &ctx,
+        Change::new("member.erased", "member", id)
+            .details(serde_json::json!({"ledger_reasons_removed": scrubbed})),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(store::get(&app.db, tenant, id).await?.ok_or_else(
+        || ApiError::internal("erased member vanished"),
+    )?))
+}
