@@ -61,10 +61,12 @@ fn actor_ref(ctx: &Ctx) -> (&'static str, i64, String) {
     ctx.principal.audit_actor()
 }
 
-async fn member_exists(app: &AppState, tenant_id: i64, member_id: i64) -> ApiResult<bool> {
+/// The member's id after following a merge (an alias posts to its survivor), if the
+/// member exists.
+async fn resolve_member(app: &AppState, tenant_id: i64, member_id: i64) -> ApiResult<Option<i64>> {
     Ok(crate::members::store::get(&app.db, tenant_id, member_id)
         .await?
-        .is_some())
+        .map(|m| m.id))
 }
 
 /// The shop's earning rate, expiry, pending and refund policies.
@@ -156,12 +158,12 @@ async fn record_purchase(
         ));
     }
     validate_items(&req.items, amount).map_err(|(field, msg)| ApiError::invalid(field, msg))?;
-    if !member_exists(&app, tenant, req.member_id).await? {
+    let Some(member_id) = resolve_member(&app, tenant, req.member_id).await? else {
         return Err(ApiError::invalid(
             "member_id",
             format!("member {} does not exist", req.member_id),
         ));
-    }
+    };
     if let Some(b) = req.branch_id {
         match crate::tenants::store::get_branch(&app.db, tenant, b).await? {
             Some(branch) if branch.active => {}
@@ -181,7 +183,7 @@ async fn record_purchase(
     }
     let input = PurchaseInput {
         tenant_id: tenant,
-        member_id: req.member_id,
+        member_id,
         amount_satang: amount,
         receipt,
         branch_id: req.branch_id,
@@ -417,9 +419,9 @@ async fn redeem_points(
     headers: HeaderMap,
     JsonBody(req): JsonBody<RedeemRequest>,
 ) -> ApiResult<(StatusCode, Json<DebitResult>)> {
-    if !member_exists(&app, ctx.tenant_id(), member).await? {
+    let Some(member) = resolve_member(&app, ctx.tenant_id(), member).await? else {
         return Err(ApiError::not_found("member"));
-    }
+    };
     let points = amount_in_range("points", req.points, 1)?;
     let reference = req
         .reference
@@ -495,9 +497,9 @@ async fn adjust_points(
     headers: HeaderMap,
     JsonBody(req): JsonBody<AdjustRequest>,
 ) -> ApiResult<(StatusCode, Json<DebitResult>)> {
-    if !member_exists(&app, ctx.tenant_id(), member).await? {
+    let Some(member) = resolve_member(&app, ctx.tenant_id(), member).await? else {
         return Err(ApiError::not_found("member"));
-    }
+    };
     let reason = crate::types::text(&req.reason, "reason", 1, 200)
         .map_err(|e| ApiError::invalid("reason", e))?;
     if req.points == 0 {
@@ -591,9 +593,9 @@ async fn member_points(
     ctx: Ctx,
     PathId(member): PathId,
 ) -> ApiResult<Json<MemberPoints>> {
-    if !member_exists(&app, ctx.tenant_id(), member).await? {
+    let Some(member) = resolve_member(&app, ctx.tenant_id(), member).await? else {
         return Err(ApiError::not_found("member"));
-    }
+    };
     Ok(Json(MemberPoints {
         points: store::balance_summary(&app.db, ctx.tenant_id(), member, Currency::Points).await?,
         stamps: store::balance_summary(&app.db, ctx.tenant_id(), member, Currency::Stamps).await?,
@@ -611,9 +613,9 @@ async fn member_ledger(
     PathId(member): PathId,
     QueryParams(page): QueryParams<PageParams>,
 ) -> ApiResult<Json<Page<HistoryLine>>> {
-    if !member_exists(&app, ctx.tenant_id(), member).await? {
+    let Some(member) = resolve_member(&app, ctx.tenant_id(), member).await? else {
         return Err(ApiError::not_found("member"));
-    }
+    };
     let limit = page.limit()?;
     let rows = store::history(&app.db, ctx.tenant_id(), member, page.before_id()?, limit).await?;
     Ok(Json(Page::from_rows(rows, limit, |l| l.id)))

@@ -955,3 +955,29 @@ pub async fn full_history(
         }
     }
 }
+
+/// Re-attribute everything `from` holds in the ledger to `into` (a merge of two profiles
+/// of one person). Amounts, kinds, dates, lots and keys are unchanged, so every
+/// transaction still balances and every report is unchanged; the two balance rows (per
+/// currency) are summed. Both members are locked, lowest id first.
+pub async fn merge_members(tx: &mut Tx, tenant_id: i64, from: i64, into: i64) -> sqlx::Result<()> {
+    for currency in [Currency::Points, Currency::Stamps] {
+        for m in [from.min(into), from.max(into)] {
+            lock_balance(tx, tenant_id, m, currency).await?;
+        }
+    }
+    on_tx!(tx, c => {
+        for table in ["ledger_txns", "ledger_entries", "lots"] {
+            sqlx::query(&format!("UPDATE {table} SET member_id = $3 WHERE tenant_id = $1 AND member_id = $2"))
+                .bind(tenant_id).bind(from).bind(into).execute(&mut *c).await?;
+        }
+        let rows: Vec<(String, i64, i64)> = sqlx::query_as("SELECT currency, balance, debt FROM balances WHERE tenant_id = $1 AND member_id = $2")
+            .bind(tenant_id).bind(from).fetch_all(&mut *c).await?;
+        for (currency, balance, debt) in rows {
+            sqlx::query("UPDATE balances SET balance = balance + $4, debt = debt + $5, updated_at = $6 WHERE tenant_id = $1 AND member_id = $2 AND currency = $3")
+                .bind(tenant_id).bind(into).bind(&currency).bind(balance).bind(debt).bind(now_micros()).execute(&mut *c).await?;
+        }
+        sqlx::query("DELETE FROM balances WHERE tenant_id = $1 AND member_id = $2").bind(tenant_id).bind(from).execute(&mut *c).await.map(|r| r.rows_affected())
+    })?;
+    Ok(())
+}

@@ -23,6 +23,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(get_member, update_member))
         .routes(routes!(member_360))
         .routes(routes!(reveal_national_id))
+        .routes(routes!(merge_members))
 }
 
 /// Member fields a request may set. All optional, except `phone` on enrolment. (Not
@@ -376,4 +377,72 @@ async fn reveal_national_id(
     .await?;
     tx.commit().await?;
     Ok(Json(NationalIdView { national_id }))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MergeRequest {
+    /// The duplicate profile; it becomes an alias of the member in the path.
+    pub other_member_id: i64,
+}
+
+/// Is this id a profile of its own (not an alias of another)? 404 if unknown.
+async fn own_profile(app: &AppState, tenant_id: i64, id: i64, field: &str) -> ApiResult<Member> {
+    let Some(target) = store::resolve_alias(&app.db, tenant_id, id).await? else {
+        return Err(if field.is_empty() {
+            ApiError::not_found("member")
+        } else {
+            ApiError::invalid(field, format!("member {id} does not exist"))
+        });
+    };
+    if target != id {
+        return Err(ApiError::new(
+            Code::AlreadyExists,
+            format!("member {id} was already merged into {target}"),
+        ));
+    }
+    let m = store::get(&app.db, tenant_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("member"))?;
+    if m.status == "erased" {
+        return Err(ApiError::new(
+            Code::NothingToUndo,
+            format!("member {id} was erased"),
+        ));
+    }
+    Ok(m)
+}
+
+/// Merge two profiles of one person: the other's points, stamps, lots, history and tags
+/// move to this member, empty fields are filled from it, and the other becomes an alias
+/// (its id and phone still resolve to this member).
+#[utoipa::path(post, path = "/members/{id}/merge", tag = "members", operation_id = "merge_members",
+    params(("id" = i64, Path)), request_body = MergeRequest, security(("api_key" = ["points.adjust"])),
+    responses((status = 200, body = Member), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+async fn merge_members(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+    JsonBody(req): JsonBody<MergeRequest>,
+) -> ApiResult<Json<Member>> {
+    let tenant = ctx.tenant_id();
+    own_profile(&app, tenant, id, "").await?;
+    if req.other_member_id == id {
+        return Err(ApiError::invalid(
+            "other_member_id",
+            "a member cannot be merged with itself",
+        ));
+    }
+    let other = own_profile(&app, tenant, req.other_member_id, "other_member_id").await?;
+    let mut tx = app.db.begin().await?;
+    crate::ledger::store::merge_members(&mut tx, tenant, other.id, id).await?;
+    store::merge_profiles(&mut tx, tenant, other.id, id).await?;
+    audit::record(
+        &mut tx,
+        &ctx,
+        Change::new("member.merged", "member", id).details(serde_json::json!({"merged": other.id})),
+    )
+    .await?;
+    tx.commit().await?;
+    get_member(State(app), ctx, PathId(id)).await
 }

@@ -85,17 +85,25 @@ async fn hydrate(db: &Db, tenant_id: i64, mut rows: Vec<Member>) -> sqlx::Result
     Ok(rows)
 }
 
+/// A member by id; a merged profile resolves to its survivor.
 pub async fn get(db: &Db, tenant_id: i64, id: i64) -> sqlx::Result<Option<Member>> {
+    let Some(id) = resolve_alias(db, tenant_id, id).await? else {
+        return Ok(None);
+    };
     let sql = format!("SELECT {COLUMNS} FROM members WHERE tenant_id = $1 AND id = $2");
     let rows: Vec<Member> =
         on_db!(db, pool => sqlx::query_as(&sql).bind(tenant_id).bind(id).fetch_all(pool).await)?;
     Ok(hydrate(db, tenant_id, rows).await?.pop())
 }
 
+/// A member by phone; the phone of a merged profile resolves to its survivor.
 pub async fn find_by_phone(db: &Db, tenant_id: i64, phone: &Phone) -> sqlx::Result<Option<Member>> {
-    let sql = format!("SELECT {COLUMNS} FROM members WHERE tenant_id = $1 AND phone = $2");
-    let rows: Vec<Member> = on_db!(db, pool => sqlx::query_as(&sql).bind(tenant_id).bind(phone.as_str()).fetch_all(pool).await)?;
-    Ok(hydrate(db, tenant_id, rows).await?.pop())
+    let row: Option<(i64,)> = on_db!(db, pool => sqlx::query_as("SELECT id FROM members WHERE tenant_id = $1 AND phone = $2")
+        .bind(tenant_id).bind(phone.as_str()).fetch_optional(pool).await)?;
+    match row {
+        Some((id,)) => get(db, tenant_id, id).await,
+        None => Ok(None),
+    }
 }
 
 /// Members newest first; `q` matches the start of a first name, last name or email
@@ -119,7 +127,7 @@ pub async fn search(
         )
     });
     let sql = format!(
-        "SELECT {COLUMNS} FROM members m WHERE tenant_id = $1 AND id < $2
+        "SELECT {COLUMNS} FROM members m WHERE tenant_id = $1 AND id < $2 AND merged_into IS NULL
            AND ($3 IS NULL OR LOWER(first_name) LIKE $3 ESCAPE '\\' OR LOWER(last_name) LIKE $3 ESCAPE '\\' OR LOWER(email) LIKE $3 ESCAPE '\\')
            AND ($4 IS NULL OR EXISTS (SELECT 1 FROM member_tags t WHERE t.tenant_id = m.tenant_id AND t.member_id = m.id AND t.tag = $4))
          ORDER BY id DESC LIMIT $5"
@@ -233,4 +241,35 @@ pub async fn anonymise(tx: &mut Tx, tenant_id: i64, id: i64) -> sqlx::Result<boo
         Ok::<_, sqlx::Error>(n)
     })?;
     Ok(done == 1)
+}
+
+/// Merge profile `from` into `into`: tags are united, empty fields of the survivor are
+/// filled from the other, and `from` becomes an alias (status `merged`).
+pub async fn merge_profiles(tx: &mut Tx, tenant_id: i64, from: i64, into: i64) -> sqlx::Result<()> {
+    on_tx!(tx, c => {
+        sqlx::query(
+            "UPDATE members SET
+                first_name = CASE WHEN first_name = '' THEN (SELECT o.first_name FROM members o WHERE o.tenant_id = $1 AND o.id = $2) ELSE first_name END,
+                last_name = CASE WHEN last_name = '' THEN (SELECT o.last_name FROM members o WHERE o.tenant_id = $1 AND o.id = $2) ELSE last_name END,
+                email = COALESCE(email, (SELECT o.email FROM members o WHERE o.tenant_id = $1 AND o.id = $2)),
+                birthday = COALESCE(birthday, (SELECT o.birthday FROM members o WHERE o.tenant_id = $1 AND o.id = $2)),
+                line_user_id = COALESCE(line_user_id, (SELECT o.line_user_id FROM members o WHERE o.tenant_id = $1 AND o.id = $2)),
+                line_display_name = COALESCE(line_display_name, (SELECT o.line_display_name FROM members o WHERE o.tenant_id = $1 AND o.id = $2)),
+                updated_at = $4
+             WHERE tenant_id = $1 AND id = $3")
+            .bind(tenant_id).bind(from).bind(into).bind(now_micros()).execute(&mut *c).await?;
+        sqlx::query("INSERT INTO member_tags (tenant_id, member_id, tag) SELECT tenant_id, $3, tag FROM member_tags WHERE tenant_id = $1 AND member_id = $2 ON CONFLICT DO NOTHING")
+            .bind(tenant_id).bind(from).bind(into).execute(&mut *c).await?;
+        sqlx::query("DELETE FROM member_tags WHERE tenant_id = $1 AND member_id = $2").bind(tenant_id).bind(from).execute(&mut *c).await?;
+        sqlx::query("UPDATE members SET status = 'merged', merged_into = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant_id).bind(from).bind(into).bind(now_micros()).execute(&mut *c).await.map(|r| r.rows_affected())
+    })?;
+    Ok(())
+}
+
+/// The survivor a merged member points to (itself when not merged).
+pub async fn resolve_alias(db: &Db, tenant_id: i64, id: i64) -> sqlx::Result<Option<i64>> {
+    let row: Option<(Option<i64>,)> = on_db!(db, pool => sqlx::query_as("SELECT merged_into FROM members WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant_id).bind(id).fetch_optional(pool).await)?;
+    Ok(row.map(|(into,)| into.unwrap_or(id)))
 }

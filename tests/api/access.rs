@@ -114,6 +114,7 @@ fn attack_body(operation_id: &str) -> Option<serde_json::Value> {
         "redeem_points" => Some(json!({"points": 1})),
         "adjust_points" => Some(json!({"points": -1, "reason": "pwned"})),
         "update_member" => Some(json!({"first_name": "pwned"})),
+        "merge_members" => Some(json!({"other_member_id": 1})),
         "cancel_redemption" => Some(json!({})),
         "revoke_api_key" | "revoke_invitation" => None,
         _ => Some(json!({"name": "pwned"})),
@@ -425,6 +426,7 @@ db_test!(every_state_changing_request_writes_an_audit_entry, |app| {
         .await;
     let m = owner.member("0812345678").await;
     let to_erase = owner.member("0866666666").await;
+    let duplicate = owner.member("0855555555").await;
     owner
         .post(
             &format!("/api/v1/members/{m}/points/adjust"),
@@ -522,6 +524,13 @@ db_test!(every_state_changing_request_writes_an_audit_entry, |app| {
             ),
         ),
         ("logout", ("/api/v1/sessions/current".into(), Value::Null)),
+        (
+            "merge_members",
+            (
+                format!("/api/v1/members/{m}/merge"),
+                json!({"other_member_id": duplicate}),
+            ),
+        ),
         (
             "erase_member",
             (format!("/api/v1/members/{to_erase}/erase"), json!({})),

@@ -409,3 +409,116 @@ db_test!(
         );
     }
 );
+
+db_test!(
+    merging_two_profiles_moves_points_history_and_tags_and_leaves_an_alias,
+    |app| {
+        let owner = app.signup("kafe").await;
+        let a = owner
+            .post(
+                "/api/v1/members",
+                json!({"phone": "0811111111", "first_name": "Malee", "tags": ["vip"]}),
+            )
+            .await
+            .body["id"]
+            .as_i64()
+            .unwrap();
+        let b = owner.post("/api/v1/members", json!({"phone": "0822222222", "email": "malee@x.test", "birthday": "1990-01-02", "tags": ["student"]})).await.body["id"].as_i64().unwrap();
+        owner.purchase(a, 50_000, "A1").await;
+        owner.purchase(b, 25_000, "B1").await;
+        owner
+            .post(
+                &format!("/api/v1/members/{b}/points/redeem"),
+                json!({"points": 3}),
+            )
+            .await;
+        let before = owner.get("/api/v1/reports/liability").await.body;
+        let cashier = app.hire(&owner, "kafe", "cashier").await;
+        assert_eq!(
+            cashier
+                .post(
+                    &format!("/api/v1/members/{a}/merge"),
+                    json!({"other_member_id": b})
+                )
+                .await
+                .status,
+            403,
+            "merging moves points: managers and up"
+        );
+        let merged = owner
+            .post(
+                &format!("/api/v1/members/{a}/merge"),
+                json!({"other_member_id": b}),
+            )
+            .await;
+        assert_eq!(merged.status, 200, "{}", merged.body);
+        assert_eq!(
+            (
+                merged.body["email"].as_str(),
+                merged.body["birthday"].as_str(),
+                merged.body["first_name"].as_str()
+            ),
+            (Some("malee@x.test"), Some("1990-01-02"), Some("Malee"))
+        );
+        assert_eq!(merged.body["tags"], json!(["student", "vip"]));
+        assert_eq!(owner.points(a).await["balance"], 20 + 10 - 3);
+        assert_eq!(
+            owner
+                .all(&format!("/api/v1/members/{a}/ledger"))
+                .await
+                .len(),
+            3,
+            "the history follows"
+        );
+        // The other profile still resolves, to the survivor; it is no longer listed.
+        assert_eq!(
+            owner.get(&format!("/api/v1/members/{b}")).await.body["id"],
+            a
+        );
+        assert_eq!(
+            owner.get("/api/v1/members?phone=0822222222").await.body["items"][0]["id"],
+            a
+        );
+        assert_eq!(
+            owner.all("/api/v1/members").await.len(),
+            1,
+            "only the survivor is listed"
+        );
+        // A purchase for the old id lands on the survivor.
+        owner.purchase(b, 25_000, "B2").await;
+        assert_eq!(owner.points(a).await["balance"], 37);
+        let again = owner
+            .post(
+                &format!("/api/v1/members/{a}/merge"),
+                json!({"other_member_id": b}),
+            )
+            .await;
+        assert_eq!((again.status, again.code()), (409, "already_exists"));
+        let same = owner
+            .post(
+                &format!("/api/v1/members/{a}/merge"),
+                json!({"other_member_id": a}),
+            )
+            .await;
+        assert_eq!((same.status, same.field()), (422, "other_member_id"));
+        let l = owner.get("/api/v1/reports/liability").await.body;
+        assert_eq!(
+            l["outstanding"].as_i64().unwrap(),
+            before["outstanding"].as_i64().unwrap() + 10,
+            "merging changed no total (only the new purchase did)"
+        );
+        assert!(
+            loyal::ledger::store::verify(&app.db)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            owner
+                .all("/api/v1/audit-log?action=member.merged")
+                .await
+                .len(),
+            1
+        );
+    }
+);
