@@ -54,6 +54,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .merge(crate::members::api::routes())
         .merge(crate::members::import_jobs::routes())
         .merge(crate::members::privacy::routes())
+        .merge(crate::members::signup::routes())
         .merge(crate::ledger::api::routes())
         .merge(crate::rules::api::routes())
 }

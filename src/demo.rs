@@ -7,6 +7,7 @@ use crate::config::Settings;
 use crate::http::context::RequestMeta;
 use crate::ledger::model::{ExpiryPolicy, RoundUp};
 use crate::ledger::store as ledger_store;
+use crate::members::consent::{AnswerOption, Channel, Question};
 use crate::members::model::Phone;
 use crate::members::store as members_store;
 use crate::rules::model::{Condition, Day, EarningRules, LineItem, Multiplier, StampRule};
@@ -165,6 +166,22 @@ pub async fn seed(db: &Db, _settings: &Settings) -> anyhow::Result<DemoLogins> {
         Change::new("rules.earning_changed", "tenant", tenant_id),
     )
     .await?;
+    let form = crate::members::consent::SignupFormInput {
+        terms: "สมาชิกบ้านกาแฟรับ 1 คะแนนทุกการใช้จ่าย 25 บาท คะแนนมีอายุ 24 เดือน / Members earn 1 point per 25 THB; points expire after 24 months.".into(),
+        privacy: "เราเก็บเบอร์โทรและประวัติการซื้อเพื่อให้บริการบัตรสะสมแต้ม / We keep your phone number and purchases to run your points card.".into(),
+        marketing_channels: vec![Channel::Line, Channel::Sms, Channel::Email],
+        questions: vec![Question {
+            id: "age".into(),
+            label: "ช่วงอายุ / Age".into(),
+            required: false,
+            options: vec![
+                AnswerOption { value: "under-25".into(), label: "< 25".into(), tags: vec!["young".into()] },
+                AnswerOption { value: "25-40".into(), label: "25-40".into(), tags: vec!["working-age".into()] },
+                AnswerOption { value: "over-40".into(), label: "> 40".into(), tags: vec!["over-40".into()] },
+            ],
+        }],
+    };
+    crate::members::consent::save_form(&mut tx, db, tenant_id, &form).await?;
     // Commit the rules first: enrolment reads them (welcome points) like any later request.
     tx.commit().await?;
     let mut tx = db.begin().await?;

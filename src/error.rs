@@ -37,6 +37,7 @@ error_codes! {
     NotFound = "not_found", NOT_FOUND, "Not found";
     MethodNotAllowed = "method_not_allowed", METHOD_NOT_ALLOWED, "This method is not allowed here";
     AlreadyExists = "already_exists", CONFLICT, "It already exists";
+    StaleVersion = "stale_version", CONFLICT, "The text you accepted has changed; show the current version";
     InvitationUnusable = "invitation_unusable", GONE, "The invitation has expired, was revoked or was already used";
     IdempotencyKeyInvalid = "idempotency_key_invalid", BAD_REQUEST, "The Idempotency-Key header is invalid";
     IdempotencyKeyReused = "idempotency_key_reused", UNPROCESSABLE_ENTITY, "This Idempotency-Key was used with a different request";

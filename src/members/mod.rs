@@ -5,8 +5,10 @@
 //! any form but E.164.
 
 pub mod api;
+pub mod consent;
 pub mod import;
 pub mod import_jobs;
 pub mod model;
 pub mod privacy;
+pub mod signup;
 pub mod store;

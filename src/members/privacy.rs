@@ -33,6 +33,8 @@ pub struct MemberExport {
     pub stamps: crate::ledger::store::BalanceSummary,
     /// Every movement of their points and stamps, oldest first.
     pub ledger: Vec<crate::ledger::store::HistoryLine>,
+    /// Consents given and withdrawn, oldest first.
+    pub consents: Vec<super::consent::ConsentRecord>,
     /// What staff did to their record.
     pub audit: Vec<crate::audit::Entry>,
 }
@@ -63,6 +65,7 @@ async fn export_member(
         ..Default::default()
     };
     let audit_entries = crate::audit::list(&app.db, tenant, &filter, i64::MAX, 10_000).await?;
+    let consents = super::consent::history(&app.db, tenant, id).await?;
     let shop = crate::tenants::store::get_tenant(&app.db, tenant)
         .await?
         .map(|t| t.name)
@@ -78,6 +81,7 @@ async fn export_member(
         points,
         stamps,
         ledger,
+        consents,
         audit: audit_entries,
     }))
 }

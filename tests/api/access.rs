@@ -115,6 +115,7 @@ fn attack_body(operation_id: &str) -> Option<serde_json::Value> {
         "adjust_points" => Some(json!({"points": -1, "reason": "pwned"})),
         "update_member" => Some(json!({"first_name": "pwned"})),
         "merge_members" => Some(json!({"other_member_id": 1})),
+        "change_consent" => Some(json!({"purpose": "marketing_sms", "granted": false})),
         "cancel_redemption" => Some(json!({})),
         "revoke_api_key" | "revoke_invitation" => None,
         _ => Some(json!({"name": "pwned"})),
@@ -283,6 +284,10 @@ async fn victim(app: &TestApp) -> Victim {
             json!({"points": 10}),
         )
         .await;
+    let form = json!({"terms": "victim terms", "privacy": "victim privacy", "marketing_channels": ["sms"]});
+    owner
+        .request(Method::PUT, "/api/v1/signup-form", Some(form), &[])
+        .await;
     Victim {
         member,
         redemption: redemption.body["txn_id"].as_i64().unwrap(),
@@ -301,6 +306,10 @@ db_test!(
         let v = victim(&app).await;
         let attacker = app.signup("attacker").await;
         attacker.branch("MINE").await;
+        let form = json!({"terms": "attacker terms", "privacy": "attacker privacy", "marketing_channels": []});
+        attacker
+            .request(Method::PUT, "/api/v1/signup-form", Some(form), &[])
+            .await;
         let ops = operations(&attacker).await;
         let foreign_ids = [
             v.branch,
@@ -427,6 +436,15 @@ db_test!(every_state_changing_request_writes_an_audit_entry, |app| {
     let m = owner.member("0812345678").await;
     let to_erase = owner.member("0866666666").await;
     let duplicate = owner.member("0855555555").await;
+    let signup_form = json!({"terms": "T", "privacy": "P", "marketing_channels": ["sms"]});
+    owner
+        .request(
+            Method::PUT,
+            "/api/v1/signup-form",
+            Some(signup_form.clone()),
+            &[],
+        )
+        .await;
     owner
         .post(
             &format!("/api/v1/members/{m}/points/adjust"),
@@ -524,6 +542,24 @@ db_test!(every_state_changing_request_writes_an_audit_entry, |app| {
             ),
         ),
         ("logout", ("/api/v1/sessions/current".into(), Value::Null)),
+        (
+            "put_signup_form",
+            ("/api/v1/signup-form".into(), signup_form.clone()),
+        ),
+        (
+            "public_signup",
+            (
+                "/api/v1/public/kafe/signup".into(),
+                json!({"phone": "0844444444", "first_name": "New", "accept_terms_version": 1, "accept_privacy_version": 1}),
+            ),
+        ),
+        (
+            "change_consent",
+            (
+                format!("/api/v1/members/{m}/consents"),
+                json!({"purpose": "marketing_sms", "granted": true}),
+            ),
+        ),
         (
             "merge_members",
             (

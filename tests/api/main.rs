@@ -10,3 +10,4 @@ mod ledger;
 mod ledger_properties;
 mod members;
 mod rules;
+mod signup;

@@ -1,0 +1,379 @@
+//! The signup form over the API: the shop configures it; the public signup page (and
+//! any client) reads it and signs members up; staff record consent changes.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::consent::{self, Channel, ConsentRecord, PURPOSES, SignupForm, SignupFormInput};
+use super::model::{Birthday, Phone};
+use super::store::{self, NewMember, ProfileChanges};
+use crate::app::AppState;
+use crate::audit::{self, ActorRef, Change};
+use crate::auth::Ctx;
+use crate::error::{ApiError, ApiResult, Code};
+use crate::http::context::RequestMeta;
+use crate::http::json::JsonBody;
+use crate::http::query::PathId;
+use crate::types::{Email, text};
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_signup_form, put_signup_form))
+        .routes(routes!(public_signup_form))
+        .routes(routes!(public_signup))
+        .routes(routes!(member_consents, change_consent))
+}
+
+/// The shop's signup form (404 until it is set up).
+#[utoipa::path(get, path = "/signup-form", tag = "signup", operation_id = "get_signup_form",
+    security(("api_key" = ["tenant.read"])), responses((status = 200, body = SignupForm), (status = 404, body = crate::error::Problem)))]
+async fn get_signup_form(State(app): State<AppState>, ctx: Ctx) -> ApiResult<Json<SignupForm>> {
+    consent::form(&app.db, ctx.tenant_id())
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("signup form"))
+}
+
+/// Set up the signup form: terms, privacy notice (each change is a new version),
+/// marketing channels offered, and questions whose answers set tags.
+#[utoipa::path(put, path = "/signup-form", tag = "signup", operation_id = "put_signup_form",
+    request_body = SignupFormInput, security(("api_key" = ["tenant.manage"])),
+    responses((status = 200, body = SignupForm), (status = 422, body = crate::error::Problem)))]
+async fn put_signup_form(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    JsonBody(input): JsonBody<SignupFormInput>,
+) -> ApiResult<Json<SignupForm>> {
+    input.validate().map_err(|(f, m)| ApiError::invalid(f, m))?;
+    let mut tx = app.db.begin().await?;
+    consent::save_form(&mut tx, &app.db, ctx.tenant_id(), &input).await?;
+    audit::record(
+        &mut tx,
+        &ctx,
+        Change::new("signup_form.changed", "tenant", ctx.tenant_id()),
+    )
+    .await?;
+    tx.commit().await?;
+    get_signup_form(State(app), ctx).await
+}
+
+async fn shop_form(app: &AppState, slug: &str) -> ApiResult<(i64, SignupForm)> {
+    let tenant = crate::tenants::store::find_tenant_by_slug(&app.db, slug)
+        .await?
+        .filter(|t| t.status == "active")
+        .ok_or_else(|| ApiError::not_found("shop"))?;
+    let form = consent::form(&app.db, tenant.id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("signup form"))?;
+    Ok((tenant.id, form))
+}
+
+/// A shop's signup form, for its public signup page.
+#[utoipa::path(get, path = "/public/{slug}/signup-form", tag = "signup", operation_id = "public_signup_form",
+    params(("slug" = String, Path)), security(()), responses((status = 200, body = SignupForm), (status = 404, body = crate::error::Problem)))]
+async fn public_signup_form(
+    State(app): State<AppState>,
+    Path(slug): Path<String>,
+) -> ApiResult<Json<SignupForm>> {
+    Ok(Json(shop_form(&app, &slug).await?.1))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignupRequest {
+    pub phone: Phone,
+    pub first_name: String,
+    #[serde(default)]
+    pub last_name: String,
+    pub email: Option<Email>,
+    pub birthday: Option<Birthday>,
+    /// The terms version the person read and accepted (must be the current one).
+    pub accept_terms_version: i64,
+    /// The privacy notice version the person read (must be the current one).
+    pub accept_privacy_version: i64,
+    /// Channels the person agreed to receive marketing on (each offered one is recorded
+    /// as given or not).
+    #[serde(default)]
+    pub marketing: Vec<Channel>,
+    /// Question id → chosen option value.
+    #[serde(default)]
+    pub answers: HashMap<String, String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SignupResult {
+    pub member_id: i64,
+    pub welcome_points: i64,
+}
+
+/// Sign up as a member of a shop: accept its current terms and privacy notice, choose
+/// marketing channels, answer its questions. Rate-limited per IP.
+#[utoipa::path(post, path = "/public/{slug}/signup", tag = "signup", operation_id = "public_signup",
+    params(("slug" = String, Path)), request_body = SignupRequest, security(()),
+    responses((status = 201, body = SignupResult), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+async fn public_signup(
+    State(app): State<AppState>,
+    meta: RequestMeta,
+    Path(slug): Path<String>,
+    JsonBody(req): JsonBody<SignupRequest>,
+) -> ApiResult<(StatusCode, Json<SignupResult>)> {
+    if let Err(wait) = app.login_limiter.check(&format!("signup/{slug}"), &meta.ip) {
+        let mut e = ApiError::new(
+            Code::RateLimited,
+            format!("too many signups from here; try again in {wait} s"),
+        );
+        e.retry_after_secs = Some(wait);
+        return Err(e);
+    }
+    let (tenant, form) = shop_form(&app, &slug).await?;
+    if req.accept_terms_version != form.terms_version {
+        return Err(ApiError::field(
+            Code::StaleVersion,
+            "accept_terms_version",
+            format!(
+                "the terms changed; the current version is {}",
+                form.terms_version
+            ),
+        ));
+    }
+    if req.accept_privacy_version != form.privacy_version {
+        return Err(ApiError::field(
+            Code::StaleVersion,
+            "accept_privacy_version",
+            format!(
+                "the privacy notice changed; the current version is {}",
+                form.privacy_version
+            ),
+        ));
+    }
+    if let Some(c) = req
+        .marketing
+        .iter()
+        .find(|c| !form.marketing_channels.contains(c))
+    {
+        return Err(ApiError::invalid(
+            "marketing",
+            format!("this shop does not offer {c:?} messages"),
+        ));
+    }
+    let first = text(&req.first_name, "first_name", 1, 100)
+        .map_err(|e| ApiError::invalid("first_name", e))?;
+    let last =
+        text(&req.last_name, "last_name", 0, 100).map_err(|e| ApiError::invalid("last_name", e))?;
+    let mut tags: Vec<String> = vec![];
+    for q in &form.questions {
+        match req.answers.get(&q.id) {
+            Some(v) => {
+                let option = q.options.iter().find(|o| &o.value == v).ok_or_else(|| {
+                    ApiError::invalid(
+                        format!("answers.{}", q.id),
+                        format!("{v:?} is not one of the answers offered"),
+                    )
+                })?;
+                tags.extend(option.tags.iter().map(|t| t.to_lowercase()));
+            }
+            None if q.required => {
+                return Err(ApiError::field(
+                    Code::MissingField,
+                    format!("answers.{}", q.id),
+                    format!("{} is required", q.label),
+                ));
+            }
+            None => {}
+        }
+    }
+    if let Some(k) = req
+        .answers
+        .keys()
+        .find(|k| !form.questions.iter().any(|q| &q.id == *k))
+    {
+        return Err(ApiError::field(
+            Code::UnknownField,
+            format!("answers.{k}"),
+            "no such question",
+        ));
+    }
+    tags.sort();
+    tags.dedup();
+    let mut tx = app.db.begin().await?;
+    let new = NewMember {
+        phone: &req.phone,
+        first_name: &first,
+        last_name: &last,
+        email: req.email.as_ref().map(|e| e.as_str()),
+        join_branch_id: None,
+    };
+    let id = match store::insert(&mut tx, tenant, new).await {
+        Err(e) if crate::store::is_unique_violation(&e) => {
+            return Err(ApiError::field(
+                Code::AlreadyExists,
+                "phone",
+                "this phone is already a member; sign in instead",
+            ));
+        }
+        other => other?,
+    };
+    let profile = ProfileChanges {
+        birthday: req.birthday.map(String::from),
+        tags: Some(tags),
+        ..Default::default()
+    };
+    store::update(&mut tx, tenant, id, &profile).await?;
+    consent::record(
+        &mut tx,
+        tenant,
+        id,
+        "terms",
+        true,
+        Some(form.terms_version),
+        "signup",
+    )
+    .await?;
+    consent::record(
+        &mut tx,
+        tenant,
+        id,
+        "privacy",
+        true,
+        Some(form.privacy_version),
+        "signup",
+    )
+    .await?;
+    for c in &form.marketing_channels {
+        consent::record(
+            &mut tx,
+            tenant,
+            id,
+            c.purpose(),
+            req.marketing.contains(c),
+            None,
+            "signup",
+        )
+        .await?;
+    }
+    let actor = || ActorRef {
+        kind: "member",
+        id: Some(id),
+        label: "member signup",
+    };
+    audit::record_as(
+        &mut tx,
+        tenant,
+        actor(),
+        &meta,
+        Change::new("member.signed_up", "member", id),
+    )
+    .await?;
+    let welcome =
+        crate::ledger::grant_welcome(&mut tx, &app.db, tenant, id, crate::store::now_micros())
+            .await?;
+    tx.commit().await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(SignupResult {
+            member_id: id,
+            welcome_points: welcome.map(|w| w.points).unwrap_or(0),
+        }),
+    ))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MemberConsents {
+    /// The state of each purpose: its latest record.
+    pub current: Vec<ConsentRecord>,
+    /// Every record, oldest first.
+    pub history: Vec<ConsentRecord>,
+}
+
+/// A member's consents: the current state per purpose and the full history.
+#[utoipa::path(get, path = "/members/{id}/consents", tag = "signup", operation_id = "member_consents",
+    params(("id" = i64, Path)), security(("api_key" = ["members.read"])),
+    responses((status = 200, body = MemberConsents), (status = 404, body = crate::error::Problem)))]
+async fn member_consents(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+) -> ApiResult<Json<MemberConsents>> {
+    let member = store::get(&app.db, ctx.tenant_id(), id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("member"))?;
+    let history = consent::history(&app.db, ctx.tenant_id(), member.id).await?;
+    Ok(Json(MemberConsents {
+        current: consent::current(&history),
+        history,
+    }))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentChange {
+    /// `marketing_line`, `marketing_sms`, `marketing_email`, `terms` or `privacy`.
+    pub purpose: String,
+    /// false withdraws the consent.
+    pub granted: bool,
+}
+
+/// Record a consent given or withdrawn on the member's behalf (e.g. they asked at the
+/// counter to stop SMS messages).
+#[utoipa::path(post, path = "/members/{id}/consents", tag = "signup", operation_id = "change_consent",
+    params(("id" = i64, Path)), request_body = ConsentChange, security(("api_key" = ["members.write"])),
+    responses((status = 201, body = MemberConsents), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+async fn change_consent(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+    JsonBody(req): JsonBody<ConsentChange>,
+) -> ApiResult<(StatusCode, Json<MemberConsents>)> {
+    let member = store::get(&app.db, ctx.tenant_id(), id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("member"))?;
+    if !PURPOSES.contains(&req.purpose.as_str()) {
+        return Err(ApiError::invalid(
+            "purpose",
+            format!("use one of {}", PURPOSES.join(", ")),
+        ));
+    }
+    let channel = if ctx.principal.staff_id().is_some() {
+        "staff"
+    } else {
+        "api"
+    };
+    let mut tx = app.db.begin().await?;
+    consent::record(
+        &mut tx,
+        ctx.tenant_id(),
+        member.id,
+        &req.purpose,
+        req.granted,
+        None,
+        channel,
+    )
+    .await?;
+    let action = if req.granted {
+        "consent.given"
+    } else {
+        "consent.withdrawn"
+    };
+    audit::record(
+        &mut tx,
+        &ctx,
+        Change::new(action, "member", member.id)
+            .details(serde_json::json!({"purpose": req.purpose})),
+    )
+    .await?;
+    tx.commit().await?;
+    let history = consent::history(&app.db, ctx.tenant_id(), member.id).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(MemberConsents {
+            current: consent::current(&history),
+            history,
+        }),
+    ))
+}
