@@ -317,6 +317,8 @@ pub struct Member360 {
     pub stamps: crate::ledger::store::BalanceSummary,
     /// The 20 most recent ledger movements.
     pub recent_ledger: Vec<crate::ledger::store::HistoryLine>,
+    /// The current consent per purpose.
+    pub consents: Vec<super::consent::ConsentRecord>,
 }
 
 /// The customer 360 view: profile, tags, attributes, balances and recent history.
@@ -332,11 +334,15 @@ async fn member_360(
         .await?
         .ok_or_else(|| ApiError::not_found("member"))?;
     let view = crate::ledger::member_view(&app.db, ctx.tenant_id(), id).await?;
+    let consents = super::consent::current(
+        &super::consent::history(&app.db, ctx.tenant_id(), member.id).await?,
+    );
     Ok(Json(Member360 {
         member,
         points: view.0,
         stamps: view.1,
         recent_ledger: view.2,
+        consents,
     }))
 }
 

@@ -127,6 +127,16 @@ db_test!(
                 .len(),
             1
         );
+        let view = owner.get(&format!("/api/v1/members/{m}/360")).await.body;
+        assert_eq!(
+            view["consents"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["purpose"] == "marketing_sms")
+                .unwrap()["granted"],
+            false
+        );
         let export = owner.get(&format!("/api/v1/members/{m}/export")).await.body;
         assert_eq!(export["consents"].as_array().unwrap().len(), 5);
     }
