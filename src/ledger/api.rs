@@ -376,6 +376,25 @@ pub struct DebitResult {
     pub dry_run: bool,
 }
 
+impl DebitResult {
+    /// 201 for a new movement, 200 for a replay of an earlier one.
+    fn answer(posted: Posted) -> (StatusCode, Json<DebitResult>) {
+        let status = if posted.replayed {
+            StatusCode::OK
+        } else {
+            StatusCode::CREATED
+        };
+        let body = DebitResult {
+            txn_id: Some(posted.txn_id),
+            points: posted.points,
+            balance: posted.balance,
+            replayed: posted.replayed,
+            dry_run: false,
+        };
+        (status, Json(body))
+    }
+}
+
 /// Post a staff- or key-initiated movement, stamped with the caller as actor.
 async fn post_as_caller(
     app: &AppState,
@@ -457,21 +476,7 @@ async fn redeem_points(
         ..Posting::blank(ctx.tenant_id(), member, Kind::Redeem)
     };
     let posted = post_as_caller(&app, &ctx, posting, "points.redeemed").await?;
-    let status = if posted.replayed {
-        StatusCode::OK
-    } else {
-        StatusCode::CREATED
-    };
-    Ok((
-        status,
-        Json(DebitResult {
-            txn_id: Some(posted.txn_id),
-            points: posted.points,
-            balance: posted.balance,
-            replayed: posted.replayed,
-            dry_run: false,
-        }),
-    ))
+    Ok(DebitResult::answer(posted))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -519,21 +524,7 @@ async fn adjust_points(
         ..Posting::blank(ctx.tenant_id(), member, kind)
     };
     let posted = post_as_caller(&app, &ctx, posting, "points.adjusted").await?;
-    let status = if posted.replayed {
-        StatusCode::OK
-    } else {
-        StatusCode::CREATED
-    };
-    Ok((
-        status,
-        Json(DebitResult {
-            txn_id: Some(posted.txn_id),
-            points: posted.points,
-            balance: posted.balance,
-            replayed: posted.replayed,
-            dry_run: false,
-        }),
-    ))
+    Ok(DebitResult::answer(posted))
 }
 
 /// Cancel a redemption: its points go back to the lots they came from (with their
@@ -566,16 +557,7 @@ async fn cancel_redemption(
             "this redemption was already cancelled",
         ));
     }
-    Ok((
-        StatusCode::CREATED,
-        Json(DebitResult {
-            txn_id: Some(posted.txn_id),
-            points: posted.points,
-            balance: posted.balance,
-            replayed: false,
-            dry_run: false,
-        }),
-    ))
+    Ok(DebitResult::answer(posted))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
