@@ -279,7 +279,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             crate::telemetry::init(&settings);
             let db = open(&settings).await?;
             let listener = bind(&settings).await?;
-            let logins = crate::demo::seed(&db, &settings).await?;
+            let logins = crate::demo::seed(&db).await?;
             print_demo(&settings, &logins);
             crate::app::serve(listener, db, settings, crate::app::shutdown_signal()).await
         }

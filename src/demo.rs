@@ -3,7 +3,6 @@
 
 use crate::audit::{self, ActorRef, Change};
 use crate::auth::{Role, secrets};
-use crate::config::Settings;
 use crate::http::context::RequestMeta;
 use crate::ledger::model::{ExpiryPolicy, RoundUp};
 use crate::ledger::store as ledger_store;
@@ -74,7 +73,7 @@ fn logins() -> DemoLogins {
 }
 
 /// Create the demo shop unless it exists. Every change is audited as the system.
-pub async fn seed(db: &Db, _settings: &Settings) -> anyhow::Result<DemoLogins> {
+pub async fn seed(db: &Db) -> anyhow::Result<DemoLogins> {
     if tenant_store::find_tenant_by_slug(db, SLUG).await?.is_some() {
         return Ok(logins());
     }

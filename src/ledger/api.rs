@@ -262,7 +262,7 @@ async fn refund_purchase(
         store::refund_state_locked(&mut tx, tenant, purchase.member_id, purchase.id).await?;
     let bill = purchase.bill_satang.unwrap_or(0);
     let key = format!("refund:{}:{refund_id}", req.receipt.trim());
-    let prior = store::txn_by_key(&mut tx, tenant, &key).await?;
+    let prior = store::txn_by_key_full(&mut tx, tenant, &key).await?;
     let amount = match (prior.is_some(), req.amount_satang) {
         // A retry: let the ledger answer with the first result.
         (true, a) => a.unwrap_or(0),

@@ -43,21 +43,6 @@ impl Kind {
         }
     }
 
-    pub fn from_db(s: &str) -> Option<Kind> {
-        Some(match s {
-            "earn" => Kind::Earn,
-            "bonus" => Kind::Bonus,
-            "opening" => Kind::Opening,
-            "adjust_credit" => Kind::AdjustCredit,
-            "adjust_debit" => Kind::AdjustDebit,
-            "redeem" => Kind::Redeem,
-            "redeem_cancel" => Kind::RedeemCancel,
-            "expire" => Kind::Expire,
-            "reversal" => Kind::Reversal,
-            _ => return None,
-        })
-    }
-
     /// The system account that balances the member's entry.
     pub fn system_account(self) -> &'static str {
         match self {
@@ -861,24 +846,16 @@ pub async fn refund_state_locked(
     Ok((satang.unwrap_or(0), points.unwrap_or(0)))
 }
 
-/// The id of the transaction posted with this idempotency key, if any.
-pub async fn txn_by_key(tx: &mut Tx, tenant_id: i64, key: &str) -> sqlx::Result<Option<i64>> {
-    let row: Option<(i64,)> = on_tx!(tx, c => sqlx::query_as("SELECT id FROM ledger_txns WHERE tenant_id = $1 AND idem_key = $2")
-        .bind(tenant_id).bind(key).fetch_optional(c).await)?;
-    Ok(row.map(|r| r.0))
-}
-
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct TxnRef {
     pub id: i64,
     pub member_id: i64,
     pub kind: String,
     pub currency: String,
-    pub amount: i64,
 }
 
 pub async fn get_txn(db: &Db, tenant_id: i64, id: i64) -> sqlx::Result<Option<TxnRef>> {
-    on_db!(db, pool => sqlx::query_as("SELECT id, member_id, kind, currency, amount FROM ledger_txns WHERE tenant_id = $1 AND id = $2")
+    on_db!(db, pool => sqlx::query_as("SELECT id, member_id, kind, currency FROM ledger_txns WHERE tenant_id = $1 AND id = $2")
         .bind(tenant_id).bind(id).fetch_optional(pool).await)
 }
 

@@ -73,14 +73,6 @@ impl Language {
             Language::En => "en",
         }
     }
-
-    pub fn from_db(s: &str) -> Language {
-        if s == "en" {
-            Language::En
-        } else {
-            Language::Th
-        }
-    }
 }
 
 pub fn default_currency() -> CurrencyCode {
