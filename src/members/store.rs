@@ -70,6 +70,9 @@ pub async fn insert(tx: &mut Tx, tenant_id: i64, m: NewMember<'_>) -> sqlx::Resu
 }
 
 async fn hydrate(db: &Db, tenant_id: i64, mut rows: Vec<Member>) -> sqlx::Result<Vec<Member>> {
+    let ids: Vec<i64> = rows.iter().map(|m| m.id).collect();
+    let tags: Vec<(i64, String)> =
+        crate::store::children(db, "member_tags", "member_id", "tag", tenant_id, &ids).await?;
     for m in &mut rows {
         m.attributes =
             serde_json::from_str(&m.attributes_json).unwrap_or_else(|_| serde_json::json!({}));
@@ -78,9 +81,11 @@ async fn hydrate(db: &Db, tenant_id: i64, mut rows: Vec<Member>) -> sqlx::Result
             .national_id_last4
             .as_deref()
             .map(super::model::NationalId::masked);
-        let tags: Vec<(String,)> = on_db!(db, pool => sqlx::query_as("SELECT tag FROM member_tags WHERE tenant_id = $1 AND member_id = $2 ORDER BY tag")
-            .bind(tenant_id).bind(m.id).fetch_all(pool).await)?;
-        m.tags = tags.into_iter().map(|t| t.0).collect();
+        m.tags = tags
+            .iter()
+            .filter(|(owner, _)| *owner == m.id)
+            .map(|(_, t)| t.clone())
+            .collect();
     }
     Ok(rows)
 }

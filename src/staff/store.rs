@@ -74,32 +74,42 @@ pub async fn set_branches(
     })
 }
 
-async fn branches_of(db: &Db, tenant_id: i64, staff_id: i64) -> sqlx::Result<Vec<i64>> {
-    let rows: Vec<(i64,)> = on_db!(db, pool => sqlx::query_as(
-        "SELECT branch_id FROM staff_branches WHERE tenant_id = $1 AND staff_id = $2 ORDER BY branch_id")
-        .bind(tenant_id).bind(staff_id).fetch_all(pool).await)?;
-    Ok(rows.into_iter().map(|r| r.0).collect())
-}
-
-async fn hydrate(db: &Db, tenant_id: i64, row: StaffRow) -> sqlx::Result<StaffMember> {
-    Ok(StaffMember {
-        branch_ids: branches_of(db, tenant_id, row.id).await?,
-        id: row.id,
-        email: row.email,
-        name: row.name,
-        role: row.role.parse().unwrap_or(Role::Cashier),
-        active: row.active,
-    })
+/// Staff rows with their branches, read in one query.
+async fn hydrate(db: &Db, tenant_id: i64, rows: Vec<StaffRow>) -> sqlx::Result<Vec<StaffMember>> {
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let branches: Vec<(i64, i64)> = crate::store::children(
+        db,
+        "staff_branches",
+        "staff_id",
+        "branch_id",
+        tenant_id,
+        &ids,
+    )
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| StaffMember {
+            branch_ids: branches
+                .iter()
+                .filter(|(owner, _)| *owner == row.id)
+                .map(|(_, b)| *b)
+                .collect(),
+            id: row.id,
+            email: row.email,
+            name: row.name,
+            role: row.role.parse().unwrap_or(Role::Cashier),
+            active: row.active,
+        })
+        .collect())
 }
 
 pub async fn get_staff(db: &Db, tenant_id: i64, id: i64) -> sqlx::Result<Option<StaffMember>> {
     let row: Option<StaffRow> = on_db!(db, pool => sqlx::query_as(
         "SELECT id, email, name, role, active FROM staff WHERE tenant_id = $1 AND id = $2")
         .bind(tenant_id).bind(id).fetch_optional(pool).await)?;
-    match row {
-        Some(r) => Ok(Some(hydrate(db, tenant_id, r).await?)),
-        None => Ok(None),
-    }
+    Ok(hydrate(db, tenant_id, row.into_iter().collect())
+        .await?
+        .pop())
 }
 
 pub async fn list_staff(
@@ -111,11 +121,7 @@ pub async fn list_staff(
     let rows: Vec<StaffRow> = on_db!(db, pool => sqlx::query_as(
         "SELECT id, email, name, role, active FROM staff WHERE tenant_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3")
         .bind(tenant_id).bind(before_id).bind(limit + 1).fetch_all(pool).await)?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in rows {
-        out.push(hydrate(db, tenant_id, r).await?);
-    }
-    Ok(out)
+    hydrate(db, tenant_id, rows).await
 }
 
 pub async fn find_credentials(

@@ -173,6 +173,49 @@ pub fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
 }
 
+/// `$start, $start+1, …` for an `IN (…)` list of `n` bound values (one text for both
+/// backends; callers skip the query when the list is empty).
+pub fn placeholders(start: usize, n: usize) -> String {
+    (start..start + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// (owner id, value) pairs of a one-to-many table for many owners, in one query:
+/// `SELECT {owner}, {value} FROM {table} WHERE tenant_id = $1 AND {owner} IN (…)`.
+pub async fn children<T>(
+    db: &Db,
+    table: &str,
+    owner: &str,
+    value: &str,
+    tenant_id: i64,
+    owners: &[i64],
+) -> sqlx::Result<Vec<(i64, T)>>
+where
+    T: Send
+        + Unpin
+        + for<'r> sqlx::Decode<'r, Sqlite>
+        + sqlx::Type<Sqlite>
+        + for<'r> sqlx::Decode<'r, Postgres>
+        + sqlx::Type<Postgres>,
+{
+    if owners.is_empty() {
+        return Ok(vec![]);
+    }
+    let sql = format!(
+        "SELECT {owner}, {value} FROM {table} WHERE tenant_id = $1 AND {owner} IN ({}) ORDER BY {owner}, {value}",
+        placeholders(2, owners.len())
+    );
+    on_db!(db, pool => {
+        let mut q = sqlx::query_as(&sql).bind(tenant_id);
+        for id in owners {
+            q = q.bind(id);
+        }
+        q.fetch_all(pool).await
+    })
+}
+
 /// Current time as stored: microseconds since the Unix epoch, UTC.
 pub fn now_micros() -> i64 {
     jiff::Timestamp::now().as_microsecond()

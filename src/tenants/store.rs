@@ -124,13 +124,21 @@ pub async fn get_branch(db: &Db, tenant_id: i64, id: i64) -> sqlx::Result<Option
 
 /// The ids among `ids` that are branches of this tenant.
 pub async fn existing_branch_ids(db: &Db, tenant_id: i64, ids: &[i64]) -> sqlx::Result<Vec<i64>> {
-    let mut found = Vec::new();
-    for id in ids {
-        if get_branch(db, tenant_id, *id).await?.is_some() {
-            found.push(*id);
-        }
+    if ids.is_empty() {
+        return Ok(vec![]);
     }
-    Ok(found)
+    let sql = format!(
+        "SELECT id FROM branches WHERE tenant_id = $1 AND id IN ({})",
+        crate::store::placeholders(2, ids.len())
+    );
+    let rows: Vec<(i64,)> = on_db!(db, pool => {
+        let mut q = sqlx::query_as(&sql).bind(tenant_id);
+        for id in ids {
+            q = q.bind(id);
+        }
+        q.fetch_all(pool).await
+    })?;
+    Ok(rows.into_iter().map(|r| r.0).collect())
 }
 
 #[derive(Default)]
