@@ -8,11 +8,11 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::model::{Currency, MAX_AMOUNT, refund_points};
+use super::model::{Currency, MAX_AMOUNT};
 use super::store::{
     self, BalanceSummary, HistoryLine, Kind, LedgerSettings, Liability, Posted, Posting,
 };
-use super::{PurchaseInput, PurchaseOutcome};
+use super::{PurchaseInput, PurchaseOutcome, RefundInput, RefundResult};
 use crate::app::AppState;
 use crate::audit::{self, ActorRef, Change};
 use crate::auth::Ctx;
@@ -218,19 +218,6 @@ pub struct RefundRequest {
     pub amount_satang: Option<i64>,
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct RefundResult {
-    pub reversal_id: i64,
-    /// Points taken back (negative).
-    pub points: i64,
-    /// Stamps taken back (negative).
-    pub stamps: i64,
-    /// Points the policy could not take back.
-    pub uncollected: i64,
-    pub balance: i64,
-    pub replayed: bool,
-}
-
 /// Refund a purchase in full or in part: its points are reversed in proportion to the
 /// refunded share. Points already spent are taken from the balance; under the
 /// `allow_negative` policy the balance may go below zero and later earnings repay it.
@@ -248,109 +235,30 @@ async fn refund_purchase(
     if let Some(a) = req.amount_satang {
         amount_in_range("amount_satang", a, 1)?;
     }
-    let purchase = store::find_purchase(&app.db, tenant, req.receipt.trim())
-        .await?
-        .ok_or_else(|| {
-            ApiError::field(Code::NotFound, "receipt", "no purchase has this receipt")
-        })?;
-    let settings = store::settings(&app.db, tenant).await?;
-    let tz = super::tenant_time_zone(&app.db, tenant).await?;
-    let mut tx = app.db.begin().await?;
-    // Read what was refunded before inside the member's lock, so two refunds of one
-    // purchase at once cannot both reverse the same share.
-    let (refunded, reversed) =
-        store::refund_state_locked(&mut tx, tenant, purchase.member_id, purchase.id).await?;
-    let bill = purchase.bill_satang.unwrap_or(0);
-    let key = format!("refund:{}:{refund_id}", req.receipt.trim());
-    let prior = store::txn_by_key_full(&mut tx, tenant, &key).await?;
-    let amount = match (prior.is_some(), req.amount_satang) {
-        // A retry: let the ledger answer with the first result.
-        (true, a) => a.unwrap_or(0),
-        (false, _) if refunded >= bill => {
-            return Err(ApiError::new(
-                Code::NothingToUndo,
-                "this purchase is already fully refunded",
-            ));
-        }
-        (false, Some(a)) if a > bill - refunded => {
-            return Err(ApiError::invalid(
-                "amount_satang",
-                format!("at most {} satang remain to refund", bill - refunded),
-            ));
-        }
-        (false, a) => a.unwrap_or(bill - refunded),
-    };
-    let points = refund_points(purchase.amount, bill, refunded, amount, reversed);
-    let (actor_kind, actor_id, _) = actor_ref(&ctx);
-    let posting = Posting {
+    let input = RefundInput {
         tenant_id: tenant,
-        member_id: purchase.member_id,
-        currency: Currency::Points,
-        kind: Kind::Reversal,
-        amount: points,
-        idem_key: key,
-        request_hash: format!("{:?}", req.amount_satang),
-        receipt: Some(req.receipt.trim().to_string()),
-        branch_id: purchase.branch_id,
-        bill_satang: Some(amount),
-        reverses_id: Some(purchase.id),
-        lot_id: None,
-        reason: Some(format!("refund {refund_id}")),
-        actor_kind: actor_kind.to_string(),
-        actor_id: Some(actor_id),
-        occurred_at: now_micros(),
-        details: serde_json::json!({"refund_id": refund_id}),
+        receipt: req.receipt.trim().to_string(),
+        refund_id,
+        amount_satang: req.amount_satang,
     };
-    let posted: Posted = store::post(&mut tx, &posting, &settings, &tz).await?;
-    // Stamps earned on the bill are taken back in the same proportion.
-    let mut stamps = 0;
-    if let Some(stamp_txn) = store::txn_by_key_full(
-        &mut tx,
-        tenant,
-        &format!("receipt:{}:stamps", req.receipt.trim()),
+    let (kind, id, label) = actor_ref(&ctx);
+    let result = super::refund_purchase(
+        &app.db,
+        &input,
+        ActorRef {
+            kind,
+            id: Some(id),
+            label: &label,
+        },
+        &ctx.meta,
     )
-    .await?
-    {
-        let (_, stamps_before) =
-            store::refund_state_locked(&mut tx, tenant, purchase.member_id, stamp_txn.id).await?;
-        let n = refund_points(stamp_txn.amount, bill, refunded, amount, stamps_before);
-        let reversal = Posting {
-            currency: Currency::Stamps,
-            amount: n,
-            idem_key: format!("{}:stamps", posting.idem_key),
-            reverses_id: Some(stamp_txn.id),
-            ..posting.clone()
-        };
-        stamps = store::post(&mut tx, &reversal, &settings, &tz)
-            .await?
-            .points;
-    }
-    if !posted.replayed {
-        let details = serde_json::json!({"receipt": posting.receipt, "refund_satang": amount, "points": posted.points, "stamps": stamps, "uncollected": posted.uncollected});
-        audit::record(
-            &mut tx,
-            &ctx,
-            Change::new("points.reversed", "ledger_txn", posted.txn_id).details(details),
-        )
-        .await?;
-        tx.commit().await?;
-    }
-    let status = if posted.replayed {
+    .await?;
+    let status = if result.replayed {
         StatusCode::OK
     } else {
         StatusCode::CREATED
     };
-    Ok((
-        status,
-        Json(RefundResult {
-            reversal_id: posted.txn_id,
-            points: posted.points,
-            stamps,
-            uncollected: posted.uncollected,
-            balance: posted.balance,
-            replayed: posted.replayed,
-        }),
-    ))
+    Ok((status, Json(result)))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

@@ -267,6 +267,124 @@ pub async fn record_purchase(
     })
 }
 
+/// A refund to record (already validated by the caller).
+pub struct RefundInput {
+    pub tenant_id: i64,
+    pub receipt: String,
+    /// The POS's refund id: a retry with it changes nothing.
+    pub refund_id: String,
+    /// Satang refunded; None = everything not yet refunded.
+    pub amount_satang: Option<i64>,
+}
+
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct RefundResult {
+    pub reversal_id: i64,
+    /// Points taken back (negative).
+    pub points: i64,
+    /// Stamps taken back (negative).
+    pub stamps: i64,
+    /// Points the policy could not take back.
+    pub uncollected: i64,
+    pub balance: i64,
+    pub replayed: bool,
+}
+
+/// Refund a purchase in full or in part: points and stamps are reversed in proportion
+/// to the refunded share, computed under the member's lock so two refunds of one
+/// purchase at once cannot both reverse the same share.
+pub async fn refund_purchase(
+    db: &Db,
+    r: &RefundInput,
+    actor: ActorRef<'_>,
+    meta: &RequestMeta,
+) -> Result<RefundResult, ApiError> {
+    let tenant = r.tenant_id;
+    let purchase = store::find_purchase(db, tenant, &r.receipt)
+        .await?
+        .ok_or_else(|| {
+            ApiError::field(Code::NotFound, "receipt", "no purchase has this receipt")
+        })?;
+    let settings = store::settings(db, tenant).await?;
+    let tz = tenant_time_zone(db, tenant).await?;
+    let mut tx = db.begin().await?;
+    let (refunded, reversed) =
+        store::refund_state_locked(&mut tx, tenant, purchase.member_id, purchase.id).await?;
+    let bill = purchase.bill_satang.unwrap_or(0);
+    let key = format!("refund:{}:{}", r.receipt, r.refund_id);
+    let prior = store::txn_by_key_full(&mut tx, tenant, &key).await?;
+    let amount = match (prior.is_some(), r.amount_satang) {
+        // A retry: let the ledger answer with the first result.
+        (true, a) => a.unwrap_or(0),
+        (false, _) if refunded >= bill => {
+            return Err(ApiError::new(
+                Code::NothingToUndo,
+                "this purchase is already fully refunded",
+            ));
+        }
+        (false, Some(a)) if a > bill - refunded => {
+            return Err(ApiError::invalid(
+                "amount_satang",
+                format!("at most {} satang remain to refund", bill - refunded),
+            ));
+        }
+        (false, a) => a.unwrap_or(bill - refunded),
+    };
+    let posting = Posting {
+        amount: model::refund_points(purchase.amount, bill, refunded, amount, reversed),
+        idem_key: key,
+        request_hash: format!("{:?}", r.amount_satang),
+        receipt: Some(r.receipt.clone()),
+        branch_id: purchase.branch_id,
+        bill_satang: Some(amount),
+        reverses_id: Some(purchase.id),
+        reason: Some(format!("refund {}", r.refund_id)),
+        actor_kind: actor.kind.to_string(),
+        actor_id: actor.id,
+        details: serde_json::json!({"refund_id": r.refund_id}),
+        ..Posting::blank(tenant, purchase.member_id, Kind::Reversal)
+    };
+    let posted = store::post(&mut tx, &posting, &settings, &tz).await?;
+    // Stamps earned on the bill are taken back in the same proportion.
+    let mut stamps = 0;
+    if let Some(stamp_txn) =
+        store::txn_by_key_full(&mut tx, tenant, &format!("receipt:{}:stamps", r.receipt)).await?
+    {
+        let (_, stamps_before) =
+            store::refund_state_locked(&mut tx, tenant, purchase.member_id, stamp_txn.id).await?;
+        let reversal = Posting {
+            currency: model::Currency::Stamps,
+            amount: model::refund_points(stamp_txn.amount, bill, refunded, amount, stamps_before),
+            idem_key: format!("{}:stamps", posting.idem_key),
+            reverses_id: Some(stamp_txn.id),
+            ..posting.clone()
+        };
+        stamps = store::post(&mut tx, &reversal, &settings, &tz)
+            .await?
+            .points;
+    }
+    if !posted.replayed {
+        let details = serde_json::json!({"receipt": posting.receipt, "refund_satang": amount, "points": posted.points, "stamps": stamps, "uncollected": posted.uncollected});
+        audit::record_as(
+            &mut tx,
+            tenant,
+            actor,
+            meta,
+            Change::new("points.reversed", "ledger_txn", posted.txn_id).details(details),
+        )
+        .await?;
+        tx.commit().await?;
+    }
+    Ok(RefundResult {
+        reversal_id: posted.txn_id,
+        points: posted.points,
+        stamps,
+        uncollected: posted.uncollected,
+        balance: posted.balance,
+        replayed: posted.replayed,
+    })
+}
+
 /// Grant the shop's welcome points to a new member, inside the enrolment transaction.
 pub async fn grant_welcome(
     tx: &mut crate::store::Tx,
