@@ -285,9 +285,7 @@ async fn victim(app: &TestApp) -> Victim {
         )
         .await;
     let form = json!({"terms": "victim terms", "privacy": "victim privacy", "marketing_channels": ["sms"]});
-    owner
-        .request(Method::PUT, "/api/v1/signup-form", Some(form), &[])
-        .await;
+    owner.put("/api/v1/signup-form", form).await;
     Victim {
         member,
         redemption: redemption.body["txn_id"].as_i64().unwrap(),
@@ -307,9 +305,7 @@ db_test!(
         let attacker = app.signup("attacker").await;
         attacker.branch("MINE").await;
         let form = json!({"terms": "attacker terms", "privacy": "attacker privacy", "marketing_channels": []});
-        attacker
-            .request(Method::PUT, "/api/v1/signup-form", Some(form), &[])
-            .await;
+        attacker.put("/api/v1/signup-form", form).await;
         let ops = operations(&attacker).await;
         let foreign_ids = [
             v.branch,
@@ -437,14 +433,7 @@ db_test!(every_state_changing_request_writes_an_audit_entry, |app| {
     let to_erase = owner.member("0866666666").await;
     let duplicate = owner.member("0855555555").await;
     let signup_form = json!({"terms": "T", "privacy": "P", "marketing_channels": ["sms"]});
-    owner
-        .request(
-            Method::PUT,
-            "/api/v1/signup-form",
-            Some(signup_form.clone()),
-            &[],
-        )
-        .await;
+    owner.put("/api/v1/signup-form", signup_form.clone()).await;
     owner
         .post(
             &format!("/api/v1/members/{m}/points/adjust"),
@@ -458,13 +447,7 @@ db_test!(every_state_changing_request_writes_an_audit_entry, |app| {
             json!({"points": 2}),
         )
         .await;
-    let token = pending.body["url"]
-        .as_str()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_string();
+    let token = crate::helpers::invitation_token(&pending);
     // A request that succeeds, for every write operation. A new write route must be added here.
     let plan: BTreeMap<&str, (String, Value)> = BTreeMap::from([
         (

@@ -122,14 +122,7 @@ db_test!(
         );
         let res = owner.get("/api/v1/branches?cursor=garbage").await;
         assert_eq!((res.status, res.code()), (400, "invalid_cursor"));
-        let res = owner
-            .request(
-                reqwest::Method::PUT,
-                "/api/v1/branches",
-                Some(json!({})),
-                &[],
-            )
-            .await;
+        let res = owner.put("/api/v1/branches", json!({})).await;
         assert_eq!((res.status, res.code()), (405, "method_not_allowed"));
         assert!(
             owner.all("/api/v1/branches").await.is_empty(),
@@ -224,7 +217,7 @@ db_test!(an_invited_person_sets_a_password_and_signs_in, |app| {
     );
     let url = inv.body["url"].as_str().unwrap();
     assert!(url.starts_with(&app.base), "{url}");
-    let token = url.rsplit('/').next().unwrap();
+    let token = crate::helpers::invitation_token(&inv);
     let anon = app.anonymous();
     let preview = anon
         .get(&format!("/api/v1/invitation-tokens/{token}"))
@@ -310,13 +303,7 @@ db_test!(invitations_respect_roles_branches_and_revocation, |app| {
             json!({"email": "z@kafe.test", "role": "analyst"}),
         )
         .await;
-    let token = inv.body["url"]
-        .as_str()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_string();
+    let token = crate::helpers::invitation_token(&inv);
     let res = admin
         .delete(&format!(
             "/api/v1/invitations/{}",
@@ -344,13 +331,7 @@ db_test!(expired_invitations_cannot_be_used, |app| {
             json!({"email": "late@kafe.test", "role": "cashier"}),
         )
         .await;
-    let token = inv.body["url"]
-        .as_str()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_string();
+    let token = crate::helpers::invitation_token(&inv);
     let res = app
         .anonymous()
         .post(

@@ -107,6 +107,15 @@ fn rand_u64() -> u64 {
     h.finish()
 }
 
+/// The secret token at the end of an invitation link (from the create-invitation answer).
+pub fn invitation_token(created: &Resp) -> String {
+    created.body["url"]
+        .as_str()
+        .and_then(|u| u.rsplit('/').next())
+        .expect("the answer has an invitation url")
+        .to_string()
+}
+
 /// A migrated, empty database on the backend (the temp dir keeps a SQLite file alive).
 pub async fn fresh_db(backend: Backend) -> (Db, Option<tempfile::TempDir>) {
     let (db, dir) = match backend {
@@ -224,13 +233,7 @@ impl TestApp {
             .post("/api/v1/invitations", json!({"email": email, "role": role}))
             .await;
         assert_eq!(inv.status, 201, "invite failed: {}", inv.body);
-        let token = inv.body["url"]
-            .as_str()
-            .unwrap()
-            .rsplit('/')
-            .next()
-            .unwrap()
-            .to_string();
+        let token = invitation_token(&inv);
         let mut user = self.anonymous();
         let res = user
             .post(
@@ -332,6 +335,9 @@ impl User {
     pub async fn patch(&self, path: &str, body: Value) -> Resp {
         self.request(Method::PATCH, path, Some(body), &[]).await
     }
+    pub async fn put(&self, path: &str, body: Value) -> Resp {
+        self.request(Method::PUT, path, Some(body), &[]).await
+    }
     pub async fn delete(&self, path: &str) -> Resp {
         self.request(Method::DELETE, path, None, &[]).await
     }
@@ -414,9 +420,7 @@ impl User {
     }
 
     pub async fn set_ledger(&self, settings: Value) {
-        let res = self
-            .request(Method::PUT, "/api/v1/ledger/settings", Some(settings), &[])
-            .await;
+        let res = self.put("/api/v1/ledger/settings", settings).await;
         assert_eq!(res.status, 200, "{}", res.body);
     }
 }

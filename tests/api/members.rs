@@ -158,18 +158,7 @@ db_test!(
     |app| {
         let owner = app.signup("kafe").await;
         let rules = json!({"birthday_bonus": 50});
-        assert_eq!(
-            owner
-                .request(
-                    reqwest::Method::PUT,
-                    "/api/v1/rules/earning",
-                    Some(rules),
-                    &[]
-                )
-                .await
-                .status,
-            200
-        );
+        assert_eq!(owner.put("/api/v1/rules/earning", rules).await.status, 200);
         // 2026-06-15 00:30 in Bangkok is still 14 June in UTC.
         let now = "2026-06-14T17:30:00Z"
             .parse::<jiff::Timestamp>()

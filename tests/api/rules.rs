@@ -18,14 +18,7 @@ db_test!(
             "cap_per_day": 30,
             "stamps": [{"name": "coffee card", "skus": ["LATTE"], "stamps_per_item": 1}]
         });
-        let res = owner
-            .request(
-                reqwest::Method::PUT,
-                "/api/v1/rules/earning",
-                Some(rules),
-                &[],
-            )
-            .await;
+        let res = owner.put("/api/v1/rules/earning", rules).await;
         assert_eq!(res.status, 200, "{}", res.body);
         let m = owner.member("0812345678").await;
         let bill = json!({
@@ -142,18 +135,7 @@ db_test!(
 db_test!(double_points_weekends_follow_the_shop_calendar, |app| {
     let owner = app.signup("kafe").await;
     let rules = json!({"multipliers": [{"name": "double weekend", "percent": 200, "when": {"type": "days", "days": ["sat", "sun"]}}]});
-    assert_eq!(
-        owner
-            .request(
-                reqwest::Method::PUT,
-                "/api/v1/rules/earning",
-                Some(rules),
-                &[]
-            )
-            .await
-            .status,
-        200
-    );
+    assert_eq!(owner.put("/api/v1/rules/earning", rules).await.status, 200);
     let m = owner.member("0812345678").await;
     // Find the most recent Saturday 00:30 in Bangkok (Friday 17:30 UTC).
     let now = jiff::Zoned::now().with_time_zone(jiff::tz::TimeZone::get("Asia/Bangkok").unwrap());
@@ -205,14 +187,7 @@ db_test!(bad_rules_are_refused_naming_the_field, |app| {
         ),
     ];
     for (body, field) in cases {
-        let res = owner
-            .request(
-                reqwest::Method::PUT,
-                "/api/v1/rules/earning",
-                Some(body.clone()),
-                &[],
-            )
-            .await;
+        let res = owner.put("/api/v1/rules/earning", body.clone()).await;
         assert_eq!(
             (res.status, res.field()),
             (422, field),

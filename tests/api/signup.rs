@@ -16,14 +16,7 @@ fn form(terms: &str) -> Value {
 }
 
 async fn setup(owner: &User, terms: &str) -> Value {
-    let res = owner
-        .request(
-            reqwest::Method::PUT,
-            "/api/v1/signup-form",
-            Some(form(terms)),
-            &[],
-        )
-        .await;
+    let res = owner.put("/api/v1/signup-form", form(terms)).await;
     assert_eq!(res.status, 200, "{}", res.body);
     res.body
 }
@@ -184,8 +177,6 @@ db_test!(signup_answers_and_forms_are_checked, |app| {
     );
     let mut bad = form("x");
     bad["questions"][0]["options"] = json!([]);
-    let res = owner
-        .request(reqwest::Method::PUT, "/api/v1/signup-form", Some(bad), &[])
-        .await;
+    let res = owner.put("/api/v1/signup-form", bad).await;
     assert_eq!((res.status, res.field()), (422, "questions[0]"));
 });
