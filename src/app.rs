@@ -31,6 +31,8 @@ pub struct Inner {
     pub login_limiter: LoginLimiter,
     pub metrics: PrometheusHandle,
     pub cipher: crate::crypto::Cipher,
+    pub otp_limiter: crate::otp::OtpLimiter,
+    pub sms: crate::otp::sms::SmsSender,
 }
 
 /// Shared by every request: cheap to clone.
@@ -57,6 +59,10 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .merge(crate::members::signup::routes())
         .merge(crate::ledger::api::routes())
         .merge(crate::rules::api::routes())
+        .merge(crate::tiers::api::routes())
+        .merge(crate::otp::api::routes())
+        .merge(crate::rewards::api::routes())
+        .merge(crate::draws::api::routes())
 }
 
 /// The API router, its OpenAPI document and the access rules read from it.
@@ -100,6 +106,11 @@ pub fn build(db: Db, settings: Settings) -> (AppState, Router) {
             settings.login_attempts_per_account_per_minute,
             settings.login_attempts_per_ip_per_minute,
         ),
+        otp_limiter: crate::otp::OtpLimiter::new(
+            settings.otp_sends_per_phone_per_hour,
+            settings.otp_sends_per_ip_per_hour,
+        ),
+        sms: crate::otp::sms::SmsSender::from_settings(&settings),
         db,
         policies,
         openapi: Arc::new(doc),
@@ -166,7 +177,18 @@ pub fn spawn_housekeeping(state: AppState) -> tokio::task::JoinHandle<()> {
                 Ok(n) => tracing::info!(members = n, "granted birthday bonuses"),
                 Err(e) => tracing::warn!(error = %e.message, "birthday bonus run failed"),
             }
+            match crate::tiers::run_reviews(&state.db, crate::store::now_micros(), None).await {
+                Ok(r) if r.reviewed == 0 => {}
+                Ok(r) => tracing::info!(reviewed = r.reviewed, downgraded = r.downgraded, "reviewed tiers"),
+                Err(e) => tracing::warn!(error = %e.message, "tier review failed"),
+            }
+            match crate::rewards::run_coupon_expiry(&state.db, crate::store::now_micros()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(coupons = n, "expired unused coupons"),
+                Err(e) => tracing::warn!(error = %e.message, "coupon expiry failed"),
+            }
             state.login_limiter.shrink();
+            state.otp_limiter.shrink();
             if let Err(e) = crate::auth::sessions::purge_expired(&state.db).await {
                 tracing::warn!(error = %e, "purging sessions failed");
             }

@@ -53,6 +53,16 @@ enum Command {
     /// Recompute every balance from the ledger entries and check the invariants; exits
     /// non-zero and lists the differences when anything drifted.
     Verify,
+    /// Tier jobs.
+    Tiers {
+        #[command(subcommand)]
+        what: TiersWhat,
+    },
+    /// Lucky draws.
+    Draw {
+        #[command(subcommand)]
+        what: DrawWhat,
+    },
     /// Import data from a file.
     Import {
         #[command(subcommand)]
@@ -62,6 +72,24 @@ enum Command {
     Config,
     /// Print the OpenAPI document of the API.
     Openapi,
+}
+
+#[derive(Subcommand)]
+enum TiersWhat {
+    /// Review every member whose tier cycle has ended: keep, downgrade (by the shop's
+    /// rule) or grant a missed upgrade. Safe to re-run: a cycle is reviewed once.
+    Evaluate,
+}
+
+#[derive(Subcommand)]
+enum DrawWhat {
+    /// Recompute a draw's winners from its published proof (seed, seed hash, entries)
+    /// and check them against the published winners. Exits non-zero on any mismatch.
+    Verify {
+        /// The proof: a file, `-` for standard input, or the http(s) URL of
+        /// /api/v1/public/{shop}/draws/{id}/proof.
+        proof: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -241,6 +269,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("expired {points} points in {lots} lots");
             Ok(())
         }
+        Command::Tiers {
+            what: TiersWhat::Evaluate,
+        } => {
+            let db = open(&settings).await?;
+            let run = crate::tiers::run_reviews(&db, crate::store::now_micros(), None)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.message))?;
+            println!(
+                "reviewed {} member cycles: {} downgraded, {} upgraded",
+                run.reviewed, run.downgraded, run.upgraded
+            );
+            Ok(())
+        }
+        Command::Draw {
+            what: DrawWhat::Verify { proof },
+        } => crate::draws::verify_cli(&proof).await,
         Command::Verify => {
             let db = open(&settings).await?;
             let drift = crate::ledger::store::verify(&db).await?;

@@ -88,6 +88,16 @@ settings! {
     login_attempts_per_ip_per_minute: u32 = 20, secret = false;
     /// Take the client IP from the X-Forwarded-For header (only behind a trusted proxy).
     trust_forwarded_for: bool = false, secret = false;
+    /// HTTP SMS gateway for one-time codes: messages are POSTed as JSON `{"to", "text"}`
+    /// with `Authorization: Bearer <sms_gateway_token>`. Empty: messages go to the log and
+    /// the developer mailbox (/admin/mailbox), for demos and development only.
+    sms_gateway_url: String = String::new(), secret = false;
+    /// Bearer token for the SMS gateway.
+    sms_gateway_token: String = String::new(), secret = true;
+    /// One-time codes sent per phone number per hour.
+    otp_sends_per_phone_per_hour: u32 = 5, secret = false;
+    /// One-time codes sent per client IP per hour.
+    otp_sends_per_ip_per_hour: u32 = 60, secret = false;
     /// Seconds to let in-flight requests finish after a shutdown signal.
     shutdown_grace_secs: u64 = 20, secret = false;
 }

@@ -44,6 +44,17 @@ error_codes! {
     IdempotencyInProgress = "idempotency_in_progress", CONFLICT, "A request with this Idempotency-Key is still being processed";
     InsufficientPoints = "insufficient_points", UNPROCESSABLE_ENTITY, "The member does not have enough points";
     NothingToUndo = "nothing_to_undo", CONFLICT, "There is nothing (left) to undo";
+    RewardUnavailable = "reward_unavailable", UNPROCESSABLE_ENTITY, "This reward cannot be redeemed now";
+    OutOfStock = "out_of_stock", CONFLICT, "This reward is out of stock";
+    TierRestricted = "tier_restricted", FORBIDDEN, "This reward is for other tier levels";
+    LimitReached = "limit_reached", CONFLICT, "The member has reached this reward's limit";
+    OtpRequired = "otp_required", UNPROCESSABLE_ENTITY, "A one-time code from the member's phone is required";
+    OtpInvalid = "otp_invalid", UNPROCESSABLE_ENTITY, "The one-time code is wrong";
+    OtpExpired = "otp_expired", UNPROCESSABLE_ENTITY, "The one-time code has expired or was used; request a new one";
+    SmsFailed = "sms_failed", BAD_GATEWAY, "The text message could not be sent";
+    CouponUsed = "coupon_already_used", CONFLICT, "This coupon was already used";
+    CouponNotUsable = "coupon_not_usable", CONFLICT, "This coupon has expired or was cancelled";
+    WrongState = "wrong_state", CONFLICT, "This cannot be done in the current state";
     RateLimited = "rate_limited", TOO_MANY_REQUESTS, "Too many attempts; wait and try again";
     Timeout = "timeout", SERVICE_UNAVAILABLE, "The request took too long";
     Internal = "internal", INTERNAL_SERVER_ERROR, "Something went wrong on our side";

@@ -116,6 +116,22 @@ pub fn timestamp(micros: i64) -> jiff::Timestamp {
     jiff::Timestamp::from_microsecond(micros).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
 }
 
+/// `serialize_with` for a µs column shown as RFC 3339 (keeps row structs plain).
+pub fn micros_as_rfc3339<S: serde::Serializer>(micros: &i64, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&timestamp(*micros))
+}
+
+/// `serialize_with` for an optional µs column.
+pub fn opt_micros_as_rfc3339<S: serde::Serializer>(
+    micros: &Option<i64>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match micros {
+        Some(m) => s.collect_str(&timestamp(*m)),
+        None => s.serialize_none(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

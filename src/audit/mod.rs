@@ -36,6 +36,7 @@ impl<'a> Change<'a> {
 }
 
 /// Who made a change when there is no signed-in principal yet (signup, invitation).
+#[derive(Clone, Copy)]
 pub struct ActorRef<'a> {
     pub kind: &'a str,
     pub id: Option<i64>,

@@ -45,6 +45,9 @@ permissions! {
     PointsAdjust = "points.adjust", "Grant or deduct points by hand, with a reason";
     RulesManage = "rules.manage", "Change earning rules, expiry and refund policies";
     ReportsRead = "reports.read", "Read reports (points liability, ...)";
+    RewardsManage = "rewards.manage", "Change the rewards catalog, digital code pools and lucky draws";
+    CouponsValidate = "coupons.validate", "Check coupons and vouchers at a branch and mark them used";
+    FulfilmentManage = "fulfilment.manage", "See redemptions, pack and ship rewards, cancel them with the points refunded";
 }
 
 impl fmt::Display for Permission {
@@ -115,6 +118,8 @@ impl Role {
                 PointsRedeem,
                 PointsAdjust,
                 ReportsRead,
+                CouponsValidate,
+                FulfilmentManage,
             ],
             Role::Cashier => &[
                 TenantRead,
@@ -123,8 +128,9 @@ impl Role {
                 MembersWrite,
                 PointsEarn,
                 PointsRedeem,
+                CouponsValidate,
             ],
-            Role::Fulfilment => &[TenantRead, BranchesRead, MembersRead],
+            Role::Fulfilment => &[TenantRead, BranchesRead, MembersRead, FulfilmentManage],
             Role::Analyst => &[
                 TenantRead,
                 BranchesRead,

@@ -449,6 +449,13 @@ async fn cancel_redemption(
         .await?
         .filter(|t| t.kind == "redeem")
         .ok_or_else(|| ApiError::not_found("redemption"))?;
+    // A reward's points come back with its stock and status, through its own route.
+    if let Some(r) = crate::rewards::store::by_txn(&app.db, ctx.tenant_id(), txn).await? {
+        return Err(ApiError::new(
+            Code::WrongState,
+            format!("these points bought a reward: cancel redemption {r} (POST /redemptions/{r}/cancel)"),
+        ));
+    }
     let currency = Currency::from_db(&original.currency);
     let key = format!("redeem_cancel:{txn}");
     let posting = Posting {

@@ -14,7 +14,7 @@ pub mod store;
 use crate::audit::{self, ActorRef, Change};
 use crate::error::{ApiError, Code};
 use crate::http::context::RequestMeta;
-use crate::rules::model::{Applied, Bill, LineItem, evaluate};
+use crate::rules::model::{Applied, Bill, LineItem, TierBonus, evaluate};
 use crate::store::Db;
 pub use store::{Kind, LedgerError, Posted, Posting};
 
@@ -142,6 +142,8 @@ pub struct PurchaseOutcome {
     pub rules: Vec<Applied>,
     /// The member's points balance afterwards (absent for a dry run).
     pub balance: Option<i64>,
+    /// The tier upgrade this purchase caused, if any.
+    pub tier_change: Option<crate::tiers::TierChange>,
     pub replayed: bool,
     pub dry_run: bool,
 }
@@ -156,6 +158,7 @@ pub async fn record_purchase(
 ) -> Result<PurchaseOutcome, ApiError> {
     let settings = store::settings(db, p.tenant_id).await?;
     let rules = crate::rules::store::get(db, p.tenant_id).await?;
+    let tiers = crate::tiers::store::program(db, p.tenant_id).await?;
     let tz = tenant_time_zone(db, p.tenant_id).await?;
     let local = jiff::Timestamp::from_microsecond(p.occurred_at)
         .map_err(ApiError::internal)?
@@ -196,18 +199,25 @@ pub async fn record_purchase(
             stamps: details["stamps"].as_i64().unwrap_or(0),
             rules: serde_json::from_value(details["applied"].clone()).unwrap_or_default(),
             balance: Some(summary.balance),
+            tier_change: None,
             replayed: true,
             dry_run: p.dry_run,
         });
     }
     let earned_today =
         store::earned_between(&mut tx, p.tenant_id, p.member_id, day_start, day_end).await?;
+    let level = crate::tiers::held_tx(&mut tx, &tiers, p.tenant_id, p.member_id).await?;
     let bill = Bill {
         amount_satang: p.amount_satang,
         branch_id: p.branch_id,
         at: &local,
         items: &p.items,
         earned_today,
+        tier: level.as_ref().map(|l| TierBonus {
+            code: &l.code,
+            name: &l.name,
+            earn_percent: l.earn_percent,
+        }),
     };
     let eval = evaluate(&settings.earn, &rules, &bill);
     if p.dry_run {
@@ -217,6 +227,7 @@ pub async fn record_purchase(
             stamps: eval.stamps,
             rules: eval.applied,
             balance: None,
+            tier_change: None,
             replayed: false,
             dry_run: true,
         });
@@ -246,7 +257,17 @@ pub async fn record_purchase(
         };
         store::post(&mut tx, &stamps, &settings, &tz).await?;
     }
-    let details = serde_json::json!({"member_id": p.member_id, "receipt": p.receipt, "amount_satang": p.amount_satang, "points": posted.points, "stamps": eval.stamps});
+    // The bill counts towards the member's tier at once (an upgrade never waits).
+    let tier_change = crate::tiers::upgrade_if_qualified(
+        &mut tx,
+        &tiers,
+        &tz,
+        p.tenant_id,
+        p.member_id,
+        crate::store::now_micros(),
+    )
+    .await?;
+    let details = serde_json::json!({"member_id": p.member_id, "receipt": p.receipt, "amount_satang": p.amount_satang, "points": posted.points, "stamps": eval.stamps, "tier_change": tier_change});
     audit::record_as(
         &mut tx,
         p.tenant_id,
@@ -262,6 +283,7 @@ pub async fn record_purchase(
         stamps: eval.stamps,
         rules: eval.applied,
         balance: Some(posted.balance),
+        tier_change,
         replayed: false,
         dry_run: false,
     })

@@ -944,7 +944,8 @@ pub async fn merge_members(tx: &mut Tx, tenant_id: i64, from: i64, into: i64) ->
         }
     }
     on_tx!(tx, c => {
-        for table in ["ledger_txns", "ledger_entries", "lots"] {
+        // Redemptions and draw entries were bought with these points: they follow them.
+        for table in ["ledger_txns", "ledger_entries", "lots", "redemptions", "draw_entries"] {
             sqlx::query(&format!("UPDATE {table} SET member_id = $3 WHERE tenant_id = $1 AND member_id = $2"))
                 .bind(tenant_id).bind(from).bind(into).execute(&mut *c).await?;
         }
@@ -954,6 +955,8 @@ pub async fn merge_members(tx: &mut Tx, tenant_id: i64, from: i64, into: i64) ->
             sqlx::query("UPDATE balances SET balance = balance + $4, debt = debt + $5, updated_at = $6 WHERE tenant_id = $1 AND member_id = $2 AND currency = $3")
                 .bind(tenant_id).bind(into).bind(&currency).bind(balance).bind(debt).bind(now_micros()).execute(&mut *c).await?;
         }
+        // The survivor keeps its own tier; the merged history counts from its next purchase.
+        sqlx::query("DELETE FROM member_tiers WHERE tenant_id = $1 AND member_id = $2").bind(tenant_id).bind(from).execute(&mut *c).await?;
         sqlx::query("DELETE FROM balances WHERE tenant_id = $1 AND member_id = $2").bind(tenant_id).bind(from).execute(&mut *c).await.map(|r| r.rows_affected())
     })?;
     Ok(())

@@ -319,6 +319,10 @@ pub struct Member360 {
     pub recent_ledger: Vec<crate::ledger::store::HistoryLine>,
     /// The current consent per purpose.
     pub consents: Vec<super::consent::ConsentRecord>,
+    /// Tier level, progress and history (level absent when the shop has no tiers).
+    pub tier: crate::tiers::TierStatus,
+    /// The 20 most recent redemptions (coupons, codes, shipments).
+    pub redemptions: Vec<crate::rewards::store::Redemption>,
 }
 
 /// The customer 360 view: profile, tags, attributes, balances and recent history.
@@ -337,12 +341,21 @@ async fn member_360(
     let consents = super::consent::current(
         &super::consent::history(&app.db, ctx.tenant_id(), member.id).await?,
     );
+    let tier = crate::tiers::status(&app.db, ctx.tenant_id(), member.id, crate::store::now_micros()).await?;
+    let filter = crate::rewards::store::Filter {
+        member_id: Some(member.id),
+        ..Default::default()
+    };
+    let mut redemptions = crate::rewards::store::list_redemptions(&app.db, ctx.tenant_id(), &filter, i64::MAX, 20).await?;
+    redemptions.truncate(20);
     Ok(Json(Member360 {
         member,
         points: view.0,
         stamps: view.1,
         recent_ledger: view.2,
         consents,
+        tier,
+        redemptions,
     }))
 }
 

@@ -109,7 +109,8 @@ async fn erase_member(
     }
     let mut tx = app.db.begin().await?;
     store::anonymise(&mut tx, tenant, id).await?;
-    let scrubbed = crate::ledger::store::scrub_free_text(&mut tx, tenant, id).await?;
+    let scrubbed = crate::ledger::store::scrub_free_text(&mut tx, tenant, id).await?
+        + crate::rewards::store::scrub_addresses(&mut tx, tenant, id).await?;
     audit::record(
         &mut tx,
         &ctx,

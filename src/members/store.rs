@@ -91,6 +91,13 @@ async fn hydrate(db: &Db, tenant_id: i64, mut rows: Vec<Member>) -> sqlx::Result
 }
 
 /// A member by id; a merged profile resolves to its survivor.
+/// Members of the shop (merged-away profiles not counted).
+pub async fn count(db: &Db, tenant_id: i64) -> sqlx::Result<i64> {
+    let (n,): (i64,) = on_db!(db, pool => sqlx::query_as("SELECT CAST(COUNT(*) AS BIGINT) FROM members WHERE tenant_id = $1 AND merged_into IS NULL")
+        .bind(tenant_id).fetch_one(pool).await)?;
+    Ok(n)
+}
+
 pub async fn get(db: &Db, tenant_id: i64, id: i64) -> sqlx::Result<Option<Member>> {
     let Some(id) = resolve_alias(db, tenant_id, id).await? else {
         return Ok(None);

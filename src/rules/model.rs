@@ -54,6 +54,8 @@ pub enum Condition {
         #[schema(value_type = String, example = "2026-12-31")]
         to: Date,
     },
+    /// Members holding one of these tier levels (by code).
+    Tiers { codes: Vec<String> },
     /// Only the line items with these SKUs or categories earn the extra points.
     Items {
         #[serde(default)]
@@ -143,6 +145,9 @@ impl EarningRules {
                     until: Some(u),
                     ..
                 } if f >= u => return Err((at("when.until"), "must be after from".into())),
+                Condition::Tiers { codes } if codes.is_empty() => {
+                    return Err((at("when.codes"), "name at least one tier level".into()));
+                }
                 Condition::Dates { from, to } if from > to => {
                     return Err((at("when.to"), "must not be before from".into()));
                 }
@@ -251,12 +256,23 @@ pub struct Bill<'a> {
     pub items: &'a [LineItem],
     /// Points the member already earned from purchases on the bill's local day.
     pub earned_today: i64,
+    /// The member's tier level, when the shop has tiers on.
+    pub tier: Option<TierBonus<'a>>,
+}
+
+/// The member's level as the rules see it: its multiplier and its code for conditions.
+#[derive(Clone, Copy, Debug)]
+pub struct TierBonus<'a> {
+    pub code: &'a str,
+    pub name: &'a str,
+    /// 100 = no extra points; 150 = ×1.5.
+    pub earn_percent: u32,
 }
 
 /// One rule's contribution, to explain the result.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Applied {
-    /// `base_rate`, `multiplier`, `cap_per_bill`, `cap_per_day` or `stamps`.
+    /// `base_rate`, `multiplier`, `tier`, `cap_per_bill`, `cap_per_day` or `stamps`.
     pub rule: String,
     pub name: String,
     /// Points (or stamps, for `stamps`) this rule added; negative for caps.
@@ -282,6 +298,7 @@ fn condition_holds(c: &Condition, bill: &Bill) -> bool {
                 && until.is_none_or(|u| t < u)
         }
         Condition::Dates { from, to } => (*from..=*to).contains(&bill.at.date()),
+        Condition::Tiers { codes } => bill.tier.is_some_and(|t| codes.iter().any(|c| c == t.code)),
         Condition::Items { .. } => true,
     }
 }
@@ -324,6 +341,18 @@ pub fn evaluate(rate: &EarnRate, rules: &EarningRules, bill: &Bill) -> Evaluatio
                 applied.push(Applied {
                     rule: "multiplier".into(),
                     name: m.name.clone(),
+                    points: extra,
+                });
+            }
+        }
+        // The tier's multiplier applies to the base points, like any other multiplier.
+        if let Some(t) = bill.tier.filter(|t| t.earn_percent > 100) {
+            let extra = (i128::from(base) * i128::from(t.earn_percent - 100) / 100) as i64;
+            if extra > 0 {
+                points += extra;
+                applied.push(Applied {
+                    rule: "tier".into(),
+                    name: t.name.to_string(),
                     points: extra,
                 });
             }
@@ -400,6 +429,7 @@ mod tests {
             at: z,
             items,
             earned_today: 0,
+            tier: None,
         }
     }
 
@@ -428,6 +458,32 @@ mod tests {
         assert_eq!((e.points, e.applied.len()), (20, 2));
         let fri = at("2026-11-27T23:59:00+07:00");
         assert_eq!(evaluate(&rate, &rules, &bill(25_000, &fri, &[])).points, 10);
+    }
+
+    #[test]
+    fn a_tier_multiplier_adds_to_the_base_and_tier_conditions_match_the_level_code() {
+        let rules = EarningRules {
+            multipliers: vec![Multiplier {
+                name: "gold weekend".into(),
+                percent: 200,
+                when: Condition::Tiers { codes: vec!["gold".into()] },
+            }],
+            ..Default::default()
+        };
+        let rate = EarnRate::default();
+        let z = at("2026-11-25T10:00:00+07:00");
+        let gold = TierBonus { code: "gold", name: "Gold", earn_percent: 150 };
+        let silver = TierBonus { code: "silver", name: "Silver", earn_percent: 125 };
+        let mut b = bill(25_000, &z, &[]);
+        assert_eq!(evaluate(&rate, &rules, &b).points, 10, "no tier: base only");
+        b.tier = Some(gold);
+        let e = evaluate(&rate, &rules, &b);
+        // 10 base + 10 (gold condition ×2) + 5 (gold level ×1.5).
+        assert_eq!(e.points, 25);
+        assert_eq!(e.applied.iter().map(|a| a.rule.as_str()).collect::<Vec<_>>(), ["base_rate", "multiplier", "tier"]);
+        b.tier = Some(silver);
+        // 10 × 1.25 = 12.5: the extra 2.5 rounds down.
+        assert_eq!(evaluate(&rate, &rules, &b).points, 12);
     }
 
     #[test]

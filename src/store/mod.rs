@@ -9,6 +9,8 @@
 //! - booleans are `BOOLEAN` (an integer on SQLite), JSON is `TEXT`;
 //! - every table carries `tenant_id` first in its primary key (the distribution key).
 
+pub mod docs;
+
 use std::str::FromStr;
 use std::time::Duration;
 

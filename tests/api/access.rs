@@ -73,6 +73,9 @@ fn expected_permissions(role: &str) -> Vec<&'static str> {
         "points.adjust",
         "rules.manage",
         "reports.read",
+        "rewards.manage",
+        "coupons.validate",
+        "fulfilment.manage",
     ];
     match role {
         "owner" | "admin" => all,
@@ -87,6 +90,8 @@ fn expected_permissions(role: &str) -> Vec<&'static str> {
             "points.redeem",
             "points.adjust",
             "reports.read",
+            "coupons.validate",
+            "fulfilment.manage",
         ],
         "cashier" => vec![
             "tenant.read",
@@ -95,8 +100,14 @@ fn expected_permissions(role: &str) -> Vec<&'static str> {
             "members.write",
             "points.earn",
             "points.redeem",
+            "coupons.validate",
         ],
-        "fulfilment" => vec!["tenant.read", "branches.read", "members.read"],
+        "fulfilment" => vec![
+            "tenant.read",
+            "branches.read",
+            "members.read",
+            "fulfilment.manage",
+        ],
         "analyst" => vec![
             "tenant.read",
             "branches.read",
@@ -117,6 +128,13 @@ fn attack_body(operation_id: &str) -> Option<serde_json::Value> {
         "merge_members" => Some(json!({"other_member_id": 1})),
         "change_consent" => Some(json!({"purpose": "marketing_sms", "granted": false})),
         "cancel_redemption" => Some(json!({})),
+        "update_reward" => Some(
+            json!({"kind": "coupon", "category": "pwned", "name": "pwned", "points_cost": 1}),
+        ),
+        "add_reward_codes" => Some(json!({"codes": ["PWNED"]})),
+        "redeem_reward" => Some(json!({"member_id": 1})),
+        "update_shipping" => Some(json!({"status": "packed"})),
+        "enter_draw" => Some(json!({"member_id": 1, "entries": 1})),
         "revoke_api_key" | "revoke_invitation" => None,
         _ => Some(json!({"name": "pwned"})),
     }
@@ -448,8 +466,46 @@ db_test!(every_state_changing_request_writes_an_audit_entry, |app| {
         )
         .await;
     let token = crate::helpers::invitation_token(&pending);
+    // Rewards, redemptions and draws to act on (no one-time codes, to keep this short).
+    owner
+        .put("/api/v1/spend-settings", json!({"require_otp": false}))
+        .await;
+    let coupon_spec = json!({"kind": "coupon", "category": "drinks", "name": "Latte", "points_cost": 1});
+    let new_reward = |spec: Value| {
+        let owner = &owner;
+        async move {
+            let res = owner.post("/api/v1/rewards", spec).await;
+            assert_eq!(res.status, 201, "{}", res.body);
+            res.body["id"].as_i64().unwrap()
+        }
+    };
+    let coupon = new_reward(coupon_spec.clone()).await;
+    let to_archive = new_reward(coupon_spec.clone()).await;
+    let shipped = new_reward(json!({"kind": "shipped", "category": "goods", "name": "Mug", "points_cost": 1})).await;
+    let digital = new_reward(json!({"kind": "digital_code", "category": "partner", "name": "Voucher", "points_cost": 1})).await;
+    let address = json!({"recipient": "Mali", "phone": "0812345678", "line1": "1 Sukhumvit", "district": "Watthana", "province": "Bangkok", "postcode": "10110"});
+    let redeem = |reward: i64, extra: Value| {
+        let owner = &owner;
+        async move {
+            let mut body = json!({"member_id": m});
+            for (k, v) in extra.as_object().unwrap() {
+                body[k] = v.clone();
+            }
+            let res = owner.post(&format!("/api/v1/rewards/{reward}/redeem"), body).await;
+            assert_eq!(res.status, 201, "{}", res.body);
+            res.body["redemption"].clone()
+        }
+    };
+    let to_use = redeem(coupon, json!({})).await["coupon_code"].clone();
+    let to_cancel = redeem(coupon, json!({})).await["id"].clone();
+    let shipment = redeem(shipped, json!({"shipping": address})).await["id"].clone();
+    let now = jiff::Timestamp::now();
+    let draw = |opens: jiff::Timestamp, closes: jiff::Timestamp| json!({"name": "Draw", "entry_cost": 1, "winners": 1, "opens_at": opens, "closes_at": closes});
+    let hour = jiff::SignedDuration::from_hours(1);
+    let open_draw = owner.post("/api/v1/draws", draw(now - hour, now + hour)).await.body["id"].clone();
+    let closed_draw = owner.post("/api/v1/draws", draw(now - hour - hour, now - hour)).await.body["id"].clone();
     // A request that succeeds, for every write operation. A new write route must be added here.
-    let plan: BTreeMap<&str, (String, Value)> = BTreeMap::from([
+    let mut plan: BTreeMap<&str, (String, Value)> = BTreeMap::from([
         (
             "signup",
             (
@@ -624,6 +680,24 @@ db_test!(every_state_changing_request_writes_an_audit_entry, |app| {
                 json!({}),
             ),
         ),
+    ]);
+    plan.extend([
+        ("put_tier_program", ("/api/v1/tiers".into(), json!({"enabled": true, "levels": [{"code": "member", "name": "Member", "threshold": 0}, {"code": "gold", "name": "Gold", "threshold": 100}]}))),
+        ("run_tier_reviews", ("/api/v1/tiers/reviews".into(), Value::Null)),
+        ("send_member_otp", (format!("/api/v1/members/{m}/otp"), Value::Null)),
+        ("put_spend_settings", ("/api/v1/spend-settings".into(), json!({"require_otp": false}))),
+        ("create_reward", ("/api/v1/rewards".into(), coupon_spec.clone())),
+        ("update_reward", (format!("/api/v1/rewards/{coupon}"), coupon_spec.clone())),
+        ("archive_reward", (format!("/api/v1/rewards/{to_archive}"), Value::Null)),
+        ("add_reward_codes", (format!("/api/v1/rewards/{digital}/codes"), json!({"codes": ["A1", "A2"]}))),
+        ("redeem_reward", (format!("/api/v1/rewards/{coupon}/redeem"), json!({"member_id": m}))),
+        ("cancel_reward_redemption", (format!("/api/v1/redemptions/{to_cancel}/cancel"), Value::Null)),
+        ("update_shipping", (format!("/api/v1/redemptions/{shipment}/shipping"), json!({"status": "packed"}))),
+        ("check_coupon", ("/api/v1/coupons/check".into(), json!({"code": to_use}))),
+        ("use_coupon", ("/api/v1/coupons/use".into(), json!({"code": to_use, "branch_id": branch}))),
+        ("create_draw", ("/api/v1/draws".into(), draw(now, now + hour))),
+        ("enter_draw", (format!("/api/v1/draws/{open_draw}/entries"), json!({"member_id": m, "entries": 1}))),
+        ("make_draw", (format!("/api/v1/draws/{closed_draw}/draw"), Value::Null)),
     ]);
     for op in ops.iter().filter(|o| is_write(&o.method)) {
         let (url, body) = plan

@@ -267,6 +267,7 @@ fn client() -> reqwest::Client {
         .unwrap()
 }
 
+#[derive(Clone)]
 pub struct User {
     pub client: reqwest::Client,
     pub base: String,

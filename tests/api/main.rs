@@ -11,3 +11,6 @@ mod ledger_properties;
 mod members;
 mod rules;
 mod signup;
+mod tiers;
+mod rewards;
+mod draws;

@@ -1,0 +1,214 @@
+//! One-time codes that prove a member holds their phone before points are spent: six
+//! digits, valid five minutes, five attempts, sends limited per phone and per client IP.
+//!
+//! Must never happen: a code stored in clear; one code authorising two spends; a wrong
+//! guess that does not count as an attempt.
+
+pub mod api;
+pub mod sms;
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::{ApiError, Code};
+use crate::store::{Db, Tx, now_micros};
+use crate::{ids, on_db, on_tx};
+
+pub const VALID_MICROS: i64 = 5 * 60 * 1_000_000;
+pub const MAX_ATTEMPTS: i64 = 5;
+
+/// Limits how often codes are sent (in memory, per process).
+#[derive(Clone)]
+pub struct OtpLimiter {
+    per_phone: Arc<DefaultKeyedRateLimiter<String>>,
+    per_ip: Arc<DefaultKeyedRateLimiter<String>>,
+}
+
+impl OtpLimiter {
+    pub fn new(per_phone_per_hour: u32, per_ip_per_hour: u32) -> Self {
+        let quota = |n: u32| Quota::per_hour(NonZeroU32::new(n.max(1)).expect("max(1) is non-zero"));
+        OtpLimiter {
+            per_phone: Arc::new(RateLimiter::keyed(quota(per_phone_per_hour))),
+            per_ip: Arc::new(RateLimiter::keyed(quota(per_ip_per_hour))),
+        }
+    }
+
+    fn check(&self, phone: &str, ip: &str) -> Result<(), u64> {
+        let clock = DefaultClock::default();
+        for (limiter, key) in [(&self.per_ip, ip), (&self.per_phone, phone)] {
+            if let Err(not_until) = limiter.check_key(&key.to_string()) {
+                return Err(not_until.wait_time_from(clock.now()).as_secs().max(1));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn shrink(&self) {
+        self.per_phone.retain_recent();
+        self.per_ip.retain_recent();
+    }
+}
+
+/// The proof a spend request carries: the challenge it answers and the code the member
+/// read from their phone.
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OtpProof {
+    pub challenge_id: i64,
+    pub code: String,
+}
+
+/// A code was sent.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct Challenge {
+    pub challenge_id: i64,
+    #[schema(value_type = String, format = DateTime)]
+    pub expires_at: jiff::Timestamp,
+    /// The phone it went to, masked: `+66*****5678`.
+    pub sent_to: String,
+}
+
+fn hash(challenge_id: i64, code: &str) -> String {
+    hex::encode(Sha256::digest(format!("{challenge_id}:{code}")))
+}
+
+pub fn mask_phone(phone: &str) -> String {
+    let n = phone.chars().count();
+    phone
+        .chars()
+        .enumerate()
+        .map(|(i, c)| if i >= 3 && i + 4 < n { '*' } else { c })
+        .collect()
+}
+
+/// Send a new code to the member's phone.
+pub async fn send(
+    app: &crate::app::AppState,
+    tenant_id: i64,
+    member_id: i64,
+    phone: &str,
+    purpose: &str,
+    ip: &str,
+) -> Result<Challenge, ApiError> {
+    app.otp_limiter.check(phone, ip).map_err(|wait| {
+        let mut e = ApiError::new(Code::RateLimited, format!("too many codes sent; try again in {wait} s"));
+        e.retry_after_secs = Some(wait);
+        e
+    })?;
+    let code = format!("{:06}", rand::rng().random_range(0..1_000_000));
+    let id = ids::next_id();
+    let now = now_micros();
+    on_db!(&app.db, pool => sqlx::query(
+        "INSERT INTO otp_challenges (tenant_id, id, member_id, code_hash, purpose, attempts, expires_at, created_at)
+         VALUES ($1, $2, $3, $4, $5, 0, $6, $7)")
+        .bind(tenant_id).bind(id).bind(member_id).bind(hash(id, &code)).bind(purpose).bind(now + VALID_MICROS).bind(now)
+        .execute(pool).await.map(|r| r.rows_affected()))?;
+    let shop = crate::tenants::store::get_tenant(&app.db, tenant_id)
+        .await?
+        .map(|t| t.name)
+        .unwrap_or_default();
+    let text = format!("{shop}: รหัส OTP {code} (ใช้ได้ 5 นาที) / Your code is {code}, valid 5 minutes. Never share it.");
+    app.sms.send(&app.db, tenant_id, phone, &text).await.map_err(|e| {
+        tracing::warn!(error = %e, "sending a one-time code failed");
+        ApiError::new(Code::SmsFailed, "the text message could not be sent; try again")
+    })?;
+    Ok(Challenge {
+        challenge_id: id,
+        expires_at: crate::types::timestamp(now + VALID_MICROS),
+        sent_to: mask_phone(phone),
+    })
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    code_hash: String,
+    attempts: i64,
+    expires_at: i64,
+    used_at: Option<i64>,
+}
+
+/// Check a proof for this member (own transaction, so a wrong guess counts even though
+/// the spend it came with fails). Does not use the code up: [`consume`] does, in the
+/// spend's transaction.
+pub async fn check(db: &Db, tenant_id: i64, member_id: i64, purpose: &str, proof: &OtpProof) -> Result<(), ApiError> {
+    let row: Option<Row> = on_db!(db, pool => sqlx::query_as(
+        "SELECT code_hash, attempts, expires_at, used_at FROM otp_challenges WHERE tenant_id = $1 AND id = $2 AND member_id = $3 AND purpose = $4")
+        .bind(tenant_id).bind(proof.challenge_id).bind(member_id).bind(purpose).fetch_optional(pool).await)?;
+    let expired = |m: &str| ApiError::field(Code::OtpExpired, "otp.challenge_id", m.to_string());
+    let Some(row) = row else {
+        return Err(expired("no such code was sent to this member; request a new one"));
+    };
+    if row.used_at.is_some() {
+        return Err(expired("this code was already used; request a new one"));
+    }
+    if row.expires_at <= now_micros() {
+        return Err(expired("this code has expired; request a new one"));
+    }
+    if row.attempts >= MAX_ATTEMPTS {
+        return Err(expired("too many wrong attempts; request a new code"));
+    }
+    let typed = proof.code.trim();
+    if hash(proof.challenge_id, typed) != row.code_hash {
+        on_db!(db, pool => sqlx::query("UPDATE otp_challenges SET attempts = attempts + 1 WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant_id).bind(proof.challenge_id).execute(pool).await.map(|r| r.rows_affected()))?;
+        let left = MAX_ATTEMPTS - row.attempts - 1;
+        return Err(ApiError::field(Code::OtpInvalid, "otp.code", format!("wrong code; {left} attempts left")));
+    }
+    Ok(())
+}
+
+/// Use the (checked) code up, in the spend's transaction: a second spend with it fails.
+pub async fn consume(tx: &mut Tx, tenant_id: i64, proof: &OtpProof) -> Result<(), ApiError> {
+    let n = on_tx!(tx, c => sqlx::query("UPDATE otp_challenges SET used_at = $3 WHERE tenant_id = $1 AND id = $2 AND used_at IS NULL")
+        .bind(tenant_id).bind(proof.challenge_id).bind(now_micros()).execute(c).await.map(|r| r.rows_affected()))?;
+    if n != 1 {
+        return Err(ApiError::field(Code::OtpExpired, "otp.challenge_id", "this code was already used; request a new one"));
+    }
+    Ok(())
+}
+
+/// Whether the shop requires a one-time code before points are spent.
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SpendSettings {
+    /// Require a one-time code sent to the member's phone for every redemption and
+    /// lucky-draw entry (recommended; turn off only where staff check identity).
+    pub require_otp: bool,
+}
+
+impl Default for SpendSettings {
+    fn default() -> Self {
+        SpendSettings { require_otp: true }
+    }
+}
+
+pub const SPEND_SETTINGS_DOC: &str = "spend_settings";
+
+/// Check the proof a spend carries, if the shop requires one. Returns the proof to
+/// consume in the spend's transaction.
+pub async fn require(
+    db: &Db,
+    tenant_id: i64,
+    member_id: i64,
+    proof: Option<&OtpProof>,
+) -> Result<Option<OtpProof>, ApiError> {
+    let settings: SpendSettings = crate::store::docs::get(db, tenant_id, SPEND_SETTINGS_DOC).await?;
+    match proof {
+        None if settings.require_otp => Err(ApiError::field(
+            Code::OtpRequired,
+            "otp",
+            "send a one-time code to the member's phone (POST /members/{id}/otp) and include it",
+        )),
+        None => Ok(None),
+        Some(p) => {
+            check(db, tenant_id, member_id, "spend", p).await?;
+            Ok(Some(p.clone()))
+        }
+    }
+}

@@ -1,0 +1,473 @@
+//! Rewards: the catalog, redemption (points and stock taken in one transaction, with a
+//! one-time code from the member's phone), coupons validated once at a branch, shipped
+//! rewards moved through fulfilment, digital code pools, and refunds through the ledger
+//! when a redemption is cancelled or a coupon expires unused.
+//!
+//! Must never happen: stock below zero or points overdrawn under concurrent
+//! redemptions; a coupon used twice; a cancelled redemption refunded twice (the ledger
+//! key `redeem_cancel:<txn>` makes a second refund a replay); a code of one shop found
+//! from another.
+
+pub mod api;
+pub mod model;
+pub mod store;
+
+use jiff::{Timestamp, ToSpan};
+
+use crate::audit::{self, ActorRef, Change};
+use crate::error::{ApiError, Code};
+use crate::http::context::RequestMeta;
+use crate::ledger::model::Currency;
+use crate::ledger::{Kind, Posting};
+use crate::otp::OtpProof;
+use crate::store::{Db, now_micros};
+use model::{LimitPeriod, Refusal, RewardKind};
+use store::{Address, Redemption};
+
+/// A redemption to make (validated by the caller).
+pub struct RedeemInput {
+    pub tenant_id: i64,
+    pub reward_id: i64,
+    pub member_id: i64,
+    pub shipping: Option<Address>,
+    pub otp: Option<OtpProof>,
+    /// Ledger idempotency key: a retry with it returns the first redemption.
+    pub idem_key: String,
+    pub dry_run: bool,
+}
+
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct RedeemOutcome {
+    /// The redemption (absent for a dry run).
+    pub redemption: Option<Redemption>,
+    /// Points it costs this member (their tier's price).
+    pub points: i64,
+    /// The member's points balance afterwards.
+    pub balance: i64,
+    pub replayed: bool,
+    pub dry_run: bool,
+}
+
+fn refusal_error(r: Refusal) -> ApiError {
+    match r {
+        Refusal::Unavailable(why) => ApiError::field(Code::RewardUnavailable, "reward_id", why),
+        Refusal::TierRestricted => ApiError::field(Code::TierRestricted, "reward_id", "this reward is for members of other tier levels"),
+    }
+}
+
+/// Start of the local day, week (Monday) or month containing `now`.
+fn period_start(period: LimitPeriod, now: Timestamp, tz: &jiff::tz::TimeZone) -> Result<i64, ApiError> {
+    let date = now.to_zoned(tz.clone()).date();
+    let first = match period {
+        LimitPeriod::Day => date,
+        LimitPeriod::Week => date
+            .checked_sub(i64::from(date.weekday().to_monday_zero_offset()).days())
+            .map_err(ApiError::internal)?,
+        LimitPeriod::Month => date.first_of_month(),
+    };
+    Ok(first.to_zoned(tz.clone()).map_err(ApiError::internal)?.timestamp().as_microsecond())
+}
+
+/// Redeem a reward for a member: check the reward, the member's tier and limits, take
+/// the stock and the points, issue the coupon / code / shipment, all in one
+/// transaction under the member's lock.
+pub async fn redeem(db: &Db, input: &RedeemInput, actor: ActorRef<'_>, meta: &RequestMeta) -> Result<RedeemOutcome, ApiError> {
+    let tenant = input.tenant_id;
+    let reward = store::get(db, tenant, input.reward_id)
+        .await?
+        .filter(|r| !r.archived)
+        .ok_or_else(|| ApiError::not_found("reward"))?;
+    let spec = &reward.spec;
+    if spec.kind == RewardKind::Shipped && input.shipping.is_none() {
+        return Err(ApiError::field(Code::MissingField, "shipping", "a shipped reward needs the member's address"));
+    }
+    let proof = if input.dry_run {
+        None
+    } else {
+        crate::otp::require(db, tenant, input.member_id, input.otp.as_ref()).await?
+    };
+    let program = crate::tiers::store::program(db, tenant).await?;
+    let tz = crate::ledger::tenant_time_zone(db, tenant).await?;
+    let settings = crate::ledger::store::settings(db, tenant).await?;
+    let now = now_micros();
+    let now_ts = crate::types::timestamp(now);
+
+    let mut tx = db.begin().await?;
+    crate::ledger::store::lock_member(&mut tx, tenant, input.member_id, Currency::Points).await?;
+    if let Some(prior) = crate::ledger::store::txn_by_key_full(&mut tx, tenant, &input.idem_key).await? {
+        let existing = store::by_txn_tx(&mut tx, tenant, prior.id).await?;
+        let same = existing.as_ref().is_some_and(|r| r.reward_id == input.reward_id && r.member_id == input.member_id);
+        if !same {
+            return Err(ApiError::new(Code::IdempotencyKeyReused, "this idempotency key was used for another redemption"));
+        }
+        let balance = crate::ledger::store::balance_summary(db, tenant, input.member_id, Currency::Points).await?.balance;
+        return Ok(RedeemOutcome { points: -prior.amount, redemption: existing, balance, replayed: true, dry_run: input.dry_run });
+    }
+    let level = crate::tiers::held_tx(&mut tx, &program, tenant, input.member_id).await?;
+    let level_code = level.as_ref().map(|l| l.code.as_str());
+    if let Some(r) = spec.refusal(now_ts, level_code) {
+        return Err(refusal_error(r));
+    }
+    let price = spec.price_for(level_code);
+    if let Some(max) = spec.per_member_limit {
+        if store::count_member_redemptions(&mut tx, tenant, input.member_id, reward.id, i64::MIN).await? >= max {
+            return Err(ApiError::field(Code::LimitReached, "reward_id", format!("a member may redeem this reward at most {max} times")));
+        }
+    }
+    if let Some(limit) = spec.period_limit {
+        let from = period_start(limit.per, now_ts, &tz)?;
+        if store::count_member_redemptions(&mut tx, tenant, input.member_id, reward.id, from).await? >= limit.count {
+            let per = match limit.per {
+                LimitPeriod::Day => "day",
+                LimitPeriod::Week => "week",
+                LimitPeriod::Month => "month",
+            };
+            return Err(ApiError::field(Code::LimitReached, "reward_id", format!("a member may redeem this reward at most {} times per {per}", limit.count)));
+        }
+    }
+    if input.dry_run {
+        let summary = crate::ledger::store::balance_summary(db, tenant, input.member_id, Currency::Points).await?;
+        if summary.available < price {
+            return Err(crate::ledger::LedgerError::InsufficientPoints { available: summary.available }.into());
+        }
+        if spec.stock == Some(0) {
+            return Err(ApiError::field(Code::OutOfStock, "reward_id", "this reward is out of stock"));
+        }
+        return Ok(RedeemOutcome { redemption: None, points: price, balance: summary.balance - price, replayed: false, dry_run: true });
+    }
+    if !store::take_stock(&mut tx, tenant, reward.id).await? {
+        return Err(ApiError::field(Code::OutOfStock, "reward_id", "this reward is out of stock"));
+    }
+    let redemption_id = crate::ids::next_id();
+    let posting = Posting {
+        amount: price,
+        idem_key: input.idem_key.clone(),
+        request_hash: format!("reward|{}|{}", reward.id, input.member_id),
+        reason: Some(format!("reward: {}", spec.name)),
+        actor_kind: actor.kind.to_string(),
+        actor_id: actor.id,
+        details: serde_json::json!({"reward_id": reward.id, "redemption_id": redemption_id}),
+        ..Posting::blank(tenant, input.member_id, Kind::Redeem)
+    };
+    let posted = crate::ledger::store::post(&mut tx, &posting, &settings, &tz).await?;
+    let (mut coupon_code, mut digital_code) = (None, None);
+    let status = match spec.kind {
+        RewardKind::Coupon | RewardKind::Voucher => {
+            let mut code = model::new_code(8);
+            while store::coupon_code_taken(&mut tx, tenant, &code).await? {
+                code = model::new_code(8);
+            }
+            coupon_code = Some(code);
+            "issued"
+        }
+        RewardKind::DigitalCode => {
+            digital_code = match store::take_code(&mut tx, tenant, reward.id, redemption_id).await? {
+                Some(c) => Some(c),
+                None if spec.generate_codes => Some(model::new_code(12)),
+                None => return Err(ApiError::field(Code::OutOfStock, "reward_id", "no codes are left for this reward")),
+            };
+            "issued"
+        }
+        RewardKind::Shipped => "pending",
+    };
+    let expires_at = spec
+        .kind
+        .has_coupon()
+        .then(|| now + i64::from(spec.use_within_days) * 86_400_000_000);
+    store::insert(
+        &mut tx,
+        tenant,
+        &store::NewRedemption {
+            id: redemption_id,
+            member_id: input.member_id,
+            reward_id: reward.id,
+            kind: spec.kind.as_str(),
+            points: price,
+            txn_id: posted.txn_id,
+            status,
+            coupon_code: coupon_code.as_deref(),
+            digital_code: digital_code.as_deref(),
+            value_satang: spec.value_satang,
+            expires_at,
+            shipping: input.shipping.as_ref(),
+        },
+    )
+    .await?;
+    if let Some(p) = &proof {
+        crate::otp::consume(&mut tx, tenant, p).await?;
+    }
+    audit::record_as(
+        &mut tx,
+        tenant,
+        actor,
+        meta,
+        Change::new("reward.redeemed", "redemption", redemption_id)
+            .details(serde_json::json!({"member_id": input.member_id, "reward_id": reward.id, "points": price, "txn_id": posted.txn_id, "otp": proof.is_some()})),
+    )
+    .await?;
+    let redemption = store::get_redemption_tx(&mut tx, tenant, redemption_id).await?;
+    tx.commit().await?;
+    Ok(RedeemOutcome { redemption, points: price, balance: posted.balance, replayed: false, dry_run: false })
+}
+
+/// Undo a redemption: points back to the lots they came from (through the ledger),
+/// the unit back in stock, the status `to` (`cancelled` or `expired`). Runs under the
+/// member's lock; `allowed` are the statuses it may start from.
+async fn undo(
+    db: &Db,
+    tenant: i64,
+    redemption_id: i64,
+    to: &str,
+    refund: bool,
+    actor: ActorRef<'_>,
+    meta: &RequestMeta,
+    action: &str,
+) -> Result<Redemption, ApiError> {
+    let found = store::get_redemption(db, tenant, redemption_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("redemption"))?;
+    let settings = crate::ledger::store::settings(db, tenant).await?;
+    let tz = crate::ledger::tenant_time_zone(db, tenant).await?;
+    let mut tx = db.begin().await?;
+    crate::ledger::store::lock_member(&mut tx, tenant, found.member_id, Currency::Points).await?;
+    let current = store::get_redemption_tx(&mut tx, tenant, redemption_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("redemption"))?;
+    let from = current.status.as_str();
+    let allowed = match current.kind.as_str() {
+        "coupon" | "voucher" => from == "issued",
+        "shipped" => from == "pending" || from == "packed",
+        _ => false,
+    };
+    if !allowed {
+        let why = match (current.kind.as_str(), from) {
+            ("digital_code", _) => "a digital code was shown to the member and cannot be taken back".to_string(),
+            (_, s) => format!("this redemption is {s}"),
+        };
+        return Err(ApiError::new(Code::WrongState, why));
+    }
+    if !store::set_status(&mut tx, tenant, redemption_id, from, to).await? {
+        return Err(ApiError::new(Code::WrongState, "this redemption changed meanwhile; reload it"));
+    }
+    let mut refunded = 0;
+    if refund && current.points > 0 {
+        let posting = Posting {
+            idem_key: format!("redeem_cancel:{}", current.txn_id),
+            request_hash: format!("redeem_cancel:{}", current.txn_id),
+            reason: Some(format!("{to}: {}", current.reward_name)),
+            reverses_id: Some(current.txn_id),
+            actor_kind: actor.kind.to_string(),
+            actor_id: actor.id,
+            ..Posting::blank(tenant, current.member_id, Kind::RedeemCancel)
+        };
+        refunded = crate::ledger::store::post(&mut tx, &posting, &settings, &tz).await?.points;
+    }
+    store::return_stock(&mut tx, tenant, current.reward_id).await?;
+    audit::record_as(
+        &mut tx,
+        tenant,
+        actor,
+        meta,
+        Change::new(action, "redemption", redemption_id)
+            .details(serde_json::json!({"member_id": current.member_id, "points_refunded": refunded, "from": from})),
+    )
+    .await?;
+    let after = store::get_redemption_tx(&mut tx, tenant, redemption_id).await?;
+    tx.commit().await?;
+    after.ok_or_else(|| ApiError::not_found("redemption"))
+}
+
+/// Cancel a redemption with the points refunded (coupons and vouchers not yet used,
+/// shipments not yet shipped).
+pub async fn cancel(db: &Db, tenant: i64, redemption_id: i64, actor: ActorRef<'_>, meta: &RequestMeta) -> Result<Redemption, ApiError> {
+    undo(db, tenant, redemption_id, "cancelled", true, actor, meta, "reward.redemption_cancelled").await
+}
+
+/// Expire coupons and vouchers past their date and still unused, refunding the points
+/// when the reward says so. Idempotent. Returns how many expired.
+pub async fn run_coupon_expiry(db: &Db, now: i64) -> Result<u64, ApiError> {
+    let meta = RequestMeta { request_id: format!("coupon-expiry-{now}"), ip: "local".into() };
+    let actor = ActorRef { kind: "system", id: None, label: "coupon expiry" };
+    let mut expired = 0;
+    loop {
+        let due = store::expired_coupons(db, now, 200).await?;
+        if due.is_empty() {
+            return Ok(expired);
+        }
+        for (tenant, id) in due {
+            let Some(r) = store::get_redemption(db, tenant, id).await? else { continue };
+            let refund = store::get(db, tenant, r.reward_id).await?.is_none_or(|w| w.spec.refund_on_expiry);
+            match undo(db, tenant, id, "expired", refund, actor, &meta, "reward.coupon_expired").await {
+                Ok(_) => expired += 1,
+                // Used or cancelled meanwhile.
+                Err(e) if e.code == Code::WrongState => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// A coupon as the counter sees it.
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct CouponView {
+    pub redemption: Redemption,
+    pub member_name: String,
+    /// The member's phone, masked.
+    pub member_phone: String,
+    /// Whether it can be marked used now.
+    pub usable: bool,
+    /// Why not, in words (who used it, when and where; or that it expired).
+    pub problem: Option<String>,
+}
+
+async fn explain(db: &Db, tenant: i64, r: &Redemption, now: i64) -> Result<Option<(Code, String)>, ApiError> {
+    let tz = crate::ledger::tenant_time_zone(db, tenant).await?;
+    let local = |m: i64| crate::types::timestamp(m).to_zoned(tz.clone()).strftime("%Y-%m-%d %H:%M").to_string();
+    Ok(match r.status.as_str() {
+        "used" => {
+            let branch = match r.used_branch_id {
+                Some(b) => crate::tenants::store::get_branch(db, tenant, b).await?.map(|b| b.name).unwrap_or_default(),
+                None => String::new(),
+            };
+            Some((
+                Code::CouponUsed,
+                format!(
+                    "already used on {} at {} by {}",
+                    r.used_at.map(local).unwrap_or_default(),
+                    branch,
+                    r.used_by.clone().unwrap_or_default()
+                ),
+            ))
+        }
+        "issued" if r.expires_at.is_some_and(|e| e <= now) => {
+            Some((Code::CouponNotUsable, format!("expired on {}", r.expires_at.map(local).unwrap_or_default())))
+        }
+        "issued" => None,
+        other => Some((Code::CouponNotUsable, format!("this coupon is {other}"))),
+    })
+}
+
+/// Look a coupon up by the code typed or scanned at the counter.
+pub async fn check_coupon(db: &Db, tenant: i64, typed: &str) -> Result<CouponView, ApiError> {
+    let code = model::normalise_code(typed);
+    let r = store::by_coupon_code(db, tenant, &code)
+        .await?
+        .ok_or_else(|| ApiError::field(Code::NotFound, "code", "no coupon has this code"))?;
+    let member = crate::members::store::get(db, tenant, r.member_id).await?;
+    let problem = explain(db, tenant, &r, now_micros()).await?.map(|(_, m)| m);
+    Ok(CouponView {
+        member_name: member.as_ref().map(|m| format!("{} {}", m.first_name, m.last_name).trim().to_string()).unwrap_or_default(),
+        member_phone: member.map(|m| crate::otp::mask_phone(&m.phone)).unwrap_or_default(),
+        usable: problem.is_none(),
+        problem,
+        redemption: r,
+    })
+}
+
+/// Mark a coupon used at a branch, once. A second attempt says who used it, when and
+/// where.
+pub async fn use_coupon(db: &Db, tenant: i64, typed: &str, branch_id: i64, actor: ActorRef<'_>, meta: &RequestMeta) -> Result<Redemption, ApiError> {
+    let code = model::normalise_code(typed);
+    let r = store::by_coupon_code(db, tenant, &code)
+        .await?
+        .ok_or_else(|| ApiError::field(Code::NotFound, "code", "no coupon has this code"))?;
+    let now = now_micros();
+    let mut tx = db.begin().await?;
+    if !store::mark_used(&mut tx, tenant, r.id, branch_id, actor.label, now).await? {
+        drop(tx);
+        // Someone else won, or it was not usable: say why, from the current row.
+        let current = store::get_redemption(db, tenant, r.id).await?.unwrap_or(r);
+        let (code, msg) = explain(db, tenant, &current, now)
+            .await?
+            .unwrap_or((Code::CouponNotUsable, "this coupon cannot be used".into()));
+        return Err(ApiError::field(code, "code", msg));
+    }
+    audit::record_as(
+        &mut tx,
+        tenant,
+        actor,
+        meta,
+        Change::new("coupon.used", "redemption", r.id).details(serde_json::json!({"member_id": r.member_id, "branch_id": branch_id})),
+    )
+    .await?;
+    let after = store::get_redemption_tx(&mut tx, tenant, r.id).await?;
+    tx.commit().await?;
+    after.ok_or_else(|| ApiError::not_found("redemption"))
+}
+
+/// Move a shipped reward along: pending → packed → shipped (carrier and tracking) →
+/// delivered.
+pub async fn advance_shipping(
+    db: &Db,
+    tenant: i64,
+    id: i64,
+    to: &str,
+    carrier: Option<&str>,
+    tracking: Option<&str>,
+    actor: ActorRef<'_>,
+    meta: &RequestMeta,
+) -> Result<Redemption, ApiError> {
+    let r = store::get_redemption(db, tenant, id).await?.ok_or_else(|| ApiError::not_found("redemption"))?;
+    if r.kind != "shipped" {
+        return Err(ApiError::new(Code::WrongState, "only shipped rewards have a delivery status"));
+    }
+    if !model::shipping_step_allowed(&r.status, to) {
+        return Err(ApiError::field(Code::WrongState, "status", format!("a {} shipment cannot become {to}", r.status)));
+    }
+    let mut tx = db.begin().await?;
+    if !store::set_status(&mut tx, tenant, id, &r.status, to).await? {
+        return Err(ApiError::new(Code::WrongState, "this redemption changed meanwhile; reload it"));
+    }
+    store::set_shipping(&mut tx, tenant, id, carrier, tracking).await?;
+    audit::record_as(
+        &mut tx,
+        tenant,
+        actor,
+        meta,
+        Change::new("reward.shipping_updated", "redemption", id)
+            .details(serde_json::json!({"from": r.status, "to": to, "carrier": carrier, "tracking": tracking})),
+    )
+    .await?;
+    let after = store::get_redemption_tx(&mut tx, tenant, id).await?;
+    tx.commit().await?;
+    after.ok_or_else(|| ApiError::not_found("redemption"))
+}
+
+/// A reward as one member sees it: their price and whether they can redeem it now.
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct MemberReward {
+    pub reward: store::Reward,
+    pub price: i64,
+    pub redeemable: bool,
+    /// Why not, in words.
+    pub reason: Option<String>,
+}
+
+/// The catalog for one member: visible rewards with their tier's price and whether the
+/// balance, stock and tier allow them now (limits are checked when redeeming).
+pub async fn catalog_for(db: &Db, tenant: i64, member_id: i64) -> Result<Vec<MemberReward>, ApiError> {
+    let program = crate::tiers::store::program(db, tenant).await?;
+    let standing = crate::tiers::store::standing(db, tenant, member_id).await?;
+    let level = program
+        .enabled
+        .then(|| program.levels.get(standing.map(|s| program.index_of(&s.level)).unwrap_or(0)).map(|l| l.code.clone()))
+        .flatten();
+    let available = crate::ledger::store::balance_summary(db, tenant, member_id, Currency::Points).await?.available;
+    let now = Timestamp::now();
+    let rewards = store::list(db, tenant, false, i64::MAX, 500).await?;
+    Ok(rewards
+        .into_iter()
+        .filter(|r| r.spec.visible)
+        .map(|r| {
+            let price = r.spec.price_for(level.as_deref());
+            let reason = match r.spec.refusal(now, level.as_deref()) {
+                Some(Refusal::Unavailable(why)) => Some(why.to_string()),
+                Some(Refusal::TierRestricted) => Some("for other tier levels".to_string()),
+                None if r.spec.stock == Some(0) || r.codes_available == Some(0) && !r.spec.generate_codes => Some("out of stock".to_string()),
+                None if available < price => Some(format!("needs {} more points", price - available)),
+                None => None,
+            };
+            MemberReward { redeemable: reason.is_none(), reason, price, reward: r }
+        })
+        .collect())
+}
