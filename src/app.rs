@@ -179,7 +179,11 @@ pub fn spawn_housekeeping(state: AppState) -> tokio::task::JoinHandle<()> {
             }
             match crate::tiers::run_reviews(&state.db, crate::store::now_micros(), None).await {
                 Ok(r) if r.reviewed == 0 => {}
-                Ok(r) => tracing::info!(reviewed = r.reviewed, downgraded = r.downgraded, "reviewed tiers"),
+                Ok(r) => tracing::info!(
+                    reviewed = r.reviewed,
+                    downgraded = r.downgraded,
+                    "reviewed tiers"
+                ),
                 Err(e) => tracing::warn!(error = %e.message, "tier review failed"),
             }
             match crate::rewards::run_coupon_expiry(&state.db, crate::store::now_micros()).await {

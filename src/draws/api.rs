@@ -84,7 +84,11 @@ fn view(row: DrawRow, members: &[(i64, i64)]) -> ApiResult<Draw> {
     } else {
         "closed"
     };
-    let won: Vec<ProofEntry> = row.winners.as_deref().and_then(|w| serde_json::from_str(w).ok()).unwrap_or_default();
+    let won: Vec<ProofEntry> = row
+        .winners
+        .as_deref()
+        .and_then(|w| serde_json::from_str(w).ok())
+        .unwrap_or_default();
     Ok(Draw {
         id: row.id,
         status: status.into(),
@@ -93,7 +97,14 @@ fn view(row: DrawRow, members: &[(i64, i64)]) -> ApiResult<Draw> {
         entries: row.entries,
         winners_drawn: won
             .iter()
-            .map(|w| Winner { entry_id: w.entry_id, member_id: members.iter().find(|(e, _)| *e == w.entry_id).map(|(_, m)| *m).unwrap_or(0) })
+            .map(|w| Winner {
+                entry_id: w.entry_id,
+                member_id: members
+                    .iter()
+                    .find(|(e, _)| *e == w.entry_id)
+                    .map(|(_, m)| *m)
+                    .unwrap_or(0),
+            })
             .collect(),
         drawn_at: row.drawn_at.map(crate::types::timestamp),
         spec,
@@ -101,18 +112,31 @@ fn view(row: DrawRow, members: &[(i64, i64)]) -> ApiResult<Draw> {
 }
 
 async fn load(app: &AppState, tenant: i64, id: i64) -> ApiResult<(DrawRow, Vec<(i64, i64)>)> {
-    let row = store::get(&app.db, tenant, id).await?.ok_or_else(|| ApiError::not_found("draw"))?;
-    let entries = if row.drawn_at.is_some() { store::entries(&app.db, tenant, id).await? } else { vec![] };
+    let row = store::get(&app.db, tenant, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("draw"))?;
+    let entries = if row.drawn_at.is_some() {
+        store::entries(&app.db, tenant, id).await?
+    } else {
+        vec![]
+    };
     Ok((row, entries))
 }
 
 /// Lucky draws, newest first.
 #[utoipa::path(get, path = "/draws", tag = "draws", operation_id = "list_draws",
     params(PageParams), security(("api_key" = ["tenant.read"])), responses((status = 200, body = Page<Draw>)))]
-async fn list_draws(State(app): State<AppState>, ctx: Ctx, QueryParams(page): QueryParams<PageParams>) -> ApiResult<Json<Page<Draw>>> {
+async fn list_draws(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    QueryParams(page): QueryParams<PageParams>,
+) -> ApiResult<Json<Page<Draw>>> {
     let (limit, before) = (page.limit()?, page.before_id()?);
     let rows = store::list(&app.db, ctx.tenant_id(), before, limit).await?;
-    let draws = rows.into_iter().map(|r| view(r, &[])).collect::<ApiResult<Vec<_>>>()?;
+    let draws = rows
+        .into_iter()
+        .map(|r| view(r, &[]))
+        .collect::<ApiResult<Vec<_>>>()?;
     Ok(Json(Page::from_rows(draws, limit, |d| d.id)))
 }
 
@@ -121,16 +145,29 @@ async fn list_draws(State(app): State<AppState>, ctx: Ctx, QueryParams(page): Qu
 #[utoipa::path(post, path = "/draws", tag = "draws", operation_id = "create_draw",
     request_body = DrawSpec, security(("api_key" = ["rewards.manage"])),
     responses((status = 201, body = Draw), (status = 422, body = crate::error::Problem)))]
-async fn create_draw(State(app): State<AppState>, ctx: Ctx, JsonBody(spec): JsonBody<DrawSpec>) -> ApiResult<(StatusCode, Json<Draw>)> {
+async fn create_draw(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    JsonBody(spec): JsonBody<DrawSpec>,
+) -> ApiResult<(StatusCode, Json<Draw>)> {
     crate::types::text(&spec.name, "name", 1, 120).map_err(|m| ApiError::invalid("name", m))?;
     if spec.description.chars().count() > 2000 {
         return Err(ApiError::invalid("description", "at most 2000 characters"));
     }
     if !(1..=MAX_AMOUNT).contains(&spec.entry_cost) {
-        return Err(ApiError::invalid("entry_cost", "must be between 1 and 10^12"));
+        return Err(ApiError::invalid(
+            "entry_cost",
+            "must be between 1 and 10^12",
+        ));
     }
-    if spec.max_entries_per_member.is_some_and(|m| !(1..=10_000).contains(&m)) {
-        return Err(ApiError::invalid("max_entries_per_member", "must be between 1 and 10000"));
+    if spec
+        .max_entries_per_member
+        .is_some_and(|m| !(1..=10_000).contains(&m))
+    {
+        return Err(ApiError::invalid(
+            "max_entries_per_member",
+            "must be between 1 and 10000",
+        ));
     }
     if !(1..=1000).contains(&spec.winners) {
         return Err(ApiError::invalid("winners", "must be between 1 and 1000"));
@@ -142,7 +179,13 @@ async fn create_draw(State(app): State<AppState>, ctx: Ctx, JsonBody(spec): Json
     let mut tx = app.db.begin().await?;
     let json = serde_json::to_string(&spec).map_err(ApiError::internal)?;
     let id = store::create(&mut tx, ctx.tenant_id(), &json, &seed, &seed_hash).await?;
-    audit::record(&mut tx, &ctx, Change::new("draw.created", "draw", id).details(serde_json::json!({"spec": spec, "seed_hash": seed_hash}))).await?;
+    audit::record(
+        &mut tx,
+        &ctx,
+        Change::new("draw.created", "draw", id)
+            .details(serde_json::json!({"spec": spec, "seed_hash": seed_hash})),
+    )
+    .await?;
     tx.commit().await?;
     let (row, entries) = load(&app, ctx.tenant_id(), id).await?;
     Ok((StatusCode::CREATED, Json(view(row, &entries)?)))
@@ -151,7 +194,11 @@ async fn create_draw(State(app): State<AppState>, ctx: Ctx, JsonBody(spec): Json
 #[utoipa::path(get, path = "/draws/{id}", tag = "draws", operation_id = "get_draw",
     params(("id" = i64, Path)), security(("api_key" = ["tenant.read"])),
     responses((status = 200, body = Draw), (status = 404, body = crate::error::Problem)))]
-async fn get_draw(State(app): State<AppState>, ctx: Ctx, PathId(id): PathId) -> ApiResult<Json<Draw>> {
+async fn get_draw(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+) -> ApiResult<Json<Draw>> {
     let (row, entries) = load(&app, ctx.tenant_id(), id).await?;
     Ok(Json(view(row, &entries)?))
 }
@@ -179,24 +226,43 @@ pub struct Entered {
 #[utoipa::path(post, path = "/draws/{id}/entries", tag = "draws", operation_id = "enter_draw",
     params(("id" = i64, Path)), request_body = EntryRequest, security(("api_key" = ["points.redeem"])),
     responses((status = 201, body = Entered), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
-async fn enter_draw(State(app): State<AppState>, ctx: Ctx, PathId(id): PathId, headers: HeaderMap, JsonBody(req): JsonBody<EntryRequest>) -> ApiResult<(StatusCode, Json<Entered>)> {
+async fn enter_draw(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+    headers: HeaderMap,
+    JsonBody(req): JsonBody<EntryRequest>,
+) -> ApiResult<(StatusCode, Json<Entered>)> {
     let tenant = ctx.tenant_id();
-    let row = store::get(&app.db, tenant, id).await?.ok_or_else(|| ApiError::not_found("draw"))?;
+    let row = store::get(&app.db, tenant, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("draw"))?;
     let spec: DrawSpec = serde_json::from_str(&row.spec).map_err(ApiError::internal)?;
     let member = crate::members::store::get(&app.db, tenant, req.member_id)
         .await?
-        .ok_or_else(|| ApiError::invalid("member_id", format!("member {} does not exist", req.member_id)))?;
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "member_id",
+                format!("member {} does not exist", req.member_id),
+            )
+        })?;
     if !(1..=100).contains(&req.entries) {
         return Err(ApiError::invalid("entries", "must be between 1 and 100"));
     }
     let now = Timestamp::now();
     if row.drawn_at.is_some() || now < spec.opens_at || now >= spec.closes_at {
-        return Err(ApiError::new(Code::WrongState, "this draw is not open for entries"));
+        return Err(ApiError::new(
+            Code::WrongState,
+            "this draw is not open for entries",
+        ));
     }
     let proof = crate::otp::require(&app.db, tenant, member.id, req.otp.as_ref()).await?;
     let settings = crate::ledger::store::settings(&app.db, tenant).await?;
     let tz = crate::ledger::tenant_time_zone(&app.db, tenant).await?;
-    let idem_key = match headers.get(crate::http::idempotency::HEADER).and_then(|v| v.to_str().ok()) {
+    let idem_key = match headers
+        .get(crate::http::idempotency::HEADER)
+        .and_then(|v| v.to_str().ok())
+    {
         Some(k) => format!("draw:{k}"),
         None => format!("draw:{}", crate::ids::next_id()),
     };
@@ -206,10 +272,18 @@ async fn enter_draw(State(app): State<AppState>, ctx: Ctx, PathId(id): PathId, h
     if let Some(max) = spec.max_entries_per_member {
         let held = store::member_entries(&mut tx, tenant, id, member.id).await?;
         if held + req.entries > max {
-            return Err(ApiError::field(Code::LimitReached, "entries", format!("a member may hold at most {max} entries; this member has {held}")));
+            return Err(ApiError::field(
+                Code::LimitReached,
+                "entries",
+                format!("a member may hold at most {max} entries; this member has {held}"),
+            ));
         }
     }
-    let points = spec.entry_cost.checked_mul(req.entries).filter(|p| *p <= MAX_AMOUNT).ok_or_else(|| ApiError::invalid("entries", "too many points"))?;
+    let points = spec
+        .entry_cost
+        .checked_mul(req.entries)
+        .filter(|p| *p <= MAX_AMOUNT)
+        .ok_or_else(|| ApiError::invalid("entries", "too many points"))?;
     let posting = Posting {
         amount: points,
         idem_key,
@@ -222,9 +296,13 @@ async fn enter_draw(State(app): State<AppState>, ctx: Ctx, PathId(id): PathId, h
     };
     let posted = crate::ledger::store::post(&mut tx, &posting, &settings, &tz).await?;
     if posted.replayed {
-        return Err(ApiError::new(Code::IdempotencyKeyReused, "these entries were already bought with this Idempotency-Key"));
+        return Err(ApiError::new(
+            Code::IdempotencyKeyReused,
+            "these entries were already bought with this Idempotency-Key",
+        ));
     }
-    let entry_ids = store::add_entries(&mut tx, tenant, id, member.id, posted.txn_id, req.entries).await?;
+    let entry_ids =
+        store::add_entries(&mut tx, tenant, id, member.id, posted.txn_id, req.entries).await?;
     if let Some(p) = &proof {
         crate::otp::consume(&mut tx, tenant, p).await?;
     }
@@ -237,7 +315,15 @@ async fn enter_draw(State(app): State<AppState>, ctx: Ctx, PathId(id): PathId, h
     )
     .await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(Entered { entry_ids, points, balance: posted.balance, txn_id: posted.txn_id })))
+    Ok((
+        StatusCode::CREATED,
+        Json(Entered {
+            entry_ids,
+            points,
+            balance: posted.balance,
+            txn_id: posted.txn_id,
+        }),
+    ))
 }
 
 /// Make the draw after it closes: reveals the seed and records the winners, which
@@ -245,22 +331,50 @@ async fn enter_draw(State(app): State<AppState>, ctx: Ctx, PathId(id): PathId, h
 #[utoipa::path(post, path = "/draws/{id}/draw", tag = "draws", operation_id = "make_draw",
     params(("id" = i64, Path)), security(("api_key" = ["rewards.manage"])),
     responses((status = 200, body = Draw), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
-async fn make_draw(State(app): State<AppState>, ctx: Ctx, PathId(id): PathId) -> ApiResult<Json<Draw>> {
+async fn make_draw(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+) -> ApiResult<Json<Draw>> {
     let tenant = ctx.tenant_id();
-    let row = store::get(&app.db, tenant, id).await?.ok_or_else(|| ApiError::not_found("draw"))?;
+    let row = store::get(&app.db, tenant, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("draw"))?;
     let spec: DrawSpec = serde_json::from_str(&row.spec).map_err(ApiError::internal)?;
     if row.drawn_at.is_some() {
-        return Err(ApiError::new(Code::WrongState, "this draw was already made"));
+        return Err(ApiError::new(
+            Code::WrongState,
+            "this draw was already made",
+        ));
     }
     if Timestamp::now() < spec.closes_at {
-        return Err(ApiError::new(Code::WrongState, "the draw is still open; make it after it closes"));
+        return Err(ApiError::new(
+            Code::WrongState,
+            "the draw is still open; make it after it closes",
+        ));
     }
     let entries = store::entries(&app.db, tenant, id).await?;
-    let list: Vec<ProofEntry> = entries.iter().map(|(e, m)| ProofEntry { entry_id: *e, holder: super::holder_ref(id, *m) }).collect();
+    let list: Vec<ProofEntry> = entries
+        .iter()
+        .map(|(e, m)| ProofEntry {
+            entry_id: *e,
+            holder: super::holder_ref(id, *m),
+        })
+        .collect();
     let winners = super::pick_winners(&row.seed, &list, spec.winners as usize);
     let mut tx = app.db.begin().await?;
-    if !store::set_winners(&mut tx, tenant, id, &serde_json::to_string(&winners).map_err(ApiError::internal)?).await? {
-        return Err(ApiError::new(Code::WrongState, "this draw was already made"));
+    if !store::set_winners(
+        &mut tx,
+        tenant,
+        id,
+        &serde_json::to_string(&winners).map_err(ApiError::internal)?,
+    )
+    .await?
+    {
+        return Err(ApiError::new(
+            Code::WrongState,
+            "this draw was already made",
+        ));
     }
     audit::record(
         &mut tx,
@@ -274,7 +388,9 @@ async fn make_draw(State(app): State<AppState>, ctx: Ctx, PathId(id): PathId) ->
 }
 
 async fn proof_of(app: &AppState, tenant: i64, id: i64) -> ApiResult<Proof> {
-    let row = store::get(&app.db, tenant, id).await?.ok_or_else(|| ApiError::not_found("draw"))?;
+    let row = store::get(&app.db, tenant, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("draw"))?;
     let spec: DrawSpec = serde_json::from_str(&row.spec).map_err(ApiError::internal)?;
     let entries = store::entries(&app.db, tenant, id).await?;
     Ok(Proof {
@@ -283,8 +399,18 @@ async fn proof_of(app: &AppState, tenant: i64, id: i64) -> ApiResult<Proof> {
         seed_hash: row.seed_hash,
         seed: row.drawn_at.map(|_| row.seed),
         winners_count: spec.winners,
-        entries: entries.iter().map(|(e, m)| ProofEntry { entry_id: *e, holder: super::holder_ref(id, *m) }).collect(),
-        winners: row.winners.as_deref().and_then(|w| serde_json::from_str(w).ok()).unwrap_or_default(),
+        entries: entries
+            .iter()
+            .map(|(e, m)| ProofEntry {
+                entry_id: *e,
+                holder: super::holder_ref(id, *m),
+            })
+            .collect(),
+        winners: row
+            .winners
+            .as_deref()
+            .and_then(|w| serde_json::from_str(w).ok())
+            .unwrap_or_default(),
         rule: super::RULE.into(),
     })
 }
@@ -294,7 +420,11 @@ async fn proof_of(app: &AppState, tenant: i64, id: i64) -> ApiResult<Proof> {
 #[utoipa::path(get, path = "/draws/{id}/proof", tag = "draws", operation_id = "draw_proof",
     params(("id" = i64, Path)), security(("api_key" = ["tenant.read"])),
     responses((status = 200, body = Proof), (status = 404, body = crate::error::Problem)))]
-async fn draw_proof(State(app): State<AppState>, ctx: Ctx, PathId(id): PathId) -> ApiResult<Json<Proof>> {
+async fn draw_proof(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+) -> ApiResult<Json<Proof>> {
     Ok(Json(proof_of(&app, ctx.tenant_id(), id).await?))
 }
 
@@ -302,7 +432,10 @@ async fn draw_proof(State(app): State<AppState>, ctx: Ctx, PathId(id): PathId) -
 #[utoipa::path(get, path = "/public/{slug}/draws/{draw_id}/proof", tag = "draws", operation_id = "public_draw_proof",
     params(("slug" = String, Path), ("draw_id" = i64, Path)), security(()),
     responses((status = 200, body = Proof), (status = 404, body = crate::error::Problem)))]
-async fn public_draw_proof(State(app): State<AppState>, Path((slug, draw_id)): Path<(String, String)>) -> ApiResult<Json<Proof>> {
+async fn public_draw_proof(
+    State(app): State<AppState>,
+    Path((slug, draw_id)): Path<(String, String)>,
+) -> ApiResult<Json<Proof>> {
     let tenant = crate::tenants::store::find_tenant_by_slug(&app.db, &slug)
         .await?
         .filter(|t| t.status == "active")

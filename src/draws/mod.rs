@@ -78,9 +78,15 @@ pub struct Proof {
 /// Check a proof: the seed matches its published hash, and the winners are what the
 /// rule gives.
 pub fn verify(proof: &Proof) -> Result<(), String> {
-    let seed = proof.seed.as_deref().ok_or("the seed is not revealed yet: the draw has not been made")?;
+    let seed = proof
+        .seed
+        .as_deref()
+        .ok_or("the seed is not revealed yet: the draw has not been made")?;
     if sha256_hex(seed) != proof.seed_hash {
-        return Err(format!("the seed does not match the published hash {}", proof.seed_hash));
+        return Err(format!(
+            "the seed does not match the published hash {}",
+            proof.seed_hash
+        ));
     }
     let count = usize::try_from(proof.winners_count).map_err(|_| "winners_count is negative")?;
     let expected = pick_winners(seed, &proof.entries, count);
@@ -98,22 +104,34 @@ pub fn verify(proof: &Proof) -> Result<(), String> {
 pub async fn verify_cli(source: &str) -> anyhow::Result<()> {
     let text = if source.starts_with("http://") || source.starts_with("https://") {
         let res = reqwest::get(source).await?;
-        anyhow::ensure!(res.status().is_success(), "{source} answered {}", res.status());
+        anyhow::ensure!(
+            res.status().is_success(),
+            "{source} answered {}",
+            res.status()
+        );
         res.text().await?
     } else if source == "-" {
         std::io::read_to_string(std::io::stdin())?
     } else {
         std::fs::read_to_string(source).map_err(|e| anyhow::anyhow!("{source}: {e}"))?
     };
-    let proof: Proof = serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("not a draw proof: {e}"))?;
-    verify(&proof).map_err(|e| anyhow::anyhow!("draw {} ({}): NOT VERIFIED: {e}", proof.draw_id, proof.name))?;
+    let proof: Proof =
+        serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("not a draw proof: {e}"))?;
+    verify(&proof).map_err(|e| {
+        anyhow::anyhow!("draw {} ({}): NOT VERIFIED: {e}", proof.draw_id, proof.name)
+    })?;
     println!(
         "draw {} ({}): verified. The seed matches its published hash and the {} winner(s) follow from the seed and the {} entries: {}",
         proof.draw_id,
         proof.name,
         proof.winners.len(),
         proof.entries.len(),
-        proof.winners.iter().map(|w| w.entry_id.to_string()).collect::<Vec<_>>().join(", ")
+        proof
+            .winners
+            .iter()
+            .map(|w| w.entry_id.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     Ok(())
 }
@@ -127,7 +145,10 @@ mod tests {
         holders
             .iter()
             .enumerate()
-            .map(|(i, h)| ProofEntry { entry_id: 100 + i as i64, holder: format!("h{h}") })
+            .map(|(i, h)| ProofEntry {
+                entry_id: 100 + i as i64,
+                holder: format!("h{h}"),
+            })
             .collect()
     }
 
@@ -136,7 +157,16 @@ mod tests {
         let (seed, seed_hash) = new_seed();
         let list = entries(&[1, 1, 2, 3, 3, 3, 4]);
         let winners = pick_winners(&seed, &list, 2);
-        let mut proof = Proof { draw_id: 1, name: "d".into(), seed_hash, seed: Some(seed.clone()), winners_count: 2, entries: list, winners, rule: RULE.into() };
+        let mut proof = Proof {
+            draw_id: 1,
+            name: "d".into(),
+            seed_hash,
+            seed: Some(seed.clone()),
+            winners_count: 2,
+            entries: list,
+            winners,
+            rule: RULE.into(),
+        };
         assert_eq!(verify(&proof), Ok(()));
         proof.winners.reverse();
         assert!(verify(&proof).is_err(), "order matters");

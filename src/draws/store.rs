@@ -18,7 +18,13 @@ pub struct DrawRow {
 const COLUMNS: &str = "d.id, d.spec, d.seed, d.seed_hash, d.winners, d.drawn_at, d.created_at,
     (SELECT CAST(COUNT(*) AS BIGINT) FROM draw_entries e WHERE e.tenant_id = d.tenant_id AND e.draw_id = d.id) AS entries";
 
-pub async fn create(tx: &mut Tx, tenant_id: i64, spec: &str, seed: &str, seed_hash: &str) -> sqlx::Result<i64> {
+pub async fn create(
+    tx: &mut Tx,
+    tenant_id: i64,
+    spec: &str,
+    seed: &str,
+    seed_hash: &str,
+) -> sqlx::Result<i64> {
     let id = ids::next_id();
     on_tx!(tx, c => sqlx::query("INSERT INTO draws (tenant_id, id, spec, seed, seed_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(tenant_id).bind(id).bind(spec).bind(seed).bind(seed_hash).bind(now_micros()).execute(c).await.map(|r| r.rows_affected()))?;
@@ -30,8 +36,15 @@ pub async fn get(db: &Db, tenant_id: i64, id: i64) -> sqlx::Result<Option<DrawRo
     on_db!(db, pool => sqlx::query_as(&sql).bind(tenant_id).bind(id).fetch_optional(pool).await)
 }
 
-pub async fn list(db: &Db, tenant_id: i64, before_id: i64, limit: i64) -> sqlx::Result<Vec<DrawRow>> {
-    let sql = format!("SELECT {COLUMNS} FROM draws d WHERE d.tenant_id = $1 AND d.id < $2 ORDER BY d.id DESC LIMIT $3");
+pub async fn list(
+    db: &Db,
+    tenant_id: i64,
+    before_id: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<DrawRow>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM draws d WHERE d.tenant_id = $1 AND d.id < $2 ORDER BY d.id DESC LIMIT $3"
+    );
     on_db!(db, pool => sqlx::query_as(&sql).bind(tenant_id).bind(before_id).bind(limit + 1).fetch_all(pool).await)
 }
 
@@ -41,13 +54,25 @@ pub async fn entries(db: &Db, tenant_id: i64, draw_id: i64) -> sqlx::Result<Vec<
         .bind(tenant_id).bind(draw_id).fetch_all(pool).await)
 }
 
-pub async fn member_entries(tx: &mut Tx, tenant_id: i64, draw_id: i64, member_id: i64) -> sqlx::Result<i64> {
+pub async fn member_entries(
+    tx: &mut Tx,
+    tenant_id: i64,
+    draw_id: i64,
+    member_id: i64,
+) -> sqlx::Result<i64> {
     let (n,): (i64,) = on_tx!(tx, c => sqlx::query_as("SELECT CAST(COUNT(*) AS BIGINT) FROM draw_entries WHERE tenant_id = $1 AND draw_id = $2 AND member_id = $3")
         .bind(tenant_id).bind(draw_id).bind(member_id).fetch_one(c).await)?;
     Ok(n)
 }
 
-pub async fn add_entries(tx: &mut Tx, tenant_id: i64, draw_id: i64, member_id: i64, txn_id: i64, n: i64) -> sqlx::Result<Vec<i64>> {
+pub async fn add_entries(
+    tx: &mut Tx,
+    tenant_id: i64,
+    draw_id: i64,
+    member_id: i64,
+    txn_id: i64,
+    n: i64,
+) -> sqlx::Result<Vec<i64>> {
     let now = now_micros();
     let mut ids_out = Vec::new();
     for _ in 0..n {
@@ -60,7 +85,12 @@ pub async fn add_entries(tx: &mut Tx, tenant_id: i64, draw_id: i64, member_id: i
 }
 
 /// Record the winners once; false when the draw was already made.
-pub async fn set_winners(tx: &mut Tx, tenant_id: i64, draw_id: i64, winners_json: &str) -> sqlx::Result<bool> {
+pub async fn set_winners(
+    tx: &mut Tx,
+    tenant_id: i64,
+    draw_id: i64,
+    winners_json: &str,
+) -> sqlx::Result<bool> {
     let n = on_tx!(tx, c => sqlx::query("UPDATE draws SET winners = $3, drawn_at = $4 WHERE tenant_id = $1 AND id = $2 AND drawn_at IS NULL")
         .bind(tenant_id).bind(draw_id).bind(winners_json).bind(now_micros()).execute(c).await.map(|r| r.rows_affected()))?;
     Ok(n == 1)

@@ -453,7 +453,9 @@ async fn cancel_redemption(
     if let Some(r) = crate::rewards::store::by_txn(&app.db, ctx.tenant_id(), txn).await? {
         return Err(ApiError::new(
             Code::WrongState,
-            format!("these points bought a reward: cancel redemption {r} (POST /redemptions/{r}/cancel)"),
+            format!(
+                "these points bought a reward: cancel redemption {r} (POST /redemptions/{r}/cancel)"
+            ),
         ));
     }
     let currency = Currency::from_db(&original.currency);

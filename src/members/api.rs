@@ -341,12 +341,20 @@ async fn member_360(
     let consents = super::consent::current(
         &super::consent::history(&app.db, ctx.tenant_id(), member.id).await?,
     );
-    let tier = crate::tiers::status(&app.db, ctx.tenant_id(), member.id, crate::store::now_micros()).await?;
+    let tier = crate::tiers::status(
+        &app.db,
+        ctx.tenant_id(),
+        member.id,
+        crate::store::now_micros(),
+    )
+    .await?;
     let filter = crate::rewards::store::Filter {
         member_id: Some(member.id),
         ..Default::default()
     };
-    let mut redemptions = crate::rewards::store::list_redemptions(&app.db, ctx.tenant_id(), &filter, i64::MAX, 20).await?;
+    let mut redemptions =
+        crate::rewards::store::list_redemptions(&app.db, ctx.tenant_id(), &filter, i64::MAX, 20)
+            .await?;
     redemptions.truncate(20);
     Ok(Json(Member360 {
         member,

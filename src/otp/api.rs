@@ -29,16 +29,29 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[utoipa::path(post, path = "/members/{id}/otp", tag = "rewards", operation_id = "send_member_otp",
     params(("id" = i64, Path)), security(("api_key" = ["points.redeem"])),
     responses((status = 201, body = Challenge), (status = 404, body = crate::error::Problem), (status = 429, body = crate::error::Problem), (status = 502, body = crate::error::Problem)))]
-async fn send_member_otp(State(app): State<AppState>, ctx: Ctx, PathId(member): PathId) -> ApiResult<(StatusCode, Json<Challenge>)> {
+async fn send_member_otp(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    PathId(member): PathId,
+) -> ApiResult<(StatusCode, Json<Challenge>)> {
     let member = crate::members::store::get(&app.db, ctx.tenant_id(), member)
         .await?
         .ok_or_else(|| ApiError::not_found("member"))?;
-    let challenge = super::send(&app, ctx.tenant_id(), member.id, &member.phone, "spend", &ctx.meta.ip).await?;
+    let challenge = super::send(
+        &app,
+        ctx.tenant_id(),
+        member.id,
+        &member.phone,
+        "spend",
+        &ctx.meta.ip,
+    )
+    .await?;
     let mut tx = app.db.begin().await?;
     audit::record(
         &mut tx,
         &ctx,
-        Change::new("otp.sent", "member", member.id).details(serde_json::json!({"challenge_id": challenge.challenge_id})),
+        Change::new("otp.sent", "member", member.id)
+            .details(serde_json::json!({"challenge_id": challenge.challenge_id})),
     )
     .await?;
     tx.commit().await?;
@@ -48,16 +61,31 @@ async fn send_member_otp(State(app): State<AppState>, ctx: Ctx, PathId(member): 
 /// Whether redemptions and lucky-draw entries need a one-time code.
 #[utoipa::path(get, path = "/spend-settings", tag = "rewards", operation_id = "get_spend_settings",
     security(("api_key" = ["tenant.read"])), responses((status = 200, body = SpendSettings)))]
-async fn get_spend_settings(State(app): State<AppState>, ctx: Ctx) -> ApiResult<Json<SpendSettings>> {
-    Ok(Json(crate::store::docs::get(&app.db, ctx.tenant_id(), SPEND_SETTINGS_DOC).await?))
+async fn get_spend_settings(
+    State(app): State<AppState>,
+    ctx: Ctx,
+) -> ApiResult<Json<SpendSettings>> {
+    Ok(Json(
+        crate::store::docs::get(&app.db, ctx.tenant_id(), SPEND_SETTINGS_DOC).await?,
+    ))
 }
 
 #[utoipa::path(put, path = "/spend-settings", tag = "rewards", operation_id = "put_spend_settings",
     request_body = SpendSettings, security(("api_key" = ["rules.manage"])), responses((status = 200, body = SpendSettings)))]
-async fn put_spend_settings(State(app): State<AppState>, ctx: Ctx, JsonBody(s): JsonBody<SpendSettings>) -> ApiResult<Json<SpendSettings>> {
+async fn put_spend_settings(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    JsonBody(s): JsonBody<SpendSettings>,
+) -> ApiResult<Json<SpendSettings>> {
     let mut tx = app.db.begin().await?;
     crate::store::docs::save(&mut tx, ctx.tenant_id(), SPEND_SETTINGS_DOC, &s).await?;
-    audit::record(&mut tx, &ctx, Change::new("spend.settings_changed", "tenant", ctx.tenant_id()).details(serde_json::to_value(&s).unwrap_or_default())).await?;
+    audit::record(
+        &mut tx,
+        &ctx,
+        Change::new("spend.settings_changed", "tenant", ctx.tenant_id())
+            .details(serde_json::to_value(&s).unwrap_or_default()),
+    )
+    .await?;
     tx.commit().await?;
     Ok(Json(s))
 }

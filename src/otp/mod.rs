@@ -32,7 +32,8 @@ pub struct OtpLimiter {
 
 impl OtpLimiter {
     pub fn new(per_phone_per_hour: u32, per_ip_per_hour: u32) -> Self {
-        let quota = |n: u32| Quota::per_hour(NonZeroU32::new(n.max(1)).expect("max(1) is non-zero"));
+        let quota =
+            |n: u32| Quota::per_hour(NonZeroU32::new(n.max(1)).expect("max(1) is non-zero"));
         OtpLimiter {
             per_phone: Arc::new(RateLimiter::keyed(quota(per_phone_per_hour))),
             per_ip: Arc::new(RateLimiter::keyed(quota(per_ip_per_hour))),
@@ -97,7 +98,10 @@ pub async fn send(
     ip: &str,
 ) -> Result<Challenge, ApiError> {
     app.otp_limiter.check(phone, ip).map_err(|wait| {
-        let mut e = ApiError::new(Code::RateLimited, format!("too many codes sent; try again in {wait} s"));
+        let mut e = ApiError::new(
+            Code::RateLimited,
+            format!("too many codes sent; try again in {wait} s"),
+        );
         e.retry_after_secs = Some(wait);
         e
     })?;
@@ -113,11 +117,19 @@ pub async fn send(
         .await?
         .map(|t| t.name)
         .unwrap_or_default();
-    let text = format!("{shop}: รหัส OTP {code} (ใช้ได้ 5 นาที) / Your code is {code}, valid 5 minutes. Never share it.");
-    app.sms.send(&app.db, tenant_id, phone, &text).await.map_err(|e| {
-        tracing::warn!(error = %e, "sending a one-time code failed");
-        ApiError::new(Code::SmsFailed, "the text message could not be sent; try again")
-    })?;
+    let text = format!(
+        "{shop}: รหัส OTP {code} (ใช้ได้ 5 นาที) / Your code is {code}, valid 5 minutes. Never share it."
+    );
+    app.sms
+        .send(&app.db, tenant_id, phone, &text)
+        .await
+        .map_err(|e| {
+            tracing::warn!(error = %e, "sending a one-time code failed");
+            ApiError::new(
+                Code::SmsFailed,
+                "the text message could not be sent; try again",
+            )
+        })?;
     Ok(Challenge {
         challenge_id: id,
         expires_at: crate::types::timestamp(now + VALID_MICROS),
@@ -136,13 +148,21 @@ struct Row {
 /// Check a proof for this member (own transaction, so a wrong guess counts even though
 /// the spend it came with fails). Does not use the code up: [`consume`] does, in the
 /// spend's transaction.
-pub async fn check(db: &Db, tenant_id: i64, member_id: i64, purpose: &str, proof: &OtpProof) -> Result<(), ApiError> {
+pub async fn check(
+    db: &Db,
+    tenant_id: i64,
+    member_id: i64,
+    purpose: &str,
+    proof: &OtpProof,
+) -> Result<(), ApiError> {
     let row: Option<Row> = on_db!(db, pool => sqlx::query_as(
         "SELECT code_hash, attempts, expires_at, used_at FROM otp_challenges WHERE tenant_id = $1 AND id = $2 AND member_id = $3 AND purpose = $4")
         .bind(tenant_id).bind(proof.challenge_id).bind(member_id).bind(purpose).fetch_optional(pool).await)?;
     let expired = |m: &str| ApiError::field(Code::OtpExpired, "otp.challenge_id", m.to_string());
     let Some(row) = row else {
-        return Err(expired("no such code was sent to this member; request a new one"));
+        return Err(expired(
+            "no such code was sent to this member; request a new one",
+        ));
     };
     if row.used_at.is_some() {
         return Err(expired("this code was already used; request a new one"));
@@ -158,7 +178,11 @@ pub async fn check(db: &Db, tenant_id: i64, member_id: i64, purpose: &str, proof
         on_db!(db, pool => sqlx::query("UPDATE otp_challenges SET attempts = attempts + 1 WHERE tenant_id = $1 AND id = $2")
             .bind(tenant_id).bind(proof.challenge_id).execute(pool).await.map(|r| r.rows_affected()))?;
         let left = MAX_ATTEMPTS - row.attempts - 1;
-        return Err(ApiError::field(Code::OtpInvalid, "otp.code", format!("wrong code; {left} attempts left")));
+        return Err(ApiError::field(
+            Code::OtpInvalid,
+            "otp.code",
+            format!("wrong code; {left} attempts left"),
+        ));
     }
     Ok(())
 }
@@ -168,7 +192,11 @@ pub async fn consume(tx: &mut Tx, tenant_id: i64, proof: &OtpProof) -> Result<()
     let n = on_tx!(tx, c => sqlx::query("UPDATE otp_challenges SET used_at = $3 WHERE tenant_id = $1 AND id = $2 AND used_at IS NULL")
         .bind(tenant_id).bind(proof.challenge_id).bind(now_micros()).execute(c).await.map(|r| r.rows_affected()))?;
     if n != 1 {
-        return Err(ApiError::field(Code::OtpExpired, "otp.challenge_id", "this code was already used; request a new one"));
+        return Err(ApiError::field(
+            Code::OtpExpired,
+            "otp.challenge_id",
+            "this code was already used; request a new one",
+        ));
     }
     Ok(())
 }
@@ -198,7 +226,8 @@ pub async fn require(
     member_id: i64,
     proof: Option<&OtpProof>,
 ) -> Result<Option<OtpProof>, ApiError> {
-    let settings: SpendSettings = crate::store::docs::get(db, tenant_id, SPEND_SETTINGS_DOC).await?;
+    let settings: SpendSettings =
+        crate::store::docs::get(db, tenant_id, SPEND_SETTINGS_DOC).await?;
     match proof {
         None if settings.require_otp => Err(ApiError::field(
             Code::OtpRequired,

@@ -41,10 +41,21 @@ impl SmsSender {
     }
 
     /// Send `text` to `phone` (E.164). The error is a sentence for the log.
-    pub async fn send(&self, db: &Db, tenant_id: i64, phone: &str, text: &str) -> Result<(), String> {
+    pub async fn send(
+        &self,
+        db: &Db,
+        tenant_id: i64,
+        phone: &str,
+        text: &str,
+    ) -> Result<(), String> {
         match self {
             SmsSender::Mailbox => {
-                tracing::info!(tenant_id, phone, text, "SMS (developer mailbox; no gateway configured)");
+                tracing::info!(
+                    tenant_id,
+                    phone,
+                    text,
+                    "SMS (developer mailbox; no gateway configured)"
+                );
                 on_db!(db, pool => sqlx::query("INSERT INTO sms_outbox (tenant_id, id, phone, body, created_at) VALUES ($1, $2, $3, $4, $5)")
                     .bind(tenant_id).bind(ids::next_id()).bind(phone).bind(text).bind(now_micros())
                     .execute(pool).await.map(|r| r.rows_affected()))
@@ -52,11 +63,16 @@ impl SmsSender {
                 Ok(())
             }
             SmsSender::Gateway { url, token, client } => {
-                let mut req = client.post(url).json(&serde_json::json!({"to": phone, "text": text}));
+                let mut req = client
+                    .post(url)
+                    .json(&serde_json::json!({"to": phone, "text": text}));
                 if !token.is_empty() {
                     req = req.bearer_auth(token);
                 }
-                let res = req.send().await.map_err(|e| format!("SMS gateway unreachable: {e}"))?;
+                let res = req
+                    .send()
+                    .await
+                    .map_err(|e| format!("SMS gateway unreachable: {e}"))?;
                 if res.status().is_success() {
                     Ok(())
                 } else {

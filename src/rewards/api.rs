@@ -38,7 +38,12 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 async fn tier_codes(app: &AppState, tenant: i64) -> ApiResult<Vec<String>> {
-    Ok(crate::tiers::store::program(&app.db, tenant).await?.levels.into_iter().map(|l| l.code).collect())
+    Ok(crate::tiers::store::program(&app.db, tenant)
+        .await?
+        .levels
+        .into_iter()
+        .map(|l| l.code)
+        .collect())
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -55,8 +60,15 @@ pub struct RewardQuery {
 /// The rewards catalog, newest first.
 #[utoipa::path(get, path = "/rewards", tag = "rewards", operation_id = "list_rewards",
     params(RewardQuery), security(("api_key" = ["tenant.read"])), responses((status = 200, body = Page<Reward>)))]
-async fn list_rewards(State(app): State<AppState>, ctx: Ctx, QueryParams(q): QueryParams<RewardQuery>) -> ApiResult<Json<Page<Reward>>> {
-    let page = PageParams { limit: q.limit, cursor: q.cursor };
+async fn list_rewards(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    QueryParams(q): QueryParams<RewardQuery>,
+) -> ApiResult<Json<Page<Reward>>> {
+    let page = PageParams {
+        limit: q.limit,
+        cursor: q.cursor,
+    };
     let (limit, before) = (page.limit()?, page.before_id()?);
     let rows = store::list(&app.db, ctx.tenant_id(), q.include_archived, before, limit).await?;
     Ok(Json(Page::from_rows(rows, limit, |r| r.id)))
@@ -66,38 +78,77 @@ async fn list_rewards(State(app): State<AppState>, ctx: Ctx, QueryParams(q): Que
 #[utoipa::path(post, path = "/rewards", tag = "rewards", operation_id = "create_reward",
     request_body = RewardSpec, security(("api_key" = ["rewards.manage"])),
     responses((status = 201, body = Reward), (status = 422, body = crate::error::Problem)))]
-async fn create_reward(State(app): State<AppState>, ctx: Ctx, JsonBody(spec): JsonBody<RewardSpec>) -> ApiResult<(StatusCode, Json<Reward>)> {
-    spec.validate(&tier_codes(&app, ctx.tenant_id()).await?).map_err(|(f, m)| ApiError::invalid(f, m))?;
+async fn create_reward(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    JsonBody(spec): JsonBody<RewardSpec>,
+) -> ApiResult<(StatusCode, Json<Reward>)> {
+    spec.validate(&tier_codes(&app, ctx.tenant_id()).await?)
+        .map_err(|(f, m)| ApiError::invalid(f, m))?;
     let mut tx = app.db.begin().await?;
     let id = store::create(&mut tx, ctx.tenant_id(), &spec).await?;
-    audit::record(&mut tx, &ctx, Change::new("reward.created", "reward", id).details(serde_json::to_value(&spec).unwrap_or_default())).await?;
+    audit::record(
+        &mut tx,
+        &ctx,
+        Change::new("reward.created", "reward", id)
+            .details(serde_json::to_value(&spec).unwrap_or_default()),
+    )
+    .await?;
     tx.commit().await?;
-    let reward = store::get(&app.db, ctx.tenant_id(), id).await?.ok_or_else(|| ApiError::not_found("reward"))?;
+    let reward = store::get(&app.db, ctx.tenant_id(), id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("reward"))?;
     Ok((StatusCode::CREATED, Json(reward)))
 }
 
 #[utoipa::path(get, path = "/rewards/{id}", tag = "rewards", operation_id = "get_reward",
     params(("id" = i64, Path)), security(("api_key" = ["tenant.read"])),
     responses((status = 200, body = Reward), (status = 404, body = crate::error::Problem)))]
-async fn get_reward(State(app): State<AppState>, ctx: Ctx, PathId(id): PathId) -> ApiResult<Json<Reward>> {
-    Ok(Json(store::get(&app.db, ctx.tenant_id(), id).await?.ok_or_else(|| ApiError::not_found("reward"))?))
+async fn get_reward(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+) -> ApiResult<Json<Reward>> {
+    Ok(Json(
+        store::get(&app.db, ctx.tenant_id(), id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("reward"))?,
+    ))
 }
 
 /// Replace a reward's definition. `stock` sets what is left.
 #[utoipa::path(put, path = "/rewards/{id}", tag = "rewards", operation_id = "update_reward",
     params(("id" = i64, Path)), request_body = RewardSpec, security(("api_key" = ["rewards.manage"])),
     responses((status = 200, body = Reward), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
-async fn update_reward(State(app): State<AppState>, ctx: Ctx, PathId(id): PathId, JsonBody(spec): JsonBody<RewardSpec>) -> ApiResult<Json<Reward>> {
-    let existing = store::get(&app.db, ctx.tenant_id(), id).await?.filter(|r| !r.archived).ok_or_else(|| ApiError::not_found("reward"))?;
-    spec.validate(&tier_codes(&app, ctx.tenant_id()).await?).map_err(|(f, m)| ApiError::invalid(f, m))?;
+async fn update_reward(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+    JsonBody(spec): JsonBody<RewardSpec>,
+) -> ApiResult<Json<Reward>> {
+    let existing = store::get(&app.db, ctx.tenant_id(), id)
+        .await?
+        .filter(|r| !r.archived)
+        .ok_or_else(|| ApiError::not_found("reward"))?;
+    spec.validate(&tier_codes(&app, ctx.tenant_id()).await?)
+        .map_err(|(f, m)| ApiError::invalid(f, m))?;
     if spec.kind != existing.spec.kind {
-        return Err(ApiError::invalid("kind", "the kind of a reward cannot change; create a new reward"));
+        return Err(ApiError::invalid(
+            "kind",
+            "the kind of a reward cannot change; create a new reward",
+        ));
     }
     let mut tx = app.db.begin().await?;
     if !store::update(&mut tx, ctx.tenant_id(), id, &spec).await? {
         return Err(ApiError::not_found("reward"));
     }
-    audit::record(&mut tx, &ctx, Change::new("reward.updated", "reward", id).details(serde_json::to_value(&spec).unwrap_or_default())).await?;
+    audit::record(
+        &mut tx,
+        &ctx,
+        Change::new("reward.updated", "reward", id)
+            .details(serde_json::to_value(&spec).unwrap_or_default()),
+    )
+    .await?;
     tx.commit().await?;
     get_reward(State(app), ctx, PathId(id)).await
 }
@@ -106,7 +157,11 @@ async fn update_reward(State(app): State<AppState>, ctx: Ctx, PathId(id): PathId
 #[utoipa::path(delete, path = "/rewards/{id}", tag = "rewards", operation_id = "archive_reward",
     params(("id" = i64, Path)), security(("api_key" = ["rewards.manage"])),
     responses((status = 204), (status = 404, body = crate::error::Problem)))]
-async fn archive_reward(State(app): State<AppState>, ctx: Ctx, PathId(id): PathId) -> ApiResult<StatusCode> {
+async fn archive_reward(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+) -> ApiResult<StatusCode> {
     let mut tx = app.db.begin().await?;
     if !store::archive(&mut tx, ctx.tenant_id(), id).await? {
         return Err(ApiError::not_found("reward"));
@@ -134,25 +189,53 @@ pub struct CodesAdded {
 #[utoipa::path(post, path = "/rewards/{id}/codes", tag = "rewards", operation_id = "add_reward_codes",
     params(("id" = i64, Path)), request_body = CodesRequest, security(("api_key" = ["rewards.manage"])),
     responses((status = 201, body = CodesAdded), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
-async fn add_reward_codes(State(app): State<AppState>, ctx: Ctx, PathId(id): PathId, JsonBody(req): JsonBody<CodesRequest>) -> ApiResult<(StatusCode, Json<CodesAdded>)> {
-    let reward = store::get(&app.db, ctx.tenant_id(), id).await?.filter(|r| !r.archived).ok_or_else(|| ApiError::not_found("reward"))?;
+async fn add_reward_codes(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+    JsonBody(req): JsonBody<CodesRequest>,
+) -> ApiResult<(StatusCode, Json<CodesAdded>)> {
+    let reward = store::get(&app.db, ctx.tenant_id(), id)
+        .await?
+        .filter(|r| !r.archived)
+        .ok_or_else(|| ApiError::not_found("reward"))?;
     if reward.spec.kind != super::model::RewardKind::DigitalCode {
-        return Err(ApiError::invalid("codes", "only digital-code rewards have a code pool"));
+        return Err(ApiError::invalid(
+            "codes",
+            "only digital-code rewards have a code pool",
+        ));
     }
     if req.codes.is_empty() || req.codes.len() > 10_000 {
         return Err(ApiError::invalid("codes", "send 1 to 10,000 codes"));
     }
     let mut codes = Vec::with_capacity(req.codes.len());
     for (i, c) in req.codes.iter().enumerate() {
-        let c = crate::types::text(c, "a code", 1, 100).map_err(|m| ApiError::invalid(format!("codes[{i}]"), m))?;
+        let c = crate::types::text(c, "a code", 1, 100)
+            .map_err(|m| ApiError::invalid(format!("codes[{i}]"), m))?;
         codes.push(c);
     }
     let mut tx = app.db.begin().await?;
     let added = store::add_codes(&mut tx, ctx.tenant_id(), id, &codes).await?;
-    audit::record(&mut tx, &ctx, Change::new("reward.codes_added", "reward", id).details(serde_json::json!({"added": added}))).await?;
+    audit::record(
+        &mut tx,
+        &ctx,
+        Change::new("reward.codes_added", "reward", id)
+            .details(serde_json::json!({"added": added})),
+    )
+    .await?;
     tx.commit().await?;
-    let available = store::get(&app.db, ctx.tenant_id(), id).await?.and_then(|r| r.codes_available).unwrap_or(0);
-    Ok((StatusCode::CREATED, Json(CodesAdded { added, duplicates: codes.len() as u64 - added, available })))
+    let available = store::get(&app.db, ctx.tenant_id(), id)
+        .await?
+        .and_then(|r| r.codes_available)
+        .unwrap_or(0);
+    Ok((
+        StatusCode::CREATED,
+        Json(CodesAdded {
+            added,
+            duplicates: codes.len() as u64 - added,
+            available,
+        }),
+    ))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -170,13 +253,18 @@ pub struct RedeemRewardRequest {
 
 fn check_address(a: &Address) -> ApiResult<Address> {
     let f = |v: &str, name: &str, max: usize| {
-        crate::types::text(v, name, 1, max).map_err(|m| ApiError::invalid(format!("shipping.{name}"), m))
+        crate::types::text(v, name, 1, max)
+            .map_err(|m| ApiError::invalid(format!("shipping.{name}"), m))
     };
     let postcode = f(&a.postcode, "postcode", 10)?;
     if !(postcode.len() == 5 && postcode.bytes().all(|b| b.is_ascii_digit())) {
-        return Err(ApiError::invalid("shipping.postcode", "a Thai postcode has 5 digits"));
+        return Err(ApiError::invalid(
+            "shipping.postcode",
+            "a Thai postcode has 5 digits",
+        ));
     }
-    let phone = crate::members::model::Phone::parse(&a.phone).map_err(|m| ApiError::invalid("shipping.phone", m))?;
+    let phone = crate::members::model::Phone::parse(&a.phone)
+        .map_err(|m| ApiError::invalid("shipping.phone", m))?;
     Ok(Address {
         recipient: f(&a.recipient, "recipient", 120)?,
         phone: phone.as_str().to_string(),
@@ -206,22 +294,55 @@ async fn redeem_reward(
 ) -> ApiResult<(StatusCode, Json<RedeemOutcome>)> {
     let tenant = ctx.tenant_id();
     // The reward first: another shop's reward id is simply not found.
-    store::get(&app.db, tenant, id).await?.filter(|r| !r.archived).ok_or_else(|| ApiError::not_found("reward"))?;
+    store::get(&app.db, tenant, id)
+        .await?
+        .filter(|r| !r.archived)
+        .ok_or_else(|| ApiError::not_found("reward"))?;
     let member = crate::members::store::get(&app.db, tenant, req.member_id)
         .await?
-        .ok_or_else(|| ApiError::invalid("member_id", format!("member {} does not exist", req.member_id)))?;
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "member_id",
+                format!("member {} does not exist", req.member_id),
+            )
+        })?;
     if member.status != "active" {
         return Err(ApiError::invalid("member_id", "this member is blocked"));
     }
     let shipping = req.shipping.as_ref().map(check_address).transpose()?;
-    let idem_key = match headers.get(crate::http::idempotency::HEADER).and_then(|v| v.to_str().ok()) {
+    let idem_key = match headers
+        .get(crate::http::idempotency::HEADER)
+        .and_then(|v| v.to_str().ok())
+    {
         Some(k) => format!("reward:{k}"),
         None => format!("reward:{}", crate::ids::next_id()),
     };
-    let input = RedeemInput { tenant_id: tenant, reward_id: id, member_id: member.id, shipping, otp: req.otp, idem_key, dry_run: req.dry_run };
+    let input = RedeemInput {
+        tenant_id: tenant,
+        reward_id: id,
+        member_id: member.id,
+        shipping,
+        otp: req.otp,
+        idem_key,
+        dry_run: req.dry_run,
+    };
     let (kind, actor_id, label) = ctx.principal.audit_actor();
-    let outcome = super::redeem(&app.db, &input, ActorRef { kind, id: Some(actor_id), label: &label }, &ctx.meta).await?;
-    let status = if outcome.replayed || outcome.dry_run { StatusCode::OK } else { StatusCode::CREATED };
+    let outcome = super::redeem(
+        &app.db,
+        &input,
+        ActorRef {
+            kind,
+            id: Some(actor_id),
+            label: &label,
+        },
+        &ctx.meta,
+    )
+    .await?;
+    let status = if outcome.replayed || outcome.dry_run {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
     Ok((status, Json(outcome)))
 }
 
@@ -230,9 +351,17 @@ async fn redeem_reward(
 #[utoipa::path(get, path = "/members/{id}/rewards", tag = "rewards", operation_id = "member_rewards",
     params(("id" = i64, Path)), security(("api_key" = ["members.read"])),
     responses((status = 200, body = Vec<MemberReward>), (status = 404, body = crate::error::Problem)))]
-async fn member_rewards(State(app): State<AppState>, ctx: Ctx, PathId(member): PathId) -> ApiResult<Json<Vec<MemberReward>>> {
-    let member = crate::members::store::get(&app.db, ctx.tenant_id(), member).await?.ok_or_else(|| ApiError::not_found("member"))?;
-    Ok(Json(super::catalog_for(&app.db, ctx.tenant_id(), member.id).await?))
+async fn member_rewards(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    PathId(member): PathId,
+) -> ApiResult<Json<Vec<MemberReward>>> {
+    let member = crate::members::store::get(&app.db, ctx.tenant_id(), member)
+        .await?
+        .ok_or_else(|| ApiError::not_found("member"))?;
+    Ok(Json(
+        super::catalog_for(&app.db, ctx.tenant_id(), member.id).await?,
+    ))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -248,10 +377,21 @@ pub struct RedemptionQuery {
     pub cursor: Option<String>,
 }
 
-async fn redemption_page(app: &AppState, tenant: i64, q: RedemptionQuery) -> ApiResult<Page<Redemption>> {
-    let page = PageParams { limit: q.limit, cursor: q.cursor };
+async fn redemption_page(
+    app: &AppState,
+    tenant: i64,
+    q: RedemptionQuery,
+) -> ApiResult<Page<Redemption>> {
+    let page = PageParams {
+        limit: q.limit,
+        cursor: q.cursor,
+    };
     let (limit, before) = (page.limit()?, page.before_id()?);
-    let filter = store::Filter { status: q.status, kind: q.kind, member_id: q.member_id };
+    let filter = store::Filter {
+        status: q.status,
+        kind: q.kind,
+        member_id: q.member_id,
+    };
     let rows = store::list_redemptions(&app.db, tenant, &filter, before, limit).await?;
     Ok(Page::from_rows(rows, limit, |r| r.id))
 }
@@ -260,24 +400,49 @@ async fn redemption_page(app: &AppState, tenant: i64, q: RedemptionQuery) -> Api
 #[utoipa::path(get, path = "/members/{id}/redemptions", tag = "rewards", operation_id = "member_redemptions",
     params(("id" = i64, Path), PageParams), security(("api_key" = ["members.read"])),
     responses((status = 200, body = Page<Redemption>), (status = 404, body = crate::error::Problem)))]
-async fn member_redemptions(State(app): State<AppState>, ctx: Ctx, PathId(member): PathId, QueryParams(page): QueryParams<PageParams>) -> ApiResult<Json<Page<Redemption>>> {
-    let member = crate::members::store::get(&app.db, ctx.tenant_id(), member).await?.ok_or_else(|| ApiError::not_found("member"))?;
-    let q = RedemptionQuery { status: None, kind: None, member_id: Some(member.id), limit: page.limit, cursor: page.cursor };
+async fn member_redemptions(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    PathId(member): PathId,
+    QueryParams(page): QueryParams<PageParams>,
+) -> ApiResult<Json<Page<Redemption>>> {
+    let member = crate::members::store::get(&app.db, ctx.tenant_id(), member)
+        .await?
+        .ok_or_else(|| ApiError::not_found("member"))?;
+    let q = RedemptionQuery {
+        status: None,
+        kind: None,
+        member_id: Some(member.id),
+        limit: page.limit,
+        cursor: page.cursor,
+    };
     Ok(Json(redemption_page(&app, ctx.tenant_id(), q).await?))
 }
 
 /// Redemptions, newest first: the fulfilment queue is `?kind=shipped&status=pending`.
 #[utoipa::path(get, path = "/redemptions", tag = "rewards", operation_id = "list_redemptions",
     params(RedemptionQuery), security(("api_key" = ["fulfilment.manage"])), responses((status = 200, body = Page<Redemption>)))]
-async fn list_redemptions(State(app): State<AppState>, ctx: Ctx, QueryParams(q): QueryParams<RedemptionQuery>) -> ApiResult<Json<Page<Redemption>>> {
+async fn list_redemptions(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    QueryParams(q): QueryParams<RedemptionQuery>,
+) -> ApiResult<Json<Page<Redemption>>> {
     Ok(Json(redemption_page(&app, ctx.tenant_id(), q).await?))
 }
 
 #[utoipa::path(get, path = "/redemptions/{id}", tag = "rewards", operation_id = "get_redemption",
     params(("id" = i64, Path)), security(("api_key" = ["fulfilment.manage"])),
     responses((status = 200, body = Redemption), (status = 404, body = crate::error::Problem)))]
-async fn get_redemption(State(app): State<AppState>, ctx: Ctx, PathId(id): PathId) -> ApiResult<Json<Redemption>> {
-    Ok(Json(store::get_redemption(&app.db, ctx.tenant_id(), id).await?.ok_or_else(|| ApiError::not_found("redemption"))?))
+async fn get_redemption(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+) -> ApiResult<Json<Redemption>> {
+    Ok(Json(
+        store::get_redemption(&app.db, ctx.tenant_id(), id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("redemption"))?,
+    ))
 }
 
 /// Cancel a redemption and refund its points: a coupon or voucher not yet used, or a
@@ -285,9 +450,26 @@ async fn get_redemption(State(app): State<AppState>, ctx: Ctx, PathId(id): PathI
 #[utoipa::path(post, path = "/redemptions/{id}/cancel", tag = "rewards", operation_id = "cancel_reward_redemption",
     params(("id" = i64, Path)), security(("api_key" = ["fulfilment.manage"])),
     responses((status = 200, body = Redemption), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
-async fn cancel_reward_redemption(State(app): State<AppState>, ctx: Ctx, PathId(id): PathId) -> ApiResult<Json<Redemption>> {
+async fn cancel_reward_redemption(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+) -> ApiResult<Json<Redemption>> {
     let (kind, actor_id, label) = ctx.principal.audit_actor();
-    Ok(Json(super::cancel(&app.db, ctx.tenant_id(), id, ActorRef { kind, id: Some(actor_id), label: &label }, &ctx.meta).await?))
+    Ok(Json(
+        super::cancel(
+            &app.db,
+            ctx.tenant_id(),
+            id,
+            ActorRef {
+                kind,
+                id: Some(actor_id),
+                label: &label,
+            },
+            &ctx.meta,
+        )
+        .await?,
+    ))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -305,32 +487,74 @@ pub struct ShippingUpdate {
 #[utoipa::path(post, path = "/redemptions/{id}/shipping", tag = "rewards", operation_id = "update_shipping",
     params(("id" = i64, Path)), request_body = ShippingUpdate, security(("api_key" = ["fulfilment.manage"])),
     responses((status = 200, body = Redemption), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
-async fn update_shipping(State(app): State<AppState>, ctx: Ctx, PathId(id): PathId, JsonBody(req): JsonBody<ShippingUpdate>) -> ApiResult<Json<Redemption>> {
+async fn update_shipping(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+    JsonBody(req): JsonBody<ShippingUpdate>,
+) -> ApiResult<Json<Redemption>> {
     // The redemption first: another shop's id is simply not found.
-    store::get_redemption(&app.db, ctx.tenant_id(), id).await?.ok_or_else(|| ApiError::not_found("redemption"))?;
+    store::get_redemption(&app.db, ctx.tenant_id(), id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("redemption"))?;
     if !["packed", "shipped", "delivered"].contains(&req.status.as_str()) {
-        return Err(ApiError::invalid("status", "must be packed, shipped or delivered"));
+        return Err(ApiError::invalid(
+            "status",
+            "must be packed, shipped or delivered",
+        ));
     }
     let opt = |v: &Option<String>, f: &str| {
-        v.as_deref().map(|s| crate::types::text(s, f, 1, 100).map_err(|m| ApiError::invalid(f, m))).transpose()
+        v.as_deref()
+            .map(|s| crate::types::text(s, f, 1, 100).map_err(|m| ApiError::invalid(f, m)))
+            .transpose()
     };
     let carrier = opt(&req.carrier, "carrier")?;
     let tracking = opt(&req.tracking_number, "tracking_number")?;
     if req.status == "shipped" && (carrier.is_none() || tracking.is_none()) {
-        let field = if carrier.is_none() { "carrier" } else { "tracking_number" };
-        return Err(ApiError::field(Code::MissingField, field, "a shipment needs its carrier and tracking number"));
+        let field = if carrier.is_none() {
+            "carrier"
+        } else {
+            "tracking_number"
+        };
+        return Err(ApiError::field(
+            Code::MissingField,
+            field,
+            "a shipment needs its carrier and tracking number",
+        ));
     }
     let (kind, actor_id, label) = ctx.principal.audit_actor();
-    let actor = ActorRef { kind, id: Some(actor_id), label: &label };
-    Ok(Json(super::advance_shipping(&app.db, ctx.tenant_id(), id, &req.status, carrier.as_deref(), tracking.as_deref(), actor, &ctx.meta).await?))
+    let actor = ActorRef {
+        kind,
+        id: Some(actor_id),
+        label: &label,
+    };
+    Ok(Json(
+        super::advance_shipping(
+            &app.db,
+            ctx.tenant_id(),
+            id,
+            &req.status,
+            carrier.as_deref(),
+            tracking.as_deref(),
+            actor,
+            &ctx.meta,
+        )
+        .await?,
+    ))
 }
 
 /// The coupon's QR code (SVG), to show at the counter.
 #[utoipa::path(get, path = "/redemptions/{id}/qr.svg", tag = "rewards", operation_id = "redemption_qr",
     params(("id" = i64, Path)), security(("api_key" = ["members.read"])),
     responses((status = 200, content_type = "image/svg+xml", body = String), (status = 404, body = crate::error::Problem)))]
-async fn redemption_qr(State(app): State<AppState>, ctx: Ctx, PathId(id): PathId) -> ApiResult<impl IntoResponse> {
-    let r = store::get_redemption(&app.db, ctx.tenant_id(), id).await?.ok_or_else(|| ApiError::not_found("redemption"))?;
+async fn redemption_qr(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+) -> ApiResult<impl IntoResponse> {
+    let r = store::get_redemption(&app.db, ctx.tenant_id(), id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("redemption"))?;
     let code = r.coupon_code.ok_or_else(|| ApiError::not_found("coupon"))?;
     let svg = qrcode::QrCode::new(super::model::display_code(&code).as_bytes())
         .map_err(ApiError::internal)?
@@ -351,11 +575,20 @@ pub struct CouponCheck {
 #[utoipa::path(post, path = "/coupons/check", tag = "rewards", operation_id = "check_coupon",
     request_body = CouponCheck, security(("api_key" = ["coupons.validate"])),
     responses((status = 200, body = CouponView), (status = 404, body = crate::error::Problem)))]
-async fn check_coupon(State(app): State<AppState>, ctx: Ctx, JsonBody(req): JsonBody<CouponCheck>) -> ApiResult<Json<CouponView>> {
+async fn check_coupon(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    JsonBody(req): JsonBody<CouponCheck>,
+) -> ApiResult<Json<CouponView>> {
     let view = super::check_coupon(&app.db, ctx.tenant_id(), &req.code).await?;
     // Look-ups are audited too: they show a member's name, and guessing codes shows up.
     let mut tx = app.db.begin().await?;
-    audit::record(&mut tx, &ctx, Change::new("coupon.checked", "redemption", view.redemption.id)).await?;
+    audit::record(
+        &mut tx,
+        &ctx,
+        Change::new("coupon.checked", "redemption", view.redemption.id),
+    )
+    .await?;
     tx.commit().await?;
     Ok(Json(view))
 }
@@ -373,12 +606,35 @@ pub struct CouponUse {
 #[utoipa::path(post, path = "/coupons/use", tag = "rewards", operation_id = "use_coupon",
     request_body = CouponUse, security(("api_key" = ["coupons.validate"])),
     responses((status = 200, body = Redemption), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
-async fn use_coupon(State(app): State<AppState>, ctx: Ctx, JsonBody(req): JsonBody<CouponUse>) -> ApiResult<Json<Redemption>> {
+async fn use_coupon(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    JsonBody(req): JsonBody<CouponUse>,
+) -> ApiResult<Json<Redemption>> {
     match crate::tenants::store::get_branch(&app.db, ctx.tenant_id(), req.branch_id).await? {
         Some(b) if b.active => {}
-        _ => return Err(ApiError::invalid("branch_id", format!("branch {} does not exist or is inactive", req.branch_id))),
+        _ => {
+            return Err(ApiError::invalid(
+                "branch_id",
+                format!("branch {} does not exist or is inactive", req.branch_id),
+            ));
+        }
     }
     let (kind, actor_id, label) = ctx.principal.audit_actor();
-    let actor = ActorRef { kind, id: Some(actor_id), label: &label };
-    Ok(Json(super::use_coupon(&app.db, ctx.tenant_id(), &req.code, req.branch_id, actor, &ctx.meta).await?))
+    let actor = ActorRef {
+        kind,
+        id: Some(actor_id),
+        label: &label,
+    };
+    Ok(Json(
+        super::use_coupon(
+            &app.db,
+            ctx.tenant_id(),
+            &req.code,
+            req.branch_id,
+            actor,
+            &ctx.meta,
+        )
+        .await?,
+    ))
 }

@@ -51,12 +51,20 @@ pub struct RedeemOutcome {
 fn refusal_error(r: Refusal) -> ApiError {
     match r {
         Refusal::Unavailable(why) => ApiError::field(Code::RewardUnavailable, "reward_id", why),
-        Refusal::TierRestricted => ApiError::field(Code::TierRestricted, "reward_id", "this reward is for members of other tier levels"),
+        Refusal::TierRestricted => ApiError::field(
+            Code::TierRestricted,
+            "reward_id",
+            "this reward is for members of other tier levels",
+        ),
     }
 }
 
 /// Start of the local day, week (Monday) or month containing `now`.
-fn period_start(period: LimitPeriod, now: Timestamp, tz: &jiff::tz::TimeZone) -> Result<i64, ApiError> {
+fn period_start(
+    period: LimitPeriod,
+    now: Timestamp,
+    tz: &jiff::tz::TimeZone,
+) -> Result<i64, ApiError> {
     let date = now.to_zoned(tz.clone()).date();
     let first = match period {
         LimitPeriod::Day => date,
@@ -65,13 +73,22 @@ fn period_start(period: LimitPeriod, now: Timestamp, tz: &jiff::tz::TimeZone) ->
             .map_err(ApiError::internal)?,
         LimitPeriod::Month => date.first_of_month(),
     };
-    Ok(first.to_zoned(tz.clone()).map_err(ApiError::internal)?.timestamp().as_microsecond())
+    Ok(first
+        .to_zoned(tz.clone())
+        .map_err(ApiError::internal)?
+        .timestamp()
+        .as_microsecond())
 }
 
 /// Redeem a reward for a member: check the reward, the member's tier and limits, take
 /// the stock and the points, issue the coupon / code / shipment, all in one
 /// transaction under the member's lock.
-pub async fn redeem(db: &Db, input: &RedeemInput, actor: ActorRef<'_>, meta: &RequestMeta) -> Result<RedeemOutcome, ApiError> {
+pub async fn redeem(
+    db: &Db,
+    input: &RedeemInput,
+    actor: ActorRef<'_>,
+    meta: &RequestMeta,
+) -> Result<RedeemOutcome, ApiError> {
     let tenant = input.tenant_id;
     let reward = store::get(db, tenant, input.reward_id)
         .await?
@@ -79,7 +96,11 @@ pub async fn redeem(db: &Db, input: &RedeemInput, actor: ActorRef<'_>, meta: &Re
         .ok_or_else(|| ApiError::not_found("reward"))?;
     let spec = &reward.spec;
     if spec.kind == RewardKind::Shipped && input.shipping.is_none() {
-        return Err(ApiError::field(Code::MissingField, "shipping", "a shipped reward needs the member's address"));
+        return Err(ApiError::field(
+            Code::MissingField,
+            "shipping",
+            "a shipped reward needs the member's address",
+        ));
     }
     let proof = if input.dry_run {
         None
@@ -94,14 +115,30 @@ pub async fn redeem(db: &Db, input: &RedeemInput, actor: ActorRef<'_>, meta: &Re
 
     let mut tx = db.begin().await?;
     crate::ledger::store::lock_member(&mut tx, tenant, input.member_id, Currency::Points).await?;
-    if let Some(prior) = crate::ledger::store::txn_by_key_full(&mut tx, tenant, &input.idem_key).await? {
+    if let Some(prior) =
+        crate::ledger::store::txn_by_key_full(&mut tx, tenant, &input.idem_key).await?
+    {
         let existing = store::by_txn_tx(&mut tx, tenant, prior.id).await?;
-        let same = existing.as_ref().is_some_and(|r| r.reward_id == input.reward_id && r.member_id == input.member_id);
+        let same = existing
+            .as_ref()
+            .is_some_and(|r| r.reward_id == input.reward_id && r.member_id == input.member_id);
         if !same {
-            return Err(ApiError::new(Code::IdempotencyKeyReused, "this idempotency key was used for another redemption"));
+            return Err(ApiError::new(
+                Code::IdempotencyKeyReused,
+                "this idempotency key was used for another redemption",
+            ));
         }
-        let balance = crate::ledger::store::balance_summary(db, tenant, input.member_id, Currency::Points).await?.balance;
-        return Ok(RedeemOutcome { points: -prior.amount, redemption: existing, balance, replayed: true, dry_run: input.dry_run });
+        let balance =
+            crate::ledger::store::balance_summary(db, tenant, input.member_id, Currency::Points)
+                .await?
+                .balance;
+        return Ok(RedeemOutcome {
+            points: -prior.amount,
+            redemption: existing,
+            balance,
+            replayed: true,
+            dry_run: input.dry_run,
+        });
     }
     let level = crate::tiers::held_tx(&mut tx, &program, tenant, input.member_id).await?;
     let level_code = level.as_ref().map(|l| l.code.as_str());
@@ -110,33 +147,69 @@ pub async fn redeem(db: &Db, input: &RedeemInput, actor: ActorRef<'_>, meta: &Re
     }
     let price = spec.price_for(level_code);
     if let Some(max) = spec.per_member_limit {
-        if store::count_member_redemptions(&mut tx, tenant, input.member_id, reward.id, i64::MIN).await? >= max {
-            return Err(ApiError::field(Code::LimitReached, "reward_id", format!("a member may redeem this reward at most {max} times")));
+        if store::count_member_redemptions(&mut tx, tenant, input.member_id, reward.id, i64::MIN)
+            .await?
+            >= max
+        {
+            return Err(ApiError::field(
+                Code::LimitReached,
+                "reward_id",
+                format!("a member may redeem this reward at most {max} times"),
+            ));
         }
     }
     if let Some(limit) = spec.period_limit {
         let from = period_start(limit.per, now_ts, &tz)?;
-        if store::count_member_redemptions(&mut tx, tenant, input.member_id, reward.id, from).await? >= limit.count {
+        if store::count_member_redemptions(&mut tx, tenant, input.member_id, reward.id, from)
+            .await?
+            >= limit.count
+        {
             let per = match limit.per {
                 LimitPeriod::Day => "day",
                 LimitPeriod::Week => "week",
                 LimitPeriod::Month => "month",
             };
-            return Err(ApiError::field(Code::LimitReached, "reward_id", format!("a member may redeem this reward at most {} times per {per}", limit.count)));
+            return Err(ApiError::field(
+                Code::LimitReached,
+                "reward_id",
+                format!(
+                    "a member may redeem this reward at most {} times per {per}",
+                    limit.count
+                ),
+            ));
         }
     }
     if input.dry_run {
-        let summary = crate::ledger::store::balance_summary(db, tenant, input.member_id, Currency::Points).await?;
+        let summary =
+            crate::ledger::store::balance_summary(db, tenant, input.member_id, Currency::Points)
+                .await?;
         if summary.available < price {
-            return Err(crate::ledger::LedgerError::InsufficientPoints { available: summary.available }.into());
+            return Err(crate::ledger::LedgerError::InsufficientPoints {
+                available: summary.available,
+            }
+            .into());
         }
         if spec.stock == Some(0) {
-            return Err(ApiError::field(Code::OutOfStock, "reward_id", "this reward is out of stock"));
+            return Err(ApiError::field(
+                Code::OutOfStock,
+                "reward_id",
+                "this reward is out of stock",
+            ));
         }
-        return Ok(RedeemOutcome { redemption: None, points: price, balance: summary.balance - price, replayed: false, dry_run: true });
+        return Ok(RedeemOutcome {
+            redemption: None,
+            points: price,
+            balance: summary.balance - price,
+            replayed: false,
+            dry_run: true,
+        });
     }
     if !store::take_stock(&mut tx, tenant, reward.id).await? {
-        return Err(ApiError::field(Code::OutOfStock, "reward_id", "this reward is out of stock"));
+        return Err(ApiError::field(
+            Code::OutOfStock,
+            "reward_id",
+            "this reward is out of stock",
+        ));
     }
     let redemption_id = crate::ids::next_id();
     let posting = Posting {
@@ -161,10 +234,17 @@ pub async fn redeem(db: &Db, input: &RedeemInput, actor: ActorRef<'_>, meta: &Re
             "issued"
         }
         RewardKind::DigitalCode => {
-            digital_code = match store::take_code(&mut tx, tenant, reward.id, redemption_id).await? {
+            digital_code = match store::take_code(&mut tx, tenant, reward.id, redemption_id).await?
+            {
                 Some(c) => Some(c),
                 None if spec.generate_codes => Some(model::new_code(12)),
-                None => return Err(ApiError::field(Code::OutOfStock, "reward_id", "no codes are left for this reward")),
+                None => {
+                    return Err(ApiError::field(
+                        Code::OutOfStock,
+                        "reward_id",
+                        "no codes are left for this reward",
+                    ));
+                }
             };
             "issued"
         }
@@ -207,12 +287,19 @@ pub async fn redeem(db: &Db, input: &RedeemInput, actor: ActorRef<'_>, meta: &Re
     .await?;
     let redemption = store::get_redemption_tx(&mut tx, tenant, redemption_id).await?;
     tx.commit().await?;
-    Ok(RedeemOutcome { redemption, points: price, balance: posted.balance, replayed: false, dry_run: false })
+    Ok(RedeemOutcome {
+        redemption,
+        points: price,
+        balance: posted.balance,
+        replayed: false,
+        dry_run: false,
+    })
 }
 
 /// Undo a redemption: points back to the lots they came from (through the ledger),
 /// the unit back in stock, the status `to` (`cancelled` or `expired`). Runs under the
 /// member's lock; `allowed` are the statuses it may start from.
+#[allow(clippy::too_many_arguments)] // one private helper for cancel and expiry
 async fn undo(
     db: &Db,
     tenant: i64,
@@ -241,13 +328,18 @@ async fn undo(
     };
     if !allowed {
         let why = match (current.kind.as_str(), from) {
-            ("digital_code", _) => "a digital code was shown to the member and cannot be taken back".to_string(),
+            ("digital_code", _) => {
+                "a digital code was shown to the member and cannot be taken back".to_string()
+            }
             (_, s) => format!("this redemption is {s}"),
         };
         return Err(ApiError::new(Code::WrongState, why));
     }
     if !store::set_status(&mut tx, tenant, redemption_id, from, to).await? {
-        return Err(ApiError::new(Code::WrongState, "this redemption changed meanwhile; reload it"));
+        return Err(ApiError::new(
+            Code::WrongState,
+            "this redemption changed meanwhile; reload it",
+        ));
     }
     let mut refunded = 0;
     if refund && current.points > 0 {
@@ -260,7 +352,9 @@ async fn undo(
             actor_id: actor.id,
             ..Posting::blank(tenant, current.member_id, Kind::RedeemCancel)
         };
-        refunded = crate::ledger::store::post(&mut tx, &posting, &settings, &tz).await?.points;
+        refunded = crate::ledger::store::post(&mut tx, &posting, &settings, &tz)
+            .await?
+            .points;
     }
     store::return_stock(&mut tx, tenant, current.reward_id).await?;
     audit::record_as(
@@ -279,15 +373,38 @@ async fn undo(
 
 /// Cancel a redemption with the points refunded (coupons and vouchers not yet used,
 /// shipments not yet shipped).
-pub async fn cancel(db: &Db, tenant: i64, redemption_id: i64, actor: ActorRef<'_>, meta: &RequestMeta) -> Result<Redemption, ApiError> {
-    undo(db, tenant, redemption_id, "cancelled", true, actor, meta, "reward.redemption_cancelled").await
+pub async fn cancel(
+    db: &Db,
+    tenant: i64,
+    redemption_id: i64,
+    actor: ActorRef<'_>,
+    meta: &RequestMeta,
+) -> Result<Redemption, ApiError> {
+    undo(
+        db,
+        tenant,
+        redemption_id,
+        "cancelled",
+        true,
+        actor,
+        meta,
+        "reward.redemption_cancelled",
+    )
+    .await
 }
 
 /// Expire coupons and vouchers past their date and still unused, refunding the points
 /// when the reward says so. Idempotent. Returns how many expired.
 pub async fn run_coupon_expiry(db: &Db, now: i64) -> Result<u64, ApiError> {
-    let meta = RequestMeta { request_id: format!("coupon-expiry-{now}"), ip: "local".into() };
-    let actor = ActorRef { kind: "system", id: None, label: "coupon expiry" };
+    let meta = RequestMeta {
+        request_id: format!("coupon-expiry-{now}"),
+        ip: "local".into(),
+    };
+    let actor = ActorRef {
+        kind: "system",
+        id: None,
+        label: "coupon expiry",
+    };
     let mut expired = 0;
     loop {
         let due = store::expired_coupons(db, now, 200).await?;
@@ -295,9 +412,24 @@ pub async fn run_coupon_expiry(db: &Db, now: i64) -> Result<u64, ApiError> {
             return Ok(expired);
         }
         for (tenant, id) in due {
-            let Some(r) = store::get_redemption(db, tenant, id).await? else { continue };
-            let refund = store::get(db, tenant, r.reward_id).await?.is_none_or(|w| w.spec.refund_on_expiry);
-            match undo(db, tenant, id, "expired", refund, actor, &meta, "reward.coupon_expired").await {
+            let Some(r) = store::get_redemption(db, tenant, id).await? else {
+                continue;
+            };
+            let refund = store::get(db, tenant, r.reward_id)
+                .await?
+                .is_none_or(|w| w.spec.refund_on_expiry);
+            match undo(
+                db,
+                tenant,
+                id,
+                "expired",
+                refund,
+                actor,
+                &meta,
+                "reward.coupon_expired",
+            )
+            .await
+            {
                 Ok(_) => expired += 1,
                 // Used or cancelled meanwhile.
                 Err(e) if e.code == Code::WrongState => {}
@@ -320,13 +452,26 @@ pub struct CouponView {
     pub problem: Option<String>,
 }
 
-async fn explain(db: &Db, tenant: i64, r: &Redemption, now: i64) -> Result<Option<(Code, String)>, ApiError> {
+async fn explain(
+    db: &Db,
+    tenant: i64,
+    r: &Redemption,
+    now: i64,
+) -> Result<Option<(Code, String)>, ApiError> {
     let tz = crate::ledger::tenant_time_zone(db, tenant).await?;
-    let local = |m: i64| crate::types::timestamp(m).to_zoned(tz.clone()).strftime("%Y-%m-%d %H:%M").to_string();
+    let local = |m: i64| {
+        crate::types::timestamp(m)
+            .to_zoned(tz.clone())
+            .strftime("%Y-%m-%d %H:%M")
+            .to_string()
+    };
     Ok(match r.status.as_str() {
         "used" => {
             let branch = match r.used_branch_id {
-                Some(b) => crate::tenants::store::get_branch(db, tenant, b).await?.map(|b| b.name).unwrap_or_default(),
+                Some(b) => crate::tenants::store::get_branch(db, tenant, b)
+                    .await?
+                    .map(|b| b.name)
+                    .unwrap_or_default(),
                 None => String::new(),
             };
             Some((
@@ -339,9 +484,10 @@ async fn explain(db: &Db, tenant: i64, r: &Redemption, now: i64) -> Result<Optio
                 ),
             ))
         }
-        "issued" if r.expires_at.is_some_and(|e| e <= now) => {
-            Some((Code::CouponNotUsable, format!("expired on {}", r.expires_at.map(local).unwrap_or_default())))
-        }
+        "issued" if r.expires_at.is_some_and(|e| e <= now) => Some((
+            Code::CouponNotUsable,
+            format!("expired on {}", r.expires_at.map(local).unwrap_or_default()),
+        )),
         "issued" => None,
         other => Some((Code::CouponNotUsable, format!("this coupon is {other}"))),
     })
@@ -356,8 +502,17 @@ pub async fn check_coupon(db: &Db, tenant: i64, typed: &str) -> Result<CouponVie
     let member = crate::members::store::get(db, tenant, r.member_id).await?;
     let problem = explain(db, tenant, &r, now_micros()).await?.map(|(_, m)| m);
     Ok(CouponView {
-        member_name: member.as_ref().map(|m| format!("{} {}", m.first_name, m.last_name).trim().to_string()).unwrap_or_default(),
-        member_phone: member.map(|m| crate::otp::mask_phone(&m.phone)).unwrap_or_default(),
+        member_name: member
+            .as_ref()
+            .map(|m| {
+                format!("{} {}", m.first_name, m.last_name)
+                    .trim()
+                    .to_string()
+            })
+            .unwrap_or_default(),
+        member_phone: member
+            .map(|m| crate::otp::mask_phone(&m.phone))
+            .unwrap_or_default(),
         usable: problem.is_none(),
         problem,
         redemption: r,
@@ -366,7 +521,14 @@ pub async fn check_coupon(db: &Db, tenant: i64, typed: &str) -> Result<CouponVie
 
 /// Mark a coupon used at a branch, once. A second attempt says who used it, when and
 /// where.
-pub async fn use_coupon(db: &Db, tenant: i64, typed: &str, branch_id: i64, actor: ActorRef<'_>, meta: &RequestMeta) -> Result<Redemption, ApiError> {
+pub async fn use_coupon(
+    db: &Db,
+    tenant: i64,
+    typed: &str,
+    branch_id: i64,
+    actor: ActorRef<'_>,
+    meta: &RequestMeta,
+) -> Result<Redemption, ApiError> {
     let code = model::normalise_code(typed);
     let r = store::by_coupon_code(db, tenant, &code)
         .await?
@@ -387,7 +549,8 @@ pub async fn use_coupon(db: &Db, tenant: i64, typed: &str, branch_id: i64, actor
         tenant,
         actor,
         meta,
-        Change::new("coupon.used", "redemption", r.id).details(serde_json::json!({"member_id": r.member_id, "branch_id": branch_id})),
+        Change::new("coupon.used", "redemption", r.id)
+            .details(serde_json::json!({"member_id": r.member_id, "branch_id": branch_id})),
     )
     .await?;
     let after = store::get_redemption_tx(&mut tx, tenant, r.id).await?;
@@ -397,6 +560,7 @@ pub async fn use_coupon(db: &Db, tenant: i64, typed: &str, branch_id: i64, actor
 
 /// Move a shipped reward along: pending → packed → shipped (carrier and tracking) →
 /// delivered.
+#[allow(clippy::too_many_arguments)]
 pub async fn advance_shipping(
     db: &Db,
     tenant: i64,
@@ -407,16 +571,28 @@ pub async fn advance_shipping(
     actor: ActorRef<'_>,
     meta: &RequestMeta,
 ) -> Result<Redemption, ApiError> {
-    let r = store::get_redemption(db, tenant, id).await?.ok_or_else(|| ApiError::not_found("redemption"))?;
+    let r = store::get_redemption(db, tenant, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("redemption"))?;
     if r.kind != "shipped" {
-        return Err(ApiError::new(Code::WrongState, "only shipped rewards have a delivery status"));
+        return Err(ApiError::new(
+            Code::WrongState,
+            "only shipped rewards have a delivery status",
+        ));
     }
     if !model::shipping_step_allowed(&r.status, to) {
-        return Err(ApiError::field(Code::WrongState, "status", format!("a {} shipment cannot become {to}", r.status)));
+        return Err(ApiError::field(
+            Code::WrongState,
+            "status",
+            format!("a {} shipment cannot become {to}", r.status),
+        ));
     }
     let mut tx = db.begin().await?;
     if !store::set_status(&mut tx, tenant, id, &r.status, to).await? {
-        return Err(ApiError::new(Code::WrongState, "this redemption changed meanwhile; reload it"));
+        return Err(ApiError::new(
+            Code::WrongState,
+            "this redemption changed meanwhile; reload it",
+        ));
     }
     store::set_shipping(&mut tx, tenant, id, carrier, tracking).await?;
     audit::record_as(
@@ -445,14 +621,25 @@ pub struct MemberReward {
 
 /// The catalog for one member: visible rewards with their tier's price and whether the
 /// balance, stock and tier allow them now (limits are checked when redeeming).
-pub async fn catalog_for(db: &Db, tenant: i64, member_id: i64) -> Result<Vec<MemberReward>, ApiError> {
+pub async fn catalog_for(
+    db: &Db,
+    tenant: i64,
+    member_id: i64,
+) -> Result<Vec<MemberReward>, ApiError> {
     let program = crate::tiers::store::program(db, tenant).await?;
     let standing = crate::tiers::store::standing(db, tenant, member_id).await?;
     let level = program
         .enabled
-        .then(|| program.levels.get(standing.map(|s| program.index_of(&s.level)).unwrap_or(0)).map(|l| l.code.clone()))
+        .then(|| {
+            program
+                .levels
+                .get(standing.map(|s| program.index_of(&s.level)).unwrap_or(0))
+                .map(|l| l.code.clone())
+        })
         .flatten();
-    let available = crate::ledger::store::balance_summary(db, tenant, member_id, Currency::Points).await?.available;
+    let available = crate::ledger::store::balance_summary(db, tenant, member_id, Currency::Points)
+        .await?
+        .available;
     let now = Timestamp::now();
     let rewards = store::list(db, tenant, false, i64::MAX, 500).await?;
     Ok(rewards
@@ -463,11 +650,22 @@ pub async fn catalog_for(db: &Db, tenant: i64, member_id: i64) -> Result<Vec<Mem
             let reason = match r.spec.refusal(now, level.as_deref()) {
                 Some(Refusal::Unavailable(why)) => Some(why.to_string()),
                 Some(Refusal::TierRestricted) => Some("for other tier levels".to_string()),
-                None if r.spec.stock == Some(0) || r.codes_available == Some(0) && !r.spec.generate_codes => Some("out of stock".to_string()),
-                None if available < price => Some(format!("needs {} more points", price - available)),
+                None if r.spec.stock == Some(0)
+                    || r.codes_available == Some(0) && !r.spec.generate_codes =>
+                {
+                    Some("out of stock".to_string())
+                }
+                None if available < price => {
+                    Some(format!("needs {} more points", price - available))
+                }
                 None => None,
             };
-            MemberReward { redeemable: reason.is_none(), reason, price, reward: r }
+            MemberReward {
+                redeemable: reason.is_none(),
+                reason,
+                price,
+                reward: r,
+            }
         })
         .collect())
 }

@@ -110,7 +110,9 @@ pub struct RewardSpec {
 
 fn limit(field: &str, v: Option<i64>) -> Result<(), (String, String)> {
     match v {
-        Some(n) if !(1..=MAX_AMOUNT).contains(&n) => Err((field.into(), "must be at least 1".into())),
+        Some(n) if !(1..=MAX_AMOUNT).contains(&n) => {
+            Err((field.into(), "must be at least 1".into()))
+        }
         _ => Ok(()),
     }
 }
@@ -120,7 +122,9 @@ impl RewardSpec {
     /// shop's tier levels.
     pub fn validate(&self, levels: &[String]) -> Result<(), (String, String)> {
         let t = |v: &str, f: &str, min: usize, max: usize| {
-            crate::types::text(v, f, min, max).map(|_| ()).map_err(|m| (f.to_string(), m))
+            crate::types::text(v, f, min, max)
+                .map(|_| ())
+                .map_err(|m| (f.to_string(), m))
         };
         t(&self.name, "name", 1, 120)?;
         if let Some(n) = &self.name_en {
@@ -130,12 +134,22 @@ impl RewardSpec {
         if self.description.chars().count() > 2000 {
             return Err(("description".into(), "at most 2000 characters".into()));
         }
-        if self.description_en.as_ref().is_some_and(|d| d.chars().count() > 2000) {
+        if self
+            .description_en
+            .as_ref()
+            .is_some_and(|d| d.chars().count() > 2000)
+        {
             return Err(("description_en".into(), "at most 2000 characters".into()));
         }
         if let Some(u) = &self.image_url {
-            if !(u.starts_with("https://") || u.starts_with("http://")) || u.len() > 500 || u.contains(char::is_whitespace) {
-                return Err(("image_url".into(), "must be an http(s) URL of at most 500 characters".into()));
+            if !(u.starts_with("https://") || u.starts_with("http://"))
+                || u.len() > 500
+                || u.contains(char::is_whitespace)
+            {
+                return Err((
+                    "image_url".into(),
+                    "must be an http(s) URL of at most 500 characters".into(),
+                ));
             }
         }
         if !(0..=MAX_AMOUNT).contains(&self.points_cost) {
@@ -143,15 +157,24 @@ impl RewardSpec {
         }
         for (code, price) in &self.tier_prices {
             if !levels.contains(code) {
-                return Err((format!("tier_prices.{code}"), format!("the tier program has no level {code:?}")));
+                return Err((
+                    format!("tier_prices.{code}"),
+                    format!("the tier program has no level {code:?}"),
+                ));
             }
             if !(0..=MAX_AMOUNT).contains(price) {
-                return Err((format!("tier_prices.{code}"), "must be between 0 and 10^12".into()));
+                return Err((
+                    format!("tier_prices.{code}"),
+                    "must be between 0 and 10^12".into(),
+                ));
             }
         }
         for (i, code) in self.tiers.iter().enumerate() {
             if !levels.contains(code) {
-                return Err((format!("tiers[{i}]"), format!("the tier program has no level {code:?}")));
+                return Err((
+                    format!("tiers[{i}]"),
+                    format!("the tier program has no level {code:?}"),
+                ));
             }
         }
         if self.stock.is_some_and(|s| !(0..=MAX_AMOUNT).contains(&s)) {
@@ -165,18 +188,28 @@ impl RewardSpec {
             }
         }
         match (self.kind, self.value_satang) {
-            (RewardKind::Voucher, None) => return Err(("value_satang".into(), "a voucher needs a value".into())),
+            (RewardKind::Voucher, None) => {
+                return Err(("value_satang".into(), "a voucher needs a value".into()));
+            }
             (RewardKind::Voucher, Some(v)) if !(1..=MAX_AMOUNT).contains(&v) => {
                 return Err(("value_satang".into(), "must be between 1 and 10^12".into()));
             }
             (RewardKind::Voucher, _) | (_, None) => {}
-            (_, Some(_)) => return Err(("value_satang".into(), "only vouchers have a value".into())),
+            (_, Some(_)) => {
+                return Err(("value_satang".into(), "only vouchers have a value".into()));
+            }
         }
         if !(1..=3650).contains(&self.use_within_days) {
-            return Err(("use_within_days".into(), "must be between 1 and 3650".into()));
+            return Err((
+                "use_within_days".into(),
+                "must be between 1 and 3650".into(),
+            ));
         }
         if self.generate_codes && self.kind != RewardKind::DigitalCode {
-            return Err(("generate_codes".into(), "only digital-code rewards generate codes".into()));
+            return Err((
+                "generate_codes".into(),
+                "only digital-code rewards generate codes".into(),
+            ));
         }
         Ok(())
     }
@@ -248,7 +281,10 @@ pub fn display_code(code: &str) -> String {
 pub fn shipping_step_allowed(from: &str, to: &str) -> bool {
     matches!(
         (from, to),
-        ("pending", "packed") | ("packed", "shipped") | ("pending", "shipped") | ("shipped", "delivered")
+        ("pending", "packed")
+            | ("packed", "shipped")
+            | ("pending", "shipped")
+            | ("shipped", "delivered")
     )
 }
 
@@ -277,7 +313,10 @@ mod tests {
         assert_eq!(s.price_for(Some("platinum")), 100);
         assert_eq!(s.price_for(None), 100);
         let now = Timestamp::now();
-        assert_eq!(s.refusal(now, Some("silver")), Some(Refusal::TierRestricted));
+        assert_eq!(
+            s.refusal(now, Some("silver")),
+            Some(Refusal::TierRestricted)
+        );
         assert_eq!(s.refusal(now, None), Some(Refusal::TierRestricted));
         assert_eq!(s.refusal(now, Some("gold")), None);
         assert_eq!(s.validate(&["gold".into()]).unwrap_err().0, "tiers[1]");
@@ -289,7 +328,10 @@ mod tests {
         let t: Timestamp = "2026-12-01T00:00:00Z".parse().unwrap();
         s.valid_from = Some(t);
         s.valid_until = Some("2026-12-31T17:00:00Z".parse().unwrap());
-        assert!(s.refusal(t - jiff::SignedDuration::from_secs(1), None).is_some());
+        assert!(
+            s.refusal(t - jiff::SignedDuration::from_secs(1), None)
+                .is_some()
+        );
         assert!(s.refusal(t, None).is_none());
         assert!(s.refusal(s.valid_until.unwrap(), None).is_some());
     }

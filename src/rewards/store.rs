@@ -38,7 +38,8 @@ impl RewardRow {
         spec.stock = self.stock;
         Some(Reward {
             id: self.id,
-            codes_available: (spec.kind == super::model::RewardKind::DigitalCode).then_some(self.codes_available.unwrap_or(0)),
+            codes_available: (spec.kind == super::model::RewardKind::DigitalCode)
+                .then_some(self.codes_available.unwrap_or(0)),
             spec,
             redeemed: self.redeemed,
             archived: self.archived,
@@ -73,17 +74,27 @@ pub async fn archive(tx: &mut Tx, tenant_id: i64, id: i64) -> sqlx::Result<bool>
 }
 
 pub async fn get(db: &Db, tenant_id: i64, id: i64) -> sqlx::Result<Option<Reward>> {
-    let sql = format!("SELECT {REWARD_COLUMNS} FROM rewards r WHERE r.tenant_id = $1 AND r.id = $2");
+    let sql =
+        format!("SELECT {REWARD_COLUMNS} FROM rewards r WHERE r.tenant_id = $1 AND r.id = $2");
     let row: Option<RewardRow> = on_db!(db, pool => sqlx::query_as(&sql).bind(tenant_id).bind(id).fetch_optional(pool).await)?;
     Ok(row.and_then(RewardRow::into_reward))
 }
 
-pub async fn list(db: &Db, tenant_id: i64, include_archived: bool, before_id: i64, limit: i64) -> sqlx::Result<Vec<Reward>> {
+pub async fn list(
+    db: &Db,
+    tenant_id: i64,
+    include_archived: bool,
+    before_id: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<Reward>> {
     let sql = format!(
         "SELECT {REWARD_COLUMNS} FROM rewards r WHERE r.tenant_id = $1 AND ($2 OR r.archived = FALSE) AND r.id < $3 ORDER BY r.id DESC LIMIT $4"
     );
     let rows: Vec<RewardRow> = on_db!(db, pool => sqlx::query_as(&sql).bind(tenant_id).bind(include_archived).bind(before_id).bind(limit + 1).fetch_all(pool).await)?;
-    Ok(rows.into_iter().filter_map(RewardRow::into_reward).collect())
+    Ok(rows
+        .into_iter()
+        .filter_map(RewardRow::into_reward)
+        .collect())
 }
 
 /// Take one unit of stock (and count the redemption). False when none is left. On
@@ -106,7 +117,12 @@ pub async fn return_stock(tx: &mut Tx, tenant_id: i64, id: i64) -> sqlx::Result<
 }
 
 /// Add codes to a reward's pool; returns how many were new.
-pub async fn add_codes(tx: &mut Tx, tenant_id: i64, reward_id: i64, codes: &[String]) -> sqlx::Result<u64> {
+pub async fn add_codes(
+    tx: &mut Tx,
+    tenant_id: i64,
+    reward_id: i64,
+    codes: &[String],
+) -> sqlx::Result<u64> {
     let now = now_micros();
     let mut added = 0;
     for code in codes {
@@ -119,18 +135,31 @@ pub async fn add_codes(tx: &mut Tx, tenant_id: i64, reward_id: i64, codes: &[Str
 }
 
 /// Take the oldest free code of the pool for a redemption.
-pub async fn take_code(tx: &mut Tx, tenant_id: i64, reward_id: i64, redemption_id: i64) -> sqlx::Result<Option<String>> {
+pub async fn take_code(
+    tx: &mut Tx,
+    tenant_id: i64,
+    reward_id: i64,
+    redemption_id: i64,
+) -> sqlx::Result<Option<String>> {
     let row: Option<(i64, String)> = on_tx!(tx, c => sqlx::query_as(
         "SELECT id, code FROM reward_codes WHERE tenant_id = $1 AND reward_id = $2 AND redemption_id IS NULL ORDER BY id LIMIT 1")
         .bind(tenant_id).bind(reward_id).fetch_optional(c).await)?;
-    let Some((id, code)) = row else { return Ok(None) };
+    let Some((id, code)) = row else {
+        return Ok(None);
+    };
     on_tx!(tx, c => sqlx::query("UPDATE reward_codes SET redemption_id = $3 WHERE tenant_id = $1 AND id = $2")
         .bind(tenant_id).bind(id).bind(redemption_id).execute(c).await.map(|r| r.rows_affected()))?;
     Ok(Some(code))
 }
 
 /// Redemptions of a reward by a member since `from` (cancelled ones not counted).
-pub async fn count_member_redemptions(tx: &mut Tx, tenant_id: i64, member_id: i64, reward_id: i64, from: i64) -> sqlx::Result<i64> {
+pub async fn count_member_redemptions(
+    tx: &mut Tx,
+    tenant_id: i64,
+    member_id: i64,
+    reward_id: i64,
+    from: i64,
+) -> sqlx::Result<i64> {
     let (n,): (i64,) = on_tx!(tx, c => sqlx::query_as(
         "SELECT CAST(COUNT(*) AS BIGINT) FROM redemptions WHERE tenant_id = $1 AND member_id = $2 AND reward_id = $3 AND created_at >= $4 AND status <> 'cancelled'")
         .bind(tenant_id).bind(member_id).bind(reward_id).bind(from).fetch_one(c).await)?;
@@ -211,7 +240,10 @@ fn hydrate(mut rows: Vec<Redemption>) -> Vec<Redemption> {
             .ok()
             .and_then(|v| v["name"].as_str().map(str::to_string))
             .unwrap_or_default();
-        r.shipping = r.shipping_json.as_deref().and_then(|j| serde_json::from_str(j).ok());
+        r.shipping = r
+            .shipping_json
+            .as_deref()
+            .and_then(|j| serde_json::from_str(j).ok());
     }
     rows
 }
@@ -233,7 +265,9 @@ pub struct NewRedemption<'a> {
 
 pub async fn insert(tx: &mut Tx, tenant_id: i64, r: &NewRedemption<'_>) -> sqlx::Result<()> {
     let now = now_micros();
-    let shipping = r.shipping.map(|a| serde_json::to_string(a).unwrap_or_default());
+    let shipping = r
+        .shipping
+        .map(|a| serde_json::to_string(a).unwrap_or_default());
     on_tx!(tx, c => sqlx::query(
         "INSERT INTO redemptions (tenant_id, id, member_id, reward_id, kind, points, txn_id, status, coupon_code, digital_code, value_satang, expires_at, shipping, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)")
@@ -244,20 +278,37 @@ pub async fn insert(tx: &mut Tx, tenant_id: i64, r: &NewRedemption<'_>) -> sqlx:
 }
 
 pub async fn get_redemption(db: &Db, tenant_id: i64, id: i64) -> sqlx::Result<Option<Redemption>> {
-    let sql = format!("SELECT {REDEMPTION_COLUMNS} FROM redemptions d WHERE d.tenant_id = $1 AND d.id = $2");
-    let rows: Vec<Redemption> = on_db!(db, pool => sqlx::query_as(&sql).bind(tenant_id).bind(id).fetch_all(pool).await)?;
+    let sql = format!(
+        "SELECT {REDEMPTION_COLUMNS} FROM redemptions d WHERE d.tenant_id = $1 AND d.id = $2"
+    );
+    let rows: Vec<Redemption> =
+        on_db!(db, pool => sqlx::query_as(&sql).bind(tenant_id).bind(id).fetch_all(pool).await)?;
     Ok(hydrate(rows).pop())
 }
 
-pub async fn get_redemption_tx(tx: &mut Tx, tenant_id: i64, id: i64) -> sqlx::Result<Option<Redemption>> {
-    let sql = format!("SELECT {REDEMPTION_COLUMNS} FROM redemptions d WHERE d.tenant_id = $1 AND d.id = $2");
-    let rows: Vec<Redemption> = on_tx!(tx, c => sqlx::query_as(&sql).bind(tenant_id).bind(id).fetch_all(c).await)?;
+pub async fn get_redemption_tx(
+    tx: &mut Tx,
+    tenant_id: i64,
+    id: i64,
+) -> sqlx::Result<Option<Redemption>> {
+    let sql = format!(
+        "SELECT {REDEMPTION_COLUMNS} FROM redemptions d WHERE d.tenant_id = $1 AND d.id = $2"
+    );
+    let rows: Vec<Redemption> =
+        on_tx!(tx, c => sqlx::query_as(&sql).bind(tenant_id).bind(id).fetch_all(c).await)?;
     Ok(hydrate(rows).pop())
 }
 
-pub async fn by_txn_tx(tx: &mut Tx, tenant_id: i64, txn_id: i64) -> sqlx::Result<Option<Redemption>> {
-    let sql = format!("SELECT {REDEMPTION_COLUMNS} FROM redemptions d WHERE d.tenant_id = $1 AND d.txn_id = $2");
-    let rows: Vec<Redemption> = on_tx!(tx, c => sqlx::query_as(&sql).bind(tenant_id).bind(txn_id).fetch_all(c).await)?;
+pub async fn by_txn_tx(
+    tx: &mut Tx,
+    tenant_id: i64,
+    txn_id: i64,
+) -> sqlx::Result<Option<Redemption>> {
+    let sql = format!(
+        "SELECT {REDEMPTION_COLUMNS} FROM redemptions d WHERE d.tenant_id = $1 AND d.txn_id = $2"
+    );
+    let rows: Vec<Redemption> =
+        on_tx!(tx, c => sqlx::query_as(&sql).bind(tenant_id).bind(txn_id).fetch_all(c).await)?;
     Ok(hydrate(rows).pop())
 }
 
@@ -267,9 +318,16 @@ pub async fn by_txn(db: &Db, tenant_id: i64, txn_id: i64) -> sqlx::Result<Option
     Ok(row.map(|r| r.0))
 }
 
-pub async fn by_coupon_code(db: &Db, tenant_id: i64, code: &str) -> sqlx::Result<Option<Redemption>> {
-    let sql = format!("SELECT {REDEMPTION_COLUMNS} FROM redemptions d WHERE d.tenant_id = $1 AND d.coupon_code = $2");
-    let rows: Vec<Redemption> = on_db!(db, pool => sqlx::query_as(&sql).bind(tenant_id).bind(code).fetch_all(pool).await)?;
+pub async fn by_coupon_code(
+    db: &Db,
+    tenant_id: i64,
+    code: &str,
+) -> sqlx::Result<Option<Redemption>> {
+    let sql = format!(
+        "SELECT {REDEMPTION_COLUMNS} FROM redemptions d WHERE d.tenant_id = $1 AND d.coupon_code = $2"
+    );
+    let rows: Vec<Redemption> =
+        on_db!(db, pool => sqlx::query_as(&sql).bind(tenant_id).bind(code).fetch_all(pool).await)?;
     Ok(hydrate(rows).pop())
 }
 
@@ -281,7 +339,13 @@ pub struct Filter {
     pub member_id: Option<i64>,
 }
 
-pub async fn list_redemptions(db: &Db, tenant_id: i64, f: &Filter, before_id: i64, limit: i64) -> sqlx::Result<Vec<Redemption>> {
+pub async fn list_redemptions(
+    db: &Db,
+    tenant_id: i64,
+    f: &Filter,
+    before_id: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<Redemption>> {
     let sql = format!(
         "SELECT {REDEMPTION_COLUMNS} FROM redemptions d WHERE d.tenant_id = $1 AND ($2 IS NULL OR d.status = $2) AND ($3 IS NULL OR d.kind = $3)
            AND ($4 IS NULL OR d.member_id = $4) AND d.id < $5 ORDER BY d.id DESC LIMIT $6"
@@ -293,13 +357,26 @@ pub async fn list_redemptions(db: &Db, tenant_id: i64, f: &Filter, before_id: i6
 
 /// Move a redemption from one status to another; false when it was no longer in `from`
 /// (someone else moved it first).
-pub async fn set_status(tx: &mut Tx, tenant_id: i64, id: i64, from: &str, to: &str) -> sqlx::Result<bool> {
+pub async fn set_status(
+    tx: &mut Tx,
+    tenant_id: i64,
+    id: i64,
+    from: &str,
+    to: &str,
+) -> sqlx::Result<bool> {
     let n = on_tx!(tx, c => sqlx::query("UPDATE redemptions SET status = $4, updated_at = $5 WHERE tenant_id = $1 AND id = $2 AND status = $3")
         .bind(tenant_id).bind(id).bind(from).bind(to).bind(now_micros()).execute(c).await.map(|r| r.rows_affected()))?;
     Ok(n == 1)
 }
 
-pub async fn mark_used(tx: &mut Tx, tenant_id: i64, id: i64, branch_id: i64, by: &str, now: i64) -> sqlx::Result<bool> {
+pub async fn mark_used(
+    tx: &mut Tx,
+    tenant_id: i64,
+    id: i64,
+    branch_id: i64,
+    by: &str,
+    now: i64,
+) -> sqlx::Result<bool> {
     let n = on_tx!(tx, c => sqlx::query(
         "UPDATE redemptions SET status = 'used', used_at = $3, used_branch_id = $4, used_by = $5, updated_at = $3
          WHERE tenant_id = $1 AND id = $2 AND status = 'issued' AND (expires_at IS NULL OR expires_at > $3)")
@@ -307,7 +384,13 @@ pub async fn mark_used(tx: &mut Tx, tenant_id: i64, id: i64, branch_id: i64, by:
     Ok(n == 1)
 }
 
-pub async fn set_shipping(tx: &mut Tx, tenant_id: i64, id: i64, carrier: Option<&str>, tracking: Option<&str>) -> sqlx::Result<()> {
+pub async fn set_shipping(
+    tx: &mut Tx,
+    tenant_id: i64,
+    id: i64,
+    carrier: Option<&str>,
+    tracking: Option<&str>,
+) -> sqlx::Result<()> {
     on_tx!(tx, c => sqlx::query("UPDATE redemptions SET carrier = COALESCE($3, carrier), tracking = COALESCE($4, tracking) WHERE tenant_id = $1 AND id = $2")
         .bind(tenant_id).bind(id).bind(carrier).bind(tracking).execute(c).await.map(|r| r.rows_affected()))?;
     Ok(())

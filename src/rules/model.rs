@@ -466,21 +466,37 @@ mod tests {
             multipliers: vec![Multiplier {
                 name: "gold weekend".into(),
                 percent: 200,
-                when: Condition::Tiers { codes: vec!["gold".into()] },
+                when: Condition::Tiers {
+                    codes: vec!["gold".into()],
+                },
             }],
             ..Default::default()
         };
         let rate = EarnRate::default();
         let z = at("2026-11-25T10:00:00+07:00");
-        let gold = TierBonus { code: "gold", name: "Gold", earn_percent: 150 };
-        let silver = TierBonus { code: "silver", name: "Silver", earn_percent: 125 };
+        let gold = TierBonus {
+            code: "gold",
+            name: "Gold",
+            earn_percent: 150,
+        };
+        let silver = TierBonus {
+            code: "silver",
+            name: "Silver",
+            earn_percent: 125,
+        };
         let mut b = bill(25_000, &z, &[]);
         assert_eq!(evaluate(&rate, &rules, &b).points, 10, "no tier: base only");
         b.tier = Some(gold);
         let e = evaluate(&rate, &rules, &b);
         // 10 base + 10 (gold condition ×2) + 5 (gold level ×1.5).
         assert_eq!(e.points, 25);
-        assert_eq!(e.applied.iter().map(|a| a.rule.as_str()).collect::<Vec<_>>(), ["base_rate", "multiplier", "tier"]);
+        assert_eq!(
+            e.applied
+                .iter()
+                .map(|a| a.rule.as_str())
+                .collect::<Vec<_>>(),
+            ["base_rate", "multiplier", "tier"]
+        );
         b.tier = Some(silver);
         // 10 × 1.25 = 12.5: the extra 2.5 rounds down.
         assert_eq!(evaluate(&rate, &rules, &b).points, 12);

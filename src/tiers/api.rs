@@ -39,7 +39,10 @@ pub struct LevelCount {
 /// The shop's tier program and how many members hold each level.
 #[utoipa::path(get, path = "/tiers", tag = "tiers", operation_id = "get_tier_program",
     security(("api_key" = ["tenant.read"])), responses((status = 200, body = TierProgramView)))]
-async fn get_tier_program(State(app): State<AppState>, ctx: Ctx) -> ApiResult<Json<TierProgramView>> {
+async fn get_tier_program(
+    State(app): State<AppState>,
+    ctx: Ctx,
+) -> ApiResult<Json<TierProgramView>> {
     let program = store::program(&app.db, ctx.tenant_id()).await?;
     let counts = store::level_counts(&app.db, ctx.tenant_id()).await?;
     let total = crate::members::store::count(&app.db, ctx.tenant_id()).await?;
@@ -48,14 +51,25 @@ async fn get_tier_program(State(app): State<AppState>, ctx: Ctx) -> ApiResult<Js
         .iter()
         .map(|l| LevelCount {
             code: l.code.clone(),
-            members: counts.iter().filter(|(c, _)| c == &l.code).map(|(_, n)| n).sum(),
+            members: counts
+                .iter()
+                .filter(|(c, _)| c == &l.code)
+                .map(|(_, n)| n)
+                .sum(),
         })
         .collect();
     if let Some(base) = members_per_level.first_mut() {
-        let elsewhere: i64 = counts.iter().filter(|(c, _)| c != &base.code).map(|(_, n)| n).sum();
+        let elsewhere: i64 = counts
+            .iter()
+            .filter(|(c, _)| c != &base.code)
+            .map(|(_, n)| n)
+            .sum();
         base.members = (total - elsewhere).max(0);
     }
-    Ok(Json(TierProgramView { program, members_per_level }))
+    Ok(Json(TierProgramView {
+        program,
+        members_per_level,
+    }))
 }
 
 /// Replace the tier program. Members keep the level they hold; a level whose code is
@@ -68,7 +82,9 @@ async fn put_tier_program(
     ctx: Ctx,
     JsonBody(program): JsonBody<TierProgram>,
 ) -> ApiResult<Json<TierProgramView>> {
-    program.validate().map_err(|(f, m)| ApiError::invalid(f, m))?;
+    program
+        .validate()
+        .map_err(|(f, m)| ApiError::invalid(f, m))?;
     let mut tx = app.db.begin().await?;
     crate::store::docs::save(&mut tx, ctx.tenant_id(), store::PROGRAM_DOC, &program).await?;
     audit::record(
@@ -92,7 +108,8 @@ async fn run_tier_reviews(State(app): State<AppState>, ctx: Ctx) -> ApiResult<Js
     audit::record(
         &mut tx,
         &ctx,
-        Change::new("tiers.reviewed", "tenant", ctx.tenant_id()).details(serde_json::to_value(run).unwrap_or_default()),
+        Change::new("tiers.reviewed", "tenant", ctx.tenant_id())
+            .details(serde_json::to_value(run).unwrap_or_default()),
     )
     .await?;
     tx.commit().await?;
@@ -104,9 +121,15 @@ async fn run_tier_reviews(State(app): State<AppState>, ctx: Ctx) -> ApiResult<Js
 #[utoipa::path(get, path = "/members/{id}/tier", tag = "tiers", operation_id = "member_tier",
     params(("id" = i64, Path)), security(("api_key" = ["members.read"])),
     responses((status = 200, body = TierStatus), (status = 404, body = crate::error::Problem)))]
-async fn member_tier(State(app): State<AppState>, ctx: Ctx, PathId(member): PathId) -> ApiResult<Json<TierStatus>> {
+async fn member_tier(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    PathId(member): PathId,
+) -> ApiResult<Json<TierStatus>> {
     let member = crate::members::store::get(&app.db, ctx.tenant_id(), member)
         .await?
         .ok_or_else(|| ApiError::not_found("member"))?;
-    Ok(Json(super::status(&app.db, ctx.tenant_id(), member.id, now_micros()).await?))
+    Ok(Json(
+        super::status(&app.db, ctx.tenant_id(), member.id, now_micros()).await?,
+    ))
 }

@@ -85,14 +85,21 @@ pub async fn upgrade_if_qualified(
         .map(|s| program.index_of(&s.level))
         .unwrap_or(0);
     let from = micros(program.current_window_start(ts(now), tz));
-    let value = store::metric_value_tx(tx, tenant_id, member_id, program.metric, from, now + 1).await?;
+    let value =
+        store::metric_value_tx(tx, tenant_id, member_id, program.metric, from, now + 1).await?;
     let qualified = program.qualified(value);
     if qualified <= current {
         return Ok(None);
     }
-    let (from_code, to_code) = (program.levels[current].code.clone(), program.levels[qualified].code.clone());
+    let (from_code, to_code) = (
+        program.levels[current].code.clone(),
+        program.levels[qualified].code.clone(),
+    );
     let review_at = program.next_review(ts(now), tz).map(micros);
-    store::change_level(tx, tenant_id, member_id, &from_code, &to_code, review_at, "upgrade", value, now).await?;
+    store::change_level(
+        tx, tenant_id, member_id, &from_code, &to_code, review_at, "upgrade", value, now,
+    )
+    .await?;
     Ok(Some(TierChange {
         from_level: from_code,
         to_level: to_code,
@@ -123,10 +130,10 @@ pub async fn run_reviews(db: &Db, now: i64, tenant: Option<i64>) -> Result<Revie
             return Ok(run);
         }
         for (tenant_id, member_id) in due {
-            if !programs.contains_key(&tenant_id) {
+            if let std::collections::hash_map::Entry::Vacant(slot) = programs.entry(tenant_id) {
                 let program = store::program(db, tenant_id).await?;
                 let tz = crate::ledger::tenant_time_zone(db, tenant_id).await?;
-                programs.insert(tenant_id, (program, tz));
+                slot.insert((program, tz));
             }
             let (program, tz) = &programs[&tenant_id];
             review_member(db, program, tz, tenant_id, member_id, now, &mut run).await?;
@@ -145,7 +152,13 @@ async fn review_member(
 ) -> Result<(), ApiError> {
     let mut tx = db.begin().await?;
     // Serialise with the member's purchases (which may upgrade them meanwhile).
-    crate::ledger::store::lock_member(&mut tx, tenant_id, member_id, crate::ledger::model::Currency::Points).await?;
+    crate::ledger::store::lock_member(
+        &mut tx,
+        tenant_id,
+        member_id,
+        crate::ledger::model::Currency::Points,
+    )
+    .await?;
     let Some(standing) = store::standing_tx(&mut tx, tenant_id, member_id).await? else {
         return Ok(());
     };
@@ -155,19 +168,47 @@ async fn review_member(
     let mut level = program.index_of(&standing.level);
     if !program.enabled || !program.reviews() || program.levels.is_empty() {
         // Tiers off (nothing changes while they are), or a program that never reviews.
-        let next = program.next_review(ts(now), tz).map(micros).filter(|_| program.enabled);
-        store::change_level(&mut tx, tenant_id, member_id, &standing.level, &standing.level, next, "review", 0, now).await?;
+        let next = program
+            .next_review(ts(now), tz)
+            .map(micros)
+            .filter(|_| program.enabled);
+        store::change_level(
+            &mut tx,
+            tenant_id,
+            member_id,
+            &standing.level,
+            &standing.level,
+            next,
+            "review",
+            0,
+            now,
+        )
+        .await?;
         tx.commit().await?;
         return Ok(());
     }
     let start_code = standing.level.clone();
     loop {
         let from = micros(program.review_window_start(ts(review_at), tz));
-        let value = store::metric_value_tx(&mut tx, tenant_id, member_id, program.metric, from, review_at).await?;
+        let value = store::metric_value_tx(
+            &mut tx,
+            tenant_id,
+            member_id,
+            program.metric,
+            from,
+            review_at,
+        )
+        .await?;
         let new_level = program.review(level, program.qualified(value));
         let next = program.next_review(ts(review_at), tz).map(micros);
-        let (from_code, to_code) = (program.levels[level].code.clone(), program.levels[new_level].code.clone());
-        store::change_level(&mut tx, tenant_id, member_id, &from_code, &to_code, next, "review", value, review_at).await?;
+        let (from_code, to_code) = (
+            program.levels[level].code.clone(),
+            program.levels[new_level].code.clone(),
+        );
+        store::change_level(
+            &mut tx, tenant_id, member_id, &from_code, &to_code, next, "review", value, review_at,
+        )
+        .await?;
         run.reviewed += 1;
         match new_level.cmp(&level) {
             std::cmp::Ordering::Less => run.downgraded += 1,
@@ -229,27 +270,49 @@ pub struct KeepLevel {
 }
 
 /// A member's tier, progress to the next level and what keeps the current one.
-pub async fn status(db: &Db, tenant_id: i64, member_id: i64, now: i64) -> Result<TierStatus, ApiError> {
+pub async fn status(
+    db: &Db,
+    tenant_id: i64,
+    member_id: i64,
+    now: i64,
+) -> Result<TierStatus, ApiError> {
     let program = store::program(db, tenant_id).await?;
     let tz = crate::ledger::tenant_time_zone(db, tenant_id).await?;
     let history = store::history(db, tenant_id, member_id, 20).await?;
     let standing = store::standing(db, tenant_id, member_id).await?;
-    let index = standing.as_ref().map(|s| program.index_of(&s.level)).unwrap_or(0);
+    let index = standing
+        .as_ref()
+        .map(|s| program.index_of(&s.level))
+        .unwrap_or(0);
     let from = micros(program.current_window_start(ts(now), &tz));
-    let value = store::metric_value(db, tenant_id, member_id, program.metric, from, now + 1).await?;
-    let next = program.levels.get(index + 1).filter(|_| program.enabled).map(|l| NextLevel {
-        code: l.code.clone(),
-        name: l.name.clone(),
-        threshold: l.threshold,
-        remaining: (l.threshold - value).max(0),
-    });
-    let review_at = standing.as_ref().and_then(|s| s.review_at).filter(|_| program.enabled && program.reviews());
+    let value =
+        store::metric_value(db, tenant_id, member_id, program.metric, from, now + 1).await?;
+    let next = program
+        .levels
+        .get(index + 1)
+        .filter(|_| program.enabled)
+        .map(|l| NextLevel {
+            code: l.code.clone(),
+            name: l.name.clone(),
+            threshold: l.threshold,
+            remaining: (l.threshold - value).max(0),
+        });
+    let review_at = standing
+        .as_ref()
+        .and_then(|s| s.review_at)
+        .filter(|_| program.enabled && program.reviews());
     let keep = match review_at {
         Some(r) if index > 0 && program.downgrade != model::Downgrade::Never => {
             let threshold = program.levels[index].threshold;
             let from = micros(program.review_window_start(ts(r), &tz));
-            let kept = store::metric_value(db, tenant_id, member_id, program.metric, from, now + 1).await?;
-            Some(KeepLevel { threshold, value: kept, remaining: (threshold - kept).max(0), by: ts(r) })
+            let kept = store::metric_value(db, tenant_id, member_id, program.metric, from, now + 1)
+                .await?;
+            Some(KeepLevel {
+                threshold,
+                value: kept,
+                remaining: (threshold - kept).max(0),
+                by: ts(r),
+            })
         }
         _ => None,
     };
@@ -257,8 +320,15 @@ pub async fn status(db: &Db, tenant_id: i64, member_id: i64, now: i64) -> Result
         enabled: program.enabled,
         metric: program.metric,
         window: program.window,
-        level: if program.enabled { held(&program, index) } else { None },
-        since: standing.as_ref().map(|s| ts(s.since)).filter(|_| program.enabled && index > 0),
+        level: if program.enabled {
+            held(&program, index)
+        } else {
+            None
+        },
+        since: standing
+            .as_ref()
+            .map(|s| ts(s.since))
+            .filter(|_| program.enabled && index > 0),
         review_at: review_at.map(ts),
         value,
         next,

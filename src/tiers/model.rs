@@ -27,7 +27,9 @@ pub enum Metric {
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Window {
     /// The last N months; a level is reviewed N months after it was reached.
-    Rolling { months: u16 },
+    Rolling {
+        months: u16,
+    },
     /// Calendar periods in the shop's time zone; levels are reviewed at period end.
     CalendarMonth,
     CalendarQuarter,
@@ -93,7 +95,10 @@ impl TierProgram {
     /// Check the program; the error names the field (JSON path) at fault.
     pub fn validate(&self) -> Result<(), (String, String)> {
         if self.enabled && self.levels.len() < 2 {
-            return Err(("levels".into(), "an enabled program needs at least 2 levels".into()));
+            return Err((
+                "levels".into(),
+                "an enabled program needs at least 2 levels".into(),
+            ));
         }
         if self.levels.len() > 20 {
             return Err(("levels".into(), "at most 20 levels".into()));
@@ -108,7 +113,10 @@ impl TierProgram {
             let at = |f: &str| format!("levels[{i}].{f}");
             if l.code.is_empty()
                 || l.code.len() > 32
-                || !l.code.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+                || !l
+                    .code
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
             {
                 return Err((at("code"), "use 1-32 of a-z, 0-9, _ and -".into()));
             }
@@ -120,10 +128,16 @@ impl TierProgram {
                 crate::types::text(en, "name_en", 1, 60).map_err(|m| (at("name_en"), m))?;
             }
             if i == 0 && l.threshold != 0 {
-                return Err((at("threshold"), "the first level's threshold must be 0".into()));
+                return Err((
+                    at("threshold"),
+                    "the first level's threshold must be 0".into(),
+                ));
             }
             if i > 0 && l.threshold <= self.levels[i - 1].threshold {
-                return Err((at("threshold"), "must be higher than the level below".into()));
+                return Err((
+                    at("threshold"),
+                    "must be higher than the level below".into(),
+                ));
             }
             if !(0..=MAX_AMOUNT).contains(&l.threshold) {
                 return Err((at("threshold"), "must be between 0 and 10^12".into()));
@@ -135,7 +149,8 @@ impl TierProgram {
                 return Err((at("benefits"), "at most 20 benefits".into()));
             }
             for (j, b) in l.benefits.iter().enumerate() {
-                crate::types::text(b, "a benefit", 1, 200).map_err(|m| (at(&format!("benefits[{j}]")), m))?;
+                crate::types::text(b, "a benefit", 1, 200)
+                    .map_err(|m| (at(&format!("benefits[{j}]")), m))?;
             }
         }
         Ok(())
@@ -262,7 +277,13 @@ mod tests {
             metric: Metric::PointsEarned,
             window: Window::CalendarYear,
             downgrade,
-            levels: vec![level("member", 0), level("silver", 100), level("gold", 500), level("platinum", 2000), level("diamond", 5000)],
+            levels: vec![
+                level("member", 0),
+                level("silver", 100),
+                level("gold", 500),
+                level("platinum", 2000),
+                level("diamond", 5000),
+            ],
         }
     }
 
@@ -288,7 +309,11 @@ mod tests {
         assert_eq!(program(Downgrade::OneStep).review(2, 1), 1);
         assert_eq!(program(Downgrade::Never).review(4, 0), 4);
         for d in [Downgrade::ToQualified, Downgrade::OneStep, Downgrade::Never] {
-            assert_eq!(program(d).review(1, 3), 3, "a missed upgrade is granted at review");
+            assert_eq!(
+                program(d).review(1, 3),
+                3,
+                "a missed upgrade is granted at review"
+            );
             assert_eq!(program(d).review(2, 2), 2);
         }
     }
@@ -298,24 +323,58 @@ mod tests {
         let p = program(Downgrade::ToQualified);
         let now: Timestamp = "2026-06-15T10:00:00Z".parse().unwrap();
         // 1 January 2027 00:00 in Bangkok is 31 December 2026 17:00 UTC.
-        assert_eq!(p.next_review(now, &bkk()).unwrap().to_string(), "2026-12-31T17:00:00Z");
-        assert_eq!(p.current_window_start(now, &bkk()).to_string(), "2025-12-31T17:00:00Z");
+        assert_eq!(
+            p.next_review(now, &bkk()).unwrap().to_string(),
+            "2026-12-31T17:00:00Z"
+        );
+        assert_eq!(
+            p.current_window_start(now, &bkk()).to_string(),
+            "2025-12-31T17:00:00Z"
+        );
         let review: Timestamp = "2026-12-31T17:00:00Z".parse().unwrap();
-        assert_eq!(p.review_window_start(review, &bkk()).to_string(), "2025-12-31T17:00:00Z");
-        let q = TierProgram { window: Window::CalendarQuarter, ..p.clone() };
-        assert_eq!(q.next_review(now, &bkk()).unwrap().to_string(), "2026-06-30T17:00:00Z");
-        assert_eq!(q.review_window_start("2026-06-30T17:00:00Z".parse().unwrap(), &bkk()).to_string(), "2026-03-31T17:00:00Z");
+        assert_eq!(
+            p.review_window_start(review, &bkk()).to_string(),
+            "2025-12-31T17:00:00Z"
+        );
+        let q = TierProgram {
+            window: Window::CalendarQuarter,
+            ..p.clone()
+        };
+        assert_eq!(
+            q.next_review(now, &bkk()).unwrap().to_string(),
+            "2026-06-30T17:00:00Z"
+        );
+        assert_eq!(
+            q.review_window_start("2026-06-30T17:00:00Z".parse().unwrap(), &bkk())
+                .to_string(),
+            "2026-03-31T17:00:00Z"
+        );
     }
 
     #[test]
     fn rolling_windows_look_back_n_months_from_the_review() {
-        let p = TierProgram { window: Window::Rolling { months: 12 }, ..program(Downgrade::ToQualified) };
+        let p = TierProgram {
+            window: Window::Rolling { months: 12 },
+            ..program(Downgrade::ToQualified)
+        };
         let now: Timestamp = "2026-02-10T03:00:00Z".parse().unwrap();
-        assert_eq!(p.next_review(now, &bkk()).unwrap().to_string(), "2027-02-10T03:00:00Z");
-        assert_eq!(p.current_window_start(now, &bkk()).to_string(), "2025-02-10T03:00:00Z");
-        let lifetime = TierProgram { window: Window::Lifetime, ..p.clone() };
+        assert_eq!(
+            p.next_review(now, &bkk()).unwrap().to_string(),
+            "2027-02-10T03:00:00Z"
+        );
+        assert_eq!(
+            p.current_window_start(now, &bkk()).to_string(),
+            "2025-02-10T03:00:00Z"
+        );
+        let lifetime = TierProgram {
+            window: Window::Lifetime,
+            ..p.clone()
+        };
         assert_eq!(lifetime.next_review(now, &bkk()), None);
-        let tenure = TierProgram { metric: Metric::TenureDays, ..p };
+        let tenure = TierProgram {
+            metric: Metric::TenureDays,
+            ..p
+        };
         assert_eq!(tenure.next_review(now, &bkk()), None);
     }
 

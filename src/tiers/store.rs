@@ -27,7 +27,11 @@ pub async fn standing(db: &Db, tenant_id: i64, member_id: i64) -> sqlx::Result<O
     on_db!(db, pool => sqlx::query_as(STANDING).bind(tenant_id).bind(member_id).fetch_optional(pool).await)
 }
 
-pub async fn standing_tx(tx: &mut Tx, tenant_id: i64, member_id: i64) -> sqlx::Result<Option<Standing>> {
+pub async fn standing_tx(
+    tx: &mut Tx,
+    tenant_id: i64,
+    member_id: i64,
+) -> sqlx::Result<Option<Standing>> {
     on_tx!(tx, c => sqlx::query_as(STANDING).bind(tenant_id).bind(member_id).fetch_optional(c).await)
 }
 
@@ -58,13 +62,27 @@ fn metric_sql(metric: Metric) -> &'static str {
     }
 }
 
-pub async fn metric_value(db: &Db, tenant_id: i64, member_id: i64, metric: Metric, from: i64, to: i64) -> sqlx::Result<i64> {
+pub async fn metric_value(
+    db: &Db,
+    tenant_id: i64,
+    member_id: i64,
+    metric: Metric,
+    from: i64,
+    to: i64,
+) -> sqlx::Result<i64> {
     let row: Option<(i64,)> = on_db!(db, pool => sqlx::query_as(metric_sql(metric))
         .bind(tenant_id).bind(member_id).bind(from).bind(to).fetch_optional(pool).await)?;
     Ok(row.map(|r| r.0).unwrap_or(0).max(0))
 }
 
-pub async fn metric_value_tx(tx: &mut Tx, tenant_id: i64, member_id: i64, metric: Metric, from: i64, to: i64) -> sqlx::Result<i64> {
+pub async fn metric_value_tx(
+    tx: &mut Tx,
+    tenant_id: i64,
+    member_id: i64,
+    metric: Metric,
+    from: i64,
+    to: i64,
+) -> sqlx::Result<i64> {
     let row: Option<(i64,)> = on_tx!(tx, c => sqlx::query_as(metric_sql(metric))
         .bind(tenant_id).bind(member_id).bind(from).bind(to).fetch_optional(c).await)?;
     Ok(row.map(|r| r.0).unwrap_or(0).max(0))
@@ -104,7 +122,12 @@ pub async fn change_level(
 }
 
 /// Members whose level is due for review at `now`, across tenants.
-pub async fn due_reviews(db: &Db, now: i64, tenant: Option<i64>, limit: i64) -> sqlx::Result<Vec<(i64, i64)>> {
+pub async fn due_reviews(
+    db: &Db,
+    now: i64,
+    tenant: Option<i64>,
+    limit: i64,
+) -> sqlx::Result<Vec<(i64, i64)>> {
     on_db!(db, pool => sqlx::query_as(
         "SELECT tenant_id, member_id FROM member_tiers WHERE review_at IS NOT NULL AND review_at <= $1
            AND ($3 IS NULL OR tenant_id = $3) ORDER BY review_at LIMIT $2")
@@ -124,7 +147,12 @@ pub struct TierChange {
     pub at: i64,
 }
 
-pub async fn history(db: &Db, tenant_id: i64, member_id: i64, limit: i64) -> sqlx::Result<Vec<TierChange>> {
+pub async fn history(
+    db: &Db,
+    tenant_id: i64,
+    member_id: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<TierChange>> {
     on_db!(db, pool => sqlx::query_as(
         "SELECT from_level, to_level, reason, metric_value, at FROM tier_history WHERE tenant_id = $1 AND member_id = $2 ORDER BY id DESC LIMIT $3")
         .bind(tenant_id).bind(member_id).bind(limit).fetch_all(pool).await)

@@ -128,9 +128,9 @@ fn attack_body(operation_id: &str) -> Option<serde_json::Value> {
         "merge_members" => Some(json!({"other_member_id": 1})),
         "change_consent" => Some(json!({"purpose": "marketing_sms", "granted": false})),
         "cancel_redemption" => Some(json!({})),
-        "update_reward" => Some(
-            json!({"kind": "coupon", "category": "pwned", "name": "pwned", "points_cost": 1}),
-        ),
+        "update_reward" => {
+            Some(json!({"kind": "coupon", "category": "pwned", "name": "pwned", "points_cost": 1}))
+        }
         "add_reward_codes" => Some(json!({"codes": ["PWNED"]})),
         "redeem_reward" => Some(json!({"member_id": 1})),
         "update_shipping" => Some(json!({"status": "packed"})),
@@ -470,7 +470,8 @@ db_test!(every_state_changing_request_writes_an_audit_entry, |app| {
     owner
         .put("/api/v1/spend-settings", json!({"require_otp": false}))
         .await;
-    let coupon_spec = json!({"kind": "coupon", "category": "drinks", "name": "Latte", "points_cost": 1});
+    let coupon_spec =
+        json!({"kind": "coupon", "category": "drinks", "name": "Latte", "points_cost": 1});
     let new_reward = |spec: Value| {
         let owner = &owner;
         async move {
@@ -481,8 +482,14 @@ db_test!(every_state_changing_request_writes_an_audit_entry, |app| {
     };
     let coupon = new_reward(coupon_spec.clone()).await;
     let to_archive = new_reward(coupon_spec.clone()).await;
-    let shipped = new_reward(json!({"kind": "shipped", "category": "goods", "name": "Mug", "points_cost": 1})).await;
-    let digital = new_reward(json!({"kind": "digital_code", "category": "partner", "name": "Voucher", "points_cost": 1})).await;
+    let shipped = new_reward(
+        json!({"kind": "shipped", "category": "goods", "name": "Mug", "points_cost": 1}),
+    )
+    .await;
+    let digital = new_reward(
+        json!({"kind": "digital_code", "category": "partner", "name": "Voucher", "points_cost": 1}),
+    )
+    .await;
     let address = json!({"recipient": "Mali", "phone": "0812345678", "line1": "1 Sukhumvit", "district": "Watthana", "province": "Bangkok", "postcode": "10110"});
     let redeem = |reward: i64, extra: Value| {
         let owner = &owner;
@@ -491,7 +498,9 @@ db_test!(every_state_changing_request_writes_an_audit_entry, |app| {
             for (k, v) in extra.as_object().unwrap() {
                 body[k] = v.clone();
             }
-            let res = owner.post(&format!("/api/v1/rewards/{reward}/redeem"), body).await;
+            let res = owner
+                .post(&format!("/api/v1/rewards/{reward}/redeem"), body)
+                .await;
             assert_eq!(res.status, 201, "{}", res.body);
             res.body["redemption"].clone()
         }
@@ -502,8 +511,16 @@ db_test!(every_state_changing_request_writes_an_audit_entry, |app| {
     let now = jiff::Timestamp::now();
     let draw = |opens: jiff::Timestamp, closes: jiff::Timestamp| json!({"name": "Draw", "entry_cost": 1, "winners": 1, "opens_at": opens, "closes_at": closes});
     let hour = jiff::SignedDuration::from_hours(1);
-    let open_draw = owner.post("/api/v1/draws", draw(now - hour, now + hour)).await.body["id"].clone();
-    let closed_draw = owner.post("/api/v1/draws", draw(now - hour - hour, now - hour)).await.body["id"].clone();
+    let open_draw = owner
+        .post("/api/v1/draws", draw(now - hour, now + hour))
+        .await
+        .body["id"]
+        .clone();
+    let closed_draw = owner
+        .post("/api/v1/draws", draw(now - hour - hour, now - hour))
+        .await
+        .body["id"]
+        .clone();
     // A request that succeeds, for every write operation. A new write route must be added here.
     let mut plan: BTreeMap<&str, (String, Value)> = BTreeMap::from([
         (

@@ -4,13 +4,13 @@ mod helpers;
 
 mod access;
 mod cli;
+mod draws;
 mod foundation;
 mod imports;
 mod ledger;
 mod ledger_properties;
 mod members;
+mod rewards;
 mod rules;
 mod signup;
 mod tiers;
-mod rewards;
-mod draws;
