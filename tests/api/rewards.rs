@@ -645,3 +645,137 @@ db_test!(
         );
     }
 );
+
+db_test!(
+    one_time_codes_expire_are_limited_per_phone_and_go_through_the_sms_gateway,
+    |app| {
+        let owner = app.signup("kafe").await;
+        let m = owner.member("0812345678").await;
+        give(&owner, m, 100).await;
+        let r = reward(&owner, coupon(10)).await;
+        let (challenge, code) = otp(&owner, m).await;
+        sql(
+            &app,
+            &format!("UPDATE otp_challenges SET expires_at = 1 WHERE id = {challenge}"),
+        )
+        .await;
+        let res = owner
+            .post(
+                &format!("/api/v1/rewards/{r}/redeem"),
+                json!({"member_id": m, "otp": {"challenge_id": challenge, "code": code}}),
+            )
+            .await;
+        assert_eq!(
+            (res.status, res.code(), res.field()),
+            (422, "otp_expired", "otp.challenge_id")
+        );
+        // Five wrong guesses use the code up, even if the sixth is right.
+        let (challenge, code) = otp(&owner, m).await;
+        let wrong = if code == "000000" { "111111" } else { "000000" };
+        for _ in 0..5 {
+            let res = owner
+                .post(
+                    &format!("/api/v1/rewards/{r}/redeem"),
+                    json!({"member_id": m, "otp": {"challenge_id": challenge, "code": wrong}}),
+                )
+                .await;
+            assert_eq!(res.code(), "otp_invalid");
+        }
+        let res = owner
+            .post(
+                &format!("/api/v1/rewards/{r}/redeem"),
+                json!({"member_id": m, "otp": {"challenge_id": challenge, "code": code}}),
+            )
+            .await;
+        assert_eq!(res.code(), "otp_expired");
+        // Another member's code does not authorise this member.
+        let other = owner.member("0899999999").await;
+        let (theirs, their_code) = otp(&owner, other).await;
+        let res = owner
+            .post(
+                &format!("/api/v1/rewards/{r}/redeem"),
+                json!({"member_id": m, "otp": {"challenge_id": theirs, "code": their_code}}),
+            )
+            .await;
+        assert_eq!(res.code(), "otp_expired");
+        assert_eq!(owner.points(m).await["balance"], 100);
+    }
+);
+
+/// A fake SMS gateway that records what it receives.
+async fn fake_gateway() -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>>,
+) {
+    use axum::routing::post;
+    let seen: std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>> = Default::default();
+    let log = seen.clone();
+    let router = axum::Router::new().route(
+        "/sms",
+        post(
+            move |headers: axum::http::HeaderMap, axum::Json(body): axum::Json<Value>| {
+                let log = log.clone();
+                async move {
+                    let auth = headers
+                        .get("authorization")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_string();
+                    log.lock().unwrap().push((auth, body));
+                    "ok"
+                }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/sms", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    (url, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codes_are_sent_through_the_http_gateway_and_limited_per_phone() {
+    let (url, seen) = fake_gateway().await;
+    let app = TestApp::spawn_with(crate::helpers::Backend::Sqlite, |s| {
+        s.sms_gateway_url = url.clone();
+        s.sms_gateway_token = "gw-secret".into();
+        s.otp_sends_per_phone_per_hour = 2;
+    })
+    .await;
+    let owner = app.signup("kafe").await;
+    let m = owner.member("0812345678").await;
+    let sent = owner
+        .post(&format!("/api/v1/members/{m}/otp"), json!({}))
+        .await;
+    assert_eq!(sent.status, 201, "{}", sent.body);
+    assert_eq!(sent.body["sent_to"], "+66*****5678");
+    {
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 1);
+        assert_eq!(seen[0].0, "Bearer gw-secret");
+        assert_eq!(seen[0].1["to"], "+66812345678");
+        assert!(seen[0].1["text"].as_str().unwrap().contains("OTP"));
+    }
+    let mailbox = owner.get("/api/v1/dev/mailbox").await;
+    assert_eq!(
+        (
+            mailbox.body["enabled"].as_bool(),
+            mailbox.body["messages"].as_array().map(Vec::len)
+        ),
+        (Some(false), Some(0)),
+        "with a gateway nothing is kept"
+    );
+    assert_eq!(
+        owner
+            .post(&format!("/api/v1/members/{m}/otp"), json!({}))
+            .await
+            .status,
+        201
+    );
+    let third = owner
+        .post(&format!("/api/v1/members/{m}/otp"), json!({}))
+        .await;
+    assert_eq!((third.status, third.code()), (429, "rate_limited"));
+    assert!(!third.header("retry-after").is_empty());
+    assert_eq!(seen.lock().unwrap().len(), 2);
+}
