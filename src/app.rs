@@ -133,6 +133,7 @@ pub fn build(db: Db, settings: Settings) -> (AppState, Router) {
         )
         .route("/logout", post(crate::auth::pages::submit_logout))
         .route("/admin", get(crate::auth::pages::admin_home))
+        .route("/admin/mailbox", get(crate::otp::api::mailbox_page))
         .route(
             "/invite/{token}",
             get(crate::staff::pages::show_join).post(crate::staff::pages::submit_join),

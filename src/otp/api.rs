@@ -107,3 +107,45 @@ async fn developer_mailbox(State(app): State<AppState>, ctx: Ctx) -> ApiResult<J
         messages: super::sms::mailbox(&app.db, ctx.tenant_id(), 50).await?,
     }))
 }
+
+/// The developer mailbox as a page (/admin/mailbox): the latest text messages, newest
+/// first, for the signed-in shop. Needs `tenant.manage`; shows nothing with a real gateway.
+pub async fn mailbox_page(
+    State(app): State<AppState>,
+    crate::web::PageSession(p): crate::web::PageSession,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if !p.allows(crate::auth::Permission::TenantManage) {
+        return (StatusCode::FORBIDDEN, "Your role does not allow this page").into_response();
+    }
+    let messages = super::sms::mailbox(&app.db, p.tenant_id, 50)
+        .await
+        .unwrap_or_default();
+    let tz = crate::ledger::tenant_time_zone(&app.db, p.tenant_id)
+        .await
+        .unwrap_or(jiff::tz::TimeZone::UTC);
+    let body = maud::html! {
+        h1 { "Developer mailbox" }
+        @if !app.sms.is_mailbox() {
+            p { "An SMS gateway is configured: messages are sent to phones and not kept here." }
+        } @else {
+            p { "No SMS gateway is configured (setting sms_gateway_url), so text messages land here and in the log. For demos and development only." }
+            table {
+                tr { th { "Time" } th { "To" } th { "Message" } }
+                @for m in &messages {
+                    tr {
+                        td { (crate::types::timestamp(m.created_at).to_zoned(tz.clone()).strftime("%Y-%m-%d %H:%M:%S")) }
+                        td { (m.phone) }
+                        td.message { (m.body) }
+                    }
+                }
+            }
+            @if messages.is_empty() { p { "No messages yet." } }
+        }
+        p { a href="/admin" { "Back" } }
+    };
+    axum::response::Html(
+        crate::web::layout(crate::tenants::model::Language::En, "Mailbox", body).into_string(),
+    )
+    .into_response()
+}

@@ -654,6 +654,17 @@ db_test!(
         give(&owner, m, 100).await;
         let r = reward(&owner, coupon(10)).await;
         let (challenge, code) = otp(&owner, m).await;
+        let page = owner.get("/admin/mailbox").await;
+        assert!(
+            page.status == 200 && page.text.contains(&code),
+            "the developer mailbox page shows the code"
+        );
+        let cashier = app.hire(&owner, "kafe", "cashier").await;
+        assert_eq!(
+            cashier.get("/admin/mailbox").await.status,
+            403,
+            "only shop managers read it"
+        );
         sql(
             &app,
             &format!("UPDATE otp_challenges SET expires_at = 1 WHERE id = {challenge}"),
