@@ -72,6 +72,15 @@ fn logins() -> DemoLogins {
     }
 }
 
+/// The demo's changes are audited as the system.
+fn system() -> ActorRef<'static> {
+    ActorRef {
+        kind: "system",
+        id: None,
+        label: "loyal demo",
+    }
+}
+
 /// Create the demo shop unless it exists. Every change is audited as the system.
 pub async fn seed(db: &Db) -> anyhow::Result<DemoLogins> {
     if tenant_store::find_tenant_by_slug(db, SLUG).await?.is_some() {
@@ -81,11 +90,6 @@ pub async fn seed(db: &Db) -> anyhow::Result<DemoLogins> {
     let meta = RequestMeta {
         request_id: "demo-seed".into(),
         ip: "127.0.0.1".into(),
-    };
-    let system = || ActorRef {
-        kind: "system",
-        id: None,
-        label: "loyal demo",
     };
     let mut tx = db.begin().await?;
     let tenant_id = tenant_store::insert_tenant(
@@ -181,6 +185,13 @@ pub async fn seed(db: &Db) -> anyhow::Result<DemoLogins> {
         }],
     };
     crate::members::consent::save_form(&mut tx, db, tenant_id, &form).await?;
+    crate::store::docs::save(
+        &mut tx,
+        tenant_id,
+        crate::tiers::store::PROGRAM_DOC,
+        &demo_tiers(),
+    )
+    .await?;
     // Commit the rules first: enrolment reads them (welcome points) like any later request.
     tx.commit().await?;
     let mut tx = db.begin().await?;
@@ -229,7 +240,145 @@ pub async fn seed(db: &Db) -> anyhow::Result<DemoLogins> {
     }
     tx.commit().await?;
     seed_purchases(db, tenant_id, &members, &branch_ids, &meta).await?;
+    seed_rewards(db, tenant_id, &meta).await?;
     Ok(logins())
+}
+
+/// Five levels by points earned in the calendar year; higher levels earn more.
+fn demo_tiers() -> crate::tiers::model::TierProgram {
+    use crate::tiers::model::{Downgrade, Level, Metric, TierProgram, Window};
+    let level =
+        |code: &str, name: &str, en: &str, threshold: i64, earn_percent: u32, benefit: &str| {
+            Level {
+                code: code.into(),
+                name: name.into(),
+                name_en: Some(en.into()),
+                threshold,
+                earn_percent,
+                benefits: if benefit.is_empty() {
+                    vec![]
+                } else {
+                    vec![benefit.into()]
+                },
+            }
+        };
+    TierProgram {
+        enabled: true,
+        metric: Metric::PointsEarned,
+        window: Window::CalendarYear,
+        downgrade: Downgrade::OneStep,
+        levels: vec![
+            level("member", "สมาชิก", "Member", 0, 100, ""),
+            level(
+                "silver",
+                "ซิลเวอร์",
+                "Silver",
+                50,
+                110,
+                "อัปไซซ์ฟรีเดือนละครั้ง / free upsize once a month",
+            ),
+            level("gold", "โกลด์", "Gold", 150, 125, "เค้กวันเกิด / birthday cake"),
+            level(
+                "platinum",
+                "แพลทินัม",
+                "Platinum",
+                400,
+                150,
+                "เครื่องดื่มฟรีทุกเดือน / a free drink every month",
+            ),
+            level(
+                "diamond",
+                "ไดมอนด์",
+                "Diamond",
+                1000,
+                200,
+                "ส่วนลด 10% ทุกบิล / 10% off every bill",
+            ),
+        ],
+    }
+}
+
+/// A small catalog (one reward of each kind), a code pool and this month's lucky draw.
+async fn seed_rewards(db: &Db, tenant_id: i64, meta: &RequestMeta) -> anyhow::Result<()> {
+    let spec = |v: serde_json::Value| -> anyhow::Result<crate::rewards::model::RewardSpec> {
+        Ok(serde_json::from_value(v)?)
+    };
+    let rewards = [
+        spec(
+            serde_json::json!({"kind": "coupon", "category": "drinks", "name": "ลาเต้ฟรี 1 แก้ว", "name_en": "A free latte",
+            "points_cost": 80, "period_limit": {"count": 1, "per": "day"}, "use_within_days": 14}),
+        )?,
+        spec(
+            serde_json::json!({"kind": "voucher", "category": "discounts", "name": "ส่วนลด 50 บาท", "name_en": "50 THB off",
+            "points_cost": 150, "value_satang": 5000}),
+        )?,
+        spec(
+            serde_json::json!({"kind": "shipped", "category": "premium", "name": "แก้วเก็บความเย็นบ้านกาแฟ", "name_en": "Baan Kafe tumbler",
+            "points_cost": 400, "stock": 20, "per_member_limit": 2}),
+        )?,
+        spec(
+            serde_json::json!({"kind": "digital_code", "category": "partners", "name": "คูปอง Grab Food 100 บาท", "name_en": "Grab Food 100 THB",
+            "points_cost": 300}),
+        )?,
+        spec(
+            serde_json::json!({"kind": "coupon", "category": "vip", "name": "เค้กวันเกิด", "name_en": "Birthday cake (Gold and up)",
+            "points_cost": 120, "tiers": ["gold", "platinum", "diamond"], "tier_prices": {"diamond": 60}}),
+        )?,
+    ];
+    let mut tx = db.begin().await?;
+    for r in &rewards {
+        let id = crate::rewards::store::create(&mut tx, tenant_id, r).await?;
+        if r.kind == crate::rewards::model::RewardKind::DigitalCode {
+            let codes: Vec<String> = (1..=5).map(|i| format!("GRAB-DEMO-{i:04}")).collect();
+            crate::rewards::store::add_codes(&mut tx, tenant_id, id, &codes).await?;
+        }
+        audit::record_as(
+            &mut tx,
+            tenant_id,
+            system(),
+            meta,
+            Change::new("reward.created", "reward", id),
+        )
+        .await?;
+    }
+    let now = jiff::Timestamp::now();
+    let tz = jiff::tz::TimeZone::get("Asia/Bangkok")?;
+    let month_end = now
+        .to_zoned(tz.clone())
+        .date()
+        .last_of_month()
+        .tomorrow()?
+        .to_zoned(tz)?
+        .timestamp();
+    let draw = crate::draws::api::DrawSpec {
+        name: "จับรางวัล iPhone ประจำเดือน / Monthly iPhone draw".into(),
+        description: "50 points per entry, up to 10 entries per member".into(),
+        entry_cost: 50,
+        max_entries_per_member: Some(10),
+        winners: 1,
+        opens_at: now - jiff::SignedDuration::from_hours(24),
+        closes_at: month_end,
+    };
+    let (seed, seed_hash) = crate::draws::new_seed();
+    let id = crate::draws::store::create(
+        &mut tx,
+        tenant_id,
+        &serde_json::to_string(&draw)?,
+        &seed,
+        &seed_hash,
+    )
+    .await?;
+    audit::record_as(
+        &mut tx,
+        tenant_id,
+        system(),
+        meta,
+        Change::new("draw.created", "draw", id)
+            .details(serde_json::json!({"seed_hash": seed_hash})),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 const MEMBERS: &[(&str, &str)] = &[

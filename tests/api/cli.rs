@@ -93,10 +93,52 @@ fn help_explains_every_subcommand() {
     let out = loyal(&["--help"]);
     let text = String::from_utf8_lossy(&out.stdout);
     for cmd in [
-        "serve", "demo", "migrate", "expire", "verify", "config", "openapi",
+        "serve", "demo", "migrate", "expire", "verify", "tiers", "draw", "config", "openapi",
     ] {
         assert!(text.contains(cmd), "--help does not mention {cmd}:\n{text}");
     }
     let config = String::from_utf8_lossy(&loyal(&["config"]).stdout).to_string();
     assert!(config.contains("LOYAL_LISTEN") && config.contains("LOYAL_DATABASE_URL"));
 }
+
+db_test!(the_demo_shop_has_everything_the_readme_promises, |app| {
+    let logins = loyal::demo::seed(&app.db).await.unwrap();
+    let again = loyal::demo::seed(&app.db).await.unwrap();
+    assert_eq!(logins.slug, again.slug, "seeding twice changes nothing");
+    let owner = app
+        .login(&logins.slug, "owner@baan-kafe.test", &logins.password)
+        .await
+        .unwrap();
+    assert_eq!(owner.all("/api/v1/branches").await.len(), 3);
+    let members = owner.all("/api/v1/members").await;
+    assert_eq!(members.len(), 12);
+    let tiers = owner.get("/api/v1/tiers").await;
+    assert_eq!(tiers.body["program"]["levels"].as_array().unwrap().len(), 5);
+    let rewards = owner.all("/api/v1/rewards").await;
+    let kinds: std::collections::BTreeSet<&str> = rewards
+        .iter()
+        .map(|r| r["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds.len(), 4, "one reward of each kind: {kinds:?}");
+    let draws = owner.all("/api/v1/draws").await;
+    assert_eq!(draws[0]["status"], "open");
+    // The demo's members redeem through the same rules: a one-time code is required.
+    let m = members[0]["id"].as_i64().unwrap();
+    let latte = rewards
+        .iter()
+        .find(|r| r["kind"] == "coupon" && r["tiers"].as_array().unwrap().is_empty())
+        .unwrap();
+    let res = owner
+        .post(
+            &format!("/api/v1/rewards/{}/redeem", latte["id"]),
+            json!({"member_id": m}),
+        )
+        .await;
+    assert_eq!(res.code(), "otp_required");
+    assert!(
+        loyal::ledger::store::verify(&app.db)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+});
