@@ -48,7 +48,8 @@ enum Command {
     Demo,
     /// Apply pending database migrations and exit.
     Migrate,
-    /// Expire every lot past its expiry date (safe to re-run: nothing expires twice).
+    /// Expire every lot past its expiry date, and unused coupons past theirs (refunded
+    /// when the reward says so). Safe to re-run: nothing expires twice.
     Expire,
     /// Recompute every balance from the ledger entries and check the invariants; exits
     /// non-zero and lists the differences when anything drifted.
@@ -267,6 +268,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
                 .map_err(|e| anyhow::anyhow!(e.message))?;
             println!("expired {points} points in {lots} lots");
+            let coupons = crate::rewards::run_coupon_expiry(&db, crate::store::now_micros())
+                .await
+                .map_err(|e| anyhow::anyhow!(e.message))?;
+            println!("expired {coupons} unused coupons and vouchers");
             Ok(())
         }
         Command::Tiers {
