@@ -134,6 +134,20 @@ pub fn build(db: Db, settings: Settings) -> (AppState, Router) {
         .route("/logout", post(crate::auth::pages::submit_logout))
         .route("/admin", get(crate::auth::pages::admin_home))
         .route("/admin/mailbox", get(crate::otp::api::mailbox_page))
+        .route("/staff", get(|| async { Redirect::to("/staff/earn") }))
+        .route(
+            "/staff/earn",
+            get(crate::ledger::pages::show_earn).post(crate::ledger::pages::submit_earn),
+        )
+        .route(
+            "/staff/coupons",
+            get(crate::rewards::pages::show_coupons).post(crate::rewards::pages::submit_coupon),
+        )
+        .route(
+            "/staff/fulfilment",
+            get(crate::rewards::pages::show_fulfilment)
+                .post(crate::rewards::pages::submit_fulfilment),
+        )
         .route(
             "/invite/{token}",
             get(crate::staff::pages::show_join).post(crate::staff::pages::submit_join),

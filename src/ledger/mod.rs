@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod model;
+pub mod pages;
 pub mod store;
 
 use crate::audit::{self, ActorRef, Change};

@@ -65,3 +65,96 @@ impl FromRequestParts<AppState> for PageSession {
             .ok_or_else(|| Redirect::to("/login").into_response())
     }
 }
+
+/// Whether a form's `_csrf` matches the session's token.
+pub fn csrf_ok(p: &Principal, form_token: &str) -> bool {
+    p.csrf_token
+        .as_deref()
+        .is_some_and(|c| crate::auth::secrets::constant_time_eq(c, form_token))
+}
+
+/// A page for staff: the shop's navigation (only what the role may use) and the language
+/// switch around the content.
+pub fn staff_layout(lang: Language, title: &str, p: &Principal, body: Markup) -> Markup {
+    use crate::auth::Permission;
+    let nav = html! {
+        nav aria-label=(t(lang, "menu")) {
+            @if p.allows(Permission::PointsEarn) { a href="/staff/earn" { (t(lang, "counter")) } }
+            @if p.allows(Permission::CouponsValidate) { a href="/staff/coupons" { (t(lang, "coupons")) } }
+            @if p.allows(Permission::FulfilmentManage) { a href="/staff/fulfilment" { (t(lang, "fulfilment")) } }
+            a href="/admin" { (t(lang, "admin")) }
+            a href="?lang=th" lang="th" { "ไทย" }
+            a href="?lang=en" lang="en" { "English" }
+        }
+    };
+    html! {
+        (DOCTYPE)
+        html lang=(lang.as_str()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · Loyal" }
+                style { (BASE_CSS) (EXTRA_CSS) }
+            }
+            body { (nav) main { h1 { (title) } (body) } }
+        }
+    }
+}
+
+pub const EXTRA_CSS: &str = ".card{background:#fff;border:1px solid #ddd;border-radius:.5rem;padding:1rem;margin:1rem 0}\
+.big{font-size:2rem;font-weight:700}.ok{color:#0a6b2d;font-weight:600}.muted{color:#555}\
+button.secondary{background:#555}.row{display:flex;gap:.5rem;flex-wrap:wrap}";
+
+/// A field's error message, tied to the field for screen readers by id.
+pub fn field_error(id: &str, error: Option<&str>) -> Markup {
+    html! { @if let Some(e) = error { p.field-error id=(format!("{id}-error")) role="alert" { (e) } } }
+}
+
+/// Baht as typed ("249", "249.5", "1,249.50") to satang, exactly; None when not a
+/// positive amount with at most two decimals.
+pub fn parse_baht(typed: &str) -> Option<i64> {
+    let s: String = typed.trim().chars().filter(|c| *c != ',').collect();
+    let (whole, frac) = match s.split_once('.') {
+        Some((w, f)) => (w, f),
+        None => (s.as_str(), ""),
+    };
+    if whole.is_empty()
+        || frac.len() > 2
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let whole: i64 = whole.parse().ok()?;
+    let frac: i64 = format!("{frac:0<2}").parse().ok()?;
+    let satang = whole.checked_mul(100)?.checked_add(frac)?;
+    (satang > 0 && satang <= crate::ledger::model::MAX_AMOUNT).then_some(satang)
+}
+
+/// Satang as baht for people: `1,249.50`.
+pub fn baht(satang: i64) -> String {
+    let whole = (satang / 100).to_string();
+    let mut grouped = String::new();
+    for (i, c) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    format!("{grouped}.{:02}", satang % 100)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn baht_parses_exactly_and_refuses_fractions_of_satang() {
+        assert_eq!(super::parse_baht("249"), Some(24_900));
+        assert_eq!(super::parse_baht("249.5"), Some(24_950));
+        assert_eq!(super::parse_baht(" 1,249.05 "), Some(124_905));
+        for bad in ["", "0", "-5", "1.234", "abc", "1.2.3", ".5"] {
+            assert_eq!(super::parse_baht(bad), None, "{bad:?}");
+        }
+        assert_eq!(super::baht(124_905), "1,249.05");
+        assert_eq!(super::baht(5), "0.05");
+    }
+}

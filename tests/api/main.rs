@@ -1,5 +1,6 @@
 //! One integration-test binary (fast to link). Every test runs on SQLite and PostgreSQL.
 
+mod browser;
 mod helpers;
 
 mod access;
@@ -10,6 +11,7 @@ mod imports;
 mod ledger;
 mod ledger_properties;
 mod members;
+mod pages;
 mod rewards;
 mod rules;
 mod signup;

@@ -1,0 +1,337 @@
+//! The counter page for cashiers: find a member by phone, type the bill, see the points
+//! the rules give, confirm. Phone-sized; the rules run in `ledger::record_purchase`, the
+//! same code as `POST /api/v1/purchases`.
+
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use axum_extra::extract::CookieJar;
+use maud::{Markup, html};
+use serde::Deserialize;
+
+use crate::app::AppState;
+use crate::audit::ActorRef;
+use crate::auth::{Permission, Principal};
+use crate::http::context::RequestMeta;
+use crate::members::model::Phone;
+use crate::tenants::model::Language;
+use crate::web::{PageSession, baht, csrf_ok, field_error, language, parse_baht, staff_layout, t};
+
+#[derive(Deserialize, Default)]
+pub struct EarnQuery {
+    #[serde(default)]
+    phone: String,
+    lang: Option<String>,
+}
+
+#[derive(Deserialize, Default, Clone)]
+pub struct EarnForm {
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    amount: String,
+    #[serde(default)]
+    branch_id: String,
+    #[serde(default)]
+    receipt: String,
+    /// `preview` or `confirm`.
+    #[serde(default)]
+    step: String,
+}
+
+fn lang_of(q: Option<&str>, jar: &CookieJar) -> Language {
+    language(q.map(|l| format!("lang={l}")).as_deref(), jar)
+}
+
+fn refuse(lang: Language) -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        Html(
+            crate::web::layout(
+                lang,
+                t(lang, "not_allowed"),
+                html! { p.error { (t(lang, "not_allowed")) } },
+            )
+            .into_string(),
+        ),
+    )
+        .into_response()
+}
+
+/// The member card: name, balance, tier.
+async fn member_card(
+    app: &AppState,
+    tenant: i64,
+    m: &crate::members::store::Member,
+    lang: Language,
+) -> Markup {
+    let points = crate::ledger::store::balance_summary(
+        &app.db,
+        tenant,
+        m.id,
+        crate::ledger::model::Currency::Points,
+    )
+    .await
+    .ok();
+    let tier = crate::tiers::status(&app.db, tenant, m.id, crate::store::now_micros())
+        .await
+        .ok();
+    html! {
+        section.card #member aria-label=(t(lang, "member")) {
+            p.big { (m.first_name) " " (m.last_name) }
+            p.muted { (m.phone) }
+            @if let Some(p) = points { p { (t(lang, "balance")) ": " strong #balance { (p.balance) } " " (t(lang, "points")) } }
+            @if let Some(level) = tier.and_then(|t| t.level) {
+                p { (t(lang, "tier")) ": " strong #tier { (if lang == Language::En { level.name_en.clone().unwrap_or(level.name.clone()) } else { level.name.clone() }) } }
+            }
+        }
+    }
+}
+
+async fn branch_select(app: &AppState, tenant: i64, lang: Language, selected: &str) -> Markup {
+    let branches = crate::tenants::store::list_branches(&app.db, tenant, i64::MAX, 200)
+        .await
+        .unwrap_or_default();
+    html! {
+        label for="branch_id" { (t(lang, "branch")) }
+        select #branch_id name="branch_id" {
+            @for b in branches.iter().filter(|b| b.active) {
+                option value=(b.id) selected[selected == b.id.to_string()] { (b.code) " — " (b.name) }
+            }
+        }
+    }
+}
+
+struct View<'a> {
+    lang: Language,
+    p: &'a Principal,
+    form: EarnForm,
+    phone_error: Option<&'static str>,
+    amount_error: Option<&'static str>,
+    notice: Option<Markup>,
+}
+
+async fn render(app: &AppState, v: View<'_>) -> Markup {
+    let tenant = v.p.tenant_id;
+    let lang = v.lang;
+    let member = match Phone::parse(&v.form.phone) {
+        Ok(phone) if v.phone_error.is_none() => {
+            crate::members::store::find_by_phone(&app.db, tenant, &phone)
+                .await
+                .ok()
+                .flatten()
+        }
+        _ => None,
+    };
+    let not_found = v.phone_error.is_none()
+        && !v.form.phone.trim().is_empty()
+        && member.is_none()
+        && Phone::parse(&v.form.phone).is_ok();
+    let csrf = v.p.csrf_token.clone().unwrap_or_default();
+    let body = html! {
+        form method="get" action="/staff/earn" role="search" {
+            label for="phone" { (t(lang, "phone")) }
+            input #phone name="phone" type="tel" inputmode="tel" autocomplete="off" value=(v.form.phone) required
+                aria-invalid=[(v.phone_error.is_some() || not_found).then_some("true")] aria-describedby="phone-error";
+            (field_error("phone", v.phone_error.map(|k| t(lang, k)).or(not_found.then(|| t(lang, "no_member")))))
+            button type="submit" { (t(lang, "find")) }
+        }
+        @if let Some(m) = &member {
+            (member_card(app, tenant, m, lang).await)
+            form method="post" action="/staff/earn" {
+                input type="hidden" name="_csrf" value=(csrf);
+                input type="hidden" name="phone" value=(v.form.phone);
+                input type="hidden" name="step" value="preview";
+                label for="amount" { (t(lang, "bill_amount")) }
+                input #amount name="amount" inputmode="decimal" autocomplete="off" value=(v.form.amount) required
+                    aria-invalid=[v.amount_error.map(|_| "true")] aria-describedby="amount-error";
+                (field_error("amount", v.amount_error.map(|k| t(lang, k))))
+                (branch_select(app, tenant, lang, &v.form.branch_id).await)
+                label for="receipt" { (t(lang, "receipt")) }
+                input #receipt name="receipt" autocomplete="off" value=(v.form.receipt);
+                button type="submit" #preview { (t(lang, "preview")) }
+            }
+        }
+        @if let Some(n) = &v.notice { (n) }
+    };
+    staff_layout(lang, t(lang, "counter"), v.p, body)
+}
+
+/// `GET /staff/earn`: the counter.
+pub async fn show_earn(
+    State(app): State<AppState>,
+    PageSession(p): PageSession,
+    jar: CookieJar,
+    Query(q): Query<EarnQuery>,
+) -> Response {
+    let lang = lang_of(q.lang.as_deref(), &jar);
+    if !p.allows(Permission::PointsEarn) {
+        return refuse(lang);
+    }
+    let phone_error =
+        (!q.phone.trim().is_empty() && Phone::parse(&q.phone).is_err()).then_some("bad_phone");
+    let form = EarnForm {
+        phone: q.phone.clone(),
+        ..Default::default()
+    };
+    let page = render(
+        &app,
+        View {
+            lang,
+            p: &p,
+            form,
+            phone_error,
+            amount_error: None,
+            notice: None,
+        },
+    )
+    .await;
+    let jar = jar.add(
+        axum_extra::extract::cookie::Cookie::build(("lang", lang.as_str()))
+            .path("/")
+            .build(),
+    );
+    (jar, Html(page.into_string())).into_response()
+}
+
+/// `POST /staff/earn`: preview (a dry run through the rules) or confirm (the purchase).
+pub async fn submit_earn(
+    State(app): State<AppState>,
+    PageSession(p): PageSession,
+    meta: RequestMeta,
+    jar: CookieJar,
+    Form(form): Form<EarnForm>,
+) -> Response {
+    let lang = language(None, &jar);
+    if !p.allows(Permission::PointsEarn) {
+        return refuse(lang);
+    }
+    if !csrf_ok(&p, &form.csrf) {
+        return (
+            StatusCode::FORBIDDEN,
+            Html(
+                crate::web::layout(
+                    lang,
+                    t(lang, "form_expired"),
+                    html! { p.error { (t(lang, "form_expired")) } },
+                )
+                .into_string(),
+            ),
+        )
+            .into_response();
+    }
+    let tenant = p.tenant_id;
+    let again = |amount_error: Option<&'static str>, notice: Option<Markup>, form: EarnForm| {
+        let app = app.clone();
+        let p = p.clone();
+        async move {
+            let status = if amount_error.is_some() {
+                StatusCode::UNPROCESSABLE_ENTITY
+            } else {
+                StatusCode::OK
+            };
+            (
+                status,
+                Html(
+                    render(
+                        &app,
+                        View {
+                            lang,
+                            p: &p,
+                            form,
+                            phone_error: None,
+                            amount_error,
+                            notice,
+                        },
+                    )
+                    .await
+                    .into_string(),
+                ),
+            )
+                .into_response()
+        }
+    };
+    let Ok(phone) = Phone::parse(&form.phone) else {
+        return again(None, None, form).await;
+    };
+    let Some(member) = crate::members::store::find_by_phone(&app.db, tenant, &phone)
+        .await
+        .ok()
+        .flatten()
+    else {
+        return again(None, None, form).await;
+    };
+    let Some(amount) = parse_baht(&form.amount) else {
+        return again(Some("bad_amount"), None, form).await;
+    };
+    let branch_id = form.branch_id.parse::<i64>().ok();
+    let receipt = match crate::types::text(&form.receipt, "receipt", 1, 64) {
+        Ok(r) => r,
+        Err(_) => format!("POS-{}", crate::ids::next_id()),
+    };
+    let confirm = form.step == "confirm";
+    let input = crate::ledger::PurchaseInput {
+        tenant_id: tenant,
+        member_id: member.id,
+        amount_satang: amount,
+        receipt: receipt.clone(),
+        branch_id,
+        occurred_at: crate::store::now_micros(),
+        items: vec![],
+        dry_run: !confirm,
+    };
+    let (kind, id, label) = p.audit_actor();
+    let outcome = crate::ledger::record_purchase(
+        &app.db,
+        &input,
+        ActorRef {
+            kind,
+            id: Some(id),
+            label: &label,
+        },
+        &meta,
+    )
+    .await;
+    let csrf = p.csrf_token.clone().unwrap_or_default();
+    let notice = match outcome {
+        Err(e) => html! { p.error role="alert" { (e.message) } },
+        Ok(o) if !confirm => html! {
+            section.card #preview-result aria-live="polite" {
+                p { (t(lang, "this_bill_earns")) " (" (baht(amount)) " ฿)" }
+                p.big #points { (o.points) " " (t(lang, "points")) }
+                ul.muted { @for r in &o.rules { li { (r.name) ": " (r.points) } } }
+                form method="post" action="/staff/earn" {
+                    input type="hidden" name="_csrf" value=(csrf);
+                    input type="hidden" name="phone" value=(form.phone);
+                    input type="hidden" name="amount" value=(form.amount);
+                    input type="hidden" name="branch_id" value=(form.branch_id);
+                    // The receipt is fixed now, so confirming twice grants once.
+                    input type="hidden" name="receipt" value=(receipt);
+                    input type="hidden" name="step" value="confirm";
+                    button type="submit" #confirm { (t(lang, "confirm")) }
+                }
+            }
+        },
+        Ok(o) => html! {
+            section.card #granted role="status" {
+                p.ok { (t(lang, "granted")) ": " span #granted-points { (o.points) } " " (t(lang, "points")) }
+                p { (t(lang, "new_balance")) ": " strong #new-balance { (o.balance.unwrap_or(0)) } }
+                @if let Some(c) = &o.tier_change { p.ok { "↑ " (c.to_level) } }
+                p { a href="/staff/earn" { (t(lang, "next_member")) } }
+            }
+        },
+    };
+    let form = if confirm {
+        EarnForm {
+            amount: String::new(),
+            receipt: String::new(),
+            ..form
+        }
+    } else {
+        form
+    };
+    again(None, Some(notice), form).await
+}

@@ -1,0 +1,136 @@
+//! The pages, in a real browser (headless Chromium): the cashier's counter and coupon
+//! validation, in English and Thai. Runs on SQLite: the pages call the same domain code
+//! the API tests cover on both backends.
+
+use serde_json::json;
+
+use crate::browser::Browser;
+use crate::helpers::{Backend, PASSWORD, TestApp};
+
+async fn shop() -> (
+    TestApp,
+    crate::helpers::User,
+    crate::helpers::User,
+    i64,
+    i64,
+) {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let owner = app.signup("kafe").await;
+    let branch = owner.branch("SIAM").await;
+    let cashier = app.hire(&owner, "kafe", "cashier").await;
+    let m = owner.member("0812345678").await;
+    (app, owner, cashier, branch, m)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cashier_finds_a_member_by_phone_and_grants_the_points_the_rules_give() {
+    let (app, owner, cashier, _, m) = shop().await;
+    let email = cashier.me["email"].as_str().unwrap().to_string();
+    let b = Browser::start(&app.base).await;
+    b.sign_in("kafe", &email, PASSWORD, "en").await;
+    b.goto("/staff/earn").await;
+    b.fill("#phone", "081-234-5678").await;
+    b.click("form[role=search] button").await;
+    assert!(b.text("#member").await.contains("Mali"));
+    b.fill("#amount", "250").await;
+    b.click("#preview").await;
+    assert_eq!(
+        b.text("#points").await,
+        "10 points",
+        "250 THB at 1 point per 25 THB"
+    );
+    b.screenshot("staff-counter-preview-en").await;
+    assert_eq!(
+        owner.points(m).await["balance"],
+        0,
+        "a preview grants nothing"
+    );
+    b.click("#confirm").await;
+    assert_eq!(b.text("#new-balance").await, "10");
+    b.screenshot("staff-counter-granted-en").await;
+    assert_eq!(owner.points(m).await["balance"], 10);
+
+    // In Thai, a bad amount is refused next to the field, keeping what was typed.
+    b.goto("/staff/earn?lang=th&phone=0812345678").await;
+    assert!(b.page_text().await.contains("หน้าร้าน"));
+    b.fill("#amount", "12.345").await;
+    b.click("#preview").await;
+    assert!(b.text("#amount-error").await.contains("ใส่ยอดเงินเป็นบาท"));
+    assert_eq!(b.value("#amount").await, "12.345");
+    b.screenshot("staff-counter-error-th").await;
+    // An unknown phone says so.
+    b.goto("/staff/earn?phone=0899999999").await;
+    assert!(b.text("#phone-error").await.contains("ไม่พบสมาชิก"));
+    assert_eq!(owner.points(m).await["balance"], 10);
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_validate_a_coupon_once_and_a_second_validation_is_refused() {
+    let (app, owner, cashier, _, m) = shop().await;
+    owner
+        .put("/api/v1/spend-settings", json!({"require_otp": false}))
+        .await;
+    owner
+        .post(
+            &format!("/api/v1/members/{m}/points/adjust"),
+            json!({"points": 100, "reason": "t"}),
+        )
+        .await;
+    let r = owner
+        .post(
+            "/api/v1/rewards",
+            json!({"kind": "coupon", "category": "drinks", "name": "ลาเต้ฟรี", "points_cost": 50}),
+        )
+        .await;
+    let res = owner
+        .post(
+            &format!("/api/v1/rewards/{}/redeem", r.body["id"]),
+            json!({"member_id": m}),
+        )
+        .await;
+    let code = res.body["redemption"]["coupon_code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let email = cashier.me["email"].as_str().unwrap().to_string();
+    for (lang, used_word) in [("en", "Coupon used"), ("th", "ใช้คูปองเรียบร้อย")]
+    {
+        let b = Browser::start(&app.base).await;
+        b.sign_in("kafe", &email, PASSWORD, lang).await;
+        b.goto(&format!("/staff/coupons?lang={lang}")).await;
+        b.fill(
+            "#code",
+            &format!("{}-{}", &code[..4], &code[4..]).to_lowercase(),
+        )
+        .await;
+        b.click("form[role=search] button").await;
+        assert!(b.text("#coupon").await.contains("ลาเต้ฟรี"));
+        if lang == "en" {
+            assert_eq!(b.text("#coupon-status").await, "issued");
+            b.screenshot("staff-coupon-check-en").await;
+            b.click("#use-coupon").await;
+            assert_eq!(b.text("#coupon-result").await, used_word);
+        } else {
+            // The second time, in Thai: refused, saying when, where and by whom.
+            let problem = b.text("#coupon-problem").await;
+            assert!(
+                problem.contains("already used") && problem.contains("Branch SIAM"),
+                "{problem}"
+            );
+            assert!(
+                !b.page_text().await.contains("ใช้คูปอง\n"),
+                "no button to use it again"
+            );
+            b.screenshot("staff-coupon-refused-th").await;
+        }
+        b.close().await;
+    }
+    let again = owner
+        .post(
+            "/api/v1/coupons/use",
+            json!({"code": code, "branch_id": owner.branch("X").await}),
+        )
+        .await;
+    assert_eq!(again.code(), "coupon_already_used");
+}
