@@ -33,6 +33,21 @@ pub struct UseForm {
     branch_id: String,
 }
 
+/// The strings key of a redemption status.
+fn status_key(status: &str) -> &'static str {
+    match status {
+        "issued" => "st_issued",
+        "used" => "st_used",
+        "expired" => "st_expired",
+        "cancelled" => "st_cancelled",
+        "pending" => "st_pending",
+        "packed" => "st_packed",
+        "shipped" => "st_shipped",
+        "delivered" => "st_delivered",
+        _ => "status",
+    }
+}
+
 fn refuse(lang: Language) -> Response {
     (
         StatusCode::FORBIDDEN,
@@ -78,6 +93,17 @@ async fn coupon_page(
             .to_string()
     };
     let not_found = matches!(view, Some(Err(_)));
+    let used_branch = match &view {
+        Some(Ok(c)) => match c.redemption.used_branch_id {
+            Some(b) => crate::tenants::store::get_branch(&app.db, tenant, b)
+                .await
+                .ok()
+                .flatten()
+                .map(|b| b.name),
+            None => None,
+        },
+        _ => None,
+    };
     let csrf = p.csrf_token.clone().unwrap_or_default();
     let body = html! {
         form method="get" action="/staff/coupons" role="search" {
@@ -94,8 +120,19 @@ async fn coupon_page(
                 p { (t(lang, "member")) ": " (c.member_name) " " span.muted { (c.member_phone) } }
                 @if let Some(v) = c.redemption.value_satang { p { (t(lang, "value")) ": " (baht(v)) " ฿" } }
                 @if let Some(e) = c.redemption.expires_at { p.muted { (t(lang, "expires")) ": " (local(e)) } }
-                p { (t(lang, "status")) ": " strong #coupon-status { (c.redemption.status) } }
-                @if let Some(problem) = &c.problem { p.error #coupon-problem role="alert" { (problem) } }
+                p { (t(lang, "status")) ": " strong #coupon-status { (t(lang, status_key(&c.redemption.status))) } }
+                @if c.problem.is_some() {
+                    p.error #coupon-problem role="alert" {
+                        @if c.redemption.status == "used" {
+                            (t(lang, "used_on")) " " (c.redemption.used_at.map(local).unwrap_or_default())
+                            " · " (used_branch.clone().unwrap_or_default()) " · " (c.redemption.used_by.clone().unwrap_or_default())
+                        } @else if c.redemption.status == "issued" {
+                            (t(lang, "coupon_expired"))
+                        } @else {
+                            (t(lang, status_key(&c.redemption.status)))
+                        }
+                    }
+                }
                 @if c.usable {
                     form method="post" action="/staff/coupons" {
                         input type="hidden" name="_csrf" value=(csrf);
@@ -169,6 +206,13 @@ pub async fn submit_coupon(
         .await
         {
             Ok(_) => html! { p.ok #coupon-result role="status" { (t(lang, "coupon_used_ok")) } },
+            // The details (when, where, by whom) are shown on the card below, in the page's language.
+            Err(e) if e.code == crate::error::Code::CouponUsed => {
+                html! { p.error #coupon-result role="alert" { (t(lang, "st_used")) } }
+            }
+            Err(e) if e.code == crate::error::Code::CouponNotUsable => {
+                html! { p.error #coupon-result role="alert" { (t(lang, "coupon_expired")) } }
+            }
             Err(e) => html! { p.error #coupon-result role="alert" { (e.message) } },
         }
     };
@@ -220,7 +264,7 @@ async fn fulfilment_page(
         @for r in &queue {
             section.card.shipment id=(format!("shipment-{}", r.id)) {
                 p.big { (r.reward_name) }
-                p { (t(lang, "status")) ": " strong { (r.status) } }
+                p { (t(lang, "status")) ": " strong { (t(lang, status_key(&r.status))) } }
                 @if let Some(a) = &r.shipping {
                     p { (t(lang, "address")) ": " (a.recipient) ", " (a.line1) " " (a.line2.clone().unwrap_or_default()) ", " (a.district) ", " (a.province) " " (a.postcode) " · " (a.phone) }
                 }

@@ -78,6 +78,19 @@ pub fn t(lang: Language, key: &'static str) -> &'static str {
         "tracking" => ("เลขพัสดุ", "Tracking number"),
         "nothing_to_ship" => ("ไม่มีรายการรอจัดส่ง", "Nothing waiting to be shipped"),
         "address" => ("ที่อยู่", "Address"),
+        "st_issued" => ("ใช้ได้", "valid"),
+        "st_used" => ("ใช้แล้ว", "already used"),
+        "st_expired" => ("หมดอายุ", "expired"),
+        "st_cancelled" => ("ยกเลิกแล้ว", "cancelled"),
+        "st_pending" => ("รอแพ็ก", "waiting to be packed"),
+        "st_packed" => ("แพ็กแล้ว", "packed"),
+        "st_shipped" => ("ส่งแล้ว", "shipped"),
+        "st_delivered" => ("ส่งถึงแล้ว", "delivered"),
+        "used_on" => ("คูปองนี้ใช้ไปแล้วเมื่อ", "This coupon was already used on"),
+        "coupon_expired" => (
+            "คูปองนี้หมดอายุหรือถูกยกเลิกแล้ว",
+            "This coupon has expired or was cancelled",
+        ),
         _ => (key, key),
     };
     match lang {

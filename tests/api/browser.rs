@@ -116,6 +116,11 @@ impl Browser {
         e.prop("value").await.unwrap().unwrap_or_default()
     }
 
+    /// Whether an element matching `css` is on the page now (no waiting).
+    pub async fn exists(&self, css: &str) -> bool {
+        self.client.find(Locator::Css(css)).await.is_ok()
+    }
+
     pub async fn page_text(&self) -> String {
         self.client
             .find(Locator::Css("body"))
