@@ -135,6 +135,26 @@ pub fn build(db: Db, settings: Settings) -> (AppState, Router) {
         .route("/admin", get(crate::auth::pages::admin_home))
         .route("/admin/mailbox", get(crate::otp::api::mailbox_page))
         .route("/staff", get(|| async { Redirect::to("/staff/earn") }))
+        .route("/m/{slug}", get(crate::members::portal::home))
+        .route(
+            "/m/{slug}/login",
+            get(crate::members::portal::show_login).post(crate::members::portal::send_login_code),
+        )
+        .route(
+            "/m/{slug}/login/verify",
+            post(crate::members::portal::verify_login),
+        )
+        .route("/m/{slug}/logout", post(crate::members::portal::logout))
+        .route("/m/{slug}/rewards", get(crate::members::portal::rewards))
+        .route(
+            "/m/{slug}/rewards/{id}",
+            post(crate::members::portal::redeem),
+        )
+        .route("/m/{slug}/coupons", get(crate::members::portal::coupons))
+        .route(
+            "/m/{slug}/coupons/{id}",
+            get(crate::members::portal::coupon),
+        )
         .route(
             "/staff/earn",
             get(crate::ledger::pages::show_earn).post(crate::ledger::pages::submit_earn),

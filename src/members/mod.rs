@@ -9,6 +9,7 @@ pub mod consent;
 pub mod import;
 pub mod import_jobs;
 pub mod model;
+pub mod portal;
 pub mod privacy;
 pub mod signup;
 pub mod store;

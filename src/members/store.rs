@@ -285,3 +285,40 @@ pub async fn resolve_alias(db: &Db, tenant_id: i64, id: i64) -> sqlx::Result<Opt
         .bind(tenant_id).bind(id).fetch_optional(pool).await)?;
     Ok(row.map(|(into,)| into.unwrap_or(id)))
 }
+
+/// A member signed in on the member page.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct MemberSession {
+    pub tenant_id: i64,
+    pub member_id: i64,
+    pub csrf_token: String,
+}
+
+pub async fn create_member_session(
+    tx: &mut Tx,
+    tenant_id: i64,
+    member_id: i64,
+    token_hash: &str,
+    csrf: &str,
+    hours: i64,
+) -> sqlx::Result<()> {
+    let now = crate::store::now_micros();
+    on_tx!(tx, c => sqlx::query("INSERT INTO member_sessions (token_hash, tenant_id, member_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind(token_hash).bind(tenant_id).bind(member_id).bind(csrf).bind(now).bind(now + hours * 3_600_000_000)
+        .execute(c).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// The live session with this token hash, of an active member.
+pub async fn member_session(db: &Db, token_hash: &str) -> sqlx::Result<Option<MemberSession>> {
+    on_db!(db, pool => sqlx::query_as(
+        "SELECT s.tenant_id, s.member_id, s.csrf_token FROM member_sessions s
+         JOIN members m ON m.tenant_id = s.tenant_id AND m.id = s.member_id
+         WHERE s.token_hash = $1 AND s.expires_at > $2 AND m.status = 'active'")
+        .bind(token_hash).bind(crate::store::now_micros()).fetch_optional(pool).await)
+}
+
+pub async fn delete_member_session(db: &Db, token_hash: &str) -> sqlx::Result<()> {
+    on_db!(db, pool => sqlx::query("DELETE FROM member_sessions WHERE token_hash = $1").bind(token_hash).execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}

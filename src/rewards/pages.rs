@@ -34,7 +34,7 @@ pub struct UseForm {
 }
 
 /// The strings key of a redemption status.
-fn status_key(status: &str) -> &'static str {
+pub fn status_key(status: &str) -> &'static str {
     match status {
         "issued" => "st_issued",
         "used" => "st_used",

@@ -133,3 +133,75 @@ async fn staff_validate_a_coupon_once_and_a_second_validation_is_refused() {
         .await;
     assert_eq!(again.code(), "coupon_already_used");
 }
+
+/// The newest one-time code texted in the shop (from the developer mailbox).
+async fn last_code(owner: &crate::helpers::User) -> String {
+    let mailbox = owner.get("/api/v1/dev/mailbox").await;
+    let body = mailbox.body["messages"][0]["body"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    body.split_whitespace()
+        .find(|w| w.len() == 6 && w.bytes().all(|b| b.is_ascii_digit()))
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_signs_in_by_code_redeems_with_a_fresh_code_and_staff_honour_the_coupon_once() {
+    let (app, owner, _, branch, m) = shop().await;
+    owner
+        .post(
+            &format!("/api/v1/members/{m}/points/adjust"),
+            json!({"points": 120, "reason": "t"}),
+        )
+        .await;
+    owner.post("/api/v1/rewards", json!({"kind": "coupon", "category": "drinks", "name": "ลาเต้ฟรี", "name_en": "Free latte", "points_cost": 100})).await;
+    let b = Browser::start(&app.base).await;
+    b.goto("/m/kafe/login?lang=th").await;
+    assert!(b.page_text().await.contains("ส่งรหัส OTP"));
+    b.fill("#phone", "081 234 5678").await;
+    b.click("#send-code").await;
+    b.fill("#code", "000000").await;
+    // A wrong code is refused next to the field (the right one is random; retry if it was 000000).
+    b.click("#verify").await;
+    if b.exists("#code-error").await {
+        assert!(b.text("#code-error").await.contains("รหัสไม่ถูกต้อง"));
+        b.fill("#code", &last_code(&owner).await).await;
+        b.click("#verify").await;
+    }
+    assert_eq!(b.text("#m-balance").await, "120");
+    b.screenshot("member-home-th").await;
+
+    b.goto("/m/kafe/rewards?lang=en").await;
+    assert!(b.text(".reward").await.contains("Free latte"));
+    b.screenshot("member-rewards-en").await;
+    b.click(".reward button").await;
+    b.fill("#code", &last_code(&owner).await).await;
+    b.click("#confirm-redeem").await;
+    let code = b.text("#m-coupon-code").await;
+    assert_eq!(code.len(), 9, "shown as XXXX-XXXX: {code}");
+    assert!(b.exists(".qr svg").await, "the coupon has its QR");
+    b.screenshot("member-coupon-en").await;
+    assert_eq!(owner.points(m).await["balance"], 20);
+
+    // Staff honour it once; the member's page then shows it used.
+    let used = owner
+        .post(
+            "/api/v1/coupons/use",
+            json!({"code": code, "branch_id": branch}),
+        )
+        .await;
+    assert_eq!(used.status, 200, "{}", used.body);
+    let again = owner
+        .post(
+            "/api/v1/coupons/use",
+            json!({"code": code, "branch_id": branch}),
+        )
+        .await;
+    assert_eq!(again.code(), "coupon_already_used");
+    b.goto(&format!("/m/kafe/coupons/{}?lang=en", used.body["id"]))
+        .await;
+    assert_eq!(b.text("#m-coupon-status").await, "already used");
+    b.close().await;
+}

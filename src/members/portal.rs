@@ -1,0 +1,686 @@
+//! The member page (`/m/{shop}`): phone-sized, works in LINE's in-app browser. Sign in
+//! with a one-time code; see balance, expiring points, tier progress and history; browse
+//! rewards and redeem with a fresh one-time code; show coupons with their QR. Every rule
+//! runs in the same functions as the API.
+
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum_extra::extract::CookieJar;
+use axum_extra::extract::cookie::{Cookie, SameSite};
+use maud::{DOCTYPE, Markup, html};
+use serde::Deserialize;
+
+use crate::app::AppState;
+use crate::auth::secrets::{constant_time_eq, random_token, token_hash};
+use crate::http::context::RequestMeta;
+use crate::members::model::Phone;
+use crate::tenants::model::Language;
+use crate::web::{BASE_CSS, EXTRA_CSS, field_error, language, t};
+
+pub const COOKIE: &str = "loyal_member";
+const SESSION_HOURS: i64 = 24 * 30;
+
+#[derive(Deserialize, Default)]
+pub struct LangQuery {
+    lang: Option<String>,
+}
+
+fn lang_of(q: &LangQuery, jar: &CookieJar) -> Language {
+    language(q.lang.as_ref().map(|l| format!("lang={l}")).as_deref(), jar)
+}
+
+fn page(
+    lang: Language,
+    shop: &str,
+    slug: &str,
+    title: &str,
+    signed_in: bool,
+    body: Markup,
+) -> Html<String> {
+    Html(
+        html! {
+            (DOCTYPE)
+            html lang=(lang.as_str()) {
+                head {
+                    meta charset="utf-8";
+                    meta name="viewport" content="width=device-width, initial-scale=1";
+                    title { (title) " · " (shop) }
+                    style { (BASE_CSS) (EXTRA_CSS) }
+                }
+                body {
+                    nav aria-label=(t(lang, "menu")) {
+                        strong { (shop) } " "
+                        @if signed_in {
+                            a href=(format!("/m/{slug}")) { (t(lang, "m_home")) }
+                            a href=(format!("/m/{slug}/rewards")) { (t(lang, "m_rewards")) }
+                            a href=(format!("/m/{slug}/coupons")) { (t(lang, "m_coupons")) }
+                        }
+                        a href="?lang=th" lang="th" { "ไทย" }
+                        a href="?lang=en" lang="en" { "English" }
+                    }
+                    main { h1 { (title) } (body) }
+                }
+            }
+        }
+        .into_string(),
+    )
+}
+
+struct Shop {
+    id: i64,
+    name: String,
+}
+
+async fn shop(app: &AppState, slug: &str) -> Option<Shop> {
+    crate::tenants::store::find_tenant_by_slug(&app.db, slug)
+        .await
+        .ok()
+        .flatten()
+        .filter(|t| t.status == "active")
+        .map(|t| Shop {
+            id: t.id,
+            name: t.name,
+        })
+}
+
+fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, Html("Not found".to_string())).into_response()
+}
+
+/// The signed-in member of this shop, if any.
+async fn session(
+    app: &AppState,
+    jar: &CookieJar,
+    shop: &Shop,
+) -> Option<crate::members::store::MemberSession> {
+    let c = jar.get(COOKIE)?;
+    crate::members::store::member_session(&app.db, &token_hash(c.value()))
+        .await
+        .ok()
+        .flatten()
+        .filter(|s| s.tenant_id == shop.id)
+}
+
+#[derive(Deserialize, Default)]
+pub struct LoginForm {
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    challenge_id: String,
+    #[serde(default)]
+    code: String,
+}
+
+fn login_body(
+    lang: Language,
+    slug: &str,
+    form: &LoginForm,
+    phone_error: Option<&str>,
+    code_step: Option<(i64, String)>,
+    code_error: Option<String>,
+) -> Markup {
+    html! {
+        @match code_step {
+            None => {
+                form method="post" action=(format!("/m/{slug}/login")) {
+                    label for="phone" { (t(lang, "phone")) }
+                    input #phone name="phone" type="tel" inputmode="tel" autocomplete="tel" value=(form.phone) required
+                        aria-invalid=[phone_error.map(|_| "true")] aria-describedby="phone-error";
+                    (field_error("phone", phone_error))
+                    button type="submit" #send-code { (t(lang, "m_send_code")) }
+                }
+            }
+            Some((challenge, sent_to)) => {
+                p { (t(lang, "m_code_sent")) " " strong { (sent_to) } }
+                form method="post" action=(format!("/m/{slug}/login/verify")) {
+                    input type="hidden" name="phone" value=(form.phone);
+                    input type="hidden" name="challenge_id" value=(challenge);
+                    label for="code" { (t(lang, "m_code")) }
+                    input #code name="code" inputmode="numeric" autocomplete="one-time-code" maxlength="6" required
+                        aria-invalid=[code_error.as_ref().map(|_| "true")] aria-describedby="code-error";
+                    (field_error("code", code_error.as_deref()))
+                    button type="submit" #verify { (t(lang, "sign_in")) }
+                }
+            }
+        }
+    }
+}
+
+/// `GET /m/{shop}/login`.
+pub async fn show_login(
+    State(app): State<AppState>,
+    Path(slug): Path<String>,
+    jar: CookieJar,
+    Query(q): Query<LangQuery>,
+) -> Response {
+    let Some(shop) = shop(&app, &slug).await else {
+        return not_found();
+    };
+    let lang = lang_of(&q, &jar);
+    let jar = jar.add(Cookie::build(("lang", lang.as_str())).path("/").build());
+    let body = login_body(lang, &slug, &LoginForm::default(), None, None, None);
+    (
+        jar,
+        page(lang, &shop.name, &slug, t(lang, "sign_in"), false, body),
+    )
+        .into_response()
+}
+
+/// `POST /m/{shop}/login`: text a code to the member's phone.
+pub async fn send_login_code(
+    State(app): State<AppState>,
+    Path(slug): Path<String>,
+    meta: RequestMeta,
+    jar: CookieJar,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let Some(shop) = shop(&app, &slug).await else {
+        return not_found();
+    };
+    let lang = language(None, &jar);
+    let again = |err: &'static str| {
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            page(
+                lang,
+                &shop.name,
+                &slug,
+                t(lang, "sign_in"),
+                false,
+                login_body(lang, &slug, &form, Some(t(lang, err)), None, None),
+            ),
+        )
+            .into_response()
+    };
+    let Ok(phone) = Phone::parse(&form.phone) else {
+        return again("bad_phone");
+    };
+    let Some(member) = crate::members::store::find_by_phone(&app.db, shop.id, &phone)
+        .await
+        .ok()
+        .flatten()
+    else {
+        return again("no_member");
+    };
+    match crate::otp::send(&app, shop.id, member.id, &member.phone, "login", &meta.ip).await {
+        Ok(c) => page(
+            lang,
+            &shop.name,
+            &slug,
+            t(lang, "sign_in"),
+            false,
+            login_body(
+                lang,
+                &slug,
+                &form,
+                None,
+                Some((c.challenge_id, c.sent_to)),
+                None,
+            ),
+        )
+        .into_response(),
+        Err(e) => (
+            e.code.status(),
+            page(
+                lang,
+                &shop.name,
+                &slug,
+                t(lang, "sign_in"),
+                false,
+                login_body(lang, &slug, &form, Some(&e.message), None, None),
+            ),
+        )
+            .into_response(),
+    }
+}
+
+fn otp_error(lang: Language, e: &crate::error::ApiError) -> String {
+    match e.code {
+        crate::error::Code::OtpInvalid => t(lang, "m_wrong_code").to_string(),
+        crate::error::Code::OtpExpired => t(lang, "m_code_expired").to_string(),
+        _ => e.message.clone(),
+    }
+}
+
+/// `POST /m/{shop}/login/verify`: check the code, start the member's session.
+pub async fn verify_login(
+    State(app): State<AppState>,
+    Path(slug): Path<String>,
+    jar: CookieJar,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let Some(shop) = shop(&app, &slug).await else {
+        return not_found();
+    };
+    let lang = language(None, &jar);
+    let member = match Phone::parse(&form.phone) {
+        Ok(p) => crate::members::store::find_by_phone(&app.db, shop.id, &p)
+            .await
+            .ok()
+            .flatten(),
+        Err(_) => None,
+    };
+    let challenge = form.challenge_id.parse::<i64>().unwrap_or(0);
+    let Some(member) = member else {
+        return not_found();
+    };
+    let proof = crate::otp::OtpProof {
+        challenge_id: challenge,
+        code: form.code.clone(),
+    };
+    let fail = |e: crate::error::ApiError| {
+        let body = login_body(
+            lang,
+            &slug,
+            &form,
+            None,
+            Some((challenge, crate::otp::mask_phone(&member.phone))),
+            Some(otp_error(lang, &e)),
+        );
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            page(lang, &shop.name, &slug, t(lang, "sign_in"), false, body),
+        )
+            .into_response()
+    };
+    if let Err(e) = crate::otp::check(&app.db, shop.id, member.id, "login", &proof).await {
+        return fail(e);
+    }
+    let token = random_token();
+    let result = async {
+        let mut tx = app.db.begin().await?;
+        crate::otp::consume(&mut tx, shop.id, &proof).await?;
+        crate::members::store::create_member_session(
+            &mut tx,
+            shop.id,
+            member.id,
+            &token_hash(&token),
+            &random_token(),
+            SESSION_HOURS,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok::<_, crate::error::ApiError>(())
+    }
+    .await;
+    if let Err(e) = result {
+        return fail(e);
+    }
+    let secure = app.settings.public_url.starts_with("https://");
+    let cookie = Cookie::build((COOKIE, token))
+        .path("/m/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(secure)
+        .build();
+    (jar.add(cookie), Redirect::to(&format!("/m/{slug}"))).into_response()
+}
+
+/// `GET /m/{shop}`: balance, expiring points, tier progress and recent history.
+pub async fn home(
+    State(app): State<AppState>,
+    Path(slug): Path<String>,
+    jar: CookieJar,
+    Query(q): Query<LangQuery>,
+) -> Response {
+    let Some(shop) = shop(&app, &slug).await else {
+        return not_found();
+    };
+    let lang = lang_of(&q, &jar);
+    let Some(s) = session(&app, &jar, &shop).await else {
+        return Redirect::to(&format!("/m/{slug}/login")).into_response();
+    };
+    let jar = jar.add(Cookie::build(("lang", lang.as_str())).path("/").build());
+    let member = crate::members::store::get(&app.db, shop.id, s.member_id)
+        .await
+        .ok()
+        .flatten();
+    let Ok((points, stamps, recent)) =
+        crate::ledger::member_view(&app.db, shop.id, s.member_id).await
+    else {
+        return not_found();
+    };
+    let tier = crate::tiers::status(&app.db, shop.id, s.member_id, crate::store::now_micros())
+        .await
+        .ok();
+    let tz = crate::ledger::tenant_time_zone(&app.db, shop.id)
+        .await
+        .unwrap_or(jiff::tz::TimeZone::UTC);
+    let day = |t: jiff::Timestamp| t.to_zoned(tz.clone()).strftime("%Y-%m-%d").to_string();
+    let body = html! {
+        p { (member.as_ref().map(|m| m.first_name.clone()).unwrap_or_default()) }
+        section.card aria-label=(t(lang, "balance")) {
+            p { (t(lang, "balance")) }
+            p.big #m-balance { (points.balance) }
+            @if points.expiring_30_days > 0 {
+                p.error { (points.expiring_30_days) " " (t(lang, "m_expiring_30")) }
+            }
+            @if let Some(next) = points.next_expiry { p.muted { (t(lang, "m_next_expiry")) ": " (points.next_expiry_points) " · " (day(next)) } }
+            @if stamps.balance > 0 { p { (t(lang, "m_stamps")) ": " (stamps.balance) } }
+        }
+        @if let Some(tier) = &tier {
+            @if let Some(level) = &tier.level {
+                section.card #m-tier aria-label=(t(lang, "tier")) {
+                    p { (t(lang, "tier")) ": " strong { (if lang == Language::En { level.name_en.clone().unwrap_or(level.name.clone()) } else { level.name.clone() }) } }
+                    @if let Some(n) = &tier.next {
+                        label for="tier-progress" { (t(lang, "m_to_next")) " " (n.name) ": " (n.remaining) }
+                        progress #tier-progress max=(n.threshold) value=(tier.value.min(n.threshold)) { (tier.value) }
+                    }
+                    @if let Some(k) = &tier.keep { p.muted { (t(lang, "m_to_keep")) ": " (k.remaining) " · " (day(k.by)) } }
+                    @for b in &level.benefits { p { "✓ " (b) } }
+                }
+            }
+        }
+        h2 { (t(lang, "m_history")) }
+        table {
+            @for l in recent.iter().take(10) {
+                tr { td { (day(l.occurred_at)) } td { (t(lang, kind_key(&l.kind))) } td { (if l.amount > 0 { format!("+{}", l.amount) } else { l.amount.to_string() }) } }
+            }
+        }
+        form method="post" action=(format!("/m/{slug}/logout")) { button.secondary type="submit" { (t(lang, "sign_out")) } }
+    };
+    (
+        jar,
+        page(lang, &shop.name, &slug, t(lang, "m_home"), true, body),
+    )
+        .into_response()
+}
+
+fn kind_key(kind: &str) -> &'static str {
+    match kind {
+        "earn" => "k_earn",
+        "bonus" => "k_bonus",
+        "redeem" => "k_redeem",
+        "redeem_cancel" => "k_redeem_cancel",
+        "expire" => "k_expire",
+        "reversal" => "k_reversal",
+        "adjust_credit" | "adjust_debit" => "k_adjust",
+        "opening" => "k_opening",
+        _ => "k_other",
+    }
+}
+
+/// `POST /m/{shop}/logout`.
+pub async fn logout(
+    State(app): State<AppState>,
+    Path(slug): Path<String>,
+    jar: CookieJar,
+) -> Response {
+    if let Some(c) = jar.get(COOKIE) {
+        let _ = crate::members::store::delete_member_session(&app.db, &token_hash(c.value())).await;
+    }
+    (
+        jar.remove(Cookie::build(COOKIE).path("/m/").build()),
+        Redirect::to(&format!("/m/{slug}/login")),
+    )
+        .into_response()
+}
+
+/// `GET /m/{shop}/rewards`: the catalog with this member's prices.
+pub async fn rewards(
+    State(app): State<AppState>,
+    Path(slug): Path<String>,
+    jar: CookieJar,
+    Query(q): Query<LangQuery>,
+) -> Response {
+    let Some(shop) = shop(&app, &slug).await else {
+        return not_found();
+    };
+    let lang = lang_of(&q, &jar);
+    let Some(s) = session(&app, &jar, &shop).await else {
+        return Redirect::to(&format!("/m/{slug}/login")).into_response();
+    };
+    let catalog = crate::rewards::catalog_for(&app.db, shop.id, s.member_id)
+        .await
+        .unwrap_or_default();
+    let body = html! {
+        @for r in &catalog {
+            section.card.reward id=(format!("reward-{}", r.reward.id)) {
+                p.big { (if lang == Language::En { r.reward.spec.name_en.clone().unwrap_or(r.reward.spec.name.clone()) } else { r.reward.spec.name.clone() }) }
+                p { (r.price) " " (t(lang, "points")) }
+                @if r.redeemable && r.reward.spec.kind != crate::rewards::model::RewardKind::Shipped {
+                    form method="post" action=(format!("/m/{slug}/rewards/{}", r.reward.id)) {
+                        input type="hidden" name="_csrf" value=(s.csrf_token);
+                        button type="submit" { (t(lang, "m_redeem")) }
+                    }
+                } @else if r.redeemable {
+                    p.muted { (t(lang, "m_ask_staff")) }
+                } @else {
+                    p.muted { (r.reason.clone().unwrap_or_default()) }
+                }
+            }
+        }
+    };
+    page(lang, &shop.name, &slug, t(lang, "m_rewards"), true, body).into_response()
+}
+
+#[derive(Deserialize, Default)]
+pub struct RedeemForm {
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+    #[serde(default)]
+    challenge_id: String,
+    #[serde(default)]
+    code: String,
+}
+
+/// `POST /m/{shop}/rewards/{id}`: first a code is texted; with the code, the reward is
+/// redeemed and the coupon shown.
+pub async fn redeem(
+    State(app): State<AppState>,
+    Path((slug, reward)): Path<(String, String)>,
+    meta: RequestMeta,
+    jar: CookieJar,
+    Form(form): Form<RedeemForm>,
+) -> Response {
+    let Some(shop) = shop(&app, &slug).await else {
+        return not_found();
+    };
+    let lang = language(None, &jar);
+    let Some(s) = session(&app, &jar, &shop).await else {
+        return Redirect::to(&format!("/m/{slug}/login")).into_response();
+    };
+    if !constant_time_eq(&s.csrf_token, &form.csrf) {
+        return (
+            StatusCode::FORBIDDEN,
+            Html(t(lang, "form_expired").to_string()),
+        )
+            .into_response();
+    }
+    let Ok(reward_id) = reward.parse::<i64>() else {
+        return not_found();
+    };
+    let Some(member) = crate::members::store::get(&app.db, shop.id, s.member_id)
+        .await
+        .ok()
+        .flatten()
+    else {
+        return not_found();
+    };
+    let reward_name = crate::rewards::store::get(&app.db, shop.id, reward_id)
+        .await
+        .ok()
+        .flatten()
+        .map(|r| r.spec.name)
+        .unwrap_or_default();
+    let code_form = |challenge: i64, error: Option<String>| {
+        html! {
+            p.big { (reward_name) }
+            p { (t(lang, "m_code_sent")) " " strong { (crate::otp::mask_phone(&member.phone)) } }
+            form method="post" action=(format!("/m/{slug}/rewards/{reward_id}")) {
+                input type="hidden" name="_csrf" value=(s.csrf_token);
+                input type="hidden" name="challenge_id" value=(challenge);
+                label for="code" { (t(lang, "m_code")) }
+                input #code name="code" inputmode="numeric" autocomplete="one-time-code" maxlength="6" required
+                    aria-invalid=[error.as_ref().map(|_| "true")] aria-describedby="code-error";
+                (field_error("code", error.as_deref()))
+                button type="submit" #confirm-redeem { (t(lang, "m_redeem")) }
+            }
+        }
+    };
+    if form.challenge_id.is_empty() {
+        return match crate::otp::send(&app, shop.id, member.id, &member.phone, "spend", &meta.ip)
+            .await
+        {
+            Ok(c) => page(
+                lang,
+                &shop.name,
+                &slug,
+                t(lang, "m_redeem"),
+                true,
+                code_form(c.challenge_id, None),
+            )
+            .into_response(),
+            Err(e) => (
+                e.code.status(),
+                page(
+                    lang,
+                    &shop.name,
+                    &slug,
+                    t(lang, "m_redeem"),
+                    true,
+                    html! { p.error role="alert" { (e.message) } },
+                ),
+            )
+                .into_response(),
+        };
+    }
+    let challenge = form.challenge_id.parse::<i64>().unwrap_or(0);
+    let input = crate::rewards::RedeemInput {
+        tenant_id: shop.id,
+        reward_id,
+        member_id: member.id,
+        shipping: None,
+        otp: Some(crate::otp::OtpProof {
+            challenge_id: challenge,
+            code: form.code.clone(),
+        }),
+        idem_key: format!("reward:member:{challenge}"),
+        dry_run: false,
+    };
+    let actor = crate::audit::ActorRef {
+        kind: "member",
+        id: Some(member.id),
+        label: "member page",
+    };
+    match crate::rewards::redeem(&app.db, &input, actor, &meta).await {
+        Ok(o) => match o.redemption {
+            Some(r) => Redirect::to(&format!("/m/{slug}/coupons/{}", r.id)).into_response(),
+            None => Redirect::to(&format!("/m/{slug}/coupons")).into_response(),
+        },
+        Err(e)
+            if matches!(
+                e.code,
+                crate::error::Code::OtpInvalid | crate::error::Code::OtpExpired
+            ) =>
+        {
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                page(
+                    lang,
+                    &shop.name,
+                    &slug,
+                    t(lang, "m_redeem"),
+                    true,
+                    code_form(challenge, Some(otp_error(lang, &e))),
+                ),
+            )
+                .into_response()
+        }
+        Err(e) => (
+            e.code.status(),
+            page(
+                lang,
+                &shop.name,
+                &slug,
+                t(lang, "m_redeem"),
+                true,
+                html! { p.error role="alert" { (e.message) } },
+            ),
+        )
+            .into_response(),
+    }
+}
+
+/// `GET /m/{shop}/coupons`: the member's coupons, codes and shipments.
+pub async fn coupons(
+    State(app): State<AppState>,
+    Path(slug): Path<String>,
+    jar: CookieJar,
+    Query(q): Query<LangQuery>,
+) -> Response {
+    let Some(shop) = shop(&app, &slug).await else {
+        return not_found();
+    };
+    let lang = lang_of(&q, &jar);
+    let Some(s) = session(&app, &jar, &shop).await else {
+        return Redirect::to(&format!("/m/{slug}/login")).into_response();
+    };
+    let f = crate::rewards::store::Filter {
+        member_id: Some(s.member_id),
+        ..Default::default()
+    };
+    let list = crate::rewards::store::list_redemptions(&app.db, shop.id, &f, i64::MAX, 50)
+        .await
+        .unwrap_or_default();
+    let body = html! {
+        @if list.is_empty() { p { (t(lang, "m_no_coupons")) } }
+        @for r in list.iter().take(50) {
+            section.card {
+                p { a href=(format!("/m/{slug}/coupons/{}", r.id)) { (r.reward_name) } }
+                p.muted { (t(lang, crate::rewards::pages::status_key(&r.status))) }
+            }
+        }
+    };
+    page(lang, &shop.name, &slug, t(lang, "m_coupons"), true, body).into_response()
+}
+
+/// `GET /m/{shop}/coupons/{id}`: one coupon, with its code and QR to show at the counter.
+pub async fn coupon(
+    State(app): State<AppState>,
+    Path((slug, id)): Path<(String, String)>,
+    jar: CookieJar,
+    Query(q): Query<LangQuery>,
+) -> Response {
+    let Some(shop) = shop(&app, &slug).await else {
+        return not_found();
+    };
+    let lang = lang_of(&q, &jar);
+    let Some(s) = session(&app, &jar, &shop).await else {
+        return Redirect::to(&format!("/m/{slug}/login")).into_response();
+    };
+    let Ok(id) = id.parse::<i64>() else {
+        return not_found();
+    };
+    let Some(r) = crate::rewards::store::get_redemption(&app.db, shop.id, id)
+        .await
+        .ok()
+        .flatten()
+        .filter(|r| r.member_id == s.member_id)
+    else {
+        return not_found();
+    };
+    let qr = r.coupon_code.as_deref().and_then(|c| {
+        qrcode::QrCode::new(crate::rewards::model::display_code(c).as_bytes())
+            .ok()
+            .map(|q| {
+                q.render::<qrcode::render::svg::Color>()
+                    .min_dimensions(220, 220)
+                    .build()
+            })
+    });
+    let body = html! {
+        section.card #m-coupon {
+            p.big { (r.reward_name) }
+            @if let Some(code) = &r.coupon_code {
+                @if let Some(svg) = &qr { div.qr role="img" aria-label=(t(lang, "coupon_code")) { (maud::PreEscaped(svg)) } }
+                p { (t(lang, "coupon_code")) ": " strong #m-coupon-code { (crate::rewards::model::display_code(code)) } }
+            }
+            @if let Some(code) = &r.digital_code { p { (t(lang, "coupon_code")) ": " strong #m-digital-code { (code) } } }
+            p { (t(lang, "status")) ": " strong #m-coupon-status { (t(lang, crate::rewards::pages::status_key(&r.status))) } }
+        }
+    };
+    page(lang, &shop.name, &slug, t(lang, "m_coupons"), true, body).into_response()
+}
