@@ -152,6 +152,11 @@ pub fn build(db: Db, settings: Settings) -> (AppState, Router) {
         )
         .route("/m/{slug}/coupons", get(crate::members::portal::coupons))
         .route(
+            "/m/{slug}/claim/{token}",
+            get(crate::members::portal::show_claim).post(crate::members::portal::collect_claim),
+        )
+        .route("/staff/claims", post(crate::ledger::pages::submit_claim))
+        .route(
             "/m/{slug}/coupons/{id}",
             get(crate::members::portal::coupon),
         )

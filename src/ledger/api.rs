@@ -33,6 +33,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(member_points))
         .routes(routes!(member_ledger))
         .routes(routes!(liability_report))
+        .routes(routes!(create_claim))
 }
 
 fn amount_in_range(field: &str, value: i64, min: i64) -> ApiResult<i64> {
@@ -555,4 +556,66 @@ async fn liability_report(
     Ok(Json(
         store::liability(&app.db, ctx.tenant_id(), q.currency, from, to).await?,
     ))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimRequest {
+    /// The bill in satang.
+    pub amount_satang: i64,
+    pub branch_id: Option<i64>,
+    /// Minutes the QR code stays valid (1-1440, default 10).
+    pub valid_minutes: Option<i64>,
+}
+
+/// Create a one-time claim QR for a bill: the member who scans it first on their member
+/// page, before it expires, collects the points the rules give for it.
+#[utoipa::path(post, path = "/claims", tag = "ledger", operation_id = "create_claim",
+    request_body = ClaimRequest, security(("api_key" = ["points.earn"])),
+    responses((status = 201, body = super::claims::NewClaim), (status = 422, body = crate::error::Problem)))]
+async fn create_claim(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    JsonBody(req): JsonBody<ClaimRequest>,
+) -> ApiResult<(StatusCode, Json<super::claims::NewClaim>)> {
+    let amount = amount_in_range("amount_satang", req.amount_satang, 1)?;
+    let minutes = req.valid_minutes.unwrap_or(10);
+    if !(1..=1440).contains(&minutes) {
+        return Err(ApiError::invalid(
+            "valid_minutes",
+            "must be between 1 and 1440",
+        ));
+    }
+    if let Some(b) = req.branch_id {
+        if !crate::tenants::store::get_branch(&app.db, ctx.tenant_id(), b)
+            .await?
+            .is_some_and(|b| b.active)
+        {
+            return Err(ApiError::invalid(
+                "branch_id",
+                format!("branch {b} does not exist or is inactive"),
+            ));
+        }
+    }
+    let tenant = crate::tenants::store::get_tenant(&app.db, ctx.tenant_id())
+        .await?
+        .ok_or_else(|| ApiError::not_found("shop"))?;
+    let (kind, id, label) = actor_ref(&ctx);
+    let claim = super::claims::create(
+        &app.db,
+        &app.settings.public_url,
+        &tenant.slug,
+        ctx.tenant_id(),
+        amount,
+        req.branch_id,
+        minutes,
+        ActorRef {
+            kind,
+            id: Some(id),
+            label: &label,
+        },
+        &ctx.meta,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(claim)))
 }

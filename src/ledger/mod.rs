@@ -8,6 +8,7 @@
 //! receipt granting points twice; a float anywhere near an amount.
 
 pub mod api;
+pub mod claims;
 pub mod model;
 pub mod pages;
 pub mod store;

@@ -156,6 +156,18 @@ async fn render(app: &AppState, v: View<'_>) -> Markup {
             }
         }
         @if let Some(n) = &v.notice { (n) }
+        @if member.is_none() {
+            details #claim-qr {
+                summary { (t(lang, "claim_qr")) }
+                form method="post" action="/staff/claims" {
+                    input type="hidden" name="_csrf" value=(csrf);
+                    label for="claim-amount" { (t(lang, "bill_amount")) }
+                    input #claim-amount name="amount" inputmode="decimal" autocomplete="off" required;
+                    (branch_select(app, tenant, lang, "").await)
+                    button type="submit" #make-qr { (t(lang, "make_qr")) }
+                }
+            }
+        }
     };
     staff_layout(lang, t(lang, "counter"), v.p, body)
 }
@@ -334,4 +346,83 @@ pub async fn submit_earn(
         form
     };
     again(None, Some(notice), form).await
+}
+
+/// `POST /staff/claims`: make a one-time claim QR for a bill.
+pub async fn submit_claim(
+    State(app): State<AppState>,
+    PageSession(p): PageSession,
+    meta: RequestMeta,
+    jar: CookieJar,
+    Form(form): Form<EarnForm>,
+) -> Response {
+    let lang = language(None, &jar);
+    if !p.allows(Permission::PointsEarn) || !csrf_ok(&p, &form.csrf) {
+        return refuse(lang);
+    }
+    let Some(amount) = parse_baht(&form.amount) else {
+        let notice = html! { p.error role="alert" { (t(lang, "bad_amount")) } };
+        let page = render(
+            &app,
+            View {
+                lang,
+                p: &p,
+                form: EarnForm::default(),
+                phone_error: None,
+                amount_error: None,
+                notice: Some(notice),
+            },
+        )
+        .await;
+        return (StatusCode::UNPROCESSABLE_ENTITY, Html(page.into_string())).into_response();
+    };
+    let branch = form.branch_id.parse::<i64>().ok();
+    let slug = crate::tenants::store::get_tenant(&app.db, p.tenant_id)
+        .await
+        .ok()
+        .flatten()
+        .map(|t| t.slug)
+        .unwrap_or_default();
+    let (kind, id, label) = p.audit_actor();
+    let actor = ActorRef {
+        kind,
+        id: Some(id),
+        label: &label,
+    };
+    let notice = match super::claims::create(
+        &app.db,
+        &app.settings.public_url,
+        &slug,
+        p.tenant_id,
+        amount,
+        branch,
+        10,
+        actor,
+        &meta,
+    )
+    .await
+    {
+        Ok(c) => html! {
+            section.card #claim {
+                p { (baht(c.amount_satang)) " ฿" }
+                div.qr role="img" aria-label="QR" { (maud::PreEscaped(c.qr_svg)) }
+                p.muted { (t(lang, "scan_within")) }
+                a #claim-link href=(c.url) { (c.url) }
+            }
+        },
+        Err(e) => html! { p.error role="alert" { (e.message) } },
+    };
+    let page = render(
+        &app,
+        View {
+            lang,
+            p: &p,
+            form: EarnForm::default(),
+            phone_error: None,
+            amount_error: None,
+            notice: Some(notice),
+        },
+    )
+    .await;
+    Html(page.into_string()).into_response()
 }

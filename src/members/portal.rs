@@ -25,6 +25,8 @@ const SESSION_HOURS: i64 = 24 * 30;
 #[derive(Deserialize, Default)]
 pub struct LangQuery {
     lang: Option<String>,
+    /// Where to go after signing in (a page of this shop's member site).
+    next: Option<String>,
 }
 
 fn lang_of(q: &LangQuery, jar: &CookieJar) -> Language {
@@ -106,6 +108,8 @@ async fn session(
 #[derive(Deserialize, Default)]
 pub struct LoginForm {
     #[serde(default)]
+    next: String,
+    #[serde(default)]
     phone: String,
     #[serde(default)]
     challenge_id: String,
@@ -125,6 +129,7 @@ fn login_body(
         @match code_step {
             None => {
                 form method="post" action=(format!("/m/{slug}/login")) {
+                    input type="hidden" name="next" value=(form.next);
                     label for="phone" { (t(lang, "phone")) }
                     input #phone name="phone" type="tel" inputmode="tel" autocomplete="tel" value=(form.phone) required
                         aria-invalid=[phone_error.map(|_| "true")] aria-describedby="phone-error";
@@ -135,6 +140,7 @@ fn login_body(
             Some((challenge, sent_to)) => {
                 p { (t(lang, "m_code_sent")) " " strong { (sent_to) } }
                 form method="post" action=(format!("/m/{slug}/login/verify")) {
+                    input type="hidden" name="next" value=(form.next);
                     input type="hidden" name="phone" value=(form.phone);
                     input type="hidden" name="challenge_id" value=(challenge);
                     label for="code" { (t(lang, "m_code")) }
@@ -160,7 +166,11 @@ pub async fn show_login(
     };
     let lang = lang_of(&q, &jar);
     let jar = jar.add(Cookie::build(("lang", lang.as_str())).path("/").build());
-    let body = login_body(lang, &slug, &LoginForm::default(), None, None, None);
+    let form = LoginForm {
+        next: q.next.clone().unwrap_or_default(),
+        ..Default::default()
+    };
+    let body = login_body(lang, &slug, &form, None, None, None);
     (
         jar,
         page(lang, &shop.name, &slug, t(lang, "sign_in"), false, body),
@@ -315,7 +325,14 @@ pub async fn verify_login(
         .same_site(SameSite::Lax)
         .secure(secure)
         .build();
-    (jar.add(cookie), Redirect::to(&format!("/m/{slug}"))).into_response()
+    // Only a page of this shop's member site (no open redirect).
+    let home = format!("/m/{slug}");
+    let next = if form.next.starts_with(&format!("{home}/")) && !form.next.contains("//") {
+        form.next.clone()
+    } else {
+        home
+    };
+    (jar.add(cookie), Redirect::to(&next)).into_response()
 }
 
 /// `GET /m/{shop}`: balance, expiring points, tier progress and recent history.
@@ -683,4 +700,91 @@ pub async fn coupon(
         }
     };
     page(lang, &shop.name, &slug, t(lang, "m_coupons"), true, body).into_response()
+}
+
+/// `GET /m/{shop}/claim/{token}`: the bill a claim QR is for, and a button to collect it.
+pub async fn show_claim(
+    State(app): State<AppState>,
+    Path((slug, token)): Path<(String, String)>,
+    jar: CookieJar,
+    Query(q): Query<LangQuery>,
+) -> Response {
+    let Some(shop) = shop(&app, &slug).await else {
+        return not_found();
+    };
+    let lang = lang_of(&q, &jar);
+    let here = format!("/m/{slug}/claim/{token}");
+    let Some(s) = session(&app, &jar, &shop).await else {
+        return Redirect::to(&format!("/m/{slug}/login?next={here}")).into_response();
+    };
+    let claim = crate::ledger::claims::find(&app.db, shop.id, &token)
+        .await
+        .ok()
+        .flatten();
+    let body = match claim {
+        None => html! { p.error role="alert" { (t(lang, "m_claim_unknown")) } },
+        Some(c)
+            if c.claimed_member.is_some_and(|m| m != s.member_id)
+                || (c.claimed_member.is_none() && c.expires_at <= crate::store::now_micros()) =>
+        {
+            html! { p.error role="alert" { (t(lang, "m_claim_used")) } }
+        }
+        Some(c) => html! {
+            section.card #m-claim {
+                p { (t(lang, "bill_amount")) }
+                p.big { (crate::web::baht(c.amount_satang)) " ฿" }
+                form method="post" action=(here) {
+                    input type="hidden" name="_csrf" value=(s.csrf_token);
+                    button type="submit" #collect { (t(lang, "m_collect")) }
+                }
+            }
+        },
+    };
+    page(lang, &shop.name, &slug, t(lang, "m_claim"), true, body).into_response()
+}
+
+#[derive(Deserialize, Default)]
+pub struct CsrfOnly {
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+}
+
+/// `POST /m/{shop}/claim/{token}`: collect the points.
+pub async fn collect_claim(
+    State(app): State<AppState>,
+    Path((slug, token)): Path<(String, String)>,
+    meta: RequestMeta,
+    jar: CookieJar,
+    Form(form): Form<CsrfOnly>,
+) -> Response {
+    let Some(shop) = shop(&app, &slug).await else {
+        return not_found();
+    };
+    let lang = language(None, &jar);
+    let Some(s) = session(&app, &jar, &shop).await else {
+        return Redirect::to(&format!("/m/{slug}/login")).into_response();
+    };
+    if !constant_time_eq(&s.csrf_token, &form.csrf) {
+        return (
+            StatusCode::FORBIDDEN,
+            Html(t(lang, "form_expired").to_string()),
+        )
+            .into_response();
+    }
+    let body = match crate::ledger::claims::collect(&app.db, shop.id, &token, s.member_id, &meta)
+        .await
+    {
+        Ok(o) => html! {
+            section.card #m-claimed role="status" {
+                p.ok { (t(lang, "granted")) ": " span #m-claimed-points { (o.points) } " " (t(lang, "points")) }
+                p { (t(lang, "new_balance")) ": " strong { (o.balance.unwrap_or(0)) } }
+                p { a href=(format!("/m/{slug}")) { (t(lang, "m_home")) } }
+            }
+        },
+        Err(e) if e.code == crate::error::Code::WrongState => {
+            html! { p.error #m-claim-error role="alert" { (t(lang, "m_claim_used")) } }
+        }
+        Err(e) => html! { p.error #m-claim-error role="alert" { (e.message) } },
+    };
+    page(lang, &shop.name, &slug, t(lang, "m_claim"), true, body).into_response()
 }

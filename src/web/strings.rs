@@ -123,6 +123,22 @@ pub fn t(lang: Language, key: &'static str) -> &'static str {
         "k_adjust" => ("ปรับคะแนน", "Adjustment"),
         "k_opening" => ("ยอดยกมา", "Opening balance"),
         "k_other" => ("อื่น ๆ", "Other"),
+        "m_claim" => ("รับคะแนนจาก QR", "Collect points"),
+        "m_collect" => ("รับคะแนน", "Collect my points"),
+        "m_claim_unknown" => ("ไม่พบ QR นี้", "This QR code is not known"),
+        "m_claim_used" => (
+            "QR นี้ถูกใช้แล้วหรือหมดอายุแล้ว",
+            "This QR code was already used or has expired",
+        ),
+        "claim_qr" => (
+            "ลูกค้าไม่ได้ให้เบอร์? สร้าง QR ให้สแกนรับคะแนน",
+            "No phone number? Make a QR the customer scans to collect the points",
+        ),
+        "make_qr" => ("สร้าง QR", "Make QR"),
+        "scan_within" => (
+            "ให้ลูกค้าสแกนภายใน 10 นาที ใช้ได้ครั้งเดียว",
+            "The customer scans it within 10 minutes; it works once",
+        ),
         _ => (key, key),
     };
     match lang {

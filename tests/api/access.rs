@@ -715,6 +715,7 @@ db_test!(every_state_changing_request_writes_an_audit_entry, |app| {
         ("create_draw", ("/api/v1/draws".into(), draw(now, now + hour))),
         ("enter_draw", (format!("/api/v1/draws/{open_draw}/entries"), json!({"member_id": m, "entries": 1}))),
         ("make_draw", (format!("/api/v1/draws/{closed_draw}/draw"), Value::Null)),
+        ("create_claim", ("/api/v1/claims".into(), json!({"amount_satang": 10_000}))),
     ]);
     for op in ops.iter().filter(|o| is_write(&o.method)) {
         let (url, body) = plan

@@ -572,3 +572,62 @@ db_test!(members_are_found_by_any_thai_phone_format, |app| {
         .await;
     assert_eq!((bad.status, bad.field()), (422, "phone"));
 });
+
+db_test!(
+    a_claim_qr_gives_its_points_once_to_the_first_member_before_it_expires,
+    |app| {
+        let owner = app.signup("kafe").await;
+        let first = owner.member("0811111111").await;
+        let second = owner.member("0822222222").await;
+        let res = owner
+            .post("/api/v1/claims", json!({"amount_satang": 50_000}))
+            .await;
+        assert_eq!(res.status, 201, "{}", res.body);
+        assert!(res.body["qr_svg"].as_str().unwrap().contains("<svg"));
+        let url = res.body["url"].as_str().unwrap();
+        assert!(url.starts_with(&format!("{}/m/kafe/claim/", app.base)));
+        let token = url.rsplit('/').next().unwrap();
+        let tenant = owner.me["tenant_id"].as_i64().unwrap();
+        let meta = loyal::http::context::RequestMeta {
+            request_id: "t".into(),
+            ip: "127.0.0.1".into(),
+        };
+        let collect = |m: i64| loyal::ledger::claims::collect(&app.db, tenant, token, m, &meta);
+        assert_eq!(collect(first).await.unwrap().points, 20);
+        let again = collect(first).await.unwrap();
+        assert!(again.replayed, "scanning twice grants once");
+        assert_eq!(
+            collect(second).await.unwrap_err().code,
+            loyal::error::Code::WrongState
+        );
+        assert_eq!(owner.points(first).await["balance"], 20);
+        assert_eq!(owner.points(second).await["balance"], 0);
+        // Another shop cannot use the token; an expired claim gives nothing.
+        let other = app.signup("other").await;
+        let other_tenant = other.me["tenant_id"].as_i64().unwrap();
+        let stranger = other.member("0833333333").await;
+        let res =
+            loyal::ledger::claims::collect(&app.db, other_tenant, token, stranger, &meta).await;
+        assert_eq!(res.unwrap_err().code, loyal::error::Code::NotFound);
+        let res = owner
+            .post(
+                "/api/v1/claims",
+                json!({"amount_satang": 50_000, "valid_minutes": 1}),
+            )
+            .await;
+        let token2 = res.body["url"]
+            .as_str()
+            .unwrap()
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .to_string();
+        loyal::on_db!(&app.db, pool => sqlx::query("UPDATE point_claims SET expires_at = 1 WHERE id = $1").bind(res.body["id"].as_i64().unwrap()).execute(pool).await.map(|r| r.rows_affected())).unwrap();
+        let res = loyal::ledger::claims::collect(&app.db, tenant, &token2, second, &meta).await;
+        assert_eq!(res.unwrap_err().code, loyal::error::Code::WrongState);
+        let bad = owner
+            .post("/api/v1/claims", json!({"amount_satang": 0}))
+            .await;
+        assert_eq!((bad.status, bad.field()), (422, "amount_satang"));
+    }
+);

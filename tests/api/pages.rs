@@ -205,3 +205,44 @@ async fn a_member_signs_in_by_code_redeems_with_a_fresh_code_and_staff_honour_th
     assert_eq!(b.text("#m-coupon-status").await, "already used");
     b.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_collects_points_by_scanning_the_claim_qr_the_cashier_made() {
+    let (app, owner, cashier, _, m) = shop().await;
+    let email = cashier.me["email"].as_str().unwrap().to_string();
+    let staff = Browser::start(&app.base).await;
+    staff.sign_in("kafe", &email, PASSWORD, "en").await;
+    staff.goto("/staff/earn").await;
+    staff.click("#claim-qr summary").await;
+    staff.fill("#claim-amount", "500").await;
+    staff.click("#make-qr").await;
+    assert!(staff.exists("#claim .qr svg").await);
+    let link = staff
+        .client
+        .find(fantoccini::Locator::Css("#claim-link"))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    staff.screenshot("staff-claim-qr-en").await;
+    staff.close().await;
+
+    // The member scans it: signs in (by code), lands back on the claim, collects.
+    let member = Browser::start(&app.base).await;
+    member.client.goto(&link).await.unwrap();
+    member.fill("#phone", "0812345678").await;
+    member.click("#send-code").await;
+    member.fill("#code", &last_code(&owner).await).await;
+    member.click("#verify").await;
+    assert!(member.text("#m-claim").await.contains("500.00"));
+    member.click("#collect").await;
+    assert_eq!(member.text("#m-claimed-points").await, "20");
+    assert_eq!(owner.points(m).await["balance"], 20);
+    // Scanning it again grants nothing more.
+    member.client.goto(&link).await.unwrap();
+    member.click("#collect").await;
+    assert_eq!(owner.points(m).await["balance"], 20);
+    member.close().await;
+}

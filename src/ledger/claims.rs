@@ -1,0 +1,144 @@
+//! One-time claim QR codes: staff create one for a bill when the customer's phone is not
+//! at hand; the member scans it on their page and collects the points the rules give.
+//! It expires (10 minutes by default) and works once: the purchase it records has the
+//! receipt `claim:<id>`, so a second member is refused by the ledger's own receipt
+//! check, and the same member scanning twice gets the first result.
+
+use serde::Serialize;
+
+use crate::audit::{self, ActorRef, Change};
+use crate::auth::secrets::{random_token, token_hash};
+use crate::error::{ApiError, Code};
+use crate::http::context::RequestMeta;
+use crate::store::{Db, now_micros};
+use crate::{ids, on_db};
+
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct NewClaim {
+    pub id: i64,
+    /// The link the QR code holds (the member page's claim page).
+    pub url: String,
+    /// The QR code of `url`, as SVG.
+    pub qr_svg: String,
+    pub amount_satang: i64,
+    #[schema(value_type = String, format = DateTime)]
+    pub expires_at: jiff::Timestamp,
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn create(
+    db: &Db,
+    public_url: &str,
+    slug: &str,
+    tenant_id: i64,
+    amount_satang: i64,
+    branch_id: Option<i64>,
+    valid_minutes: i64,
+    actor: ActorRef<'_>,
+    meta: &RequestMeta,
+) -> Result<NewClaim, ApiError> {
+    let id = ids::next_id();
+    let token = random_token();
+    let now = now_micros();
+    let expires_at = now + valid_minutes * 60_000_000;
+    let mut tx = db.begin().await?;
+    crate::on_tx!(&mut tx, c => sqlx::query(
+        "INSERT INTO point_claims (tenant_id, id, token_hash, amount_satang, branch_id, created_by, expires_at, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+        .bind(tenant_id).bind(id).bind(token_hash(&token)).bind(amount_satang).bind(branch_id).bind(actor.label)
+        .bind(expires_at).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
+    audit::record_as(
+        &mut tx,
+        tenant_id,
+        actor,
+        meta,
+        Change::new("claim.created", "claim", id)
+            .details(serde_json::json!({"amount_satang": amount_satang, "branch_id": branch_id})),
+    )
+    .await?;
+    tx.commit().await?;
+    let url = format!(
+        "{}/m/{slug}/claim/{token}",
+        public_url.trim_end_matches('/')
+    );
+    let qr_svg = qrcode::QrCode::new(url.as_bytes())
+        .map_err(ApiError::internal)?
+        .render::<qrcode::render::svg::Color>()
+        .min_dimensions(240, 240)
+        .build();
+    Ok(NewClaim {
+        id,
+        url,
+        qr_svg,
+        amount_satang,
+        expires_at: crate::types::timestamp(expires_at),
+    })
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Claim {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub amount_satang: i64,
+    pub branch_id: Option<i64>,
+    pub expires_at: i64,
+    pub claimed_member: Option<i64>,
+}
+
+pub async fn find(db: &Db, tenant_id: i64, token: &str) -> sqlx::Result<Option<Claim>> {
+    on_db!(db, pool => sqlx::query_as(
+        "SELECT id, tenant_id, amount_satang, branch_id, expires_at, claimed_member FROM point_claims WHERE token_hash = $1 AND tenant_id = $2")
+        .bind(token_hash(token)).bind(tenant_id).fetch_optional(pool).await)
+}
+
+/// Collect a claim's points for a member.
+pub async fn collect(
+    db: &Db,
+    tenant_id: i64,
+    token: &str,
+    member_id: i64,
+    meta: &RequestMeta,
+) -> Result<super::PurchaseOutcome, ApiError> {
+    let claim = find(db, tenant_id, token)
+        .await?
+        .ok_or_else(|| ApiError::not_found("claim"))?;
+    match claim.claimed_member {
+        Some(m) if m != member_id => {
+            return Err(ApiError::new(
+                Code::WrongState,
+                "this QR code was already used",
+            ));
+        }
+        None if claim.expires_at <= now_micros() => {
+            return Err(ApiError::new(Code::WrongState, "this QR code has expired"));
+        }
+        _ => {}
+    }
+    let input = super::PurchaseInput {
+        tenant_id,
+        member_id,
+        amount_satang: claim.amount_satang,
+        receipt: format!("claim:{}", claim.id),
+        branch_id: claim.branch_id,
+        occurred_at: now_micros(),
+        items: vec![],
+        dry_run: false,
+    };
+    let actor = ActorRef {
+        kind: "member",
+        id: Some(member_id),
+        label: "claim QR",
+    };
+    let outcome = super::record_purchase(db, &input, actor, meta)
+        .await
+        .map_err(|e| {
+            if e.code == Code::IdempotencyKeyReused {
+                ApiError::new(Code::WrongState, "this QR code was already used")
+            } else {
+                e
+            }
+        })?;
+    on_db!(db, pool => sqlx::query("UPDATE point_claims SET claimed_member = $3, claimed_at = $4 WHERE tenant_id = $1 AND id = $2 AND claimed_member IS NULL")
+        .bind(tenant_id).bind(claim.id).bind(member_id).bind(now_micros()).execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(outcome)
+}
