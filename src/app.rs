@@ -145,6 +145,10 @@ pub fn build(db: Db, settings: Settings) -> (AppState, Router) {
             post(crate::members::portal::verify_login),
         )
         .route("/m/{slug}/logout", post(crate::members::portal::logout))
+        .route(
+            "/m/{slug}/signup",
+            get(crate::members::portal::show_signup).post(crate::members::portal::submit_signup),
+        )
         .route("/m/{slug}/rewards", get(crate::members::portal::rewards))
         .route(
             "/m/{slug}/rewards/{id}",

@@ -63,7 +63,7 @@ async fn put_signup_form(
     get_signup_form(State(app), ctx).await
 }
 
-async fn shop_form(app: &AppState, slug: &str) -> ApiResult<(i64, SignupForm)> {
+pub async fn shop_form(app: &AppState, slug: &str) -> ApiResult<(i64, SignupForm)> {
     let tenant = crate::tenants::store::find_tenant_by_slug(&app.db, slug)
         .await?
         .filter(|t| t.status == "active")
@@ -123,6 +123,19 @@ async fn public_signup(
     Path(slug): Path<String>,
     JsonBody(req): JsonBody<SignupRequest>,
 ) -> ApiResult<(StatusCode, Json<SignupResult>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(sign_up(&app, &meta, &slug, &req).await?),
+    ))
+}
+
+/// Sign someone up as a member of the shop `slug` (the API and the member page).
+pub async fn sign_up(
+    app: &AppState,
+    meta: &RequestMeta,
+    slug: &str,
+    req: &SignupRequest,
+) -> ApiResult<SignupResult> {
     if let Err(wait) = app.login_limiter.check(&format!("signup/{slug}"), &meta.ip) {
         let mut e = ApiError::new(
             Code::RateLimited,
@@ -131,7 +144,7 @@ async fn public_signup(
         e.retry_after_secs = Some(wait);
         return Err(e);
     }
-    let (tenant, form) = shop_form(&app, &slug).await?;
+    let (tenant, form) = shop_form(app, slug).await?;
     if req.accept_terms_version != form.terms_version {
         return Err(ApiError::field(
             Code::StaleVersion,
@@ -220,7 +233,7 @@ async fn public_signup(
         other => other?,
     };
     let profile = ProfileChanges {
-        birthday: req.birthday.map(String::from),
+        birthday: req.birthday.clone().map(String::from),
         tags: Some(tags),
         ..Default::default()
     };
@@ -266,7 +279,7 @@ async fn public_signup(
         &mut tx,
         tenant,
         actor(),
-        &meta,
+        meta,
         Change::new("member.signed_up", "member", id),
     )
     .await?;
@@ -274,13 +287,10 @@ async fn public_signup(
         crate::ledger::grant_welcome(&mut tx, &app.db, tenant, id, crate::store::now_micros())
             .await?;
     tx.commit().await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(SignupResult {
-            member_id: id,
-            welcome_points: welcome.map(|w| w.points).unwrap_or(0),
-        }),
-    ))
+    Ok(SignupResult {
+        member_id: id,
+        welcome_points: welcome.map(|w| w.points).unwrap_or(0),
+    })
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

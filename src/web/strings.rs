@@ -139,6 +139,43 @@ pub fn t(lang: Language, key: &'static str) -> &'static str {
             "ให้ลูกค้าสแกนภายใน 10 นาที ใช้ได้ครั้งเดียว",
             "The customer scans it within 10 minutes; it works once",
         ),
+        "s_sign_up" => ("สมัครสมาชิก", "Become a member"),
+        "s_first_name" => ("ชื่อ", "First name"),
+        "s_last_name" => ("นามสกุล", "Last name"),
+        "s_birthday" => ("วันเกิด (ไม่บังคับ)", "Birthday (optional)"),
+        "s_birthday_hint" => ("วว/ดด/ปปปป เช่น 31/12/2535", "DD/MM/YYYY, e.g. 31/12/1992"),
+        "s_bad_birthday" => (
+            "วันเกิดไม่ถูกต้อง ใช้ วว/ดด/ปปปป (พ.ศ. หรือ ค.ศ.)",
+            "Not a valid date: use DD/MM/YYYY (Buddhist or Gregorian year)",
+        ),
+        "s_terms" => ("ข้อกำหนดและเงื่อนไข", "Terms and conditions"),
+        "s_privacy" => ("ประกาศความเป็นส่วนตัว", "Privacy notice"),
+        "s_accept_terms" => (
+            "ฉันยอมรับข้อกำหนดและเงื่อนไข",
+            "I accept the terms and conditions",
+        ),
+        "s_accept_privacy" => (
+            "ฉันได้อ่านประกาศความเป็นส่วนตัวแล้ว",
+            "I have read the privacy notice",
+        ),
+        "s_marketing" => (
+            "รับข่าวสารและโปรโมชันทาง (เลือกได้)",
+            "Send me offers by (optional)",
+        ),
+        "s_must_accept" => ("ต้องยอมรับก่อนสมัคร", "Needed to become a member"),
+        "s_required" => ("กรุณากรอก", "Required"),
+        "s_welcome" => (
+            "ยินดีต้อนรับ! สมัครสมาชิกเรียบร้อย",
+            "Welcome! You are a member now",
+        ),
+        "s_already_member" => (
+            "เบอร์นี้เป็นสมาชิกอยู่แล้ว กรุณาเข้าสู่ระบบ",
+            "This phone is already a member; sign in instead",
+        ),
+        "s_text_changed" => (
+            "ข้อความมีการเปลี่ยนแปลง กรุณาอ่านอีกครั้ง",
+            "The text changed; please read it again",
+        ),
         _ => (key, key),
     };
     match lang {

@@ -246,3 +246,84 @@ async fn a_member_collects_points_by_scanning_the_claim_qr_the_cashier_made() {
     assert_eq!(owner.points(m).await["balance"], 20);
     member.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_signs_up_in_thai_with_a_buddhist_era_birthday_and_then_signs_in() {
+    let (app, owner, _, _, _) = shop().await;
+    let form = json!({"terms": "ข้อกำหนด", "privacy": "ความเป็นส่วนตัว", "marketing_channels": ["sms", "line"],
+        "questions": [{"id": "age", "label": "อายุ", "required": true, "options": [{"value": "u25", "label": "< 25", "tags": ["young"]}, {"value": "o25", "label": "25+", "tags": []}]}]});
+    assert_eq!(owner.put("/api/v1/signup-form", form).await.status, 200);
+    let b = Browser::start(&app.base).await;
+    b.goto("/m/kafe/signup?lang=th").await;
+    b.fill("#phone", "089-111-2222").await;
+    b.fill("#first_name", "สมหญิง").await;
+    b.fill("#birthday", "31/12/2535").await;
+    b.click("#sign-up").await;
+    // Not accepted yet: the error sits next to the box, and what was typed stays.
+    assert!(b.text("#accept_terms-error").await.contains("ต้องยอมรับ"));
+    assert_eq!(b.value("#first_name").await, "สมหญิง");
+    b.click("#accept_terms").await;
+    b.click("#accept_privacy").await;
+    b.click("#sign-up").await;
+    assert!(
+        b.text("#q_age-error").await.contains("กรุณากรอก"),
+        "the required question"
+    );
+    b.screenshot("member-signup-error-th").await;
+    b.client
+        .find(fantoccini::Locator::Css("#q_age"))
+        .await
+        .unwrap()
+        .select_by_value("u25")
+        .await
+        .unwrap();
+    if !b.exists("#accept_terms:checked").await {
+        b.click("#accept_terms").await;
+    }
+    if !b.exists("#accept_privacy:checked").await {
+        b.click("#accept_privacy").await;
+    }
+    b.click("#sign-up").await;
+    assert!(b.text("#signed-up").await.contains("ยินดีต้อนรับ"));
+    let found = owner.get("/api/v1/members?phone=0891112222").await;
+    let member = &found.body["items"][0];
+    assert_eq!(member["birthday"], "1992-12-31", "2535 BE is 1992");
+    assert_eq!(member["tags"], json!(["young"]));
+    let id = member["id"].as_i64().unwrap();
+    let consents = owner.get(&format!("/api/v1/members/{id}/consents")).await;
+    let current = consents.body["current"].as_array().unwrap();
+    let granted = |p: &str| {
+        current
+            .iter()
+            .find(|c| c["purpose"] == p)
+            .map(|c| c["granted"].as_bool().unwrap())
+    };
+    assert_eq!(
+        (granted("terms"), granted("marketing_sms")),
+        (Some(true), Some(false)),
+        "marketing boxes start unticked"
+    );
+
+    // Signing up twice with the same phone says to sign in.
+    b.goto("/m/kafe/signup").await;
+    b.fill("#phone", "0891112222").await;
+    b.fill("#first_name", "X").await;
+    b.click("#accept_terms").await;
+    b.click("#accept_privacy").await;
+    b.client
+        .find(fantoccini::Locator::Css("#q_age"))
+        .await
+        .unwrap()
+        .select_by_value("o25")
+        .await
+        .unwrap();
+    b.click("#sign-up").await;
+    assert!(b.text("#phone-error").await.contains("เป็นสมาชิกอยู่แล้ว"));
+    b.goto("/m/kafe/login").await;
+    b.fill("#phone", "0891112222").await;
+    b.click("#send-code").await;
+    b.fill("#code", &last_code(&owner).await).await;
+    b.click("#verify").await;
+    assert_eq!(b.text("#m-balance").await, "0");
+    b.close().await;
+}
