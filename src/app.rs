@@ -134,6 +134,10 @@ pub fn build(db: Db, settings: Settings) -> (AppState, Router) {
         .route("/logout", post(crate::auth::pages::submit_logout))
         .route("/admin", get(crate::auth::pages::admin_home))
         .route("/admin/mailbox", get(crate::otp::api::mailbox_page))
+        .route(
+            "/admin/setup",
+            get(crate::web::setup::show).post(crate::web::setup::submit),
+        )
         .route("/staff", get(|| async { Redirect::to("/staff/earn") }))
         .route("/m/{slug}", get(crate::members::portal::home))
         .route(

@@ -138,6 +138,15 @@ pub async fn admin_home(
             input type="hidden" name="_csrf" value=(p.csrf_token.clone().unwrap_or_default());
             button type="submit" { (t(lang, "sign_out")) }
         }
+        nav aria-label=(t(lang, "menu")) style="background:none;padding:0" {
+            ul {
+                @if p.allows(super::Permission::TenantManage) { li { a #to-setup href="/admin/setup" style="color:#0b5394" { (t(lang, "w_title")) } } }
+                @if p.allows(super::Permission::PointsEarn) { li { a href="/staff/earn" style="color:#0b5394" { (t(lang, "counter")) } } }
+                @if p.allows(super::Permission::CouponsValidate) { li { a href="/staff/coupons" style="color:#0b5394" { (t(lang, "coupons")) } } }
+                @if p.allows(super::Permission::FulfilmentManage) { li { a href="/staff/fulfilment" style="color:#0b5394" { (t(lang, "fulfilment")) } } }
+                @if p.allows(super::Permission::TenantManage) { li { a href="/admin/mailbox" style="color:#0b5394" { "SMS mailbox" } } }
+            }
+        }
         h2 { (t(lang, "branches")) }
         ul { @for b in &branches { li { (b.code) " — " (b.name) } } }
         @if !staff.is_empty() {

@@ -85,7 +85,7 @@ async fn get_ledger_settings(
 #[utoipa::path(put, path = "/ledger/settings", tag = "ledger", operation_id = "put_ledger_settings",
     request_body = LedgerSettings, security(("api_key" = ["rules.manage"])),
     responses((status = 200, body = LedgerSettings), (status = 422, body = crate::error::Problem)))]
-async fn put_ledger_settings(
+pub(crate) async fn put_ledger_settings(
     State(app): State<AppState>,
     ctx: Ctx,
     JsonBody(s): JsonBody<LedgerSettings>,

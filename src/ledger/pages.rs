@@ -309,7 +309,7 @@ pub async fn submit_earn(
     .await;
     let csrf = p.csrf_token.clone().unwrap_or_default();
     let notice = match outcome {
-        Err(e) => html! { p.error role="alert" { (e.message) } },
+        Err(e) => html! { p.error role="alert" { (crate::web::localise_error(lang, &e)) } },
         Ok(o) if !confirm => html! {
             section.card #preview-result aria-live="polite" {
                 p { (t(lang, "this_bill_earns")) " (" (baht(amount)) " ฿)" }
@@ -410,7 +410,7 @@ pub async fn submit_claim(
                 a #claim-link href=(c.url) { (c.url) }
             }
         },
-        Err(e) => html! { p.error role="alert" { (e.message) } },
+        Err(e) => html! { p.error role="alert" { (crate::web::localise_error(lang, &e)) } },
     };
     let page = render(
         &app,

@@ -240,7 +240,7 @@ pub async fn send_login_code(
                 &slug,
                 t(lang, "sign_in"),
                 false,
-                login_body(lang, &slug, &form, Some(&e.message), None, None),
+                login_body(lang, &slug, &form, Some(&crate::web::localise_error(lang, &e)), None, None),
             ),
         )
             .into_response(),
@@ -251,7 +251,7 @@ fn otp_error(lang: Language, e: &crate::error::ApiError) -> String {
     match e.code {
         crate::error::Code::OtpInvalid => t(lang, "m_wrong_code").to_string(),
         crate::error::Code::OtpExpired => t(lang, "m_code_expired").to_string(),
-        _ => e.message.clone(),
+        _ => crate::web::localise_error(lang, e),
     }
 }
 
@@ -559,7 +559,7 @@ pub async fn redeem(
                     &slug,
                     t(lang, "m_redeem"),
                     true,
-                    html! { p.error role="alert" { (e.message) } },
+                    html! { p.error role="alert" { (crate::web::localise_error(lang, &e)) } },
                 ),
             )
                 .into_response(),
@@ -615,7 +615,7 @@ pub async fn redeem(
                 &slug,
                 t(lang, "m_redeem"),
                 true,
-                html! { p.error role="alert" { (e.message) } },
+                html! { p.error role="alert" { (crate::web::localise_error(lang, &e)) } },
             ),
         )
             .into_response(),
@@ -785,7 +785,7 @@ pub async fn collect_claim(
         Err(e) if e.code == crate::error::Code::WrongState => {
             html! { p.error #m-claim-error role="alert" { (t(lang, "m_claim_used")) } }
         }
-        Err(e) => html! { p.error #m-claim-error role="alert" { (e.message) } },
+        Err(e) => html! { p.error #m-claim-error role="alert" { (crate::web::localise_error(lang, &e)) } },
     };
     page(lang, &shop.name, &slug, t(lang, "m_claim"), true, body).into_response()
 }
@@ -999,7 +999,7 @@ pub async fn submit_signup(
                 (crate::error::Code::AlreadyExists, _) => t(lang, "s_already_member").to_string(),
                 (crate::error::Code::MissingField, _) => t(lang, "s_required").to_string(),
                 (crate::error::Code::StaleVersion, _) => t(lang, "s_text_changed").to_string(),
-                _ => e.message.clone(),
+                _ => crate::web::localise_error(lang, &e),
             };
             fail(&field, msg)
         }

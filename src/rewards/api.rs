@@ -78,7 +78,7 @@ async fn list_rewards(
 #[utoipa::path(post, path = "/rewards", tag = "rewards", operation_id = "create_reward",
     request_body = RewardSpec, security(("api_key" = ["rewards.manage"])),
     responses((status = 201, body = Reward), (status = 422, body = crate::error::Problem)))]
-async fn create_reward(
+pub(crate) async fn create_reward(
     State(app): State<AppState>,
     ctx: Ctx,
     JsonBody(spec): JsonBody<RewardSpec>,

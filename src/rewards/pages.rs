@@ -213,7 +213,7 @@ pub async fn submit_coupon(
             Err(e) if e.code == crate::error::Code::CouponNotUsable => {
                 html! { p.error #coupon-result role="alert" { (t(lang, "coupon_expired")) } }
             }
-            Err(e) => html! { p.error #coupon-result role="alert" { (e.message) } },
+            Err(e) => html! { p.error #coupon-result role="alert" { (crate::web::localise_error(lang, &e)) } },
         }
     };
     coupon_page(&app, &p, lang, &form.code, Some(notice)).await
@@ -340,7 +340,7 @@ pub async fn submit_fulfilment(
         .await
         {
             Ok(r) => html! { p.ok role="status" { (r.reward_name) ": " (r.status) } },
-            Err(e) => html! { p.error role="alert" { (e.message) } },
+            Err(e) => html! { p.error role="alert" { (crate::web::localise_error(lang, &e)) } },
         }
     };
     fulfilment_page(&app, &p, lang, Some(notice)).await

@@ -229,7 +229,7 @@ pub fn qr_svg(text: &str) -> String {
 #[utoipa::path(post, path = "/invitations", tag = "staff", operation_id = "create_invitation",
     request_body = NewInvitationRequest, security(("api_key" = ["staff.manage"])),
     responses((status = 201, body = InvitationCreated), (status = 403, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
-async fn create_invitation(
+pub(crate) async fn create_invitation(
     State(app): State<AppState>,
     ctx: Ctx,
     JsonBody(req): JsonBody<NewInvitationRequest>,

@@ -243,7 +243,7 @@ pub struct TenantUpdate {
 #[utoipa::path(patch, path = "/tenant", tag = "tenants", operation_id = "update_tenant",
     request_body = TenantUpdate, security(("api_key" = ["tenant.manage"])),
     responses((status = 200, body = Tenant), (status = 422, body = crate::error::Problem)))]
-async fn update_tenant(
+pub(crate) async fn update_tenant(
     State(app): State<AppState>,
     ctx: Ctx,
     JsonBody(req): JsonBody<TenantUpdate>,
@@ -300,7 +300,7 @@ pub struct NewBranch {
 #[utoipa::path(post, path = "/branches", tag = "branches", operation_id = "create_branch",
     request_body = NewBranch, security(("api_key" = ["branches.manage"])),
     responses((status = 201, body = Branch), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
-async fn create_branch(
+pub(crate) async fn create_branch(
     State(app): State<AppState>,
     ctx: Ctx,
     JsonBody(req): JsonBody<NewBranch>,

@@ -77,7 +77,7 @@ async fn get_tier_program(
 #[utoipa::path(put, path = "/tiers", tag = "tiers", operation_id = "put_tier_program",
     request_body = TierProgram, security(("api_key" = ["rules.manage"])),
     responses((status = 200, body = TierProgramView), (status = 422, body = crate::error::Problem)))]
-async fn put_tier_program(
+pub(crate) async fn put_tier_program(
     State(app): State<AppState>,
     ctx: Ctx,
     JsonBody(program): JsonBody<TierProgram>,

@@ -1,6 +1,7 @@
 //! Server-rendered pages: the shared layout, Thai/English strings, and page sessions.
 //! Pages call the same domain functions as the API; no business rule lives here.
 
+pub mod setup;
 pub mod strings;
 
 use axum::extract::FromRequestParts;
@@ -102,8 +103,27 @@ pub fn staff_layout(lang: Language, title: &str, p: &Principal, body: Markup) ->
 }
 
 pub const EXTRA_CSS: &str = ".card{background:#fff;border:1px solid #ddd;border-radius:.5rem;padding:1rem;margin:1rem 0}\
-.big{font-size:2rem;font-weight:700}.ok{color:#0a6b2d;font-weight:600}.muted{color:#555}\
+.big{font-size:2rem;font-weight:700}ol.steps li[aria-current]{font-weight:700}.ok{color:#0a6b2d;font-weight:600}.muted{color:#555}\
 button.secondary{background:#555}.row{display:flex;gap:.5rem;flex-wrap:wrap}";
+
+/// An API error in the page's language: the code's meaning in Thai or English, with the
+/// API's detail (which names the exact rule) after it.
+pub fn localise_error(lang: Language, e: &crate::error::ApiError) -> String {
+    use crate::error::Code;
+    if lang == Language::En {
+        return e.message.clone();
+    }
+    let th = match e.code {
+        Code::InvalidField | Code::UnknownField => "ค่านี้ไม่ถูกต้อง",
+        Code::MissingField => "กรุณากรอก",
+        Code::AlreadyExists => "มีอยู่แล้ว",
+        Code::Forbidden => "ตำแหน่งของคุณไม่มีสิทธิ์",
+        Code::InsufficientPoints => "คะแนนไม่พอ",
+        Code::NotFound => "ไม่พบ",
+        _ => "ทำรายการไม่สำเร็จ",
+    };
+    format!("{th} ({})", e.message)
+}
 
 /// A field's error message, tied to the field for screen readers by id.
 pub fn field_error(id: &str, error: Option<&str>) -> Markup {

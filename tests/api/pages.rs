@@ -327,3 +327,77 @@ async fn a_person_signs_up_in_thai_with_a_buddhist_era_birthday_and_then_signs_i
     assert_eq!(b.text("#m-balance").await, "0");
     b.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_setup_wizard_sets_up_a_shop_step_by_step_with_errors_next_to_the_field() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let owner = app.signup("kafe").await;
+    let b = Browser::start(&app.base).await;
+    b.sign_in("kafe", "owner@kafe.test", PASSWORD, "th").await;
+    b.click("#to-setup").await;
+    b.fill("#name", "บ้านกาแฟ").await;
+    b.click("#save").await;
+    // Branch: a bad code is refused next to its field, keeping what was typed.
+    b.fill("#code", "สยาม!").await;
+    b.fill("#branch_name", "Siam").await;
+    b.click("#save").await;
+    assert!(b.text("#code-error").await.starts_with("ค่านี้ไม่ถูกต้อง"));
+    assert_eq!(b.value("#branch_name").await, "Siam");
+    b.screenshot("admin-setup-error-th").await;
+    b.fill("#code", "SIAM").await;
+    b.click("#save").await;
+    b.fill("#baht_per_point", "20").await;
+    b.fill("#expiry_months", "12").await;
+    b.fill("#welcome_points", "10").await;
+    b.click("#save").await;
+    b.fill("#gold", "30").await;
+    b.click("#save").await;
+    assert!(
+        b.text("#gold-error").await.contains("higher"),
+        "Gold below Silver is refused"
+    );
+    b.fill("#gold", "150").await;
+    b.click("#save").await;
+    b.fill("#reward_name", "ลาเต้ฟรี").await;
+    b.fill("#points_cost", "80").await;
+    b.click("#save").await;
+    b.fill("#email", "mali@kafe.test").await;
+    b.click("#save").await;
+    let link = b.text("#invitation-link").await;
+    assert!(link.contains("/invite/"));
+    assert!(b.exists("#invitation .qr svg").await);
+    b.screenshot("admin-setup-invite-th").await;
+    b.close().await;
+
+    assert_eq!(owner.get("/api/v1/tenant").await.body["name"], "บ้านกาแฟ");
+    assert_eq!(owner.all("/api/v1/branches").await[0]["code"], "SIAM");
+    let ledger = owner.get("/api/v1/ledger/settings").await.body;
+    assert_eq!(
+        (
+            ledger["earn"]["spend_satang"].as_i64(),
+            ledger["expiry"]["months"].as_i64(),
+            ledger["welcome_points"].as_i64()
+        ),
+        (Some(2000), Some(12), Some(10))
+    );
+    let tiers = owner.get("/api/v1/tiers").await.body;
+    assert_eq!(
+        (
+            tiers["program"]["enabled"].as_bool(),
+            tiers["program"]["levels"][2]["threshold"].as_i64()
+        ),
+        (Some(true), Some(150))
+    );
+    assert_eq!(owner.all("/api/v1/rewards").await[0]["name"], "ลาเต้ฟรี");
+    assert!(
+        owner
+            .all("/api/v1/invitations")
+            .await
+            .iter()
+            .any(|i| i["email"] == "mali@kafe.test")
+    );
+    let audit = owner
+        .all("/api/v1/audit-log?action=tiers.program_changed")
+        .await;
+    assert_eq!(audit.len(), 1, "each step is audited like the API");
+}
