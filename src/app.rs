@@ -134,6 +134,28 @@ pub fn build(db: Db, settings: Settings) -> (AppState, Router) {
         .route("/logout", post(crate::auth::pages::submit_logout))
         .route("/admin", get(crate::auth::pages::admin_home))
         .route("/admin/mailbox", get(crate::otp::api::mailbox_page))
+        .route("/admin/members", get(crate::web::admin::members))
+        .route("/admin/members/{id}", get(crate::web::admin::member))
+        .route("/admin/import", get(crate::web::admin::import))
+        .route(
+            "/admin/rewards",
+            get(crate::web::admin::rewards).post(crate::web::admin::create_reward),
+        )
+        .route("/admin/draws", get(crate::web::admin::draws))
+        .route("/admin/draws/{id}", post(crate::web::admin::make_draw))
+        .route("/admin/audit", get(crate::web::admin::audit))
+        .route(
+            "/admin/api-keys",
+            get(crate::web::admin::api_keys).post(crate::web::admin::create_api_key),
+        )
+        .route(
+            "/admin/api-keys/{id}/revoke",
+            post(crate::web::admin::revoke_api_key),
+        )
+        .route(
+            "/admin/settings/{which}",
+            get(crate::web::admin::settings).post(crate::web::admin::save_settings),
+        )
         .route(
             "/admin/setup",
             get(crate::web::setup::show).post(crate::web::setup::submit),

@@ -18,7 +18,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     params(Filter),
     security(("api_key" = ["audit.read"])),
     responses((status = 200, body = Page<Entry>)))]
-async fn list_audit_log(
+pub(crate) async fn list_audit_log(
     State(app): State<AppState>,
     ctx: Ctx,
     QueryParams(filter): QueryParams<Filter>,

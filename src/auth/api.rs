@@ -215,7 +215,7 @@ async fn me(ctx: Ctx) -> Json<Me> {
 #[utoipa::path(get, path = "/api-keys", tag = "api_keys", operation_id = "list_api_keys",
     params(PageParams), security(("api_key" = ["api_keys.manage"])),
     responses((status = 200, body = Page<ApiKey>)))]
-async fn list_api_keys(
+pub(crate) async fn list_api_keys(
     State(app): State<AppState>,
     ctx: Ctx,
     QueryParams(page): QueryParams<PageParams>,
@@ -246,7 +246,7 @@ pub struct ApiKeyCreated {
 #[utoipa::path(post, path = "/api-keys", tag = "api_keys", operation_id = "create_api_key",
     request_body = NewApiKey, security(("api_key" = ["api_keys.manage"])),
     responses((status = 201, body = ApiKeyCreated), (status = 422, body = crate::error::Problem)))]
-async fn create_api_key(
+pub(crate) async fn create_api_key(
     State(app): State<AppState>,
     ctx: Ctx,
     JsonBody(req): JsonBody<NewApiKey>,
@@ -300,7 +300,7 @@ async fn create_api_key(
 #[utoipa::path(delete, path = "/api-keys/{id}", tag = "api_keys", operation_id = "revoke_api_key",
     params(("id" = i64, Path)), security(("api_key" = ["api_keys.manage"])),
     responses((status = 204), (status = 404, body = crate::error::Problem)))]
-async fn revoke_api_key(
+pub(crate) async fn revoke_api_key(
     State(app): State<AppState>,
     ctx: Ctx,
     PathId(id): PathId,

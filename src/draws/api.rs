@@ -126,7 +126,7 @@ async fn load(app: &AppState, tenant: i64, id: i64) -> ApiResult<(DrawRow, Vec<(
 /// Lucky draws, newest first.
 #[utoipa::path(get, path = "/draws", tag = "draws", operation_id = "list_draws",
     params(PageParams), security(("api_key" = ["tenant.read"])), responses((status = 200, body = Page<Draw>)))]
-async fn list_draws(
+pub(crate) async fn list_draws(
     State(app): State<AppState>,
     ctx: Ctx,
     QueryParams(page): QueryParams<PageParams>,
@@ -145,7 +145,7 @@ async fn list_draws(
 #[utoipa::path(post, path = "/draws", tag = "draws", operation_id = "create_draw",
     request_body = DrawSpec, security(("api_key" = ["rewards.manage"])),
     responses((status = 201, body = Draw), (status = 422, body = crate::error::Problem)))]
-async fn create_draw(
+pub(crate) async fn create_draw(
     State(app): State<AppState>,
     ctx: Ctx,
     JsonBody(spec): JsonBody<DrawSpec>,
@@ -331,7 +331,7 @@ async fn enter_draw(
 #[utoipa::path(post, path = "/draws/{id}/draw", tag = "draws", operation_id = "make_draw",
     params(("id" = i64, Path)), security(("api_key" = ["rewards.manage"])),
     responses((status = 200, body = Draw), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
-async fn make_draw(
+pub(crate) async fn make_draw(
     State(app): State<AppState>,
     ctx: Ctx,
     PathId(id): PathId,

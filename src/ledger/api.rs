@@ -73,7 +73,7 @@ async fn resolve_member(app: &AppState, tenant_id: i64, member_id: i64) -> ApiRe
 /// The shop's earning rate, expiry, pending and refund policies.
 #[utoipa::path(get, path = "/ledger/settings", tag = "ledger", operation_id = "get_ledger_settings",
     security(("api_key" = ["tenant.read"])), responses((status = 200, body = LedgerSettings)))]
-async fn get_ledger_settings(
+pub(crate) async fn get_ledger_settings(
     State(app): State<AppState>,
     ctx: Ctx,
 ) -> ApiResult<Json<LedgerSettings>> {

@@ -276,7 +276,7 @@ pub struct MemberQuery {
 /// List members newest first; find one by phone; search by name or email; filter by tag.
 #[utoipa::path(get, path = "/members", tag = "members", operation_id = "list_members",
     params(MemberQuery), security(("api_key" = ["members.read"])), responses((status = 200, body = Page<Member>)))]
-async fn list_members(
+pub(crate) async fn list_members(
     State(app): State<AppState>,
     ctx: Ctx,
     QueryParams(q): QueryParams<MemberQuery>,
@@ -329,7 +329,7 @@ pub struct Member360 {
 #[utoipa::path(get, path = "/members/{id}/360", tag = "members", operation_id = "member_360",
     params(("id" = i64, Path)), security(("api_key" = ["members.read"])),
     responses((status = 200, body = Member360), (status = 404, body = crate::error::Problem)))]
-async fn member_360(
+pub(crate) async fn member_360(
     State(app): State<AppState>,
     ctx: Ctx,
     PathId(id): PathId,

@@ -240,7 +240,14 @@ pub async fn send_login_code(
                 &slug,
                 t(lang, "sign_in"),
                 false,
-                login_body(lang, &slug, &form, Some(&crate::web::localise_error(lang, &e)), None, None),
+                login_body(
+                    lang,
+                    &slug,
+                    &form,
+                    Some(&crate::web::localise_error(lang, &e)),
+                    None,
+                    None,
+                ),
             ),
         )
             .into_response(),
@@ -785,7 +792,9 @@ pub async fn collect_claim(
         Err(e) if e.code == crate::error::Code::WrongState => {
             html! { p.error #m-claim-error role="alert" { (t(lang, "m_claim_used")) } }
         }
-        Err(e) => html! { p.error #m-claim-error role="alert" { (crate::web::localise_error(lang, &e)) } },
+        Err(e) => {
+            html! { p.error #m-claim-error role="alert" { (crate::web::localise_error(lang, &e)) } }
+        }
     };
     page(lang, &shop.name, &slug, t(lang, "m_claim"), true, body).into_response()
 }

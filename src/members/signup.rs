@@ -33,7 +33,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// The shop's signup form (404 until it is set up).
 #[utoipa::path(get, path = "/signup-form", tag = "signup", operation_id = "get_signup_form",
     security(("api_key" = ["tenant.read"])), responses((status = 200, body = SignupForm), (status = 404, body = crate::error::Problem)))]
-async fn get_signup_form(State(app): State<AppState>, ctx: Ctx) -> ApiResult<Json<SignupForm>> {
+pub(crate) async fn get_signup_form(
+    State(app): State<AppState>,
+    ctx: Ctx,
+) -> ApiResult<Json<SignupForm>> {
     consent::form(&app.db, ctx.tenant_id())
         .await?
         .map(Json)
@@ -45,7 +48,7 @@ async fn get_signup_form(State(app): State<AppState>, ctx: Ctx) -> ApiResult<Jso
 #[utoipa::path(put, path = "/signup-form", tag = "signup", operation_id = "put_signup_form",
     request_body = SignupFormInput, security(("api_key" = ["tenant.manage"])),
     responses((status = 200, body = SignupForm), (status = 422, body = crate::error::Problem)))]
-async fn put_signup_form(
+pub(crate) async fn put_signup_form(
     State(app): State<AppState>,
     ctx: Ctx,
     JsonBody(input): JsonBody<SignupFormInput>,

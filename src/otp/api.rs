@@ -61,7 +61,7 @@ async fn send_member_otp(
 /// Whether redemptions and lucky-draw entries need a one-time code.
 #[utoipa::path(get, path = "/spend-settings", tag = "rewards", operation_id = "get_spend_settings",
     security(("api_key" = ["tenant.read"])), responses((status = 200, body = SpendSettings)))]
-async fn get_spend_settings(
+pub(crate) async fn get_spend_settings(
     State(app): State<AppState>,
     ctx: Ctx,
 ) -> ApiResult<Json<SpendSettings>> {
@@ -72,7 +72,7 @@ async fn get_spend_settings(
 
 #[utoipa::path(put, path = "/spend-settings", tag = "rewards", operation_id = "put_spend_settings",
     request_body = SpendSettings, security(("api_key" = ["rules.manage"])), responses((status = 200, body = SpendSettings)))]
-async fn put_spend_settings(
+pub(crate) async fn put_spend_settings(
     State(app): State<AppState>,
     ctx: Ctx,
     JsonBody(s): JsonBody<SpendSettings>,

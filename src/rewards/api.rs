@@ -60,7 +60,7 @@ pub struct RewardQuery {
 /// The rewards catalog, newest first.
 #[utoipa::path(get, path = "/rewards", tag = "rewards", operation_id = "list_rewards",
     params(RewardQuery), security(("api_key" = ["tenant.read"])), responses((status = 200, body = Page<Reward>)))]
-async fn list_rewards(
+pub(crate) async fn list_rewards(
     State(app): State<AppState>,
     ctx: Ctx,
     QueryParams(q): QueryParams<RewardQuery>,

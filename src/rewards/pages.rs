@@ -213,7 +213,9 @@ pub async fn submit_coupon(
             Err(e) if e.code == crate::error::Code::CouponNotUsable => {
                 html! { p.error #coupon-result role="alert" { (t(lang, "coupon_expired")) } }
             }
-            Err(e) => html! { p.error #coupon-result role="alert" { (crate::web::localise_error(lang, &e)) } },
+            Err(e) => {
+                html! { p.error #coupon-result role="alert" { (crate::web::localise_error(lang, &e)) } }
+            }
         }
     };
     coupon_page(&app, &p, lang, &form.code, Some(notice)).await

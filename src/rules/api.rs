@@ -19,7 +19,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// The shop's multipliers, caps and stamp cards (the base rate is in the ledger settings).
 #[utoipa::path(get, path = "/rules/earning", tag = "rules", operation_id = "get_earning_rules",
     security(("api_key" = ["tenant.read"])), responses((status = 200, body = EarningRules)))]
-async fn get_earning_rules(State(app): State<AppState>, ctx: Ctx) -> ApiResult<Json<EarningRules>> {
+pub(crate) async fn get_earning_rules(
+    State(app): State<AppState>,
+    ctx: Ctx,
+) -> ApiResult<Json<EarningRules>> {
     Ok(Json(super::store::get(&app.db, ctx.tenant_id()).await?))
 }
 
@@ -28,7 +31,7 @@ async fn get_earning_rules(State(app): State<AppState>, ctx: Ctx) -> ApiResult<J
 #[utoipa::path(put, path = "/rules/earning", tag = "rules", operation_id = "put_earning_rules",
     request_body = EarningRules, security(("api_key" = ["rules.manage"])),
     responses((status = 200, body = EarningRules), (status = 422, body = crate::error::Problem)))]
-async fn put_earning_rules(
+pub(crate) async fn put_earning_rules(
     State(app): State<AppState>,
     ctx: Ctx,
     JsonBody(rules): JsonBody<EarningRules>,

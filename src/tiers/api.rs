@@ -39,7 +39,7 @@ pub struct LevelCount {
 /// The shop's tier program and how many members hold each level.
 #[utoipa::path(get, path = "/tiers", tag = "tiers", operation_id = "get_tier_program",
     security(("api_key" = ["tenant.read"])), responses((status = 200, body = TierProgramView)))]
-async fn get_tier_program(
+pub(crate) async fn get_tier_program(
     State(app): State<AppState>,
     ctx: Ctx,
 ) -> ApiResult<Json<TierProgramView>> {

@@ -1,6 +1,7 @@
 //! Server-rendered pages: the shared layout, Thai/English strings, and page sessions.
 //! Pages call the same domain functions as the API; no business rule lives here.
 
+pub mod admin;
 pub mod setup;
 pub mod strings;
 

@@ -401,3 +401,76 @@ async fn the_setup_wizard_sets_up_a_shop_step_by_step_with_errors_next_to_the_fi
         .await;
     assert_eq!(audit.len(), 1, "each step is audited like the API");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_console_finds_members_imports_a_file_and_edits_rules_through_the_api() {
+    let (app, owner, _, _, m) = shop().await;
+    owner.purchase(m, 100_000, "R1").await;
+    let b = Browser::start(&app.base).await;
+    b.sign_in("kafe", "owner@kafe.test", PASSWORD, "en").await;
+    b.click("#to-members").await;
+    b.fill("#q", "mal").await;
+    b.click("form[role=search] button").await;
+    b.click("table a").await;
+    assert_eq!(b.text("#a-balance").await, "40");
+    b.screenshot("admin-member-360-en").await;
+
+    // Import: one good row, one bad phone; progress ends "done" and the bad row is listed.
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("members.csv");
+    std::fs::write(
+        &csv,
+        "phone,full_name,points\n0855555555,Somchai Jaidee,25\n12345,Bad Phone,0\n",
+    )
+    .unwrap();
+    b.goto("/admin/import").await;
+    b.client
+        .find(fantoccini::Locator::Css("#file"))
+        .await
+        .unwrap()
+        .send_keys(csv.to_str().unwrap())
+        .await
+        .unwrap();
+    b.click("#upload").await;
+    for _ in 0..100 {
+        if b.text("#import-status").await.starts_with("done") && b.exists("#import-errors tr").await
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let status = b.text("#import-status").await;
+    assert!(
+        status.contains("1 imported") && status.contains("1 refused"),
+        "{status}"
+    );
+    assert!(b.text("#import-errors").await.contains("phone"));
+    b.screenshot("admin-import-en").await;
+
+    // Rules as JSON, with the API's validation naming the field.
+    b.goto("/admin/settings/earning").await;
+    b.fill("#doc", r#"{"cap_per_bill": -5}"#).await;
+    b.click("#save-doc").await;
+    assert!(b.text("#doc-error").await.contains("cap_per_bill"));
+    b.fill("#doc", r#"{"cap_per_bill": 500}"#).await;
+    b.click("#save-doc").await;
+    assert!(b.exists("#saved").await);
+    assert_eq!(
+        owner.get("/api/v1/rules/earning").await.body["cap_per_bill"],
+        500
+    );
+
+    // An API key made on the page works once shown.
+    b.goto("/admin/api-keys").await;
+    b.fill("#key-name", "POS").await;
+    b.click("input[name='scope:branches.read']").await;
+    b.click("form[action='/admin/api-keys'] button").await;
+    let secret = b.text("#key-secret").await;
+    assert_eq!(
+        app.with_key(&secret).get("/api/v1/branches").await.status,
+        200
+    );
+    b.goto("/admin/audit?action=api_key.created").await;
+    assert!(b.page_text().await.contains("api_key.created"));
+    b.close().await;
+}
