@@ -90,6 +90,8 @@ impl Browser {
         e.send_keys(text).await.unwrap();
     }
 
+    /// Click; when the click follows a link or submits a form, wait until the new page
+    /// has replaced the old one (so the next step never reads the page it left).
     pub async fn click(&self, css: &str) {
         let e = self
             .client
@@ -97,7 +99,23 @@ impl Browser {
             .for_element(Locator::Css(css))
             .await
             .unwrap_or_else(|e| panic!("no {css}: {e}"));
+        let tag = e.tag_name().await.unwrap_or_default().to_lowercase();
+        let kind = e.attr("type").await.ok().flatten().unwrap_or_default();
+        let navigates = tag == "a" || (tag == "button" && kind != "button");
+        let old = if navigates {
+            self.client.find(Locator::Css("html")).await.ok()
+        } else {
+            None
+        };
         e.click().await.unwrap();
+        if let Some(old) = old {
+            for _ in 0..200 {
+                if old.tag_name().await.is_err() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+        }
     }
 
     /// The visible text of the first element matching `css` (waits for it).
