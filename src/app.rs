@@ -181,6 +181,11 @@ pub fn build(db: Db, settings: Settings) -> (AppState, Router) {
             post(crate::members::portal::redeem),
         )
         .route("/m/{slug}/coupons", get(crate::members::portal::coupons))
+        .route("/m/{slug}/draws", get(crate::members::portal::draws))
+        .route(
+            "/m/{slug}/draws/{id}",
+            post(crate::members::portal::enter_draw),
+        )
         .route(
             "/m/{slug}/claim/{token}",
             get(crate::members::portal::show_claim).post(crate::members::portal::collect_claim),

@@ -234,10 +234,10 @@ async fn enter_draw(
     JsonBody(req): JsonBody<EntryRequest>,
 ) -> ApiResult<(StatusCode, Json<Entered>)> {
     let tenant = ctx.tenant_id();
-    let row = store::get(&app.db, tenant, id)
+    // The draw first: another shop's draw id is simply not found.
+    store::get(&app.db, tenant, id)
         .await?
         .ok_or_else(|| ApiError::not_found("draw"))?;
-    let spec: DrawSpec = serde_json::from_str(&row.spec).map_err(ApiError::internal)?;
     let member = crate::members::store::get(&app.db, tenant, req.member_id)
         .await?
         .ok_or_else(|| {
@@ -246,7 +246,54 @@ async fn enter_draw(
                 format!("member {} does not exist", req.member_id),
             )
         })?;
-    if !(1..=100).contains(&req.entries) {
+    let idem_key = match headers
+        .get(crate::http::idempotency::HEADER)
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(k) => format!("draw:{k}"),
+        None => format!("draw:{}", crate::ids::next_id()),
+    };
+    let (kind, actor_id, label) = ctx.principal.audit_actor();
+    let actor = ActorRef {
+        kind,
+        id: Some(actor_id),
+        label: &label,
+    };
+    let entered = enter(
+        &app.db,
+        tenant,
+        id,
+        member.id,
+        req.entries,
+        req.otp.as_ref(),
+        idem_key,
+        actor,
+        &ctx.meta,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(entered)))
+}
+
+/// Buy entries for a member (the API and the member page): checks the draw is open,
+/// the one-time code, the per-member cap; debits the points and records the entries in
+/// one transaction under the member's lock.
+#[allow(clippy::too_many_arguments)]
+pub async fn enter(
+    db: &crate::store::Db,
+    tenant: i64,
+    id: i64,
+    member_id: i64,
+    entries: i64,
+    otp: Option<&OtpProof>,
+    idem_key: String,
+    actor: ActorRef<'_>,
+    meta: &crate::http::context::RequestMeta,
+) -> ApiResult<Entered> {
+    let row = store::get(db, tenant, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("draw"))?;
+    let spec: DrawSpec = serde_json::from_str(&row.spec).map_err(ApiError::internal)?;
+    if !(1..=100).contains(&entries) {
         return Err(ApiError::invalid("entries", "must be between 1 and 100"));
     }
     let now = Timestamp::now();
@@ -256,22 +303,14 @@ async fn enter_draw(
             "this draw is not open for entries",
         ));
     }
-    let proof = crate::otp::require(&app.db, tenant, member.id, req.otp.as_ref()).await?;
-    let settings = crate::ledger::store::settings(&app.db, tenant).await?;
-    let tz = crate::ledger::tenant_time_zone(&app.db, tenant).await?;
-    let idem_key = match headers
-        .get(crate::http::idempotency::HEADER)
-        .and_then(|v| v.to_str().ok())
-    {
-        Some(k) => format!("draw:{k}"),
-        None => format!("draw:{}", crate::ids::next_id()),
-    };
-    let (kind, actor_id, label) = ctx.principal.audit_actor();
-    let mut tx = app.db.begin().await?;
-    crate::ledger::store::lock_member(&mut tx, tenant, member.id, Currency::Points).await?;
+    let proof = crate::otp::require(db, tenant, member_id, otp).await?;
+    let settings = crate::ledger::store::settings(db, tenant).await?;
+    let tz = crate::ledger::tenant_time_zone(db, tenant).await?;
+    let mut tx = db.begin().await?;
+    crate::ledger::store::lock_member(&mut tx, tenant, member_id, Currency::Points).await?;
     if let Some(max) = spec.max_entries_per_member {
-        let held = store::member_entries(&mut tx, tenant, id, member.id).await?;
-        if held + req.entries > max {
+        let held = store::member_entries(&mut tx, tenant, id, member_id).await?;
+        if held + entries > max {
             return Err(ApiError::field(
                 Code::LimitReached,
                 "entries",
@@ -281,18 +320,18 @@ async fn enter_draw(
     }
     let points = spec
         .entry_cost
-        .checked_mul(req.entries)
+        .checked_mul(entries)
         .filter(|p| *p <= MAX_AMOUNT)
         .ok_or_else(|| ApiError::invalid("entries", "too many points"))?;
     let posting = Posting {
         amount: points,
         idem_key,
-        request_hash: format!("draw|{id}|{}|{}", member.id, req.entries),
+        request_hash: format!("draw|{id}|{member_id}|{entries}"),
         reason: Some(format!("lucky draw: {}", spec.name)),
-        actor_kind: kind.to_string(),
-        actor_id: Some(actor_id),
-        details: serde_json::json!({"draw_id": id, "entries": req.entries}),
-        ..Posting::blank(tenant, member.id, Kind::Redeem)
+        actor_kind: actor.kind.to_string(),
+        actor_id: actor.id,
+        details: serde_json::json!({"draw_id": id, "entries": entries}),
+        ..Posting::blank(tenant, member_id, Kind::Redeem)
     };
     let posted = crate::ledger::store::post(&mut tx, &posting, &settings, &tz).await?;
     if posted.replayed {
@@ -302,28 +341,25 @@ async fn enter_draw(
         ));
     }
     let entry_ids =
-        store::add_entries(&mut tx, tenant, id, member.id, posted.txn_id, req.entries).await?;
+        store::add_entries(&mut tx, tenant, id, member_id, posted.txn_id, entries).await?;
     if let Some(p) = &proof {
         crate::otp::consume(&mut tx, tenant, p).await?;
     }
     audit::record_as(
         &mut tx,
         tenant,
-        ActorRef { kind, id: Some(actor_id), label: &label },
-        &ctx.meta,
-        Change::new("draw.entered", "draw", id).details(serde_json::json!({"member_id": member.id, "entries": entry_ids, "points": points, "txn_id": posted.txn_id})),
+        actor,
+        meta,
+        Change::new("draw.entered", "draw", id).details(serde_json::json!({"member_id": member_id, "entries": entry_ids, "points": points, "txn_id": posted.txn_id})),
     )
     .await?;
     tx.commit().await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(Entered {
-            entry_ids,
-            points,
-            balance: posted.balance,
-            txn_id: posted.txn_id,
-        }),
-    ))
+    Ok(Entered {
+        entry_ids,
+        points,
+        balance: posted.balance,
+        txn_id: posted.txn_id,
+    })
 }
 
 /// Make the draw after it closes: reveals the seed and records the winners, which

@@ -95,3 +95,15 @@ pub async fn set_winners(
         .bind(tenant_id).bind(draw_id).bind(winners_json).bind(now_micros()).execute(c).await.map(|r| r.rows_affected()))?;
     Ok(n == 1)
 }
+
+/// A member's entries in a draw (for their page).
+pub async fn member_entry_count(
+    db: &Db,
+    tenant_id: i64,
+    draw_id: i64,
+    member_id: i64,
+) -> sqlx::Result<i64> {
+    let (n,): (i64,) = on_db!(db, pool => sqlx::query_as("SELECT CAST(COUNT(*) AS BIGINT) FROM draw_entries WHERE tenant_id = $1 AND draw_id = $2 AND member_id = $3")
+        .bind(tenant_id).bind(draw_id).bind(member_id).fetch_one(pool).await)?;
+    Ok(n)
+}

@@ -58,6 +58,7 @@ fn page(
                             a href=(format!("/m/{slug}")) { (t(lang, "m_home")) }
                             a href=(format!("/m/{slug}/rewards")) { (t(lang, "m_rewards")) }
                             a href=(format!("/m/{slug}/coupons")) { (t(lang, "m_coupons")) }
+                            a href=(format!("/m/{slug}/draws")) { (t(lang, "a_draws")) }
                         }
                         a href="?lang=th" lang="th" { "ไทย" }
                         a href="?lang=en" lang="en" { "English" }
@@ -1032,5 +1033,157 @@ mod tests {
             Some("1992-02-01")
         );
         assert_eq!(super::parse_birthday("tomorrow"), None);
+    }
+}
+
+/// `GET /m/{shop}/draws`: open lucky draws, the member's entries, and a form to buy more.
+pub async fn draws(
+    State(app): State<AppState>,
+    Path(slug): Path<String>,
+    jar: CookieJar,
+    Query(q): Query<LangQuery>,
+) -> Response {
+    let Some(shop) = shop(&app, &slug).await else {
+        return not_found();
+    };
+    let lang = lang_of(&q, &jar);
+    let Some(s) = session(&app, &jar, &shop).await else {
+        return Redirect::to(&format!("/m/{slug}/login")).into_response();
+    };
+    let rows = crate::draws::store::list(&app.db, shop.id, i64::MAX, 50)
+        .await
+        .unwrap_or_default();
+    let now = jiff::Timestamp::now();
+    let mut cards = vec![];
+    for r in rows {
+        let Ok(spec) = serde_json::from_str::<crate::draws::api::DrawSpec>(&r.spec) else {
+            continue;
+        };
+        let mine = crate::draws::store::member_entry_count(&app.db, shop.id, r.id, s.member_id)
+            .await
+            .unwrap_or(0);
+        let open = r.drawn_at.is_none() && spec.opens_at <= now && now < spec.closes_at;
+        cards.push(html! {
+            section.card.draw id=(format!("draw-{}", r.id)) {
+                p.big { (spec.name) }
+                p { (spec.entry_cost) " " (t(lang, "points")) " / " (t(lang, "d_entry")) " · " (t(lang, "d_mine")) ": " strong.mine { (mine) } }
+                p.muted { "SHA-256(seed): " code { (r.seed_hash[..16].to_string()) "…" } " · " a href=(format!("/api/v1/public/{slug}/draws/{}/proof", r.id)) { (t(lang, "d_proof")) } }
+                @if open {
+                    form method="post" action=(format!("/m/{slug}/draws/{}", r.id)) {
+                        input type="hidden" name="_csrf" value=(s.csrf_token);
+                        label for=(format!("entries-{}", r.id)) { (t(lang, "d_how_many")) }
+                        input id=(format!("entries-{}", r.id)) name="entries" inputmode="numeric" value="1";
+                        button type="submit" { (t(lang, "d_enter")) }
+                    }
+                }
+            }
+        });
+    }
+    let body = html! { @if cards.is_empty() { p { (t(lang, "d_none")) } } @for c in cards { (c) } };
+    page(lang, &shop.name, &slug, t(lang, "a_draws"), true, body).into_response()
+}
+
+#[derive(Deserialize, Default)]
+pub struct EntryForm {
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+    #[serde(default)]
+    entries: String,
+    #[serde(default)]
+    challenge_id: String,
+    #[serde(default)]
+    code: String,
+}
+
+/// `POST /m/{shop}/draws/{id}`: a code is texted first; with it, the entries are bought.
+pub async fn enter_draw(
+    State(app): State<AppState>,
+    Path((slug, draw)): Path<(String, String)>,
+    meta: RequestMeta,
+    jar: CookieJar,
+    Form(form): Form<EntryForm>,
+) -> Response {
+    let Some(shop) = shop(&app, &slug).await else {
+        return not_found();
+    };
+    let lang = language(None, &jar);
+    let Some(s) = session(&app, &jar, &shop).await else {
+        return Redirect::to(&format!("/m/{slug}/login")).into_response();
+    };
+    if !constant_time_eq(&s.csrf_token, &form.csrf) {
+        return (
+            StatusCode::FORBIDDEN,
+            Html(t(lang, "form_expired").to_string()),
+        )
+            .into_response();
+    }
+    let Ok(draw_id) = draw.parse::<i64>() else {
+        return not_found();
+    };
+    let Some(member) = crate::members::store::get(&app.db, shop.id, s.member_id)
+        .await
+        .ok()
+        .flatten()
+    else {
+        return not_found();
+    };
+    let entries = form.entries.trim().parse::<i64>().unwrap_or(0);
+    let code_form = |challenge: i64, error: Option<String>| {
+        html! {
+            p { (t(lang, "m_code_sent")) " " strong { (crate::otp::mask_phone(&member.phone)) } }
+            form method="post" action=(format!("/m/{slug}/draws/{draw_id}")) {
+                input type="hidden" name="_csrf" value=(s.csrf_token);
+                input type="hidden" name="entries" value=(entries);
+                input type="hidden" name="challenge_id" value=(challenge);
+                label for="code" { (t(lang, "m_code")) }
+                input #code name="code" inputmode="numeric" autocomplete="one-time-code" maxlength="6" required aria-describedby="code-error";
+                (field_error("code", error.as_deref()))
+                button type="submit" #confirm-entries { (t(lang, "d_enter")) }
+            }
+        }
+    };
+    if form.challenge_id.is_empty() {
+        return match crate::otp::send(&app, shop.id, member.id, &member.phone, "spend", &meta.ip)
+            .await
+        {
+            Ok(c) => page(
+                lang,
+                &shop.name,
+                &slug,
+                t(lang, "a_draws"),
+                true,
+                code_form(c.challenge_id, None),
+            )
+            .into_response(),
+            Err(e) => (
+                e.code.status(),
+                page(
+                    lang,
+                    &shop.name,
+                    &slug,
+                    t(lang, "a_draws"),
+                    true,
+                    html! { p.error role="alert" { (crate::web::localise_error(lang, &e)) } },
+                ),
+            )
+                .into_response(),
+        };
+    }
+    let challenge = form.challenge_id.parse::<i64>().unwrap_or(0);
+    let proof = crate::otp::OtpProof {
+        challenge_id: challenge,
+        code: form.code.clone(),
+    };
+    let actor = crate::audit::ActorRef {
+        kind: "member",
+        id: Some(member.id),
+        label: "member page",
+    };
+    match crate::draws::api::enter(&app.db, shop.id, draw_id, member.id, entries, Some(&proof), format!("draw:member:{challenge}"), actor, &meta).await {
+        Ok(_) => Redirect::to(&format!("/m/{slug}/draws")).into_response(),
+        Err(e) if matches!(e.code, crate::error::Code::OtpInvalid | crate::error::Code::OtpExpired) => {
+            (StatusCode::UNPROCESSABLE_ENTITY, page(lang, &shop.name, &slug, t(lang, "a_draws"), true, code_form(challenge, Some(otp_error(lang, &e))))).into_response()
+        }
+        Err(e) => (e.code.status(), page(lang, &shop.name, &slug, t(lang, "a_draws"), true, html! { p.error #draw-error role="alert" { (crate::web::localise_error(lang, &e)) } })).into_response(),
     }
 }

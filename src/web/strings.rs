@@ -229,6 +229,12 @@ pub fn t(lang: Language, key: &'static str) -> &'static str {
         "a_rules" => ("กติกาการได้คะแนน", "Earning rules"),
         "a_spend" => ("การยืนยันด้วย OTP", "One-time codes"),
         "a_settings" => ("ตั้งค่ากติกา", "Rules and settings"),
+        "d_entry" => ("สิทธิ์", "entry"),
+        "d_mine" => ("สิทธิ์ของฉัน", "My entries"),
+        "d_proof" => ("ตรวจสอบผลได้", "verifiable proof"),
+        "d_how_many" => ("จำนวนสิทธิ์", "Entries"),
+        "d_enter" => ("ใช้คะแนนแลกสิทธิ์", "Buy entries with points"),
+        "d_none" => ("ยังไม่มีการจับรางวัล", "No lucky draws right now"),
         _ => (key, key),
     };
     match lang {

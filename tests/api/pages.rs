@@ -474,3 +474,78 @@ async fn the_admin_console_finds_members_imports_a_file_and_edits_rules_through_
     assert!(b.page_text().await.contains("api_key.created"));
     b.close().await;
 }
+
+async fn member_sign_in(b: &Browser, owner: &crate::helpers::User, phone: &str) {
+    b.goto("/m/kafe/login?lang=en").await;
+    b.fill("#phone", phone).await;
+    b.click("#send-code").await;
+    b.fill("#code", &last_code(owner).await).await;
+    b.click("#verify").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_buys_lucky_draw_entries_with_a_code_and_fulfilment_ships_a_parcel() {
+    let (app, owner, _, _, m) = shop().await;
+    owner
+        .post(
+            &format!("/api/v1/members/{m}/points/adjust"),
+            json!({"points": 500, "reason": "t"}),
+        )
+        .await;
+    let now = jiff::Timestamp::now();
+    let hour = jiff::SignedDuration::from_hours(1);
+    let d = owner.post("/api/v1/draws", json!({"name": "iPhone", "entry_cost": 50, "winners": 1, "opens_at": now - hour, "closes_at": now + hour})).await;
+    let b = Browser::start(&app.base).await;
+    member_sign_in(&b, &owner, "0812345678").await;
+    b.goto("/m/kafe/draws").await;
+    b.fill(".draw input[name=entries]", "2").await;
+    b.click(".draw button").await;
+    b.fill("#code", &last_code(&owner).await).await;
+    b.click("#confirm-entries").await;
+    assert_eq!(b.text(".draw .mine").await, "2");
+    b.screenshot("member-draws-en").await;
+    assert_eq!(owner.points(m).await["balance"], 400);
+    assert_eq!(
+        owner
+            .get(&format!("/api/v1/draws/{}", d.body["id"]))
+            .await
+            .body["entries"],
+        2
+    );
+    b.close().await;
+
+    // A parcel: the fulfilment role packs and ships it on the staff page.
+    owner
+        .put("/api/v1/spend-settings", json!({"require_otp": false}))
+        .await;
+    let r = owner
+        .post(
+            "/api/v1/rewards",
+            json!({"kind": "shipped", "category": "goods", "name": "Tumbler", "points_cost": 100}),
+        )
+        .await;
+    let address = json!({"recipient": "Mali", "phone": "0812345678", "line1": "1 Sukhumvit", "district": "Watthana", "province": "Bangkok", "postcode": "10110"});
+    let res = owner
+        .post(
+            &format!("/api/v1/rewards/{}/redeem", r.body["id"]),
+            json!({"member_id": m, "shipping": address}),
+        )
+        .await;
+    let id = res.body["redemption"]["id"].as_i64().unwrap();
+    let packer = app.hire(&owner, "kafe", "fulfilment").await;
+    let b = Browser::start(&app.base).await;
+    b.sign_in("kafe", packer.me["email"].as_str().unwrap(), PASSWORD, "th")
+        .await;
+    b.goto("/staff/fulfilment").await;
+    b.click(&format!("#shipment-{id} button")).await;
+    b.fill(&format!("#carrier-{id}"), "Kerry").await;
+    b.fill(&format!("#tracking-{id}"), "KEX1").await;
+    b.screenshot("staff-fulfilment-th").await;
+    b.click(&format!("#shipment-{id} button")).await;
+    let r = owner.get(&format!("/api/v1/redemptions/{id}")).await;
+    assert_eq!(
+        (r.body["status"].as_str(), r.body["tracking"].as_str()),
+        (Some("shipped"), Some("KEX1"))
+    );
+    b.close().await;
+}
