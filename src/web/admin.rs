@@ -59,6 +59,7 @@ fn s(v: &Value) -> String {
     match v {
         Value::Null => String::new(),
         Value::String(s) => s.clone(),
+        Value::Array(items) => items.iter().map(s).collect::<Vec<_>>().join(", "),
         other => other.to_string(),
     }
 }
