@@ -374,7 +374,7 @@ pub async fn home(
     let tz = crate::ledger::tenant_time_zone(&app.db, shop.id)
         .await
         .unwrap_or(jiff::tz::TimeZone::UTC);
-    let day = |t: jiff::Timestamp| t.to_zoned(tz.clone()).strftime("%Y-%m-%d").to_string();
+    let day = |t: jiff::Timestamp| crate::web::local_date(lang, t, &tz);
     let body = html! {
         p { (member.as_ref().map(|m| m.first_name.clone()).unwrap_or_default()) }
         section.card aria-label=(t(lang, "balance")) {

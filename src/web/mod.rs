@@ -152,6 +152,16 @@ pub fn parse_baht(typed: &str) -> Option<i64> {
     (satang > 0 && satang <= crate::ledger::model::MAX_AMOUNT).then_some(satang)
 }
 
+/// A day in the shop's time zone as people read it: `25/11/2569` in Thai (Buddhist
+/// era), `2026-11-25` in English.
+pub fn local_date(lang: Language, at: jiff::Timestamp, tz: &jiff::tz::TimeZone) -> String {
+    let d = at.to_zoned(tz.clone()).date();
+    match lang {
+        Language::Th => format!("{}/{}/{}", d.day(), d.month(), i32::from(d.year()) + 543),
+        Language::En => d.to_string(),
+    }
+}
+
 /// Satang as baht for people: `1,249.50`.
 pub fn baht(satang: i64) -> String {
     let whole = (satang / 100).to_string();
@@ -177,5 +187,16 @@ mod tests {
         }
         assert_eq!(super::baht(124_905), "1,249.05");
         assert_eq!(super::baht(5), "0.05");
+        let tz = jiff::tz::TimeZone::get("Asia/Bangkok").unwrap();
+        // 20:00 UTC on 24 November is already 25 November in Bangkok.
+        let at: jiff::Timestamp = "2026-11-24T20:00:00Z".parse().unwrap();
+        assert_eq!(
+            super::local_date(super::Language::Th, at, &tz),
+            "25/11/2569"
+        );
+        assert_eq!(
+            super::local_date(super::Language::En, at, &tz),
+            "2026-11-25"
+        );
     }
 }

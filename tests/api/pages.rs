@@ -50,7 +50,7 @@ async fn a_cashier_finds_a_member_by_phone_and_grants_the_points_the_rules_give(
     b.screenshot("staff-counter-granted-en").await;
     assert_eq!(owner.points(m).await["balance"], 10);
 
-    // In Thai, a bad amount is refused next to the field, keeping what was typed.
+    // The same in Thai; a bad amount is refused next to the field, keeping what was typed.
     b.goto("/staff/earn?lang=th&phone=0812345678").await;
     assert!(b.page_text().await.contains("หน้าร้าน"));
     b.fill("#amount", "12.345").await;
@@ -58,10 +58,20 @@ async fn a_cashier_finds_a_member_by_phone_and_grants_the_points_the_rules_give(
     assert!(b.text("#amount-error").await.contains("ใส่ยอดเงินเป็นบาท"));
     assert_eq!(b.value("#amount").await, "12.345");
     b.screenshot("staff-counter-error-th").await;
+    b.fill("#amount", "1,000.50").await;
+    b.click("#preview").await;
+    assert_eq!(b.text("#points").await, "40 คะแนน");
+    b.click("#confirm").await;
+    assert_eq!(b.text("#new-balance").await, "50");
+    assert!(b.text("#granted").await.contains("ให้คะแนนแล้ว"));
+    // Confirming the same bill again (a double tap, a reload) grants nothing more.
+    b.client.back().await.unwrap();
+    b.click("#confirm").await;
+    assert_eq!(owner.points(m).await["balance"], 50);
     // An unknown phone says so.
     b.goto("/staff/earn?phone=0899999999").await;
     assert!(b.text("#phone-error").await.contains("ไม่พบสมาชิก"));
-    assert_eq!(owner.points(m).await["balance"], 10);
+    assert_eq!(owner.points(m).await["balance"], 50);
     b.close().await;
 }
 
@@ -171,6 +181,16 @@ async fn a_member_signs_in_by_code_redeems_with_a_fresh_code_and_staff_honour_th
         b.click("#verify").await;
     }
     assert_eq!(b.text("#m-balance").await, "120");
+    let tz = jiff::tz::TimeZone::get("Asia/Bangkok").unwrap();
+    let today_be = loyal::web::local_date(
+        loyal::tenants::model::Language::Th,
+        jiff::Timestamp::now(),
+        &tz,
+    );
+    assert!(
+        b.page_text().await.contains(&today_be),
+        "history dates in the Buddhist era: {today_be}"
+    );
     b.screenshot("member-home-th").await;
 
     b.goto("/m/kafe/rewards?lang=en").await;
