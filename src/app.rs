@@ -141,6 +141,14 @@ pub fn build(db: Db, settings: Settings) -> (AppState, Router) {
             "/admin/rewards",
             get(crate::web::admin::rewards).post(crate::web::admin::create_reward),
         )
+        .route(
+            "/admin/rewards/{id}/archive",
+            post(crate::web::admin::archive_reward),
+        )
+        .route(
+            "/admin/tiers",
+            get(crate::web::admin::tiers).post(crate::web::admin::save_tiers),
+        )
         .route("/admin/draws", get(crate::web::admin::draws))
         .route("/admin/draws/{id}", post(crate::web::admin::make_draw))
         .route("/admin/audit", get(crate::web::admin::audit))

@@ -157,7 +157,7 @@ async fn update_reward(
 #[utoipa::path(delete, path = "/rewards/{id}", tag = "rewards", operation_id = "archive_reward",
     params(("id" = i64, Path)), security(("api_key" = ["rewards.manage"])),
     responses((status = 204), (status = 404, body = crate::error::Problem)))]
-async fn archive_reward(
+pub(crate) async fn archive_reward(
     State(app): State<AppState>,
     ctx: Ctx,
     PathId(id): PathId,

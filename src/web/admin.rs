@@ -284,7 +284,20 @@ async fn rewards_page(
     let csrf = p.csrf_token.clone().unwrap_or_default();
     let body = html! {
         @if let Some(n) = notice { (n) }
-        (table(&rows, &[(t(lang, "reward"), "/name"), ("", "/kind"), (t(lang, "w_points_cost"), "/points_cost"), ("stock", "/stock"), ("", "/redeemed")], None))
+        table #rewards {
+            tr { th { (t(lang, "reward")) } th { "kind" } th { (t(lang, "w_points_cost")) } th { "stock" } th { "redeemed" } th {} }
+            @for r in &rows {
+                tr {
+                    td { (s(&r["name"])) } td { (s(&r["kind"])) } td { (s(&r["points_cost"])) } td { (s(&r["stock"])) } td { (s(&r["redeemed"])) }
+                    td { @if p.allows(Permission::RewardsManage) {
+                        form method="post" action=(format!("/admin/rewards/{}/archive", s(&r["id"]))) {
+                            input type="hidden" name="_csrf" value=(csrf);
+                            button.secondary type="submit" { (t(lang, "a_archive")) }
+                        }
+                    } }
+                }
+            }
+        }
         @if p.allows(Permission::RewardsManage) {
             h2 { (t(lang, "a_new_reward")) }
             form method="post" action="/admin/rewards" {
@@ -614,7 +627,7 @@ pub async fn revoke_api_key(
 /// field at fault): tier program, earning rules, ledger settings, signup form, spend
 /// settings.
 const DOCS: &[(&str, &str, Permission)] = &[
-    ("tiers", "w_tiers", Permission::RulesManage),
+    ("tiers", "t_json", Permission::RulesManage),
     ("earning", "a_rules", Permission::RulesManage),
     ("ledger", "w_points", Permission::RulesManage),
     ("signup-form", "s_sign_up", Permission::TenantManage),
@@ -654,7 +667,7 @@ fn doc_page(
 ) -> Response {
     let csrf = p.csrf_token.clone().unwrap_or_default();
     let body = html! {
-        p { @for (id, l, _) in DOCS { a href=(format!("/admin/settings/{id}")) aria-current=[(*id == which).then_some("page")] { (t(lang, l)) } " · " } }
+        p { a href="/admin/tiers" { (t(lang, "w_tiers")) } " · " @for (id, l, _) in DOCS { a href=(format!("/admin/settings/{id}")) aria-current=[(*id == which).then_some("page")] { (t(lang, l)) } " · " } }
         @if let Some(n) = notice { (n) }
         form method="post" action=(format!("/admin/settings/{which}")) {
             input type="hidden" name="_csrf" value=(csrf);
@@ -757,4 +770,193 @@ pub async fn save_settings(
         doc_page(lang, &p, id, t(lang, label), &text, Some(notice)),
     )
         .into_response()
+}
+
+fn sel(name: &str, current: &str, options: &[(&str, &str)]) -> Markup {
+    html! {
+        select id=(name) name=(name) {
+            @for (v, label) in options { option value=(v) selected[*v == current] { (label) } }
+        }
+    }
+}
+
+/// The tier program as a form: metric, window, downgrade rule and up to eight levels.
+fn tiers_form(lang: Language, p: &Principal, v: &Value, error: Option<&Value>) -> Markup {
+    let csrf = p.csrf_token.clone().unwrap_or_default();
+    let field = error
+        .and_then(|e| e["field"].as_str())
+        .unwrap_or_default()
+        .to_string();
+    let err_for = |name: &str| {
+        (field == name || field.starts_with(&format!("{name}.")))
+            .then(|| s(&error.unwrap()["detail"]))
+    };
+    let levels = v["levels"].as_array().cloned().unwrap_or_default();
+    let window = &v["window"];
+    html! {
+        @if let Some(e) = error { @if !field.starts_with("levels[") && !field.starts_with("window") { (problem(e)) } }
+        form method="post" action="/admin/tiers" {
+            input type="hidden" name="_csrf" value=(csrf);
+            label { input #enabled type="checkbox" name="enabled" style="width:auto" checked[v["enabled"] == true]; " " (t(lang, "t_enabled")) }
+            label for="metric" { (t(lang, "t_metric")) }
+            (sel("metric", v["metric"].as_str().unwrap_or("points_earned"), &[("points_earned", t(lang, "t_points_earned")), ("spend_satang", t(lang, "t_spend")), ("purchases", t(lang, "t_purchases")), ("tenure_days", t(lang, "t_tenure"))]))
+            label for="window" { (t(lang, "t_window")) }
+            (sel("window", window["type"].as_str().unwrap_or("calendar_year"), &[("calendar_year", t(lang, "t_year")), ("calendar_quarter", t(lang, "t_quarter")), ("calendar_month", t(lang, "t_month")), ("rolling", t(lang, "t_rolling")), ("lifetime", t(lang, "t_lifetime"))]))
+            label for="months" { (t(lang, "t_months")) }
+            input #months name="months" inputmode="numeric" value=(s(&window["months"]));
+            (field_error_markup("months", err_for("window")))
+            label for="downgrade" { (t(lang, "t_downgrade")) }
+            (sel("downgrade", v["downgrade"].as_str().unwrap_or("to_qualified"), &[("to_qualified", t(lang, "t_to_qualified")), ("one_step", t(lang, "t_one_step")), ("never", t(lang, "t_never"))]))
+            table {
+                tr { th { "code" } th { (t(lang, "t_name")) } th { "English" } th { (t(lang, "t_threshold")) } th { "%" } th { (t(lang, "t_benefits")) } }
+                @for i in 0..8 {
+                    @let l = levels.get(i).cloned().unwrap_or(Value::Null);
+                    tr {
+                        @for (key, w) in [("code", "5rem"), ("name", "7rem"), ("name_en", "7rem"), ("threshold", "5rem"), ("earn_percent", "4rem"), ("benefits", "10rem")] {
+                            td {
+                                @let name = format!("l{i}_{key}");
+                                @let value = if key == "benefits" { l[key].as_array().map(|b| b.iter().map(s).collect::<Vec<_>>().join("; ")).unwrap_or_default() } else { s(&l[key]) };
+                                input id=(name) name=(name) value=(value) style=(format!("min-width:{w}")) aria-label=(format!("{key} {}", i + 1))
+                                    aria-invalid=[err_for(&format!("levels[{i}]")).map(|_| "true")];
+                            }
+                        }
+                    }
+                    @if let Some(e) = err_for(&format!("levels[{i}]")) { tr { td colspan="6" { p.field-error id=(format!("l{i}-error")) role="alert" { (field.clone()) ": " (e) } } } }
+                }
+            }
+            button type="submit" #save-tiers { (t(lang, "w_save")) }
+        }
+    }
+}
+
+fn field_error_markup(id: &str, e: Option<String>) -> Markup {
+    crate::web::field_error(id, e.as_deref())
+}
+
+/// `GET /admin/tiers`.
+pub async fn tiers(
+    State(app): State<AppState>,
+    PageSession(p): PageSession,
+    meta: RequestMeta,
+    jar: CookieJar,
+    Query(q): Query<Fields>,
+) -> Response {
+    let lang = lang_of(&q, &jar);
+    if !p.allows(Permission::RulesManage) {
+        return refuse(lang);
+    }
+    let v = current_doc(&app, &p, meta, "tiers").await;
+    page(lang, t(lang, "w_tiers"), &p, tiers_form(lang, &p, &v, None))
+}
+
+/// `POST /admin/tiers`: the form becomes the API's body; the API validates and saves.
+pub async fn save_tiers(
+    State(app): State<AppState>,
+    PageSession(p): PageSession,
+    meta: RequestMeta,
+    jar: CookieJar,
+    Form(f): Form<Fields>,
+) -> Response {
+    let lang = language(None, &jar);
+    if !p.allows(Permission::RulesManage)
+        || !csrf_ok(&p, f.get("_csrf").map(String::as_str).unwrap_or_default())
+    {
+        return refuse(lang);
+    }
+    let g = |k: &str| f.get(k).map(|v| v.trim().to_string()).unwrap_or_default();
+    let num = |k: &str| {
+        let v = g(k);
+        v.parse::<i64>()
+            .map(Value::from)
+            .unwrap_or(if v.is_empty() {
+                Value::Null
+            } else {
+                Value::String(v)
+            })
+    };
+    let mut levels = vec![];
+    for i in 0..8 {
+        let k = |x: &str| format!("l{i}_{x}");
+        if g(&k("code")).is_empty() && g(&k("name")).is_empty() {
+            continue;
+        }
+        let benefits: Vec<String> = g(&k("benefits"))
+            .split(';')
+            .map(|b| b.trim().to_string())
+            .filter(|b| !b.is_empty())
+            .collect();
+        let mut level = serde_json::json!({"code": g(&k("code")), "name": g(&k("name")), "threshold": num(&k("threshold")), "benefits": benefits});
+        if !g(&k("name_en")).is_empty() {
+            level["name_en"] = g(&k("name_en")).into();
+        }
+        if !g(&k("earn_percent")).is_empty() {
+            level["earn_percent"] = num(&k("earn_percent"));
+        }
+        levels.push(level);
+    }
+    let window = match g("window").as_str() {
+        "rolling" => serde_json::json!({"type": "rolling", "months": num("months")}),
+        w => serde_json::json!({"type": w}),
+    };
+    let body = serde_json::json!({"enabled": g("enabled") == "on", "metric": g("metric"), "window": window, "downgrade": g("downgrade"), "levels": levels});
+    let (status, v) = match parse_json(body.to_string().as_bytes()) {
+        Ok(b) => {
+            answer(
+                crate::tiers::api::put_tier_program(State(app.clone()), ctx(&p, meta), JsonBody(b))
+                    .await,
+            )
+            .await
+        }
+        Err(e) => answer(e).await,
+    };
+    if status.is_success() {
+        let form = tiers_form(lang, &p, &v["program"], None);
+        return page(
+            lang,
+            t(lang, "w_tiers"),
+            &p,
+            html! { p.ok #saved role="status" { (t(lang, "w_saved")) } (form) },
+        );
+    }
+    (
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Html(
+            staff_layout(
+                lang,
+                t(lang, "w_tiers"),
+                &p,
+                tiers_form(lang, &p, &body, Some(&v)),
+            )
+            .into_string(),
+        ),
+    )
+        .into_response()
+}
+
+/// `POST /admin/rewards/{id}/archive`.
+pub async fn archive_reward(
+    State(app): State<AppState>,
+    PageSession(p): PageSession,
+    meta: RequestMeta,
+    jar: CookieJar,
+    Path(id): Path<i64>,
+    Form(f): Form<Fields>,
+) -> Response {
+    let lang = language(None, &jar);
+    if !p.allows(Permission::RewardsManage)
+        || !csrf_ok(&p, f.get("_csrf").map(String::as_str).unwrap_or_default())
+    {
+        return refuse(lang);
+    }
+    let (status, v) = answer(
+        crate::rewards::api::archive_reward(State(app.clone()), ctx(&p, meta.clone()), PathId(id))
+            .await,
+    )
+    .await;
+    let notice = if status.is_success() {
+        html! { p.ok role="status" { (t(lang, "w_saved")) } }
+    } else {
+        problem(&v)
+    };
+    rewards_page(app, p, meta, lang, Some(notice)).await
 }

@@ -480,6 +480,63 @@ async fn the_admin_console_finds_members_imports_a_file_and_edits_rules_through_
         500
     );
 
+    // Tiers as a form: two levels; a threshold not above the level below is refused on its row.
+    b.goto("/admin/tiers").await;
+    b.click("#enabled").await;
+    for (id, v) in [
+        ("#l0_code", "member"),
+        ("#l0_name", "สมาชิก"),
+        ("#l0_threshold", "0"),
+        ("#l1_code", "gold"),
+        ("#l1_name", "โกลด์"),
+        ("#l1_threshold", "0"),
+        ("#l1_earn_percent", "150"),
+        ("#l1_benefits", "free upsize; birthday cake"),
+    ] {
+        b.fill(id, v).await;
+    }
+    b.click("#save-tiers").await;
+    assert!(b.text("#l1-error").await.contains("levels[1].threshold"));
+    assert_eq!(b.value("#l1_name").await, "โกลด์", "what was typed stays");
+    b.fill("#l1_threshold", "100").await;
+    b.click("#save-tiers").await;
+    assert!(b.exists("#saved").await);
+    let program = owner.get("/api/v1/tiers").await.body["program"].clone();
+    assert_eq!(
+        (
+            program["enabled"].as_bool(),
+            program["levels"][1]["earn_percent"].as_i64()
+        ),
+        (Some(true), Some(150))
+    );
+    assert_eq!(
+        program["levels"][1]["benefits"],
+        json!(["free upsize", "birthday cake"])
+    );
+    b.screenshot("admin-tiers-en").await;
+
+    // Rewards: archive one from the list.
+    let r = owner
+        .post(
+            "/api/v1/rewards",
+            json!({"kind": "coupon", "category": "x", "name": "Old latte", "points_cost": 10}),
+        )
+        .await;
+    b.goto("/admin/rewards").await;
+    b.click(&format!(
+        "form[action='/admin/rewards/{}/archive'] button",
+        r.body["id"]
+    ))
+    .await;
+    assert!(!b.text("#rewards").await.contains("Old latte"));
+    assert_eq!(
+        owner
+            .get(&format!("/api/v1/rewards/{}", r.body["id"]))
+            .await
+            .body["archived"],
+        true
+    );
+
     // An API key made on the page works once shown.
     b.goto("/admin/api-keys").await;
     b.fill("#key-name", "POS").await;
