@@ -466,20 +466,22 @@ pub async fn rewards(
             section.card.reward id=(format!("reward-{}", r.reward.id)) {
                 p.big { (if lang == Language::En { r.reward.spec.name_en.clone().unwrap_or(r.reward.spec.name.clone()) } else { r.reward.spec.name.clone() }) }
                 p { (r.price) " " (t(lang, "points")) }
-                @if r.redeemable && r.reward.spec.kind != crate::rewards::model::RewardKind::Shipped {
+                @if r.redeemable {
                     form method="post" action=(format!("/m/{slug}/rewards/{}", r.reward.id)) {
                         input type="hidden" name="_csrf" value=(s.csrf_token);
                         button type="submit" { (t(lang, "m_redeem")) }
                     }
-                } @else if r.redeemable {
-                    p.muted { (t(lang, "m_ask_staff")) }
                 } @else {
                     p.muted { (r.reason.clone().unwrap_or_default()) }
                 }
             }
         }
     };
-    page(lang, &shop.name, &slug, t(lang, "m_rewards"), true, body).into_response()
+    (
+        jar.add(lang_cookie(lang)),
+        page(lang, &shop.name, &slug, t(lang, "m_rewards"), true, body),
+    )
+        .into_response()
 }
 
 #[derive(Deserialize, Default)]
@@ -490,6 +492,21 @@ pub struct RedeemForm {
     challenge_id: String,
     #[serde(default)]
     code: String,
+    // The delivery address (shipped rewards).
+    #[serde(default)]
+    recipient: String,
+    #[serde(default)]
+    ship_phone: String,
+    #[serde(default)]
+    line1: String,
+    #[serde(default)]
+    line2: String,
+    #[serde(default)]
+    district: String,
+    #[serde(default)]
+    province: String,
+    #[serde(default)]
+    postcode: String,
 }
 
 /// `POST /m/{shop}/rewards/{id}`: first a code is texted; with the code, the reward is
@@ -525,12 +542,44 @@ pub async fn redeem(
     else {
         return not_found();
     };
-    let reward_name = crate::rewards::store::get(&app.db, shop.id, reward_id)
+    let reward = crate::rewards::store::get(&app.db, shop.id, reward_id)
         .await
         .ok()
-        .flatten()
-        .map(|r| r.spec.name)
+        .flatten();
+    let reward_name = reward
+        .as_ref()
+        .map(|r| r.spec.name.clone())
         .unwrap_or_default();
+    let shipped = reward
+        .as_ref()
+        .is_some_and(|r| r.spec.kind == crate::rewards::model::RewardKind::Shipped);
+    let typed = |v: &str, default: &str| {
+        if v.is_empty() {
+            default.to_string()
+        } else {
+            v.to_string()
+        }
+    };
+    let full_name = format!("{} {}", member.first_name, member.last_name)
+        .trim()
+        .to_string();
+    let address_fields = [
+        (
+            "recipient",
+            "ad_recipient",
+            typed(&form.recipient, &full_name),
+        ),
+        (
+            "ship_phone",
+            "phone",
+            typed(&form.ship_phone, &member.phone),
+        ),
+        ("line1", "ad_line1", form.line1.clone()),
+        ("line2", "ad_line2", form.line2.clone()),
+        ("district", "ad_district", form.district.clone()),
+        ("province", "ad_province", form.province.clone()),
+        ("postcode", "ad_postcode", form.postcode.clone()),
+    ];
     let code_form = |challenge: i64, error: Option<String>| {
         html! {
             p.big { (reward_name) }
@@ -538,6 +587,14 @@ pub async fn redeem(
             form method="post" action=(format!("/m/{slug}/rewards/{reward_id}")) {
                 input type="hidden" name="_csrf" value=(s.csrf_token);
                 input type="hidden" name="challenge_id" value=(challenge);
+                @if shipped {
+                    fieldset { legend { (t(lang, "address")) }
+                        @for (name, label, value) in &address_fields {
+                            label for=(name) { (t(lang, label)) }
+                            input id=(name) name=(name) value=(value) required[*name != "line2"];
+                        }
+                    }
+                }
                 label for="code" { (t(lang, "m_code")) }
                 input #code name="code" inputmode="numeric" autocomplete="one-time-code" maxlength="6" required
                     aria-invalid=[error.as_ref().map(|_| "true")] aria-describedby="code-error";
@@ -574,11 +631,43 @@ pub async fn redeem(
         };
     }
     let challenge = form.challenge_id.parse::<i64>().unwrap_or(0);
+    let shipping = if shipped {
+        let a = crate::rewards::store::Address {
+            recipient: form.recipient.clone(),
+            phone: form.ship_phone.clone(),
+            line1: form.line1.clone(),
+            line2: Some(form.line2.clone()).filter(|l| !l.trim().is_empty()),
+            district: form.district.clone(),
+            province: form.province.clone(),
+            postcode: form.postcode.clone(),
+        };
+        match crate::rewards::api::check_address(&a) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                let msg = format!(
+                    "{}: {}",
+                    e.field
+                        .clone()
+                        .unwrap_or_default()
+                        .trim_start_matches("shipping."),
+                    crate::web::localise_error(lang, &e)
+                );
+                let body = html! { p.error #address-error role="alert" { (msg) } (code_form(challenge, None)) };
+                return (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    page(lang, &shop.name, &slug, t(lang, "m_redeem"), true, body),
+                )
+                    .into_response();
+            }
+        }
+    } else {
+        None
+    };
     let input = crate::rewards::RedeemInput {
         tenant_id: shop.id,
         reward_id,
         member_id: member.id,
-        shipping: None,
+        shipping,
         otp: Some(crate::otp::OtpProof {
             challenge_id: challenge,
             code: form.code.clone(),
@@ -660,7 +749,11 @@ pub async fn coupons(
             }
         }
     };
-    page(lang, &shop.name, &slug, t(lang, "m_coupons"), true, body).into_response()
+    (
+        jar.add(lang_cookie(lang)),
+        page(lang, &shop.name, &slug, t(lang, "m_coupons"), true, body),
+    )
+        .into_response()
 }
 
 /// `GET /m/{shop}/coupons/{id}`: one coupon, with its code and QR to show at the counter.
@@ -708,7 +801,11 @@ pub async fn coupon(
             p { (t(lang, "status")) ": " strong #m-coupon-status { (t(lang, crate::rewards::pages::status_key(&r.status))) } }
         }
     };
-    page(lang, &shop.name, &slug, t(lang, "m_coupons"), true, body).into_response()
+    (
+        jar.add(lang_cookie(lang)),
+        page(lang, &shop.name, &slug, t(lang, "m_coupons"), true, body),
+    )
+        .into_response()
 }
 
 /// `GET /m/{shop}/claim/{token}`: the bill a claim QR is for, and a button to collect it.
@@ -749,7 +846,11 @@ pub async fn show_claim(
             }
         },
     };
-    page(lang, &shop.name, &slug, t(lang, "m_claim"), true, body).into_response()
+    (
+        jar.add(lang_cookie(lang)),
+        page(lang, &shop.name, &slug, t(lang, "m_claim"), true, body),
+    )
+        .into_response()
 }
 
 #[derive(Deserialize, Default)]
@@ -1080,7 +1181,11 @@ pub async fn draws(
         });
     }
     let body = html! { @if cards.is_empty() { p { (t(lang, "d_none")) } } @for c in cards { (c) } };
-    page(lang, &shop.name, &slug, t(lang, "a_draws"), true, body).into_response()
+    (
+        jar.add(lang_cookie(lang)),
+        page(lang, &shop.name, &slug, t(lang, "a_draws"), true, body),
+    )
+        .into_response()
 }
 
 #[derive(Deserialize, Default)]
@@ -1186,4 +1291,9 @@ pub async fn enter_draw(
         }
         Err(e) => (e.code.status(), page(lang, &shop.name, &slug, t(lang, "a_draws"), true, html! { p.error #draw-error role="alert" { (crate::web::localise_error(lang, &e)) } })).into_response(),
     }
+}
+
+/// Remember the page language chosen with `?lang=`.
+fn lang_cookie(lang: Language) -> Cookie<'static> {
+    Cookie::build(("lang", lang.as_str())).path("/").build()
 }

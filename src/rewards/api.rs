@@ -251,7 +251,7 @@ pub struct RedeemRewardRequest {
     pub dry_run: bool,
 }
 
-fn check_address(a: &Address) -> ApiResult<Address> {
+pub(crate) fn check_address(a: &Address) -> ApiResult<Address> {
     let f = |v: &str, name: &str, max: usize| {
         crate::types::text(v, name, 1, max)
             .map_err(|m| ApiError::invalid(format!("shipping.{name}"), m))

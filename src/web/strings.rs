@@ -109,10 +109,6 @@ pub fn t(lang: Language, key: &'static str) -> &'static str {
         "m_to_keep" => ("ต้องสะสมอีกเพื่อรักษาระดับ", "Still needed to keep this tier"),
         "m_history" => ("ประวัติ", "History"),
         "m_redeem" => ("แลกรางวัล", "Redeem"),
-        "m_ask_staff" => (
-            "แลกได้ที่ร้าน (ต้องระบุที่อยู่จัดส่ง)",
-            "Redeem at the shop (needs a delivery address)",
-        ),
         "m_no_coupons" => ("ยังไม่มีคูปอง", "No coupons yet"),
         "k_earn" => ("ซื้อสินค้า", "Purchase"),
         "k_bonus" => ("โบนัส", "Bonus"),
@@ -257,6 +253,12 @@ pub fn t(lang: Language, key: &'static str) -> &'static str {
         "t_name" => ("ชื่อ", "Name"),
         "t_threshold" => ("เกณฑ์", "Threshold"),
         "t_benefits" => ("สิทธิประโยชน์ (คั่นด้วย ;)", "Benefits (separate with ;)"),
+        "ad_recipient" => ("ชื่อผู้รับ", "Recipient"),
+        "ad_line1" => ("บ้านเลขที่ ถนน", "House number and street"),
+        "ad_line2" => ("อาคาร หมู่บ้าน (ถ้ามี)", "Building, village (optional)"),
+        "ad_district" => ("ตำบล/อำเภอ", "Sub-district / district"),
+        "ad_province" => ("จังหวัด", "Province"),
+        "ad_postcode" => ("รหัสไปรษณีย์", "Postcode"),
         _ => (key, key),
     };
     match lang {

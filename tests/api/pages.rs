@@ -626,3 +626,51 @@ async fn a_member_buys_lucky_draw_entries_with_a_code_and_fulfilment_ships_a_par
     );
     b.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_orders_a_shipped_reward_with_their_address() {
+    let (app, owner, _, _, m) = shop().await;
+    owner
+        .post(
+            &format!("/api/v1/members/{m}/points/adjust"),
+            json!({"points": 500, "reason": "t"}),
+        )
+        .await;
+    let r = owner.post("/api/v1/rewards", json!({"kind": "shipped", "category": "goods", "name": "แก้วเก็บความเย็น", "points_cost": 300})).await;
+    let b = Browser::start(&app.base).await;
+    member_sign_in(&b, &owner, "0812345678").await;
+    b.goto("/m/kafe/rewards?lang=th").await;
+    b.click(&format!("#reward-{} button", r.body["id"])).await;
+    assert_eq!(
+        b.value("#recipient").await,
+        "Mali",
+        "pre-filled from the profile"
+    );
+    for (id, v) in [
+        ("#line1", "99/1 ถ.สุขุมวิท"),
+        ("#district", "วัฒนา"),
+        ("#province", "กรุงเทพฯ"),
+        ("#postcode", "101"),
+    ] {
+        b.fill(id, v).await;
+    }
+    b.fill("#code", &last_code(&owner).await).await;
+    b.click("#confirm-redeem").await;
+    assert!(b.text("#address-error").await.starts_with("postcode"));
+    assert_eq!(
+        b.value("#line1").await,
+        "99/1 ถ.สุขุมวิท",
+        "what was typed stays"
+    );
+    assert_eq!(owner.points(m).await["balance"], 500, "nothing taken");
+    b.fill("#postcode", "10110").await;
+    b.fill("#code", &last_code(&owner).await).await;
+    b.click("#confirm-redeem").await;
+    assert_eq!(b.text("#m-coupon-status").await, "รอแพ็ก");
+    assert_eq!(owner.points(m).await["balance"], 200);
+    let queue = owner
+        .all("/api/v1/redemptions?kind=shipped&status=pending")
+        .await;
+    assert_eq!(queue[0]["shipping"]["province"], "กรุงเทพฯ");
+    b.close().await;
+}
