@@ -149,6 +149,10 @@ pub fn build(db: Db, settings: Settings) -> (AppState, Router) {
             "/admin/tiers",
             get(crate::web::admin::tiers).post(crate::web::admin::save_tiers),
         )
+        .route(
+            "/admin/signup-form",
+            get(crate::web::admin::signup_form).post(crate::web::admin::save_signup_form),
+        )
         .route("/admin/draws", get(crate::web::admin::draws))
         .route("/admin/draws/{id}", post(crate::web::admin::make_draw))
         .route("/admin/audit", get(crate::web::admin::audit))

@@ -149,6 +149,7 @@ pub async fn admin_home(
                 li { a href="/admin/rewards" style="color:#0b5394" { (t(lang, "m_rewards")) } }
                 li { a href="/admin/draws" style="color:#0b5394" { (t(lang, "a_draws")) } }
                 @if p.allows(super::Permission::RulesManage) { li { a href="/admin/tiers" style="color:#0b5394" { (t(lang, "w_tiers")) } } }
+                @if p.allows(super::Permission::TenantManage) { li { a href="/admin/signup-form" style="color:#0b5394" { (t(lang, "s_sign_up")) } } }
                 @if p.allows(super::Permission::RulesManage) { li { a href="/admin/settings/earning" style="color:#0b5394" { (t(lang, "a_settings")) } } }
                 @if p.allows(super::Permission::AuditRead) { li { a href="/admin/audit" style="color:#0b5394" { (t(lang, "a_audit")) } } }
                 @if p.allows(super::Permission::ApiKeysManage) { li { a href="/admin/api-keys" style="color:#0b5394" { "API keys" } } }

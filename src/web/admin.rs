@@ -960,3 +960,137 @@ pub async fn archive_reward(
     };
     rewards_page(app, p, meta, lang, Some(notice)).await
 }
+
+fn signup_form_page(
+    lang: Language,
+    p: &Principal,
+    terms: &str,
+    privacy: &str,
+    channels: &[String],
+    questions: &str,
+    notice: Option<Markup>,
+) -> Response {
+    let csrf = p.csrf_token.clone().unwrap_or_default();
+    let body = html! {
+        @if let Some(n) = notice { (n) }
+        form method="post" action="/admin/signup-form" {
+            input type="hidden" name="_csrf" value=(csrf);
+            label for="terms" { (t(lang, "s_terms")) }
+            textarea #terms name="terms" rows="8" style="width:100%" { (terms) }
+            label for="privacy" { (t(lang, "s_privacy")) }
+            textarea #privacy name="privacy" rows="8" style="width:100%" { (privacy) }
+            fieldset { legend { (t(lang, "s_marketing")) }
+                @for c in ["line", "sms", "email"] {
+                    label { input type="checkbox" name=(format!("ch_{c}")) style="width:auto" checked[channels.iter().any(|x| x == c)]; " " (c.to_uppercase()) }
+                }
+            }
+            label for="questions" { (t(lang, "a_questions")) }
+            textarea #questions name="questions" rows="8" style="width:100%;font-family:monospace" { (questions) }
+            p.muted { (t(lang, "a_versions")) }
+            button type="submit" #save-form { (t(lang, "w_save")) }
+        }
+        p { a href="/admin/settings/signup-form" { "JSON" } }
+    };
+    page(lang, t(lang, "s_sign_up"), p, body)
+}
+
+/// `GET /admin/signup-form`: the terms, privacy notice, marketing channels and questions.
+pub async fn signup_form(
+    State(app): State<AppState>,
+    PageSession(p): PageSession,
+    meta: RequestMeta,
+    jar: CookieJar,
+    Query(q): Query<Fields>,
+) -> Response {
+    let lang = lang_of(&q, &jar);
+    if !p.allows(Permission::TenantManage) {
+        return refuse(lang);
+    }
+    let v = current_doc(&app, &p, meta, "signup-form").await;
+    let channels: Vec<String> = v["marketing_channels"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(s)
+        .collect();
+    let questions = serde_json::to_string_pretty(&v["questions"]).unwrap_or_else(|_| "[]".into());
+    signup_form_page(
+        lang,
+        &p,
+        &s(&v["terms"]),
+        &s(&v["privacy"]),
+        &channels,
+        &questions,
+        None,
+    )
+}
+
+/// `POST /admin/signup-form`: saved through the API (a changed text becomes a new version).
+pub async fn save_signup_form(
+    State(app): State<AppState>,
+    PageSession(p): PageSession,
+    meta: RequestMeta,
+    jar: CookieJar,
+    Form(f): Form<Fields>,
+) -> Response {
+    let lang = language(None, &jar);
+    if !p.allows(Permission::TenantManage)
+        || !csrf_ok(&p, f.get("_csrf").map(String::as_str).unwrap_or_default())
+    {
+        return refuse(lang);
+    }
+    let g = |k: &str| f.get(k).cloned().unwrap_or_default();
+    let channels: Vec<String> = ["line", "sms", "email"]
+        .iter()
+        .filter(|c| f.get(&format!("ch_{c}")).is_some_and(|v| v == "on"))
+        .map(|c| c.to_string())
+        .collect();
+    let questions_text = if g("questions").trim().is_empty() {
+        "[]".to_string()
+    } else {
+        g("questions")
+    };
+    let (status, v) = match serde_json::from_str::<Value>(&questions_text) {
+        Ok(questions) => {
+            let body = serde_json::json!({"terms": g("terms"), "privacy": g("privacy"), "marketing_channels": channels, "questions": questions});
+            match parse_json(body.to_string().as_bytes()) {
+                Ok(b) => {
+                    answer(
+                        crate::members::signup::put_signup_form(
+                            State(app.clone()),
+                            ctx(&p, meta),
+                            JsonBody(b),
+                        )
+                        .await,
+                    )
+                    .await
+                }
+                Err(e) => answer(e).await,
+            }
+        }
+        Err(e) => answer(crate::error::ApiError::invalid("questions", e.to_string())).await,
+    };
+    let notice = if status.is_success() {
+        html! { p.ok #saved role="status" { (t(lang, "w_saved")) " · " (t(lang, "s_terms")) " v" (s(&v["terms_version"])) " · " (t(lang, "s_privacy")) " v" (s(&v["privacy_version"])) } }
+    } else {
+        html! { div #form-error { (problem(&v)) } }
+    };
+    let code = if status.is_success() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    (
+        code,
+        signup_form_page(
+            lang,
+            &p,
+            &g("terms"),
+            &g("privacy"),
+            &channels,
+            &questions_text,
+            Some(notice),
+        ),
+    )
+        .into_response()
+}

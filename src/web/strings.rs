@@ -259,6 +259,14 @@ pub fn t(lang: Language, key: &'static str) -> &'static str {
         "ad_district" => ("ตำบล/อำเภอ", "Sub-district / district"),
         "ad_province" => ("จังหวัด", "Province"),
         "ad_postcode" => ("รหัสไปรษณีย์", "Postcode"),
+        "a_questions" => (
+            "คำถามตอนสมัคร (JSON: id, label, required, options[value, label, tags])",
+            "Signup questions (JSON: id, label, required, options[value, label, tags])",
+        ),
+        "a_versions" => (
+            "ข้อความที่เปลี่ยนจะเป็นเวอร์ชันใหม่ สมาชิกที่ยอมรับแล้วยังอ้างอิงเวอร์ชันเดิม",
+            "A changed text becomes a new version; existing consents keep pointing at the version accepted",
+        ),
         _ => (key, key),
     };
     match lang {

@@ -515,6 +515,23 @@ async fn the_admin_console_finds_members_imports_a_file_and_edits_rules_through_
     );
     b.screenshot("admin-tiers-en").await;
 
+    // The signup form: texts, channels; a changed text becomes a new version.
+    b.goto("/admin/signup-form").await;
+    b.fill("#terms", "ข้อกำหนดการเป็นสมาชิก").await;
+    b.fill("#privacy", "เราเก็บเบอร์โทรเพื่อสะสมคะแนน").await;
+    b.click("input[name=ch_line]").await;
+    b.fill("#questions", "[{\"id\": \"age\"}]").await;
+    b.click("#save-form").await;
+    assert!(
+        b.text("#form-error").await.contains("questions"),
+        "the API names the bad question"
+    );
+    b.fill("#questions", "[]").await;
+    b.click("#save-form").await;
+    assert!(b.text("#saved").await.contains("v1"));
+    let form = owner.get("/api/v1/signup-form").await.body;
+    assert_eq!(form["marketing_channels"], json!(["line"]));
+
     // Rewards: archive one from the list.
     let r = owner
         .post(
