@@ -91,14 +91,12 @@ async fn member_card(
     }
 }
 
-async fn branch_select(app: &AppState, tenant: i64, lang: Language, selected: &str) -> Markup {
-    let branches = crate::tenants::store::list_branches(&app.db, tenant, i64::MAX, 200)
-        .await
-        .unwrap_or_default();
+async fn branch_select(app: &AppState, p: &Principal, lang: Language, selected: &str) -> Markup {
+    let branches = crate::web::branches_for(app, p).await;
     html! {
         label for="branch_id" { (t(lang, "branch")) }
         select #branch_id name="branch_id" {
-            @for b in branches.iter().filter(|b| b.active) {
+            @for b in &branches {
                 option value=(b.id) selected[selected == b.id.to_string()] { (b.code) " — " (b.name) }
             }
         }
@@ -149,7 +147,7 @@ async fn render(app: &AppState, v: View<'_>) -> Markup {
                 input #amount name="amount" inputmode="decimal" autocomplete="off" value=(v.form.amount) required
                     aria-invalid=[v.amount_error.map(|_| "true")] aria-describedby="amount-error";
                 (field_error("amount", v.amount_error.map(|k| t(lang, k))))
-                (branch_select(app, tenant, lang, &v.form.branch_id).await)
+                (branch_select(app, v.p, lang, &v.form.branch_id).await)
                 label for="receipt" { (t(lang, "receipt")) }
                 input #receipt name="receipt" autocomplete="off" value=(v.form.receipt);
                 button type="submit" #preview { (t(lang, "preview")) }
@@ -163,7 +161,7 @@ async fn render(app: &AppState, v: View<'_>) -> Markup {
                     input type="hidden" name="_csrf" value=(csrf);
                     label for="claim-amount" { (t(lang, "bill_amount")) }
                     input #claim-amount name="amount" inputmode="decimal" autocomplete="off" required;
-                    (branch_select(app, tenant, lang, "").await)
+                    (branch_select(app, v.p, lang, "").await)
                     button type="submit" #make-qr { (t(lang, "make_qr")) }
                 }
             }
@@ -279,7 +277,13 @@ pub async fn submit_earn(
     let Some(amount) = parse_baht(&form.amount) else {
         return again(Some("bad_amount"), None, form).await;
     };
-    let branch_id = form.branch_id.parse::<i64>().ok();
+    // Only a branch this person works at.
+    let allowed = crate::web::branches_for(&app, &p).await;
+    let branch_id = form
+        .branch_id
+        .parse::<i64>()
+        .ok()
+        .filter(|b| allowed.iter().any(|x| x.id == *b));
     let receipt = match crate::types::text(&form.receipt, "receipt", 1, 64) {
         Ok(r) => r,
         Err(_) => format!("POS-{}", crate::ids::next_id()),
@@ -376,7 +380,12 @@ pub async fn submit_claim(
         .await;
         return (StatusCode::UNPROCESSABLE_ENTITY, Html(page.into_string())).into_response();
     };
-    let branch = form.branch_id.parse::<i64>().ok();
+    let allowed = crate::web::branches_for(&app, &p).await;
+    let branch = form
+        .branch_id
+        .parse::<i64>()
+        .ok()
+        .filter(|b| allowed.iter().any(|x| x.id == *b));
     let slug = crate::tenants::store::get_tenant(&app.db, p.tenant_id)
         .await
         .ok()

@@ -80,9 +80,7 @@ async fn coupon_page(
     } else {
         Some(super::check_coupon(&app.db, tenant, code).await)
     };
-    let branches = crate::tenants::store::list_branches(&app.db, tenant, i64::MAX, 200)
-        .await
-        .unwrap_or_default();
+    let branches = crate::web::branches_for(app, p).await;
     let tz = crate::ledger::tenant_time_zone(&app.db, tenant)
         .await
         .unwrap_or(jiff::tz::TimeZone::UTC);
@@ -182,11 +180,11 @@ pub async fn submit_coupon(
         return refuse(lang);
     }
     let branch = form.branch_id.parse::<i64>().unwrap_or(0);
-    let valid_branch = crate::tenants::store::get_branch(&app.db, p.tenant_id, branch)
+    // Only a branch this person works at.
+    let valid_branch = crate::web::branches_for(&app, &p)
         .await
-        .ok()
-        .flatten()
-        .is_some_and(|b| b.active);
+        .iter()
+        .any(|b| b.id == branch);
     let (kind, id, label) = p.audit_actor();
     let notice = if !valid_branch {
         html! { p.error role="alert" { (t(lang, "branch")) "?" } }

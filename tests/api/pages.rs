@@ -24,7 +24,16 @@ async fn shop() -> (
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cashier_finds_a_member_by_phone_and_grants_the_points_the_rules_give() {
-    let (app, owner, cashier, _, m) = shop().await;
+    let (app, owner, cashier, siam, m) = shop().await;
+    // The cashier works at Siam only: the counter offers no other branch.
+    owner.branch("NIMMAN").await;
+    let res = owner
+        .patch(
+            &format!("/api/v1/staff/{}", cashier.id()),
+            json!({"branch_ids": [siam]}),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
     let email = cashier.me["email"].as_str().unwrap().to_string();
     let b = Browser::start(&app.base).await;
     b.sign_in("kafe", &email, PASSWORD, "en").await;
@@ -32,6 +41,12 @@ async fn a_cashier_finds_a_member_by_phone_and_grants_the_points_the_rules_give(
     b.fill("#phone", "081-234-5678").await;
     b.click("form[role=search] button").await;
     assert!(b.text("#member").await.contains("Mali"));
+    let options = b
+        .client
+        .find_all(fantoccini::Locator::Css("#branch_id option"))
+        .await
+        .unwrap();
+    assert_eq!(options.len(), 1, "only the cashier's own branch");
     b.fill("#amount", "250").await;
     b.click("#preview").await;
     assert_eq!(
