@@ -175,6 +175,26 @@ pub fn baht(satang: i64) -> String {
     format!("{grouped}.{:02}", satang % 100)
 }
 
+/// The active branches a staff member works at (all of the shop's when none are
+/// assigned): what the counter and coupon pages offer and accept.
+pub async fn branches_for(app: &AppState, p: &Principal) -> Vec<crate::tenants::store::Branch> {
+    let all = crate::tenants::store::list_branches(&app.db, p.tenant_id, i64::MAX, 500)
+        .await
+        .unwrap_or_default();
+    let assigned = match p.staff_id() {
+        Some(id) => crate::staff::store::get_staff(&app.db, p.tenant_id, id)
+            .await
+            .ok()
+            .flatten()
+            .map(|s| s.branch_ids)
+            .unwrap_or_default(),
+        None => vec![],
+    };
+    all.into_iter()
+        .filter(|b| b.active && (assigned.is_empty() || assigned.contains(&b.id)))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -199,24 +219,4 @@ mod tests {
             "2026-11-25"
         );
     }
-}
-
-/// The active branches a staff member works at (all of the shop's when none are
-/// assigned): what the counter and coupon pages offer and accept.
-pub async fn branches_for(app: &AppState, p: &Principal) -> Vec<crate::tenants::store::Branch> {
-    let all = crate::tenants::store::list_branches(&app.db, p.tenant_id, i64::MAX, 500)
-        .await
-        .unwrap_or_default();
-    let assigned = match p.staff_id() {
-        Some(id) => crate::staff::store::get_staff(&app.db, p.tenant_id, id)
-            .await
-            .ok()
-            .flatten()
-            .map(|s| s.branch_ids)
-            .unwrap_or_default(),
-        None => vec![],
-    };
-    all.into_iter()
-        .filter(|b| b.active && (assigned.is_empty() || assigned.contains(&b.id)))
-        .collect()
 }
