@@ -146,6 +146,10 @@ pub fn build(db: Db, settings: Settings) -> (AppState, Router) {
             post(crate::web::admin::archive_reward),
         )
         .route(
+            "/admin/rewards/{id}",
+            get(crate::web::admin::reward).post(crate::web::admin::save_reward),
+        )
+        .route(
             "/admin/tiers",
             get(crate::web::admin::tiers).post(crate::web::admin::save_tiers),
         )

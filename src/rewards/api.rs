@@ -120,7 +120,7 @@ async fn get_reward(
 #[utoipa::path(put, path = "/rewards/{id}", tag = "rewards", operation_id = "update_reward",
     params(("id" = i64, Path)), request_body = RewardSpec, security(("api_key" = ["rewards.manage"])),
     responses((status = 200, body = Reward), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
-async fn update_reward(
+pub(crate) async fn update_reward(
     State(app): State<AppState>,
     ctx: Ctx,
     PathId(id): PathId,

@@ -288,7 +288,7 @@ async fn rewards_page(
             tr { th { (t(lang, "reward")) } th { "kind" } th { (t(lang, "w_points_cost")) } th { "stock" } th { "redeemed" } th {} }
             @for r in &rows {
                 tr {
-                    td { (s(&r["name"])) } td { (s(&r["kind"])) } td { (s(&r["points_cost"])) } td { (s(&r["stock"])) } td { (s(&r["redeemed"])) }
+                    td { @if p.allows(Permission::RewardsManage) { a href=(format!("/admin/rewards/{}", s(&r["id"]))) { (s(&r["name"])) } } @else { (s(&r["name"])) } } td { (s(&r["kind"])) } td { (s(&r["points_cost"])) } td { (s(&r["stock"])) } td { (s(&r["redeemed"])) }
                     td { @if p.allows(Permission::RewardsManage) {
                         form method="post" action=(format!("/admin/rewards/{}/archive", s(&r["id"]))) {
                             input type="hidden" name="_csrf" value=(csrf);
@@ -1090,6 +1090,154 @@ pub async fn save_signup_form(
             &channels,
             &questions_text,
             Some(notice),
+        ),
+    )
+        .into_response()
+}
+
+fn reward_edit_page(
+    lang: Language,
+    p: &Principal,
+    id: i64,
+    v: &Value,
+    notice: Option<Markup>,
+) -> Response {
+    let csrf = p.csrf_token.clone().unwrap_or_default();
+    let field = |name: &str, label: &str, value: String| {
+        html! { label for=(name) { (label) } input id=(name) name=(name) value=(value); }
+    };
+    let body = html! {
+        @if let Some(n) = notice { (n) }
+        form method="post" action=(format!("/admin/rewards/{id}")) {
+            input type="hidden" name="_csrf" value=(csrf);
+            (field("name", t(lang, "w_reward_name"), s(&v["name"])))
+            (field("name_en", "English", s(&v["name_en"])))
+            (field("category", "category", s(&v["category"])))
+            label for="description" { "description" }
+            textarea #description name="description" rows="4" style="width:100%" { (s(&v["description"])) }
+            (field("points_cost", t(lang, "w_points_cost"), s(&v["points_cost"])))
+            (field("stock", "stock", s(&v["stock"])))
+            (field("per_member_limit", "per_member_limit", s(&v["per_member_limit"])))
+            (field("valid_until", "valid_until (RFC 3339)", s(&v["valid_until"])))
+            label { input #visible type="checkbox" name="visible" style="width:auto" checked[v["visible"] != false]; " visible" }
+            button type="submit" #save-reward { (t(lang, "w_save")) }
+        }
+        p { a href="/admin/rewards" { (t(lang, "m_rewards")) } }
+    };
+    page(lang, &s(&v["name"]), p, body)
+}
+
+/// `GET /admin/rewards/{id}`: edit a reward.
+pub async fn reward(
+    State(app): State<AppState>,
+    PageSession(p): PageSession,
+    jar: CookieJar,
+    Path(id): Path<i64>,
+    Query(q): Query<Fields>,
+) -> Response {
+    let lang = lang_of(&q, &jar);
+    if !p.allows(Permission::RewardsManage) {
+        return refuse(lang);
+    }
+    match crate::rewards::store::get(&app.db, p.tenant_id, id)
+        .await
+        .ok()
+        .flatten()
+    {
+        Some(r) => reward_edit_page(
+            lang,
+            &p,
+            id,
+            &serde_json::to_value(&r).unwrap_or_default(),
+            None,
+        ),
+        None => (StatusCode::NOT_FOUND, Html("Not found".to_string())).into_response(),
+    }
+}
+
+/// `POST /admin/rewards/{id}`: the reward's definition with the edited fields, through
+/// the API's update.
+pub async fn save_reward(
+    State(app): State<AppState>,
+    PageSession(p): PageSession,
+    meta: RequestMeta,
+    jar: CookieJar,
+    Path(id): Path<i64>,
+    Form(f): Form<Fields>,
+) -> Response {
+    let lang = language(None, &jar);
+    if !p.allows(Permission::RewardsManage)
+        || !csrf_ok(&p, f.get("_csrf").map(String::as_str).unwrap_or_default())
+    {
+        return refuse(lang);
+    }
+    let Some(current) = crate::rewards::store::get(&app.db, p.tenant_id, id)
+        .await
+        .ok()
+        .flatten()
+    else {
+        return (StatusCode::NOT_FOUND, Html("Not found".to_string())).into_response();
+    };
+    let mut spec = serde_json::to_value(&current.spec).unwrap_or_default();
+    let g = |k: &str| f.get(k).map(|v| v.trim().to_string()).unwrap_or_default();
+    let text_or_null = |v: String| {
+        if v.is_empty() {
+            Value::Null
+        } else {
+            Value::String(v)
+        }
+    };
+    let num_or_null = |v: String| {
+        if v.is_empty() {
+            Value::Null
+        } else {
+            v.parse::<i64>()
+                .map(Value::from)
+                .unwrap_or(Value::String(v))
+        }
+    };
+    spec["name"] = g("name").into();
+    spec["name_en"] = text_or_null(g("name_en"));
+    spec["category"] = g("category").into();
+    spec["description"] = g("description").into();
+    spec["points_cost"] = num_or_null(g("points_cost"));
+    spec["stock"] = num_or_null(g("stock"));
+    spec["per_member_limit"] = num_or_null(g("per_member_limit"));
+    spec["valid_until"] = text_or_null(g("valid_until"));
+    spec["visible"] = (g("visible") == "on").into();
+    let (status, v) = match parse_json(spec.to_string().as_bytes()) {
+        Ok(b) => {
+            answer(
+                crate::rewards::api::update_reward(
+                    State(app.clone()),
+                    ctx(&p, meta),
+                    PathId(id),
+                    JsonBody(b),
+                )
+                .await,
+            )
+            .await
+        }
+        Err(e) => answer(e).await,
+    };
+    if status.is_success() {
+        return reward_edit_page(
+            lang,
+            &p,
+            id,
+            &v,
+            Some(html! { p.ok #saved role="status" { (t(lang, "w_saved")) } }),
+        );
+    }
+    let shown = spec.clone();
+    (
+        StatusCode::UNPROCESSABLE_ENTITY,
+        reward_edit_page(
+            lang,
+            &p,
+            id,
+            &shown,
+            Some(html! { div #reward-error { (problem(&v)) } }),
         ),
     )
         .into_response()

@@ -547,6 +547,30 @@ async fn the_admin_console_finds_members_imports_a_file_and_edits_rules_through_
     let form = owner.get("/api/v1/signup-form").await.body;
     assert_eq!(form["marketing_channels"], json!(["line"]));
 
+    // Rewards: edit one (a negative cost is refused, naming the field), then archive one.
+    let latte = owner.post("/api/v1/rewards", json!({"kind": "coupon", "category": "x", "name": "Latte", "points_cost": 10, "stock": 5})).await;
+    b.goto(&format!("/admin/rewards/{}", latte.body["id"]))
+        .await;
+    b.fill("#points_cost", "-3").await;
+    b.click("#save-reward").await;
+    assert!(b.text("#reward-error").await.contains("points_cost"));
+    b.fill("#points_cost", "12").await;
+    b.fill("#stock", "7").await;
+    b.click("#save-reward").await;
+    assert!(b.exists("#saved").await);
+    let edited = owner
+        .get(&format!("/api/v1/rewards/{}", latte.body["id"]))
+        .await
+        .body;
+    assert_eq!(
+        (
+            edited["points_cost"].as_i64(),
+            edited["stock"].as_i64(),
+            edited["name"].as_str()
+        ),
+        (Some(12), Some(7), Some("Latte"))
+    );
+
     // Rewards: archive one from the list.
     let r = owner
         .post(
