@@ -61,6 +61,27 @@ fn postgres_url() -> String {
         .unwrap_or_else(|_| "postgres://loyal_test:loyal_test@127.0.0.1:5432/loyal_test".into())
 }
 
+/// A database URL for a fresh, migrated database (a new schema on PostgreSQL), for tests
+/// that run the `loyal` binary itself.
+pub async fn fresh_url(backend: Backend) -> (String, Option<tempfile::TempDir>) {
+    match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let url = format!("sqlite://{}", dir.path().join("loyal.db").display());
+            (url, Some(dir))
+        }
+        Backend::Postgres => {
+            let db = postgres_schema().await;
+            let schema: (String,) = loyal::on_db!(&db, pool => sqlx::query_as("SELECT current_schema()").fetch_one(pool).await).unwrap();
+            db.close().await;
+            (
+                format!("{}?options=-c%20search_path%3D{}", postgres_url(), schema.0),
+                None,
+            )
+        }
+    }
+}
+
 async fn postgres_schema() -> Db {
     let url = postgres_url();
     let base = PgConnectOptions::from_str(&url).expect("LOYAL_TEST_POSTGRES_URL is a postgres URL");
