@@ -54,6 +54,11 @@ enum Command {
     /// Recompute every balance from the ledger entries and check the invariants; exits
     /// non-zero and lists the differences when anything drifted.
     Verify,
+    /// Benchmarks anyone can run (results and machine go in docs/BENCHMARKS.md).
+    Bench {
+        #[command(subcommand)]
+        what: BenchWhat,
+    },
     /// Tier jobs.
     Tiers {
         #[command(subcommand)]
@@ -73,6 +78,21 @@ enum Command {
     Config,
     /// Print the OpenAPI document of the API.
     Openapi,
+}
+
+#[derive(Subcommand)]
+enum BenchWhat {
+    /// Earn over HTTP (one purchase per request, durable before the answer) with
+    /// concurrent clients, then lookups by phone; on a fresh SQLite database unless
+    /// --database-url names another (it must be empty: the bench creates its own shop).
+    Earn {
+        #[arg(long, default_value_t = 64)]
+        clients: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long, default_value_t = 1000)]
+        members: usize,
+    },
 }
 
 #[derive(Subcommand)]
@@ -286,6 +306,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 run.reviewed, run.downgraded, run.upgraded
             );
             Ok(())
+        }
+        Command::Bench {
+            what:
+                BenchWhat::Earn {
+                    clients,
+                    seconds,
+                    members,
+                },
+        } => {
+            crate::bench::earn(crate::bench::EarnBench {
+                database_url: (!settings.database_url.is_empty())
+                    .then(|| settings.database_url.clone()),
+                clients,
+                seconds,
+                members,
+            })
+            .await
         }
         Command::Draw {
             what: DrawWhat::Verify { proof },
