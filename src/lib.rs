@@ -16,6 +16,7 @@ pub mod ids;
 pub mod ledger;
 pub mod members;
 pub mod otp;
+pub mod qr;
 pub mod rewards;
 pub mod rules;
 pub mod staff;

@@ -246,13 +246,7 @@ async fn enter_draw(
                 format!("member {} does not exist", req.member_id),
             )
         })?;
-    let idem_key = match headers
-        .get(crate::http::idempotency::HEADER)
-        .and_then(|v| v.to_str().ok())
-    {
-        Some(k) => format!("draw:{k}"),
-        None => format!("draw:{}", crate::ids::next_id()),
-    };
+    let idem_key = crate::ledger::api::ledger_key("draw", &headers);
     let (kind, actor_id, label) = ctx.principal.audit_actor();
     let actor = ActorRef {
         kind,

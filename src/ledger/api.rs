@@ -48,7 +48,7 @@ fn amount_in_range(field: &str, value: i64, min: i64) -> ApiResult<i64> {
 
 /// The ledger key for a request: the client's Idempotency-Key when given (so a retry
 /// grants nothing twice even if the first response was lost), else a fresh one.
-fn ledger_key(prefix: &str, headers: &HeaderMap) -> String {
+pub(crate) fn ledger_key(prefix: &str, headers: &HeaderMap) -> String {
     match headers
         .get(crate::http::idempotency::HEADER)
         .and_then(|v| v.to_str().ok())

@@ -61,11 +61,7 @@ pub async fn create(
         "{}/m/{slug}/claim/{token}",
         public_url.trim_end_matches('/')
     );
-    let qr_svg = qrcode::QrCode::new(url.as_bytes())
-        .map_err(ApiError::internal)?
-        .render::<qrcode::render::svg::Color>()
-        .min_dimensions(240, 240)
-        .build();
+    let qr_svg = crate::qr::svg(&url);
     Ok(NewClaim {
         id,
         url,

@@ -16,7 +16,10 @@ use crate::auth::{Permission, Principal};
 use crate::http::context::RequestMeta;
 use crate::members::model::Phone;
 use crate::tenants::model::Language;
-use crate::web::{PageSession, baht, csrf_ok, field_error, language, parse_baht, staff_layout, t};
+use crate::web::{
+    PageSession, baht, csrf_ok, field_error, language, page_language, parse_baht, refuse,
+    staff_layout, t,
+};
 
 #[derive(Deserialize, Default)]
 pub struct EarnQuery {
@@ -40,25 +43,6 @@ pub struct EarnForm {
     /// `preview` or `confirm`.
     #[serde(default)]
     step: String,
-}
-
-fn lang_of(q: Option<&str>, jar: &CookieJar) -> Language {
-    language(q.map(|l| format!("lang={l}")).as_deref(), jar)
-}
-
-fn refuse(lang: Language) -> Response {
-    (
-        StatusCode::FORBIDDEN,
-        Html(
-            crate::web::layout(
-                lang,
-                t(lang, "not_allowed"),
-                html! { p.error { (t(lang, "not_allowed")) } },
-            )
-            .into_string(),
-        ),
-    )
-        .into_response()
 }
 
 /// The member card: name, balance, tier.
@@ -177,7 +161,7 @@ pub async fn show_earn(
     jar: CookieJar,
     Query(q): Query<EarnQuery>,
 ) -> Response {
-    let lang = lang_of(q.lang.as_deref(), &jar);
+    let lang = page_language(q.lang.as_deref(), &jar);
     if !p.allows(Permission::PointsEarn) {
         return refuse(lang);
     }

@@ -30,7 +30,7 @@ pub struct LangQuery {
 }
 
 fn lang_of(q: &LangQuery, jar: &CookieJar) -> Language {
-    language(q.lang.as_ref().map(|l| format!("lang={l}")).as_deref(), jar)
+    crate::web::page_language(q.lang.as_deref(), jar)
 }
 
 fn page(
@@ -781,15 +781,10 @@ pub async fn coupon(
     else {
         return not_found();
     };
-    let qr = r.coupon_code.as_deref().and_then(|c| {
-        qrcode::QrCode::new(crate::rewards::model::display_code(c).as_bytes())
-            .ok()
-            .map(|q| {
-                q.render::<qrcode::render::svg::Color>()
-                    .min_dimensions(220, 220)
-                    .build()
-            })
-    });
+    let qr = r
+        .coupon_code
+        .as_deref()
+        .map(|c| crate::qr::svg(&crate::rewards::model::display_code(c)));
     let body = html! {
         section.card #m-coupon {
             p.big { (r.reward_name) }

@@ -310,13 +310,7 @@ async fn redeem_reward(
         return Err(ApiError::invalid("member_id", "this member is blocked"));
     }
     let shipping = req.shipping.as_ref().map(check_address).transpose()?;
-    let idem_key = match headers
-        .get(crate::http::idempotency::HEADER)
-        .and_then(|v| v.to_str().ok())
-    {
-        Some(k) => format!("reward:{k}"),
-        None => format!("reward:{}", crate::ids::next_id()),
-    };
+    let idem_key = crate::ledger::api::ledger_key("reward", &headers);
     let input = RedeemInput {
         tenant_id: tenant,
         reward_id: id,
@@ -556,11 +550,7 @@ async fn redemption_qr(
         .await?
         .ok_or_else(|| ApiError::not_found("redemption"))?;
     let code = r.coupon_code.ok_or_else(|| ApiError::not_found("coupon"))?;
-    let svg = qrcode::QrCode::new(super::model::display_code(&code).as_bytes())
-        .map_err(ApiError::internal)?
-        .render::<qrcode::render::svg::Color>()
-        .min_dimensions(200, 200)
-        .build();
+    let svg = crate::qr::svg(&super::model::display_code(&code));
     Ok(([(header::CONTENT_TYPE, "image/svg+xml")], svg))
 }
 

@@ -3,7 +3,6 @@
 
 use axum::Form;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use maud::html;
@@ -14,7 +13,9 @@ use crate::audit::ActorRef;
 use crate::auth::Permission;
 use crate::http::context::RequestMeta;
 use crate::tenants::model::Language;
-use crate::web::{PageSession, baht, csrf_ok, field_error, language, staff_layout, t};
+use crate::web::{
+    PageSession, baht, csrf_ok, field_error, language, page_language, refuse, staff_layout, t,
+};
 
 #[derive(Deserialize, Default)]
 pub struct CodeQuery {
@@ -46,25 +47,6 @@ pub fn status_key(status: &str) -> &'static str {
         "delivered" => "st_delivered",
         _ => "status",
     }
-}
-
-fn refuse(lang: Language) -> Response {
-    (
-        StatusCode::FORBIDDEN,
-        Html(
-            crate::web::layout(
-                lang,
-                t(lang, "not_allowed"),
-                html! { p.error { (t(lang, "not_allowed")) } },
-            )
-            .into_string(),
-        ),
-    )
-        .into_response()
-}
-
-fn lang_of(q: Option<&str>, jar: &CookieJar) -> Language {
-    language(q.map(|l| format!("lang={l}")).as_deref(), jar)
 }
 
 async fn coupon_page(
@@ -155,7 +137,7 @@ pub async fn show_coupons(
     jar: CookieJar,
     Query(q): Query<CodeQuery>,
 ) -> Response {
-    let lang = lang_of(q.lang.as_deref(), &jar);
+    let lang = page_language(q.lang.as_deref(), &jar);
     if !p.allows(Permission::CouponsValidate) {
         return refuse(lang);
     }
@@ -297,7 +279,7 @@ pub async fn show_fulfilment(
     jar: CookieJar,
     Query(q): Query<LangQuery>,
 ) -> Response {
-    let lang = lang_of(q.lang.as_deref(), &jar);
+    let lang = page_language(q.lang.as_deref(), &jar);
     if !p.allows(Permission::FulfilmentManage) {
         return refuse(lang);
     }

@@ -212,18 +212,6 @@ pub fn invitation_url(app: &AppState, token: &str) -> String {
     )
 }
 
-/// A QR code (SVG) of some text, e.g. an invitation link.
-pub fn qr_svg(text: &str) -> String {
-    match qrcode::QrCode::new(text.as_bytes()) {
-        Ok(code) => code
-            .render::<qrcode::render::svg::Color>()
-            .min_dimensions(200, 200)
-            .quiet_zone(true)
-            .build(),
-        Err(_) => String::new(),
-    }
-}
-
 /// Invite a person to join the shop's staff with a role and branches. Returns the
 /// link (and its QR code) to give them.
 #[utoipa::path(post, path = "/invitations", tag = "staff", operation_id = "create_invitation",
@@ -276,7 +264,7 @@ pub(crate) async fn create_invitation(
         .await?
         .ok_or_else(|| ApiError::internal("invitation vanished"))?;
     let url = invitation_url(&app, &token);
-    let qr_svg = qr_svg(&url);
+    let qr_svg = crate::qr::svg(&url);
     Ok((
         StatusCode::CREATED,
         Json(InvitationCreated {

@@ -137,7 +137,7 @@ pub async fn invitation_qr(State(app): State<AppState>, Path(token): Path<String
     let url = super::api::invitation_url(&app, &token);
     (
         [(header::CONTENT_TYPE, "image/svg+xml")],
-        super::api::qr_svg(&url),
+        crate::qr::svg(&url),
     )
         .into_response()
 }

@@ -35,12 +35,3 @@ pub async fn save<T: Serialize>(
         .bind(tenant_id).bind(name).bind(&json).bind(now_micros()).execute(c).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
-
-/// Tenants that saved a document of this name, with it.
-pub async fn all<T: DeserializeOwned>(db: &Db, name: &str) -> anyhow::Result<Vec<(i64, T)>> {
-    let rows: Vec<(i64, String)> = on_db!(db, pool => sqlx::query_as("SELECT tenant_id, doc FROM tenant_docs WHERE name = $1")
-        .bind(name).fetch_all(pool).await)?;
-    rows.into_iter()
-        .map(|(t, json)| Ok((t, serde_json::from_str(&json)?)))
-        .collect()
-}

@@ -19,7 +19,7 @@ use crate::http::context::RequestMeta;
 use crate::http::json::{JsonBody, parse_json};
 use crate::http::query::{PageParams, PathId, QueryParams};
 use crate::tenants::model::Language;
-use crate::web::{PageSession, csrf_ok, language, staff_layout, t};
+use crate::web::{PageSession, csrf_ok, language, refuse, staff_layout, t};
 
 type Fields = HashMap<String, String>;
 
@@ -37,22 +37,7 @@ async fn answer(r: impl IntoResponse) -> (StatusCode, Value) {
 }
 
 fn lang_of(q: &Fields, jar: &CookieJar) -> Language {
-    language(q.get("lang").map(|l| format!("lang={l}")).as_deref(), jar)
-}
-
-fn refuse(lang: Language) -> Response {
-    (
-        StatusCode::FORBIDDEN,
-        Html(
-            crate::web::layout(
-                lang,
-                t(lang, "not_allowed"),
-                html! { p.error { (t(lang, "not_allowed")) } },
-            )
-            .into_string(),
-        ),
-    )
-        .into_response()
+    crate::web::page_language(q.get("lang").map(String::as_str), jar)
 }
 
 fn s(v: &Value) -> String {

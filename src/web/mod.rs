@@ -50,6 +50,27 @@ pub fn language(parts_query: Option<&str>, jar: &CookieJar) -> Language {
     }
 }
 
+/// The language of a page: its `?lang=` value if given, else the cookie, else Thai.
+pub fn page_language(lang_param: Option<&str>, jar: &CookieJar) -> Language {
+    language(lang_param.map(|l| format!("lang={l}")).as_deref(), jar)
+}
+
+/// The page for a signed-in person whose role does not allow what they asked for.
+pub fn refuse(lang: Language) -> Response {
+    (
+        axum::http::StatusCode::FORBIDDEN,
+        axum::response::Html(
+            layout(
+                lang,
+                t(lang, "not_allowed"),
+                html! { p.error { (t(lang, "not_allowed")) } },
+            )
+            .into_string(),
+        ),
+    )
+        .into_response()
+}
+
 /// A signed-in staff member on a page; redirects to the login page otherwise.
 pub struct PageSession(pub Principal);
 

@@ -744,10 +744,21 @@ async fn fake_gateway() -> (
     (url, seen)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn codes_are_sent_through_the_http_gateway_and_limited_per_phone() {
+mod codes_are_sent_through_the_http_gateway_and_limited_per_phone {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::codes_go_through_the_gateway(crate::helpers::Backend::Sqlite).await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        super::codes_go_through_the_gateway(crate::helpers::Backend::Postgres).await;
+    }
+}
+
+/// The HTTP gateway adapter (bearer token, E.164) and the per-phone send limit.
+async fn codes_go_through_the_gateway(backend: crate::helpers::Backend) {
     let (url, seen) = fake_gateway().await;
-    let app = TestApp::spawn_with(crate::helpers::Backend::Sqlite, |s| {
+    let app = TestApp::spawn_with(backend, |s| {
         s.sms_gateway_url = url.clone();
         s.sms_gateway_token = "gw-secret".into();
         s.otp_sends_per_phone_per_hour = 2;
