@@ -33,6 +33,8 @@ pub struct Inner {
     pub cipher: crate::crypto::Cipher,
     pub otp_limiter: crate::otp::OtpLimiter,
     pub sms: crate::otp::sms::SmsSender,
+    /// Group-committing purchase writer (None when `ledger_group_commit` is off).
+    pub ledger_writer: Option<crate::ledger::writer::LedgerWriter>,
 }
 
 /// Shared by every request: cheap to clone.
@@ -111,6 +113,16 @@ pub fn build(db: Db, settings: Settings) -> (AppState, Router) {
             settings.otp_sends_per_ip_per_hour,
         ),
         sms: crate::otp::sms::SmsSender::from_settings(&settings),
+        ledger_writer: settings.ledger_group_commit.then(|| {
+            crate::ledger::writer::LedgerWriter::start(
+                &db,
+                crate::ledger::writer::WriterConfig {
+                    writers: settings.ledger_writers,
+                    group_max: settings.ledger_group_max,
+                    queue: settings.ledger_queue,
+                },
+            )
+        }),
         db,
         policies,
         openapi: Arc::new(doc),

@@ -65,6 +65,16 @@ settings! {
     encryption_key: String = String::new(), secret = true;
     /// Maximum number of pooled database connections.
     database_max_connections: u32 = 16, secret = false;
+    /// Commit purchases in groups (one transaction for many purchases; each answered
+    /// once its group is durable). Off: one transaction per purchase.
+    ledger_group_commit: bool = true, secret = false;
+    /// Group-committing writers on PostgreSQL (a member always goes to the same one);
+    /// SQLite always has one.
+    ledger_writers: usize = 4, secret = false;
+    /// Most purchases committed in one transaction.
+    ledger_group_max: usize = 256, secret = false;
+    /// Purchases that may wait for a writer before new ones are refused with 503.
+    ledger_queue: usize = 10_000, secret = false;
     /// The URL people use to reach this server; used in invitation links and to decide
     /// whether cookies are marked `Secure` (they are when it starts with https://).
     public_url: String = "http://127.0.0.1:8080".into(), secret = false;

@@ -57,6 +57,7 @@ error_codes! {
     WrongState = "wrong_state", CONFLICT, "This cannot be done in the current state";
     RateLimited = "rate_limited", TOO_MANY_REQUESTS, "Too many attempts; wait and try again";
     Timeout = "timeout", SERVICE_UNAVAILABLE, "The request took too long";
+    Overloaded = "overloaded", SERVICE_UNAVAILABLE, "The server is busy; try again shortly";
     Internal = "internal", INTERNAL_SERVER_ERROR, "Something went wrong on our side";
 }
 

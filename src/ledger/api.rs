@@ -193,7 +193,7 @@ async fn record_purchase(
         dry_run: req.dry_run,
     };
     let (kind, id, label) = actor_ref(&ctx);
-    let outcome = super::record_purchase(&app.db, &input, ActorRef { kind, id: Some(id), label: &label }, &ctx.meta).await.map_err(|e| {
+    let outcome = super::writer::record(app.ledger_writer.as_ref(), &app.db, input, ActorRef { kind, id: Some(id), label: &label }, &ctx.meta).await.map_err(|e| {
         if e.code == Code::IdempotencyKeyReused {
             ApiError::field(Code::AlreadyExists, "receipt", "this receipt was already recorded with a different member, amount, branch or items")
         } else {

@@ -12,6 +12,7 @@ pub mod claims;
 pub mod model;
 pub mod pages;
 pub mod store;
+pub mod writer;
 
 use crate::audit::{self, ActorRef, Change};
 use crate::error::{ApiError, Code};
@@ -150,18 +151,64 @@ pub struct PurchaseOutcome {
     pub dry_run: bool,
 }
 
-/// Record a purchase: evaluate the rules under the member's lock (so a daily cap holds
-/// under concurrent bills), credit points and stamps in one transaction, audit it.
+/// What recording a purchase needs to know about the shop: its ledger settings, earning
+/// rules, tier program and time zone. Loaded once per purchase, or once per shop for a
+/// whole group of purchases in the group-committing writer.
+pub struct EarnContext {
+    pub settings: store::LedgerSettings,
+    pub rules: crate::rules::model::EarningRules,
+    pub tiers: crate::tiers::model::TierProgram,
+    pub tz: jiff::tz::TimeZone,
+}
+
+impl EarnContext {
+    pub async fn load(db: &Db, tenant_id: i64) -> Result<EarnContext, ApiError> {
+        Ok(EarnContext {
+            settings: store::settings(db, tenant_id).await?,
+            rules: crate::rules::store::get(db, tenant_id).await?,
+            tiers: crate::tiers::store::program(db, tenant_id)
+                .await
+                .map_err(ApiError::internal)?,
+            tz: tenant_time_zone(db, tenant_id).await?,
+        })
+    }
+}
+
+/// Record a purchase in its own transaction. Most callers go through
+/// [`writer::LedgerWriter`], which commits purchases in groups; this is the path for a dry
+/// run, for the demo data and for a purchase the writer retries on its own.
 pub async fn record_purchase(
     db: &Db,
     p: &PurchaseInput,
     actor: ActorRef<'_>,
     meta: &RequestMeta,
 ) -> Result<PurchaseOutcome, ApiError> {
-    let settings = store::settings(db, p.tenant_id).await?;
-    let rules = crate::rules::store::get(db, p.tenant_id).await?;
-    let tiers = crate::tiers::store::program(db, p.tenant_id).await?;
-    let tz = tenant_time_zone(db, p.tenant_id).await?;
+    let ctx = EarnContext::load(db, p.tenant_id).await?;
+    let mut tx = db.begin().await?;
+    let outcome = purchase_in(&mut tx, &ctx, p, actor, meta).await?;
+    // A dry run or a replay wrote nothing worth keeping: dropping the transaction rolls back.
+    if !outcome.dry_run && !outcome.replayed {
+        tx.commit().await?;
+    }
+    Ok(outcome)
+}
+
+/// Record a purchase inside the caller's transaction: evaluate the rules under the
+/// member's lock (so a daily cap holds under concurrent bills), credit points and stamps,
+/// upgrade the tier, audit it. The caller commits; nothing here is visible before that.
+pub async fn purchase_in(
+    tx: &mut crate::store::Tx,
+    ctx: &EarnContext,
+    p: &PurchaseInput,
+    actor: ActorRef<'_>,
+    meta: &RequestMeta,
+) -> Result<PurchaseOutcome, ApiError> {
+    let EarnContext {
+        settings,
+        rules,
+        tiers,
+        tz,
+    } = ctx;
     let local = jiff::Timestamp::from_microsecond(p.occurred_at)
         .map_err(ApiError::internal)?
         .to_zoned(tz.clone());
@@ -185,30 +232,27 @@ pub async fn record_purchase(
         p.member_id, p.amount_satang, p.branch_id
     );
 
-    let mut tx = db.begin().await?;
-    store::lock_member(&mut tx, p.tenant_id, p.member_id, model::Currency::Points).await?;
-    if let Some(prior) = store::txn_by_key_full(&mut tx, p.tenant_id, &key).await? {
+    let balance = store::lock_member(tx, p.tenant_id, p.member_id, model::Currency::Points).await?;
+    if let Some(prior) = store::txn_by_key_full(tx, p.tenant_id, &key).await? {
         if prior.request_hash != request_hash || prior.member_id != p.member_id {
             return Err(LedgerError::KeyReused.into());
         }
         // A retry: answer with what the first request recorded.
         let details: serde_json::Value = serde_json::from_str(&prior.details).unwrap_or_default();
-        let summary =
-            store::balance_summary(db, p.tenant_id, p.member_id, model::Currency::Points).await?;
         return Ok(PurchaseOutcome {
             purchase_id: Some(prior.id),
             points: prior.amount,
             stamps: details["stamps"].as_i64().unwrap_or(0),
             rules: serde_json::from_value(details["applied"].clone()).unwrap_or_default(),
-            balance: Some(summary.balance),
+            balance: Some(balance),
             tier_change: None,
             replayed: true,
             dry_run: p.dry_run,
         });
     }
     let earned_today =
-        store::earned_between(&mut tx, p.tenant_id, p.member_id, day_start, day_end).await?;
-    let level = crate::tiers::held_tx(&mut tx, &tiers, p.tenant_id, p.member_id).await?;
+        store::earned_between(tx, p.tenant_id, p.member_id, day_start, day_end).await?;
+    let level = crate::tiers::held_tx(tx, tiers, p.tenant_id, p.member_id).await?;
     let bill = Bill {
         amount_satang: p.amount_satang,
         branch_id: p.branch_id,
@@ -221,7 +265,7 @@ pub async fn record_purchase(
             earn_percent: l.earn_percent,
         }),
     };
-    let eval = evaluate(&settings.earn, &rules, &bill);
+    let eval = evaluate(&settings.earn, rules, &bill);
     if p.dry_run {
         return Ok(PurchaseOutcome {
             purchase_id: None,
@@ -248,7 +292,7 @@ pub async fn record_purchase(
         details: serde_json::json!({"applied": eval.applied, "stamps": eval.stamps}),
         ..Posting::blank(p.tenant_id, p.member_id, Kind::Earn)
     };
-    let posted = store::post(&mut tx, &points, &settings, &tz).await?;
+    let posted = store::post(tx, &points, settings, tz).await?;
     if eval.stamps > 0 {
         let stamps = Posting {
             currency: model::Currency::Stamps,
@@ -257,13 +301,13 @@ pub async fn record_purchase(
             details: serde_json::json!({}),
             ..points.clone()
         };
-        store::post(&mut tx, &stamps, &settings, &tz).await?;
+        store::post(tx, &stamps, settings, tz).await?;
     }
     // The bill counts towards the member's tier at once (an upgrade never waits).
     let tier_change = crate::tiers::upgrade_if_qualified(
-        &mut tx,
-        &tiers,
-        &tz,
+        tx,
+        tiers,
+        tz,
         p.tenant_id,
         p.member_id,
         crate::store::now_micros(),
@@ -271,14 +315,13 @@ pub async fn record_purchase(
     .await?;
     let details = serde_json::json!({"member_id": p.member_id, "receipt": p.receipt, "amount_satang": p.amount_satang, "points": posted.points, "stamps": eval.stamps, "tier_change": tier_change});
     audit::record_as(
-        &mut tx,
+        tx,
         p.tenant_id,
         actor,
         meta,
         Change::new("points.earned", "ledger_txn", posted.txn_id).details(details),
     )
     .await?;
-    tx.commit().await?;
     Ok(PurchaseOutcome {
         purchase_id: Some(posted.txn_id),
         points: posted.points,

@@ -284,9 +284,10 @@ pub async fn submit_earn(
         dry_run: !confirm,
     };
     let (kind, id, label) = p.audit_actor();
-    let outcome = crate::ledger::record_purchase(
+    let outcome = crate::ledger::writer::record(
+        app.ledger_writer.as_ref(),
         &app.db,
-        &input,
+        input,
         ActorRef {
             kind,
             id: Some(id),

@@ -859,16 +859,17 @@ pub async fn get_txn(db: &Db, tenant_id: i64, id: i64) -> sqlx::Result<Option<Tx
         .bind(tenant_id).bind(id).fetch_optional(pool).await)
 }
 
-/// Lock the member's balance row in this transaction (serialises their postings).
+/// Lock the member's balance row in this transaction (serialises their postings);
+/// returns the balance.
 pub async fn lock_member(
     tx: &mut Tx,
     tenant_id: i64,
     member_id: i64,
     currency: Currency,
-) -> sqlx::Result<()> {
+) -> sqlx::Result<i64> {
     lock_balance(tx, tenant_id, member_id, currency)
         .await
-        .map(|_| ())
+        .map(|b| b.balance)
 }
 
 /// A transaction found by its idempotency key, with what a replay needs.

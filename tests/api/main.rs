@@ -8,6 +8,7 @@ mod cli;
 mod crash;
 mod draws;
 mod foundation;
+mod group_commit;
 mod imports;
 mod ledger;
 mod ledger_properties;

@@ -1,0 +1,259 @@
+//! Group commit for purchases. One transaction per purchase is bound by commit latency
+//! (one fsync each on SQLite, one WAL flush and two round trips on PostgreSQL). Instead,
+//! purchases from every connection are queued to a few writers; a writer takes whatever is
+//! queued (up to `ledger_group_max`), records all of it in one transaction and answers each
+//! request only after that transaction committed, so an answer still means "durable".
+//!
+//! What stays exactly as for a single purchase:
+//! - each purchase runs [`super::purchase_in`] under its member's lock, so rules, caps,
+//!   tiers, the receipt's idempotency and the audit entry are the same code;
+//! - per-member order: a member always goes to the same writer (member id modulo the
+//!   number of writers) and a writer records its queue in arrival order;
+//! - a failure costs only its own request: if any purchase in a group fails, or the
+//!   commit does, the group is rolled back and each of its purchases is recorded again in
+//!   its own transaction (safe, because a receipt never grants twice).
+//!
+//! Back-pressure: each writer's queue is bounded; when it is full the request is refused
+//! at once with 503 and `Retry-After` rather than piling up memory and latency.
+//! SQLite has one writer (the database takes one writing transaction at a time anyway);
+//! PostgreSQL has `ledger_writers` of them, each on its own connection.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::{EarnContext, PurchaseInput, PurchaseOutcome, purchase_in, record_purchase};
+use crate::audit::ActorRef;
+use crate::error::{ApiError, Code};
+use crate::http::context::RequestMeta;
+use crate::store::{Backend, Db};
+
+/// How the writers are set up (from the `ledger_*` settings).
+#[derive(Clone, Copy, Debug)]
+pub struct WriterConfig {
+    /// Writers on PostgreSQL (SQLite always has one).
+    pub writers: usize,
+    /// Most purchases committed in one transaction.
+    pub group_max: usize,
+    /// Purchases that may wait in all the queues together before requests are refused.
+    pub queue: usize,
+}
+
+struct Job {
+    input: PurchaseInput,
+    actor_kind: String,
+    actor_id: Option<i64>,
+    actor_label: String,
+    meta: RequestMeta,
+    reply: oneshot::Sender<Result<PurchaseOutcome, ApiError>>,
+}
+
+impl Job {
+    fn actor(&self) -> ActorRef<'_> {
+        ActorRef {
+            kind: &self.actor_kind,
+            id: self.actor_id,
+            label: &self.actor_label,
+        }
+    }
+}
+
+/// The handle requests use to record purchases; cheap to clone.
+#[derive(Clone)]
+pub struct LedgerWriter {
+    queues: Arc<Vec<mpsc::Sender<Job>>>,
+    counters: Arc<Counters>,
+}
+
+#[derive(Default)]
+struct Counters {
+    groups: AtomicU64,
+    purchases: AtomicU64,
+    retried_groups: AtomicU64,
+}
+
+/// What the writers have done since they started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WriterStats {
+    /// Groups taken from the queues.
+    pub groups: u64,
+    /// Purchases in those groups.
+    pub purchases: u64,
+    /// Groups rolled back and recorded one purchase at a time.
+    pub retried_groups: u64,
+    /// Purchases waiting now.
+    pub queued: usize,
+}
+
+impl LedgerWriter {
+    /// Start the writers on the current runtime. They stop when every handle is dropped.
+    pub fn start(db: &Db, config: WriterConfig) -> LedgerWriter {
+        let writers = match db.backend() {
+            Backend::Sqlite => 1,
+            Backend::Postgres => config.writers.max(1),
+        };
+        let per_queue = (config.queue / writers).max(1);
+        let counters = Arc::new(Counters::default());
+        let queues = (0..writers)
+            .map(|_| {
+                let (send, receive) = mpsc::channel(per_queue);
+                let writer = run(
+                    db.clone(),
+                    receive,
+                    config.group_max.max(1),
+                    counters.clone(),
+                );
+                tokio::spawn(writer);
+                send
+            })
+            .collect();
+        LedgerWriter {
+            queues: Arc::new(queues),
+            counters,
+        }
+    }
+
+    pub fn stats(&self) -> WriterStats {
+        WriterStats {
+            groups: self.counters.groups.load(Ordering::Relaxed),
+            purchases: self.counters.purchases.load(Ordering::Relaxed),
+            retried_groups: self.counters.retried_groups.load(Ordering::Relaxed),
+            queued: self
+                .queues
+                .iter()
+                .map(|q| q.max_capacity() - q.capacity())
+                .sum(),
+        }
+    }
+
+    /// Record a purchase (not a dry run); answers once it is durable.
+    pub async fn record_purchase(
+        &self,
+        input: PurchaseInput,
+        actor: ActorRef<'_>,
+        meta: &RequestMeta,
+    ) -> Result<PurchaseOutcome, ApiError> {
+        let (reply, answer) = oneshot::channel();
+        let queue = &self.queues[input.member_id.unsigned_abs() as usize % self.queues.len()];
+        let job = Job {
+            input,
+            actor_kind: actor.kind.to_string(),
+            actor_id: actor.id,
+            actor_label: actor.label.to_string(),
+            meta: meta.clone(),
+            reply,
+        };
+        queue.try_send(job).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => {
+                metrics::counter!("loyal_ledger_queue_full_total").increment(1);
+                let mut e = ApiError::new(Code::Overloaded, "the ledger's queue is full");
+                e.retry_after_secs = Some(1);
+                e
+            }
+            mpsc::error::TrySendError::Closed(_) => {
+                ApiError::new(Code::Internal, "the ledger writer has stopped")
+            }
+        })?;
+        answer
+            .await
+            .map_err(|_| ApiError::new(Code::Internal, "the ledger writer has stopped"))?
+    }
+}
+
+/// One writer: take what is queued, record it as one group, answer, repeat.
+async fn run(db: Db, mut queue: mpsc::Receiver<Job>, group_max: usize, counters: Arc<Counters>) {
+    let mut group = Vec::with_capacity(group_max);
+    while queue.recv_many(&mut group, group_max).await > 0 {
+        metrics::histogram!("loyal_ledger_group_size").record(group.len() as f64);
+        counters.groups.fetch_add(1, Ordering::Relaxed);
+        counters
+            .purchases
+            .fetch_add(group.len() as u64, Ordering::Relaxed);
+        commit_group(&db, std::mem::take(&mut group), &counters).await;
+    }
+}
+
+async fn commit_group(db: &Db, group: Vec<Job>, counters: &Counters) {
+    // The shop's settings are read once per shop per group, not once per purchase.
+    let mut contexts: HashMap<i64, Arc<EarnContext>> = HashMap::new();
+    let mut ready = Vec::with_capacity(group.len());
+    for job in group {
+        let tenant = job.input.tenant_id;
+        if let Some(ctx) = contexts.get(&tenant) {
+            ready.push((job, ctx.clone()));
+            continue;
+        }
+        match EarnContext::load(db, tenant).await {
+            Ok(ctx) => {
+                let ctx = Arc::new(ctx);
+                contexts.insert(tenant, ctx.clone());
+                ready.push((job, ctx));
+            }
+            Err(e) => {
+                let _ = job.reply.send(Err(e));
+            }
+        }
+    }
+    if ready.is_empty() {
+        return;
+    }
+    match record_together(db, &ready).await {
+        Ok(outcomes) => {
+            for ((job, _), outcome) in ready.into_iter().zip(outcomes) {
+                let _ = job.reply.send(Ok(outcome));
+            }
+        }
+        Err(e) if ready.len() == 1 => {
+            let (job, _) = ready.pop().expect("one job");
+            let _ = job.reply.send(Err(e));
+        }
+        Err(_) => {
+            metrics::counter!("loyal_ledger_group_retries_total").increment(1);
+            counters.retried_groups.fetch_add(1, Ordering::Relaxed);
+            for (job, ctx) in ready {
+                let answer = record_alone(db, &ctx, &job).await;
+                let _ = job.reply.send(answer);
+            }
+        }
+    }
+}
+
+/// Every purchase of the group in one transaction; all or nothing.
+async fn record_together(
+    db: &Db,
+    ready: &[(Job, Arc<EarnContext>)],
+) -> Result<Vec<PurchaseOutcome>, ApiError> {
+    let mut tx = db.begin().await?;
+    let mut outcomes = Vec::with_capacity(ready.len());
+    for (job, ctx) in ready {
+        outcomes.push(purchase_in(&mut tx, ctx, &job.input, job.actor(), &job.meta).await?);
+    }
+    tx.commit().await?;
+    Ok(outcomes)
+}
+
+async fn record_alone(db: &Db, ctx: &EarnContext, job: &Job) -> Result<PurchaseOutcome, ApiError> {
+    let mut tx = db.begin().await?;
+    let outcome = purchase_in(&mut tx, ctx, &job.input, job.actor(), &job.meta).await?;
+    if !outcome.replayed {
+        tx.commit().await?;
+    }
+    Ok(outcome)
+}
+
+/// Record a purchase through the writer when there is one, else in its own transaction.
+/// Dry runs never queue: they write nothing.
+pub async fn record(
+    writer: Option<&LedgerWriter>,
+    db: &Db,
+    input: PurchaseInput,
+    actor: ActorRef<'_>,
+    meta: &RequestMeta,
+) -> Result<PurchaseOutcome, ApiError> {
+    match writer {
+        Some(w) if !input.dry_run => w.record_purchase(input, actor, meta).await,
+        _ => record_purchase(db, &input, actor, meta).await,
+    }
+}

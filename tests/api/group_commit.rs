@@ -1,0 +1,253 @@
+//! The group-committing ledger writer, driven directly so the test decides what lands in
+//! one group: the test holds a member's balance lock, so the writer blocks on its first
+//! group while the next purchases queue up behind it.
+
+use std::time::Duration;
+
+use loyal::audit::ActorRef;
+use loyal::error::Code;
+use loyal::http::context::RequestMeta;
+use loyal::ledger::model::Currency;
+use loyal::ledger::writer::{LedgerWriter, WriterConfig};
+use loyal::ledger::{PurchaseInput, PurchaseOutcome};
+use serde_json::json;
+
+use crate::db_test;
+use crate::helpers::*;
+
+fn purchase(tenant: i64, member: i64, receipt: &str) -> PurchaseInput {
+    PurchaseInput {
+        tenant_id: tenant,
+        member_id: member,
+        amount_satang: 10_000,
+        receipt: receipt.into(),
+        branch_id: None,
+        occurred_at: loyal::store::now_micros(),
+        items: vec![],
+        dry_run: false,
+    }
+}
+
+type Pending = tokio::task::JoinHandle<Result<PurchaseOutcome, loyal::error::ApiError>>;
+
+fn send(writer: &LedgerWriter, input: PurchaseInput) -> Pending {
+    let writer = writer.clone();
+    tokio::spawn(async move {
+        let meta = RequestMeta {
+            request_id: "test".into(),
+            ip: "127.0.0.1".into(),
+        };
+        let actor = ActorRef {
+            kind: "system",
+            id: None,
+            label: "test",
+        };
+        writer.record_purchase(input, actor, &meta).await
+    })
+}
+
+/// Wait until the writer's state satisfies `done` (it moves on its own task).
+async fn until(writer: &LedgerWriter, done: impl Fn(loyal::ledger::writer::WriterStats) -> bool) {
+    for _ in 0..2_000 {
+        if done(writer.stats()) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    panic!("the writer never got there: {:?}", writer.stats());
+}
+
+struct Setup {
+    owner: User,
+    tenant: i64,
+    plug: i64,
+    members: Vec<i64>,
+}
+
+async fn setup(app: &TestApp) -> Setup {
+    let owner = app.signup("kafe").await;
+    let tenant = owner.me["tenant_id"].as_i64().unwrap();
+    let plug = owner.member("0810000000").await;
+    let mut members = vec![];
+    for i in 1..=3 {
+        members.push(owner.member(&format!("081000000{i}")).await);
+    }
+    Setup {
+        owner,
+        tenant,
+        plug,
+        members,
+    }
+}
+
+db_test!(
+    a_failing_purchase_in_a_group_costs_only_its_own_request,
+    |app| {
+        let s = setup(&app).await;
+        let writer = LedgerWriter::start(
+            &app.db,
+            WriterConfig {
+                writers: 1,
+                group_max: 256,
+                queue: 100,
+            },
+        );
+        // Hold the plug member's lock: the writer's first group waits on it.
+        let mut lock = app.db.begin().await.unwrap();
+        loyal::ledger::store::lock_member(&mut lock, s.tenant, s.plug, Currency::Points)
+            .await
+            .unwrap();
+        let plug = send(&writer, purchase(s.tenant, s.plug, "plug"));
+        until(&writer, |st| st.groups == 1 && st.queued == 0).await;
+        // Three purchases queue up behind it, in this order; the second reuses the first's
+        // receipt for another member, so it must fail once the first is recorded.
+        let a = send(&writer, purchase(s.tenant, s.members[0], "r-a"));
+        until(&writer, |st| st.queued == 1).await;
+        let b = send(&writer, purchase(s.tenant, s.members[1], "r-a"));
+        until(&writer, |st| st.queued == 2).await;
+        let c = send(&writer, purchase(s.tenant, s.members[2], "r-c"));
+        until(&writer, |st| st.queued == 3).await;
+        drop(lock);
+
+        let plug = plug.await.unwrap().expect("the plug purchase is recorded");
+        let (a, b, c) = (a.await.unwrap(), b.await.unwrap(), c.await.unwrap());
+        let stats = writer.stats();
+        assert_eq!(
+            (stats.groups, stats.purchases, stats.retried_groups),
+            (2, 4, 1),
+            "one group of the plug, one of three that was rolled back and retried one by one"
+        );
+        assert!(!plug.replayed);
+        let a = a.expect("the first purchase is recorded");
+        assert_eq!((a.points, a.replayed), (4, false), "{a:?}");
+        assert_eq!(
+            b.expect_err("the reused receipt is refused").code,
+            Code::IdempotencyKeyReused
+        );
+        assert_eq!(c.expect("the third purchase is recorded").points, 4);
+
+        for (member, points) in [(s.members[0], 4), (s.members[1], 0), (s.members[2], 4)] {
+            assert_eq!(
+                s.owner.points(member).await["balance"],
+                points,
+                "member {member}"
+            );
+        }
+        // The rolled-back group left nothing behind: one earn per recorded purchase.
+        let history = s
+            .owner
+            .get(&format!("/api/v1/members/{}/ledger", s.members[0]))
+            .await;
+        assert_eq!(history.body["items"].as_array().unwrap().len(), 1);
+        assert!(
+            loyal::ledger::store::verify(&app.db)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+);
+
+db_test!(
+    a_full_queue_refuses_at_once_with_retry_after_and_loses_nothing,
+    |app| {
+        let s = setup(&app).await;
+        let writer = LedgerWriter::start(
+            &app.db,
+            WriterConfig {
+                writers: 1,
+                group_max: 1,
+                queue: 2,
+            },
+        );
+        let mut lock = app.db.begin().await.unwrap();
+        loyal::ledger::store::lock_member(&mut lock, s.tenant, s.plug, Currency::Points)
+            .await
+            .unwrap();
+        let plug = send(&writer, purchase(s.tenant, s.plug, "plug"));
+        until(&writer, |st| st.groups == 1 && st.queued == 0).await;
+        let a = send(&writer, purchase(s.tenant, s.members[0], "q-a"));
+        let b = send(&writer, purchase(s.tenant, s.members[1], "q-b"));
+        until(&writer, |st| st.queued == 2).await;
+        let refused = send(&writer, purchase(s.tenant, s.members[2], "q-c"))
+            .await
+            .unwrap()
+            .expect_err("the queue is full");
+        assert_eq!(refused.code, Code::Overloaded);
+        assert_eq!(refused.code.status(), 503);
+        assert_eq!(refused.retry_after_secs, Some(1));
+        drop(lock);
+
+        for pending in [plug, a, b] {
+            assert!(
+                !pending
+                    .await
+                    .unwrap()
+                    .expect("accepted means recorded")
+                    .replayed
+            );
+        }
+        assert_eq!(
+            s.owner.points(s.members[2]).await["balance"],
+            0,
+            "nothing of the refused one"
+        );
+        // The client's retry with the same receipt goes through.
+        let retried = send(&writer, purchase(s.tenant, s.members[2], "q-c"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(retried.points, 4);
+        assert_eq!(s.owner.points(s.members[2]).await["balance"], 4);
+        assert!(
+            loyal::ledger::store::verify(&app.db)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+);
+
+db_test!(
+    purchases_sent_over_http_at_once_are_grouped_and_each_answered_after_commit,
+    |app| {
+        let s = setup(&app).await;
+        // 60 bills for 3 members at once, each receipt twice: every bill grants once, the
+        // second copy is answered as a replay of the first, and balances add up.
+        let mut sends = vec![];
+        for i in 0..60 {
+            for _ in 0..2 {
+                let owner = s.owner.clone();
+                let member = s.members[i % 3];
+                sends.push(tokio::spawn(async move {
+                owner
+                    .post(
+                        "/api/v1/purchases",
+                        json!({"member_id": member, "amount_satang": 10_000, "receipt": format!("h-{i}")}),
+                    )
+                    .await
+            }));
+            }
+        }
+        let mut created = 0;
+        let mut replayed = 0;
+        for s in sends {
+            let r = s.await.unwrap();
+            match r.status {
+                201 => created += 1,
+                200 if r.body["replayed"] == true => replayed += 1,
+                _ => panic!("{} {}", r.status, r.body),
+            }
+        }
+        assert_eq!((created, replayed), (60, 60));
+        for m in &s.members {
+            assert_eq!(s.owner.points(*m).await["balance"], 80);
+        }
+        assert!(
+            loyal::ledger::store::verify(&app.db)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+);
