@@ -117,7 +117,11 @@ pub fn build(db: Db, settings: Settings) -> (AppState, Router) {
             crate::ledger::writer::LedgerWriter::start(
                 &db,
                 crate::ledger::writer::WriterConfig {
-                    writers: settings.ledger_writers,
+                    // Half the pool at most: requests still need connections to read.
+                    writers: settings
+                        .ledger_writers
+                        .min(settings.database_max_connections as usize / 2)
+                        .max(1),
                     group_max: settings.ledger_group_max,
                     queue: settings.ledger_queue,
                 },

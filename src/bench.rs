@@ -19,6 +19,10 @@ pub struct EarnBench {
     pub clients: usize,
     pub seconds: u64,
     pub members: usize,
+    /// The server's group-commit settings (`LOYAL_LEDGER_*`), to compare them.
+    pub ledger_group_commit: bool,
+    pub ledger_writers: usize,
+    pub ledger_group_max: usize,
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -47,6 +51,10 @@ pub async fn earn(b: EarnBench) -> anyhow::Result<()> {
         listen: addr.to_string(),
         data_dir: dir.clone(),
         log_level: "error".into(),
+        database_max_connections: 32,
+        ledger_group_commit: b.ledger_group_commit,
+        ledger_writers: b.ledger_writers,
+        ledger_group_max: b.ledger_group_max,
         ..Settings::default()
     };
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

@@ -321,6 +321,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 clients,
                 seconds,
                 members,
+                ledger_group_commit: settings.ledger_group_commit,
+                ledger_writers: settings.ledger_writers,
+                ledger_group_max: settings.ledger_group_max,
             })
             .await
         }

@@ -68,9 +68,9 @@ settings! {
     /// Commit purchases in groups (one transaction for many purchases; each answered
     /// once its group is durable). Off: one transaction per purchase.
     ledger_group_commit: bool = true, secret = false;
-    /// Group-committing writers on PostgreSQL (a member always goes to the same one);
-    /// SQLite always has one.
-    ledger_writers: usize = 4, secret = false;
+    /// Group-committing writers on PostgreSQL (a member always goes to the same one), at
+    /// most half of `database_max_connections`; SQLite always has one.
+    ledger_writers: usize = 8, secret = false;
     /// Most purchases committed in one transaction.
     ledger_group_max: usize = 256, secret = false;
     /// Purchases that may wait for a writer before new ones are refused with 503.

@@ -120,7 +120,7 @@ impl From<anyhow::Error> for ApiError {
 }
 
 /// The problem+json body (RFC 9457) with Loyal's extension members.
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Problem {
     /// A URI reference naming the error code.
     #[serde(rename = "type")]
@@ -138,17 +138,24 @@ pub struct Problem {
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
+impl ApiError {
+    /// The problem+json body of this error (also used for each failed item of a batch).
+    pub fn problem(&self) -> Problem {
+        Problem {
+            type_: format!("/api/docs#error-{}", self.code.as_str()),
+            title: self.code.title().to_string(),
+            status: self.code.status().as_u16(),
+            detail: self.message.clone(),
+            code: self.code.as_str().to_string(),
+            field: self.field.clone(),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.code.status();
-        let problem = Problem {
-            type_: format!("/api/docs#error-{}", self.code.as_str()),
-            title: self.code.title().to_string(),
-            status: status.as_u16(),
-            detail: self.message,
-            code: self.code.as_str().to_string(),
-            field: self.field,
-        };
+        let problem = self.problem();
         let body = serde_json::to_vec(&problem).unwrap_or_default();
         let mut res = (status, body).into_response();
         res.headers_mut()

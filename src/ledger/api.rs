@@ -26,6 +26,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(get_ledger_settings, put_ledger_settings))
         .routes(routes!(record_purchase))
+        .routes(routes!(record_purchase_batch))
         .routes(routes!(refund_purchase))
         .routes(routes!(redeem_points))
         .routes(routes!(adjust_points))
@@ -146,43 +147,87 @@ async fn record_purchase(
     ctx: Ctx,
     JsonBody(req): JsonBody<PurchaseRequest>,
 ) -> ApiResult<(StatusCode, Json<PurchaseOutcome>)> {
-    let tenant = ctx.tenant_id();
-    let amount = amount_in_range("amount_satang", req.amount_satang, 1)?;
+    let input = check_purchase(&app, ctx.tenant_id(), req, "").await?;
+    let (kind, id, label) = actor_ref(&ctx);
+    let actor = ActorRef {
+        kind,
+        id: Some(id),
+        label: &label,
+    };
+    let outcome =
+        super::writer::record(app.ledger_writer.as_ref(), &app.db, input, actor, &ctx.meta)
+            .await
+            .map_err(|e| receipt_reused(e, ""))?;
+    let status = if outcome.replayed || outcome.dry_run {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, Json(outcome)))
+}
+
+/// A receipt recorded earlier with other details is the client's conflict, not a key
+/// problem: say so on the receipt field.
+fn receipt_reused(e: ApiError, path: &str) -> ApiError {
+    if e.code == Code::IdempotencyKeyReused {
+        ApiError::field(
+            Code::AlreadyExists,
+            format!("{path}receipt"),
+            "this receipt was already recorded with a different member, amount, branch or items",
+        )
+    } else {
+        e
+    }
+}
+
+/// Check a purchase request and resolve its member (an alias posts to its survivor).
+/// `path` prefixes the field names in errors (`purchases[3].` in a batch).
+async fn check_purchase(
+    app: &AppState,
+    tenant: i64,
+    req: PurchaseRequest,
+    path: &str,
+) -> ApiResult<PurchaseInput> {
+    let at = |e: ApiError| ApiError {
+        field: e.field.map(|f| format!("{path}{f}")),
+        ..e
+    };
+    let amount = amount_in_range("amount_satang", req.amount_satang, 1).map_err(at)?;
     let receipt = crate::types::text(&req.receipt, "receipt", 1, 64)
-        .map_err(|e| ApiError::invalid("receipt", e))?;
+        .map_err(|e| at(ApiError::invalid("receipt", e)))?;
     let now = now_micros();
     let occurred_at = req.occurred_at.map(|t| t.as_microsecond()).unwrap_or(now);
     if occurred_at > now + 300_000_000 || occurred_at < now - 366 * 86_400_000_000 {
-        return Err(ApiError::invalid(
+        return Err(at(ApiError::invalid(
             "occurred_at",
             "must be within the last 366 days and not in the future",
-        ));
+        )));
     }
-    validate_items(&req.items, amount).map_err(|(field, msg)| ApiError::invalid(field, msg))?;
-    let Some(member_id) = resolve_member(&app, tenant, req.member_id).await? else {
-        return Err(ApiError::invalid(
+    validate_items(&req.items, amount).map_err(|(field, msg)| at(ApiError::invalid(field, msg)))?;
+    let Some(member_id) = resolve_member(app, tenant, req.member_id).await? else {
+        return Err(at(ApiError::invalid(
             "member_id",
             format!("member {} does not exist", req.member_id),
-        ));
+        )));
     };
     if let Some(b) = req.branch_id {
         match crate::tenants::store::get_branch(&app.db, tenant, b).await? {
             Some(branch) if branch.active => {}
             Some(_) => {
-                return Err(ApiError::invalid(
+                return Err(at(ApiError::invalid(
                     "branch_id",
                     format!("branch {b} is inactive"),
-                ));
+                )));
             }
             None => {
-                return Err(ApiError::invalid(
+                return Err(at(ApiError::invalid(
                     "branch_id",
                     format!("branch {b} does not exist"),
-                ));
+                )));
             }
         }
     }
-    let input = PurchaseInput {
+    Ok(PurchaseInput {
         tenant_id: tenant,
         member_id,
         amount_satang: amount,
@@ -191,21 +236,119 @@ async fn record_purchase(
         occurred_at,
         items: req.items,
         dry_run: req.dry_run,
-    };
+    })
+}
+
+/// Most purchases in one batch request.
+pub const MAX_BATCH: usize = 1_000;
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PurchaseBatch {
+    /// 1 to 1,000 purchases, each as for `POST /purchases` (`dry_run` is not allowed).
+    pub purchases: Vec<PurchaseRequest>,
+}
+
+/// One purchase of a batch: its status as if sent alone, and its outcome or problem.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct BatchItem {
+    /// 201 recorded, 200 replayed (the receipt was recorded before), or the error status.
+    pub status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub purchase: Option<PurchaseOutcome>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<crate::error::Problem>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct BatchResult {
+    pub created: usize,
+    pub replayed: usize,
+    pub failed: usize,
+    /// One item per purchase, in the order sent.
+    pub results: Vec<BatchItem>,
+}
+
+/// Record up to 1,000 purchases in one request (a POS uploading a shift, a partner's
+/// nightly file). Each purchase is checked, recorded and made idempotent by its receipt
+/// exactly as if sent alone; one bad purchase does not stop the others. Retrying the
+/// whole batch is safe: recorded receipts answer 200 and grant nothing twice.
+#[utoipa::path(post, path = "/purchases/batch", tag = "ledger", operation_id = "record_purchase_batch",
+    request_body = PurchaseBatch, security(("api_key" = ["points.earn"])),
+    responses((status = 200, body = BatchResult), (status = 422, body = crate::error::Problem)))]
+async fn record_purchase_batch(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    JsonBody(batch): JsonBody<PurchaseBatch>,
+) -> ApiResult<Json<BatchResult>> {
+    if batch.purchases.is_empty() || batch.purchases.len() > MAX_BATCH {
+        return Err(ApiError::invalid(
+            "purchases",
+            format!("send 1 to {MAX_BATCH} purchases"),
+        ));
+    }
+    if let Some(i) = batch.purchases.iter().position(|p| p.dry_run) {
+        return Err(ApiError::invalid(
+            format!("purchases[{i}].dry_run"),
+            "a batch records purchases; send a dry run alone",
+        ));
+    }
+    let tenant = ctx.tenant_id();
     let (kind, id, label) = actor_ref(&ctx);
-    let outcome = super::writer::record(app.ledger_writer.as_ref(), &app.db, input, ActorRef { kind, id: Some(id), label: &label }, &ctx.meta).await.map_err(|e| {
-        if e.code == Code::IdempotencyKeyReused {
-            ApiError::field(Code::AlreadyExists, "receipt", "this receipt was already recorded with a different member, amount, branch or items")
-        } else {
-            e
-        }
-    })?;
-    let status = if outcome.replayed || outcome.dry_run {
-        StatusCode::OK
-    } else {
-        StatusCode::CREATED
+    let actor = ActorRef {
+        kind,
+        id: Some(id),
+        label: &label,
     };
-    Ok((status, Json(outcome)))
+    let mut checked = Vec::with_capacity(batch.purchases.len());
+    for (i, req) in batch.purchases.into_iter().enumerate() {
+        checked.push(check_purchase(&app, tenant, req, &format!("purchases[{i}].")).await);
+    }
+    // Everything checked is queued at once, so the writers commit it in a few groups.
+    let answers =
+        futures_util::future::join_all(checked.into_iter().enumerate().map(|(i, input)| {
+            let (app, meta) = (&app, &ctx.meta);
+            async move {
+                let input = input?;
+                super::writer::record(app.ledger_writer.as_ref(), &app.db, input, actor, meta)
+                    .await
+                    .map_err(|e| receipt_reused(e, &format!("purchases[{i}].")))
+            }
+        }))
+        .await;
+    let mut result = BatchResult {
+        created: 0,
+        replayed: 0,
+        failed: 0,
+        results: Vec::with_capacity(answers.len()),
+    };
+    for answer in answers {
+        result.results.push(match answer {
+            Ok(outcome) => {
+                let status = if outcome.replayed {
+                    result.replayed += 1;
+                    200
+                } else {
+                    result.created += 1;
+                    201
+                };
+                BatchItem {
+                    status,
+                    purchase: Some(outcome),
+                    error: None,
+                }
+            }
+            Err(e) => {
+                result.failed += 1;
+                BatchItem {
+                    status: e.code.status().as_u16(),
+                    purchase: None,
+                    error: Some(e.problem()),
+                }
+            }
+        });
+    }
+    Ok(Json(result))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

@@ -9,7 +9,7 @@ use super::model::{
     Currency, EarnRate, ExpiryPolicy, OpenLot, RefundPolicy, RoundUp, Rounding, fefo_order,
     plan_debit,
 };
-use crate::store::{Backend, Db, Tx, now_micros};
+use crate::store::{Db, Tx, now_micros};
 use crate::{ids, on_db, on_tx};
 
 /// A kind of movement, with the direction it moves the member's balance and the system
@@ -263,21 +263,14 @@ async fn lock_balance(
     member_id: i64,
     currency: Currency,
 ) -> sqlx::Result<BalanceRow> {
-    let lock = if tx.backend() == Backend::Postgres {
-        " FOR UPDATE"
-    } else {
-        ""
-    };
-    let select = format!(
-        "SELECT balance, debt FROM balances WHERE tenant_id = $1 AND member_id = $2 AND currency = $3{lock}"
-    );
-    on_tx!(tx, c => {
-        sqlx::query("INSERT INTO balances (tenant_id, member_id, currency, balance, debt, updated_at) VALUES ($1, $2, $3, 0, 0, $4)
-                     ON CONFLICT (tenant_id, member_id, currency) DO NOTHING")
-            .bind(tenant_id).bind(member_id).bind(currency.as_str()).bind(now_micros())
-            .execute(&mut *c).await?;
-        sqlx::query_as(&select).bind(tenant_id).bind(member_id).bind(currency.as_str()).fetch_one(&mut *c).await
-    })
+    // One statement: create the row if needed, else "update" it to itself, which locks it
+    // (PostgreSQL) inside a transaction that already holds the write lock (SQLite).
+    on_tx!(tx, c => sqlx::query_as(
+        "INSERT INTO balances (tenant_id, member_id, currency, balance, debt, updated_at) VALUES ($1, $2, $3, 0, 0, $4)
+         ON CONFLICT (tenant_id, member_id, currency) DO UPDATE SET balance = balances.balance
+         RETURNING balance, debt")
+        .bind(tenant_id).bind(member_id).bind(currency.as_str()).bind(now_micros())
+        .fetch_one(c).await)
 }
 
 #[derive(sqlx::FromRow)]

@@ -667,6 +667,13 @@ db_test!(every_state_changing_request_writes_an_audit_entry, |app| {
             ),
         ),
         (
+            "record_purchase_batch",
+            (
+                "/api/v1/purchases/batch".into(),
+                json!({"purchases": [{"member_id": m, "amount_satang": 50_000, "receipt": "AUDIT-B1"}]}),
+            ),
+        ),
+        (
             "refund_purchase",
             (
                 "/api/v1/purchases/refunds".into(),

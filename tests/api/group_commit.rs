@@ -251,3 +251,106 @@ db_test!(
         );
     }
 );
+
+db_test!(
+    a_batch_records_each_purchase_as_if_sent_alone_and_a_retry_grants_nothing_twice,
+    |app| {
+        let s = setup(&app).await;
+        let [m1, m2, m3] = [s.members[0], s.members[1], s.members[2]];
+        let batch = json!({"purchases": [
+            {"member_id": m1, "amount_satang": 10_000, "receipt": "b-1"},
+            {"member_id": m2, "amount_satang": 0, "receipt": "b-2"},
+            {"member_id": 999_999_999, "amount_satang": 10_000, "receipt": "b-3"},
+            {"member_id": m3, "amount_satang": 25_000, "receipt": "b-4"},
+            {"member_id": m1, "amount_satang": 5_000, "receipt": "b-5"},
+        ]});
+        let first = s.owner.post("/api/v1/purchases/batch", batch.clone()).await;
+        assert_eq!(first.status, 200, "{}", first.body);
+        assert_eq!(
+            (
+                &first.body["created"],
+                &first.body["replayed"],
+                &first.body["failed"]
+            ),
+            (&json!(3), &json!(0), &json!(2))
+        );
+        let results = first.body["results"].as_array().unwrap();
+        let statuses: Vec<_> = results
+            .iter()
+            .map(|r| r["status"].as_i64().unwrap())
+            .collect();
+        assert_eq!(statuses, [201, 422, 422, 201, 201], "in the order sent");
+        assert_eq!(results[1]["error"]["field"], "purchases[1].amount_satang");
+        assert_eq!(results[2]["error"]["field"], "purchases[2].member_id");
+        assert_eq!(results[2]["error"]["code"], "invalid_field");
+        assert_eq!(results[3]["purchase"]["points"], 10);
+        assert_eq!(s.owner.points(m1).await["balance"], 6);
+        assert_eq!(s.owner.points(m2).await["balance"], 0);
+
+        // The whole batch again (a POS retrying after a timeout): nothing is granted twice.
+        let again = s.owner.post("/api/v1/purchases/batch", batch).await;
+        assert_eq!(
+            (
+                &again.body["created"],
+                &again.body["replayed"],
+                &again.body["failed"]
+            ),
+            (&json!(0), &json!(3), &json!(2))
+        );
+        assert_eq!(again.body["results"][0]["status"], 200);
+        assert_eq!(s.owner.points(m1).await["balance"], 6);
+        assert_eq!(s.owner.points(m3).await["balance"], 10);
+
+        // A receipt already recorded for someone else is that item's conflict only.
+        let clash = s
+            .owner
+            .post(
+                "/api/v1/purchases/batch",
+                json!({"purchases": [
+                    {"member_id": m2, "amount_satang": 10_000, "receipt": "b-new"},
+                    {"member_id": m2, "amount_satang": 10_000, "receipt": "b-1"},
+                ]}),
+            )
+            .await;
+        assert_eq!(clash.body["results"][0]["status"], 201);
+        assert_eq!(clash.body["results"][1]["status"], 409);
+        assert_eq!(
+            clash.body["results"][1]["error"]["field"],
+            "purchases[1].receipt"
+        );
+        assert_eq!(s.owner.points(m2).await["balance"], 4);
+
+        let empty = s
+            .owner
+            .post("/api/v1/purchases/batch", json!({"purchases": []}))
+            .await;
+        assert_eq!((empty.status, empty.field()), (422, "purchases"));
+        let too_many: Vec<_> = (0..1_001)
+            .map(|i| json!({"member_id": m1, "amount_satang": 100, "receipt": format!("x-{i}")}))
+            .collect();
+        let big = s
+            .owner
+            .post("/api/v1/purchases/batch", json!({"purchases": too_many}))
+            .await;
+        assert_eq!((big.status, big.field()), (422, "purchases"));
+        let dry = s
+        .owner
+        .post(
+            "/api/v1/purchases/batch",
+            json!({"purchases": [{"member_id": m1, "amount_satang": 100, "receipt": "d", "dry_run": true}]}),
+        )
+        .await;
+        assert_eq!((dry.status, dry.field()), (422, "purchases[0].dry_run"));
+        assert_eq!(
+            s.owner.points(m1).await["balance"],
+            6,
+            "nothing from refused batches"
+        );
+        assert!(
+            loyal::ledger::store::verify(&app.db)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+);
