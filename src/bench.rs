@@ -19,6 +19,8 @@ pub struct EarnBench {
     pub clients: usize,
     pub seconds: u64,
     pub members: usize,
+    /// Clients sending batches of 1,000 purchases in the second phase.
+    pub batch_clients: usize,
     /// The server's group-commit settings (`LOYAL_LEDGER_*`), to compare them.
     pub ledger_group_commit: bool,
     pub ledger_writers: usize,
@@ -173,6 +175,96 @@ pub async fn earn(b: EarnBench) -> anyhow::Result<()> {
         errors
     );
 
+    println!(
+        "batch earn: {} clients for {} s, 1,000 purchases per request…",
+        b.batch_clients, b.seconds
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let mut tasks = vec![];
+    for c in 0..b.batch_clients {
+        let (api, base, secret, members, stop) = (
+            api.clone(),
+            base.clone(),
+            secret.clone(),
+            members.clone(),
+            stop.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let (mut recorded, mut failed, mut n) = (0u64, 0u64, 0usize);
+            let mut lat = vec![];
+            while !stop.load(Ordering::Relaxed) {
+                let purchases: Vec<Value> = (0..1_000)
+                    .map(|i| {
+                        let k = n * 1_000 + i;
+                        let (member, _) = &members[(c * 7919 + k * 104_729) % members.len()];
+                        json!({"member_id": member, "amount_satang": 12_500, "receipt": format!("BB{c}-{k}")})
+                    })
+                    .collect();
+                let t = Instant::now();
+                let r = api
+                    .post(format!("{base}/api/v1/purchases/batch"))
+                    .bearer_auth(&secret)
+                    .json(&json!({ "purchases": purchases }))
+                    .send()
+                    .await;
+                match r {
+                    Ok(r) if r.status().is_success() => {
+                        let body: Value = r.json().await.unwrap_or_default();
+                        recorded += body["created"].as_u64().unwrap_or(0);
+                        failed += body["failed"].as_u64().unwrap_or(0);
+                        lat.push(t.elapsed());
+                    }
+                    _ => failed += 1_000,
+                }
+                n += 1;
+            }
+            (recorded, failed, lat)
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(b.seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    let (mut recorded, mut failed, mut lat) = (0, 0, vec![]);
+    for t in tasks {
+        let (r, f, l) = t.await?;
+        recorded += r;
+        failed += f;
+        lat.extend(l);
+    }
+    let elapsed = started.elapsed();
+    lat.sort();
+    println!(
+        "batch earn: {} purchases in {:.1} s = {:.0} purchases/s; p50 {} per batch; {} failed",
+        recorded,
+        elapsed.as_secs_f64(),
+        recorded as f64 / elapsed.as_secs_f64(),
+        ms(percentile(&lat, 0.50)),
+        failed
+    );
+    if let Ok(text) = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await?
+        .text()
+        .await
+    {
+        let value = |name: &str| {
+            text.lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.rsplit(' ').next())
+                .and_then(|v| v.parse::<f64>().ok())
+        };
+        if let (Some(sum), Some(count)) = (
+            value("loyal_ledger_group_size_sum"),
+            value("loyal_ledger_group_size_count"),
+        ) {
+            println!(
+                "group commit: {count:.0} groups, {:.1} purchases per group on average",
+                sum / count.max(1.0)
+            );
+        }
+    }
+
     println!("lookup by phone: 1 client, 2,000 requests…");
     let mut lat = vec![];
     for i in 0..2_000 {
@@ -217,4 +309,152 @@ fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
     let dir = std::env::temp_dir().join(format!("loyal-bench-{}", crate::ids::next_id()));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
+}
+
+pub struct BaselineBench {
+    /// PostgreSQL for baseline (a); skipped when absent.
+    pub postgres_url: Option<String>,
+    pub clients: usize,
+    pub seconds: u64,
+    pub members: usize,
+}
+
+/// The baselines of the speed issue, written the way a typical web app writes an earn:
+/// update the balance, insert the entry, insert the lot.
+/// (a) one PostgreSQL transaction per purchase, driven by pgbench with C clients;
+/// (b) SQLite's raw limit for the same three statements, 1,000 purchases per transaction
+///     (WAL, synchronous=FULL as Loyal runs it; through sqlx, the driver Loyal uses).
+pub async fn baseline(b: BaselineBench) -> anyhow::Result<()> {
+    const TABLES: [&str; 3] = [
+        "CREATE TABLE bl_balances (member_id BIGINT PRIMARY KEY, balance BIGINT NOT NULL)",
+        "CREATE TABLE bl_entries (id BIGINT PRIMARY KEY, member_id BIGINT NOT NULL, amount BIGINT NOT NULL, at BIGINT NOT NULL)",
+        "CREATE TABLE bl_lots (id BIGINT PRIMARY KEY, member_id BIGINT NOT NULL, amount BIGINT NOT NULL, expires_at BIGINT NOT NULL)",
+    ];
+    // (b) SQLite.
+    let dir = tempfile_dir()?;
+    let db = Db::connect(&format!("sqlite://{}/baseline.db", dir.display()), 1).await?;
+    let Db::Sqlite(pool) = &db else {
+        unreachable!()
+    };
+    for t in TABLES {
+        sqlx::query(t).execute(pool).await?;
+    }
+    let mut tx = pool.begin().await?;
+    for m in 1..=b.members as i64 {
+        sqlx::query("INSERT INTO bl_balances VALUES ($1, 0)")
+            .bind(m)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    println!(
+        "baseline (b): SQLite, 3 statements per purchase, 1,000 purchases per transaction, {} s…",
+        b.seconds
+    );
+    let started = Instant::now();
+    let mut done = 0i64;
+    while started.elapsed() < Duration::from_secs(b.seconds) {
+        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+        for _ in 0..1_000 {
+            done += 1;
+            let member = done * 104_729 % b.members as i64 + 1;
+            sqlx::query("UPDATE bl_balances SET balance = balance + 4 WHERE member_id = $1")
+                .bind(member)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("INSERT INTO bl_entries VALUES ($1, $2, 4, $3)")
+                .bind(done)
+                .bind(member)
+                .bind(done)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("INSERT INTO bl_lots VALUES ($1, $2, 4, $3)")
+                .bind(done)
+                .bind(member)
+                .bind(done)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+    }
+    let elapsed = started.elapsed();
+    println!(
+        "baseline (b): {done} purchases in {:.1} s = {:.0} purchases/s",
+        elapsed.as_secs_f64(),
+        done as f64 / elapsed.as_secs_f64()
+    );
+    db.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+
+    // (a) PostgreSQL through pgbench.
+    let Some(url) = b.postgres_url else {
+        println!("baseline (a): skipped (give --database-url postgres://… of an empty database)");
+        return Ok(());
+    };
+    let db = Db::connect(&url, 2).await?;
+    let Db::Postgres(pool) = &db else {
+        anyhow::bail!("baseline (a) needs a PostgreSQL --database-url");
+    };
+    for t in ["bl_lots", "bl_entries", "bl_balances"] {
+        sqlx::query(&format!("DROP TABLE IF EXISTS {t}"))
+            .execute(pool)
+            .await?;
+    }
+    for t in TABLES {
+        sqlx::query(&t.replace(
+            "id BIGINT PRIMARY KEY, member_id",
+            "id BIGSERIAL PRIMARY KEY, member_id",
+        ))
+        .execute(pool)
+        .await?;
+    }
+    sqlx::query("INSERT INTO bl_balances SELECT g, 0 FROM generate_series(1, $1) g")
+        .bind(b.members as i64)
+        .execute(pool)
+        .await?;
+    let script = dir.with_extension("sql");
+    std::fs::write(
+        &script,
+        format!(
+            "\\set member random(1, {})\nBEGIN;\n\
+             UPDATE bl_balances SET balance = balance + 4 WHERE member_id = :member;\n\
+             INSERT INTO bl_entries (member_id, amount, at) VALUES (:member, 4, 0);\n\
+             INSERT INTO bl_lots (member_id, amount, expires_at) VALUES (:member, 4, 0);\nEND;\n",
+            b.members
+        ),
+    )?;
+    println!(
+        "baseline (a): PostgreSQL, pgbench, one transaction per purchase, {} clients, {} s…",
+        b.clients, b.seconds
+    );
+    let out = std::process::Command::new("pgbench")
+        .args(["-n", "-c", &b.clients.to_string(), "-j", "2", "-T"])
+        .arg(b.seconds.to_string())
+        .arg("-f")
+        .arg(&script)
+        .arg(&url)
+        .output();
+    let _ = std::fs::remove_file(&script);
+    match out {
+        Ok(out) if out.status.success() => {
+            let text = String::from_utf8_lossy(&out.stdout);
+            for line in text.lines().filter(|l| {
+                l.starts_with("tps")
+                    || l.starts_with("latency")
+                    || l.contains("transactions actually")
+            }) {
+                println!("baseline (a): {line}");
+            }
+        }
+        Ok(out) => anyhow::bail!("pgbench failed: {}", String::from_utf8_lossy(&out.stderr)),
+        Err(e) => anyhow::bail!(
+            "pgbench could not start ({e}); install it with `apt-get install postgresql-client`"
+        ),
+    }
+    for t in ["bl_lots", "bl_entries", "bl_balances"] {
+        sqlx::query(&format!("DROP TABLE {t}"))
+            .execute(pool)
+            .await?;
+    }
+    Ok(())
 }

@@ -92,6 +92,20 @@ enum BenchWhat {
         seconds: u64,
         #[arg(long, default_value_t = 1000)]
         members: usize,
+        /// Clients sending batches of 1,000 purchases (POST /purchases/batch).
+        #[arg(long, default_value_t = 4)]
+        batch_clients: usize,
+    },
+    /// The baselines earn is compared with: (a) one PostgreSQL transaction per purchase
+    /// (balance update, entry, lot) driven by pgbench, when --database-url names an empty
+    /// PostgreSQL database; (b) SQLite's raw limit for the same statements in batches.
+    Baseline {
+        #[arg(long, default_value_t = 64)]
+        clients: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long, default_value_t = 1000)]
+        members: usize,
     },
 }
 
@@ -313,6 +327,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     clients,
                     seconds,
                     members,
+                    batch_clients,
                 },
         } => {
             crate::bench::earn(crate::bench::EarnBench {
@@ -321,9 +336,27 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 clients,
                 seconds,
                 members,
+                batch_clients,
                 ledger_group_commit: settings.ledger_group_commit,
                 ledger_writers: settings.ledger_writers,
                 ledger_group_max: settings.ledger_group_max,
+            })
+            .await
+        }
+        Command::Bench {
+            what:
+                BenchWhat::Baseline {
+                    clients,
+                    seconds,
+                    members,
+                },
+        } => {
+            crate::bench::baseline(crate::bench::BaselineBench {
+                postgres_url: (!settings.database_url.is_empty())
+                    .then(|| settings.database_url.clone()),
+                clients,
+                seconds,
+                members,
             })
             .await
         }
