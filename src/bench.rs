@@ -213,9 +213,24 @@ pub async fn earn(b: EarnBench) -> anyhow::Result<()> {
                         let body: Value = r.json().await.unwrap_or_default();
                         recorded += body["created"].as_u64().unwrap_or(0);
                         failed += body["failed"].as_u64().unwrap_or(0);
+                        if let Some(e) = body["results"]
+                            .as_array()
+                            .and_then(|r| r.iter().find(|i| i["error"].is_object()))
+                        {
+                            if failed == body["failed"].as_u64().unwrap_or(0) {
+                                eprintln!("batch earn: first failure: {}", e["error"]);
+                            }
+                        }
                         lat.push(t.elapsed());
                     }
-                    _ => failed += 1_000,
+                    Ok(r) => {
+                        eprintln!("batch earn: HTTP {}", r.status());
+                        failed += 1_000;
+                    }
+                    Err(e) => {
+                        eprintln!("batch earn: {e}");
+                        failed += 1_000;
+                    }
                 }
                 n += 1;
             }

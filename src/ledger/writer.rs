@@ -136,7 +136,7 @@ impl LedgerWriter {
         meta: &RequestMeta,
     ) -> Result<PurchaseOutcome, ApiError> {
         let (reply, answer) = oneshot::channel();
-        let queue = &self.queues[input.member_id.unsigned_abs() as usize % self.queues.len()];
+        let queue = &self.queues[shard_of(input.member_id, self.queues.len())];
         let job = Job {
             input,
             actor_kind: actor.kind.to_string(),
@@ -160,6 +160,13 @@ impl LedgerWriter {
             .await
             .map_err(|_| ApiError::new(Code::Internal, "the ledger writer has stopped"))?
     }
+}
+
+/// The writer a member goes to. Ids are time-ordered with a counter in the low bits, so
+/// members created a millisecond apart share their low bits: mix before taking the modulo.
+fn shard_of(member_id: i64, writers: usize) -> usize {
+    let mixed = (member_id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32;
+    (mixed % writers as u64) as usize
 }
 
 /// One writer: take what is queued, record it as one group, answer, repeat.
@@ -255,5 +262,25 @@ pub async fn record(
     match writer {
         Some(w) if !input.dry_run => w.record_purchase(input, actor, meta).await,
         _ => record_purchase(db, &input, actor, meta).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shard_of;
+
+    #[test]
+    fn members_created_a_millisecond_apart_spread_over_all_writers() {
+        // Ids as minted one per millisecond: the low 11 bits are zero.
+        let ids: Vec<i64> = (0..8_000).map(|ms| (1_000_000 + ms) << 11).collect();
+        let mut per_writer = [0usize; 8];
+        for id in &ids {
+            per_writer[shard_of(*id, 8)] += 1;
+        }
+        assert!(
+            per_writer.iter().all(|&n| (800..=1_200).contains(&n)),
+            "{per_writer:?}"
+        );
+        assert!(ids.iter().all(|&id| shard_of(id, 1) == 0));
     }
 }
