@@ -69,8 +69,10 @@ settings! {
     /// once its group is durable). Off: one transaction per purchase.
     ledger_group_commit: bool = true, secret = false;
     /// Group-committing writers on PostgreSQL (a member always goes to the same one), at
-    /// most half of `database_max_connections`; SQLite always has one.
-    ledger_writers: usize = 8, secret = false;
+    /// most half of `database_max_connections` (raise both together on a busy PostgreSQL:
+    /// 16 writers with 32 connections measured faster than 8 in docs/BENCHMARKS.md);
+    /// SQLite always has one.
+    ledger_writers: usize = 16, secret = false;
     /// Most purchases committed in one transaction.
     ledger_group_max: usize = 256, secret = false;
     /// Purchases that may wait for a writer before new ones are refused with 503.
