@@ -184,8 +184,19 @@ pub async fn record_purchase(
     meta: &RequestMeta,
 ) -> Result<PurchaseOutcome, ApiError> {
     let ctx = EarnContext::load(db, p.tenant_id).await?;
+    record_purchase_with(db, &ctx, p, actor, meta).await
+}
+
+/// [`record_purchase`] with the shop's context already loaded.
+pub async fn record_purchase_with(
+    db: &Db,
+    ctx: &EarnContext,
+    p: &PurchaseInput,
+    actor: ActorRef<'_>,
+    meta: &RequestMeta,
+) -> Result<PurchaseOutcome, ApiError> {
     let mut tx = db.begin().await?;
-    let outcome = purchase_in(&mut tx, &ctx, p, actor, meta).await?;
+    let outcome = purchase_in(&mut tx, ctx, p, actor, meta).await?;
     // A dry run or a replay wrote nothing worth keeping: dropping the transaction rolls back.
     if !outcome.dry_run && !outcome.replayed {
         tx.commit().await?;

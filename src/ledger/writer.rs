@@ -24,7 +24,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::{EarnContext, PurchaseInput, PurchaseOutcome, purchase_in, record_purchase};
+use super::{
+    EarnContext, PurchaseInput, PurchaseOutcome, purchase_in, record_purchase, record_purchase_with,
+};
 use crate::audit::ActorRef;
 use crate::error::{ApiError, Code};
 use crate::http::context::RequestMeta;
@@ -220,7 +222,8 @@ async fn commit_group(db: &Db, group: Vec<Job>, counters: &Counters) {
             metrics::counter!("loyal_ledger_group_retries_total").increment(1);
             counters.retried_groups.fetch_add(1, Ordering::Relaxed);
             for (job, ctx) in ready {
-                let answer = record_alone(db, &ctx, &job).await;
+                let answer =
+                    record_purchase_with(db, &ctx, &job.input, job.actor(), &job.meta).await;
                 let _ = job.reply.send(answer);
             }
         }
@@ -239,15 +242,6 @@ async fn record_together(
     }
     tx.commit().await?;
     Ok(outcomes)
-}
-
-async fn record_alone(db: &Db, ctx: &EarnContext, job: &Job) -> Result<PurchaseOutcome, ApiError> {
-    let mut tx = db.begin().await?;
-    let outcome = purchase_in(&mut tx, ctx, &job.input, job.actor(), &job.meta).await?;
-    if !outcome.replayed {
-        tx.commit().await?;
-    }
-    Ok(outcome)
 }
 
 /// Record a purchase through the writer when there is one, else in its own transaction.

@@ -80,25 +80,37 @@ async fn setup(app: &TestApp) -> Setup {
     }
 }
 
+/// A writer whose first group (one purchase for the plug member) is stuck on the plug's
+/// lock, held by the returned transaction: what is sent next queues up behind it.
+async fn blocked_writer(
+    app: &TestApp,
+    s: &Setup,
+    config: WriterConfig,
+) -> (LedgerWriter, loyal::store::Tx, Pending) {
+    let writer = LedgerWriter::start(&app.db, config);
+    let mut lock = app.db.begin().await.unwrap();
+    loyal::ledger::store::lock_member(&mut lock, s.tenant, s.plug, Currency::Points)
+        .await
+        .unwrap();
+    let plug = send(&writer, purchase(s.tenant, s.plug, "plug"));
+    until(&writer, |st| st.groups == 1 && st.queued == 0).await;
+    (writer, lock, plug)
+}
+
 db_test!(
     a_failing_purchase_in_a_group_costs_only_its_own_request,
     |app| {
         let s = setup(&app).await;
-        let writer = LedgerWriter::start(
-            &app.db,
+        let (writer, lock, plug) = blocked_writer(
+            &app,
+            &s,
             WriterConfig {
                 writers: 1,
                 group_max: 256,
                 queue: 100,
             },
-        );
-        // Hold the plug member's lock: the writer's first group waits on it.
-        let mut lock = app.db.begin().await.unwrap();
-        loyal::ledger::store::lock_member(&mut lock, s.tenant, s.plug, Currency::Points)
-            .await
-            .unwrap();
-        let plug = send(&writer, purchase(s.tenant, s.plug, "plug"));
-        until(&writer, |st| st.groups == 1 && st.queued == 0).await;
+        )
+        .await;
         // Three purchases queue up behind it, in this order; the second reuses the first's
         // receipt for another member, so it must fail once the first is recorded.
         let a = send(&writer, purchase(s.tenant, s.members[0], "r-a"));
@@ -152,20 +164,16 @@ db_test!(
     a_full_queue_refuses_at_once_with_retry_after_and_loses_nothing,
     |app| {
         let s = setup(&app).await;
-        let writer = LedgerWriter::start(
-            &app.db,
+        let (writer, lock, plug) = blocked_writer(
+            &app,
+            &s,
             WriterConfig {
                 writers: 1,
                 group_max: 1,
                 queue: 2,
             },
-        );
-        let mut lock = app.db.begin().await.unwrap();
-        loyal::ledger::store::lock_member(&mut lock, s.tenant, s.plug, Currency::Points)
-            .await
-            .unwrap();
-        let plug = send(&writer, purchase(s.tenant, s.plug, "plug"));
-        until(&writer, |st| st.groups == 1 && st.queued == 0).await;
+        )
+        .await;
         let a = send(&writer, purchase(s.tenant, s.members[0], "q-a"));
         let b = send(&writer, purchase(s.tenant, s.members[1], "q-b"));
         until(&writer, |st| st.queued == 2).await;
