@@ -96,6 +96,22 @@ enum BenchWhat {
         #[arg(long, default_value_t = 4)]
         batch_clients: usize,
     },
+    /// The speed issue's measurements at size, in one run: generates N members with
+    /// purchase histories into a fresh database (SQLite in a temporary directory unless
+    /// --database-url names an empty one), then measures member import from CSV, the
+    /// expiry run over every due lot, `verify`, lookups by phone over HTTP and peak memory.
+    Scale {
+        #[arg(long, default_value_t = 100_000)]
+        members: u64,
+        /// Mean purchases per member (heavy-tailed; each is two ledger entries and a lot).
+        #[arg(long, default_value_t = 10.0)]
+        purchases: f64,
+        /// Rows of the member-import CSV.
+        #[arg(long, default_value_t = 100_000)]
+        import_rows: u64,
+        #[arg(long, default_value_t = 5_000)]
+        lookups: usize,
+    },
     /// The baselines earn is compared with: (a) one PostgreSQL transaction per purchase
     /// (balance update, entry, lot) driven by pgbench, when --database-url names an empty
     /// PostgreSQL database; (b) SQLite's raw limit for the same statements in batches.
@@ -340,6 +356,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 ledger_group_commit: settings.ledger_group_commit,
                 ledger_writers: settings.ledger_writers,
                 ledger_group_max: settings.ledger_group_max,
+            })
+            .await
+        }
+        Command::Bench {
+            what:
+                BenchWhat::Scale {
+                    members,
+                    purchases,
+                    import_rows,
+                    lookups,
+                },
+        } => {
+            crate::bench::scale::scale(crate::bench::scale::ScaleBench {
+                database_url: (!settings.database_url.is_empty())
+                    .then(|| settings.database_url.clone()),
+                members,
+                purchases,
+                import_rows,
+                lookups,
             })
             .await
         }

@@ -321,6 +321,290 @@ async fn allocate(
     Ok(())
 }
 
+/// When a new lot from this credit becomes spendable and when it expires.
+fn lot_dates(
+    p: &Posting,
+    settings: &LedgerSettings,
+    time_zone: &jiff::tz::TimeZone,
+) -> (i64, Option<i64>) {
+    let earned = jiff::Timestamp::from_microsecond(p.occurred_at).unwrap_or(jiff::Timestamp::now());
+    let expires_at = settings
+        .expiry
+        .expires_at(earned, time_zone)
+        .map(|t| t.as_microsecond());
+    // Only purchases wait out the return window; bonuses are spendable at once.
+    let pending_until = if p.kind == Kind::Earn && settings.pending_days > 0 {
+        p.occurred_at + i64::from(settings.pending_days) * 86_400_000_000
+    } else {
+        0
+    };
+    (pending_until, expires_at)
+}
+
+/// Post credits to members created in this same transaction, set-based: a few multi-row
+/// statements for thousands of postings instead of about eight statements each. What
+/// [`post`] reads first is known here: a new member has no balance row, no debt and no
+/// earlier posting, so each credit opens a lot of its full amount; each key is still
+/// unique (a clash fails the whole call, as it would in `post`). Used by member import
+/// (opening balances) and the benchmark dataset (purchase history).
+pub async fn post_credits_to_new_members(
+    tx: &mut Tx,
+    postings: &[Posting],
+    settings: &LedgerSettings,
+    time_zone: &jiff::tz::TimeZone,
+) -> sqlx::Result<()> {
+    use crate::store::Val::{Int, OptInt, OptText, Text};
+    let now = now_micros();
+    let details: Vec<String> = postings.iter().map(|p| p.details.to_string()).collect();
+    let (mut txns, mut lots, mut entries) = (vec![], vec![], vec![]);
+    let mut balances: std::collections::BTreeMap<(i64, i64, &str), i64> = Default::default();
+    for (p, details) in postings.iter().zip(&details) {
+        assert!(p.kind.is_credit() && p.kind != Kind::RedeemCancel && p.amount > 0);
+        let (tenant, member, currency) = (p.tenant_id, p.member_id, p.currency.as_str());
+        let txn_id = ids::next_id();
+        let (pending_until, expires_at) = lot_dates(p, settings, time_zone);
+        txns.push(vec![
+            Int(tenant),
+            Int(txn_id),
+            Int(member),
+            Text(currency),
+            Text(p.kind.as_str()),
+            Int(p.amount),
+            Int(0),
+            Text(&p.idem_key),
+            Text(&p.request_hash),
+            OptText(p.receipt.as_deref()),
+            OptInt(p.branch_id),
+            OptInt(p.bill_satang),
+            OptInt(None),
+            OptInt(None),
+            OptText(p.reason.as_deref()),
+            Text(&p.actor_kind),
+            OptInt(p.actor_id),
+            Int(p.occurred_at),
+            Int(now),
+            Text(details),
+        ]);
+        lots.push(vec![
+            Int(tenant),
+            Int(ids::next_id()),
+            Int(member),
+            Text(currency),
+            Int(txn_id),
+            Int(p.amount),
+            Int(p.amount),
+            Int(p.occurred_at),
+            Int(pending_until),
+            OptInt(expires_at),
+        ]);
+        entries.push(vec![
+            Int(tenant),
+            Int(ids::next_id()),
+            Int(txn_id),
+            Text("member"),
+            OptInt(Some(member)),
+            Text(currency),
+            Int(p.amount),
+            Int(now),
+        ]);
+        entries.push(vec![
+            Int(tenant),
+            Int(ids::next_id()),
+            Int(txn_id),
+            Text(p.kind.system_account()),
+            OptInt(None),
+            Text(currency),
+            Int(-p.amount),
+            Int(now),
+        ]);
+        *balances.entry((tenant, member, currency)).or_default() += p.amount;
+    }
+    let balances: Vec<_> = balances
+        .iter()
+        .map(|(&(tenant, member, currency), &sum)| {
+            vec![
+                Int(tenant),
+                Int(member),
+                Text(currency),
+                Int(sum),
+                Int(0),
+                Int(now),
+            ]
+        })
+        .collect();
+    use crate::store::execute_values;
+    execute_values(tx, "INSERT INTO ledger_txns (tenant_id, id, member_id, currency, kind, amount, uncollected, idem_key, request_hash, receipt,
+             branch_id, bill_satang, reverses_id, lot_id, reason, actor_kind, actor_id, occurred_at, created_at, details)", "", &txns).await?;
+    execute_values(tx, "INSERT INTO lots (tenant_id, id, member_id, currency, txn_id, original, remaining, earned_at, pending_until, expires_at)", "", &lots).await?;
+    execute_values(tx, "INSERT INTO ledger_entries (tenant_id, id, txn_id, account, member_id, currency, amount, at)", "", &entries).await?;
+    execute_values(
+        tx,
+        "INSERT INTO balances (tenant_id, member_id, currency, balance, debt, updated_at)",
+        "",
+        &balances,
+    )
+    .await?;
+    Ok(())
+}
+
+/// What one expiry batch closed in one shop.
+#[derive(Clone, Debug, Default)]
+pub struct Expired {
+    pub tenant_id: i64,
+    pub lots: u64,
+    pub points: i64,
+}
+
+/// Expire up to `limit` lots past their date (`now`), across shops, set-based inside the
+/// caller's transaction: for each lot the same rows [`post`] writes for an expiry (a
+/// transaction, its allocation, two entries, the lot closed, the balance lowered), as a
+/// few multi-row statements. A lot is expired under its member's lock and only while it
+/// still has points, so a re-run, or two runs at once, expire nothing twice; a lot that
+/// gets points back later (a cancelled redemption) expires again at the next run.
+pub async fn expire_due(tx: &mut Tx, now: i64, limit: i64) -> sqlx::Result<Vec<Expired>> {
+    use crate::store::Val::{Int, OptInt, OptText, Text};
+    use crate::store::{execute_values, fetch_values};
+    let due: Vec<(i64, i64, i64, String)> = on_tx!(tx, c => sqlx::query_as(
+        "SELECT tenant_id, id, member_id, currency FROM lots
+         WHERE remaining > 0 AND expires_at IS NOT NULL AND expires_at <= $1 ORDER BY expires_at LIMIT $2")
+        .bind(now).bind(limit).fetch_all(c).await)?;
+    if due.is_empty() {
+        return Ok(vec![]);
+    }
+    if tx.backend() == crate::store::Backend::Postgres {
+        // Lock the members' balance rows, in key order so two batches never deadlock,
+        // before reading the lots again: a redemption may have spent from them meanwhile.
+        // (SQLite's write transaction already shuts out every other writer.)
+        let mut members: Vec<(i64, i64, &str)> = due
+            .iter()
+            .map(|(t, _, m, c)| (*t, *m, c.as_str()))
+            .collect();
+        members.sort_unstable();
+        members.dedup();
+        let rows: Vec<_> = members
+            .iter()
+            .map(|&(t, m, c)| vec![Int(t), Int(m), Text(c)])
+            .collect();
+        fetch_values::<(i64,)>(
+            tx,
+            "SELECT b.member_id FROM balances b JOIN (",
+            ") AS v ON b.tenant_id = v.column1 AND b.member_id = v.column2 AND b.currency = v.column3
+             ORDER BY b.tenant_id, b.member_id, b.currency FOR UPDATE OF b",
+            &rows,
+        )
+        .await?;
+    }
+    let keys: Vec<_> = due
+        .iter()
+        .map(|(t, id, _, _)| vec![Int(*t), Int(*id)])
+        .collect();
+    let mut open: Vec<(i64, i64, i64, String, i64)> = fetch_values(
+        tx,
+        "SELECT l.tenant_id, l.id, l.member_id, l.currency, l.remaining FROM lots l JOIN (",
+        ") AS v ON l.tenant_id = v.column1 AND l.id = v.column2 WHERE l.remaining > 0",
+        &keys,
+    )
+    .await?;
+    open.sort_unstable();
+    let wall = now_micros();
+    let txn_ids: Vec<i64> = open.iter().map(|_| ids::next_id()).collect();
+    let idem: Vec<String> = open
+        .iter()
+        .zip(&txn_ids)
+        .map(|((_, lot, ..), txn)| format!("expire:{lot}:{txn}"))
+        .collect();
+    let (mut txns, mut allocations, mut entries, mut closed) = (vec![], vec![], vec![], vec![]);
+    let mut balances: std::collections::BTreeMap<(i64, i64, &str), i64> = Default::default();
+    let mut per_shop: std::collections::BTreeMap<i64, Expired> = Default::default();
+    for (((tenant, lot, member, currency, remaining), &txn), key) in
+        open.iter().zip(&txn_ids).zip(&idem)
+    {
+        let (tenant, lot, member, remaining) = (*tenant, *lot, *member, *remaining);
+        txns.push(vec![
+            Int(tenant),
+            Int(txn),
+            Int(member),
+            Text(currency),
+            Text(Kind::Expire.as_str()),
+            Int(-remaining),
+            Int(0),
+            Text(key),
+            Text(key),
+            OptText(None),
+            OptInt(None),
+            OptInt(None),
+            OptInt(None),
+            OptInt(Some(lot)),
+            OptText(Some("expired")),
+            Text("system"),
+            OptInt(None),
+            Int(now),
+            Int(wall),
+            Text("{}"),
+        ]);
+        allocations.push(vec![Int(tenant), Int(txn), Int(lot), Int(remaining)]);
+        entries.push(vec![
+            Int(tenant),
+            Int(ids::next_id()),
+            Int(txn),
+            Text("member"),
+            OptInt(Some(member)),
+            Text(currency),
+            Int(-remaining),
+            Int(wall),
+        ]);
+        entries.push(vec![
+            Int(tenant),
+            Int(ids::next_id()),
+            Int(txn),
+            Text(Kind::Expire.system_account()),
+            OptInt(None),
+            Text(currency),
+            Int(remaining),
+            Int(wall),
+        ]);
+        closed.push(vec![Int(tenant), Int(lot)]);
+        *balances
+            .entry((tenant, member, currency.as_str()))
+            .or_default() += remaining;
+        let shop = per_shop.entry(tenant).or_insert(Expired {
+            tenant_id: tenant,
+            ..Default::default()
+        });
+        shop.lots += 1;
+        shop.points += remaining;
+    }
+    let balances: Vec<_> = balances
+        .iter()
+        .map(|(&(t, m, c), &points)| vec![Int(t), Int(m), Text(c), Int(points), Int(wall)])
+        .collect();
+    execute_values(tx, "INSERT INTO ledger_txns (tenant_id, id, member_id, currency, kind, amount, uncollected, idem_key, request_hash, receipt,
+             branch_id, bill_satang, reverses_id, lot_id, reason, actor_kind, actor_id, occurred_at, created_at, details)", "", &txns).await?;
+    execute_values(
+        tx,
+        "INSERT INTO allocations (tenant_id, txn_id, lot_id, amount)",
+        "",
+        &allocations,
+    )
+    .await?;
+    execute_values(tx, "INSERT INTO ledger_entries (tenant_id, id, txn_id, account, member_id, currency, amount, at)", "", &entries).await?;
+    execute_values(
+        tx,
+        "UPDATE lots SET remaining = 0 FROM (",
+        ") AS v WHERE lots.tenant_id = v.column1 AND lots.id = v.column2",
+        &closed,
+    )
+    .await?;
+    execute_values(
+        tx,
+        "UPDATE balances SET balance = balances.balance - v.column4, updated_at = v.column5 FROM (",
+        ") AS v WHERE balances.tenant_id = v.column1 AND balances.member_id = v.column2 AND balances.currency = v.column3",
+        &balances,
+    )
+    .await?;
+    Ok(per_shop.into_values().collect())
+}
+
 /// Post one movement. See the module documentation.
 pub async fn post(
     tx: &mut Tx,
@@ -364,18 +648,7 @@ pub async fn post(
             debt -= repay;
             let lot_amount = applied - repay;
             if lot_amount > 0 {
-                let earned = jiff::Timestamp::from_microsecond(p.occurred_at)
-                    .unwrap_or(jiff::Timestamp::now());
-                let expires_at = settings
-                    .expiry
-                    .expires_at(earned, time_zone)
-                    .map(|t| t.as_microsecond());
-                // Only purchases wait out the return window; bonuses are spendable at once.
-                let pending_until = if p.kind == Kind::Earn && settings.pending_days > 0 {
-                    p.occurred_at + i64::from(settings.pending_days) * 86_400_000_000
-                } else {
-                    0
-                };
+                let (pending_until, expires_at) = lot_dates(p, settings, time_zone);
                 on_tx!(tx, c => sqlx::query(
                     "INSERT INTO lots (tenant_id, id, member_id, currency, txn_id, original, remaining, earned_at, pending_until, expires_at)
                      VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9)")
@@ -770,12 +1043,20 @@ pub async fn verify(db: &Db) -> sqlx::Result<Vec<Drift>> {
             what: format!("transaction {txn} entries sum to {}", s.unwrap_or(0)),
         });
     }
-    // 2. The projection equals the sum of member entries, and open lots minus debt.
+    // 2. The projection equals the sum of member entries, and open lots minus debt. Sums
+    // are grouped once per table (not one subquery per member: that is quadratic without
+    // an index on entries by member), and only rows that disagree come back, so memory
+    // stays flat at millions of members.
     let rows: Vec<ProjectionCheck> = on_db!(db, pool => sqlx::query_as(
-        "SELECT b.tenant_id, b.member_id, b.currency, b.balance, b.debt,
-                (SELECT CAST(SUM(e.amount) AS BIGINT) FROM ledger_entries e WHERE e.tenant_id = b.tenant_id AND e.member_id = b.member_id AND e.currency = b.currency AND e.account = 'member') AS entries,
-                (SELECT CAST(SUM(l.remaining) AS BIGINT) FROM lots l WHERE l.tenant_id = b.tenant_id AND l.member_id = b.member_id AND l.currency = b.currency) AS lots
-         FROM balances b")
+        "SELECT b.tenant_id, b.member_id, b.currency, b.balance, b.debt, e.total AS entries, l.total AS lots
+         FROM balances b
+         LEFT JOIN (SELECT tenant_id, member_id, currency, CAST(SUM(amount) AS BIGINT) AS total FROM ledger_entries
+                    WHERE account = 'member' GROUP BY tenant_id, member_id, currency) e
+           ON e.tenant_id = b.tenant_id AND e.member_id = b.member_id AND e.currency = b.currency
+         LEFT JOIN (SELECT tenant_id, member_id, currency, CAST(SUM(remaining) AS BIGINT) AS total FROM lots
+                    GROUP BY tenant_id, member_id, currency) l
+           ON l.tenant_id = b.tenant_id AND l.member_id = b.member_id AND l.currency = b.currency
+         WHERE COALESCE(e.total, 0) <> b.balance OR COALESCE(l.total, 0) - b.debt <> b.balance OR b.debt < 0")
         .fetch_all(pool).await)?;
     for r in rows {
         let (t, m, cur, balance, debt) = (r.tenant_id, r.member_id, r.currency, r.balance, r.debt);
@@ -804,9 +1085,11 @@ pub async fn verify(db: &Db) -> sqlx::Result<Vec<Drift>> {
     }
     // 3. Every lot: 0 <= remaining <= original, and original - remaining = its allocations.
     let lots: Vec<(i64, i64, i64, i64, i64, Option<i64>)> = on_db!(db, pool => sqlx::query_as(
-        "SELECT l.tenant_id, l.id, l.member_id, l.original, l.remaining,
-                (SELECT CAST(SUM(a.amount) AS BIGINT) FROM allocations a WHERE a.tenant_id = l.tenant_id AND a.lot_id = l.id)
-         FROM lots l")
+        "SELECT l.tenant_id, l.id, l.member_id, l.original, l.remaining, a.total
+         FROM lots l
+         LEFT JOIN (SELECT tenant_id, lot_id, CAST(SUM(amount) AS BIGINT) AS total FROM allocations GROUP BY tenant_id, lot_id) a
+           ON a.tenant_id = l.tenant_id AND a.lot_id = l.id
+         WHERE l.remaining < 0 OR l.remaining > l.original OR l.original - l.remaining <> COALESCE(a.total, 0)")
         .fetch_all(pool).await)?;
     for (t, lot, m, original, remaining, allocated) in lots {
         if remaining < 0 || remaining > original || original - remaining != allocated.unwrap_or(0) {

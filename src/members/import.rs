@@ -703,7 +703,9 @@ impl<T: AsyncErrorSink> AsyncErrorSink for &mut T {
 }
 
 /// Write one batch of good rows in one transaction: new members with their profile and
-/// opening balance; rows whose phone is already a member change nothing.
+/// opening balance; rows whose phone is already a member change nothing. Set-based: one
+/// multi-row insert of members (`ON CONFLICT DO NOTHING` tells which were new), then the
+/// new members' opening balances with [`crate::ledger::store::post_credits_to_new_members`].
 async fn write_batch(
     db: &crate::store::Db,
     target: &ImportTarget,
@@ -713,44 +715,56 @@ async fn write_batch(
     counts: &mut ImportCounts,
 ) -> Result<(), String> {
     use crate::ledger::store::{Kind, Posting};
+    use crate::store::Val::{Int, OptInt, OptText, Text};
     if rows.is_empty() {
         return Ok(());
     }
     let fail = |e: sqlx::Error| format!("database: {e}");
+    let now = crate::store::now_micros();
+    let ids: Vec<i64> = rows.iter().map(|_| crate::ids::next_id()).collect();
+    let birthdays: Vec<Option<String>> = rows
+        .iter()
+        .map(|r| r.birthday.as_ref().map(|b| b.to_string()))
+        .collect();
+    let member_rows: Vec<_> = rows
+        .iter()
+        .zip(&ids)
+        .zip(&birthdays)
+        .map(|((r, &id), birthday)| {
+            vec![
+                Int(target.tenant_id),
+                Int(id),
+                Text(r.phone.as_str()),
+                Text(&r.first_name),
+                Text(&r.last_name),
+                OptText(r.email.as_ref().map(|e| e.as_str())),
+                OptInt(target.branch_id),
+                Int(now),
+                Int(now),
+                Text(r.gender.map_or("unspecified", |g| g.as_str())),
+                OptText(birthday.as_deref()),
+            ]
+        })
+        .collect();
     let mut tx = db.begin().await.map_err(fail)?;
-    let (mut imported, mut points) = (0u64, 0i64);
-    for r in rows {
-        if super::store::member_id_by_phone(&mut tx, target.tenant_id, &r.phone)
-            .await
-            .map_err(fail)?
-            .is_some()
-        {
-            counts.existing += 1;
-            continue;
-        }
-        let new = super::store::NewMember {
-            phone: &r.phone,
-            first_name: &r.first_name,
-            last_name: &r.last_name,
-            email: r.email.as_ref().map(|e| e.as_str()),
-            join_branch_id: target.branch_id,
-        };
-        let id = super::store::insert(&mut tx, target.tenant_id, new)
-            .await
-            .map_err(fail)?;
-        if r.gender.is_some() || r.birthday.is_some() {
-            let profile = super::store::ProfileChanges {
-                gender: r.gender,
-                birthday: r.birthday.as_ref().map(|b| b.to_string()),
-                ..Default::default()
-            };
-            super::store::update(&mut tx, target.tenant_id, id, &profile)
-                .await
-                .map_err(fail)?;
-        }
-        if r.points > 0 {
+    let created: std::collections::HashSet<i64> = crate::store::fetch_values::<(i64,)>(
+        &mut tx,
+        "INSERT INTO members (tenant_id, id, phone, first_name, last_name, email, join_branch_id, created_at, updated_at, gender, birthday)",
+        "ON CONFLICT (tenant_id, phone) DO NOTHING RETURNING id",
+        &member_rows,
+    )
+    .await
+    .map_err(fail)?
+    .into_iter()
+    .map(|(id,)| id)
+    .collect();
+    let openings: Vec<Posting> = rows
+        .iter()
+        .zip(&ids)
+        .filter(|(r, id)| r.points > 0 && created.contains(*id))
+        .map(|(r, &id)| {
             let key = format!("opening:{id}");
-            let posting = Posting {
+            Posting {
                 amount: r.points,
                 request_hash: key.clone(),
                 idem_key: key,
@@ -758,15 +772,17 @@ async fn write_batch(
                 branch_id: target.branch_id,
                 actor_kind: target.actor_kind.to_string(),
                 actor_id: target.actor_id,
+                occurred_at: now,
                 ..Posting::blank(target.tenant_id, id, Kind::Opening)
-            };
-            crate::ledger::store::post(&mut tx, &posting, settings, tz)
-                .await
-                .map_err(|e| e.to_string())?;
-            points += r.points;
-        }
-        imported += 1;
-    }
+            }
+        })
+        .collect();
+    crate::ledger::store::post_credits_to_new_members(&mut tx, &openings, settings, tz)
+        .await
+        .map_err(fail)?;
+    let imported = created.len() as u64;
+    let points: i64 = openings.iter().map(|p| p.amount).sum();
+    counts.existing += rows.len() as u64 - imported;
     if imported > 0 {
         let actor = crate::audit::ActorRef {
             kind: target.actor_kind,

@@ -222,3 +222,95 @@ where
 pub fn now_micros() -> i64 {
     jiff::Timestamp::now().as_microsecond()
 }
+
+/// One value of a row for [`execute_values`].
+#[derive(Clone, Copy, Debug)]
+pub enum Val<'a> {
+    Int(i64),
+    OptInt(Option<i64>),
+    Text(&'a str),
+    OptText(Option<&'a str>),
+}
+
+/// Most bound values in one statement: SQLite allows 32,766, PostgreSQL 65,535.
+const MAX_BINDS: usize = 30_000;
+
+/// Run `head VALUES (…), (…) tail` for many rows with as few statements as the backends
+/// allow (one per ~30,000 bound values). Every row has the same number of values. For a
+/// multi-row insert `head` is `INSERT INTO t (a, b, …)` and `tail` is empty or
+/// `ON CONFLICT …`; for a set-based update, `head` ends in `FROM (` and `tail` starts with
+/// `) AS v WHERE …`, naming the values `v.column1, v.column2, …` (both backends' names).
+/// Bulk writers (member import, expiry, the benchmark dataset) use it: one statement per
+/// thousand rows instead of one per row.
+pub async fn execute_values(
+    tx: &mut Tx,
+    head: &str,
+    tail: &str,
+    rows: &[Vec<Val<'_>>],
+) -> sqlx::Result<u64> {
+    let mut written = 0;
+    for chunk in chunks(rows) {
+        written += on_tx!(tx, c => values_query(head, tail, chunk).build().execute(&mut *c).await?.rows_affected());
+    }
+    Ok(written)
+}
+
+/// [`execute_values`] for a statement that returns rows: a `tail` ending in `RETURNING …`,
+/// or a `SELECT … JOIN (` head. The rows returned, in no particular order.
+pub async fn fetch_values<R>(
+    tx: &mut Tx,
+    head: &str,
+    tail: &str,
+    rows: &[Vec<Val<'_>>],
+) -> sqlx::Result<Vec<R>>
+where
+    R: Send + Unpin,
+    R: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>,
+    R: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+{
+    let mut out = Vec::with_capacity(rows.len());
+    for chunk in chunks(rows) {
+        on_tx!(tx, c => out.extend(values_query(head, tail, chunk).build_query_as::<R>().fetch_all(&mut *c).await?));
+    }
+    Ok(out)
+}
+
+/// Did the database abort this transaction to break a deadlock (PostgreSQL)? Worth
+/// retrying: the other transaction went through.
+pub fn is_deadlock(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.code().as_deref() == Some("40P01"))
+}
+
+fn chunks<'r, 'a>(rows: &'r [Vec<Val<'a>>]) -> std::slice::Chunks<'r, Vec<Val<'a>>> {
+    let width = rows.first().map_or(1, |r| r.len().max(1));
+    rows.chunks((MAX_BINDS / width).max(1))
+}
+
+fn values_query<'q, DB>(
+    head: &str,
+    tail: &str,
+    rows: &'q [Vec<Val<'q>>],
+) -> sqlx::QueryBuilder<'q, DB>
+where
+    DB: sqlx::Database,
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    let mut qb = sqlx::QueryBuilder::new(head);
+    qb.push(" ");
+    qb.push_values(rows, |mut b, row| {
+        for v in row {
+            match *v {
+                Val::Int(i) => b.push_bind(i),
+                Val::OptInt(i) => b.push_bind(i),
+                Val::Text(s) => b.push_bind(s),
+                Val::OptText(s) => b.push_bind(s),
+            };
+        }
+    });
+    qb.push(" ");
+    qb.push(tail);
+    qb
+}

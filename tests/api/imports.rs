@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::db_test;
 use crate::helpers::{Resp, User};
@@ -238,3 +238,78 @@ db_test!(xlsx_workbooks_import_like_csv, |app| {
         .body;
     assert_eq!(errors["items"][0]["row"], 3);
 });
+
+db_test!(
+    a_large_file_imports_in_batches_with_opening_lots_that_expire_by_the_shop_rules,
+    |app| {
+        let owner = app.signup("kafe").await;
+        owner
+            .set_ledger(crate::helpers::ledger_settings(
+                json!({"expiry": {"mode": "rolling", "months": 2, "round_up": "none"}}),
+            ))
+            .await;
+        // Already a member before the import: the file must not touch them.
+        let existing = owner.member("0810001500").await;
+        let mut csv = String::from("phone,full_name,points,gender,birthday\n");
+        let mut expected_points = 0;
+        for i in 1..=2500 {
+            let points = i % 100; // every hundredth row has no opening balance
+            if i != 1500 {
+                expected_points += points;
+            }
+            csv.push_str(&format!(
+                "081{i:07},สมาชิก {i},{points},หญิง,1990-01-{:02}\n",
+                i % 28 + 1
+            ));
+        }
+        let job = finished(
+            &owner,
+            &upload(&owner, "format=csv", csv.into_bytes()).await.body,
+        )
+        .await;
+        assert_eq!(job["status"], "done", "{job}");
+        assert_eq!(
+            (
+                job["counts"]["rows"].as_u64(),
+                job["counts"]["imported"].as_u64(),
+                job["counts"]["existing"].as_u64(),
+                job["counts"]["failed"].as_u64(),
+                job["counts"]["points"].as_i64()
+            ),
+            (
+                Some(2500),
+                Some(2499),
+                Some(1),
+                Some(0),
+                Some(expected_points)
+            )
+        );
+        assert_eq!(owner.points(existing).await["balance"], 0);
+        let m = owner.get("/api/v1/members?phone=0810002042").await.body["items"][0].clone();
+        assert_eq!(
+            (
+                m["first_name"].as_str(),
+                m["gender"].as_str(),
+                m["birthday"].as_str()
+            ),
+            (Some("สมาชิก"), Some("female"), Some("1990-01-27"))
+        );
+        let p = owner.points(m["id"].as_i64().unwrap()).await;
+        assert_eq!(
+            (
+                p["balance"].as_i64(),
+                p["expiring_30_days"].as_i64(),
+                p["expiring_90_days"].as_i64()
+            ),
+            (Some(42), Some(0), Some(42)),
+            "opening points expire two months after the import: {p}"
+        );
+        assert_eq!(owner.all("/api/v1/members").await.len(), 2500);
+        assert!(
+            loyal::ledger::store::verify(&app.db)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+);

@@ -398,6 +398,73 @@ db_test!(
 );
 
 db_test!(
+    two_expiry_runs_at_once_expire_each_lot_once_while_members_redeem,
+    |app| {
+        let owner = app.signup("kafe").await;
+        owner
+            .set_ledger(ledger_settings(
+                json!({"expiry": {"mode": "rolling", "months": 1, "round_up": "none"}}),
+            ))
+            .await;
+        let mut members = vec![];
+        for i in 0..8 {
+            let m = owner.member(&format!("08123456{i:02}")).await;
+            for r in 0..3 {
+                let res = owner.post("/api/v1/purchases", json!({"member_id": m, "amount_satang": 25_000, "receipt": format!("OLD-{i}-{r}"), "occurred_at": chrono_like_days_ago(40)})).await;
+                assert_eq!(res.status, 201, "{}", res.body);
+            }
+            owner.purchase(m, 50_000, &format!("NEW-{i}")).await;
+            members.push(m);
+        }
+        // 8 members × 3 old lots of 10 points are due; each member also has 20 fresh points.
+        let now = loyal::store::now_micros();
+        let redeem = async {
+            for &m in &members {
+                let res = owner
+                    .post(
+                        &format!("/api/v1/members/{m}/points/redeem"),
+                        json!({"points": 5}),
+                    )
+                    .await;
+                assert_eq!(res.status, 201, "{}", res.body);
+            }
+        };
+        let (a, b, ()) = tokio::join!(
+            loyal::ledger::run_expiry(&app.db, now),
+            loyal::ledger::run_expiry(&app.db, now),
+            redeem
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
+        let expired = a.1 + b.1;
+        // Whatever the interleaving, every point is either still held, redeemed or expired,
+        // and nothing expired twice.
+        let total: i64 = {
+            let mut t = 0;
+            for &m in &members {
+                t += owner.points(m).await["balance"].as_i64().unwrap();
+            }
+            t
+        };
+        assert_eq!(total + expired, 8 * 50 - 8 * 5, "runs: {a:?} {b:?}");
+        assert_eq!(
+            a.0 + b.0,
+            24,
+            "each due lot expired by exactly one run: {a:?} {b:?}"
+        );
+        assert_eq!(
+            loyal::ledger::run_expiry(&app.db, now).await.unwrap(),
+            (0, 0)
+        );
+        assert!(
+            loyal::ledger::store::verify(&app.db)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+);
+
+db_test!(
     expiry_runs_are_idempotent_and_the_liability_adds_up,
     |app| {
         let owner = app.signup("kafe").await;

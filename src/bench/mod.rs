@@ -5,6 +5,8 @@
 //! Prints transactions/s and p50/p99 latencies. The full suite of the speed issue
 //! (datasets of 1M/10M members, batch endpoint, expiry, baselines) builds on this.
 
+pub mod scale;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};

@@ -1,0 +1,441 @@
+//! `loyal bench scale`: the speed issue's measurements at size, in one run.
+//!
+//! 1. Generates a dataset straight into a fresh database with the ledger's bulk writer
+//!    ([`crate::ledger::store::post_credits_to_new_members`]): N members with unique Thai
+//!    mobile numbers and Thai names, each with a purchase history whose length follows a
+//!    heavy-tailed (Lomax) distribution, spread over the last two years, in a shop whose
+//!    points expire after 12 months, so about half the lots are due for expiry.
+//! 2. Imports a CSV of new members through the importer the CLI and the API use: rows/s.
+//! 3. Runs the expiry over every due lot: seconds.
+//! 4. Checks the whole ledger with `verify`.
+//! 5. Starts the server on the database and looks members up by phone over HTTP, as a
+//!    point of sale does: p50/p99.
+//! 6. Reports the process's peak memory (server, generator and client share the process).
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use rand::{Rng, SeedableRng};
+
+use crate::auth::permissions::Permission;
+use crate::ledger::store::{Kind, Posting};
+use crate::store::Val::{Int, OptInt, Text};
+use crate::store::{Db, Tx};
+
+pub struct ScaleBench {
+    pub database_url: Option<String>,
+    pub members: u64,
+    /// Mean purchases per member (each is one ledger transaction, two entries, one lot).
+    pub purchases: f64,
+    pub import_rows: u64,
+    pub lookups: usize,
+}
+
+/// Members written per transaction while generating.
+const CHUNK: u64 = 5_000;
+const DAY_MICROS: i64 = 86_400_000_000;
+
+const FIRST_NAMES: &[&str] = &[
+    "สมชาย",
+    "สมหญิง",
+    "มาลี",
+    "สมศักดิ์",
+    "วิชัย",
+    "สุดา",
+    "ประเสริฐ",
+    "นภา",
+    "ธนา",
+    "กาญจนา",
+    "อนันต์",
+    "พรทิพย์",
+    "Somchai",
+    "Malee",
+    "Niran",
+    "Kannika",
+];
+const LAST_NAMES: &[&str] = &[
+    "ใจดี",
+    "มีสุข",
+    "รักไทย",
+    "ศรีสุข",
+    "แสงทอง",
+    "บุญมา",
+    "วงศ์ไทย",
+    "Jaidee",
+    "Srisuk",
+    "Boonma",
+];
+
+/// Thai mobile prefixes after +66 (06x where assigned, 08x, 09x).
+const MOBILE_PREFIXES: [u64; 26] = [
+    61, 62, 63, 64, 65, 66, 80, 81, 82, 83, 84, 85, 86, 87, 88, 89, 90, 91, 92, 93, 94, 95, 96, 97,
+    98, 99,
+];
+
+/// The `i`-th Thai mobile number, E.164 as Loyal stores phones. The 7 digits after the
+/// prefix are a bijection of `i` (48,271 is prime to 10^7), so numbers are unique for
+/// i < 260 million and look random.
+pub fn thai_mobile(i: u64) -> String {
+    let prefix = MOBILE_PREFIXES[(i % 26) as usize];
+    let body = ((i / 26) * 48_271 + 12_345) % 10_000_000;
+    format!("+66{prefix}{body:07}")
+}
+
+/// A member's number of purchases: Lomax (Pareto II) with shape 1.5 and the given mean,
+/// capped at 100× the mean: about a quarter of members never bought, a few buy hundreds
+/// of times.
+fn purchase_count(rng: &mut impl Rng, mean: f64) -> u64 {
+    let u: f64 = rng.random_range(f64::EPSILON..1.0);
+    let scale = mean * 0.5; // Lomax mean = scale / (shape - 1)
+    (scale * (u.powf(-1.0 / 1.5) - 1.0)).min(mean * 100.0) as u64
+}
+
+fn peak_memory_mib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024)
+}
+
+fn per_second(n: u64, d: Duration) -> u64 {
+    (n as f64 / d.as_secs_f64().max(1e-9)) as u64
+}
+
+/// The shop, branch and API key the dataset belongs to.
+struct Shop {
+    tenant_id: i64,
+    branch_id: i64,
+    api_key: String,
+    settings: crate::ledger::store::LedgerSettings,
+    tz: jiff::tz::TimeZone,
+}
+
+async fn create_shop(db: &Db) -> anyhow::Result<Shop> {
+    use crate::tenants::model::{BranchCode, CurrencyCode, Language, ShopName, Slug, TimeZoneName};
+    use crate::tenants::store::{NewTenant, insert_branch, insert_tenant};
+    let bad = |e: String| anyhow::anyhow!(e);
+    let mut tx = db.begin().await?;
+    let tenant_id = insert_tenant(
+        &mut tx,
+        NewTenant {
+            slug: &Slug::parse(&format!("scale{}", crate::ids::next_id() % 1_000_000))
+                .map_err(bad)?,
+            name: &ShopName::parse("Scale bench").map_err(bad)?,
+            currency: &CurrencyCode::parse("THB").map_err(bad)?,
+            time_zone: &TimeZoneName::parse("Asia/Bangkok").map_err(bad)?,
+            language: Language::Th,
+        },
+    )
+    .await?;
+    let branch_id = insert_branch(
+        &mut tx,
+        tenant_id,
+        &BranchCode::parse("HQ").map_err(bad)?,
+        "Head office",
+        "",
+    )
+    .await?;
+    let settings = crate::ledger::store::LedgerSettings {
+        expiry: crate::ledger::model::ExpiryPolicy::Rolling {
+            months: 12,
+            round_up: crate::ledger::model::RoundUp::None,
+        },
+        pending_days: 0,
+        ..Default::default()
+    };
+    crate::ledger::store::save_settings(&mut tx, tenant_id, &settings).await?;
+    let (_, api_key) = crate::auth::api_keys::create(
+        &mut tx,
+        tenant_id,
+        "scale bench",
+        &[Permission::MembersRead],
+        0,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Shop {
+        tenant_id,
+        branch_id,
+        api_key,
+        settings,
+        tz: jiff::tz::TimeZone::get("Asia/Bangkok")?,
+    })
+}
+
+/// Members `from..to` with their purchase histories, in one transaction. Returns the
+/// purchases written.
+async fn generate_chunk(
+    tx: &mut Tx,
+    shop: &Shop,
+    rng: &mut impl Rng,
+    (from, to): (u64, u64),
+    mean_purchases: f64,
+    now: i64,
+) -> anyhow::Result<u64> {
+    let phones: Vec<String> = (from..to).map(thai_mobile).collect();
+    let ids: Vec<i64> = (from..to).map(|_| crate::ids::next_id()).collect();
+    let members: Vec<_> = phones
+        .iter()
+        .zip(&ids)
+        .map(|(phone, &id)| {
+            let joined = now - rng.random_range(730..1500) * DAY_MICROS;
+            vec![
+                Int(shop.tenant_id),
+                Int(id),
+                Text(phone),
+                Text(FIRST_NAMES[rng.random_range(0..FIRST_NAMES.len())]),
+                Text(LAST_NAMES[rng.random_range(0..LAST_NAMES.len())]),
+                OptInt(Some(shop.branch_id)),
+                Int(joined),
+                Int(joined),
+            ]
+        })
+        .collect();
+    crate::store::execute_values(
+        tx,
+        "INSERT INTO members (tenant_id, id, phone, first_name, last_name, join_branch_id, created_at, updated_at)",
+        "",
+        &members,
+    )
+    .await?;
+    let mut purchases = Vec::new();
+    for &member in &ids {
+        for _ in 0..purchase_count(rng, mean_purchases) {
+            let bill: i64 = rng.random_range(4_000..300_000); // 40 to 3,000 baht
+            let receipt = format!("G{}", crate::ids::next_id());
+            purchases.push(Posting {
+                amount: (bill / 2_500).max(1),
+                request_hash: format!("{member}|{bill}|Some({})|", shop.branch_id),
+                idem_key: format!("receipt:{receipt}"),
+                receipt: Some(receipt),
+                branch_id: Some(shop.branch_id),
+                bill_satang: Some(bill),
+                actor_kind: "system".into(),
+                occurred_at: now - rng.random_range(0..730 * DAY_MICROS),
+                ..Posting::blank(shop.tenant_id, member, Kind::Earn)
+            });
+        }
+    }
+    crate::ledger::store::post_credits_to_new_members(tx, &purchases, &shop.settings, &shop.tz)
+        .await?;
+    Ok(purchases.len() as u64)
+}
+
+/// Count rows of a table (for the report).
+async fn count(db: &Db, table: &str) -> anyhow::Result<i64> {
+    let sql = format!("SELECT CAST(COUNT(*) AS BIGINT) FROM {table}");
+    let (n,): (i64,) = crate::on_db!(db, pool => sqlx::query_as(&sql).fetch_one(pool).await)?;
+    Ok(n)
+}
+
+pub async fn scale(b: ScaleBench) -> anyhow::Result<()> {
+    let dir = super::tempfile_dir()?;
+    let url = b
+        .database_url
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}/scale.db", dir.display()));
+    let db = Db::connect(&url, 16).await?;
+    db.migrate().await?;
+    let shop = create_shop(&db).await?;
+    let now = crate::store::now_micros();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(2026);
+
+    // 1. The dataset.
+    println!("generating {} members…", b.members);
+    let started = Instant::now();
+    let mut purchases = 0u64;
+    let mut from = 0;
+    while from < b.members {
+        let to = (from + CHUNK).min(b.members);
+        let mut tx = db.begin().await?;
+        purchases += generate_chunk(&mut tx, &shop, &mut rng, (from, to), b.purchases, now).await?;
+        tx.commit().await?;
+        from = to;
+        if from % 100_000 == 0 || from == b.members {
+            println!(
+                "  {from} members, {purchases} purchases, {:.0} s",
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    let generated = started.elapsed();
+    let entries = count(&db, "ledger_entries").await?;
+    let lots = count(&db, "lots").await?;
+    println!(
+        "dataset: {} members, {purchases} purchases, {entries} ledger entries, {lots} lots in {:.1} s ({} purchases/s)",
+        b.members,
+        generated.as_secs_f64(),
+        per_second(purchases, generated)
+    );
+
+    // 2. Import from CSV: new members (numbers after the dataset's), with opening balances.
+    let csv = dir.join("import.csv");
+    {
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&csv)?);
+        writeln!(f, "phone,full_name,points,gender,birthday,email")?;
+        for i in b.members..b.members + b.import_rows {
+            let phone = thai_mobile(i).replacen("+66", "0", 1);
+            let name = format!(
+                "{} {}",
+                FIRST_NAMES[rng.random_range(0..FIRST_NAMES.len())],
+                LAST_NAMES[rng.random_range(0..LAST_NAMES.len())]
+            );
+            let points = rng.random_range(0..5_000);
+            let gender = ["ชาย", "หญิง", ""][rng.random_range(0..3)];
+            let birthday = format!(
+                "{}-{:02}-{:02}",
+                rng.random_range(1950..2008),
+                rng.random_range(1..13),
+                rng.random_range(1..29)
+            );
+            writeln!(f, "{phone},{name},{points},{gender},{birthday},")?;
+        }
+    }
+    let target = crate::members::import::ImportTarget {
+        tenant_id: shop.tenant_id,
+        branch_id: Some(shop.branch_id),
+        actor_kind: "system",
+        actor_id: None,
+        actor_label: "scale bench".into(),
+        meta: crate::http::context::RequestMeta {
+            request_id: "scale-bench".into(),
+            ip: "local".into(),
+        },
+    };
+    let started = Instant::now();
+    let counts = crate::members::import::import_file(&db, &csv, &target, |_| {}, NoErrors)
+        .await
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let imported = started.elapsed();
+    println!(
+        "import: {} rows ({} imported, {} failed) in {:.1} s → {} rows/s",
+        counts.rows,
+        counts.imported,
+        counts.failed,
+        imported.as_secs_f64(),
+        per_second(counts.rows, imported)
+    );
+
+    // 3. Expiry over every due lot.
+    let started = Instant::now();
+    let (expired_lots, expired_points) = crate::ledger::run_expiry(&db, now)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message))?;
+    let expiry = started.elapsed();
+    println!(
+        "expiry: {expired_lots} lots ({expired_points} points) in {:.1} s → {} lots/s",
+        expiry.as_secs_f64(),
+        per_second(expired_lots, expiry)
+    );
+
+    // 4. The whole ledger checked.
+    let started = Instant::now();
+    let drift = crate::ledger::store::verify(&db).await?;
+    println!(
+        "verify: {} difference(s) in {:.1} s",
+        drift.len(),
+        started.elapsed().as_secs_f64()
+    );
+
+    // 5. Lookups by phone over HTTP.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let settings = crate::config::Settings {
+        listen: addr.to_string(),
+        data_dir: dir.clone(),
+        log_level: "error".into(),
+        ..crate::config::Settings::default()
+    };
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(crate::app::serve(listener, db.clone(), settings, async {
+        let _ = stop_rx.await;
+    }));
+    let http = reqwest::Client::new();
+    let mut latencies = Vec::with_capacity(b.lookups);
+    let mut misses = 0;
+    for _ in 0..b.lookups {
+        let phone = thai_mobile(rng.random_range(0..b.members.max(1)));
+        let t = Instant::now();
+        let res = http
+            .get(format!("http://{addr}/api/v1/members"))
+            .query(&[("phone", &phone)])
+            .bearer_auth(&shop.api_key)
+            .send()
+            .await?;
+        let body: serde_json::Value = res.json().await?;
+        latencies.push(t.elapsed());
+        if body["items"][0]["phone"] != phone.as_str() {
+            misses += 1;
+        }
+    }
+    latencies.sort();
+    println!(
+        "lookup by phone over HTTP, 1 client, {} lookups ({misses} not found): p50 {}, p99 {}",
+        b.lookups,
+        super::ms(super::percentile(&latencies, 0.50)),
+        super::ms(super::percentile(&latencies, 0.99))
+    );
+    let _ = stop_tx.send(());
+    server.await??;
+
+    // 6. Peak memory.
+    if let Some(mib) = peak_memory_mib() {
+        println!("peak memory (VmHWM) of the bench process: {mib} MiB");
+    }
+    if drift.is_empty() && misses == 0 {
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "{} ledger differences, {misses} lookups failed",
+            drift.len()
+        )
+    }
+}
+
+struct NoErrors;
+
+impl crate::members::import::AsyncErrorSink for NoErrors {
+    async fn send(&mut self, errors: &[crate::members::import::RowError]) {
+        for e in errors.iter().take(3) {
+            eprintln!("import row {} {}: {}", e.row, e.column, e.reason);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_phones_are_valid_thai_mobiles_stored_as_loyal_stores_them_and_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for i in (0..3_000_000).step_by(997) {
+            let phone = thai_mobile(i);
+            let parsed = crate::members::model::Phone::parse(&phone).expect("a valid number");
+            assert_eq!(parsed.as_str(), phone);
+            assert!(seen.insert(phone));
+        }
+        let all: std::collections::HashSet<String> = (0..300_000).map(thai_mobile).collect();
+        assert_eq!(all.len(), 300_000);
+    }
+
+    #[test]
+    fn purchase_frequency_is_skewed_with_the_requested_mean() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let counts: Vec<u64> = (0..200_000)
+            .map(|_| purchase_count(&mut rng, 10.0))
+            .collect();
+        let mean = counts.iter().sum::<u64>() as f64 / counts.len() as f64;
+        let none = counts.iter().filter(|&&c| c == 0).count() as f64 / counts.len() as f64;
+        let heavy = counts.iter().filter(|&&c| c >= 100).count();
+        assert!((8.0..11.0).contains(&mean), "mean {mean}");
+        assert!(
+            (0.15..0.35).contains(&none),
+            "share with no purchase {none}"
+        );
+        assert!(
+            heavy > 100,
+            "a heavy tail: {heavy} members with 100+ purchases"
+        );
+    }
+}
