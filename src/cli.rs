@@ -347,8 +347,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 },
         } => {
             crate::bench::earn(crate::bench::EarnBench {
-                database_url: (!settings.database_url.is_empty())
-                    .then(|| settings.database_url.clone()),
+                database_url: bench_database(&settings),
                 clients,
                 seconds,
                 members,
@@ -369,8 +368,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 },
         } => {
             crate::bench::scale::scale(crate::bench::scale::ScaleBench {
-                database_url: (!settings.database_url.is_empty())
-                    .then(|| settings.database_url.clone()),
+                database_url: bench_database(&settings),
                 members,
                 purchases,
                 import_rows,
@@ -387,8 +385,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 },
         } => {
             crate::bench::baseline(crate::bench::BaselineBench {
-                postgres_url: (!settings.database_url.is_empty())
-                    .then(|| settings.database_url.clone()),
+                postgres_url: bench_database(&settings),
                 clients,
                 seconds,
                 members,
@@ -506,4 +503,9 @@ fn print_demo(settings: &Settings, logins: &crate::demo::DemoLogins) {
         println!("    {role:<11} {email}");
     }
     println!();
+}
+
+/// The database a benchmark runs on when one was named (else it makes its own).
+fn bench_database(settings: &Settings) -> Option<String> {
+    (!settings.database_url.is_empty()).then(|| settings.database_url.clone())
 }

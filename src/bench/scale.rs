@@ -350,25 +350,15 @@ pub async fn scale(b: ScaleBench) -> anyhow::Result<()> {
     let server = tokio::spawn(crate::app::serve(listener, db.clone(), settings, async {
         let _ = stop_rx.await;
     }));
-    let http = reqwest::Client::new();
-    let mut latencies = Vec::with_capacity(b.lookups);
-    let mut misses = 0;
-    for _ in 0..b.lookups {
-        let phone = thai_mobile(rng.random_range(0..b.members.max(1)));
-        let t = Instant::now();
-        let res = http
-            .get(format!("http://{addr}/api/v1/members"))
-            .query(&[("phone", &phone)])
-            .bearer_auth(&shop.api_key)
-            .send()
-            .await?;
-        let body: serde_json::Value = res.json().await?;
-        latencies.push(t.elapsed());
-        if body["items"][0]["phone"] != phone.as_str() {
-            misses += 1;
-        }
-    }
-    latencies.sort();
+    let phones = (0..b.lookups).map(|_| thai_mobile(rng.random_range(0..b.members.max(1))));
+    let (latencies, found) = super::lookups(
+        &reqwest::Client::new(),
+        &format!("http://{addr}"),
+        &shop.api_key,
+        phones,
+    )
+    .await?;
+    let misses = b.lookups - found;
     println!(
         "lookup by phone over HTTP, 1 client, {} lookups ({misses} not found): p50 {}, p99 {}",
         b.lookups,

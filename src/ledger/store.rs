@@ -341,6 +341,12 @@ fn lot_dates(
     (pending_until, expires_at)
 }
 
+/// The heads of the bulk writers' multi-row inserts (rows in this column order).
+const INSERT_TXNS: &str = "INSERT INTO ledger_txns (tenant_id, id, member_id, currency, kind, amount, uncollected, idem_key, request_hash, receipt,
+             branch_id, bill_satang, reverses_id, lot_id, reason, actor_kind, actor_id, occurred_at, created_at, details)";
+const INSERT_ENTRIES: &str =
+    "INSERT INTO ledger_entries (tenant_id, id, txn_id, account, member_id, currency, amount, at)";
+
 /// Post credits to members created in this same transaction, set-based: a few multi-row
 /// statements for thousands of postings instead of about eight statements each. What
 /// [`post`] reads first is known here: a new member has no balance row, no debt and no
@@ -433,10 +439,9 @@ pub async fn post_credits_to_new_members(
         })
         .collect();
     use crate::store::execute_values;
-    execute_values(tx, "INSERT INTO ledger_txns (tenant_id, id, member_id, currency, kind, amount, uncollected, idem_key, request_hash, receipt,
-             branch_id, bill_satang, reverses_id, lot_id, reason, actor_kind, actor_id, occurred_at, created_at, details)", "", &txns).await?;
+    execute_values(tx, INSERT_TXNS, "", &txns).await?;
     execute_values(tx, "INSERT INTO lots (tenant_id, id, member_id, currency, txn_id, original, remaining, earned_at, pending_until, expires_at)", "", &lots).await?;
-    execute_values(tx, "INSERT INTO ledger_entries (tenant_id, id, txn_id, account, member_id, currency, amount, at)", "", &entries).await?;
+    execute_values(tx, INSERT_ENTRIES, "", &entries).await?;
     execute_values(
         tx,
         "INSERT INTO balances (tenant_id, member_id, currency, balance, debt, updated_at)",
@@ -464,20 +469,22 @@ pub struct Expired {
 pub async fn expire_due(tx: &mut Tx, now: i64, limit: i64) -> sqlx::Result<Vec<Expired>> {
     use crate::store::Val::{Int, OptInt, OptText, Text};
     use crate::store::{execute_values, fetch_values};
-    let due: Vec<(i64, i64, i64, String)> = on_tx!(tx, c => sqlx::query_as(
-        "SELECT tenant_id, id, member_id, currency FROM lots
+    let mut open: Vec<(i64, i64, i64, String, i64)> = on_tx!(tx, c => sqlx::query_as(
+        "SELECT tenant_id, id, member_id, currency, remaining FROM lots
          WHERE remaining > 0 AND expires_at IS NOT NULL AND expires_at <= $1 ORDER BY expires_at LIMIT $2")
         .bind(now).bind(limit).fetch_all(c).await)?;
-    if due.is_empty() {
+    if open.is_empty() {
         return Ok(vec![]);
     }
     if tx.backend() == crate::store::Backend::Postgres {
         // Lock the members' balance rows, in key order so two batches never deadlock,
-        // before reading the lots again: a redemption may have spent from them meanwhile.
-        // (SQLite's write transaction already shuts out every other writer.)
+        // then read the lots again: a redemption may have spent from them meanwhile.
+        // (SQLite's write transaction already shuts out every other writer, so what it
+        // read above stands.)
+        let due = std::mem::take(&mut open);
         let mut members: Vec<(i64, i64, &str)> = due
             .iter()
-            .map(|(t, _, m, c)| (*t, *m, c.as_str()))
+            .map(|(t, _, m, c, _)| (*t, *m, c.as_str()))
             .collect();
         members.sort_unstable();
         members.dedup();
@@ -493,18 +500,18 @@ pub async fn expire_due(tx: &mut Tx, now: i64, limit: i64) -> sqlx::Result<Vec<E
             &rows,
         )
         .await?;
+        let keys: Vec<_> = due
+            .iter()
+            .map(|(t, id, ..)| vec![Int(*t), Int(*id)])
+            .collect();
+        open = fetch_values(
+            tx,
+            "SELECT l.tenant_id, l.id, l.member_id, l.currency, l.remaining FROM lots l JOIN (",
+            ") AS v ON l.tenant_id = v.column1 AND l.id = v.column2 WHERE l.remaining > 0",
+            &keys,
+        )
+        .await?;
     }
-    let keys: Vec<_> = due
-        .iter()
-        .map(|(t, id, _, _)| vec![Int(*t), Int(*id)])
-        .collect();
-    let mut open: Vec<(i64, i64, i64, String, i64)> = fetch_values(
-        tx,
-        "SELECT l.tenant_id, l.id, l.member_id, l.currency, l.remaining FROM lots l JOIN (",
-        ") AS v ON l.tenant_id = v.column1 AND l.id = v.column2 WHERE l.remaining > 0",
-        &keys,
-    )
-    .await?;
     open.sort_unstable();
     let wall = now_micros();
     let txn_ids: Vec<i64> = open.iter().map(|_| ids::next_id()).collect();
@@ -578,8 +585,7 @@ pub async fn expire_due(tx: &mut Tx, now: i64, limit: i64) -> sqlx::Result<Vec<E
         .iter()
         .map(|(&(t, m, c), &points)| vec![Int(t), Int(m), Text(c), Int(points), Int(wall)])
         .collect();
-    execute_values(tx, "INSERT INTO ledger_txns (tenant_id, id, member_id, currency, kind, amount, uncollected, idem_key, request_hash, receipt,
-             branch_id, bill_satang, reverses_id, lot_id, reason, actor_kind, actor_id, occurred_at, created_at, details)", "", &txns).await?;
+    execute_values(tx, INSERT_TXNS, "", &txns).await?;
     execute_values(
         tx,
         "INSERT INTO allocations (tenant_id, txn_id, lot_id, amount)",
@@ -587,7 +593,7 @@ pub async fn expire_due(tx: &mut Tx, now: i64, limit: i64) -> sqlx::Result<Vec<E
         &allocations,
     )
     .await?;
-    execute_values(tx, "INSERT INTO ledger_entries (tenant_id, id, txn_id, account, member_id, currency, amount, at)", "", &entries).await?;
+    execute_values(tx, INSERT_ENTRIES, "", &entries).await?;
     execute_values(
         tx,
         "UPDATE lots SET remaining = 0 FROM (",
