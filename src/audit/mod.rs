@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::Ctx;
 use crate::http::context::RequestMeta;
 use crate::store::{Db, Tx, now_micros};
-use crate::{ids, on_db, on_tx};
+use crate::{ids, on_db};
 
 /// One change to record.
 pub struct Change<'a> {
@@ -68,15 +68,45 @@ pub async fn record_as(
     meta: &RequestMeta,
     change: Change<'_>,
 ) -> sqlx::Result<()> {
-    let details = change.details.to_string();
-    on_tx!(tx, conn => sqlx::query(
-        "INSERT INTO audit_log (tenant_id, id, at, actor_kind, actor_id, actor_label, action, target_kind, target_id, details, ip, request_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)")
-        .bind(tenant_id).bind(ids::next_id()).bind(now_micros())
-        .bind(actor.kind).bind(actor.id).bind(actor.label)
-        .bind(change.action).bind(change.target_kind).bind(change.target_id)
-        .bind(&details).bind(&meta.ip).bind(&meta.request_id)
-        .execute(conn).await.map(|r| r.rows_affected()))?;
+    record_all(tx, &[(tenant_id, actor, meta, change)]).await
+}
+
+/// Record many changes, each as (tenant, actor, request, change), with one statement
+/// (a group of purchases committed together).
+pub async fn record_all(
+    tx: &mut Tx,
+    changes: &[(i64, ActorRef<'_>, &RequestMeta, Change<'_>)],
+) -> sqlx::Result<()> {
+    use crate::store::Val::{Int, OptInt, Text};
+    let details: Vec<String> = changes.iter().map(|c| c.3.details.to_string()).collect();
+    let now = now_micros();
+    let rows: Vec<_> = changes
+        .iter()
+        .zip(&details)
+        .map(|((tenant_id, actor, meta, change), details)| {
+            vec![
+                Int(*tenant_id),
+                Int(ids::next_id()),
+                Int(now),
+                Text(actor.kind),
+                OptInt(actor.id),
+                Text(actor.label),
+                Text(change.action),
+                Text(change.target_kind),
+                OptInt(change.target_id),
+                Text(details),
+                Text(&meta.ip),
+                Text(&meta.request_id),
+            ]
+        })
+        .collect();
+    crate::store::execute_values(
+        tx,
+        "INSERT INTO audit_log (tenant_id, id, at, actor_kind, actor_id, actor_label, action, target_kind, target_id, details, ip, request_id)",
+        "",
+        &rows,
+    )
+    .await?;
     Ok(())
 }
 

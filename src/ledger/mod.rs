@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod claims;
+pub mod earn;
 pub mod model;
 pub mod pages;
 pub mod store;
@@ -17,7 +18,7 @@ pub mod writer;
 use crate::audit::{self, ActorRef, Change};
 use crate::error::{ApiError, Code};
 use crate::http::context::RequestMeta;
-use crate::rules::model::{Applied, Bill, LineItem, TierBonus, evaluate};
+use crate::rules::model::{Applied, LineItem};
 use crate::store::Db;
 pub use store::{Kind, LedgerError, Posted, Posting};
 
@@ -204,6 +205,7 @@ pub async fn record_purchase_with(
 /// Record a purchase inside the caller's transaction: evaluate the rules under the
 /// member's lock (so a daily cap holds under concurrent bills), credit points and stamps,
 /// upgrade the tier, audit it. The caller commits; nothing here is visible before that.
+/// A group of one for [`earn::purchases_in`].
 pub async fn purchase_in(
     tx: &mut crate::store::Tx,
     ctx: &EarnContext,
@@ -211,135 +213,16 @@ pub async fn purchase_in(
     actor: ActorRef<'_>,
     meta: &RequestMeta,
 ) -> Result<PurchaseOutcome, ApiError> {
-    let EarnContext {
-        settings,
-        rules,
-        tiers,
-        tz,
-    } = ctx;
-    let local = jiff::Timestamp::from_microsecond(p.occurred_at)
-        .map_err(ApiError::internal)?
-        .to_zoned(tz.clone());
-    let day_start = local
-        .start_of_day()
-        .map_err(ApiError::internal)?
-        .timestamp()
-        .as_microsecond();
-    let day_end = local
-        .tomorrow()
-        .and_then(|d| d.start_of_day())
-        .map_err(ApiError::internal)?
-        .timestamp()
-        .as_microsecond();
-    let key = format!("receipt:{}", p.receipt);
-    let items_hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
-        serde_json::to_vec(&p.items).unwrap_or_default(),
-    ));
-    let request_hash = format!(
-        "{}|{}|{:?}|{items_hash}",
-        p.member_id, p.amount_satang, p.branch_id
-    );
-
-    let balance = store::lock_member(tx, p.tenant_id, p.member_id, model::Currency::Points).await?;
-    if let Some(prior) = store::txn_by_key_full(tx, p.tenant_id, &key).await? {
-        if prior.request_hash != request_hash || prior.member_id != p.member_id {
-            return Err(LedgerError::KeyReused.into());
-        }
-        // A retry: answer with what the first request recorded.
-        let details: serde_json::Value = serde_json::from_str(&prior.details).unwrap_or_default();
-        return Ok(PurchaseOutcome {
-            purchase_id: Some(prior.id),
-            points: prior.amount,
-            stamps: details["stamps"].as_i64().unwrap_or(0),
-            rules: serde_json::from_value(details["applied"].clone()).unwrap_or_default(),
-            balance: Some(balance),
-            tier_change: None,
-            replayed: true,
-            dry_run: p.dry_run,
-        });
-    }
-    let earned_today =
-        store::earned_between(tx, p.tenant_id, p.member_id, day_start, day_end).await?;
-    let level = crate::tiers::held_tx(tx, tiers, p.tenant_id, p.member_id).await?;
-    let bill = Bill {
-        amount_satang: p.amount_satang,
-        branch_id: p.branch_id,
-        at: &local,
-        items: &p.items,
-        earned_today,
-        tier: level.as_ref().map(|l| TierBonus {
-            code: &l.code,
-            name: &l.name,
-            earn_percent: l.earn_percent,
-        }),
-    };
-    let eval = evaluate(&settings.earn, rules, &bill);
-    if p.dry_run {
-        return Ok(PurchaseOutcome {
-            purchase_id: None,
-            points: eval.points,
-            stamps: eval.stamps,
-            rules: eval.applied,
-            balance: None,
-            tier_change: None,
-            replayed: false,
-            dry_run: true,
-        });
-    }
-    let (actor_kind, actor_id) = (actor.kind.to_string(), actor.id);
-    let points = Posting {
-        amount: eval.points,
-        idem_key: key.clone(),
-        request_hash: request_hash.clone(),
-        receipt: Some(p.receipt.clone()),
-        branch_id: p.branch_id,
-        bill_satang: Some(p.amount_satang),
-        actor_kind: actor_kind.clone(),
-        actor_id,
-        occurred_at: p.occurred_at,
-        details: serde_json::json!({"applied": eval.applied, "stamps": eval.stamps}),
-        ..Posting::blank(p.tenant_id, p.member_id, Kind::Earn)
-    };
-    let posted = store::post(tx, &points, settings, tz).await?;
-    if eval.stamps > 0 {
-        let stamps = Posting {
-            currency: model::Currency::Stamps,
-            amount: eval.stamps,
-            idem_key: format!("{key}:stamps"),
-            details: serde_json::json!({}),
-            ..points.clone()
-        };
-        store::post(tx, &stamps, settings, tz).await?;
-    }
-    // The bill counts towards the member's tier at once (an upgrade never waits).
-    let tier_change = crate::tiers::upgrade_if_qualified(
-        tx,
-        tiers,
-        tz,
-        p.tenant_id,
-        p.member_id,
-        crate::store::now_micros(),
-    )
-    .await?;
-    let details = serde_json::json!({"member_id": p.member_id, "receipt": p.receipt, "amount_satang": p.amount_satang, "points": posted.points, "stamps": eval.stamps, "tier_change": tier_change});
-    audit::record_as(
-        tx,
-        p.tenant_id,
+    let purchase = earn::Purchase {
+        input: p,
+        ctx,
         actor,
         meta,
-        Change::new("points.earned", "ledger_txn", posted.txn_id).details(details),
-    )
-    .await?;
-    Ok(PurchaseOutcome {
-        purchase_id: Some(posted.txn_id),
-        points: posted.points,
-        stamps: eval.stamps,
-        rules: eval.applied,
-        balance: Some(posted.balance),
-        tier_change,
-        replayed: false,
-        dry_run: false,
-    })
+    };
+    earn::purchases_in(tx, &[purchase])
+        .await?
+        .pop()
+        .expect("one answer per purchase")
 }
 
 /// A refund to record (already validated by the caller).

@@ -11,7 +11,20 @@ use serde::{Deserialize, Serialize};
 pub const MAX_AMOUNT: i64 = 1_000_000_000_000;
 
 /// Which balance an entry moves.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema, Default)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+    Default,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Currency {
     #[default]

@@ -3,6 +3,8 @@
 //! writes balanced entries and updates the projection, all inside the caller's
 //! transaction (so many postings can later share one commit).
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 
 use super::model::{
@@ -263,14 +265,51 @@ async fn lock_balance(
     member_id: i64,
     currency: Currency,
 ) -> sqlx::Result<BalanceRow> {
-    // One statement: create the row if needed, else "update" it to itself, which locks it
+    let held = lock_balances(tx, currency, &[(tenant_id, member_id)]).await?;
+    let (balance, debt) = held[&(tenant_id, member_id)];
+    Ok(BalanceRow { balance, debt })
+}
+
+/// Lock many members' balance rows in one currency (creating the missing ones) with one
+/// statement, in (tenant, member) order so that two transactions locking overlapping
+/// members take the locks in the same order. Returns (balance, debt) per (tenant, member).
+pub async fn lock_balances(
+    tx: &mut Tx,
+    currency: Currency,
+    members: &[(i64, i64)],
+) -> sqlx::Result<HashMap<(i64, i64), (i64, i64)>> {
+    use crate::store::Val::{Int, Text};
+    let mut members = members.to_vec();
+    members.sort_unstable();
+    members.dedup();
+    let now = now_micros();
+    let rows: Vec<_> = members
+        .iter()
+        .map(|&(tenant, member)| {
+            vec![
+                Int(tenant),
+                Int(member),
+                Text(currency.as_str()),
+                Int(0),
+                Int(0),
+                Int(now),
+            ]
+        })
+        .collect();
+    // An insert that conflicts "updates" the row to itself: that takes the row lock
     // (PostgreSQL) inside a transaction that already holds the write lock (SQLite).
-    on_tx!(tx, c => sqlx::query_as(
-        "INSERT INTO balances (tenant_id, member_id, currency, balance, debt, updated_at) VALUES ($1, $2, $3, 0, 0, $4)
-         ON CONFLICT (tenant_id, member_id, currency) DO UPDATE SET balance = balances.balance
-         RETURNING balance, debt")
-        .bind(tenant_id).bind(member_id).bind(currency.as_str()).bind(now_micros())
-        .fetch_one(c).await)
+    let held: Vec<(i64, i64, i64, i64)> = crate::store::fetch_values(
+        tx,
+        "INSERT INTO balances (tenant_id, member_id, currency, balance, debt, updated_at)",
+        "ON CONFLICT (tenant_id, member_id, currency) DO UPDATE SET balance = balances.balance
+         RETURNING tenant_id, member_id, balance, debt",
+        &rows,
+    )
+    .await?;
+    Ok(held
+        .into_iter()
+        .map(|(tenant, member, balance, debt)| ((tenant, member), (balance, debt)))
+        .collect())
 }
 
 #[derive(sqlx::FromRow)]
@@ -347,35 +386,75 @@ const INSERT_TXNS: &str = "INSERT INTO ledger_txns (tenant_id, id, member_id, cu
 const INSERT_ENTRIES: &str =
     "INSERT INTO ledger_entries (tenant_id, id, txn_id, account, member_id, currency, amount, at)";
 
-/// Post credits to members created in this same transaction, set-based: a few multi-row
-/// statements for thousands of postings instead of about eight statements each. What
-/// [`post`] reads first is known here: a new member has no balance row, no debt and no
-/// earlier posting, so each credit opens a lot of its full amount; each key is still
-/// unique (a clash fails the whole call, as it would in `post`). Used by member import
-/// (opening balances) and the benchmark dataset (purchase history).
-pub async fn post_credits_to_new_members(
+/// A credit for [`post_credits`]: the posting and the rules of its shop.
+#[derive(Clone, Copy)]
+pub struct Credit<'a> {
+    pub posting: &'a Posting,
+    pub settings: &'a LedgerSettings,
+    pub time_zone: &'a jiff::tz::TimeZone,
+}
+
+/// Post many credits set-based: a few multi-row statements for thousands of postings
+/// instead of about eight statements each, writing the rows [`post`] writes for a credit
+/// (points owed from refunds repaid first, a lot for the rest, the transaction, two
+/// entries when the amount is not zero, the balance). What `post` reads first, the caller
+/// supplies: `held` is the (balance, debt) of every member whose balance row it locked in
+/// this transaction ([`lock_balances`]); a member absent from it was created in this
+/// transaction (no balance, no debt). The caller has checked that no key was used before;
+/// a clash still fails the whole call (the unique index), so nothing is granted twice.
+/// Used by purchases (one group at a time), member import (opening balances) and the
+/// benchmark dataset (purchase history). Returns what each posting did, in order.
+pub async fn post_credits(
     tx: &mut Tx,
-    postings: &[Posting],
-    settings: &LedgerSettings,
-    time_zone: &jiff::tz::TimeZone,
-) -> sqlx::Result<()> {
+    credits: &[Credit<'_>],
+    held: &HashMap<(i64, i64, Currency), (i64, i64)>,
+) -> sqlx::Result<Vec<Posted>> {
     use crate::store::Val::{Int, OptInt, OptText, Text};
     let now = now_micros();
-    let details: Vec<String> = postings.iter().map(|p| p.details.to_string()).collect();
+    let details: Vec<String> = credits
+        .iter()
+        .map(|c| c.posting.details.to_string())
+        .collect();
     let (mut txns, mut lots, mut entries) = (vec![], vec![], vec![]);
-    let mut balances: std::collections::BTreeMap<(i64, i64, &str), i64> = Default::default();
-    for (p, details) in postings.iter().zip(&details) {
-        assert!(p.kind.is_credit() && p.kind != Kind::RedeemCancel && p.amount > 0);
-        let (tenant, member, currency) = (p.tenant_id, p.member_id, p.currency.as_str());
+    let mut posted = Vec::with_capacity(credits.len());
+    // (balance, debt) of each member's row as the credits so far left it.
+    let mut balances: std::collections::BTreeMap<(i64, i64, Currency), (i64, i64)> =
+        Default::default();
+    for (credit, details) in credits.iter().zip(&details) {
+        let p = credit.posting;
+        assert!(p.kind.is_credit() && p.kind != Kind::RedeemCancel && p.amount >= 0);
+        let (tenant, member, currency) = (p.tenant_id, p.member_id, p.currency);
+        let key = (tenant, member, currency);
+        let state = balances
+            .entry(key)
+            .or_insert_with(|| held.get(&key).copied().unwrap_or((0, 0)));
         let txn_id = ids::next_id();
-        let (pending_until, expires_at) = lot_dates(p, settings, time_zone);
+        let applied = p.amount;
+        let repay = applied.min(state.1);
+        state.1 -= repay;
+        let lot_amount = applied - repay;
+        if lot_amount > 0 {
+            let (pending_until, expires_at) = lot_dates(p, credit.settings, credit.time_zone);
+            lots.push(vec![
+                Int(tenant),
+                Int(ids::next_id()),
+                Int(member),
+                Text(currency.as_str()),
+                Int(txn_id),
+                Int(lot_amount),
+                Int(lot_amount),
+                Int(p.occurred_at),
+                Int(pending_until),
+                OptInt(expires_at),
+            ]);
+        }
         txns.push(vec![
             Int(tenant),
             Int(txn_id),
             Int(member),
-            Text(currency),
+            Text(currency.as_str()),
             Text(p.kind.as_str()),
-            Int(p.amount),
+            Int(applied),
             Int(0),
             Text(&p.idem_key),
             Text(&p.request_hash),
@@ -391,49 +470,41 @@ pub async fn post_credits_to_new_members(
             Int(now),
             Text(details),
         ]);
-        lots.push(vec![
-            Int(tenant),
-            Int(ids::next_id()),
-            Int(member),
-            Text(currency),
-            Int(txn_id),
-            Int(p.amount),
-            Int(p.amount),
-            Int(p.occurred_at),
-            Int(pending_until),
-            OptInt(expires_at),
-        ]);
-        entries.push(vec![
-            Int(tenant),
-            Int(ids::next_id()),
-            Int(txn_id),
-            Text("member"),
-            OptInt(Some(member)),
-            Text(currency),
-            Int(p.amount),
-            Int(now),
-        ]);
-        entries.push(vec![
-            Int(tenant),
-            Int(ids::next_id()),
-            Int(txn_id),
-            Text(p.kind.system_account()),
-            OptInt(None),
-            Text(currency),
-            Int(-p.amount),
-            Int(now),
-        ]);
-        *balances.entry((tenant, member, currency)).or_default() += p.amount;
+        if applied != 0 {
+            for (account, member, amount) in [
+                ("member", Some(member), applied),
+                (p.kind.system_account(), None, -applied),
+            ] {
+                entries.push(vec![
+                    Int(tenant),
+                    Int(ids::next_id()),
+                    Int(txn_id),
+                    Text(account),
+                    OptInt(member),
+                    Text(currency.as_str()),
+                    Int(amount),
+                    Int(now),
+                ]);
+            }
+            state.0 += applied;
+        }
+        posted.push(Posted {
+            txn_id,
+            points: applied,
+            uncollected: 0,
+            balance: state.0,
+            replayed: false,
+        });
     }
     let balances: Vec<_> = balances
         .iter()
-        .map(|(&(tenant, member, currency), &sum)| {
+        .map(|(&(tenant, member, currency), &(balance, debt))| {
             vec![
                 Int(tenant),
                 Int(member),
-                Text(currency),
-                Int(sum),
-                Int(0),
+                Text(currency.as_str()),
+                Int(balance),
+                Int(debt),
                 Int(now),
             ]
         })
@@ -445,11 +516,32 @@ pub async fn post_credits_to_new_members(
     execute_values(
         tx,
         "INSERT INTO balances (tenant_id, member_id, currency, balance, debt, updated_at)",
-        "",
+        "ON CONFLICT (tenant_id, member_id, currency) DO UPDATE
+         SET balance = excluded.balance, debt = excluded.debt, updated_at = excluded.updated_at",
         &balances,
     )
     .await?;
-    Ok(())
+    Ok(posted)
+}
+
+/// [`post_credits`] for members created in this same transaction, all of one shop.
+pub async fn post_credits_to_new_members(
+    tx: &mut Tx,
+    postings: &[Posting],
+    settings: &LedgerSettings,
+    time_zone: &jiff::tz::TimeZone,
+) -> sqlx::Result<()> {
+    let credits: Vec<_> = postings
+        .iter()
+        .map(|posting| Credit {
+            posting,
+            settings,
+            time_zone,
+        })
+        .collect();
+    post_credits(tx, &credits, &HashMap::new())
+        .await
+        .map(|_| ())
 }
 
 /// What one expiry batch closed in one shop.
@@ -1155,10 +1247,11 @@ pub async fn lock_member(
 }
 
 /// A transaction found by its idempotency key, with what a replay needs.
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug)]
 pub struct KeyedTxn {
     pub id: i64,
     pub member_id: i64,
+    pub currency: String,
     pub amount: i64,
     pub request_hash: String,
     pub details: String,
@@ -1169,23 +1262,65 @@ pub async fn txn_by_key_full(
     tenant_id: i64,
     key: &str,
 ) -> sqlx::Result<Option<KeyedTxn>> {
-    on_tx!(tx, c => sqlx::query_as("SELECT id, member_id, amount, request_hash, details FROM ledger_txns WHERE tenant_id = $1 AND idem_key = $2")
-        .bind(tenant_id).bind(key).fetch_optional(c).await)
+    let mut found = txns_by_keys(tx, &[(tenant_id, key)]).await?;
+    Ok(found.remove(&(tenant_id, key.to_string())))
 }
 
-/// Points a member earned from purchases that happened in [from, to).
-pub async fn earned_between(
+/// The transactions holding any of these (tenant, idempotency key) pairs, in one query.
+pub async fn txns_by_keys(
     tx: &mut Tx,
-    tenant_id: i64,
-    member_id: i64,
-    from: i64,
-    to: i64,
-) -> sqlx::Result<i64> {
-    let (sum,): (Option<i64>,) = on_tx!(tx, c => sqlx::query_as(
-        "SELECT CAST(SUM(amount) AS BIGINT) FROM ledger_txns
-         WHERE tenant_id = $1 AND member_id = $2 AND kind = 'earn' AND currency = 'points' AND occurred_at >= $3 AND occurred_at < $4")
-        .bind(tenant_id).bind(member_id).bind(from).bind(to).fetch_one(c).await)?;
-    Ok(sum.unwrap_or(0))
+    keys: &[(i64, &str)],
+) -> sqlx::Result<HashMap<(i64, String), KeyedTxn>> {
+    use crate::store::Val::{Int, Text};
+    let rows: Vec<_> = keys.iter().map(|&(t, k)| vec![Int(t), Text(k)]).collect();
+    type Row = (i64, String, i64, i64, String, i64, String, String);
+    let found: Vec<Row> = crate::store::fetch_values(
+        tx,
+        "SELECT t.tenant_id, t.idem_key, t.id, t.member_id, t.currency, t.amount, t.request_hash, t.details FROM (",
+        ") AS v JOIN ledger_txns t ON t.tenant_id = v.column1 AND t.idem_key = v.column2",
+        &rows,
+    )
+    .await?;
+    Ok(found
+        .into_iter()
+        .map(
+            |(tenant, key, id, member_id, currency, amount, request_hash, details)| {
+                let txn = KeyedTxn {
+                    id,
+                    member_id,
+                    currency,
+                    amount,
+                    request_hash,
+                    details,
+                };
+                ((tenant, key), txn)
+            },
+        )
+        .collect())
+}
+
+/// Points each member earned from purchases that happened in their window [from, to):
+/// windows are (tenant, member, from, to), one per member; the sums are keyed by
+/// (tenant, member) and a member who earned nothing there is absent.
+pub async fn earned_in_windows(
+    tx: &mut Tx,
+    windows: &[(i64, i64, i64, i64)],
+) -> sqlx::Result<HashMap<(i64, i64), i64>> {
+    use crate::store::Val::Int;
+    let rows: Vec<_> = windows
+        .iter()
+        .map(|&(t, m, from, to)| vec![Int(t), Int(m), Int(from), Int(to)])
+        .collect();
+    let sums: Vec<(i64, i64, i64)> = crate::store::fetch_values(
+        tx,
+        "SELECT v.column1, v.column2, CAST(SUM(t.amount) AS BIGINT) FROM (",
+        ") AS v JOIN ledger_txns t ON t.tenant_id = v.column1 AND t.member_id = v.column2
+           AND t.kind = 'earn' AND t.currency = 'points' AND t.occurred_at >= v.column3 AND t.occurred_at < v.column4
+         GROUP BY v.column1, v.column2",
+        &rows,
+    )
+    .await?;
+    Ok(sums.into_iter().map(|(t, m, sum)| ((t, m), sum)).collect())
 }
 
 /// Remove free text staff typed about a member (reasons) when the member is erased;

@@ -4,12 +4,15 @@
 //! queued (up to `ledger_group_max`), records all of it in one transaction and answers each
 //! request only after that transaction committed, so an answer still means "durable".
 //!
-//! What stays exactly as for a single purchase:
-//! - each purchase runs [`super::purchase_in`] under its member's lock, so rules, caps,
-//!   tiers, the receipt's idempotency and the audit entry are the same code;
-//! - per-member order: a member always goes to the same writer (member id modulo the
-//!   number of writers) and a writer records its queue in arrival order;
-//! - a failure costs only its own request: if any purchase in a group fails, or the
+//! A group is recorded set-based by [`super::earn::purchases_in`], the same code that
+//! records a purchase sent alone (a group of one), so what stays exactly as for a single
+//! purchase is guaranteed by construction:
+//! - rules, caps, tiers, the receipt's idempotency and the audit entry, each purchase
+//!   evaluated under its member's lock;
+//! - per-member order: a member always goes to the same writer (chosen from the member
+//!   id) and a writer records its queue in arrival order;
+//! - a failure costs only its own request: a purchase's own problem (a receipt reused
+//!   with other details) is its answer alone; if the database fails the group, or the
 //!   commit does, the group is rolled back and each of its purchases is recorded again in
 //!   its own transaction (safe, because a receipt never grants twice).
 //!
@@ -24,9 +27,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::{
-    EarnContext, PurchaseInput, PurchaseOutcome, purchase_in, record_purchase, record_purchase_with,
-};
+use super::earn::{Answer, Purchase, purchases_in};
+use super::{EarnContext, PurchaseInput, PurchaseOutcome, record_purchase, record_purchase_with};
 use crate::audit::ActorRef;
 use crate::error::{ApiError, Code};
 use crate::http::context::RequestMeta;
@@ -209,9 +211,9 @@ async fn commit_group(db: &Db, group: Vec<Job>, counters: &Counters) {
         return;
     }
     match record_together(db, &ready).await {
-        Ok(outcomes) => {
-            for ((job, _), outcome) in ready.into_iter().zip(outcomes) {
-                let _ = job.reply.send(Ok(outcome));
+        Ok(answers) => {
+            for ((job, _), answer) in ready.into_iter().zip(answers) {
+                let _ = job.reply.send(answer);
             }
         }
         Err(e) if ready.len() == 1 => {
@@ -230,18 +232,25 @@ async fn commit_group(db: &Db, group: Vec<Job>, counters: &Counters) {
     }
 }
 
-/// Every purchase of the group in one transaction; all or nothing.
+/// Every purchase of the group in one transaction, set-based ([`super::earn`]): a
+/// purchase's own problem is its answer; a database error rolls back all of them.
 async fn record_together(
     db: &Db,
     ready: &[(Job, Arc<EarnContext>)],
-) -> Result<Vec<PurchaseOutcome>, ApiError> {
+) -> Result<Vec<Answer>, ApiError> {
+    let group: Vec<Purchase<'_>> = ready
+        .iter()
+        .map(|(job, ctx)| Purchase {
+            input: &job.input,
+            ctx,
+            actor: job.actor(),
+            meta: &job.meta,
+        })
+        .collect();
     let mut tx = db.begin().await?;
-    let mut outcomes = Vec::with_capacity(ready.len());
-    for (job, ctx) in ready {
-        outcomes.push(purchase_in(&mut tx, ctx, &job.input, job.actor(), &job.meta).await?);
-    }
+    let answers = purchases_in(&mut tx, &group).await?;
     tx.commit().await?;
-    Ok(outcomes)
+    Ok(answers)
 }
 
 /// Record a purchase through the writer when there is one, else in its own transaction.

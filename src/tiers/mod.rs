@@ -32,7 +32,8 @@ pub struct HeldLevel {
     pub benefits: Vec<String>,
 }
 
-fn held(program: &TierProgram, index: usize) -> Option<HeldLevel> {
+/// The level at `index` of the program, as the earning rules and the views need it.
+pub fn held(program: &TierProgram, index: usize) -> Option<HeldLevel> {
     program.levels.get(index).map(|l| HeldLevel {
         code: l.code.clone(),
         name: l.name.clone(),
@@ -66,47 +67,95 @@ pub async fn held_tx(
     Ok(held(program, index))
 }
 
-/// Upgrade the member if what they did in the current window now reaches a higher
-/// level. Runs inside the purchase's transaction, after its points are posted.
-pub async fn upgrade_if_qualified(
+/// A member whose purchase may have lifted them to a higher level.
+pub struct Qualifying<'a> {
+    pub tenant_id: i64,
+    pub member_id: i64,
+    /// The index of the level they hold (see [`levels_held`]).
+    pub current: usize,
+    pub program: &'a TierProgram,
+    pub tz: &'a TimeZone,
+}
+
+/// The index in its program of the level each member holds (0, the base level, when
+/// none is stored), read in the caller's transaction with one query for all of them.
+pub async fn levels_held(
     tx: &mut Tx,
-    program: &TierProgram,
-    tz: &TimeZone,
-    tenant_id: i64,
-    member_id: i64,
+    members: &[(i64, i64, &TierProgram)],
+) -> sqlx::Result<Vec<usize>> {
+    let keys: Vec<(i64, i64)> = members.iter().map(|&(t, m, _)| (t, m)).collect();
+    let stored = store::levels_tx(tx, &keys).await?;
+    Ok(members
+        .iter()
+        .map(|&(t, m, program)| stored.get(&(t, m)).map_or(0, |l| program.index_of(l)))
+        .collect())
+}
+
+/// Upgrade each member whose metric in the current window now reaches a higher level.
+/// Runs inside the purchases' transaction, after their points are posted, so an upgrade
+/// never waits; one metric query per kind of metric, however many members. Returns the
+/// change made for each member, in order.
+pub async fn upgrade_qualified(
+    tx: &mut Tx,
+    members: &[Qualifying<'_>],
     now: i64,
-) -> sqlx::Result<Option<TierChange>> {
-    if !program.enabled {
-        return Ok(None);
+) -> sqlx::Result<Vec<Option<TierChange>>> {
+    let mut values = HashMap::new();
+    let mut metrics = vec![];
+    for q in members {
+        if !metrics.contains(&q.program.metric) {
+            metrics.push(q.program.metric);
+        }
     }
-    let standing = store::standing_tx(tx, tenant_id, member_id).await?;
-    let current = standing
-        .as_ref()
-        .map(|s| program.index_of(&s.level))
-        .unwrap_or(0);
-    let from = micros(program.current_window_start(ts(now), tz));
-    let value =
-        store::metric_value_tx(tx, tenant_id, member_id, program.metric, from, now + 1).await?;
-    let qualified = program.qualified(value);
-    if qualified <= current {
-        return Ok(None);
+    for metric in metrics {
+        let windows: Vec<_> = members
+            .iter()
+            .filter(|q| q.program.enabled && q.program.metric == metric)
+            .map(|q| {
+                let from = micros(q.program.current_window_start(ts(now), q.tz));
+                (q.tenant_id, q.member_id, from, now + 1)
+            })
+            .collect();
+        values.extend(store::metric_values_tx(tx, metric, &windows).await?);
     }
-    let (from_code, to_code) = (
-        program.levels[current].code.clone(),
-        program.levels[qualified].code.clone(),
-    );
-    let review_at = program.next_review(ts(now), tz).map(micros);
-    store::change_level(
-        tx, tenant_id, member_id, &from_code, &to_code, review_at, "upgrade", value, now,
-    )
-    .await?;
-    Ok(Some(TierChange {
-        from_level: from_code,
-        to_level: to_code,
-        reason: "upgrade".into(),
-        metric_value: value,
-        at: now,
-    }))
+    let mut changes = Vec::with_capacity(members.len());
+    for q in members {
+        let value = values
+            .get(&(q.tenant_id, q.member_id))
+            .copied()
+            .unwrap_or(0);
+        let (program, current) = (q.program, q.current);
+        let qualified = program.qualified(value);
+        if !program.enabled || qualified <= current {
+            changes.push(None);
+            continue;
+        }
+        let (from_code, to_code) = (
+            program.levels[current].code.clone(),
+            program.levels[qualified].code.clone(),
+        );
+        let review_at = program.next_review(ts(now), q.tz).map(micros);
+        store::change_level(
+            tx,
+            q.tenant_id,
+            q.member_id,
+            &from_code,
+            &to_code,
+            review_at,
+            "upgrade",
+            value,
+            now,
+        )
+        .await?;
+        changes.push(Some(TierChange {
+            from_level: from_code,
+            to_level: to_code,
+            reason: "upgrade".into(),
+            metric_value: value,
+            at: now,
+        }));
+    }
+    Ok(changes)
 }
 
 /// What one review run did.

@@ -1,5 +1,7 @@
 //! The only SQL of tiers: members' levels, their history, and the metric queries.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 
 use super::model::{Metric, TierProgram};
@@ -35,31 +37,46 @@ pub async fn standing_tx(
     on_tx!(tx, c => sqlx::query_as(STANDING).bind(tenant_id).bind(member_id).fetch_optional(c).await)
 }
 
-/// The SQL that measures a metric for one member over [$3, $4).
-fn metric_sql(metric: Metric) -> &'static str {
+/// The SQL that measures a metric for many members at once, as (head, tail) around a
+/// VALUES list of (tenant, member, from, to) named `v`: one row (tenant, member, value)
+/// per member with anything to count in [from, to).
+fn metric_sql(metric: Metric) -> (&'static str, &'static str) {
     match metric {
         // Purchase points and their reversals; bonuses and adjustments do not qualify.
-        Metric::PointsEarned => {
-            "SELECT CAST(COALESCE(SUM(amount + uncollected), 0) AS BIGINT) FROM ledger_txns
-             WHERE tenant_id = $1 AND member_id = $2 AND currency = 'points' AND kind IN ('earn', 'reversal')
-               AND occurred_at >= $3 AND occurred_at < $4"
-        }
-        Metric::SpendSatang => {
-            "SELECT CAST(COALESCE(SUM(CASE WHEN kind = 'earn' THEN bill_satang ELSE -bill_satang END), 0) AS BIGINT) FROM ledger_txns
-             WHERE tenant_id = $1 AND member_id = $2 AND currency = 'points' AND kind IN ('earn', 'reversal')
-               AND occurred_at >= $3 AND occurred_at < $4"
-        }
-        Metric::Purchases => {
-            "SELECT CAST(COUNT(*) AS BIGINT) FROM ledger_txns
-             WHERE tenant_id = $1 AND member_id = $2 AND currency = 'points' AND kind = 'earn'
-               AND occurred_at >= $3 AND occurred_at < $4"
-        }
-        // Whole days from joining to $4 ($3 is unused but bound).
-        Metric::TenureDays => {
-            "SELECT CAST((($4 - created_at) / 86400000000) + ($3 - $3) AS BIGINT) FROM members
-             WHERE tenant_id = $1 AND id = $2"
-        }
+        Metric::PointsEarned => (
+            "SELECT v.column1, v.column2, CAST(COALESCE(SUM(t.amount + t.uncollected), 0) AS BIGINT) FROM (",
+            ") AS v JOIN ledger_txns t ON t.tenant_id = v.column1 AND t.member_id = v.column2
+               AND t.currency = 'points' AND t.kind IN ('earn', 'reversal')
+               AND t.occurred_at >= v.column3 AND t.occurred_at < v.column4
+             GROUP BY v.column1, v.column2",
+        ),
+        Metric::SpendSatang => (
+            "SELECT v.column1, v.column2,
+                 CAST(COALESCE(SUM(CASE WHEN t.kind = 'earn' THEN t.bill_satang ELSE -t.bill_satang END), 0) AS BIGINT) FROM (",
+            ") AS v JOIN ledger_txns t ON t.tenant_id = v.column1 AND t.member_id = v.column2
+               AND t.currency = 'points' AND t.kind IN ('earn', 'reversal')
+               AND t.occurred_at >= v.column3 AND t.occurred_at < v.column4
+             GROUP BY v.column1, v.column2",
+        ),
+        Metric::Purchases => (
+            "SELECT v.column1, v.column2, CAST(COUNT(*) AS BIGINT) FROM (",
+            ") AS v JOIN ledger_txns t ON t.tenant_id = v.column1 AND t.member_id = v.column2
+               AND t.currency = 'points' AND t.kind = 'earn'
+               AND t.occurred_at >= v.column3 AND t.occurred_at < v.column4
+             GROUP BY v.column1, v.column2",
+        ),
+        // Whole days from joining to `to` (`from` is unused).
+        Metric::TenureDays => (
+            "SELECT v.column1, v.column2, CAST(((v.column4 - m.created_at) / 86400000000) AS BIGINT) FROM (",
+            ") AS v JOIN members m ON m.tenant_id = v.column1 AND m.id = v.column2",
+        ),
     }
+}
+
+/// [`metric_sql`] for one member: binds $1 tenant, $2 member, $3 from, $4 to.
+fn metric_sql_one(metric: Metric) -> String {
+    let (head, tail) = metric_sql(metric);
+    format!("{head} VALUES ($1, $2, $3, $4) {tail}")
 }
 
 pub async fn metric_value(
@@ -70,9 +87,10 @@ pub async fn metric_value(
     from: i64,
     to: i64,
 ) -> sqlx::Result<i64> {
-    let row: Option<(i64,)> = on_db!(db, pool => sqlx::query_as(metric_sql(metric))
+    let sql = metric_sql_one(metric);
+    let row: Option<(i64, i64, i64)> = on_db!(db, pool => sqlx::query_as(&sql)
         .bind(tenant_id).bind(member_id).bind(from).bind(to).fetch_optional(pool).await)?;
-    Ok(row.map(|r| r.0).unwrap_or(0).max(0))
+    Ok(row.map(|r| r.2).unwrap_or(0).max(0))
 }
 
 pub async fn metric_value_tx(
@@ -83,9 +101,50 @@ pub async fn metric_value_tx(
     from: i64,
     to: i64,
 ) -> sqlx::Result<i64> {
-    let row: Option<(i64,)> = on_tx!(tx, c => sqlx::query_as(metric_sql(metric))
-        .bind(tenant_id).bind(member_id).bind(from).bind(to).fetch_optional(c).await)?;
-    Ok(row.map(|r| r.0).unwrap_or(0).max(0))
+    let values = metric_values_tx(tx, metric, &[(tenant_id, member_id, from, to)]).await?;
+    Ok(values.get(&(tenant_id, member_id)).copied().unwrap_or(0))
+}
+
+/// One metric for many members in one query: windows are (tenant, member, from, to);
+/// values (never below zero) keyed by (tenant, member), absent when there is nothing to
+/// count.
+pub async fn metric_values_tx(
+    tx: &mut Tx,
+    metric: Metric,
+    windows: &[(i64, i64, i64, i64)],
+) -> sqlx::Result<HashMap<(i64, i64), i64>> {
+    use crate::store::Val::Int;
+    let rows: Vec<_> = windows
+        .iter()
+        .map(|&(t, m, from, to)| vec![Int(t), Int(m), Int(from), Int(to)])
+        .collect();
+    let (head, tail) = metric_sql(metric);
+    let values: Vec<(i64, i64, i64)> = crate::store::fetch_values(tx, head, tail, &rows).await?;
+    Ok(values
+        .into_iter()
+        .map(|(t, m, value)| ((t, m), value.max(0)))
+        .collect())
+}
+
+/// The stored levels of many members in one query, keyed by (tenant, member); members
+/// without one (the base level) are absent.
+pub async fn levels_tx(
+    tx: &mut Tx,
+    members: &[(i64, i64)],
+) -> sqlx::Result<HashMap<(i64, i64), String>> {
+    use crate::store::Val::Int;
+    let rows: Vec<_> = members.iter().map(|&(t, m)| vec![Int(t), Int(m)]).collect();
+    let levels: Vec<(i64, i64, String)> = crate::store::fetch_values(
+        tx,
+        "SELECT v.column1, v.column2, m.level FROM (",
+        ") AS v JOIN member_tiers m ON m.tenant_id = v.column1 AND m.member_id = v.column2",
+        &rows,
+    )
+    .await?;
+    Ok(levels
+        .into_iter()
+        .map(|(t, m, level)| ((t, m), level))
+        .collect())
 }
 
 /// Give a member a level (and record why), in the caller's transaction.

@@ -126,8 +126,8 @@ db_test!(
         let stats = writer.stats();
         assert_eq!(
             (stats.groups, stats.purchases, stats.retried_groups),
-            (2, 4, 1),
-            "one group of the plug, one of three that was rolled back and retried one by one"
+            (2, 4, 0),
+            "one group of the plug, one of three in which the reused receipt is refused alone"
         );
         assert!(!plug.replayed);
         let a = a.expect("the first purchase is recorded");
@@ -145,12 +145,131 @@ db_test!(
                 "member {member}"
             );
         }
-        // The rolled-back group left nothing behind: one earn per recorded purchase.
+        // The refused purchase left nothing behind: one earn per recorded purchase.
         let history = s
             .owner
             .get(&format!("/api/v1/members/{}/ledger", s.members[0]))
             .await;
         assert_eq!(history.body["items"].as_array().unwrap().len(), 1);
+        assert!(
+            loyal::ledger::store::verify(&app.db)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+);
+
+db_test!(
+    a_database_error_in_a_group_rolls_it_back_and_records_each_purchase_alone,
+    |app| {
+        let s = setup(&app).await;
+        let rules =
+            json!({"stamps": [{"name": "coffee card", "skus": ["LATTE"], "stamps_per_item": 1}]});
+        let res = s.owner.put("/api/v1/rules/earning", rules).await;
+        assert_eq!(res.status, 200, "{}", res.body);
+        let (writer, lock, plug) = blocked_writer(
+            &app,
+            &s,
+            WriterConfig {
+                writers: 1,
+                group_max: 256,
+                queue: 100,
+            },
+        )
+        .await;
+        // The first bill's stamps are recorded under the key `receipt:r-x:stamps`, which
+        // is also the key of the second bill's receipt `r-x:stamps`: together in one
+        // statement the database refuses the clash, so the whole group fails.
+        let mut latte = purchase(s.tenant, s.members[0], "r-x");
+        latte.items = serde_json::from_value(json!([{"sku": "LATTE", "category": "coffee", "quantity": 1, "unit_price_satang": 10_000}])).unwrap();
+        let a = send(&writer, latte);
+        until(&writer, |st| st.queued == 1).await;
+        let b = send(&writer, purchase(s.tenant, s.members[1], "r-x:stamps"));
+        until(&writer, |st| st.queued == 2).await;
+        let c = send(&writer, purchase(s.tenant, s.members[2], "r-c"));
+        until(&writer, |st| st.queued == 3).await;
+        drop(lock);
+
+        plug.await.unwrap().expect("the plug purchase is recorded");
+        let (a, b, c) = (a.await.unwrap(), b.await.unwrap(), c.await.unwrap());
+        let stats = writer.stats();
+        assert_eq!(
+            (stats.groups, stats.purchases, stats.retried_groups),
+            (2, 4, 1),
+            "the group of three was rolled back and retried one by one"
+        );
+        let a = a.expect("the first purchase is recorded alone");
+        assert_eq!((a.points, a.stamps), (4, 1), "{a:?}");
+        assert_eq!(
+            b.expect_err("the clashing receipt is refused").code,
+            Code::IdempotencyKeyReused
+        );
+        assert_eq!(c.expect("the third purchase is recorded").points, 4);
+        for (member, points) in [(s.members[0], 4), (s.members[1], 0), (s.members[2], 4)] {
+            assert_eq!(s.owner.points(member).await["balance"], points);
+        }
+        assert!(
+            loyal::ledger::store::verify(&app.db)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+);
+
+db_test!(
+    a_members_purchases_in_one_group_are_recorded_in_order_as_if_sent_one_by_one,
+    |app| {
+        let s = setup(&app).await;
+        // 100 baht earns 4 points; a member earns at most 10 a day.
+        let res = s
+            .owner
+            .put("/api/v1/rules/earning", json!({"cap_per_day": 10}))
+            .await;
+        assert_eq!(res.status, 200, "{}", res.body);
+        let (writer, lock, plug) = blocked_writer(
+            &app,
+            &s,
+            WriterConfig {
+                writers: 1,
+                group_max: 256,
+                queue: 100,
+            },
+        )
+        .await;
+        let m = s.members[0];
+        let mut pending = vec![];
+        for (i, receipt) in ["d-1", "d-2", "d-1", "d-3", "d-4"].iter().enumerate() {
+            pending.push(send(&writer, purchase(s.tenant, m, receipt)));
+            until(&writer, |st| st.queued == i + 1).await;
+        }
+        let other = send(&writer, purchase(s.tenant, s.members[1], "d-5"));
+        until(&writer, |st| st.queued == 6).await;
+        drop(lock);
+
+        plug.await.unwrap().expect("the plug purchase is recorded");
+        let stats = writer.stats();
+        let mut answers = vec![];
+        for p in pending {
+            let o = p.await.unwrap().expect("recorded or replayed");
+            answers.push((o.points, o.balance, o.replayed));
+        }
+        assert_eq!(writer.stats().groups, 2, "{stats:?}");
+        assert_eq!(
+            answers,
+            vec![
+                (4, Some(4), false),
+                (4, Some(8), false),
+                (4, Some(8), true),
+                (2, Some(10), false),
+                (0, Some(10), false),
+            ],
+            "the daily cap and the balance see the earlier bills of the same group"
+        );
+        let other = other.await.unwrap().unwrap();
+        assert_eq!((other.points, other.balance), (4, Some(4)));
+        assert_eq!(s.owner.points(m).await["balance"], 10);
         assert!(
             loyal::ledger::store::verify(&app.db)
                 .await

@@ -1,0 +1,387 @@
+//! Recording purchases set-based. [`purchases_in`] records a whole group of purchases in
+//! the caller's transaction with about a dozen statements in all, whatever the size of the
+//! group: the members' balance rows locked by one statement; their receipts, points
+//! earned today and tier levels read by one query each; the rules evaluated in memory;
+//! then one multi-row insert per table, one query for tier upgrades and one for the audit
+//! log. A purchase sent alone is a group of one, so the same code records a single
+//! purchase, a batch, and a group the writer ([`super::writer`]) commits together.
+//!
+//! Exactly as if recorded one at a time, in order: the group is split into rounds in
+//! which no member and no receipt appears twice, and the rounds run in order, so a
+//! member's second purchase in a group sees the first one's points, its daily cap and
+//! its tier upgrade, and a receipt sent twice is recorded once and then replayed.
+
+use std::collections::HashMap;
+
+use super::model::Currency;
+use super::store::{self, Credit, KeyedTxn, Kind, Posting};
+use super::{EarnContext, LedgerError, PurchaseInput, PurchaseOutcome};
+use crate::audit::{self, ActorRef, Change};
+use crate::error::ApiError;
+use crate::http::context::RequestMeta;
+use crate::rules::model::{Bill, Evaluation, TierBonus, evaluate};
+use crate::store::Tx;
+
+/// One purchase of a group: what was bought, the shop's context and who sent it.
+#[derive(Clone, Copy)]
+pub struct Purchase<'a> {
+    pub input: &'a PurchaseInput,
+    pub ctx: &'a EarnContext,
+    pub actor: ActorRef<'a>,
+    pub meta: &'a RequestMeta,
+}
+
+/// What a purchase's answer is, in the group's order.
+pub type Answer = Result<PurchaseOutcome, ApiError>;
+
+/// Record every purchase of the group inside the caller's transaction (see the module
+/// documentation); the caller commits. A purchase's own problem (its receipt recorded
+/// before with other details) is its answer and writes nothing for it; a database error
+/// fails the whole call, and the caller rolls back. Dry runs are evaluated like the others
+/// and write nothing.
+pub async fn purchases_in(tx: &mut Tx, group: &[Purchase<'_>]) -> Result<Vec<Answer>, ApiError> {
+    let mut answers: Vec<Option<Answer>> = group.iter().map(|_| None).collect();
+    for round in rounds(group) {
+        record_round(tx, group, &round, &mut answers).await?;
+    }
+    Ok(answers
+        .into_iter()
+        .map(|a| a.expect("every purchase belongs to a round"))
+        .collect())
+}
+
+/// Split the group (as indices) into rounds in which no member and no receipt appears
+/// twice: a purchase goes to the round after the last one holding its member or its
+/// receipt, so each member's purchases keep their order.
+fn rounds(group: &[Purchase<'_>]) -> Vec<Vec<usize>> {
+    let mut last_member: HashMap<(i64, i64), usize> = HashMap::new();
+    let mut last_receipt: HashMap<(i64, &str), usize> = HashMap::new();
+    let mut rounds: Vec<Vec<usize>> = vec![];
+    for (i, p) in group.iter().enumerate() {
+        let member = (p.input.tenant_id, p.input.member_id);
+        let receipt = (p.input.tenant_id, p.input.receipt.as_str());
+        let round = [last_member.get(&member), last_receipt.get(&receipt)]
+            .into_iter()
+            .flatten()
+            .map(|r| r + 1)
+            .max()
+            .unwrap_or(0);
+        last_member.insert(member, round);
+        last_receipt.insert(receipt, round);
+        if rounds.len() == round {
+            rounds.push(vec![]);
+        }
+        rounds[round].push(i);
+    }
+    rounds
+}
+
+/// A purchase of a round with what is derived from its request alone.
+struct Prepared<'a> {
+    index: usize,
+    p: Purchase<'a>,
+    /// The receipt's idempotency key, and the key of the stamps it earns.
+    key: String,
+    stamps_key: String,
+    /// Identifies the request's content: the same receipt with another hash is refused.
+    request_hash: String,
+    /// When it happened in the shop's time zone, and that local day as [start, end).
+    local: jiff::Zoned,
+    day: (i64, i64),
+}
+
+impl<'a> Prepared<'a> {
+    fn new(index: usize, p: Purchase<'a>) -> Result<Prepared<'a>, ApiError> {
+        let input = p.input;
+        let local = jiff::Timestamp::from_microsecond(input.occurred_at)
+            .map_err(ApiError::internal)?
+            .to_zoned(p.ctx.tz.clone());
+        let start = local.start_of_day().map_err(ApiError::internal)?;
+        let end = local
+            .tomorrow()
+            .and_then(|d| d.start_of_day())
+            .map_err(ApiError::internal)?;
+        let key = format!("receipt:{}", input.receipt);
+        let items_hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+            serde_json::to_vec(&input.items).unwrap_or_default(),
+        ));
+        Ok(Prepared {
+            index,
+            p,
+            stamps_key: format!("{key}:stamps"),
+            key,
+            request_hash: format!(
+                "{}|{}|{:?}|{items_hash}",
+                input.member_id, input.amount_satang, input.branch_id
+            ),
+            local,
+            day: (
+                start.timestamp().as_microsecond(),
+                end.timestamp().as_microsecond(),
+            ),
+        })
+    }
+
+    fn member(&self) -> (i64, i64) {
+        (self.p.input.tenant_id, self.p.input.member_id)
+    }
+}
+
+/// A purchase of a round that earns: its evaluation, and whether its stamps are written
+/// now (false when there are none, or when they were recorded before).
+struct Earning<'a> {
+    x: Prepared<'a>,
+    eval: Evaluation,
+    level: usize,
+    write_stamps: bool,
+}
+
+/// Record one round: purchases of distinct members with distinct receipts.
+async fn record_round(
+    tx: &mut Tx,
+    group: &[Purchase<'_>],
+    round: &[usize],
+    answers: &mut [Option<Answer>],
+) -> Result<(), ApiError> {
+    let prepared = round
+        .iter()
+        .map(|&i| Prepared::new(i, group[i]))
+        .collect::<Result<Vec<_>, _>>()?;
+
+    // Lock the members first: the daily cap and the tier must not move under us.
+    let members: Vec<(i64, i64)> = prepared.iter().map(Prepared::member).collect();
+    let points_held = store::lock_balances(tx, Currency::Points, &members).await?;
+
+    // Receipts recorded before are answered with what was recorded then.
+    let keys: Vec<(i64, &str)> = prepared
+        .iter()
+        .flat_map(|x| {
+            let tenant = x.p.input.tenant_id;
+            [(tenant, x.key.as_str()), (tenant, x.stamps_key.as_str())]
+        })
+        .collect();
+    let recorded = store::txns_by_keys(tx, &keys).await?;
+    let mut live = Vec::with_capacity(prepared.len());
+    for x in prepared {
+        let balance = points_held[&x.member()].0;
+        match recorded.get(&(x.p.input.tenant_id, x.key.clone())) {
+            Some(prior) => answers[x.index] = Some(replay(&x, prior, balance)),
+            None => live.push(x),
+        }
+    }
+    if live.is_empty() {
+        return Ok(());
+    }
+
+    // What the rules need: points already earned on the bill's local day, tier levels.
+    let windows: Vec<_> = live
+        .iter()
+        .map(|x| (x.p.input.tenant_id, x.p.input.member_id, x.day.0, x.day.1))
+        .collect();
+    let earned_today = store::earned_in_windows(tx, &windows).await?;
+    let tiered: Vec<_> = live
+        .iter()
+        .filter(|x| x.p.ctx.tiers.enabled)
+        .map(|x| (x.p.input.tenant_id, x.p.input.member_id, &x.p.ctx.tiers))
+        .collect();
+    let levels: HashMap<(i64, i64), usize> = tiered
+        .iter()
+        .map(|&(t, m, _)| (t, m))
+        .zip(crate::tiers::levels_held(tx, &tiered).await?)
+        .collect();
+
+    let mut earning = Vec::with_capacity(live.len());
+    for x in live {
+        let ctx = x.p.ctx;
+        let level = levels.get(&x.member()).copied().unwrap_or(0);
+        let held = if ctx.tiers.enabled {
+            crate::tiers::held(&ctx.tiers, level)
+        } else {
+            None
+        };
+        let bill = Bill {
+            amount_satang: x.p.input.amount_satang,
+            branch_id: x.p.input.branch_id,
+            at: &x.local,
+            items: &x.p.input.items,
+            earned_today: earned_today.get(&x.member()).copied().unwrap_or(0),
+            tier: held.as_ref().map(|l| TierBonus {
+                code: &l.code,
+                name: &l.name,
+                earn_percent: l.earn_percent,
+            }),
+        };
+        let eval = evaluate(&ctx.settings.earn, &ctx.rules, &bill);
+        if x.p.input.dry_run {
+            answers[x.index] = Some(Ok(PurchaseOutcome {
+                purchase_id: None,
+                points: eval.points,
+                stamps: eval.stamps,
+                rules: eval.applied,
+                balance: None,
+                tier_change: None,
+                replayed: false,
+                dry_run: true,
+            }));
+            continue;
+        }
+        // Stamps recorded under this receipt before (only possible if the points were
+        // not): the same request leaves them be, another one is refused, as `post` does.
+        let write_stamps = match recorded.get(&(x.p.input.tenant_id, x.stamps_key.clone())) {
+            _ if eval.stamps <= 0 => false,
+            None => true,
+            Some(prior)
+                if prior.request_hash == x.request_hash
+                    && prior.member_id == x.p.input.member_id
+                    && prior.currency == Currency::Stamps.as_str() =>
+            {
+                false
+            }
+            Some(_) => {
+                answers[x.index] = Some(Err(LedgerError::KeyReused.into()));
+                continue;
+            }
+        };
+        earning.push(Earning {
+            x,
+            eval,
+            level,
+            write_stamps,
+        });
+    }
+    if earning.is_empty() {
+        return Ok(());
+    }
+
+    let stamp_members: Vec<_> = earning
+        .iter()
+        .filter(|e| e.write_stamps)
+        .map(|e| e.x.member())
+        .collect();
+    let stamps_held = store::lock_balances(tx, Currency::Stamps, &stamp_members).await?;
+    let held: HashMap<(i64, i64, Currency), (i64, i64)> = points_held
+        .into_iter()
+        .map(|((t, m), b)| ((t, m, Currency::Points), b))
+        .chain(
+            stamps_held
+                .into_iter()
+                .map(|((t, m), b)| ((t, m, Currency::Stamps), b)),
+        )
+        .collect();
+
+    // The postings: points for every purchase (zero when the rules grant none, so the
+    // receipt is still recorded), stamps when it earned some. `points_at` finds each
+    // purchase's points posting; `shops` holds each posting's shop context.
+    let mut postings = Vec::with_capacity(earning.len() * 2);
+    let mut shops = Vec::with_capacity(earning.len() * 2);
+    let mut points_at = Vec::with_capacity(earning.len());
+    for e in &earning {
+        let (input, actor, ctx) = (e.x.p.input, e.x.p.actor, e.x.p.ctx);
+        let points = Posting {
+            amount: e.eval.points,
+            idem_key: e.x.key.clone(),
+            request_hash: e.x.request_hash.clone(),
+            receipt: Some(input.receipt.clone()),
+            branch_id: input.branch_id,
+            bill_satang: Some(input.amount_satang),
+            actor_kind: actor.kind.to_string(),
+            actor_id: actor.id,
+            occurred_at: input.occurred_at,
+            details: serde_json::json!({"applied": e.eval.applied, "stamps": e.eval.stamps}),
+            ..Posting::blank(input.tenant_id, input.member_id, Kind::Earn)
+        };
+        let stamps = e.write_stamps.then(|| Posting {
+            currency: Currency::Stamps,
+            amount: e.eval.stamps,
+            idem_key: e.x.stamps_key.clone(),
+            details: serde_json::json!({}),
+            ..points.clone()
+        });
+        points_at.push(postings.len());
+        for posting in std::iter::once(points).chain(stamps) {
+            postings.push(posting);
+            shops.push(ctx);
+        }
+    }
+    let credits: Vec<Credit<'_>> = postings
+        .iter()
+        .zip(&shops)
+        .map(|(posting, ctx)| Credit {
+            posting,
+            settings: &ctx.settings,
+            time_zone: &ctx.tz,
+        })
+        .collect();
+    let posted = store::post_credits(tx, &credits, &held).await?;
+
+    // The bills count towards the members' tiers at once (an upgrade never waits).
+    let now = crate::store::now_micros();
+    let qualifying: Vec<_> = earning
+        .iter()
+        .filter(|e| e.x.p.ctx.tiers.enabled)
+        .map(|e| crate::tiers::Qualifying {
+            tenant_id: e.x.p.input.tenant_id,
+            member_id: e.x.p.input.member_id,
+            current: e.level,
+            program: &e.x.p.ctx.tiers,
+            tz: &e.x.p.ctx.tz,
+        })
+        .collect();
+    let mut upgrades = crate::tiers::upgrade_qualified(tx, &qualifying, now)
+        .await?
+        .into_iter();
+    let tier_changes: Vec<_> = earning
+        .iter()
+        .map(|e| {
+            if e.x.p.ctx.tiers.enabled {
+                upgrades.next().flatten()
+            } else {
+                None
+            }
+        })
+        .collect();
+
+    let mut audit_rows = Vec::with_capacity(earning.len());
+    for ((e, &first), tier_change) in earning.iter().zip(&points_at).zip(&tier_changes) {
+        let input = e.x.p.input;
+        let posted = &posted[first];
+        let details = serde_json::json!({"member_id": input.member_id, "receipt": input.receipt, "amount_satang": input.amount_satang, "points": posted.points, "stamps": e.eval.stamps, "tier_change": tier_change});
+        let change = Change::new("points.earned", "ledger_txn", posted.txn_id).details(details);
+        audit_rows.push((input.tenant_id, e.x.p.actor, e.x.p.meta, change));
+    }
+    audit::record_all(tx, &audit_rows).await?;
+
+    for ((e, &first), tier_change) in earning.into_iter().zip(&points_at).zip(tier_changes) {
+        let posted = &posted[first];
+        answers[e.x.index] = Some(Ok(PurchaseOutcome {
+            purchase_id: Some(posted.txn_id),
+            points: posted.points,
+            stamps: e.eval.stamps,
+            rules: e.eval.applied,
+            balance: Some(posted.balance),
+            tier_change,
+            replayed: false,
+            dry_run: false,
+        }));
+    }
+    Ok(())
+}
+
+/// The answer to a receipt recorded before: what the first request recorded, or a
+/// refusal when this request differs from it.
+fn replay(x: &Prepared<'_>, prior: &KeyedTxn, balance: i64) -> Answer {
+    if prior.request_hash != x.request_hash || prior.member_id != x.p.input.member_id {
+        return Err(LedgerError::KeyReused.into());
+    }
+    let details: serde_json::Value = serde_json::from_str(&prior.details).unwrap_or_default();
+    Ok(PurchaseOutcome {
+        purchase_id: Some(prior.id),
+        points: prior.amount,
+        stamps: details["stamps"].as_i64().unwrap_or(0),
+        rules: serde_json::from_value(details["applied"].clone()).unwrap_or_default(),
+        balance: Some(balance),
+        tier_change: None,
+        replayed: true,
+        dry_run: x.p.input.dry_run,
+    })
+}
