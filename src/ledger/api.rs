@@ -1,6 +1,8 @@
 //! The ledger over the API: purchases and refunds, redemptions and adjustments, balances,
 //! history, the liability report, and the tenant's ledger rules.
 
+use std::collections::HashMap;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -66,9 +68,7 @@ fn actor_ref(ctx: &Ctx) -> (&'static str, i64, String) {
 /// The member's id after following a merge (an alias posts to its survivor), if the
 /// member exists.
 async fn resolve_member(app: &AppState, tenant_id: i64, member_id: i64) -> ApiResult<Option<i64>> {
-    Ok(crate::members::store::get(&app.db, tenant_id, member_id)
-        .await?
-        .map(|m| m.id))
+    Ok(crate::members::store::resolve_alias(&app.db, tenant_id, member_id).await?)
 }
 
 /// The shop's earning rate, expiry, pending and refund policies.
@@ -147,7 +147,7 @@ async fn record_purchase(
     ctx: Ctx,
     JsonBody(req): JsonBody<PurchaseRequest>,
 ) -> ApiResult<(StatusCode, Json<PurchaseOutcome>)> {
-    let input = check_purchase(&app, ctx.tenant_id(), req, "").await?;
+    let input = check_purchase(&app, ctx.tenant_id(), req).await?;
     let (kind, id, label) = actor_ref(&ctx);
     let actor = ActorRef {
         kind,
@@ -181,62 +181,106 @@ fn receipt_reused(e: ApiError, path: &str) -> ApiError {
 }
 
 /// Check a purchase request and resolve its member (an alias posts to its survivor).
-/// `path` prefixes the field names in errors (`purchases[3].` in a batch).
 async fn check_purchase(
     app: &AppState,
     tenant: i64,
     req: PurchaseRequest,
-    path: &str,
 ) -> ApiResult<PurchaseInput> {
-    let at = |e: ApiError| ApiError {
-        field: e.field.map(|f| format!("{path}{f}")),
-        ..e
-    };
-    let amount = amount_in_range("amount_satang", req.amount_satang, 1).map_err(at)?;
-    let receipt = crate::types::text(&req.receipt, "receipt", 1, 64)
-        .map_err(|e| at(ApiError::invalid("receipt", e)))?;
-    let now = now_micros();
-    let occurred_at = req.occurred_at.map(|t| t.as_microsecond()).unwrap_or(now);
-    if occurred_at > now + 300_000_000 || occurred_at < now - 366 * 86_400_000_000 {
-        return Err(at(ApiError::invalid(
-            "occurred_at",
-            "must be within the last 366 days and not in the future",
-        )));
-    }
-    validate_items(&req.items, amount).map_err(|(field, msg)| at(ApiError::invalid(field, msg)))?;
-    let Some(member_id) = resolve_member(app, tenant, req.member_id).await? else {
-        return Err(at(ApiError::invalid(
-            "member_id",
-            format!("member {} does not exist", req.member_id),
-        )));
-    };
-    if let Some(b) = req.branch_id {
-        match crate::tenants::store::get_branch(&app.db, tenant, b).await? {
-            Some(branch) if branch.active => {}
-            Some(_) => {
-                return Err(at(ApiError::invalid(
-                    "branch_id",
-                    format!("branch {b} is inactive"),
-                )));
-            }
-            None => {
-                return Err(at(ApiError::invalid(
-                    "branch_id",
-                    format!("branch {b} does not exist"),
-                )));
-            }
+    check_purchases(app, tenant, vec![req], |_| String::new())
+        .await?
+        .pop()
+        .expect("one answer per request")
+}
+
+/// Check many purchase requests, resolving all their members with one query and each
+/// branch they name once. `path(i)` prefixes the field names in the i-th request's
+/// errors (`purchases[3].` in a batch). A database error fails them all.
+async fn check_purchases(
+    app: &AppState,
+    tenant: i64,
+    reqs: Vec<PurchaseRequest>,
+    path: impl Fn(usize) -> String,
+) -> ApiResult<Vec<ApiResult<PurchaseInput>>> {
+    let mut member_ids: Vec<i64> = reqs.iter().map(|r| r.member_id).collect();
+    member_ids.sort_unstable();
+    member_ids.dedup();
+    // Each member as (id, merged into): an alias posts to its survivor.
+    let members: HashMap<i64, i64> = crate::store::children::<Option<i64>>(
+        &app.db,
+        "members",
+        "id",
+        "merged_into",
+        tenant,
+        &member_ids,
+    )
+    .await?
+    .into_iter()
+    .map(|(id, into)| (id, into.unwrap_or(id)))
+    .collect();
+    let mut branches: HashMap<i64, Option<bool>> = HashMap::new();
+    for b in reqs.iter().filter_map(|r| r.branch_id) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = branches.entry(b) {
+            let branch = crate::tenants::store::get_branch(&app.db, tenant, b).await?;
+            slot.insert(branch.map(|b| b.active));
         }
     }
-    Ok(PurchaseInput {
-        tenant_id: tenant,
-        member_id,
-        amount_satang: amount,
-        receipt,
-        branch_id: req.branch_id,
-        occurred_at,
-        items: req.items,
-        dry_run: req.dry_run,
-    })
+    let now = now_micros();
+    Ok(reqs
+        .into_iter()
+        .enumerate()
+        .map(|(i, req)| {
+            let path = path(i);
+            let at = |e: ApiError| ApiError {
+                field: e.field.map(|f| format!("{path}{f}")),
+                ..e
+            };
+            let amount = amount_in_range("amount_satang", req.amount_satang, 1).map_err(at)?;
+            let receipt = crate::types::text(&req.receipt, "receipt", 1, 64)
+                .map_err(|e| at(ApiError::invalid("receipt", e)))?;
+            let occurred_at = req.occurred_at.map(|t| t.as_microsecond()).unwrap_or(now);
+            if occurred_at > now + 300_000_000 || occurred_at < now - 366 * 86_400_000_000 {
+                return Err(at(ApiError::invalid(
+                    "occurred_at",
+                    "must be within the last 366 days and not in the future",
+                )));
+            }
+            validate_items(&req.items, amount)
+                .map_err(|(field, msg)| at(ApiError::invalid(field, msg)))?;
+            let Some(&member_id) = members.get(&req.member_id) else {
+                return Err(at(ApiError::invalid(
+                    "member_id",
+                    format!("member {} does not exist", req.member_id),
+                )));
+            };
+            if let Some(b) = req.branch_id {
+                match branches.get(&b).copied().flatten() {
+                    Some(true) => {}
+                    Some(false) => {
+                        return Err(at(ApiError::invalid(
+                            "branch_id",
+                            format!("branch {b} is inactive"),
+                        )));
+                    }
+                    None => {
+                        return Err(at(ApiError::invalid(
+                            "branch_id",
+                            format!("branch {b} does not exist"),
+                        )));
+                    }
+                }
+            }
+            Ok(PurchaseInput {
+                tenant_id: tenant,
+                member_id,
+                amount_satang: amount,
+                receipt,
+                branch_id: req.branch_id,
+                occurred_at,
+                items: req.items,
+                dry_run: req.dry_run,
+            })
+        })
+        .collect())
 }
 
 /// Most purchases in one batch request.
@@ -300,10 +344,10 @@ async fn record_purchase_batch(
         id: Some(id),
         label: &label,
     };
-    let mut checked = Vec::with_capacity(batch.purchases.len());
-    for (i, req) in batch.purchases.into_iter().enumerate() {
-        checked.push(check_purchase(&app, tenant, req, &format!("purchases[{i}].")).await);
-    }
+    let checked = check_purchases(&app, tenant, batch.purchases, |i| {
+        format!("purchases[{i}].")
+    })
+    .await?;
     // Everything checked is queued at once, so the writers commit it in a few groups.
     let answers =
         futures_util::future::join_all(checked.into_iter().enumerate().map(|(i, input)| {
