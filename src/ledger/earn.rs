@@ -173,9 +173,11 @@ async fn record_round(
         return Ok(());
     }
 
-    // What the rules need: points already earned on the bill's local day, tier levels.
+    // What the rules need: points already earned on the bill's local day (read only for
+    // shops with a daily cap, the one rule that looks at it), tier levels.
     let windows: Vec<_> = live
         .iter()
+        .filter(|x| x.p.ctx.rules.cap_per_day.is_some())
         .map(|x| (x.p.input.tenant_id, x.p.input.member_id, x.day.0, x.day.1))
         .collect();
     let earned_today = store::earned_in_windows(tx, &windows).await?;
