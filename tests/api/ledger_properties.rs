@@ -38,10 +38,10 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-struct World {
-    db: Db,
-    tenant: i64,
-    members: Vec<i64>,
+pub(crate) struct World {
+    pub(crate) db: Db,
+    pub(crate) tenant: i64,
+    pub(crate) members: Vec<i64>,
     settings: LedgerSettings,
     tz: jiff::tz::TimeZone,
     clock: i64,
@@ -87,7 +87,7 @@ impl World {
     }
 }
 
-async fn setup(
+pub(crate) async fn setup(
     backend: Backend,
     refund_policy: RefundPolicy,
 ) -> (World, Option<tempfile::TempDir>) {
@@ -281,7 +281,7 @@ async fn run(backend: Backend, ops: Vec<Op>, refund_policy: RefundPolicy) {
     }
 }
 
-fn block_on(f: impl std::future::Future<Output = ()>) {
+pub(crate) fn block_on(f: impl std::future::Future<Output = ()>) {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -9,6 +9,7 @@ mod crash;
 mod draws;
 mod foundation;
 mod group_commit;
+mod group_properties;
 mod imports;
 mod ledger;
 mod ledger_properties;
