@@ -112,6 +112,22 @@ enum BenchWhat {
         #[arg(long, default_value_t = 5_000)]
         lookups: usize,
     },
+    /// The crash test at any size: a `loyal serve` process under an earn load is killed
+    /// with SIGKILL and restarted, the clients retry what got no answer with the same
+    /// receipt; fails unless every acknowledged purchase is recorded exactly once, no
+    /// retry twice, balances match and `verify` finds no drift. On a fresh SQLite
+    /// database unless --database-url names an empty one.
+    Crash {
+        #[arg(long, default_value_t = 64)]
+        clients: usize,
+        #[arg(long, default_value_t = 1000)]
+        members: usize,
+        #[arg(long, default_value_t = 500)]
+        purchases_per_client: usize,
+        /// Kill the server once this share of all purchases was acknowledged.
+        #[arg(long, default_value_t = 50)]
+        kill_at_percent: usize,
+    },
     /// The baselines earn is compared with: (a) one PostgreSQL transaction per purchase
     /// (balance update, entry, lot) driven by pgbench, when --database-url names an empty
     /// PostgreSQL database; (b) SQLite's raw limit for the same statements in batches.
@@ -375,6 +391,39 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 lookups,
             })
             .await
+        }
+        Command::Bench {
+            what:
+                BenchWhat::Crash {
+                    clients,
+                    members,
+                    purchases_per_client,
+                    kill_at_percent,
+                },
+        } => {
+            println!(
+                "crash: {clients} clients × {purchases_per_client} purchases over {members} members; SIGKILL at {kill_at_percent}% acknowledged…"
+            );
+            let report = crate::bench::crash::crash(crate::bench::crash::CrashBench {
+                database_url: bench_database(&settings),
+                clients,
+                members,
+                purchases_per_client,
+                kill_at_percent,
+                binary: std::env::current_exe()?,
+            })
+            .await?;
+            println!(
+                "crash: {} acknowledged before the kill, {} cut off and retried, restart to ready in {:.2} s",
+                report.acknowledged_before_kill,
+                report.retried,
+                report.restart.as_secs_f64()
+            );
+            println!(
+                "crash: {} purchases recorded, each exactly once; balances match; verify: no drift",
+                report.recorded
+            );
+            Ok(())
         }
         Command::Bench {
             what:

@@ -5,6 +5,7 @@
 //! Prints transactions/s and p50/p99 latencies. The full suite of the speed issue
 //! (datasets of 1M/10M members, batch endpoint, expiry, baselines) builds on this.
 
+pub mod crash;
 pub mod scale;
 
 use std::sync::Arc;
@@ -67,6 +68,70 @@ async fn lookups(
     Ok((latencies, found))
 }
 
+/// Sign a new shop up on the server at `base` and create an API key for the load (points,
+/// members); returns the key's secret.
+async fn shop_with_api_key(http: &reqwest::Client, base: &str) -> anyhow::Result<String> {
+    let slug = format!("bench{}", crate::ids::next_id() % 1_000_000);
+    let res = http
+        .post(format!("{base}/api/v1/signup"))
+        .json(&json!({"shop_name": "Bench", "slug": slug, "owner_name": "B", "owner_email": "b@bench.test", "password": "bench-password-2026"}))
+        .send()
+        .await?;
+    // The owner's session cookie, to create the API key the clients use.
+    let cookie = res
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let signup: Value = res.json().await?;
+    let csrf = signup["me"]["csrf_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let key: Value = http
+        .post(format!("{base}/api/v1/api-keys"))
+        .header("x-csrf-token", csrf)
+        .header(reqwest::header::COOKIE, cookie)
+        .json(&json!({"name": "bench", "scopes": ["members.write", "members.read", "points.earn"]}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    Ok(key["secret"]
+        .as_str()
+        .ok_or_else(|| anyhow::anyhow!("no API key: {key}"))?
+        .to_string())
+}
+
+/// Enrol `n` members through the API; their (id, phone).
+async fn create_members(
+    api: &reqwest::Client,
+    base: &str,
+    secret: &str,
+    n: usize,
+) -> anyhow::Result<Vec<(i64, String)>> {
+    let mut members = Vec::with_capacity(n);
+    for i in 0..n {
+        let phone = format!("08{:08}", 10_000_000 + i);
+        let m: Value = api
+            .post(format!("{base}/api/v1/members"))
+            .bearer_auth(secret)
+            .json(&json!({"phone": phone}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let id = m["id"]
+            .as_i64()
+            .ok_or_else(|| anyhow::anyhow!("member not created: {m}"))?;
+        members.push((id, phone));
+    }
+    Ok(members)
+}
+
 fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
@@ -97,56 +162,12 @@ pub async fn earn(b: EarnBench) -> anyhow::Result<()> {
     }));
     let base = format!("http://{addr}");
     let http = reqwest::Client::new();
-    let slug = format!("bench{}", crate::ids::next_id() % 1_000_000);
-    let res = http
-        .post(format!("{base}/api/v1/signup"))
-        .json(&json!({"shop_name": "Bench", "slug": slug, "owner_name": "B", "owner_email": "b@bench.test", "password": "bench-password-2026"}))
-        .send()
-        .await?;
-    // The owner's session cookie, to create the API key the clients use.
-    let cookie = res
-        .headers()
-        .get_all(reqwest::header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .filter_map(|v| v.split(';').next())
-        .collect::<Vec<_>>()
-        .join("; ");
-    let signup: Value = res.json().await?;
-    let csrf = signup["me"]["csrf_token"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let key: Value = http
-        .post(format!("{base}/api/v1/api-keys"))
-        .header("x-csrf-token", csrf)
-        .header(reqwest::header::COOKIE, cookie)
-        .json(&json!({"name": "bench", "scopes": ["members.write", "members.read", "points.earn"]}))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let secret = key["secret"]
-        .as_str()
-        .ok_or_else(|| anyhow::anyhow!("no API key: {key}"))?
-        .to_string();
+    let secret = shop_with_api_key(&http, &base).await?;
     let api = reqwest::Client::builder()
         .pool_max_idle_per_host(b.clients)
         .build()?;
     println!("creating {} members…", b.members);
-    let mut members = Vec::with_capacity(b.members);
-    for i in 0..b.members {
-        let phone = format!("08{:08}", 10_000_000 + i);
-        let m: Value = api
-            .post(format!("{base}/api/v1/members"))
-            .bearer_auth(&secret)
-            .json(&json!({"phone": phone}))
-            .send()
-            .await?
-            .json()
-            .await?;
-        members.push((m["id"].as_i64().unwrap_or(0), phone));
-    }
+    let members = create_members(&api, &base, &secret, b.members).await?;
     let members = Arc::new(members);
 
     println!(
