@@ -423,6 +423,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 "crash: {} purchases recorded, each exactly once; balances match; verify: no drift",
                 report.recorded
             );
+            if let Some(mib) = report.server_peak_mib {
+                println!("peak memory (VmHWM) of the server process before the kill: {mib} MiB");
+            }
             Ok(())
         }
         Command::Bench {

@@ -41,6 +41,8 @@ pub struct CrashReport {
     /// Purchases in the ledger at the end (acknowledged + retried).
     pub recorded: usize,
     pub restart: Duration,
+    /// Peak resident memory of the server process under the load (Linux only).
+    pub server_peak_mib: Option<u64>,
 }
 
 fn start(binary: &Path, url: &str, dir: &Path, port: u16) -> anyhow::Result<Child> {
@@ -146,6 +148,7 @@ pub async fn crash(b: CrashBench) -> anyhow::Result<CrashReport> {
     while acked.load(Ordering::SeqCst) < kill_at && !tasks.iter().all(|t| t.is_finished()) {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
+    let server_peak_mib = super::scale::peak_memory_mib(&server.id().to_string());
     server.kill().context("SIGKILL the server")?;
     server.wait()?;
     let mut results = vec![];
@@ -221,5 +224,6 @@ pub async fn crash(b: CrashBench) -> anyhow::Result<CrashReport> {
         retried,
         recorded,
         restart,
+        server_peak_mib,
     })
 }

@@ -90,8 +90,9 @@ fn purchase_count(rng: &mut impl Rng, mean: f64) -> u64 {
     (scale * (u.powf(-1.0 / 1.5) - 1.0)).min(mean * 100.0) as u64
 }
 
-fn peak_memory_mib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+/// Peak resident memory (VmHWM, Linux) of a process: "self" or a pid.
+pub(super) fn peak_memory_mib(process: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{process}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024)
@@ -369,7 +370,7 @@ pub async fn scale(b: ScaleBench) -> anyhow::Result<()> {
     server.await??;
 
     // 6. Peak memory.
-    if let Some(mib) = peak_memory_mib() {
+    if let Some(mib) = peak_memory_mib("self") {
         println!("peak memory (VmHWM) of the bench process: {mib} MiB");
     }
     if drift.is_empty() && misses == 0 {
