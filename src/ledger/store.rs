@@ -1306,21 +1306,15 @@ pub async fn earned_in_windows(
     tx: &mut Tx,
     windows: &[(i64, i64, i64, i64)],
 ) -> sqlx::Result<HashMap<(i64, i64), i64>> {
-    use crate::store::Val::Int;
-    let rows: Vec<_> = windows
-        .iter()
-        .map(|&(t, m, from, to)| vec![Int(t), Int(m), Int(from), Int(to)])
-        .collect();
-    let sums: Vec<(i64, i64, i64)> = crate::store::fetch_values(
+    crate::store::per_member_values(
         tx,
         "SELECT v.column1, v.column2, CAST(SUM(t.amount) AS BIGINT) FROM (",
         ") AS v JOIN ledger_txns t ON t.tenant_id = v.column1 AND t.member_id = v.column2
            AND t.kind = 'earn' AND t.currency = 'points' AND t.occurred_at >= v.column3 AND t.occurred_at < v.column4
          GROUP BY v.column1, v.column2",
-        &rows,
+        windows,
     )
-    .await?;
-    Ok(sums.into_iter().map(|(t, m, sum)| ((t, m), sum)).collect())
+    .await
 }
 
 /// Remove free text staff typed about a member (reasons) when the member is erased;

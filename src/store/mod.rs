@@ -275,6 +275,23 @@ where
     Ok(out)
 }
 
+/// One number per member over a window, for many members in one query: `windows` are
+/// (tenant, member, from, to), bound as `v.column1..4` between `head` and `tail`, whose
+/// query returns (tenant, member, value) rows. Members without a row are absent.
+pub async fn per_member_values(
+    tx: &mut Tx,
+    head: &str,
+    tail: &str,
+    windows: &[(i64, i64, i64, i64)],
+) -> sqlx::Result<std::collections::HashMap<(i64, i64), i64>> {
+    let rows: Vec<_> = windows
+        .iter()
+        .map(|&(t, m, from, to)| vec![Val::Int(t), Val::Int(m), Val::Int(from), Val::Int(to)])
+        .collect();
+    let values: Vec<(i64, i64, i64)> = fetch_values(tx, head, tail, &rows).await?;
+    Ok(values.into_iter().map(|(t, m, v)| ((t, m), v)).collect())
+}
+
 /// Did the database abort this transaction to break a deadlock (PostgreSQL)? Worth
 /// retrying: the other transaction went through.
 pub fn is_deadlock(err: &sqlx::Error) -> bool {

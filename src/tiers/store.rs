@@ -113,17 +113,10 @@ pub async fn metric_values_tx(
     metric: Metric,
     windows: &[(i64, i64, i64, i64)],
 ) -> sqlx::Result<HashMap<(i64, i64), i64>> {
-    use crate::store::Val::Int;
-    let rows: Vec<_> = windows
-        .iter()
-        .map(|&(t, m, from, to)| vec![Int(t), Int(m), Int(from), Int(to)])
-        .collect();
     let (head, tail) = metric_sql(metric);
-    let values: Vec<(i64, i64, i64)> = crate::store::fetch_values(tx, head, tail, &rows).await?;
-    Ok(values
-        .into_iter()
-        .map(|(t, m, value)| ((t, m), value.max(0)))
-        .collect())
+    let mut values = crate::store::per_member_values(tx, head, tail, windows).await?;
+    values.values_mut().for_each(|v| *v = (*v).max(0));
+    Ok(values)
 }
 
 /// The stored levels of many members in one query, keyed by (tenant, member); members

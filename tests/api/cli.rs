@@ -18,12 +18,7 @@ db_test!(
         let owner = app.signup("kafe").await;
         let m = owner.member("0812345678").await;
         owner.purchase(m, 100_000, "R1").await;
-        assert!(
-            loyal::ledger::store::verify(&app.db)
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        app.assert_no_drift().await;
         corrupt(&app.db, "UPDATE balances SET balance = balance + 7").await;
         let drift = loyal::ledger::store::verify(&app.db).await.unwrap();
         assert!(
@@ -135,10 +130,5 @@ db_test!(the_demo_shop_has_everything_the_readme_promises, |app| {
         )
         .await;
     assert_eq!(res.code(), "otp_required");
-    assert!(
-        loyal::ledger::store::verify(&app.db)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    app.assert_no_drift().await;
 });

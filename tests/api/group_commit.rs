@@ -57,6 +57,13 @@ async fn until(writer: &LedgerWriter, done: impl Fn(loyal::ledger::writer::Write
     panic!("the writer never got there: {:?}", writer.stats());
 }
 
+/// One writer taking up to 256 purchases per group.
+const ONE_WRITER: WriterConfig = WriterConfig {
+    writers: 1,
+    group_max: 256,
+    queue: 100,
+};
+
 struct Setup {
     owner: User,
     tenant: i64,
@@ -101,16 +108,7 @@ db_test!(
     a_failing_purchase_in_a_group_costs_only_its_own_request,
     |app| {
         let s = setup(&app).await;
-        let (writer, lock, plug) = blocked_writer(
-            &app,
-            &s,
-            WriterConfig {
-                writers: 1,
-                group_max: 256,
-                queue: 100,
-            },
-        )
-        .await;
+        let (writer, lock, plug) = blocked_writer(&app, &s, ONE_WRITER).await;
         // Three purchases queue up behind it, in this order; the second reuses the first's
         // receipt for another member, so it must fail once the first is recorded.
         let a = send(&writer, purchase(s.tenant, s.members[0], "r-a"));
@@ -151,12 +149,7 @@ db_test!(
             .get(&format!("/api/v1/members/{}/ledger", s.members[0]))
             .await;
         assert_eq!(history.body["items"].as_array().unwrap().len(), 1);
-        assert!(
-            loyal::ledger::store::verify(&app.db)
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        app.assert_no_drift().await;
     }
 );
 
@@ -168,16 +161,7 @@ db_test!(
             json!({"stamps": [{"name": "coffee card", "skus": ["LATTE"], "stamps_per_item": 1}]});
         let res = s.owner.put("/api/v1/rules/earning", rules).await;
         assert_eq!(res.status, 200, "{}", res.body);
-        let (writer, lock, plug) = blocked_writer(
-            &app,
-            &s,
-            WriterConfig {
-                writers: 1,
-                group_max: 256,
-                queue: 100,
-            },
-        )
-        .await;
+        let (writer, lock, plug) = blocked_writer(&app, &s, ONE_WRITER).await;
         // The first bill's stamps are recorded under the key `receipt:r-x:stamps`, which
         // is also the key of the second bill's receipt `r-x:stamps`: together in one
         // statement the database refuses the clash, so the whole group fails.
@@ -209,12 +193,7 @@ db_test!(
         for (member, points) in [(s.members[0], 4), (s.members[1], 0), (s.members[2], 4)] {
             assert_eq!(s.owner.points(member).await["balance"], points);
         }
-        assert!(
-            loyal::ledger::store::verify(&app.db)
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        app.assert_no_drift().await;
     }
 );
 
@@ -228,16 +207,7 @@ db_test!(
             .put("/api/v1/rules/earning", json!({"cap_per_day": 10}))
             .await;
         assert_eq!(res.status, 200, "{}", res.body);
-        let (writer, lock, plug) = blocked_writer(
-            &app,
-            &s,
-            WriterConfig {
-                writers: 1,
-                group_max: 256,
-                queue: 100,
-            },
-        )
-        .await;
+        let (writer, lock, plug) = blocked_writer(&app, &s, ONE_WRITER).await;
         let m = s.members[0];
         let mut pending = vec![];
         for (i, receipt) in ["d-1", "d-2", "d-1", "d-3", "d-4"].iter().enumerate() {
@@ -270,12 +240,7 @@ db_test!(
         let other = other.await.unwrap().unwrap();
         assert_eq!((other.points, other.balance), (4, Some(4)));
         assert_eq!(s.owner.points(m).await["balance"], 10);
-        assert!(
-            loyal::ledger::store::verify(&app.db)
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        app.assert_no_drift().await;
     }
 );
 
@@ -326,12 +291,7 @@ db_test!(
             .unwrap();
         assert_eq!(retried.points, 4);
         assert_eq!(s.owner.points(s.members[2]).await["balance"], 4);
-        assert!(
-            loyal::ledger::store::verify(&app.db)
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        app.assert_no_drift().await;
     }
 );
 
@@ -370,12 +330,7 @@ db_test!(
         for m in &s.members {
             assert_eq!(s.owner.points(*m).await["balance"], 80);
         }
-        assert!(
-            loyal::ledger::store::verify(&app.db)
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        app.assert_no_drift().await;
     }
 );
 
@@ -473,11 +428,6 @@ db_test!(
             6,
             "nothing from refused batches"
         );
-        assert!(
-            loyal::ledger::store::verify(&app.db)
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        app.assert_no_drift().await;
     }
 );

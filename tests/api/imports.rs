@@ -108,12 +108,7 @@ db_test!(
         );
         assert_eq!(owner.points(id).await["balance"], 120);
         assert_eq!(owner.all("/api/v1/members").await.len(), 2);
-        assert!(
-            loyal::ledger::store::verify(&app.db)
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        app.assert_no_drift().await;
     }
 );
 
@@ -305,11 +300,6 @@ db_test!(
             "opening points expire two months after the import: {p}"
         );
         assert_eq!(owner.all("/api/v1/members").await.len(), 2500);
-        assert!(
-            loyal::ledger::store::verify(&app.db)
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        app.assert_no_drift().await;
     }
 );

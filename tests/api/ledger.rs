@@ -455,12 +455,7 @@ db_test!(
             loyal::ledger::run_expiry(&app.db, now).await.unwrap(),
             (0, 0)
         );
-        assert!(
-            loyal::ledger::store::verify(&app.db)
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        app.assert_no_drift().await;
     }
 );
 

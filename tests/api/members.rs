@@ -382,12 +382,7 @@ db_test!(
             .post(&format!("/api/v1/members/{m}/erase"), json!({}))
             .await;
         assert_eq!((again.status, again.code()), (409, "nothing_to_undo"));
-        assert!(
-            loyal::ledger::store::verify(&app.db)
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        app.assert_no_drift().await;
         // The phone is free for a new enrolment.
         assert_eq!(
             owner
@@ -496,12 +491,7 @@ db_test!(
             before["outstanding"].as_i64().unwrap() + 10,
             "merging changed no total (only the new purchase did)"
         );
-        assert!(
-            loyal::ledger::store::verify(&app.db)
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        app.assert_no_drift().await;
         assert_eq!(
             owner
                 .all("/api/v1/audit-log?action=member.merged")

@@ -278,12 +278,7 @@ db_test!(
             owner.get(&format!("/api/v1/redemptions/{id}")).await.body["status"],
             "expired"
         );
-        assert!(
-            loyal::ledger::store::verify(&app.db)
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        app.assert_no_drift().await;
     }
 );
 
@@ -637,12 +632,7 @@ db_test!(
         }
         assert_eq!(ok, 10);
         assert_eq!(owner.points(m).await["balance"], 0);
-        assert!(
-            loyal::ledger::store::verify(&app.db)
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        app.assert_no_drift().await;
     }
 );
 

@@ -123,12 +123,7 @@ db_test!(
             )
             .await;
         assert_eq!(res.code(), "insufficient_points", "only one stamp is left");
-        assert!(
-            loyal::ledger::store::verify(&app.db)
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        app.assert_no_drift().await;
     }
 );
 
