@@ -111,6 +111,10 @@ enum BenchWhat {
         import_rows: u64,
         #[arg(long, default_value_t = 5_000)]
         lookups: usize,
+        /// Only generate the dataset (into --database-url) and stop, to run `loyal expire`,
+        /// `loyal serve` or `bench crash` against it.
+        #[arg(long)]
+        dataset_only: bool,
     },
     /// The crash test at any size: a `loyal serve` process under an earn load is killed
     /// with SIGKILL and restarted, the clients retry what got no answer with the same
@@ -381,6 +385,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     purchases,
                     import_rows,
                     lookups,
+                    dataset_only,
                 },
         } => {
             crate::bench::scale::scale(crate::bench::scale::ScaleBench {
@@ -389,6 +394,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 purchases,
                 import_rows,
                 lookups,
+                dataset_only,
             })
             .await
         }

@@ -29,6 +29,8 @@ pub struct ScaleBench {
     pub purchases: f64,
     pub import_rows: u64,
     pub lookups: usize,
+    /// Stop after generating the dataset.
+    pub dataset_only: bool,
 }
 
 /// Members written per transaction while generating.
@@ -268,6 +270,10 @@ pub async fn scale(b: ScaleBench) -> anyhow::Result<()> {
         generated.as_secs_f64(),
         per_second(purchases, generated)
     );
+    if b.dataset_only {
+        println!("dataset kept at {url}");
+        return Ok(());
+    }
 
     // 2. Import from CSV: new members (numbers after the dataset's), with opening balances.
     let csv = dir.join("import.csv");

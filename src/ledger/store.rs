@@ -552,80 +552,90 @@ pub struct Expired {
     pub points: i64,
 }
 
-/// Expire up to `limit` lots past their date (`now`), across shops, set-based inside the
-/// caller's transaction: for each lot the same rows [`post`] writes for an expiry (a
-/// transaction, its allocation, two entries, the lot closed, the balance lowered), as a
-/// few multi-row statements. A lot is expired under its member's lock and only while it
-/// still has points, so a re-run, or two runs at once, expire nothing twice; a lot that
-/// gets points back later (a cancelled redemption) expires again at the next run.
+/// Expire the due lots (past their date at `now`) of the members owning the `limit`
+/// soonest-due lots, across shops, set-based inside the caller's transaction. Each member
+/// (and currency) gets one expiry movement for all its due lots: a transaction, two
+/// entries and the balance lowered, with one allocation per lot it closes (as a
+/// redemption records the lots it spent), so a member's history shows one line per run
+/// however many lots expired, and each expired lot writes two rows instead of six. A lot
+/// is expired under its member's lock and only while it still has points, so a re-run,
+/// or two runs at once, expire nothing twice; a lot that gets points back later (a
+/// cancelled redemption) expires again at the next run.
 pub async fn expire_due(tx: &mut Tx, now: i64, limit: i64) -> sqlx::Result<Vec<Expired>> {
     use crate::store::Val::{Int, OptInt, OptText, Text};
     use crate::store::{execute_values, fetch_values};
-    let mut open: Vec<(i64, i64, i64, String, i64)> = on_tx!(tx, c => sqlx::query_as(
-        "SELECT tenant_id, id, member_id, currency, remaining FROM lots
-         WHERE remaining > 0 AND expires_at IS NOT NULL AND expires_at <= $1 ORDER BY expires_at LIMIT $2")
+    let mut members: Vec<(i64, i64, String)> = on_tx!(tx, c => sqlx::query_as(
+        "SELECT DISTINCT tenant_id, member_id, currency FROM (
+           SELECT tenant_id, member_id, currency FROM lots
+           WHERE remaining > 0 AND expires_at IS NOT NULL AND expires_at <= $1 ORDER BY expires_at LIMIT $2) AS due")
         .bind(now).bind(limit).fetch_all(c).await)?;
-    if open.is_empty() {
+    if members.is_empty() {
         return Ok(vec![]);
     }
+    // In key order, so two batches on PostgreSQL lock balances without deadlocking.
+    members.sort_unstable();
+    let keys: Vec<_> = members
+        .iter()
+        .map(|(t, m, c)| vec![Int(*t), Int(*m), Text(c)])
+        .collect();
     if tx.backend() == crate::store::Backend::Postgres {
-        // Lock the members' balance rows, in key order so two batches never deadlock,
-        // then read the lots again: a redemption may have spent from them meanwhile.
-        // (SQLite's write transaction already shuts out every other writer, so what it
-        // read above stands.)
-        let due = std::mem::take(&mut open);
-        let mut members: Vec<(i64, i64, &str)> = due
-            .iter()
-            .map(|(t, _, m, c, _)| (*t, *m, c.as_str()))
-            .collect();
-        members.sort_unstable();
-        members.dedup();
-        let rows: Vec<_> = members
-            .iter()
-            .map(|&(t, m, c)| vec![Int(t), Int(m), Text(c)])
-            .collect();
+        // Lock the members' balance rows before reading their lots: a redemption may be
+        // spending from them. (SQLite's write transaction already shuts out every other
+        // writer.)
         fetch_values::<(i64,)>(
             tx,
             "SELECT b.member_id FROM balances b JOIN (",
             ") AS v ON b.tenant_id = v.column1 AND b.member_id = v.column2 AND b.currency = v.column3
              ORDER BY b.tenant_id, b.member_id, b.currency FOR UPDATE OF b",
-            &rows,
-        )
-        .await?;
-        let keys: Vec<_> = due
-            .iter()
-            .map(|(t, id, ..)| vec![Int(*t), Int(*id)])
-            .collect();
-        open = fetch_values(
-            tx,
-            "SELECT l.tenant_id, l.id, l.member_id, l.currency, l.remaining FROM lots l JOIN (",
-            ") AS v ON l.tenant_id = v.column1 AND l.id = v.column2 WHERE l.remaining > 0",
             &keys,
         )
         .await?;
     }
+    let mut open: Vec<(i64, i64, String, i64, i64)> = fetch_values(
+        tx,
+        "SELECT l.tenant_id, l.member_id, l.currency, l.id, l.remaining FROM lots l JOIN (",
+        &format!(
+            ") AS v ON l.tenant_id = v.column1 AND l.member_id = v.column2 AND l.currency = v.column3
+             WHERE l.remaining > 0 AND l.expires_at IS NOT NULL AND l.expires_at <= {now}"
+        ),
+        &keys,
+    )
+    .await?;
+    // Grouped by member, lots in id order within each.
     open.sort_unstable();
     let wall = now_micros();
-    let txn_ids: Vec<i64> = open.iter().map(|_| ids::next_id()).collect();
-    let idem: Vec<String> = open
-        .iter()
-        .zip(&txn_ids)
-        .map(|((_, lot, ..), txn)| format!("expire:{lot}:{txn}"))
-        .collect();
-    let (mut txns, mut allocations, mut entries, mut closed) = (vec![], vec![], vec![], vec![]);
-    let mut balances: std::collections::BTreeMap<(i64, i64, &str), i64> = Default::default();
+    let mut groups: Vec<(i64, i64, &str, i64, i64)> = vec![]; // tenant, member, currency, txn, points
+    let (mut allocations, mut closed) = (vec![], vec![]);
     let mut per_shop: std::collections::BTreeMap<i64, Expired> = Default::default();
-    for (((tenant, lot, member, currency, remaining), &txn), key) in
-        open.iter().zip(&txn_ids).zip(&idem)
-    {
-        let (tenant, lot, member, remaining) = (*tenant, *lot, *member, *remaining);
+    for (tenant, member, currency, lot, remaining) in &open {
+        let (tenant, member, lot, remaining) = (*tenant, *member, *lot, *remaining);
+        match groups.last_mut() {
+            Some(g) if (g.0, g.1, g.2) == (tenant, member, currency.as_str()) => g.4 += remaining,
+            _ => groups.push((tenant, member, currency, ids::next_id(), remaining)),
+        }
+        let txn = groups.last().map_or(0, |g| g.3);
+        allocations.push(vec![Int(tenant), Int(txn), Int(lot), Int(remaining)]);
+        closed.push(vec![Int(tenant), Int(lot)]);
+        let shop = per_shop.entry(tenant).or_insert(Expired {
+            tenant_id: tenant,
+            ..Default::default()
+        });
+        shop.lots += 1;
+        shop.points += remaining;
+    }
+    let idem: Vec<String> = groups
+        .iter()
+        .map(|(_, member, _, txn, _)| format!("expire:{member}:{txn}"))
+        .collect();
+    let (mut txns, mut entries, mut balances) = (vec![], vec![], vec![]);
+    for (&(tenant, member, currency, txn, points), key) in groups.iter().zip(&idem) {
         txns.push(vec![
             Int(tenant),
             Int(txn),
             Int(member),
             Text(currency),
             Text(Kind::Expire.as_str()),
-            Int(-remaining),
+            Int(-points),
             Int(0),
             Text(key),
             Text(key),
@@ -633,7 +643,7 @@ pub async fn expire_due(tx: &mut Tx, now: i64, limit: i64) -> sqlx::Result<Vec<E
             OptInt(None),
             OptInt(None),
             OptInt(None),
-            OptInt(Some(lot)),
+            OptInt(None),
             OptText(Some("expired")),
             Text("system"),
             OptInt(None),
@@ -641,7 +651,6 @@ pub async fn expire_due(tx: &mut Tx, now: i64, limit: i64) -> sqlx::Result<Vec<E
             Int(wall),
             Text("{}"),
         ]);
-        allocations.push(vec![Int(tenant), Int(txn), Int(lot), Int(remaining)]);
         entries.push(vec![
             Int(tenant),
             Int(ids::next_id()),
@@ -649,7 +658,7 @@ pub async fn expire_due(tx: &mut Tx, now: i64, limit: i64) -> sqlx::Result<Vec<E
             Text("member"),
             OptInt(Some(member)),
             Text(currency),
-            Int(-remaining),
+            Int(-points),
             Int(wall),
         ]);
         entries.push(vec![
@@ -659,24 +668,17 @@ pub async fn expire_due(tx: &mut Tx, now: i64, limit: i64) -> sqlx::Result<Vec<E
             Text(Kind::Expire.system_account()),
             OptInt(None),
             Text(currency),
-            Int(remaining),
+            Int(points),
             Int(wall),
         ]);
-        closed.push(vec![Int(tenant), Int(lot)]);
-        *balances
-            .entry((tenant, member, currency.as_str()))
-            .or_default() += remaining;
-        let shop = per_shop.entry(tenant).or_insert(Expired {
-            tenant_id: tenant,
-            ..Default::default()
-        });
-        shop.lots += 1;
-        shop.points += remaining;
+        balances.push(vec![
+            Int(tenant),
+            Int(member),
+            Text(currency),
+            Int(points),
+            Int(wall),
+        ]);
     }
-    let balances: Vec<_> = balances
-        .iter()
-        .map(|(&(t, m, c), &points)| vec![Int(t), Int(m), Text(c), Int(points), Int(wall)])
-        .collect();
     execute_values(tx, INSERT_TXNS, "", &txns).await?;
     execute_values(
         tx,

@@ -508,6 +508,79 @@ db_test!(
     }
 );
 
+db_test!(
+    an_expiry_run_writes_one_line_per_member_for_all_its_due_lots,
+    |app| {
+        let owner = app.signup("kafe").await;
+        owner
+            .set_ledger(ledger_settings(
+                json!({"expiry": {"mode": "rolling", "months": 1, "round_up": "none"}}),
+            ))
+            .await;
+        let m = owner.member("0812345678").await;
+        let other = owner.member("0812345679").await;
+        // Three lots expiring within the next 11 days (points last one month here).
+        for (days, receipt) in [(25, "OLD-1"), (22, "OLD-2"), (20, "OLD-3")] {
+            let res = owner.post("/api/v1/purchases", json!({"member_id": m, "amount_satang": 25_000, "receipt": receipt, "occurred_at": chrono_like_days_ago(days)})).await;
+            assert_eq!(res.status, 201, "{}", res.body);
+        }
+        let res = owner.post("/api/v1/purchases", json!({"member_id": other, "amount_satang": 50_000, "receipt": "OTHER", "occurred_at": chrono_like_days_ago(40)})).await;
+        assert_eq!(res.status, 201, "{}", res.body);
+        owner.purchase(m, 50_000, "NEW").await;
+        // 5 of the soonest-expiring lot's 10 points are spent before the run.
+        let redeem = owner
+            .post(
+                &format!("/api/v1/members/{m}/points/redeem"),
+                json!({"points": 5}),
+            )
+            .await;
+        assert_eq!(redeem.status, 201, "{}", redeem.body);
+
+        // The run as it will happen in two weeks.
+        let now = loyal::store::now_micros() + 14 * 86_400_000_000;
+        assert_eq!(
+            loyal::ledger::run_expiry(&app.db, now).await.unwrap(),
+            (4, 45),
+            "three lots of one member (25 points left) and one of the other (20)"
+        );
+        let expiries = |history: &Vec<serde_json::Value>| -> Vec<i64> {
+            history
+                .iter()
+                .filter(|t| t["kind"] == "expire")
+                .map(|t| t["amount"].as_i64().unwrap())
+                .collect()
+        };
+        let history = owner.all(&format!("/api/v1/members/{m}/ledger")).await;
+        assert_eq!(expiries(&history), vec![-25], "one line for the three lots");
+        assert_eq!(owner.points(m).await["balance"], 20);
+        let history = owner.all(&format!("/api/v1/members/{other}/ledger")).await;
+        assert_eq!(expiries(&history), vec![-20]);
+
+        // Cancelling the redemption puts 5 points back into the expired lot; the next run
+        // expires them, on a line of their own.
+        let cancel = owner
+            .post(
+                &format!(
+                    "/api/v1/ledger/redemptions/{}/cancel",
+                    redeem.body["txn_id"]
+                ),
+                json!({}),
+            )
+            .await;
+        assert_eq!(cancel.status, 201, "{}", cancel.body);
+        assert_eq!(
+            loyal::ledger::run_expiry(&app.db, now).await.unwrap(),
+            (1, 5)
+        );
+        let history = owner.all(&format!("/api/v1/members/{m}/ledger")).await;
+        assert_eq!(expiries(&history), vec![-5, -25]);
+        assert_eq!(owner.points(m).await["balance"], 20);
+        let l = owner.get("/api/v1/reports/liability").await.body;
+        assert_eq!(l["expired"].as_i64(), Some(50));
+        app.assert_no_drift().await;
+    }
+);
+
 db_test!(pending_points_wait_out_the_return_window, |app| {
     let owner = app.signup("kafe").await;
     owner
