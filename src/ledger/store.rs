@@ -609,11 +609,17 @@ pub async fn expire_due(tx: &mut Tx, now: i64, limit: i64) -> sqlx::Result<Vec<E
     let mut per_shop: std::collections::BTreeMap<i64, Expired> = Default::default();
     for (tenant, member, currency, lot, remaining) in &open {
         let (tenant, member, lot, remaining) = (*tenant, *member, *lot, *remaining);
-        match groups.last_mut() {
-            Some(g) if (g.0, g.1, g.2) == (tenant, member, currency.as_str()) => g.4 += remaining,
-            _ => groups.push((tenant, member, currency, ids::next_id(), remaining)),
-        }
-        let txn = groups.last().map_or(0, |g| g.3);
+        let txn = match groups.last_mut() {
+            Some(g) if (g.0, g.1, g.2) == (tenant, member, currency.as_str()) => {
+                g.4 += remaining;
+                g.3
+            }
+            _ => {
+                let txn = ids::next_id();
+                groups.push((tenant, member, currency, txn, remaining));
+                txn
+            }
+        };
         allocations.push(vec![Int(tenant), Int(txn), Int(lot), Int(remaining)]);
         closed.push(vec![Int(tenant), Int(lot)]);
         let shop = per_shop.entry(tenant).or_insert(Expired {
