@@ -24,6 +24,13 @@ pub fn next_id() -> i64 {
     }
 }
 
+/// The smallest id minted at or after `micros` (µs since the Unix epoch): ids minted then
+/// or later are ≥ it. Lets a query on a time window skip rows minted before the window
+/// (see [`crate::store::per_member_values`]).
+pub fn first_at(micros: i64) -> i64 {
+    (micros.div_euclid(1000) - EPOCH_MS).max(0) << COUNTER_BITS
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -33,6 +40,20 @@ mod tests {
         let ids: Vec<i64> = (0..10_000).map(|_| next_id()).collect();
         assert!(ids.windows(2).all(|w| w[0] < w[1]));
         assert!(ids.iter().all(|&id| id > 0 && id < (1_i64 << 53)));
+    }
+
+    #[test]
+    fn the_first_id_at_a_time_is_below_every_id_minted_from_then() {
+        let at = jiff::Timestamp::now().as_microsecond();
+        let after: Vec<i64> = (0..5000).map(|_| next_id()).collect();
+        assert!(after.iter().all(|&id| id >= first_at(at)));
+        // One millisecond later, the first id is 2,048 higher (ids minted in between).
+        assert_eq!(first_at(at + 1000) - first_at(at), 1 << COUNTER_BITS);
+        assert_eq!(
+            first_at(0),
+            0,
+            "times before the id epoch give the lowest id"
+        );
     }
 
     #[test]

@@ -238,6 +238,7 @@ async fn check_purchases(
             let receipt = crate::types::text(&req.receipt, "receipt", 1, 64)
                 .map_err(|e| at(ApiError::invalid("receipt", e)))?;
             let occurred_at = req.occurred_at.map(|t| t.as_microsecond()).unwrap_or(now);
+            // Not more than 5 minutes ahead: window queries rely on it (store::first_id_from).
             if occurred_at > now + 300_000_000 || occurred_at < now - 366 * 86_400_000_000 {
                 return Err(at(ApiError::invalid(
                     "occurred_at",

@@ -1318,7 +1318,8 @@ pub async fn earned_in_windows(
         tx,
         "SELECT v.column1, v.column2, CAST(SUM(t.amount) AS BIGINT) FROM (",
         ") AS v JOIN ledger_txns t ON t.tenant_id = v.column1 AND t.member_id = v.column2
-           AND t.kind = 'earn' AND t.currency = 'points' AND t.occurred_at >= v.column3 AND t.occurred_at < v.column4
+           AND t.id >= v.column5 AND t.kind = 'earn' AND t.currency = 'points'
+           AND t.occurred_at >= v.column3 AND t.occurred_at < v.column4
          GROUP BY v.column1, v.column2",
         windows,
     )

@@ -47,7 +47,7 @@ fn metric_sql(metric: Metric) -> (&'static str, &'static str) {
             "SELECT v.column1, v.column2, CAST(COALESCE(SUM(t.amount + t.uncollected), 0) AS BIGINT) FROM (",
             ") AS v JOIN ledger_txns t ON t.tenant_id = v.column1 AND t.member_id = v.column2
                AND t.currency = 'points' AND t.kind IN ('earn', 'reversal')
-               AND t.occurred_at >= v.column3 AND t.occurred_at < v.column4
+               AND t.id >= v.column5 AND t.occurred_at >= v.column3 AND t.occurred_at < v.column4
              GROUP BY v.column1, v.column2",
         ),
         Metric::SpendSatang => (
@@ -55,14 +55,14 @@ fn metric_sql(metric: Metric) -> (&'static str, &'static str) {
                  CAST(COALESCE(SUM(CASE WHEN t.kind = 'earn' THEN t.bill_satang ELSE -t.bill_satang END), 0) AS BIGINT) FROM (",
             ") AS v JOIN ledger_txns t ON t.tenant_id = v.column1 AND t.member_id = v.column2
                AND t.currency = 'points' AND t.kind IN ('earn', 'reversal')
-               AND t.occurred_at >= v.column3 AND t.occurred_at < v.column4
+               AND t.id >= v.column5 AND t.occurred_at >= v.column3 AND t.occurred_at < v.column4
              GROUP BY v.column1, v.column2",
         ),
         Metric::Purchases => (
             "SELECT v.column1, v.column2, CAST(COUNT(*) AS BIGINT) FROM (",
             ") AS v JOIN ledger_txns t ON t.tenant_id = v.column1 AND t.member_id = v.column2
                AND t.currency = 'points' AND t.kind = 'earn'
-               AND t.occurred_at >= v.column3 AND t.occurred_at < v.column4
+               AND t.id >= v.column5 AND t.occurred_at >= v.column3 AND t.occurred_at < v.column4
              GROUP BY v.column1, v.column2",
         ),
         // Whole days from joining to `to` (`from` is unused).
@@ -73,10 +73,11 @@ fn metric_sql(metric: Metric) -> (&'static str, &'static str) {
     }
 }
 
-/// [`metric_sql`] for one member: binds $1 tenant, $2 member, $3 from, $4 to.
+/// [`metric_sql`] for one member: binds $1 tenant, $2 member, $3 from, $4 to, $5 the
+/// first id ([`crate::store::first_id_from`]).
 fn metric_sql_one(metric: Metric) -> String {
     let (head, tail) = metric_sql(metric);
-    format!("{head} VALUES ($1, $2, $3, $4) {tail}")
+    format!("{head} VALUES ($1, $2, $3, $4, $5) {tail}")
 }
 
 pub async fn metric_value(
@@ -89,7 +90,8 @@ pub async fn metric_value(
 ) -> sqlx::Result<i64> {
     let sql = metric_sql_one(metric);
     let row: Option<(i64, i64, i64)> = on_db!(db, pool => sqlx::query_as(&sql)
-        .bind(tenant_id).bind(member_id).bind(from).bind(to).fetch_optional(pool).await)?;
+        .bind(tenant_id).bind(member_id).bind(from).bind(to).bind(crate::store::first_id_from(from))
+        .fetch_optional(pool).await)?;
     Ok(row.map(|r| r.2).unwrap_or(0).max(0))
 }
 
