@@ -76,8 +76,8 @@ pub async fn post_one(
 
 /// Members per expiry transaction (those owning the 2,000 soonest-due lots, with all their
 /// due lots): big enough to pay one commit for many lots, small enough to hold the write
-/// lock for well under a second (about 0.6 s with 14,000 lots measured on SQLite at 100k
-/// members, docs/BENCHMARKS.md).
+/// lock for well under a second (about 0.6 s on SQLite at 100k members, estimated from
+/// the whole run's time, docs/BENCHMARKS.md).
 const EXPIRY_BATCH: i64 = 2000;
 
 /// Expire every lot past its date, across tenants, in batches of members
