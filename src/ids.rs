@@ -26,7 +26,7 @@ pub fn next_id() -> i64 {
 
 /// The smallest id minted at or after `micros` (µs since the Unix epoch): ids minted then
 /// or later are ≥ it. Lets a query on a time window skip rows minted before the window
-/// (see [`crate::store::per_member_values`]).
+/// (see [`crate::store::first_id_from`]).
 pub fn first_at(micros: i64) -> i64 {
     (micros.div_euclid(1000) - EPOCH_MS).max(0) << COUNTER_BITS
 }

@@ -296,12 +296,7 @@ async fn victim(app: &TestApp) -> Victim {
             json!({"points": 100, "reason": "seed"}),
         )
         .await;
-    let redemption = owner
-        .post(
-            &format!("/api/v1/members/{member}/points/redeem"),
-            json!({"points": 10}),
-        )
-        .await;
+    let redemption = owner.redeem(member, 10).await;
     let form = json!({"terms": "victim terms", "privacy": "victim privacy", "marketing_channels": ["sms"]});
     owner.put("/api/v1/signup-form", form).await;
     Victim {
@@ -459,12 +454,7 @@ db_test!(every_state_changing_request_writes_an_audit_entry, |app| {
         )
         .await;
     owner.purchase(m, 100_000, "SETUP-1").await;
-    let redemption = owner
-        .post(
-            &format!("/api/v1/members/{m}/points/redeem"),
-            json!({"points": 2}),
-        )
-        .await;
+    let redemption = owner.redeem(m, 2).await;
     let token = crate::helpers::invitation_token(&pending);
     // Rewards, redemptions and draws to act on (no one-time codes, to keep this short).
     owner

@@ -440,6 +440,30 @@ impl User {
         .await
     }
 
+    /// Record a purchase that happened at `occurred_at` (RFC 3339); returns the response.
+    pub async fn purchase_at(
+        &self,
+        member: i64,
+        satang: i64,
+        receipt: &str,
+        occurred_at: &str,
+    ) -> Resp {
+        self.post(
+            "/api/v1/purchases",
+            json!({"member_id": member, "amount_satang": satang, "receipt": receipt, "occurred_at": occurred_at}),
+        )
+        .await
+    }
+
+    /// Redeem points from a member's balance; returns the response.
+    pub async fn redeem(&self, member: i64, points: i64) -> Resp {
+        self.post(
+            &format!("/api/v1/members/{member}/points/redeem"),
+            json!({"points": points}),
+        )
+        .await
+    }
+
     /// The member's points balance summary.
     pub async fn points(&self, member: i64) -> Value {
         let res = self.get(&format!("/api/v1/members/{member}/points")).await;

@@ -161,7 +161,7 @@ db_test!(
         let m = owner.member("0812345678").await;
         // Two months after 45 days ago is 14-17 days from now; a purchase today expires later.
         let old = chrono_like_days_ago(45);
-        let r = owner.post("/api/v1/purchases", json!({"member_id": m, "amount_satang": 25_000, "receipt": "OLD", "occurred_at": old})).await;
+        let r = owner.purchase_at(m, 25_000, "OLD", &old).await;
         assert_eq!(r.status, 201, "{}", r.body);
         owner.purchase(m, 50_000, "NEW").await;
         let p = owner.points(m).await;
@@ -173,12 +173,7 @@ db_test!(
             ),
             (Some(30), Some(30), Some(10))
         );
-        let res = owner
-            .post(
-                &format!("/api/v1/members/{m}/points/redeem"),
-                json!({"points": 31}),
-            )
-            .await;
+        let res = owner.redeem(m, 31).await;
         assert_eq!(
             (res.status, res.code(), res.field()),
             (422, "insufficient_points", "points")
@@ -256,14 +251,7 @@ db_test!(
         let mut tasks = vec![];
         for _ in 0..100 {
             let owner = owner.clone();
-            tasks.push(tokio::spawn(async move {
-                owner
-                    .post(
-                        &format!("/api/v1/members/{m}/points/redeem"),
-                        json!({"points": 10}),
-                    )
-                    .await
-            }));
+            tasks.push(tokio::spawn(async move { owner.redeem(m, 10).await }));
         }
         let mut ok = 0;
         for t in tasks {
@@ -313,12 +301,7 @@ db_test!(
             (200, Some(true))
         );
         // The member spends everything, then the rest of the bill is refunded.
-        owner
-            .post(
-                &format!("/api/v1/members/{m}/points/redeem"),
-                json!({"points": 30}),
-            )
-            .await;
+        owner.redeem(m, 30).await;
         let rest = owner
             .post(
                 "/api/v1/purchases/refunds",
@@ -371,12 +354,7 @@ db_test!(
             .await;
         let m = owner.member("0812345678").await;
         owner.purchase(m, 100_000, "B1").await;
-        owner
-            .post(
-                &format!("/api/v1/members/{m}/points/redeem"),
-                json!({"points": 35}),
-            )
-            .await;
+        owner.redeem(m, 35).await;
         let res = owner
             .post(
                 "/api/v1/purchases/refunds",
@@ -410,7 +388,14 @@ db_test!(
         for i in 0..8 {
             let m = owner.member(&format!("08123456{i:02}")).await;
             for r in 0..3 {
-                let res = owner.post("/api/v1/purchases", json!({"member_id": m, "amount_satang": 25_000, "receipt": format!("OLD-{i}-{r}"), "occurred_at": chrono_like_days_ago(40)})).await;
+                let res = owner
+                    .purchase_at(
+                        m,
+                        25_000,
+                        &format!("OLD-{i}-{r}"),
+                        &chrono_like_days_ago(40),
+                    )
+                    .await;
                 assert_eq!(res.status, 201, "{}", res.body);
             }
             owner.purchase(m, 50_000, &format!("NEW-{i}")).await;
@@ -420,12 +405,7 @@ db_test!(
         let now = loyal::store::now_micros();
         let redeem = async {
             for &m in &members {
-                let res = owner
-                    .post(
-                        &format!("/api/v1/members/{m}/points/redeem"),
-                        json!({"points": 5}),
-                    )
-                    .await;
+                let res = owner.redeem(m, 5).await;
                 assert_eq!(res.status, 201, "{}", res.body);
             }
         };
@@ -466,7 +446,9 @@ db_test!(
         owner.set_ledger(ledger_settings(json!({"expiry": {"mode": "rolling", "months": 1, "round_up": "none"}, "welcome_points": 5}))).await;
         let m = owner.member("0812345678").await;
         assert_eq!(owner.points(m).await["balance"], 5, "welcome points");
-        owner.post("/api/v1/purchases", json!({"member_id": m, "amount_satang": 50_000, "receipt": "OLD", "occurred_at": chrono_like_days_ago(40)})).await;
+        owner
+            .purchase_at(m, 50_000, "OLD", &chrono_like_days_ago(40))
+            .await;
         owner.purchase(m, 25_000, "NEW").await;
         let now = loyal::store::now_micros();
         let (lots, points) = loyal::ledger::run_expiry(&app.db, now).await.unwrap();
@@ -480,12 +462,7 @@ db_test!(
         let history = owner.all(&format!("/api/v1/members/{m}/ledger")).await;
         assert_eq!(history[0]["kind"], "expire");
         assert_eq!(history[0]["amount"], -20);
-        owner
-            .post(
-                &format!("/api/v1/members/{m}/points/redeem"),
-                json!({"points": 4}),
-            )
-            .await;
+        owner.redeem(m, 4).await;
         let l = owner.get("/api/v1/reports/liability").await.body;
         assert_eq!(
             (
@@ -521,19 +498,18 @@ db_test!(
         let other = owner.member("0812345679").await;
         // Three lots expiring within the next 11 days (points last one month here).
         for (days, receipt) in [(25, "OLD-1"), (22, "OLD-2"), (20, "OLD-3")] {
-            let res = owner.post("/api/v1/purchases", json!({"member_id": m, "amount_satang": 25_000, "receipt": receipt, "occurred_at": chrono_like_days_ago(days)})).await;
+            let res = owner
+                .purchase_at(m, 25_000, receipt, &chrono_like_days_ago(days))
+                .await;
             assert_eq!(res.status, 201, "{}", res.body);
         }
-        let res = owner.post("/api/v1/purchases", json!({"member_id": other, "amount_satang": 50_000, "receipt": "OTHER", "occurred_at": chrono_like_days_ago(40)})).await;
+        let res = owner
+            .purchase_at(other, 50_000, "OTHER", &chrono_like_days_ago(40))
+            .await;
         assert_eq!(res.status, 201, "{}", res.body);
         owner.purchase(m, 50_000, "NEW").await;
         // 5 of the soonest-expiring lot's 10 points are spent before the run.
-        let redeem = owner
-            .post(
-                &format!("/api/v1/members/{m}/points/redeem"),
-                json!({"points": 5}),
-            )
-            .await;
+        let redeem = owner.redeem(m, 5).await;
         assert_eq!(redeem.status, 201, "{}", redeem.body);
 
         // The run as it will happen in two weeks.
@@ -597,15 +573,12 @@ db_test!(pending_points_wait_out_the_return_window, |app| {
         ),
         (Some(10), Some(0), Some(10))
     );
-    let res = owner
-        .post(
-            &format!("/api/v1/members/{m}/points/redeem"),
-            json!({"points": 1}),
-        )
-        .await;
+    let res = owner.redeem(m, 1).await;
     assert_eq!(res.code(), "insufficient_points");
     // A purchase made 8 days ago is past its window.
-    owner.post("/api/v1/purchases", json!({"member_id": m, "amount_satang": 25_000, "receipt": "P0", "occurred_at": chrono_like_days_ago(8)})).await;
+    owner
+        .purchase_at(m, 25_000, "P0", &chrono_like_days_ago(8))
+        .await;
     assert_eq!(owner.points(m).await["available"], 10);
 });
 

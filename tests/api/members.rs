@@ -410,12 +410,7 @@ db_test!(
         let b = owner.post("/api/v1/members", json!({"phone": "0822222222", "email": "malee@x.test", "birthday": "1990-01-02", "tags": ["student"]})).await.body["id"].as_i64().unwrap();
         owner.purchase(a, 50_000, "A1").await;
         owner.purchase(b, 25_000, "B1").await;
-        owner
-            .post(
-                &format!("/api/v1/members/{b}/points/redeem"),
-                json!({"points": 3}),
-            )
-            .await;
+        owner.redeem(b, 3).await;
         let before = owner.get("/api/v1/reports/liability").await.body;
         let cashier = app.hire(&owner, "kafe", "cashier").await;
         assert_eq!(
