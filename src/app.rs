@@ -268,10 +268,15 @@ pub fn build(db: Db, settings: Settings) -> (AppState, Router) {
     (state, router)
 }
 
-/// Periodic jobs: expiring points, expired sessions, old idempotency keys, rate-limit memory.
-pub fn spawn_housekeeping(state: AppState) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(60));
+/// Periodic jobs: expiring points, expired sessions, old idempotency keys, rate-limit
+/// memory; every `housekeeping_secs` (the first run at start), none when it is 0.
+pub fn spawn_housekeeping(state: AppState) -> Option<tokio::task::JoinHandle<()>> {
+    let every = state.settings.housekeeping_secs;
+    if every == 0 {
+        return None;
+    }
+    Some(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(every));
         loop {
             tick.tick().await;
             match crate::ledger::run_expiry(&state.db, crate::store::now_micros()).await {
@@ -307,7 +312,7 @@ pub fn spawn_housekeeping(state: AppState) -> tokio::task::JoinHandle<()> {
                 tracing::warn!(error = %e, "purging idempotency keys failed");
             }
         }
-    })
+    }))
 }
 
 /// Serve until `shutdown` resolves; then stop accepting, let in-flight requests finish
@@ -346,7 +351,9 @@ pub async fn serve(
         }
     }
     // If the server finished first, the grace timer never mattered.
-    housekeeping.abort();
+    if let Some(housekeeping) = housekeeping {
+        housekeeping.abort();
+    }
     db.close().await;
     Ok(())
 }

@@ -98,8 +98,8 @@ enum BenchWhat {
     },
     /// The speed issue's measurements at size, in one run: generates N members with
     /// purchase histories into a fresh database (SQLite in a temporary directory unless
-    /// --database-url names an empty one), then measures member import from CSV, the
-    /// expiry run over every due lot, `verify`, lookups by phone over HTTP and peak memory.
+    /// --database-url names an empty one), then measures member import from CSV, lookups
+    /// by phone over HTTP, the expiry run over every due lot, `verify` and peak memory.
     Scale {
         #[arg(long, default_value_t = 100_000)]
         members: u64,
@@ -387,17 +387,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     lookups,
                     dataset_only,
                 },
-        } => {
-            crate::bench::scale::scale(crate::bench::scale::ScaleBench {
-                database_url: bench_database(&settings),
-                members,
-                purchases,
-                import_rows,
-                lookups,
-                dataset_only,
-            })
-            .await
-        }
+        } => crate::bench::scale::scale(crate::bench::scale::ScaleBench {
+            database_url: bench_database(&settings),
+            members,
+            purchases,
+            import_rows,
+            lookups,
+            dataset_only,
+        })
+        .await
+        .map(|_| ()),
         Command::Bench {
             what:
                 BenchWhat::Crash {

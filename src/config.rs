@@ -77,6 +77,11 @@ settings! {
     ledger_group_max: usize = 256, secret = false;
     /// Purchases that may wait for a writer before new ones are refused with 503.
     ledger_queue: usize = 10_000, secret = false;
+    /// Seconds between the server's periodic jobs: point expiry, birthday bonuses, tier
+    /// reviews, coupon expiry and purges of old sessions and idempotency keys. 0 turns
+    /// them off: for all but one of several servers sharing a database, or when `loyal
+    /// expire` and `loyal tiers evaluate` run from cron.
+    housekeeping_secs: u64 = 60, secret = false;
     /// The URL people use to reach this server; used in invitation links and to decide
     /// whether cookies are marked `Secure` (they are when it starts with https://).
     public_url: String = "http://127.0.0.1:8080".into(), secret = false;

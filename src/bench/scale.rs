@@ -6,10 +6,10 @@
 //!    heavy-tailed (Lomax) distribution, spread over the last two years, in a shop whose
 //!    points expire after 12 months, so about half the lots are due for expiry.
 //! 2. Imports a CSV of new members through the importer the CLI and the API use: rows/s.
-//! 3. Runs the expiry over every due lot: seconds.
-//! 4. Checks the whole ledger with `verify`.
-//! 5. Starts the server on the database and looks members up by phone over HTTP, as a
+//! 3. Starts the server on the database and looks members up by phone over HTTP, as a
 //!    point of sale does: p50/p99.
+//! 4. Runs the expiry over every due lot: seconds.
+//! 5. Checks the whole ledger with `verify`.
 //! 6. Reports the process's peak memory (server, generator and client share the process).
 
 use std::io::Write;
@@ -231,7 +231,37 @@ async fn count(db: &Db, table: &str) -> anyhow::Result<i64> {
     Ok(n)
 }
 
-pub async fn scale(b: ScaleBench) -> anyhow::Result<()> {
+/// What a scale run measured; the counts let a test check the run did what it says.
+/// Phases not run (with `dataset_only`) stay at zero.
+#[derive(Debug, Default)]
+pub struct ScaleReport {
+    pub members: u64,
+    pub purchases: u64,
+    pub ledger_entries: i64,
+    pub lots: i64,
+    pub import: crate::members::import::ImportCounts,
+    pub lookups: usize,
+    pub lookups_found: usize,
+    pub lookup_p99: Duration,
+    /// Open lots past their expiry date before the expiry run, and after it.
+    pub due_lots_before: i64,
+    pub due_lots_after: i64,
+    pub expired_lots: u64,
+    pub drift: usize,
+    pub peak_memory_mib: Option<u64>,
+}
+
+/// Open lots whose expiry date has passed at `now`.
+async fn count_due_lots(db: &Db, now: i64) -> anyhow::Result<i64> {
+    let sql = "SELECT CAST(COUNT(*) AS BIGINT) FROM lots WHERE remaining > 0 AND expires_at IS NOT NULL AND expires_at <= $1";
+    let (n,): (i64,) =
+        crate::on_db!(db, pool => sqlx::query_as(sql).bind(now).fetch_one(pool).await)?;
+    Ok(n)
+}
+
+/// Run the measurements; fails if `verify` finds drift or a generated member is not found
+/// by phone.
+pub async fn scale(b: ScaleBench) -> anyhow::Result<ScaleReport> {
     let dir = super::tempfile_dir()?;
     let url = b
         .database_url
@@ -242,37 +272,45 @@ pub async fn scale(b: ScaleBench) -> anyhow::Result<()> {
     let shop = create_shop(&db).await?;
     let now = crate::store::now_micros();
     let mut rng = rand::rngs::StdRng::seed_from_u64(2026);
+    let mut report = ScaleReport {
+        members: b.members,
+        ..ScaleReport::default()
+    };
 
     // 1. The dataset.
     println!("generating {} members…", b.members);
     let started = Instant::now();
-    let mut purchases = 0u64;
     let mut from = 0;
     while from < b.members {
         let to = (from + CHUNK).min(b.members);
         let mut tx = db.begin().await?;
-        purchases += generate_chunk(&mut tx, &shop, &mut rng, (from, to), b.purchases, now).await?;
+        report.purchases +=
+            generate_chunk(&mut tx, &shop, &mut rng, (from, to), b.purchases, now).await?;
         tx.commit().await?;
         from = to;
         if from % 100_000 == 0 || from == b.members {
             println!(
-                "  {from} members, {purchases} purchases, {:.0} s",
+                "  {from} members, {} purchases, {:.0} s",
+                report.purchases,
                 started.elapsed().as_secs_f64()
             );
         }
     }
     let generated = started.elapsed();
-    let entries = count(&db, "ledger_entries").await?;
-    let lots = count(&db, "lots").await?;
+    report.ledger_entries = count(&db, "ledger_entries").await?;
+    report.lots = count(&db, "lots").await?;
     println!(
-        "dataset: {} members, {purchases} purchases, {entries} ledger entries, {lots} lots in {:.1} s ({} purchases/s)",
+        "dataset: {} members, {} purchases, {} ledger entries, {} lots in {:.1} s ({} purchases/s)",
         b.members,
+        report.purchases,
+        report.ledger_entries,
+        report.lots,
         generated.as_secs_f64(),
-        per_second(purchases, generated)
+        per_second(report.purchases, generated)
     );
     if b.dataset_only {
         println!("dataset kept at {url}");
-        return Ok(());
+        return Ok(report);
     }
 
     // 2. Import from CSV: new members (numbers after the dataset's), with opening balances.
@@ -310,51 +348,35 @@ pub async fn scale(b: ScaleBench) -> anyhow::Result<()> {
         },
     };
     let started = Instant::now();
-    let counts = crate::members::import::import_file(&db, &csv, &target, |_| {}, NoErrors)
+    report.import = crate::members::import::import_file(&db, &csv, &target, |_| {}, NoErrors)
         .await
         .map_err(|e| anyhow::anyhow!(e))?;
     let imported = started.elapsed();
     println!(
         "import: {} rows ({} imported, {} failed) in {:.1} s → {} rows/s",
-        counts.rows,
-        counts.imported,
-        counts.failed,
+        report.import.rows,
+        report.import.imported,
+        report.import.failed,
         imported.as_secs_f64(),
-        per_second(counts.rows, imported)
+        per_second(report.import.rows, imported)
     );
 
-    // 3. Expiry over every due lot.
-    let started = Instant::now();
-    let (expired_lots, expired_points) = crate::ledger::run_expiry(&db, now)
-        .await
-        .map_err(|e| anyhow::anyhow!(e.message))?;
-    let expiry = started.elapsed();
-    println!(
-        "expiry: {expired_lots} lots ({expired_points} points) in {:.1} s → {} lots/s",
-        expiry.as_secs_f64(),
-        per_second(expired_lots, expiry)
-    );
-
-    // 4. The whole ledger checked.
-    let started = Instant::now();
-    let drift = crate::ledger::store::verify(&db).await?;
-    println!(
-        "verify: {} difference(s) in {:.1} s",
-        drift.len(),
-        started.elapsed().as_secs_f64()
-    );
-
-    // 5. Lookups by phone over HTTP.
+    // 3. Lookups by phone over HTTP, before the expiry: at 10M members the expiry runs
+    // for the better part of an hour, and a run stopped during it still has these.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let settings = crate::config::Settings {
         listen: addr.to_string(),
         data_dir: dir.clone(),
         log_level: "error".into(),
+        // The expiry is measured on its own below.
+        housekeeping_secs: 0,
         ..crate::config::Settings::default()
     };
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(crate::app::serve(listener, db.clone(), settings, async {
+    // The server gets its own pool, as a `loyal serve` would: it closes it when it stops.
+    let server_db = Db::connect(&url, 16).await?;
+    let server = tokio::spawn(crate::app::serve(listener, server_db, settings, async {
         let _ = stop_rx.await;
     }));
     let phones = (0..b.lookups).map(|_| thai_mobile(rng.random_range(0..b.members.max(1))));
@@ -365,26 +387,63 @@ pub async fn scale(b: ScaleBench) -> anyhow::Result<()> {
         phones,
     )
     .await?;
-    let misses = b.lookups - found;
-    println!(
-        "lookup by phone over HTTP, 1 client, {} lookups ({misses} not found): p50 {}, p99 {}",
-        b.lookups,
-        super::ms(super::percentile(&latencies, 0.50)),
-        super::ms(super::percentile(&latencies, 0.99))
-    );
     let _ = stop_tx.send(());
     server.await??;
+    report.lookups = b.lookups;
+    report.lookups_found = found;
+    report.lookup_p99 = super::percentile(&latencies, 0.99);
+    println!(
+        "lookup by phone over HTTP, 1 client, {} lookups ({} not found): p50 {}, p99 {}",
+        b.lookups,
+        b.lookups - found,
+        super::ms(super::percentile(&latencies, 0.50)),
+        super::ms(report.lookup_p99)
+    );
+    if let Some(mib) = peak_memory_mib("self") {
+        println!("peak memory (VmHWM) of the bench process so far: {mib} MiB");
+    }
+
+    // 4. Expiry over every due lot.
+    report.due_lots_before = count_due_lots(&db, now).await?;
+    println!("expiry: {} lots due…", report.due_lots_before);
+    let started = Instant::now();
+    let (expired_lots, expired_points) = crate::ledger::run_expiry(&db, now)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message))?;
+    let expiry = started.elapsed();
+    report.expired_lots = expired_lots;
+    report.due_lots_after = count_due_lots(&db, now).await?;
+    println!(
+        "expiry: {expired_lots} lots ({expired_points} points) in {:.1} s → {} lots/s; {} due lots left",
+        expiry.as_secs_f64(),
+        per_second(expired_lots, expiry),
+        report.due_lots_after
+    );
+
+    // 5. The whole ledger checked.
+    let started = Instant::now();
+    report.drift = crate::ledger::store::verify(&db).await?.len();
+    println!(
+        "verify: {} difference(s) in {:.1} s",
+        report.drift,
+        started.elapsed().as_secs_f64()
+    );
 
     // 6. Peak memory.
-    if let Some(mib) = peak_memory_mib("self") {
+    report.peak_memory_mib = peak_memory_mib("self");
+    if let Some(mib) = report.peak_memory_mib {
         println!("peak memory (VmHWM) of the bench process: {mib} MiB");
     }
-    if drift.is_empty() && misses == 0 {
-        Ok(())
+    // The CSV, the server's data directory and (without --database-url) the database.
+    db.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    let misses = report.lookups - report.lookups_found;
+    if report.drift == 0 && misses == 0 {
+        Ok(report)
     } else {
         anyhow::bail!(
             "{} ledger differences, {misses} lookups failed",
-            drift.len()
+            report.drift
         )
     }
 }

@@ -17,5 +17,6 @@ mod members;
 mod pages;
 mod rewards;
 mod rules;
+mod scale;
 mod signup;
 mod tiers;

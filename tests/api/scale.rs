@@ -1,0 +1,68 @@
+//! `loyal bench scale` at a small size: the generated dataset is what the report says,
+//! every imported row becomes a member, the expiry closes every due lot and only those,
+//! `verify` finds no drift and every generated member is found by phone over HTTP.
+
+use loyal::bench::scale::{ScaleBench, scale};
+
+use crate::helpers::{Backend, fresh_url};
+
+const MEMBERS: u64 = 400;
+const IMPORT_ROWS: u64 = 150;
+const LOOKUPS: usize = 40;
+
+async fn small_scale_run(backend: Backend) {
+    let (url, _keep) = fresh_url(backend).await;
+    let report = scale(ScaleBench {
+        database_url: Some(url),
+        members: MEMBERS,
+        purchases: 6.0,
+        import_rows: IMPORT_ROWS,
+        lookups: LOOKUPS,
+        dataset_only: false,
+    })
+    .await
+    .unwrap_or_else(|e| panic!("scale run: {e:#}"));
+    assert!(report.purchases > MEMBERS, "{report:?}");
+    // Each generated purchase is one lot and two ledger entries.
+    assert_eq!(report.lots, report.purchases as i64, "{report:?}");
+    assert_eq!(
+        report.ledger_entries,
+        2 * report.purchases as i64,
+        "{report:?}"
+    );
+    assert_eq!(
+        (
+            report.import.rows,
+            report.import.imported,
+            report.import.failed
+        ),
+        (IMPORT_ROWS, IMPORT_ROWS, 0),
+        "{report:?}"
+    );
+    // Purchases span two years and points last 12 months: some lots are due, not all.
+    assert!(
+        report.due_lots_before > 0 && report.due_lots_before < report.lots,
+        "{report:?}"
+    );
+    assert_eq!(
+        report.expired_lots, report.due_lots_before as u64,
+        "{report:?}"
+    );
+    assert_eq!(report.due_lots_after, 0, "{report:?}");
+    assert_eq!(report.drift, 0, "{report:?}");
+    assert_eq!(
+        (report.lookups, report.lookups_found),
+        (LOOKUPS, LOOKUPS),
+        "{report:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_small_scale_run_generates_imports_expires_and_finds_what_it_reports_sqlite() {
+    small_scale_run(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_small_scale_run_generates_imports_expires_and_finds_what_it_reports_postgres() {
+    small_scale_run(Backend::Postgres).await;
+}
