@@ -115,6 +115,10 @@ enum BenchWhat {
         /// `loyal serve` or `bench crash` against it.
         #[arg(long)]
         dataset_only: bool,
+        /// Measure on the dataset an earlier `--dataset-only` run left in --database-url
+        /// instead of generating one (imported members are numbered on from its last).
+        #[arg(long)]
+        existing: bool,
     },
     /// The crash test at any size: a `loyal serve` process under an earn load is killed
     /// with SIGKILL and restarted, the clients retry what got no answer with the same
@@ -386,6 +390,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     import_rows,
                     lookups,
                     dataset_only,
+                    existing,
                 },
         } => crate::bench::scale::scale(crate::bench::scale::ScaleBench {
             database_url: bench_database(&settings),
@@ -394,6 +399,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             import_rows,
             lookups,
             dataset_only,
+            existing,
+            binary: std::env::current_exe()?,
         })
         .await
         .map(|_| ()),

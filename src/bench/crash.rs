@@ -10,8 +10,8 @@
 //! large dataset (its own shop is checked; `verify` checks everything).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -48,32 +48,6 @@ pub struct CrashReport {
     pub server_peak_mib: Option<u64>,
 }
 
-fn start(binary: &Path, url: &str, dir: &Path, port: u16) -> anyhow::Result<Child> {
-    Command::new(binary)
-        .args(["serve", "--database-url", url])
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .arg("--data-dir")
-        .arg(dir)
-        .env_remove("LOYAL_CONFIG")
-        .env("LOYAL_LOG_LEVEL", "error")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .with_context(|| format!("start {} serve", binary.display()))
-}
-
-async fn wait_ready(http: &reqwest::Client, base: &str) -> anyhow::Result<()> {
-    for _ in 0..600 {
-        if let Ok(r) = http.get(format!("{base}/readyz")).send().await {
-            if r.status().is_success() {
-                return Ok(());
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    bail!("the server did not become ready in 30 s")
-}
-
 async fn purchase(
     api: &reqwest::Client,
     base: &str,
@@ -108,9 +82,9 @@ pub async fn crash(b: CrashBench) -> anyhow::Result<CrashReport> {
         .local_addr()?
         .port();
     let base = format!("http://127.0.0.1:{port}");
-    let mut server = start(&b.binary, &url, &dir, port)?;
+    let mut server = super::start_server(&b.binary, &url, &dir, port)?;
     let http = reqwest::Client::new();
-    wait_ready(&http, &base).await?;
+    super::wait_ready(&http, &base).await?;
     let secret = super::shop_with_api_key(&http, &base).await?;
     let api = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
@@ -164,8 +138,8 @@ pub async fn crash(b: CrashBench) -> anyhow::Result<CrashReport> {
 
     // Restart; every client retries what was not acknowledged, with the same receipt.
     let restarted = Instant::now();
-    let mut server = start(&b.binary, &url, &dir, port)?;
-    wait_ready(&http, &base).await?;
+    let mut server = super::start_server(&b.binary, &url, &dir, port)?;
+    super::wait_ready(&http, &base).await?;
     let restart = restarted.elapsed();
     let mut expected: BTreeMap<i64, BTreeSet<String>> = BTreeMap::new();
     let mut retried = 0;

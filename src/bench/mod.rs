@@ -8,10 +8,13 @@
 pub mod crash;
 pub mod scale;
 
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
 use crate::config::Settings;
@@ -356,6 +359,36 @@ pub async fn earn(b: EarnBench) -> anyhow::Result<()> {
         let _ = std::fs::remove_dir_all(&dir);
     }
     Ok(())
+}
+
+/// Start `loyal serve` on `url` as a child process listening on `port`, its periodic jobs
+/// off: a benchmark measures the expiry on its own, and a server started on a large
+/// dataset would begin one.
+fn start_server(binary: &Path, url: &str, dir: &Path, port: u16) -> anyhow::Result<Child> {
+    Command::new(binary)
+        .args(["serve", "--database-url", url])
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .arg("--data-dir")
+        .arg(dir)
+        .env_remove("LOYAL_CONFIG")
+        .env("LOYAL_LOG_LEVEL", "error")
+        .env("LOYAL_HOUSEKEEPING_SECS", "0")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("start {} serve", binary.display()))
+}
+
+async fn wait_ready(http: &reqwest::Client, base: &str) -> anyhow::Result<()> {
+    for _ in 0..600 {
+        if let Ok(r) = http.get(format!("{base}/readyz")).send().await {
+            if r.status().is_success() {
+                return Ok(());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bail!("the server did not become ready in 30 s")
 }
 
 fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {

@@ -6,11 +6,12 @@
 //!    heavy-tailed (Lomax) distribution, spread over the last two years, in a shop whose
 //!    points expire after 12 months, so about half the lots are due for expiry.
 //! 2. Imports a CSV of new members through the importer the CLI and the API use: rows/s.
-//! 3. Starts the server on the database and looks members up by phone over HTTP, as a
+//! 3. Starts `loyal serve` on the database and looks members up by phone over HTTP, as a
 //!    point of sale does: p50/p99.
 //! 4. Runs the expiry over every due lot: seconds.
 //! 5. Checks the whole ledger with `verify`.
-//! 6. Reports the process's peak memory (server, generator and client share the process).
+//! 6. Reports peak memory: of the server (a `loyal serve` process started for step 3) and
+//!    of the bench process (generator, importer, expiry, verify).
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -31,6 +32,11 @@ pub struct ScaleBench {
     pub lookups: usize,
     /// Stop after generating the dataset.
     pub dataset_only: bool,
+    /// The database already holds a dataset from an earlier run (`dataset_only`): measure
+    /// on it instead of generating one. Its members are numbered on from the last.
+    pub existing: bool,
+    /// The `loyal` binary to run as the server for the lookups.
+    pub binary: std::path::PathBuf,
 }
 
 /// Members written per transaction while generating.
@@ -165,6 +171,44 @@ async fn create_shop(db: &Db) -> anyhow::Result<Shop> {
     })
 }
 
+/// The shop of a dataset generated earlier (the newest), with a new API key.
+async fn find_shop(db: &Db) -> anyhow::Result<(Shop, u64)> {
+    let (tenant_id, branch_id): (i64, i64) = crate::on_db!(db, pool => sqlx::query_as(
+        "SELECT t.id, b.id FROM tenants t JOIN branches b ON b.tenant_id = t.id AND b.code = 'HQ' \
+         WHERE t.name = 'Scale bench' ORDER BY t.id DESC LIMIT 1",
+    )
+    .fetch_optional(pool)
+    .await)?
+    .ok_or_else(|| {
+        anyhow::anyhow!("no dataset of `bench scale --dataset-only` in this database")
+    })?;
+    let (members,): (i64,) = crate::on_db!(db, pool => sqlx::query_as(
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM members WHERE tenant_id = $1",
+    )
+    .bind(tenant_id)
+    .fetch_one(pool)
+    .await)?;
+    let settings = crate::ledger::store::settings(db, tenant_id).await?;
+    let mut tx = db.begin().await?;
+    let (_, api_key) = crate::auth::api_keys::create(
+        &mut tx,
+        tenant_id,
+        "scale bench",
+        &[Permission::MembersRead],
+        0,
+    )
+    .await?;
+    tx.commit().await?;
+    let shop = Shop {
+        tenant_id,
+        branch_id,
+        api_key,
+        settings,
+        tz: jiff::tz::TimeZone::get("Asia/Bangkok")?,
+    };
+    Ok((shop, members as u64))
+}
+
 /// Members `from..to` with their purchase histories, in one transaction. Returns the
 /// purchases written.
 async fn generate_chunk(
@@ -224,6 +268,48 @@ async fn generate_chunk(
     Ok(purchases.len() as u64)
 }
 
+/// Step 1: the members and their purchase histories, `CHUNK` members per transaction.
+async fn generate(
+    db: &Db,
+    shop: &Shop,
+    rng: &mut impl Rng,
+    b: &ScaleBench,
+    now: i64,
+    report: &mut ScaleReport,
+) -> anyhow::Result<()> {
+    println!("generating {} members…", b.members);
+    let started = Instant::now();
+    let mut from = 0;
+    while from < b.members {
+        let to = (from + CHUNK).min(b.members);
+        let mut tx = db.begin().await?;
+        report.purchases +=
+            generate_chunk(&mut tx, shop, rng, (from, to), b.purchases, now).await?;
+        tx.commit().await?;
+        from = to;
+        if from % 100_000 == 0 || from == b.members {
+            println!(
+                "  {from} members, {} purchases, {:.0} s",
+                report.purchases,
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    let generated = started.elapsed();
+    report.ledger_entries = count(db, "ledger_entries").await?;
+    report.lots = count(db, "lots").await?;
+    println!(
+        "dataset: {} members, {} purchases, {} ledger entries, {} lots in {:.1} s ({} purchases/s)",
+        b.members,
+        report.purchases,
+        report.ledger_entries,
+        report.lots,
+        generated.as_secs_f64(),
+        per_second(report.purchases, generated)
+    );
+    Ok(())
+}
+
 /// Count rows of a table (for the report).
 async fn count(db: &Db, table: &str) -> anyhow::Result<i64> {
     let sql = format!("SELECT CAST(COUNT(*) AS BIGINT) FROM {table}");
@@ -248,6 +334,9 @@ pub struct ScaleReport {
     pub due_lots_after: i64,
     pub expired_lots: u64,
     pub drift: usize,
+    /// Peak resident memory of the `loyal serve` process that answered the lookups.
+    pub server_peak_mib: Option<u64>,
+    /// Peak resident memory of the bench process (generator, importer, expiry, verify).
     pub peak_memory_mib: Option<u64>,
 }
 
@@ -269,45 +358,29 @@ pub async fn scale(b: ScaleBench) -> anyhow::Result<ScaleReport> {
         .unwrap_or_else(|| format!("sqlite://{}/scale.db", dir.display()));
     let db = Db::connect(&url, 16).await?;
     db.migrate().await?;
-    let shop = create_shop(&db).await?;
     let now = crate::store::now_micros();
     let mut rng = rand::rngs::StdRng::seed_from_u64(2026);
+    let (shop, members) = if b.existing {
+        find_shop(&db).await?
+    } else {
+        (create_shop(&db).await?, 0)
+    };
     let mut report = ScaleReport {
-        members: b.members,
+        members: if b.existing { members } else { b.members },
         ..ScaleReport::default()
     };
 
     // 1. The dataset.
-    println!("generating {} members…", b.members);
-    let started = Instant::now();
-    let mut from = 0;
-    while from < b.members {
-        let to = (from + CHUNK).min(b.members);
-        let mut tx = db.begin().await?;
-        report.purchases +=
-            generate_chunk(&mut tx, &shop, &mut rng, (from, to), b.purchases, now).await?;
-        tx.commit().await?;
-        from = to;
-        if from % 100_000 == 0 || from == b.members {
-            println!(
-                "  {from} members, {} purchases, {:.0} s",
-                report.purchases,
-                started.elapsed().as_secs_f64()
-            );
-        }
+    if b.existing {
+        report.ledger_entries = count(&db, "ledger_entries").await?;
+        report.lots = count(&db, "lots").await?;
+        println!(
+            "dataset at {url}: {members} members, {} ledger entries, {} lots",
+            report.ledger_entries, report.lots
+        );
+    } else {
+        generate(&db, &shop, &mut rng, &b, now, &mut report).await?;
     }
-    let generated = started.elapsed();
-    report.ledger_entries = count(&db, "ledger_entries").await?;
-    report.lots = count(&db, "lots").await?;
-    println!(
-        "dataset: {} members, {} purchases, {} ledger entries, {} lots in {:.1} s ({} purchases/s)",
-        b.members,
-        report.purchases,
-        report.ledger_entries,
-        report.lots,
-        generated.as_secs_f64(),
-        per_second(report.purchases, generated)
-    );
     if b.dataset_only {
         println!("dataset kept at {url}");
         return Ok(report);
@@ -318,7 +391,7 @@ pub async fn scale(b: ScaleBench) -> anyhow::Result<ScaleReport> {
     {
         let mut f = std::io::BufWriter::new(std::fs::File::create(&csv)?);
         writeln!(f, "phone,full_name,points,gender,birthday,email")?;
-        for i in b.members..b.members + b.import_rows {
+        for i in report.members..report.members + b.import_rows {
             let phone = thai_mobile(i).replacen("+66", "0", 1);
             let name = format!(
                 "{} {}",
@@ -362,33 +435,25 @@ pub async fn scale(b: ScaleBench) -> anyhow::Result<ScaleReport> {
     );
 
     // 3. Lookups by phone over HTTP, before the expiry: at 10M members the expiry runs
-    // for the better part of an hour, and a run stopped during it still has these.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let settings = crate::config::Settings {
-        listen: addr.to_string(),
-        data_dir: dir.clone(),
-        log_level: "error".into(),
-        // The expiry is measured on its own below.
-        housekeeping_secs: 0,
-        ..crate::config::Settings::default()
-    };
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    // The server gets its own pool, as a `loyal serve` would: it closes it when it stops.
-    let server_db = Db::connect(&url, 16).await?;
-    let server = tokio::spawn(crate::app::serve(listener, server_db, settings, async {
-        let _ = stop_rx.await;
-    }));
-    let phones = (0..b.lookups).map(|_| thai_mobile(rng.random_range(0..b.members.max(1))));
-    let (latencies, found) = super::lookups(
-        &reqwest::Client::new(),
-        &format!("http://{addr}"),
-        &shop.api_key,
-        phones,
-    )
-    .await?;
-    let _ = stop_tx.send(());
-    server.await??;
+    // for the better part of an hour, and a run stopped during it still has these. The
+    // server is a `loyal serve` process of its own, so its peak memory is its alone.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut server = super::start_server(&b.binary, &url, &dir, port)?;
+    let http = reqwest::Client::new();
+    let looked_up = async {
+        super::wait_ready(&http, &base).await?;
+        let phones =
+            (0..b.lookups).map(|_| thai_mobile(rng.random_range(0..report.members.max(1))));
+        super::lookups(&http, &base, &shop.api_key, phones).await
+    }
+    .await;
+    report.server_peak_mib = peak_memory_mib(&server.id().to_string());
+    server.kill()?;
+    server.wait()?;
+    let (latencies, found) = looked_up?;
     report.lookups = b.lookups;
     report.lookups_found = found;
     report.lookup_p99 = super::percentile(&latencies, 0.99);
@@ -399,8 +464,8 @@ pub async fn scale(b: ScaleBench) -> anyhow::Result<ScaleReport> {
         super::ms(super::percentile(&latencies, 0.50)),
         super::ms(report.lookup_p99)
     );
-    if let Some(mib) = peak_memory_mib("self") {
-        println!("peak memory (VmHWM) of the bench process so far: {mib} MiB");
+    if let Some(mib) = report.server_peak_mib {
+        println!("peak memory (VmHWM) of the server process: {mib} MiB");
     }
 
     // 4. Expiry over every due lot.

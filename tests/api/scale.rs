@@ -1,6 +1,8 @@
 //! `loyal bench scale` at a small size: the generated dataset is what the report says,
 //! every imported row becomes a member, the expiry closes every due lot and only those,
-//! `verify` finds no drift and every generated member is found by phone over HTTP.
+//! `verify` finds no drift and every generated member is found by phone over HTTP (from a
+//! `loyal serve` process whose memory is reported). A second run on the same dataset
+//! (`--existing`) imports new members after the last and finds nothing left to expire.
 
 use loyal::bench::scale::{ScaleBench, scale};
 
@@ -13,12 +15,14 @@ const LOOKUPS: usize = 40;
 async fn small_scale_run(backend: Backend) {
     let (url, _keep) = fresh_url(backend).await;
     let report = scale(ScaleBench {
-        database_url: Some(url),
+        database_url: Some(url.clone()),
         members: MEMBERS,
         purchases: 6.0,
         import_rows: IMPORT_ROWS,
         lookups: LOOKUPS,
         dataset_only: false,
+        existing: false,
+        binary: env!("CARGO_BIN_EXE_loyal").into(),
     })
     .await
     .unwrap_or_else(|e| panic!("scale run: {e:#}"));
@@ -50,11 +54,43 @@ async fn small_scale_run(backend: Backend) {
     );
     assert_eq!(report.due_lots_after, 0, "{report:?}");
     assert_eq!(report.drift, 0, "{report:?}");
+    assert!(report.server_peak_mib.is_some_and(|m| m > 0), "{report:?}");
     assert_eq!(
         (report.lookups, report.lookups_found),
         (LOOKUPS, LOOKUPS),
         "{report:?}"
     );
+
+    // Measured again on the same dataset: new members are numbered on from the last
+    // (none is taken for an existing one), and nothing is left to expire.
+    let again = scale(ScaleBench {
+        database_url: Some(url),
+        members: 0,
+        purchases: 0.0,
+        import_rows: 50,
+        lookups: LOOKUPS,
+        dataset_only: false,
+        existing: true,
+        binary: env!("CARGO_BIN_EXE_loyal").into(),
+    })
+    .await
+    .unwrap_or_else(|e| panic!("scale run on the existing dataset: {e:#}"));
+    assert_eq!(again.members, MEMBERS + IMPORT_ROWS, "{again:?}");
+    assert_eq!(
+        (
+            again.import.rows,
+            again.import.imported,
+            again.import.existing
+        ),
+        (50, 50, 0),
+        "{again:?}"
+    );
+    assert_eq!(
+        (again.due_lots_before, again.expired_lots),
+        (0, 0),
+        "{again:?}"
+    );
+    assert_eq!(again.lookups_found, LOOKUPS, "{again:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
