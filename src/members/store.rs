@@ -90,7 +90,6 @@ async fn hydrate(db: &Db, tenant_id: i64, mut rows: Vec<Member>) -> sqlx::Result
     Ok(rows)
 }
 
-/// A member by id; a merged profile resolves to its survivor.
 /// Members of the shop (merged-away profiles not counted).
 pub async fn count(db: &Db, tenant_id: i64) -> sqlx::Result<i64> {
     let (n,): (i64,) = on_db!(db, pool => sqlx::query_as("SELECT CAST(COUNT(*) AS BIGINT) FROM members WHERE tenant_id = $1 AND merged_into IS NULL")
@@ -98,6 +97,7 @@ pub async fn count(db: &Db, tenant_id: i64) -> sqlx::Result<i64> {
     Ok(n)
 }
 
+/// A member by id; a merged profile resolves to its survivor.
 pub async fn get(db: &Db, tenant_id: i64, id: i64) -> sqlx::Result<Option<Member>> {
     let Some(id) = resolve_alias(db, tenant_id, id).await? else {
         return Ok(None);
@@ -109,13 +109,16 @@ pub async fn get(db: &Db, tenant_id: i64, id: i64) -> sqlx::Result<Option<Member
 }
 
 /// A member by phone; the phone of a merged profile resolves to its survivor.
+/// One query finds the phone, resolves the survivor as [`get`] does and reads the member
+/// (a point of sale's lookup; on PostgreSQL each query is a round trip).
 pub async fn find_by_phone(db: &Db, tenant_id: i64, phone: &Phone) -> sqlx::Result<Option<Member>> {
-    let row: Option<(i64,)> = on_db!(db, pool => sqlx::query_as("SELECT id FROM members WHERE tenant_id = $1 AND phone = $2")
-        .bind(tenant_id).bind(phone.as_str()).fetch_optional(pool).await)?;
-    match row {
-        Some((id,)) => get(db, tenant_id, id).await,
-        None => Ok(None),
-    }
+    let sql = format!(
+        "SELECT {COLUMNS} FROM members WHERE tenant_id = $1 AND id = \
+         (SELECT COALESCE(merged_into, id) FROM members WHERE tenant_id = $1 AND phone = $2)"
+    );
+    let rows: Vec<Member> = on_db!(db, pool => sqlx::query_as(&sql)
+        .bind(tenant_id).bind(phone.as_str()).fetch_all(pool).await)?;
+    Ok(hydrate(db, tenant_id, rows).await?.pop())
 }
 
 /// Members newest first; `q` matches the start of a first name, last name or email
