@@ -78,9 +78,7 @@ pub async fn crash(b: CrashBench) -> anyhow::Result<CrashReport> {
         .database_url
         .clone()
         .unwrap_or_else(|| format!("sqlite://{}/crash.db", dir.display()));
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
+    let port = super::free_port()?;
     let base = format!("http://127.0.0.1:{port}");
     let mut server = super::start_server(&b.binary, &url, &dir, port)?;
     let http = reqwest::Client::new();

@@ -361,6 +361,13 @@ pub async fn earn(b: EarnBench) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A port no one listens on now, for a server process to take.
+fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
 /// Start `loyal serve` on `url` as a child process listening on `port`, its periodic jobs
 /// off: a benchmark measures the expiry on its own, and a server started on a large
 /// dataset would begin one.

@@ -153,14 +153,7 @@ async fn create_shop(db: &Db) -> anyhow::Result<Shop> {
         ..Default::default()
     };
     crate::ledger::store::save_settings(&mut tx, tenant_id, &settings).await?;
-    let (_, api_key) = crate::auth::api_keys::create(
-        &mut tx,
-        tenant_id,
-        "scale bench",
-        &[Permission::MembersRead],
-        0,
-    )
-    .await?;
+    let api_key = lookup_key(&mut tx, tenant_id).await?;
     tx.commit().await?;
     Ok(Shop {
         tenant_id,
@@ -169,6 +162,14 @@ async fn create_shop(db: &Db) -> anyhow::Result<Shop> {
         settings,
         tz: jiff::tz::TimeZone::get("Asia/Bangkok")?,
     })
+}
+
+/// A new API key for the lookups by phone.
+async fn lookup_key(tx: &mut Tx, tenant_id: i64) -> anyhow::Result<String> {
+    let permissions = [Permission::MembersRead];
+    let (_, key) =
+        crate::auth::api_keys::create(tx, tenant_id, "scale bench", &permissions, 0).await?;
+    Ok(key)
 }
 
 /// The shop of a dataset generated earlier (the newest), with a new API key.
@@ -190,14 +191,7 @@ async fn find_shop(db: &Db) -> anyhow::Result<(Shop, u64)> {
     .await)?;
     let settings = crate::ledger::store::settings(db, tenant_id).await?;
     let mut tx = db.begin().await?;
-    let (_, api_key) = crate::auth::api_keys::create(
-        &mut tx,
-        tenant_id,
-        "scale bench",
-        &[Permission::MembersRead],
-        0,
-    )
-    .await?;
+    let api_key = lookup_key(&mut tx, tenant_id).await?;
     tx.commit().await?;
     let shop = Shop {
         tenant_id,
@@ -437,9 +431,7 @@ pub async fn scale(b: ScaleBench) -> anyhow::Result<ScaleReport> {
     // 3. Lookups by phone over HTTP, before the expiry: at 10M members the expiry runs
     // for the better part of an hour, and a run stopped during it still has these. The
     // server is a `loyal serve` process of its own, so its peak memory is its alone.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
+    let port = super::free_port()?;
     let base = format!("http://127.0.0.1:{port}");
     let mut server = super::start_server(&b.binary, &url, &dir, port)?;
     let http = reqwest::Client::new();
