@@ -357,10 +357,10 @@ pub async fn scale(b: ScaleBench) -> anyhow::Result<ScaleReport> {
     let (shop, members) = if b.existing {
         find_shop(&db).await?
     } else {
-        (create_shop(&db).await?, 0)
+        (create_shop(&db).await?, b.members)
     };
     let mut report = ScaleReport {
-        members: if b.existing { members } else { b.members },
+        members,
         ..ScaleReport::default()
     };
 
