@@ -280,8 +280,14 @@ pub fn spawn_housekeeping(state: AppState) -> Option<tokio::task::JoinHandle<()>
         loop {
             tick.tick().await;
             match crate::ledger::run_expiry(&state.db, crate::store::now_micros()).await {
-                Ok((0, _)) => {}
-                Ok((lots, points)) => tracing::info!(lots, points, "expired points"),
+                Ok(run) if run.lots == 0 => {}
+                Ok(run) => tracing::info!(
+                    lots = run.lots,
+                    points = run.points,
+                    batches = run.batches,
+                    longest_ms = run.longest.as_millis() as u64,
+                    "expired points"
+                ),
                 Err(e) => tracing::warn!(error = %e.message, "expiry run failed"),
             }
             match crate::ledger::run_birthday_bonuses(&state.db, crate::store::now_micros()).await {

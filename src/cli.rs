@@ -338,10 +338,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Expire => {
             let db = open(&settings).await?;
-            let (lots, points) = crate::ledger::run_expiry(&db, crate::store::now_micros())
+            let run = crate::ledger::run_expiry(&db, crate::store::now_micros())
                 .await
                 .map_err(|e| anyhow::anyhow!(e.message))?;
-            println!("expired {points} points in {lots} lots");
+            println!(
+                "expired {} points in {} lots ({} transactions, the longest {} ms)",
+                run.points,
+                run.lots,
+                run.batches,
+                run.longest.as_millis()
+            );
             let coupons = crate::rewards::run_coupon_expiry(&db, crate::store::now_micros())
                 .await
                 .map_err(|e| anyhow::anyhow!(e.message))?;

@@ -327,6 +327,8 @@ pub struct ScaleReport {
     pub due_lots_before: i64,
     pub due_lots_after: i64,
     pub expired_lots: u64,
+    /// The expiry's longest transaction (how long a purchase could have waited on it).
+    pub expiry_longest: Duration,
     pub drift: usize,
     /// Peak resident memory of the `loyal serve` process that answered the lookups.
     pub server_peak_mib: Option<u64>,
@@ -464,16 +466,21 @@ pub async fn scale(b: ScaleBench) -> anyhow::Result<ScaleReport> {
     report.due_lots_before = count_due_lots(&db, now).await?;
     println!("expiry: {} lots due…", report.due_lots_before);
     let started = Instant::now();
-    let (expired_lots, expired_points) = crate::ledger::run_expiry(&db, now)
+    let run = crate::ledger::run_expiry(&db, now)
         .await
         .map_err(|e| anyhow::anyhow!(e.message))?;
     let expiry = started.elapsed();
-    report.expired_lots = expired_lots;
+    report.expired_lots = run.lots;
+    report.expiry_longest = run.longest;
     report.due_lots_after = count_due_lots(&db, now).await?;
     println!(
-        "expiry: {expired_lots} lots ({expired_points} points) in {:.1} s → {} lots/s; {} due lots left",
+        "expiry: {} lots ({} points) in {:.1} s → {} lots/s; {} transactions, the longest {} ms; {} due lots left",
+        run.lots,
+        run.points,
         expiry.as_secs_f64(),
-        per_second(expired_lots, expiry),
+        per_second(run.lots, expiry),
+        run.batches,
+        run.longest.as_millis(),
         report.due_lots_after
     );
 

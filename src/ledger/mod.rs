@@ -74,18 +74,68 @@ pub async fn post_one(
     Ok(posted)
 }
 
-/// Members per expiry transaction (those owning the 2,000 soonest-due lots, with all their
-/// due lots): big enough to pay one commit for many lots, small enough to hold the write
-/// lock for well under a second (about 0.6 s on SQLite at 100k members, estimated from
-/// the whole run's time, docs/BENCHMARKS.md).
-const EXPIRY_BATCH: i64 = 2000;
+/// How big one expiry transaction may grow. A bigger one expires more lots per second
+/// (one commit and one write of each page for more lots) but holds the write lock longer,
+/// and on SQLite every purchase waits for it: at 10M members the first transactions of a
+/// run (2,000 heavy buyers, 60,000 lots) held it ~1.6 s (docs/BENCHMARKS.md). So a run
+/// adapts its batch to a time, and caps the lots of one batch for the member who alone
+/// has more than that.
+#[derive(Clone, Copy, Debug)]
+pub struct ExpiryLimits {
+    /// The soonest-due lots whose members (with all their due lots) the first
+    /// transaction takes.
+    pub scan: i64,
+    /// The most soonest-due lots any transaction takes, however fast they go.
+    pub max_scan: i64,
+    /// Most lots one transaction closes.
+    pub max_lots: usize,
+    /// The time one transaction should take: after a longer one (or one stopped at
+    /// `max_lots`) the next scans half as many lots; after one under half of it, twice.
+    pub target: std::time::Duration,
+}
+
+/// What `loyal expire` and the server's housekeeping use: a purchase waits about half a
+/// second at most behind an expiry transaction.
+pub const EXPIRY_LIMITS: ExpiryLimits = ExpiryLimits {
+    // Small to start: the first due lots may belong to heavy buyers with many each.
+    scan: 250,
+    max_scan: 20_000,
+    max_lots: 20_000,
+    target: std::time::Duration::from_millis(500),
+};
+
+/// What an expiry run did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExpiryRun {
+    pub lots: u64,
+    pub points: i64,
+    /// Database transactions committed.
+    pub batches: u64,
+    /// The longest of them, from begin to commit: how long a purchase could wait on it.
+    pub longest: std::time::Duration,
+}
+
+impl ExpiryRun {
+    /// (lots expired, points expired).
+    pub fn totals(&self) -> (u64, i64) {
+        (self.lots, self.points)
+    }
+}
 
 /// Expire every lot past its date, across tenants, in batches of members
-/// ([`EXPIRY_BATCH`], [`store::expire_due`]): one expiry movement per member per run,
-/// each batch audited once per shop. Safe to
-/// re-run, or to run twice at once: nothing expires twice. Returns (lots expired, points
-/// expired).
-pub async fn run_expiry(db: &Db, now: i64) -> Result<(u64, i64), ApiError> {
+/// ([`EXPIRY_LIMITS`], [`store::expire_due`]): one expiry movement per member per run
+/// (one per batch for a member with more due lots than one batch may close), each batch audited
+/// once per shop. Safe to re-run, or to run twice at once: nothing expires twice.
+pub async fn run_expiry(db: &Db, now: i64) -> Result<ExpiryRun, ApiError> {
+    run_expiry_with(db, now, EXPIRY_LIMITS).await
+}
+
+/// [`run_expiry`] with other batch limits (tests use tiny ones).
+pub async fn run_expiry_with(
+    db: &Db,
+    now: i64,
+    limits: ExpiryLimits,
+) -> Result<ExpiryRun, ApiError> {
     let meta = RequestMeta {
         request_id: format!("expiry-{now}"),
         ip: "local".into(),
@@ -95,11 +145,14 @@ pub async fn run_expiry(db: &Db, now: i64) -> Result<(u64, i64), ApiError> {
         id: None,
         label: "expiry",
     };
-    let (mut lots, mut points) = (0u64, 0i64);
+    let mut run = ExpiryRun::default();
+    let max_scan = limits.max_scan.max(1);
+    let mut scan = limits.scan.clamp(1, max_scan);
     let mut deadlocks = 0;
     loop {
+        let started = std::time::Instant::now();
         let mut tx = db.begin().await?;
-        let batch = match store::expire_due(&mut tx, now, EXPIRY_BATCH).await {
+        let batch = match store::expire_due(&mut tx, now, scan, limits.max_lots).await {
             Ok(batch) => batch,
             // A purchase group locked the same members in another order; it went through,
             // so this batch is tried again.
@@ -109,17 +162,27 @@ pub async fn run_expiry(db: &Db, now: i64) -> Result<(u64, i64), ApiError> {
             }
             Err(e) => return Err(e.into()),
         };
-        if batch.is_empty() {
-            return Ok((lots, points));
+        if batch.shops.is_empty() {
+            return Ok(run);
         }
-        for shop in &batch {
+        for shop in &batch.shops {
             let change = Change::new("points.expired", "lots", None)
                 .details(serde_json::json!({"lots": shop.lots, "points": shop.points}));
             audit::record_as(&mut tx, shop.tenant_id, actor, &meta, change).await?;
-            lots += shop.lots;
-            points += shop.points;
+            run.lots += shop.lots;
+            run.points += shop.points;
         }
         tx.commit().await?;
+        let took = started.elapsed();
+        run.batches += 1;
+        run.longest = run.longest.max(took);
+        scan = if batch.capped || took > limits.target {
+            (scan / 2).max(1)
+        } else if took < limits.target / 2 {
+            (scan * 2).min(max_scan)
+        } else {
+            scan
+        };
     }
 }
 

@@ -552,8 +552,18 @@ pub struct Expired {
     pub points: i64,
 }
 
-/// Expire the due lots (past their date at `now`) of the members owning the `limit`
-/// soonest-due lots, across shops, set-based inside the caller's transaction. Each member
+/// What one expiry transaction did: per shop, and whether it stopped at its lot cap.
+#[derive(Clone, Debug, Default)]
+pub struct ExpiryBatch {
+    pub shops: Vec<Expired>,
+    /// More due lots of the members it took were left for the next batch.
+    pub capped: bool,
+}
+
+/// Expire the due lots (past their date at `now`) of the members owning the `scan`
+/// soonest-due lots, across shops, set-based inside the caller's transaction; at most
+/// `max_lots` of them (in member order, a member's oldest lots first), so a member with
+/// more due lots than that is expired over several batches. Each member
 /// (and currency) gets one expiry movement for all its due lots: a transaction, two
 /// entries and the balance lowered, with one allocation per lot it closes (as a
 /// redemption records the lots it spent), so a member's history shows one line per run
@@ -561,16 +571,21 @@ pub struct Expired {
 /// is expired under its member's lock and only while it still has points, so a re-run,
 /// or two runs at once, expire nothing twice; a lot that gets points back later (a
 /// cancelled redemption) expires again at the next run.
-pub async fn expire_due(tx: &mut Tx, now: i64, limit: i64) -> sqlx::Result<Vec<Expired>> {
+pub async fn expire_due(
+    tx: &mut Tx,
+    now: i64,
+    scan: i64,
+    max_lots: usize,
+) -> sqlx::Result<ExpiryBatch> {
     use crate::store::Val::{Int, OptInt, OptText, Text};
     use crate::store::{execute_values, fetch_values};
     let mut members: Vec<(i64, i64, String)> = on_tx!(tx, c => sqlx::query_as(
         "SELECT DISTINCT tenant_id, member_id, currency FROM (
            SELECT tenant_id, member_id, currency FROM lots
            WHERE remaining > 0 AND expires_at IS NOT NULL AND expires_at <= $1 ORDER BY expires_at LIMIT $2) AS due")
-        .bind(now).bind(limit).fetch_all(c).await)?;
+        .bind(now).bind(scan).fetch_all(c).await)?;
     if members.is_empty() {
-        return Ok(vec![]);
+        return Ok(ExpiryBatch::default());
     }
     // In key order, so two batches on PostgreSQL lock balances without deadlocking.
     members.sort_unstable();
@@ -601,8 +616,10 @@ pub async fn expire_due(tx: &mut Tx, now: i64, limit: i64) -> sqlx::Result<Vec<E
         &keys,
     )
     .await?;
-    // Grouped by member, lots in id order within each.
+    // Grouped by member, lots in id order within each; the rest past the cap wait.
     open.sort_unstable();
+    let capped = open.len() > max_lots.max(1);
+    open.truncate(max_lots.max(1));
     let wall = now_micros();
     let mut groups: Vec<(i64, i64, &str, i64, i64)> = vec![]; // tenant, member, currency, txn, points
     let (mut allocations, mut closed) = (vec![], vec![]);
@@ -708,7 +725,10 @@ pub async fn expire_due(tx: &mut Tx, now: i64, limit: i64) -> sqlx::Result<Vec<E
         &balances,
     )
     .await?;
-    Ok(per_shop.into_values().collect())
+    Ok(ExpiryBatch {
+        shops: per_shop.into_values().collect(),
+        capped,
+    })
 }
 
 /// Post one movement. See the module documentation.

@@ -1,5 +1,6 @@
 //! The operator's commands: `loyal verify` finds drift (on both backends) and says so
-//! in its exit code; `loyal --help` explains every subcommand.
+//! in its exit code; `loyal expire` expires due points once and says what it did;
+//! `loyal --help` explains every subcommand.
 
 use std::process::Command;
 
@@ -81,6 +82,61 @@ fn loyal_verify_exits_non_zero_on_drift() {
     let bad = loyal(&["verify", "--database-url", &url]);
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stdout).contains("DRIFT"));
+}
+
+#[test]
+fn loyal_expire_expires_due_points_once_and_says_how() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("ops.db").display());
+    assert!(loyal(&["migrate", "--database-url", &url]).status.success());
+    let forty_days_ago = jiff::Timestamp::now()
+        .checked_sub(jiff::SignedDuration::from_hours(24 * 40))
+        .unwrap()
+        .to_string();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (app, owner, m) = runtime.block_on(async {
+        let db = loyal::store::Db::connect(&url, 2).await.unwrap();
+        let app = crate::helpers::TestApp::spawn_on(db).await;
+        let owner = app.signup("ops").await;
+        owner
+            .set_ledger(crate::helpers::ledger_settings(
+                json!({"expiry": {"mode": "rolling", "months": 1, "round_up": "none"}}),
+            ))
+            .await;
+        let m = owner.member("0812345678").await;
+        for receipt in ["OLD-1", "OLD-2"] {
+            let res = owner.purchase_at(m, 25_000, receipt, &forty_days_ago).await;
+            assert_eq!(res.status, 201, "{}", res.body);
+        }
+        owner.purchase(m, 50_000, "NEW").await;
+        (app, owner, m)
+    });
+    let out = loyal(&["expire", "--database-url", &url]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("expired 20 points in 2 lots (1 transactions, the longest "),
+        "{text}"
+    );
+    let again = loyal(&["expire", "--database-url", &url]);
+    assert!(
+        String::from_utf8_lossy(&again.stdout)
+            .contains("expired 0 points in 0 lots (0 transactions"),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
+    runtime.block_on(async {
+        assert_eq!(
+            owner.points(m).await["balance"],
+            20,
+            "the fresh lot is kept"
+        );
+        app.assert_no_drift().await;
+    });
 }
 
 #[test]

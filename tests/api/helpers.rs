@@ -162,9 +162,13 @@ impl TestApp {
         Self::spawn_with(backend, |_| {}).await
     }
 
-    /// Serve an existing (migrated) SQLite database.
+    /// Serve an existing (migrated) SQLite database, with no periodic jobs of its own
+    /// (the test runs the commands that do them).
     pub async fn spawn_on(db: Db) -> TestApp {
-        Self::serve(db, tempfile::tempdir().ok(), Backend::Sqlite, |_| {}).await
+        Self::serve(db, tempfile::tempdir().ok(), Backend::Sqlite, |s| {
+            s.housekeeping_secs = 0
+        })
+        .await
     }
 
     pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {

@@ -409,12 +409,21 @@ db_test!(
                 assert_eq!(res.status, 201, "{}", res.body);
             }
         };
+        // One run in the default batches, one closing at most 2 lots per transaction, so
+        // members are split across its batches while the other run and the redemptions
+        // go on.
+        let small = loyal::ledger::ExpiryLimits {
+            scan: 1,
+            max_scan: 1,
+            max_lots: 2,
+            ..loyal::ledger::EXPIRY_LIMITS
+        };
         let (a, b, ()) = tokio::join!(
             loyal::ledger::run_expiry(&app.db, now),
-            loyal::ledger::run_expiry(&app.db, now),
+            loyal::ledger::run_expiry_with(&app.db, now, small),
             redeem
         );
-        let (a, b) = (a.unwrap(), b.unwrap());
+        let (a, b) = (a.unwrap().totals(), b.unwrap().totals());
         let expired = a.1 + b.1;
         // Whatever the interleaving, every point is either still held, redeemed or expired,
         // and nothing expired twice.
@@ -432,7 +441,10 @@ db_test!(
             "each due lot expired by exactly one run: {a:?} {b:?}"
         );
         assert_eq!(
-            loyal::ledger::run_expiry(&app.db, now).await.unwrap(),
+            loyal::ledger::run_expiry(&app.db, now)
+                .await
+                .unwrap()
+                .totals(),
             (0, 0)
         );
         app.assert_no_drift().await;
@@ -451,10 +463,16 @@ db_test!(
             .await;
         owner.purchase(m, 25_000, "NEW").await;
         let now = loyal::store::now_micros();
-        let (lots, points) = loyal::ledger::run_expiry(&app.db, now).await.unwrap();
+        let (lots, points) = loyal::ledger::run_expiry(&app.db, now)
+            .await
+            .unwrap()
+            .totals();
         assert_eq!((lots, points), (1, 20));
         assert_eq!(
-            loyal::ledger::run_expiry(&app.db, now).await.unwrap(),
+            loyal::ledger::run_expiry(&app.db, now)
+                .await
+                .unwrap()
+                .totals(),
             (0, 0),
             "a re-run changes nothing"
         );
@@ -515,7 +533,10 @@ db_test!(
         // The run as it will happen in two weeks.
         let now = loyal::store::now_micros() + 14 * 86_400_000_000;
         assert_eq!(
-            loyal::ledger::run_expiry(&app.db, now).await.unwrap(),
+            loyal::ledger::run_expiry(&app.db, now)
+                .await
+                .unwrap()
+                .totals(),
             (4, 45),
             "three lots of one member (25 points left) and one of the other (20)"
         );
@@ -545,7 +566,10 @@ db_test!(
             .await;
         assert_eq!(cancel.status, 201, "{}", cancel.body);
         assert_eq!(
-            loyal::ledger::run_expiry(&app.db, now).await.unwrap(),
+            loyal::ledger::run_expiry(&app.db, now)
+                .await
+                .unwrap()
+                .totals(),
             (1, 5)
         );
         let history = owner.all(&format!("/api/v1/members/{m}/ledger")).await;
@@ -553,6 +577,69 @@ db_test!(
         assert_eq!(owner.points(m).await["balance"], 20);
         let l = owner.get("/api/v1/reports/liability").await.body;
         assert_eq!(l["expired"].as_i64(), Some(50));
+        app.assert_no_drift().await;
+    }
+);
+
+db_test!(
+    a_member_with_more_due_lots_than_one_batch_may_close_is_expired_over_several,
+    |app| {
+        let owner = app.signup("kafe").await;
+        owner
+            .set_ledger(ledger_settings(
+                json!({"expiry": {"mode": "rolling", "months": 1, "round_up": "none"}}),
+            ))
+            .await;
+        let m = owner.member("0812345678").await;
+        for day in 0..5 {
+            let res = owner
+                .purchase_at(
+                    m,
+                    25_000,
+                    &format!("OLD-{day}"),
+                    &chrono_like_days_ago(40 + day),
+                )
+                .await;
+            assert_eq!(res.status, 201, "{}", res.body);
+        }
+        owner.purchase(m, 50_000, "NEW").await;
+        let limits = loyal::ledger::ExpiryLimits {
+            max_lots: 2,
+            ..loyal::ledger::EXPIRY_LIMITS
+        };
+        let run = loyal::ledger::run_expiry_with(&app.db, loyal::store::now_micros(), limits)
+            .await
+            .unwrap();
+        assert_eq!(run.totals(), (5, 50), "all five lots of 10 points");
+        assert_eq!(run.batches, 3, "2 + 2 + 1 lots: {run:?}");
+        // Each transaction is audited with what it closed, never more than the cap.
+        let audited = owner.all("/api/v1/audit-log?action=points.expired").await;
+        let mut lots: Vec<i64> = audited
+            .iter()
+            .map(|e| e["details"]["lots"].as_i64().unwrap())
+            .collect();
+        lots.sort_unstable();
+        assert_eq!(lots, vec![1, 2, 2], "{audited:?}");
+        let history = owner.all(&format!("/api/v1/members/{m}/ledger")).await;
+        let mut lines: Vec<i64> = history
+            .iter()
+            .filter(|t| t["kind"] == "expire")
+            .map(|t| t["amount"].as_i64().unwrap())
+            .collect();
+        lines.sort_unstable();
+        assert_eq!(lines, vec![-20, -20, -10], "one line per batch");
+        assert_eq!(
+            owner.points(m).await["balance"],
+            20,
+            "the fresh lot is kept"
+        );
+        assert_eq!(
+            loyal::ledger::run_expiry(&app.db, loyal::store::now_micros())
+                .await
+                .unwrap()
+                .totals(),
+            (0, 0)
+        );
         app.assert_no_drift().await;
     }
 );
