@@ -98,11 +98,7 @@ fn loyal_expire_expires_due_points_once_and_says_how() {
         let db = loyal::store::Db::connect(&url, 2).await.unwrap();
         let app = crate::helpers::TestApp::spawn_on(db).await;
         let owner = app.signup("ops").await;
-        owner
-            .set_ledger(crate::helpers::ledger_settings(
-                json!({"expiry": {"mode": "rolling", "months": 1, "round_up": "none"}}),
-            ))
-            .await;
+        owner.set_rolling_expiry(1).await;
         let m = owner.member("0812345678").await;
         for receipt in ["OLD-1", "OLD-2"] {
             let res = owner.purchase_at(m, 25_000, receipt, &forty_days_ago).await;

@@ -479,6 +479,15 @@ impl User {
         let res = self.put("/api/v1/ledger/settings", settings).await;
         assert_eq!(res.status, 200, "{}", res.body);
     }
+
+    /// The default ledger settings, with points that expire `months` after they were
+    /// earned, to the day.
+    pub async fn set_rolling_expiry(&self, months: u32) {
+        self.set_ledger(ledger_settings(
+            json!({"expiry": {"mode": "rolling", "months": months, "round_up": "none"}}),
+        ))
+        .await
+    }
 }
 
 /// The default ledger settings with some fields replaced.

@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::db_test;
 use crate::helpers::{Resp, User};
@@ -238,11 +238,7 @@ db_test!(
     a_large_file_imports_in_batches_with_opening_lots_that_expire_by_the_shop_rules,
     |app| {
         let owner = app.signup("kafe").await;
-        owner
-            .set_ledger(crate::helpers::ledger_settings(
-                json!({"expiry": {"mode": "rolling", "months": 2, "round_up": "none"}}),
-            ))
-            .await;
+        owner.set_rolling_expiry(2).await;
         // Already a member before the import: the file must not touch them.
         let existing = owner.member("0810001500").await;
         let mut csv = String::from("phone,full_name,points,gender,birthday\n");

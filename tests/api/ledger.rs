@@ -153,11 +153,7 @@ db_test!(
     redemptions_take_soonest_expiring_points_first_and_never_overdraw,
     |app| {
         let owner = app.signup("kafe").await;
-        owner
-            .set_ledger(ledger_settings(
-                json!({"expiry": {"mode": "rolling", "months": 2, "round_up": "none"}}),
-            ))
-            .await;
+        owner.set_rolling_expiry(2).await;
         let m = owner.member("0812345678").await;
         // Two months after 45 days ago is 14-17 days from now; a purchase today expires later.
         let old = chrono_like_days_ago(45);
@@ -379,11 +375,7 @@ db_test!(
     two_expiry_runs_at_once_expire_each_lot_once_while_members_redeem,
     |app| {
         let owner = app.signup("kafe").await;
-        owner
-            .set_ledger(ledger_settings(
-                json!({"expiry": {"mode": "rolling", "months": 1, "round_up": "none"}}),
-            ))
-            .await;
+        owner.set_rolling_expiry(1).await;
         let mut members = vec![];
         for i in 0..8 {
             let m = owner.member(&format!("08123456{i:02}")).await;
@@ -507,11 +499,7 @@ db_test!(
     an_expiry_run_writes_one_line_per_member_for_all_its_due_lots,
     |app| {
         let owner = app.signup("kafe").await;
-        owner
-            .set_ledger(ledger_settings(
-                json!({"expiry": {"mode": "rolling", "months": 1, "round_up": "none"}}),
-            ))
-            .await;
+        owner.set_rolling_expiry(1).await;
         let m = owner.member("0812345678").await;
         let other = owner.member("0812345679").await;
         // Three lots expiring within the next 11 days (points last one month here).
@@ -585,11 +573,7 @@ db_test!(
     a_member_with_more_due_lots_than_one_batch_may_close_is_expired_over_several,
     |app| {
         let owner = app.signup("kafe").await;
-        owner
-            .set_ledger(ledger_settings(
-                json!({"expiry": {"mode": "rolling", "months": 1, "round_up": "none"}}),
-            ))
-            .await;
+        owner.set_rolling_expiry(1).await;
         let m = owner.member("0812345678").await;
         for day in 0..5 {
             let res = owner
