@@ -564,10 +564,11 @@ pub struct ExpiryBatch {
 /// soonest-due lots, across shops, set-based inside the caller's transaction; at most
 /// `max_lots` of them (in member order, a member's oldest lots first), so a member with
 /// more due lots than that is expired over several batches. Each member
-/// (and currency) gets one expiry movement for all its due lots: a transaction, two
-/// entries and the balance lowered, with one allocation per lot it closes (as a
-/// redemption records the lots it spent), so a member's history shows one line per run
-/// however many lots expired, and each expired lot writes two rows instead of six. A lot
+/// (and currency) gets one expiry movement for the due lots the batch closes: a
+/// transaction, two entries and the balance lowered, with one allocation per lot (as a
+/// redemption records the lots it spent), so a member's history shows one line per batch
+/// (per run, unless the member has more due lots than a batch may close), and each
+/// expired lot writes two rows instead of six. A lot
 /// is expired under its member's lock and only while it still has points, so a re-run,
 /// or two runs at once, expire nothing twice; a lot that gets points back later (a
 /// cancelled redemption) expires again at the next run.

@@ -53,6 +53,10 @@ async fn small_scale_run(backend: Backend) {
         "{report:?}"
     );
     assert_eq!(report.due_lots_after, 0, "{report:?}");
+    assert!(
+        report.expiry_longest > std::time::Duration::ZERO,
+        "the expiry's longest transaction is reported: {report:?}"
+    );
     assert_eq!(report.drift, 0, "{report:?}");
     assert!(report.server_peak_mib.is_some_and(|m| m > 0), "{report:?}");
     assert_eq!(
