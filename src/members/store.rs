@@ -97,25 +97,26 @@ pub async fn count(db: &Db, tenant_id: i64) -> sqlx::Result<i64> {
     Ok(n)
 }
 
+/// The member whose `column` is `$2`, or the survivor it was merged into, read in one
+/// query (on PostgreSQL each query is a round trip; a point of sale's lookup pays them).
+fn survivor_by(column: &str) -> String {
+    format!(
+        "SELECT {COLUMNS} FROM members WHERE tenant_id = $1 AND id = \
+         (SELECT COALESCE(merged_into, id) FROM members WHERE tenant_id = $1 AND {column} = $2)"
+    )
+}
+
 /// A member by id; a merged profile resolves to its survivor.
 pub async fn get(db: &Db, tenant_id: i64, id: i64) -> sqlx::Result<Option<Member>> {
-    let Some(id) = resolve_alias(db, tenant_id, id).await? else {
-        return Ok(None);
-    };
-    let sql = format!("SELECT {COLUMNS} FROM members WHERE tenant_id = $1 AND id = $2");
+    let sql = survivor_by("id");
     let rows: Vec<Member> =
         on_db!(db, pool => sqlx::query_as(&sql).bind(tenant_id).bind(id).fetch_all(pool).await)?;
     Ok(hydrate(db, tenant_id, rows).await?.pop())
 }
 
 /// A member by phone; the phone of a merged profile resolves to its survivor.
-/// One query finds the phone, resolves the survivor as [`get`] does and reads the member
-/// (a point of sale's lookup; on PostgreSQL each query is a round trip).
 pub async fn find_by_phone(db: &Db, tenant_id: i64, phone: &Phone) -> sqlx::Result<Option<Member>> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM members WHERE tenant_id = $1 AND id = \
-         (SELECT COALESCE(merged_into, id) FROM members WHERE tenant_id = $1 AND phone = $2)"
-    );
+    let sql = survivor_by("phone");
     let rows: Vec<Member> = on_db!(db, pool => sqlx::query_as(&sql)
         .bind(tenant_id).bind(phone.as_str()).fetch_all(pool).await)?;
     Ok(hydrate(db, tenant_id, rows).await?.pop())
