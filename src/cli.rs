@@ -297,7 +297,7 @@ async fn import_members(
     bar.finish();
     let counts = result.map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
     println!(
-        "{} rows: {} members imported with {} points, {} already members (unchanged), {} refused{}",
+        "{} rows: {} members imported with {} points, {} already members (unchanged), {} refused{}; {} transactions, the longest {} ms",
         counts.rows,
         counts.imported,
         counts.points,
@@ -307,7 +307,9 @@ async fn import_members(
             (0, _) => String::new(),
             (_, Some(p)) => format!(" (see {})", p.display()),
             (_, None) => " (add --errors FILE for the full report)".into(),
-        }
+        },
+        counts.transactions,
+        counts.longest_ms
     );
     Ok(())
 }

@@ -422,12 +422,14 @@ pub async fn scale(b: ScaleBench) -> anyhow::Result<ScaleReport> {
         .map_err(|e| anyhow::anyhow!(e))?;
     let imported = started.elapsed();
     println!(
-        "import: {} rows ({} imported, {} failed) in {:.1} s → {} rows/s",
+        "import: {} rows ({} imported, {} failed) in {:.1} s → {} rows/s; {} transactions, the longest {} ms",
         report.import.rows,
         report.import.imported,
         report.import.failed,
         imported.as_secs_f64(),
-        per_second(report.import.rows, imported)
+        per_second(report.import.rows, imported),
+        report.import.transactions,
+        report.import.longest_ms
     );
 
     // 3. Lookups by phone over HTTP, before the expiry: at 10M members the expiry runs

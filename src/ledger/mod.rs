@@ -78,7 +78,7 @@ pub async fn post_one(
 /// (one commit and one write of each page for more lots) but holds the write lock longer,
 /// and on SQLite every purchase waits for it: at 10M members the first transactions of a
 /// run (2,000 heavy buyers, 60,000 lots) held it ~1.6 s (docs/BENCHMARKS.md). So a run
-/// adapts its batch to a time, and caps the lots of one batch for the member who alone
+/// adapts its batch to a time ([`crate::store::BatchSizer`]), and caps the lots of one batch for the member who alone
 /// has more than that.
 #[derive(Clone, Copy, Debug)]
 pub struct ExpiryLimits {
@@ -146,13 +146,16 @@ pub async fn run_expiry_with(
         label: "expiry",
     };
     let mut run = ExpiryRun::default();
-    let max_scan = limits.max_scan.max(1);
-    let mut scan = limits.scan.clamp(1, max_scan);
+    let mut scan = crate::store::BatchSizer::new(
+        limits.scan.max(1) as usize,
+        limits.max_scan.max(1) as usize,
+        limits.target,
+    );
     let mut deadlocks = 0;
     loop {
         let started = std::time::Instant::now();
         let mut tx = db.begin().await?;
-        let batch = match store::expire_due(&mut tx, now, scan, limits.max_lots).await {
+        let batch = match store::expire_due(&mut tx, now, scan.size as i64, limits.max_lots).await {
             Ok(batch) => batch,
             // A purchase group locked the same members in another order; it went through,
             // so this batch is tried again.
@@ -176,13 +179,7 @@ pub async fn run_expiry_with(
         let took = started.elapsed();
         run.batches += 1;
         run.longest = run.longest.max(took);
-        scan = if batch.capped || took > limits.target {
-            (scan / 2).max(1)
-        } else if took < limits.target / 2 {
-            (scan * 2).min(max_scan)
-        } else {
-            scan
-        };
+        scan.adapt(took, batch.capped);
     }
 }
 

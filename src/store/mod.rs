@@ -275,6 +275,41 @@ where
     Ok(out)
 }
 
+/// Sizes the transactions of a bulk job (expiry, member import) to a time. On SQLite a
+/// write transaction holds the database's one write lock, so every purchase waits behind
+/// it; a bigger transaction writes each page it touches once for more rows. So a job
+/// starts small, halves after a transaction longer than `target` (or one that stopped at
+/// a cap), and doubles after one under half of it, up to `max`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BatchSizer {
+    /// What the next transaction takes (lots scanned, rows imported).
+    pub size: usize,
+    pub max: usize,
+    pub target: Duration,
+}
+
+impl BatchSizer {
+    pub fn new(first: usize, max: usize, target: Duration) -> Self {
+        let max = max.max(1);
+        BatchSizer {
+            size: first.clamp(1, max),
+            max,
+            target,
+        }
+    }
+
+    /// After a transaction of the current size that took `took`.
+    pub fn adapt(&mut self, took: Duration, capped: bool) {
+        self.size = if capped || took > self.target {
+            (self.size / 2).max(1)
+        } else if took < self.target / 2 {
+            (self.size * 2).min(self.max)
+        } else {
+            self.size
+        };
+    }
+}
+
 /// The first id that can belong to a movement at or after `from`: a movement's time is at
 /// most 5 minutes after the moment it was recorded (the API refuses later times) and ids
 /// grow with that moment, so `t.id >= first_id_from(from)` (a range on the
@@ -350,4 +385,30 @@ where
     qb.push(" ");
     qb.push(tail);
     qb
+}
+
+#[cfg(test)]
+mod tests {
+    use super::BatchSizer;
+    use std::time::Duration;
+
+    #[test]
+    fn a_bulk_job_halves_after_a_slow_or_capped_transaction_and_doubles_after_a_fast_one() {
+        let ms = Duration::from_millis;
+        let mut s = BatchSizer::new(1_000, 5_000, ms(500));
+        s.adapt(ms(100), false);
+        assert_eq!(s.size, 2_000, "under half the target: twice");
+        s.adapt(ms(300), false);
+        assert_eq!(s.size, 2_000, "between half and all of it: the same");
+        s.adapt(ms(100), false);
+        s.adapt(ms(100), false);
+        assert_eq!(s.size, 5_000, "never past the most");
+        s.adapt(ms(900), false);
+        assert_eq!(s.size, 2_500, "over the target: half");
+        s.adapt(ms(10), true);
+        assert_eq!(s.size, 1_250, "stopped at a cap: half, however fast");
+        let mut one = BatchSizer::new(0, 0, ms(500));
+        one.adapt(ms(900), false);
+        assert_eq!(one.size, 1, "never empty");
+    }
 }

@@ -1,5 +1,6 @@
 //! The operator's commands: `loyal verify` finds drift (on both backends) and says so
 //! in its exit code; `loyal expire` expires due points once and says what it did;
+//! `loyal import members` imports a file and reports its refused rows;
 //! `loyal --help` explains every subcommand.
 
 use std::process::Command;
@@ -130,6 +131,72 @@ fn loyal_expire_expires_due_points_once_and_says_how() {
             owner.points(m).await["balance"],
             20,
             "the fresh lot is kept"
+        );
+        app.assert_no_drift().await;
+    });
+}
+
+#[test]
+fn loyal_import_members_imports_a_file_and_writes_its_refused_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("ops.db").display());
+    assert!(loyal(&["migrate", "--database-url", &url]).status.success());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (app, owner) = runtime.block_on(async {
+        let db = loyal::store::Db::connect(&url, 2).await.unwrap();
+        let app = crate::helpers::TestApp::spawn_on(db).await;
+        let owner = app.signup("ops").await;
+        (app, owner)
+    });
+    let file = dir.path().join("members.csv");
+    std::fs::write(
+        &file,
+        "เบอร์โทร,ชื่อ,คะแนน\n081-234-5678,สมชาย ใจดี,120\n0899,สั้น,5\n0823456789,มาลี,-3\n",
+    )
+    .unwrap();
+    let errors = dir.path().join("errors.csv");
+    let args = [
+        "import",
+        "members",
+        file.to_str().unwrap(),
+        "--tenant",
+        "ops",
+        "--errors",
+        errors.to_str().unwrap(),
+        "--database-url",
+        &url,
+    ];
+    let out = loyal(&args);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("3 rows: 1 members imported with 120 points, 0 already members (unchanged), 2 refused (see ")
+            && text.contains("; 1 transactions, the longest "),
+        "{text}"
+    );
+    let report = std::fs::read_to_string(&errors).unwrap();
+    assert!(
+        report.contains("3,phone,0899,") && report.contains("4,points,-3,"),
+        "each refused row with its row number and column: {report}"
+    );
+    let again = loyal(&args);
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains(
+            "3 rows: 0 members imported with 0 points, 1 already members (unchanged), 2 refused"
+        ),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
+    runtime.block_on(async {
+        let m = owner.get("/api/v1/members?phone=0812345678").await.body["items"][0].clone();
+        assert_eq!(m["first_name"], "สมชาย");
+        assert_eq!(
+            owner.points(m["id"].as_i64().unwrap()).await["balance"],
+            120
         );
         app.assert_no_drift().await;
     });
