@@ -47,6 +47,17 @@ fn loyal(args: &[&str]) -> std::process::Output {
         .expect("run loyal")
 }
 
+/// Run loyal, expect it to succeed, and return what it printed.
+fn loyal_ok(args: &[&str]) -> String {
+    let out = loyal(args);
+    assert!(
+        out.status.success(),
+        "loyal {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 #[test]
 fn loyal_verify_exits_non_zero_on_drift() {
     let dir = tempfile::tempdir().unwrap();
@@ -108,23 +119,15 @@ fn loyal_expire_expires_due_points_once_and_says_how() {
         owner.purchase(m, 50_000, "NEW").await;
         (app, owner, m)
     });
-    let out = loyal(&["expire", "--database-url", &url]);
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = loyal_ok(&["expire", "--database-url", &url]);
     assert!(
         text.contains("expired 20 points in 2 lots (1 transactions, the longest "),
         "{text}"
     );
-    let again = loyal(&["expire", "--database-url", &url]);
+    let again = loyal_ok(&["expire", "--database-url", &url]);
     assert!(
-        String::from_utf8_lossy(&again.stdout)
-            .contains("expired 0 points in 0 lots (0 transactions"),
-        "{}",
-        String::from_utf8_lossy(&again.stdout)
+        again.contains("expired 0 points in 0 lots (0 transactions"),
+        "{again}"
     );
     runtime.block_on(async {
         assert_eq!(
@@ -166,13 +169,7 @@ fn loyal_import_members_imports_a_file_and_writes_its_refused_rows() {
         "--database-url",
         &url,
     ];
-    let out = loyal(&args);
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = loyal_ok(&args);
     assert!(
         text.contains("3 rows: 1 members imported with 120 points, 0 already members (unchanged), 2 refused (see ")
             && text.contains("; 1 transactions, the longest "),
@@ -183,13 +180,12 @@ fn loyal_import_members_imports_a_file_and_writes_its_refused_rows() {
         report.contains("3,phone,0899,") && report.contains("4,points,-3,"),
         "each refused row with its row number and column: {report}"
     );
-    let again = loyal(&args);
+    let again = loyal_ok(&args);
     assert!(
-        String::from_utf8_lossy(&again.stdout).contains(
+        again.contains(
             "3 rows: 0 members imported with 0 points, 1 already members (unchanged), 2 refused"
         ),
-        "{}",
-        String::from_utf8_lossy(&again.stdout)
+        "{again}"
     );
     runtime.block_on(async {
         let m = owner.get("/api/v1/members?phone=0812345678").await.body["items"][0].clone();
