@@ -359,11 +359,15 @@ pub fn is_deadlock(err: &sqlx::Error) -> bool {
 /// holds a statement per text, and the text depends on the number of rows: a big chunk
 /// of a size not seen before would stay there with all its bind slots (bulk jobs whose
 /// transactions vary in size grew `loyal import members` from 87 MB to 200 MB). Full
-/// chunks always have the same text, and small ones are small.
+/// chunks always have the same text, and small ones (a group of purchases) are small and
+/// come back often.
 fn cache_statement(rows: &[Vec<Val<'_>>], chunk: &[Vec<Val<'_>>]) -> bool {
-    let full = MAX_BINDS / rows.first().map_or(1, |r| r.len().max(1));
-    chunk.len() <= 64 || chunk.len() == full
+    let width = rows.first().map_or(1, |r| r.len().max(1));
+    chunk.len() == MAX_BINDS / width || chunk.len() * width <= SMALL_BINDS
 }
+
+/// Statements with at most this many bound values stay cached whatever their size.
+const SMALL_BINDS: usize = 4_096;
 
 fn chunks<'r, 'a>(rows: &'r [Vec<Val<'a>>]) -> std::slice::Chunks<'r, Vec<Val<'a>>> {
     let width = rows.first().map_or(1, |r| r.len().max(1));
