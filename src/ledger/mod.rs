@@ -78,8 +78,8 @@ pub async fn post_one(
 /// (one commit and one write of each page for more lots) but holds the write lock longer,
 /// and on SQLite every purchase waits for it: at 10M members the first transactions of a
 /// run (2,000 heavy buyers, 60,000 lots) held it ~1.6 s (docs/BENCHMARKS.md). So a run
-/// adapts its batch to a time ([`crate::store::BatchSizer`]), and caps the lots of one batch for the member who alone
-/// has more than that.
+/// adapts its batch to a time ([`crate::store::BatchSizer`]), and caps the lots of one
+/// batch for the member who alone has more than that.
 #[derive(Clone, Copy, Debug)]
 pub struct ExpiryLimits {
     /// The soonest-due lots whose members (with all their due lots) the first
