@@ -82,26 +82,20 @@ pub async fn post_one(
 /// batch for the member who alone has more than that.
 #[derive(Clone, Copy, Debug)]
 pub struct ExpiryLimits {
-    /// The soonest-due lots whose members (with all their due lots) the first
-    /// transaction takes.
-    pub scan: i64,
-    /// The most soonest-due lots any transaction takes, however fast they go.
-    pub max_scan: i64,
+    /// How many soonest-due lots a transaction takes the members of (with all their due
+    /// lots): halved after a transaction longer than its target (or one stopped at
+    /// `max_lots`), doubled after one under half of it.
+    pub scan: crate::store::BatchSizer,
     /// Most lots one transaction closes.
     pub max_lots: usize,
-    /// The time one transaction should take: after a longer one (or one stopped at
-    /// `max_lots`) the next scans half as many lots; after one under half of it, twice.
-    pub target: std::time::Duration,
 }
 
 /// What `loyal expire` and the server's housekeeping use: a purchase waits about half a
 /// second at most behind an expiry transaction.
 pub const EXPIRY_LIMITS: ExpiryLimits = ExpiryLimits {
     // Small to start: the first due lots may belong to heavy buyers with many each.
-    scan: 250,
-    max_scan: 20_000,
+    scan: crate::store::BatchSizer::new(250, 20_000, std::time::Duration::from_millis(500)),
     max_lots: 20_000,
-    target: std::time::Duration::from_millis(500),
 };
 
 /// What an expiry run did.
@@ -146,16 +140,13 @@ pub async fn run_expiry_with(
         label: "expiry",
     };
     let mut run = ExpiryRun::default();
-    let mut scan = crate::store::BatchSizer::new(
-        limits.scan.max(1) as usize,
-        limits.max_scan.max(1) as usize,
-        limits.target,
-    );
+    let mut scan = limits.scan;
     let mut deadlocks = 0;
     loop {
         let started = std::time::Instant::now();
         let mut tx = db.begin().await?;
-        let batch = match store::expire_due(&mut tx, now, scan.size as i64, limits.max_lots).await {
+        let batch = match store::expire_due(&mut tx, now, scan.size() as i64, limits.max_lots).await
+        {
             Ok(batch) => batch,
             // A purchase group locked the same members in another order; it went through,
             // so this batch is tried again.

@@ -642,11 +642,8 @@ pub struct ImportCounts {
 /// write each page they touch once for more rows: at 200k members on SQLite a file of
 /// 200,000 rows took 10.7 s in transactions of 1,000 rows and 5.8 s in 30,000
 /// (docs/BENCHMARKS.md).
-pub const IMPORT_BATCHES: BatchSizer = BatchSizer {
-    size: BATCH_ROWS,
-    max: 50_000,
-    target: std::time::Duration::from_millis(500),
-};
+pub const IMPORT_BATCHES: BatchSizer =
+    BatchSizer::new(BATCH_ROWS, 50_000, std::time::Duration::from_millis(500));
 
 /// Import a file. `on_progress` is called after every batch the file is read in;
 /// `on_errors` with the errors of each. Returns the totals, or why the file as a whole
@@ -672,7 +669,7 @@ pub async fn import_file_with(
 ) -> Result<ImportCounts, String> {
     // The reading thread parses and checks the rows, and keeps up to a transaction's
     // worth ready while the database writes the last one.
-    let ahead = (sizer.max / BATCH_ROWS).clamp(4, 64);
+    let ahead = (sizer.max() / BATCH_ROWS).clamp(4, 64);
     let (tx_checked, mut rx) = tokio::sync::mpsc::channel::<Result<Checked, String>>(ahead);
     let path_buf = path.to_path_buf();
     let reader = tokio::task::spawn_blocking(move || {
@@ -700,15 +697,15 @@ pub async fn import_file_with(
         if let Some(checked) = next {
             let checked = checked?;
             counts.rows += checked.rows;
-            counts.failed += checked.failed;
+            counts.failed += checked.failed();
             counts.bytes_read = counts.bytes_read.max(checked.bytes_read);
             pending.extend(checked.good);
             if !checked.errors.is_empty() {
                 on_errors.send(&checked.errors).await;
             }
         }
-        while pending.len() >= sizer.size || (read_all && !pending.is_empty()) {
-            let rows: Vec<ImportRow> = pending.drain(..sizer.size.min(pending.len())).collect();
+        while pending.len() >= sizer.size() || (read_all && !pending.is_empty()) {
+            let rows: Vec<ImportRow> = pending.drain(..sizer.size().min(pending.len())).collect();
             let started = std::time::Instant::now();
             write_batch(db, target, &rows, &settings, &tz, &mut counts).await?;
             let took = started.elapsed();
@@ -733,9 +730,15 @@ struct Checked {
     errors: Vec<RowError>,
     /// Data rows read (blank rows and the header not counted).
     rows: u64,
-    /// Rows refused.
-    failed: u64,
     bytes_read: u64,
+}
+
+impl Checked {
+    /// Rows refused (a row may have errors in several columns).
+    fn failed(&self) -> u64 {
+        let rows: std::collections::BTreeSet<u64> = self.errors.iter().map(|e| e.row).collect();
+        rows.len() as u64
+    }
 }
 
 /// Checks a file's rows in order: the header, each row, and phones seen earlier in it.
@@ -763,7 +766,6 @@ impl Checker {
             good: Vec::with_capacity(batch.rows.len()),
             errors: vec![],
             rows: 0,
-            failed: 0,
             bytes_read: batch.bytes_read,
         };
         for (row, cells) in batch.rows {
@@ -791,12 +793,6 @@ impl Checker {
                 Err(mut e) => out.errors.append(&mut e),
             }
         }
-        out.failed = out
-            .errors
-            .iter()
-            .map(|e| e.row)
-            .collect::<std::collections::BTreeSet<_>>()
-            .len() as u64;
         Ok(out)
     }
 }

@@ -284,20 +284,33 @@ where
 /// a cap), and doubles after one under half of it, up to `max`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BatchSizer {
-    /// What the next transaction takes (lots scanned, rows imported).
-    pub size: usize,
-    pub max: usize,
-    pub target: Duration,
+    size: usize,
+    max: usize,
+    target: Duration,
 }
 
 impl BatchSizer {
-    pub fn new(first: usize, max: usize, target: Duration) -> Self {
-        let max = max.max(1);
-        BatchSizer {
-            size: first.clamp(1, max),
-            max,
-            target,
-        }
+    /// Starts at `first` (lots scanned, rows imported), never below 1 or above `max`.
+    pub const fn new(first: usize, max: usize, target: Duration) -> Self {
+        let max = if max == 0 { 1 } else { max };
+        let size = if first == 0 {
+            1
+        } else if first > max {
+            max
+        } else {
+            first
+        };
+        BatchSizer { size, max, target }
+    }
+
+    /// What the next transaction takes.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// The most any transaction takes.
+    pub fn max(&self) -> usize {
+        self.max
     }
 
     /// After a transaction of the current size that took `took`.
@@ -413,18 +426,18 @@ mod tests {
         let ms = Duration::from_millis;
         let mut s = BatchSizer::new(1_000, 5_000, ms(500));
         s.adapt(ms(100), false);
-        assert_eq!(s.size, 2_000, "under half the target: twice");
+        assert_eq!(s.size(), 2_000, "under half the target: twice");
         s.adapt(ms(300), false);
-        assert_eq!(s.size, 2_000, "between half and all of it: the same");
+        assert_eq!(s.size(), 2_000, "between half and all of it: the same");
         s.adapt(ms(100), false);
         s.adapt(ms(100), false);
-        assert_eq!(s.size, 5_000, "never past the most");
+        assert_eq!(s.size(), 5_000, "never past the most");
         s.adapt(ms(900), false);
-        assert_eq!(s.size, 2_500, "over the target: half");
+        assert_eq!(s.size(), 2_500, "over the target: half");
         s.adapt(ms(10), true);
-        assert_eq!(s.size, 1_250, "stopped at a cap: half, however fast");
+        assert_eq!(s.size(), 1_250, "stopped at a cap: half, however fast");
         let mut one = BatchSizer::new(0, 0, ms(500));
         one.adapt(ms(900), false);
-        assert_eq!(one.size, 1, "never empty");
+        assert_eq!(one.size(), 1, "never empty");
     }
 }

@@ -405,10 +405,8 @@ db_test!(
         // members are split across its batches while the other run and the redemptions
         // go on.
         let small = loyal::ledger::ExpiryLimits {
-            scan: 1,
-            max_scan: 1,
+            scan: loyal::store::BatchSizer::new(1, 1, std::time::Duration::from_millis(500)),
             max_lots: 2,
-            ..loyal::ledger::EXPIRY_LIMITS
         };
         let (a, b, ()) = tokio::join!(
             loyal::ledger::run_expiry(&app.db, now),

@@ -253,9 +253,12 @@ async fn run(backend: Backend, ops: Vec<Op>, refund_policy: RefundPolicy) {
                 // Batches of at most 2 lots: a member's due lots are split across
                 // transactions, which must add up to what one would have done.
                 let small = loyal::ledger::ExpiryLimits {
-                    scan: 1,
+                    scan: loyal::store::BatchSizer::new(
+                        1,
+                        20_000,
+                        std::time::Duration::from_millis(500),
+                    ),
                     max_lots: 2,
-                    ..loyal::ledger::EXPIRY_LIMITS
                 };
                 let run = loyal::ledger::run_expiry_with(&w.db, w.clock, small)
                     .await
