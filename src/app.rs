@@ -35,6 +35,8 @@ pub struct Inner {
     pub sms: crate::otp::sms::SmsSender,
     /// Group-committing purchase writer (None when `ledger_group_commit` is off).
     pub ledger_writer: Option<crate::ledger::writer::LedgerWriter>,
+    /// API keys recently found valid.
+    pub api_keys: crate::auth::api_keys::KeyCache,
 }
 
 /// Shared by every request: cheap to clone.
@@ -127,6 +129,9 @@ pub fn build(db: Db, settings: Settings) -> (AppState, Router) {
                 },
             )
         }),
+        api_keys: crate::auth::api_keys::KeyCache::new(std::time::Duration::from_secs(
+            settings.api_key_trust_secs,
+        )),
         db,
         policies,
         openapi: Arc::new(doc),

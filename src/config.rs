@@ -95,6 +95,10 @@ settings! {
     max_import_bytes: u64 = 2 * 1024 * 1024 * 1024, secret = false;
     /// Seconds after which a request is cancelled with 503.
     request_timeout_secs: u64 = 30, secret = false;
+    /// Seconds an API key found valid is trusted without reading it again. Revoking a key
+    /// takes effect at once on the server it is revoked through, and within this time on
+    /// other servers sharing the database. 0 reads the key on every request.
+    api_key_trust_secs: u64 = 5, secret = false;
     /// Lifetime of a web session, in hours.
     session_hours: u64 = 12, secret = false;
     /// Lifetime of a staff invitation link, in hours.

@@ -311,5 +311,6 @@ pub(crate) async fn revoke_api_key(
     }
     audit::record(&mut tx, &ctx, Change::new("api_key.revoked", "api_key", id)).await?;
     tx.commit().await?;
+    app.api_keys.forget(id);
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,6 +1,11 @@
 //! API keys for integrations: `lk_<id>_<secret>`, shown once, stored as a hash of the
 //! secret, scoped to a subset of its creator's permissions.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
 use serde::Serialize;
 
 use super::{Actor, Permission, Principal};
@@ -83,8 +88,91 @@ pub async fn create(
     Ok((id, format!("lk_{id}_{secret}")))
 }
 
+/// Most keys held: a coalition's merchants may hold a million keys, but only the busy
+/// ones are worth holding. When full, entries past their time are dropped, then all.
+const MOST_KEYS: usize = 10_000;
+
+/// Keys recently found valid, so that a till's every request does not read its key
+/// again (one of the two queries of a purchase over HTTP; see docs/BENCHMARKS.md). A key
+/// is trusted for `api_key_trust_secs`; revoking it through this process forgets it at
+/// once, another process sharing the database stops accepting it within that time.
+pub struct KeyCache {
+    trusted_for: Duration,
+    keys: Mutex<HashMap<i64, Trusted>>,
+    /// Keys forgotten so far: a key read before a revocation is not held after it.
+    forgotten: AtomicU64,
+}
+
+struct Trusted {
+    secret_hash: String,
+    principal: Principal,
+    until: Instant,
+}
+
+impl KeyCache {
+    pub fn new(trusted_for: Duration) -> KeyCache {
+        KeyCache {
+            trusted_for,
+            keys: Mutex::default(),
+            forgotten: AtomicU64::default(),
+        }
+    }
+
+    /// Forget a key (it was revoked): its next use reads the database.
+    pub fn forget(&self, id: i64) {
+        let mut keys = self.lock();
+        self.forgotten.fetch_add(1, Ordering::SeqCst);
+        keys.remove(&id);
+    }
+
+    /// Taken before reading a key, given back to [`Self::put`].
+    fn epoch(&self) -> u64 {
+        self.forgotten.load(Ordering::SeqCst)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, Trusted>> {
+        // A panic while holding the lock cannot leave the map half-changed.
+        self.keys.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The principal of a trusted key whose secret matches: `Some(None)` if the secret
+    /// does not match, `None` if the key is not held (or no longer trusted).
+    fn get(&self, id: i64, secret_hash: &str) -> Option<Option<Principal>> {
+        let keys = self.lock();
+        let held = keys.get(&id).filter(|t| t.until > Instant::now())?;
+        Some(constant_time_eq(&held.secret_hash, secret_hash).then(|| held.principal.clone()))
+    }
+
+    /// Hold a key read from the database, unless a key was forgotten since `epoch` (the
+    /// read may predate a revocation).
+    fn put(&self, epoch: u64, id: i64, secret_hash: String, principal: Principal) {
+        let now = Instant::now();
+        if self.trusted_for.is_zero() {
+            return;
+        }
+        let mut keys = self.lock();
+        if self.epoch() != epoch {
+            return;
+        }
+        if keys.len() >= MOST_KEYS {
+            keys.retain(|_, t| t.until > now);
+            if keys.len() >= MOST_KEYS {
+                keys.clear();
+            }
+        }
+        keys.insert(
+            id,
+            Trusted {
+                secret_hash,
+                principal,
+                until: now + self.trusted_for,
+            },
+        );
+    }
+}
+
 /// The principal of a valid, unrevoked key of an active tenant.
-pub async fn resolve(db: &Db, key: &str) -> sqlx::Result<Option<Principal>> {
+pub async fn resolve(db: &Db, cache: &KeyCache, key: &str) -> sqlx::Result<Option<Principal>> {
     let Some((id, secret)) = key
         .strip_prefix("lk_")
         .and_then(|rest| rest.split_once('_'))
@@ -94,6 +182,11 @@ pub async fn resolve(db: &Db, key: &str) -> sqlx::Result<Option<Principal>> {
     let Ok(id) = id.parse::<i64>() else {
         return Ok(None);
     };
+    let secret_hash = token_hash(secret);
+    if let Some(held) = cache.get(id, &secret_hash) {
+        return Ok(held);
+    }
+    let epoch = cache.epoch();
     let sql = format!(
         "SELECT {} FROM api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE k.id = $1 AND t.status = 'active'",
         COLUMNS
@@ -105,7 +198,7 @@ pub async fn resolve(db: &Db, key: &str) -> sqlx::Result<Option<Principal>> {
     let row: Option<KeyRow> =
         on_db!(db, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await)?;
     let Some(row) = row else { return Ok(None) };
-    if row.revoked_at.is_some() || !constant_time_eq(&row.secret_hash, &token_hash(secret)) {
+    if row.revoked_at.is_some() || !constant_time_eq(&row.secret_hash, &secret_hash) {
         return Ok(None);
     }
     // Record use at most once a minute, so reads do not turn into writes.
@@ -114,7 +207,7 @@ pub async fn resolve(db: &Db, key: &str) -> sqlx::Result<Option<Principal>> {
         on_db!(db, pool => sqlx::query("UPDATE api_keys SET last_used_at = $3 WHERE tenant_id = $1 AND id = $2")
             .bind(row.tenant_id).bind(row.id).bind(now).execute(pool).await.map(|r| r.rows_affected()))?;
     }
-    Ok(Some(Principal {
+    let principal = Principal {
         tenant_id: row.tenant_id,
         actor: Actor::ApiKey {
             id: row.id,
@@ -122,7 +215,9 @@ pub async fn resolve(db: &Db, key: &str) -> sqlx::Result<Option<Principal>> {
             name: row.name,
         },
         csrf_token: None,
-    }))
+    };
+    cache.put(epoch, row.id, row.secret_hash, principal.clone());
+    Ok(Some(principal))
 }
 
 pub async fn list(

@@ -23,7 +23,7 @@ pub async fn resolve(app: &AppState, headers: &HeaderMap) -> Result<Option<Princ
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim)
             .unwrap_or_default();
-        return match api_keys::resolve(&app.db, key).await? {
+        return match api_keys::resolve(&app.db, &app.api_keys, key).await? {
             Some(p) => Ok(Some(p)),
             None => Err(ApiError::new(
                 Code::Unauthenticated,

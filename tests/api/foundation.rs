@@ -449,6 +449,81 @@ db_test!(api_keys_are_scoped_shown_once_and_revocable, |app| {
     );
 });
 
+db_test!(
+    a_key_revoked_on_another_server_stops_working_within_the_trust_time,
+    |app| {
+        let _ = app;
+        // Two servers sharing one database: `here` trusts a key it found valid for a
+        // second, `there` reads it on every request.
+        let here = TestApp::spawn_with(app.backend, |s| s.api_key_trust_secs = 1).await;
+        let there = here.another_server(|s| s.api_key_trust_secs = 0).await;
+        let owner = here.signup("kafe").await;
+        let key = |name: &str| {
+            let owner = &owner;
+            let name = name.to_string();
+            async move {
+                let created = owner
+                    .post(
+                        "/api/v1/api-keys",
+                        json!({"name": name, "scopes": ["branches.read"]}),
+                    )
+                    .await;
+                assert_eq!(created.status, 201, "{}", created.body);
+                (
+                    created.body["key"]["id"].as_i64().unwrap(),
+                    created.body["secret"].as_str().unwrap().to_string(),
+                )
+            }
+        };
+        let (first, secret) = key("POS 1").await;
+        for server in [&here, &there] {
+            assert_eq!(
+                server
+                    .with_key(&secret)
+                    .get("/api/v1/branches")
+                    .await
+                    .status,
+                200
+            );
+        }
+        let started = std::time::Instant::now();
+        // Revoked through `there` (an owner's session works on any server).
+        let Ok(owner_there) = there.login("kafe", "owner@kafe.test", PASSWORD).await else {
+            panic!("the owner signs in on the other server");
+        };
+        let res = owner_there
+            .delete(&format!("/api/v1/api-keys/{first}"))
+            .await;
+        assert_eq!(res.status, 204);
+        assert_eq!(
+            there.with_key(&secret).get("/api/v1/branches").await.status,
+            401
+        );
+        tokio::time::sleep(
+            std::time::Duration::from_millis(1_100).saturating_sub(started.elapsed()),
+        )
+        .await;
+        assert_eq!(
+            here.with_key(&secret).get("/api/v1/branches").await.status,
+            401,
+            "trusted for a second at most"
+        );
+
+        // Revoked through `here`: `there`, which trusts nothing, refuses it at once.
+        let (second, secret) = key("POS 2").await;
+        assert_eq!(
+            there.with_key(&secret).get("/api/v1/branches").await.status,
+            200
+        );
+        let res = owner.delete(&format!("/api/v1/api-keys/{second}")).await;
+        assert_eq!(res.status, 204);
+        assert_eq!(
+            there.with_key(&secret).get("/api/v1/branches").await.status,
+            401
+        );
+    }
+);
+
 db_test!(an_api_key_cannot_get_permissions_its_creator_lacks, |app| {
     let owner = app.signup("kafe").await;
     let keys = owner

@@ -171,6 +171,17 @@ impl TestApp {
         .await
     }
 
+    /// A second server on this one's database (as when several servers share PostgreSQL).
+    pub async fn another_server(&self, configure: impl FnOnce(&mut Settings)) -> TestApp {
+        Self::serve(
+            self.db.clone(),
+            tempfile::tempdir().ok(),
+            self.backend,
+            configure,
+        )
+        .await
+    }
+
     pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
         let (db, dir) = fresh_db(backend).await;
         // Every app gets its own data directory (uploads land there).
