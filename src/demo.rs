@@ -495,7 +495,7 @@ async fn seed_purchases(
                 id: None,
                 label: "loyal demo",
             };
-            crate::ledger::record_purchase(db, &input, actor, meta)
+            crate::ledger::record_purchase(db, input, actor, meta)
                 .await
                 .map_err(|e| anyhow::anyhow!(e.message))?;
         }

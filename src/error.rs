@@ -62,7 +62,7 @@ error_codes! {
 }
 
 /// An error answered to a client.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct ApiError {
     pub code: Code,
     pub message: String,

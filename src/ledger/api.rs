@@ -157,7 +157,7 @@ async fn record_purchase(
     let outcome =
         super::writer::record(app.ledger_writer.as_ref(), &app.db, input, actor, &ctx.meta)
             .await
-            .map_err(|e| receipt_reused(e, ""))?;
+            .map_err(|e| as_sent(e, ""))?;
     let status = if outcome.replayed || outcome.dry_run {
         StatusCode::OK
     } else {
@@ -166,9 +166,10 @@ async fn record_purchase(
     Ok((status, Json(outcome)))
 }
 
-/// A receipt recorded earlier with other details is the client's conflict, not a key
-/// problem: say so on the receipt field.
-fn receipt_reused(e: ApiError, path: &str) -> ApiError {
+/// The ledger's answer in the request's terms: a receipt recorded earlier with other
+/// details is the client's conflict, not a key problem, so say so on the receipt field;
+/// a field the ledger names (`member_id`) gets the request's path (`purchases[3].`).
+fn as_sent(e: ApiError, path: &str) -> ApiError {
     if e.code == Code::IdempotencyKeyReused {
         ApiError::field(
             Code::AlreadyExists,
@@ -176,11 +177,14 @@ fn receipt_reused(e: ApiError, path: &str) -> ApiError {
             "this receipt was already recorded with a different member, amount, branch or items",
         )
     } else {
-        e
+        ApiError {
+            field: e.field.map(|f| format!("{path}{f}")),
+            ..e
+        }
     }
 }
 
-/// Check a purchase request and resolve its member (an alias posts to its survivor).
+/// Check a purchase request (its member is checked when recorded).
 async fn check_purchase(
     app: &AppState,
     tenant: i64,
@@ -192,8 +196,8 @@ async fn check_purchase(
         .expect("one answer per request")
 }
 
-/// Check many purchase requests, resolving all their members with one query and each
-/// branch they name once. `path(i)` prefixes the field names in the i-th request's
+/// Check many purchase requests, reading each branch they name once (their members are
+/// checked when recorded: the writer checks a whole group's with one query). `path(i)` prefixes the field names in the i-th request's
 /// errors (`purchases[3].` in a batch). A database error fails them all.
 async fn check_purchases(
     app: &AppState,
@@ -201,22 +205,6 @@ async fn check_purchases(
     reqs: Vec<PurchaseRequest>,
     path: impl Fn(usize) -> String,
 ) -> ApiResult<Vec<ApiResult<PurchaseInput>>> {
-    let mut member_ids: Vec<i64> = reqs.iter().map(|r| r.member_id).collect();
-    member_ids.sort_unstable();
-    member_ids.dedup();
-    // Each member as (id, merged into): an alias posts to its survivor.
-    let members: HashMap<i64, i64> = crate::store::children::<Option<i64>>(
-        &app.db,
-        "members",
-        "id",
-        "merged_into",
-        tenant,
-        &member_ids,
-    )
-    .await?
-    .into_iter()
-    .map(|(id, into)| (id, into.unwrap_or(id)))
-    .collect();
     let mut branches: HashMap<i64, Option<bool>> = HashMap::new();
     for b in reqs.iter().filter_map(|r| r.branch_id) {
         if let std::collections::hash_map::Entry::Vacant(slot) = branches.entry(b) {
@@ -247,12 +235,6 @@ async fn check_purchases(
             }
             validate_items(&req.items, amount)
                 .map_err(|(field, msg)| at(ApiError::invalid(field, msg)))?;
-            let Some(&member_id) = members.get(&req.member_id) else {
-                return Err(at(ApiError::invalid(
-                    "member_id",
-                    format!("member {} does not exist", req.member_id),
-                )));
-            };
             if let Some(b) = req.branch_id {
                 match branches.get(&b).copied().flatten() {
                     Some(true) => {}
@@ -272,7 +254,7 @@ async fn check_purchases(
             }
             Ok(PurchaseInput {
                 tenant_id: tenant,
-                member_id,
+                member_id: req.member_id,
                 amount_satang: amount,
                 receipt,
                 branch_id: req.branch_id,
@@ -357,7 +339,7 @@ async fn record_purchase_batch(
                 let input = input?;
                 super::writer::record(app.ledger_writer.as_ref(), &app.db, input, actor, meta)
                     .await
-                    .map_err(|e| receipt_reused(e, &format!("purchases[{i}].")))
+                    .map_err(|e| as_sent(e, &format!("purchases[{i}].")))
             }
         }))
         .await;

@@ -125,7 +125,7 @@ pub async fn collect(
         id: Some(member_id),
         label: "claim QR",
     };
-    let outcome = super::record_purchase(db, &input, actor, meta)
+    let outcome = super::record_purchase(db, input, actor, meta)
         .await
         .map_err(|e| {
             if e.code == Code::IdempotencyKeyReused {

@@ -15,6 +15,8 @@ pub mod pages;
 pub mod store;
 pub mod writer;
 
+use std::collections::HashMap;
+
 use crate::audit::{self, ActorRef, Change};
 use crate::error::{ApiError, Code};
 use crate::http::context::RequestMeta;
@@ -174,9 +176,11 @@ pub async fn run_expiry_with(
     }
 }
 
-/// A purchase to record (already validated by the caller).
+/// A purchase to record (already validated by the caller, except its member: see
+/// [`resolve_members`]).
 pub struct PurchaseInput {
     pub tenant_id: i64,
+    /// The member as sent; recording replaces an alias by the profile it was merged into.
     pub member_id: i64,
     pub amount_satang: i64,
     pub receipt: String,
@@ -226,20 +230,62 @@ impl EarnContext {
     }
 }
 
+/// Point each purchase at the member it is recorded on: an alias (a profile merged into
+/// another) becomes its survivor. One query per shop for the whole set, so the writer
+/// checks a group's members together instead of each request reading its own. A purchase
+/// whose member does not exist in its shop gets that error, on `member_id`.
+pub async fn resolve_members(
+    db: &Db,
+    inputs: &mut [&mut PurchaseInput],
+) -> Result<Vec<Result<(), ApiError>>, ApiError> {
+    let mut wanted: std::collections::BTreeMap<i64, Vec<i64>> = Default::default();
+    for p in inputs.iter() {
+        wanted.entry(p.tenant_id).or_default().push(p.member_id);
+    }
+    let mut survivors: HashMap<(i64, i64), i64> = HashMap::new();
+    for (tenant, mut ids) in wanted {
+        ids.sort_unstable();
+        ids.dedup();
+        let rows: Vec<(i64, Option<i64>)> =
+            crate::store::children(db, "members", "id", "merged_into", tenant, &ids).await?;
+        survivors.extend(
+            rows.into_iter()
+                .map(|(id, into)| ((tenant, id), into.unwrap_or(id))),
+        );
+    }
+    Ok(inputs
+        .iter_mut()
+        .map(|p| match survivors.get(&(p.tenant_id, p.member_id)) {
+            Some(&survivor) => {
+                p.member_id = survivor;
+                Ok(())
+            }
+            None => Err(ApiError::invalid(
+                "member_id",
+                format!("member {} does not exist", p.member_id),
+            )),
+        })
+        .collect())
+}
+
 /// Record a purchase in its own transaction. Most callers go through
 /// [`writer::LedgerWriter`], which commits purchases in groups; this is the path for a dry
 /// run, for the demo data and for a purchase the writer retries on its own.
 pub async fn record_purchase(
     db: &Db,
-    p: &PurchaseInput,
+    mut p: PurchaseInput,
     actor: ActorRef<'_>,
     meta: &RequestMeta,
 ) -> Result<PurchaseOutcome, ApiError> {
+    resolve_members(db, &mut [&mut p])
+        .await?
+        .pop()
+        .expect("one answer per purchase")?;
     let ctx = EarnContext::load(db, p.tenant_id).await?;
-    record_purchase_with(db, &ctx, p, actor, meta).await
+    record_purchase_with(db, &ctx, &p, actor, meta).await
 }
 
-/// [`record_purchase`] with the shop's context already loaded.
+/// [`record_purchase`] with the shop's context loaded and the member resolved.
 pub async fn record_purchase_with(
     db: &Db,
     ctx: &EarnContext,

@@ -28,7 +28,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::{mpsc, oneshot};
 
 use super::earn::{Answer, Purchase, purchases_in};
-use super::{EarnContext, PurchaseInput, PurchaseOutcome, record_purchase, record_purchase_with};
+use super::{
+    EarnContext, PurchaseInput, PurchaseOutcome, record_purchase, record_purchase_with,
+    resolve_members,
+};
 use crate::audit::ActorRef;
 use crate::error::{ApiError, Code};
 use crate::http::context::RequestMeta;
@@ -186,11 +189,27 @@ async fn run(db: Db, mut queue: mpsc::Receiver<Job>, group_max: usize, counters:
     }
 }
 
-async fn commit_group(db: &Db, group: Vec<Job>, counters: &Counters) {
+async fn commit_group(db: &Db, mut group: Vec<Job>, counters: &Counters) {
+    // The members of the whole group are checked with one query per shop, not one per
+    // request; a purchase for a member that does not exist is answered at once.
+    let mut inputs: Vec<&mut PurchaseInput> = group.iter_mut().map(|j| &mut j.input).collect();
+    let checked = match resolve_members(db, &mut inputs).await {
+        Ok(checked) => checked,
+        Err(e) => {
+            for job in group {
+                let _ = job.reply.send(Err(e.clone()));
+            }
+            return;
+        }
+    };
     // The shop's settings are read once per shop per group, not once per purchase.
     let mut contexts: HashMap<i64, Arc<EarnContext>> = HashMap::new();
     let mut ready = Vec::with_capacity(group.len());
-    for job in group {
+    for (job, member) in group.into_iter().zip(checked) {
+        if let Err(e) = member {
+            let _ = job.reply.send(Err(e));
+            continue;
+        }
         let tenant = job.input.tenant_id;
         if let Some(ctx) = contexts.get(&tenant) {
             ready.push((job, ctx.clone()));
@@ -264,7 +283,7 @@ pub async fn record(
 ) -> Result<PurchaseOutcome, ApiError> {
     match writer {
         Some(w) if !input.dry_run => w.record_purchase(input, actor, meta).await,
-        _ => record_purchase(db, &input, actor, meta).await,
+        _ => record_purchase(db, input, actor, meta).await,
     }
 }
 

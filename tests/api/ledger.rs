@@ -82,6 +82,7 @@ db_test!(
         let owner = app.signup("kafe").await;
         let m = owner.member("0812345678").await;
         let branch = owner.branch("SIAM").await;
+        let theirs = app.signup("other").await.member("0899999999").await;
         let cases = [
             (
                 json!({"member_id": m, "amount_satang": 0, "receipt": "X"}),
@@ -105,6 +106,14 @@ db_test!(
             ),
             (
                 json!({"member_id": 42, "amount_satang": 100, "receipt": "X"}),
+                "member_id",
+            ),
+            (
+                json!({"member_id": 42, "amount_satang": 100, "receipt": "X", "dry_run": true}),
+                "member_id",
+            ),
+            (
+                json!({"member_id": theirs, "amount_satang": 100, "receipt": "X"}),
                 "member_id",
             ),
             (
