@@ -1,8 +1,6 @@
 //! The ledger over the API: purchases and refunds, redemptions and adjustments, balances,
 //! history, the liability report, and the tenant's ledger rules.
 
-use std::collections::HashMap;
-
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -147,7 +145,7 @@ async fn record_purchase(
     ctx: Ctx,
     JsonBody(req): JsonBody<PurchaseRequest>,
 ) -> ApiResult<(StatusCode, Json<PurchaseOutcome>)> {
-    let input = check_purchase(&app, ctx.tenant_id(), req).await?;
+    let input = check_purchase(ctx.tenant_id(), req)?;
     let (kind, id, label) = actor_ref(&ctx);
     let actor = ActorRef {
         kind,
@@ -184,37 +182,24 @@ fn as_sent(e: ApiError, path: &str) -> ApiError {
     }
 }
 
-/// Check a purchase request (its member is checked when recorded).
-async fn check_purchase(
-    app: &AppState,
-    tenant: i64,
-    req: PurchaseRequest,
-) -> ApiResult<PurchaseInput> {
-    check_purchases(app, tenant, vec![req], |_| String::new())
-        .await?
+/// Check a purchase request's fields (its member and branch are checked when recorded).
+fn check_purchase(tenant: i64, req: PurchaseRequest) -> ApiResult<PurchaseInput> {
+    check_purchases(tenant, vec![req], |_| String::new())
         .pop()
         .expect("one answer per request")
 }
 
-/// Check many purchase requests, reading each branch they name once (their members are
-/// checked when recorded: the writer checks a whole group's with one query). `path(i)` prefixes the field names in the i-th request's
-/// errors (`purchases[3].` in a batch). A database error fails them all.
-async fn check_purchases(
-    app: &AppState,
+/// Check many purchase requests' fields. Their members and branches are checked when
+/// recorded, where the writer checks a whole group's with one query each.
+/// `path(i)` prefixes the field names in the i-th request's errors (`purchases[3].` in a
+/// batch).
+fn check_purchases(
     tenant: i64,
     reqs: Vec<PurchaseRequest>,
     path: impl Fn(usize) -> String,
-) -> ApiResult<Vec<ApiResult<PurchaseInput>>> {
-    let mut branches: HashMap<i64, Option<bool>> = HashMap::new();
-    for b in reqs.iter().filter_map(|r| r.branch_id) {
-        if let std::collections::hash_map::Entry::Vacant(slot) = branches.entry(b) {
-            let branch = crate::tenants::store::get_branch(&app.db, tenant, b).await?;
-            slot.insert(branch.map(|b| b.active));
-        }
-    }
+) -> Vec<ApiResult<PurchaseInput>> {
     let now = now_micros();
-    Ok(reqs
-        .into_iter()
+    reqs.into_iter()
         .enumerate()
         .map(|(i, req)| {
             let path = path(i);
@@ -235,23 +220,6 @@ async fn check_purchases(
             }
             validate_items(&req.items, amount)
                 .map_err(|(field, msg)| at(ApiError::invalid(field, msg)))?;
-            if let Some(b) = req.branch_id {
-                match branches.get(&b).copied().flatten() {
-                    Some(true) => {}
-                    Some(false) => {
-                        return Err(at(ApiError::invalid(
-                            "branch_id",
-                            format!("branch {b} is inactive"),
-                        )));
-                    }
-                    None => {
-                        return Err(at(ApiError::invalid(
-                            "branch_id",
-                            format!("branch {b} does not exist"),
-                        )));
-                    }
-                }
-            }
             Ok(PurchaseInput {
                 tenant_id: tenant,
                 member_id: req.member_id,
@@ -263,7 +231,7 @@ async fn check_purchases(
                 dry_run: req.dry_run,
             })
         })
-        .collect())
+        .collect()
 }
 
 /// Most purchases in one batch request.
@@ -327,10 +295,7 @@ async fn record_purchase_batch(
         id: Some(id),
         label: &label,
     };
-    let checked = check_purchases(&app, tenant, batch.purchases, |i| {
-        format!("purchases[{i}].")
-    })
-    .await?;
+    let checked = check_purchases(tenant, batch.purchases, |i| format!("purchases[{i}]."));
     // Everything checked is queued at once, so the writers commit it in a few groups.
     let answers =
         futures_util::future::join_all(checked.into_iter().enumerate().map(|(i, input)| {

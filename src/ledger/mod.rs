@@ -15,7 +15,7 @@ pub mod pages;
 pub mod store;
 pub mod writer;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::audit::{self, ActorRef, Change};
 use crate::error::{ApiError, Code};
@@ -177,7 +177,7 @@ pub async fn run_expiry_with(
 }
 
 /// A purchase to record (already validated by the caller, except its member: see
-/// [`resolve_members`]).
+/// [`check_members_and_branches`]).
 pub struct PurchaseInput {
     pub tenant_id: i64,
     /// The member as sent; recording replaces an alias by the profile it was merged into.
@@ -230,42 +230,84 @@ impl EarnContext {
     }
 }
 
-/// Point each purchase at the member it is recorded on: an alias (a profile merged into
-/// another) becomes its survivor. One query per shop for the whole set, so the writer
-/// checks a group's members together instead of each request reading its own. A purchase
-/// whose member does not exist in its shop gets that error, on `member_id`.
-pub async fn resolve_members(
+/// Check what each purchase names in its shop's records, for a whole set with one query
+/// per shop for the members and one for the branches, so the writer checks a group
+/// together instead of each request reading its own: the member must exist (an alias, a
+/// profile merged into another, becomes its survivor, which the purchase is recorded on)
+/// and a branch, if named, must exist and be active. Errors name `member_id` or
+/// `branch_id`.
+pub async fn check_members_and_branches(
     db: &Db,
     inputs: &mut [&mut PurchaseInput],
 ) -> Result<Vec<Result<(), ApiError>>, ApiError> {
-    let mut wanted: std::collections::BTreeMap<i64, Vec<i64>> = Default::default();
+    let mut members: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+    let mut branches: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
     for p in inputs.iter() {
-        wanted.entry(p.tenant_id).or_default().push(p.member_id);
+        members.entry(p.tenant_id).or_default().push(p.member_id);
+        if let Some(b) = p.branch_id {
+            branches.entry(p.tenant_id).or_default().push(b);
+        }
     }
-    let mut survivors: HashMap<(i64, i64), i64> = HashMap::new();
-    for (tenant, mut ids) in wanted {
-        ids.sort_unstable();
-        ids.dedup();
-        let rows: Vec<(i64, Option<i64>)> =
-            crate::store::children(db, "members", "id", "merged_into", tenant, &ids).await?;
-        survivors.extend(
-            rows.into_iter()
-                .map(|(id, into)| ((tenant, id), into.unwrap_or(id))),
-        );
-    }
+    let survivors: HashMap<(i64, i64), Option<i64>> =
+        children_by_shop(db, "members", "merged_into", members).await?;
+    let active: HashMap<(i64, i64), bool> =
+        children_by_shop(db, "branches", "active", branches).await?;
     Ok(inputs
         .iter_mut()
-        .map(|p| match survivors.get(&(p.tenant_id, p.member_id)) {
-            Some(&survivor) => {
-                p.member_id = survivor;
-                Ok(())
+        .map(|p| {
+            let Some(&into) = survivors.get(&(p.tenant_id, p.member_id)) else {
+                return Err(ApiError::invalid(
+                    "member_id",
+                    format!("member {} does not exist", p.member_id),
+                ));
+            };
+            if let Some(b) = p.branch_id {
+                match active.get(&(p.tenant_id, b)) {
+                    Some(true) => {}
+                    Some(false) => {
+                        return Err(ApiError::invalid(
+                            "branch_id",
+                            format!("branch {b} is inactive"),
+                        ));
+                    }
+                    None => {
+                        return Err(ApiError::invalid(
+                            "branch_id",
+                            format!("branch {b} does not exist"),
+                        ));
+                    }
+                }
             }
-            None => Err(ApiError::invalid(
-                "member_id",
-                format!("member {} does not exist", p.member_id),
-            )),
+            p.member_id = into.unwrap_or(p.member_id);
+            Ok(())
         })
         .collect())
+}
+
+/// One column of the rows of `table` with these ids, shop by shop, keyed (shop, id).
+async fn children_by_shop<T>(
+    db: &Db,
+    table: &str,
+    column: &str,
+    ids: BTreeMap<i64, Vec<i64>>,
+) -> sqlx::Result<HashMap<(i64, i64), T>>
+where
+    T: Send
+        + Unpin
+        + for<'r> sqlx::Decode<'r, sqlx::Sqlite>
+        + sqlx::Type<sqlx::Sqlite>
+        + for<'r> sqlx::Decode<'r, sqlx::Postgres>
+        + sqlx::Type<sqlx::Postgres>,
+{
+    let mut found = HashMap::new();
+    for (tenant, mut ids) in ids {
+        ids.sort_unstable();
+        ids.dedup();
+        let rows: Vec<(i64, T)> =
+            crate::store::children(db, table, "id", column, tenant, &ids).await?;
+        found.extend(rows.into_iter().map(|(id, v)| ((tenant, id), v)));
+    }
+    Ok(found)
 }
 
 /// Record a purchase in its own transaction. Most callers go through
@@ -277,7 +319,7 @@ pub async fn record_purchase(
     actor: ActorRef<'_>,
     meta: &RequestMeta,
 ) -> Result<PurchaseOutcome, ApiError> {
-    resolve_members(db, &mut [&mut p])
+    check_members_and_branches(db, &mut [&mut p])
         .await?
         .pop()
         .expect("one answer per purchase")?;

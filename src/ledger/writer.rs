@@ -29,8 +29,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::earn::{Answer, Purchase, purchases_in};
 use super::{
-    EarnContext, PurchaseInput, PurchaseOutcome, record_purchase, record_purchase_with,
-    resolve_members,
+    EarnContext, PurchaseInput, PurchaseOutcome, check_members_and_branches, record_purchase,
+    record_purchase_with,
 };
 use crate::audit::ActorRef;
 use crate::error::{ApiError, Code};
@@ -190,10 +190,11 @@ async fn run(db: Db, mut queue: mpsc::Receiver<Job>, group_max: usize, counters:
 }
 
 async fn commit_group(db: &Db, mut group: Vec<Job>, counters: &Counters) {
-    // The members of the whole group are checked with one query per shop, not one per
-    // request; a purchase for a member that does not exist is answered at once.
+    // The members and branches of the whole group are checked with one query each per
+    // shop, not one per request; a purchase naming one that does not exist (or a closed
+    // branch) is answered at once.
     let mut inputs: Vec<&mut PurchaseInput> = group.iter_mut().map(|j| &mut j.input).collect();
-    let checked = match resolve_members(db, &mut inputs).await {
+    let checked = match check_members_and_branches(db, &mut inputs).await {
         Ok(checked) => checked,
         Err(e) => {
             for job in group {

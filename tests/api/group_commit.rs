@@ -345,6 +345,7 @@ db_test!(
             {"member_id": 999_999_999, "amount_satang": 10_000, "receipt": "b-3"},
             {"member_id": m3, "amount_satang": 25_000, "receipt": "b-4"},
             {"member_id": m1, "amount_satang": 5_000, "receipt": "b-5"},
+            {"member_id": m2, "amount_satang": 5_000, "receipt": "b-6", "branch_id": 42},
         ]});
         let first = s.owner.post("/api/v1/purchases/batch", batch.clone()).await;
         assert_eq!(first.status, 200, "{}", first.body);
@@ -354,17 +355,22 @@ db_test!(
                 &first.body["replayed"],
                 &first.body["failed"]
             ),
-            (&json!(3), &json!(0), &json!(2))
+            (&json!(3), &json!(0), &json!(3))
         );
         let results = first.body["results"].as_array().unwrap();
         let statuses: Vec<_> = results
             .iter()
             .map(|r| r["status"].as_i64().unwrap())
             .collect();
-        assert_eq!(statuses, [201, 422, 422, 201, 201], "in the order sent");
+        assert_eq!(
+            statuses,
+            [201, 422, 422, 201, 201, 422],
+            "in the order sent"
+        );
         assert_eq!(results[1]["error"]["field"], "purchases[1].amount_satang");
         assert_eq!(results[2]["error"]["field"], "purchases[2].member_id");
         assert_eq!(results[2]["error"]["code"], "invalid_field");
+        assert_eq!(results[5]["error"]["field"], "purchases[5].branch_id");
         assert_eq!(results[3]["purchase"]["points"], 10);
         assert_eq!(s.owner.points(m1).await["balance"], 6);
         assert_eq!(s.owner.points(m2).await["balance"], 0);
@@ -377,7 +383,7 @@ db_test!(
                 &again.body["replayed"],
                 &again.body["failed"]
             ),
-            (&json!(0), &json!(3), &json!(2))
+            (&json!(0), &json!(3), &json!(3))
         );
         assert_eq!(again.body["results"][0]["status"], 200);
         assert_eq!(s.owner.points(m1).await["balance"], 6);

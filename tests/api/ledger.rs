@@ -83,6 +83,14 @@ db_test!(
         let m = owner.member("0812345678").await;
         let branch = owner.branch("SIAM").await;
         let theirs = app.signup("other").await.member("0899999999").await;
+        let closed = owner.branch("OLD").await;
+        let res = owner
+            .patch(
+                &format!("/api/v1/branches/{closed}"),
+                json!({"active": false}),
+            )
+            .await;
+        assert_eq!(res.status, 200);
         let cases = [
             (
                 json!({"member_id": m, "amount_satang": 0, "receipt": "X"}),
@@ -118,6 +126,14 @@ db_test!(
             ),
             (
                 json!({"member_id": m, "amount_satang": 100, "receipt": "X", "branch_id": 42}),
+                "branch_id",
+            ),
+            (
+                json!({"member_id": m, "amount_satang": 100, "receipt": "X", "branch_id": closed}),
+                "branch_id",
+            ),
+            (
+                json!({"member_id": m, "amount_satang": 100, "receipt": "X", "branch_id": closed, "dry_run": true}),
                 "branch_id",
             ),
             (
