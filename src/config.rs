@@ -69,10 +69,11 @@ settings! {
     /// once its group is durable). Off: one transaction per purchase.
     ledger_group_commit: bool = true, secret = false;
     /// Group-committing writers on PostgreSQL (a member always goes to the same one), at
-    /// most half of `database_max_connections` (raise both together on a busy PostgreSQL:
-    /// 16 writers with 32 connections measured faster than 8 in docs/BENCHMARKS.md);
-    /// SQLite always has one.
-    ledger_writers: usize = 16, secret = false;
+    /// most half of `database_max_connections`. Fewer writers make bigger groups (faster
+    /// single purchases), more commit batches in parallel: 4 measured the best balance
+    /// with PostgreSQL on a 2-core machine (docs/BENCHMARKS.md); raise it, with the
+    /// connections, for a PostgreSQL server with more cores. SQLite always has one.
+    ledger_writers: usize = 4, secret = false;
     /// Most purchases committed in one transaction.
     ledger_group_max: usize = 256, secret = false;
     /// Purchases that may wait for a writer before new ones are refused with 503.
