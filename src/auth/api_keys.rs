@@ -146,10 +146,10 @@ impl KeyCache {
     /// Hold a key read from the database, unless a key was forgotten since `epoch` (the
     /// read may predate a revocation).
     fn put(&self, epoch: u64, id: i64, secret_hash: String, principal: Principal) {
-        let now = Instant::now();
         if self.trusted_for.is_zero() {
             return;
         }
+        let now = Instant::now();
         let mut keys = self.lock();
         if self.epoch() != epoch {
             return;

@@ -166,7 +166,7 @@ async fn record_purchase(
 
 /// The ledger's answer in the request's terms: a receipt recorded earlier with other
 /// details is the client's conflict, not a key problem, so say so on the receipt field;
-/// a field the ledger names (`member_id`) gets the request's path (`purchases[3].`).
+/// a field the ledger names (`member_id`, `branch_id`) gets the request's path.
 fn as_sent(e: ApiError, path: &str) -> ApiError {
     if e.code == Code::IdempotencyKeyReused {
         ApiError::field(
@@ -175,10 +175,15 @@ fn as_sent(e: ApiError, path: &str) -> ApiError {
             "this receipt was already recorded with a different member, amount, branch or items",
         )
     } else {
-        ApiError {
-            field: e.field.map(|f| format!("{path}{f}")),
-            ..e
-        }
+        under(path, e)
+    }
+}
+
+/// The error with its field named under `path` (`purchases[3].` in a batch).
+fn under(path: &str, e: ApiError) -> ApiError {
+    ApiError {
+        field: e.field.map(|f| format!("{path}{f}")),
+        ..e
     }
 }
 
@@ -203,10 +208,7 @@ fn check_purchases(
         .enumerate()
         .map(|(i, req)| {
             let path = path(i);
-            let at = |e: ApiError| ApiError {
-                field: e.field.map(|f| format!("{path}{f}")),
-                ..e
-            };
+            let at = |e: ApiError| under(&path, e);
             let amount = amount_in_range("amount_satang", req.amount_satang, 1).map_err(at)?;
             let receipt = crate::types::text(&req.receipt, "receipt", 1, 64)
                 .map_err(|e| at(ApiError::invalid("receipt", e)))?;

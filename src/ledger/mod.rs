@@ -176,8 +176,8 @@ pub async fn run_expiry_with(
     }
 }
 
-/// A purchase to record (already validated by the caller, except its member: see
-/// [`check_members_and_branches`]).
+/// A purchase to record (its fields validated by the caller; its member and branch are
+/// checked when it is recorded: [`check_members_and_branches`]).
 pub struct PurchaseInput {
     pub tenant_id: i64,
     /// The member as sent; recording replaces an alias by the profile it was merged into.
@@ -327,7 +327,7 @@ pub async fn record_purchase(
     record_purchase_with(db, &ctx, &p, actor, meta).await
 }
 
-/// [`record_purchase`] with the shop's context loaded and the member resolved.
+/// [`record_purchase`] with the shop's context loaded and the member and branch checked.
 pub async fn record_purchase_with(
     db: &Db,
     ctx: &EarnContext,

@@ -11,6 +11,9 @@
 //!   evaluated under its member's lock;
 //! - per-member order: a member always goes to the same writer (chosen from the member
 //!   id) and a writer records its queue in arrival order;
+//! - a request reads nothing before it is queued: the writer checks the members and
+//!   branches of a whole group with one query each per shop
+//!   ([`super::check_members_and_branches`]);
 //! - a failure costs only its own request: a purchase's own problem (a receipt reused
 //!   with other details) is its answer alone; if the database fails the group, or the
 //!   commit does, the group is rolled back and each of its purchases is recorded again in
@@ -206,8 +209,8 @@ async fn commit_group(db: &Db, mut group: Vec<Job>, counters: &Counters) {
     // The shop's settings are read once per shop per group, not once per purchase.
     let mut contexts: HashMap<i64, Arc<EarnContext>> = HashMap::new();
     let mut ready = Vec::with_capacity(group.len());
-    for (job, member) in group.into_iter().zip(checked) {
-        if let Err(e) = member {
+    for (job, named) in group.into_iter().zip(checked) {
+        if let Err(e) = named {
             let _ = job.reply.send(Err(e));
             continue;
         }
