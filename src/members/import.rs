@@ -8,6 +8,7 @@
 //! no duplicates and no extra points (the opening balance is keyed by member).
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::io::Read;
 use std::path::Path;
 
@@ -778,15 +779,15 @@ impl Checker {
             }
             out.rows += 1;
             match parse_row(h, row, &cells) {
-                Ok(r) => match self.seen.get(&phone_key(&r.phone)) {
-                    Some(first) => out.errors.push(RowError {
+                Ok(r) => match self.seen.entry(phone_key(&r.phone)) {
+                    Entry::Occupied(first) => out.errors.push(RowError {
                         row,
                         column: "phone".into(),
                         value: r.phone.to_string(),
-                        reason: format!("the same phone is on row {first}"),
+                        reason: format!("the same phone is on row {}", first.get()),
                     }),
-                    None => {
-                        self.seen.insert(phone_key(&r.phone), row);
+                    Entry::Vacant(slot) => {
+                        slot.insert(row);
                         out.good.push(r);
                     }
                 },

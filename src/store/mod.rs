@@ -375,16 +375,24 @@ pub fn is_deadlock(err: &sqlx::Error) -> bool {
 /// chunks always have the same text, and small ones (a group of purchases) are small and
 /// come back often.
 fn cache_statement(rows: &[Vec<Val<'_>>], chunk: &[Vec<Val<'_>>]) -> bool {
-    let width = rows.first().map_or(1, |r| r.len().max(1));
-    chunk.len() == MAX_BINDS / width || chunk.len() * width <= SMALL_BINDS
+    chunk.len() == rows_per_chunk(rows) || chunk.len() * width(rows) <= SMALL_BINDS
 }
 
 /// Statements with at most this many bound values stay cached whatever their size.
 const SMALL_BINDS: usize = 4_096;
 
 fn chunks<'r, 'a>(rows: &'r [Vec<Val<'a>>]) -> std::slice::Chunks<'r, Vec<Val<'a>>> {
-    let width = rows.first().map_or(1, |r| r.len().max(1));
-    rows.chunks((MAX_BINDS / width).max(1))
+    rows.chunks(rows_per_chunk(rows))
+}
+
+/// Values per row (the rows of one statement all have the same).
+fn width(rows: &[Vec<Val<'_>>]) -> usize {
+    rows.first().map_or(1, |r| r.len().max(1))
+}
+
+/// Rows in a full chunk: as many as fit in one statement's bound values.
+fn rows_per_chunk(rows: &[Vec<Val<'_>>]) -> usize {
+    (MAX_BINDS / width(rows)).max(1)
 }
 
 fn values_query<'q, DB>(
