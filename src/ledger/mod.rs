@@ -218,14 +218,17 @@ pub struct EarnContext {
 }
 
 impl EarnContext {
+    /// Read in one query (the writer does it per shop for every group it commits).
     pub async fn load(db: &Db, tenant_id: i64) -> Result<EarnContext, ApiError> {
+        let shop = store::shop_for_earning(db, tenant_id, crate::tiers::store::PROGRAM_DOC)
+            .await?
+            .ok_or_else(|| ApiError::not_found("shop"))?;
         Ok(EarnContext {
-            settings: store::settings(db, tenant_id).await?,
-            rules: crate::rules::store::get(db, tenant_id).await?,
-            tiers: crate::tiers::store::program(db, tenant_id)
-                .await
+            settings: shop.settings,
+            rules: crate::rules::store::parse(shop.rules.as_deref()),
+            tiers: crate::store::docs::parse(shop.tier_program.as_deref())
                 .map_err(ApiError::internal)?,
-            tz: tenant_time_zone(db, tenant_id).await?,
+            tz: jiff::tz::TimeZone::get(&shop.time_zone).map_err(ApiError::internal)?,
         })
     }
 }

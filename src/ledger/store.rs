@@ -124,13 +124,20 @@ fn round_up_from(s: &str) -> RoundUp {
     }
 }
 
+const SETTINGS_COLUMNS: &str =
+    "earn_spend_satang, earn_points, earn_rounding, min_spend_satang, expiry_mode,
+    expiry_months, expiry_round_up, pending_days, refund_policy, welcome_points";
+
 pub async fn settings(db: &Db, tenant_id: i64) -> sqlx::Result<LedgerSettings> {
-    let row: Option<SettingsRow> = on_db!(db, pool => sqlx::query_as(
-        "SELECT earn_spend_satang, earn_points, earn_rounding, min_spend_satang, expiry_mode, expiry_months,
-                expiry_round_up, pending_days, refund_policy, welcome_points
-         FROM ledger_settings WHERE tenant_id = $1")
-        .bind(tenant_id).fetch_optional(pool).await)?;
-    Ok(match row {
+    let sql = format!("SELECT {SETTINGS_COLUMNS} FROM ledger_settings WHERE tenant_id = $1");
+    let row: Option<SettingsRow> =
+        on_db!(db, pool => sqlx::query_as(&sql).bind(tenant_id).fetch_optional(pool).await)?;
+    Ok(settings_from(row))
+}
+
+/// A shop's saved settings, or the defaults when it never saved any.
+fn settings_from(row: Option<SettingsRow>) -> LedgerSettings {
+    match row {
         None => LedgerSettings::default(),
         Some(r) => LedgerSettings {
             earn: EarnRate {
@@ -151,6 +158,54 @@ pub async fn settings(db: &Db, tenant_id: i64) -> sqlx::Result<LedgerSettings> {
             refund_policy: RefundPolicy::from_db(&r.refund_policy),
             welcome_points: r.welcome_points,
         },
+    }
+}
+
+/// What recording a purchase reads about its shop, in one query rather than four: the
+/// time zone, the ledger settings (the defaults when none were saved), and the earning
+/// rules and the document named `tier_doc` as saved (JSON), if they were.
+pub struct ShopForEarning {
+    pub time_zone: String,
+    pub settings: LedgerSettings,
+    pub rules: Option<String>,
+    pub tier_program: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct ShopRow {
+    time_zone: String,
+    rules: Option<String>,
+    tier_program: Option<String>,
+    settings_saved: bool,
+}
+
+/// [`ShopForEarning`] of a shop; `None` when there is no such shop.
+pub async fn shop_for_earning(
+    db: &Db,
+    tenant_id: i64,
+    tier_doc: &str,
+) -> sqlx::Result<Option<ShopForEarning>> {
+    use sqlx::FromRow;
+    let sql = format!(
+        "SELECT t.time_zone,
+                (SELECT rules FROM earning_rules WHERE tenant_id = t.id) AS rules,
+                (SELECT doc FROM tenant_docs WHERE tenant_id = t.id AND name = $2) AS tier_program,
+                s.tenant_id IS NOT NULL AS settings_saved, {SETTINGS_COLUMNS}
+         FROM tenants t LEFT JOIN ledger_settings s ON s.tenant_id = t.id
+         WHERE t.id = $1"
+    );
+    on_db!(db, pool => {
+        let Some(row) = sqlx::query(&sql).bind(tenant_id).bind(tier_doc).fetch_optional(pool).await? else {
+            return Ok(None);
+        };
+        let shop = ShopRow::from_row(&row)?;
+        let settings = if shop.settings_saved { Some(SettingsRow::from_row(&row)?) } else { None };
+        Ok(Some(ShopForEarning {
+            time_zone: shop.time_zone,
+            settings: settings_from(settings),
+            rules: shop.rules,
+            tier_program: shop.tier_program,
+        }))
     })
 }
 

@@ -7,10 +7,15 @@ use crate::{on_db, on_tx};
 pub async fn get(db: &Db, tenant_id: i64) -> sqlx::Result<EarningRules> {
     let row: Option<(String,)> = on_db!(db, pool => sqlx::query_as("SELECT rules FROM earning_rules WHERE tenant_id = $1")
         .bind(tenant_id).fetch_optional(pool).await)?;
+    Ok(parse(row.as_ref().map(|(json,)| json.as_str())))
+}
+
+/// The rules as saved (JSON), or none.
+pub fn parse(saved: Option<&str>) -> EarningRules {
     // Rules are validated before they are saved; an unreadable row means no extra rules.
-    Ok(row
-        .and_then(|(json,)| serde_json::from_str(&json).ok())
-        .unwrap_or_default())
+    saved
+        .and_then(|json| serde_json::from_str(json).ok())
+        .unwrap_or_default()
 }
 
 pub async fn save(tx: &mut Tx, tenant_id: i64, rules: &EarningRules) -> sqlx::Result<()> {

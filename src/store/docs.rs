@@ -16,8 +16,13 @@ pub async fn get<T: DeserializeOwned + Default>(
 ) -> anyhow::Result<T> {
     let row: Option<(String,)> = on_db!(db, pool => sqlx::query_as("SELECT doc FROM tenant_docs WHERE tenant_id = $1 AND name = $2")
         .bind(tenant_id).bind(name).fetch_optional(pool).await)?;
-    match row {
-        Some((json,)) => Ok(serde_json::from_str(&json)?),
+    parse(row.as_ref().map(|(json,)| json.as_str()))
+}
+
+/// A document as saved (JSON), or the default when there is none.
+pub fn parse<T: DeserializeOwned + Default>(saved: Option<&str>) -> anyhow::Result<T> {
+    match saved {
+        Some(json) => Ok(serde_json::from_str(json)?),
         None => Ok(T::default()),
     }
 }

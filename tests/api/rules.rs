@@ -205,3 +205,66 @@ db_test!(bad_rules_are_refused_naming_the_field, |app| {
         .await;
     assert_eq!((res.status, res.field()), (422, "items"));
 });
+
+db_test!(
+    a_shops_new_rate_rules_and_time_zone_apply_from_its_next_purchase,
+    |app| {
+        // What a purchase reads about its shop (rate, rules, time zone) is read once per
+        // group in one query; each change must still reach the very next purchase.
+        let owner = app.signup("kafe").await;
+        let m = owner.member("0812345678").await;
+        // Two days ago, 16:30 UTC: 23:30 in Bangkok (the shop's zone), 16:30 in London.
+        let day = jiff::Timestamp::now()
+            .checked_sub(jiff::SignedDuration::from_hours(48))
+            .unwrap()
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .date();
+        let at = |h: i8, min: i8| {
+            day.at(h, min, 0, 0)
+                .to_zoned(jiff::tz::TimeZone::UTC)
+                .unwrap()
+                .timestamp()
+                .to_string()
+        };
+        let buy = |receipt: &str, at: String| json!({"member_id": m, "amount_satang": 10_000, "receipt": receipt, "occurred_at": at});
+        let points = |res: crate::helpers::Resp| {
+            assert_eq!(res.status, 201, "{}", res.body);
+            res.body["points"].as_i64().unwrap()
+        };
+        // The default rate: 25 baht a point, so 100 baht earns 4.
+        assert_eq!(
+            points(owner.post("/api/v1/purchases", buy("R1", at(16, 30))).await),
+            4
+        );
+        owner
+            .set_ledger(crate::helpers::ledger_settings(json!({"earn": {"spend_satang": 1_000, "points": 1, "rounding": "floor", "min_spend_satang": 0}})))
+            .await;
+        assert_eq!(
+            points(owner.post("/api/v1/purchases", buy("R2", at(16, 40))).await),
+            10
+        );
+        let rules = owner
+            .put("/api/v1/rules/earning", json!({"cap_per_day": 15}))
+            .await;
+        assert_eq!(rules.status, 200, "{}", rules.body);
+        // 14 earned on the Bangkok day so far: the cap leaves 1.
+        assert_eq!(
+            points(owner.post("/api/v1/purchases", buy("R3", at(16, 50))).await),
+            1
+        );
+        // 17:10 UTC is past midnight in Bangkok: a new day.
+        assert_eq!(
+            points(owner.post("/api/v1/purchases", buy("R4", at(17, 10))).await),
+            10
+        );
+        let tz = owner
+            .patch("/api/v1/tenant", json!({"time_zone": "Europe/London"}))
+            .await;
+        assert_eq!(tz.status, 200, "{}", tz.body);
+        // In London all four fell on one day (25 points): nothing more today.
+        assert_eq!(
+            points(owner.post("/api/v1/purchases", buy("R5", at(17, 20))).await),
+            0
+        );
+    }
+);
