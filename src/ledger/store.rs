@@ -564,16 +564,24 @@ pub async fn post_credits(
             ]
         })
         .collect();
-    use crate::store::execute_values;
-    execute_values(tx, INSERT_TXNS, "", &txns).await?;
-    execute_values(tx, "INSERT INTO lots (tenant_id, id, member_id, currency, txn_id, original, remaining, earned_at, pending_until, expires_at)", "", &lots).await?;
-    execute_values(tx, INSERT_ENTRIES, "", &entries).await?;
-    execute_values(
+    // One round trip on PostgreSQL for the four tables (a group's writes).
+    crate::store::execute_all(
         tx,
-        "INSERT INTO balances (tenant_id, member_id, currency, balance, debt, updated_at)",
-        "ON CONFLICT (tenant_id, member_id, currency) DO UPDATE
-         SET balance = excluded.balance, debt = excluded.debt, updated_at = excluded.updated_at",
-        &balances,
+        &[
+            (INSERT_TXNS, "", &txns),
+            (
+                "INSERT INTO lots (tenant_id, id, member_id, currency, txn_id, original, remaining, earned_at, pending_until, expires_at)",
+                "",
+                &lots,
+            ),
+            (INSERT_ENTRIES, "", &entries),
+            (
+                "INSERT INTO balances (tenant_id, member_id, currency, balance, debt, updated_at)",
+                "ON CONFLICT (tenant_id, member_id, currency) DO UPDATE
+                 SET balance = excluded.balance, debt = excluded.debt, updated_at = excluded.updated_at",
+                &balances,
+            ),
+        ],
     )
     .await?;
     Ok(posted)

@@ -256,6 +256,53 @@ pub async fn execute_values(
     Ok(written)
 }
 
+/// One multi-row statement of [`execute_all`]: `head`, the rows, `tail`, as for
+/// [`execute_values`].
+pub type Part<'p, 'v> = (&'p str, &'p str, &'p [Vec<Val<'v>>]);
+
+/// Several [`execute_values`] statements that return nothing, in order. On PostgreSQL,
+/// when their rows fit one statement's bound values, they are sent as one:
+/// `WITH w1 AS (INSERT …), w2 AS (UPDATE …) INSERT …`, one round trip instead of one
+/// each (PostgreSQL runs every part once and to completion; the parts must not write the
+/// same rows or read each other's). SQLite, in-process, runs them one by one.
+pub async fn execute_all(tx: &mut Tx, parts: &[Part<'_, '_>]) -> sqlx::Result<()> {
+    let parts: Vec<&Part<'_, '_>> = parts
+        .iter()
+        .filter(|(_, _, rows)| !rows.is_empty())
+        .collect();
+    let binds: usize = parts
+        .iter()
+        .map(|(_, _, rows)| rows.len() * width(rows))
+        .sum();
+    match tx {
+        Tx::Postgres(c) if parts.len() > 1 && binds <= MAX_BINDS => {
+            let mut qb = sqlx::QueryBuilder::new("WITH ");
+            for (i, (head, tail, rows)) in parts.iter().enumerate() {
+                let last = i + 1 == parts.len();
+                if last {
+                    qb.push(" ");
+                } else {
+                    qb.push(format!("w{i} AS ("));
+                }
+                push_values(&mut qb, head, tail, rows);
+                if !last {
+                    qb.push(if i + 2 == parts.len() { ")" } else { "), " });
+                }
+            }
+            qb.build()
+                .persistent(binds <= SMALL_BINDS)
+                .execute(&mut **c)
+                .await?;
+        }
+        _ => {
+            for (head, tail, rows) in parts {
+                execute_values(tx, head, tail, rows).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// [`execute_values`] for a statement that returns rows: a `tail` ending in `RETURNING …`,
 /// or a `SELECT … JOIN (` head. The rows returned, in no particular order.
 pub async fn fetch_values<R>(
@@ -407,7 +454,25 @@ where
     &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
 {
-    let mut qb = sqlx::QueryBuilder::new(head);
+    let mut qb = sqlx::QueryBuilder::new("");
+    push_values(&mut qb, head, tail, rows);
+    qb
+}
+
+/// `head VALUES (…), (…) tail` appended to a statement being built.
+fn push_values<'q, DB>(
+    qb: &mut sqlx::QueryBuilder<'q, DB>,
+    head: &str,
+    tail: &str,
+    rows: &'q [Vec<Val<'q>>],
+) where
+    DB: sqlx::Database,
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    qb.push(head);
     qb.push(" ");
     qb.push_values(rows, |mut b, row| {
         for v in row {
@@ -421,7 +486,6 @@ where
     });
     qb.push(" ");
     qb.push(tail);
-    qb
 }
 
 #[cfg(test)]
