@@ -260,11 +260,13 @@ pub async fn execute_values(
 /// [`execute_values`].
 pub type Part<'p, 'v> = (&'p str, &'p str, &'p [Vec<Val<'v>>]);
 
-/// Several [`execute_values`] statements that return nothing, in order. On PostgreSQL,
-/// when their rows fit one statement's bound values, they are sent as one:
-/// `WITH w1 AS (INSERT …), w2 AS (UPDATE …) INSERT …`, one round trip instead of one
-/// each (PostgreSQL runs every part once and to completion; the parts must not write the
-/// same rows or read each other's). SQLite, in-process, runs them one by one.
+/// Several [`execute_values`] statements that return nothing, in order, sent together
+/// when their rows fit one statement's bound values. On PostgreSQL they become one
+/// statement, `WITH w0 AS (INSERT …), w1 AS (UPDATE …) INSERT …`: one round trip instead
+/// of one each (PostgreSQL runs every part once and to completion; so the parts must not
+/// write the same rows or read each other's). On SQLite they go as one text of several
+/// statements, run in order by the connection's thread: one hand-over to that thread
+/// instead of one each (for texts of up to 4,096 values; see below).
 pub async fn execute_all(tx: &mut Tx, parts: &[Part<'_, '_>]) -> sqlx::Result<()> {
     let parts: Vec<&Part<'_, '_>> = parts
         .iter()
@@ -274,8 +276,22 @@ pub async fn execute_all(tx: &mut Tx, parts: &[Part<'_, '_>]) -> sqlx::Result<()
         .iter()
         .map(|(_, _, rows)| rows.len() * width(rows))
         .sum();
+    // SQLite gives a statement a slot for every number up to the highest it names, and
+    // sqlx fills them all: later statements of a long text would bind thousands of
+    // unused slots, so only texts of a few thousand values go together there.
+    let limit = match tx.backend() {
+        Backend::Postgres => MAX_BINDS,
+        Backend::Sqlite => SMALL_BINDS,
+    };
+    if parts.len() <= 1 || binds > limit {
+        for (head, tail, rows) in parts {
+            execute_values(tx, head, tail, rows).await?;
+        }
+        return Ok(());
+    }
+    let keep = binds <= SMALL_BINDS;
     match tx {
-        Tx::Postgres(c) if parts.len() > 1 && binds <= MAX_BINDS => {
+        Tx::Postgres(c) => {
             let mut qb = sqlx::QueryBuilder::new("WITH ");
             for (i, (head, tail, rows)) in parts.iter().enumerate() {
                 let last = i + 1 == parts.len();
@@ -289,15 +305,18 @@ pub async fn execute_all(tx: &mut Tx, parts: &[Part<'_, '_>]) -> sqlx::Result<()
                     qb.push(if i + 2 == parts.len() { ")" } else { "), " });
                 }
             }
-            qb.build()
-                .persistent(binds <= SMALL_BINDS)
-                .execute(&mut **c)
-                .await?;
+            qb.build().persistent(keep).execute(&mut **c).await?;
         }
-        _ => {
-            for (head, tail, rows) in parts {
-                execute_values(tx, head, tail, rows).await?;
+        Tx::Sqlite(c) => {
+            // Bound values are numbered through the whole text ($1 … $n).
+            let mut qb = sqlx::QueryBuilder::new("");
+            for (i, (head, tail, rows)) in parts.iter().enumerate() {
+                if i > 0 {
+                    qb.push("; ");
+                }
+                push_values(&mut qb, head, tail, rows);
             }
+            qb.build().persistent(keep).execute(&mut **c).await?;
         }
     }
     Ok(())
