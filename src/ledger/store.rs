@@ -564,7 +564,8 @@ pub async fn post_credits(
             ]
         })
         .collect();
-    // One round trip on PostgreSQL for the four tables (a group's writes).
+    // The four tables' rows sent together (one round trip on PostgreSQL, one hand-over
+    // to SQLite's thread); each part writes its own table.
     crate::store::execute_all(
         tx,
         &[

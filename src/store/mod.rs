@@ -260,11 +260,12 @@ pub async fn execute_values(
 /// [`execute_values`].
 pub type Part<'p, 'v> = (&'p str, &'p str, &'p [Vec<Val<'v>>]);
 
-/// Several [`execute_values`] statements that return nothing, in order, sent together
-/// when their rows fit one statement's bound values. On PostgreSQL they become one
-/// statement, `WITH w0 AS (INSERT …), w1 AS (UPDATE …) INSERT …`: one round trip instead
-/// of one each (PostgreSQL runs every part once and to completion; so the parts must not
-/// write the same rows or read each other's). On SQLite they go as one text of several
+/// Several [`execute_values`] statements that return nothing, sent together when their
+/// rows fit one statement's bound values. On PostgreSQL they become one statement,
+/// `WITH w0 AS (INSERT …), w1 AS (UPDATE …) INSERT …`: one round trip instead of one each.
+/// PostgreSQL runs every part once and to completion but in no set order, all seeing the
+/// data as it was before the statement: so the parts must not write the same rows or
+/// read each other's. On SQLite they go as one text of several
 /// statements, run in order by the connection's thread: one hand-over to that thread
 /// instead of one each (for texts of up to 4,096 values; see below).
 pub async fn execute_all(tx: &mut Tx, parts: &[Part<'_, '_>]) -> sqlx::Result<()> {

@@ -437,3 +437,73 @@ db_test!(
         app.assert_no_drift().await;
     }
 );
+
+/// Rows of `SELECT k, v FROM {table} ORDER BY k`.
+async fn scratch_rows(db: &loyal::store::Db, table: &str) -> Vec<(i64, String)> {
+    let sql = format!("SELECT k, v FROM {table} ORDER BY k");
+    loyal::on_db!(db, pool => sqlx::query_as(&sql).fetch_all(pool).await).unwrap()
+}
+
+db_test!(writes_sent_together_write_every_row_or_none, |app| {
+    // A group's writes go as one statement (PostgreSQL) or one text (SQLite) when
+    // small, one by one when large; either way every row lands, and a
+    // failing part fails the whole call so the caller's rollback leaves nothing.
+    use loyal::store::Val::{Int, Text};
+    for ddl in [
+        "CREATE TABLE scratch_a (k BIGINT PRIMARY KEY, v TEXT NOT NULL)",
+        "CREATE TABLE scratch_b (k BIGINT PRIMARY KEY, v TEXT NOT NULL)",
+    ] {
+        loyal::on_db!(&app.db, pool => sqlx::query(ddl).execute(pool).await.map(|r| r.rows_affected())).unwrap();
+    }
+    let names: Vec<String> = (0..20_000).map(|i| format!("v{i}")).collect();
+    let rows = |n: usize| -> Vec<Vec<loyal::store::Val<'_>>> {
+        (0..n)
+            .map(|i| vec![Int(i as i64), Text(&names[i])])
+            .collect()
+    };
+    let upsert = "ON CONFLICT (k) DO UPDATE SET v = excluded.v";
+    let (a, b) = (
+        "INSERT INTO scratch_a (k, v)",
+        "INSERT INTO scratch_b (k, v)",
+    );
+    // Small: sent together; an empty part is skipped. (Parts must not write the
+    // same rows: PostgreSQL runs a statement's parts in no set order.)
+    let (small, none, more) = (rows(3), rows(0), vec![vec![Int(10), Text("ten")]]);
+    let mut tx = app.db.begin().await.unwrap();
+    loyal::store::execute_all(
+        &mut tx,
+        &[
+            (a, "", &small),
+            (b, "", &none),
+            (b, "", &small),
+            (a, upsert, &more),
+        ],
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let in_a = scratch_rows(&app.db, "scratch_a").await;
+    let expected: Vec<(i64, String)> = [(0, "v0"), (1, "v1"), (2, "v2"), (10, "ten")]
+        .into_iter()
+        .map(|(k, v)| (k, v.to_string()))
+        .collect();
+    assert_eq!(in_a, expected);
+    assert_eq!(scratch_rows(&app.db, "scratch_b").await, expected[..3]);
+    // Large (40,000 values, past both backends' one-statement limit): one by one.
+    let large = rows(20_000);
+    let mut tx = app.db.begin().await.unwrap();
+    loyal::store::execute_all(&mut tx, &[(a, upsert, &large), (b, upsert, &large)])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(scratch_rows(&app.db, "scratch_a").await.len(), 20_000);
+    assert_eq!(scratch_rows(&app.db, "scratch_b").await.len(), 20_000);
+    // A part that fails (key 3 exists) fails the call; rolled back, nothing is left.
+    let fresh = vec![vec![Int(30_000), Text("x")]];
+    let clash = vec![vec![Int(3), Text("y")]];
+    let mut tx = app.db.begin().await.unwrap();
+    let failed = loyal::store::execute_all(&mut tx, &[(a, "", &fresh), (b, "", &clash)]).await;
+    assert!(failed.is_err_and(|e| loyal::store::is_unique_violation(&e)));
+    drop(tx);
+    assert_eq!(scratch_rows(&app.db, "scratch_a").await.len(), 20_000);
+});
