@@ -124,14 +124,22 @@ fn round_up_from(s: &str) -> RoundUp {
     }
 }
 
-const SETTINGS_COLUMNS: &str =
-    "earn_spend_satang, earn_points, earn_rounding, min_spend_satang, expiry_mode,
-    expiry_months, expiry_round_up, pending_days, refund_policy, welcome_points";
+/// The columns of [`SettingsRow`], for `concat!` (the statements stay constant text).
+macro_rules! settings_columns {
+    () => {
+        "earn_spend_satang, earn_points, earn_rounding, min_spend_satang, expiry_mode,
+         expiry_months, expiry_round_up, pending_days, refund_policy, welcome_points"
+    };
+}
 
 pub async fn settings(db: &Db, tenant_id: i64) -> sqlx::Result<LedgerSettings> {
-    let sql = format!("SELECT {SETTINGS_COLUMNS} FROM ledger_settings WHERE tenant_id = $1");
+    const SQL: &str = concat!(
+        "SELECT ",
+        settings_columns!(),
+        " FROM ledger_settings WHERE tenant_id = $1"
+    );
     let row: Option<SettingsRow> =
-        on_db!(db, pool => sqlx::query_as(&sql).bind(tenant_id).fetch_optional(pool).await)?;
+        on_db!(db, pool => sqlx::query_as(SQL).bind(tenant_id).fetch_optional(pool).await)?;
     Ok(settings_from(row))
 }
 
@@ -186,16 +194,17 @@ pub async fn shop_for_earning(
     tier_doc: &str,
 ) -> sqlx::Result<Option<ShopForEarning>> {
     use sqlx::FromRow;
-    let sql = format!(
+    const SQL: &str = concat!(
         "SELECT t.time_zone,
                 (SELECT rules FROM earning_rules WHERE tenant_id = t.id) AS rules,
                 (SELECT doc FROM tenant_docs WHERE tenant_id = t.id AND name = $2) AS tier_program,
-                s.tenant_id IS NOT NULL AS settings_saved, {SETTINGS_COLUMNS}
-         FROM tenants t LEFT JOIN ledger_settings s ON s.tenant_id = t.id
+                s.tenant_id IS NOT NULL AS settings_saved, ",
+        settings_columns!(),
+        " FROM tenants t LEFT JOIN ledger_settings s ON s.tenant_id = t.id
          WHERE t.id = $1"
     );
     on_db!(db, pool => {
-        let Some(row) = sqlx::query(&sql).bind(tenant_id).bind(tier_doc).fetch_optional(pool).await? else {
+        let Some(row) = sqlx::query(SQL).bind(tenant_id).bind(tier_doc).fetch_optional(pool).await? else {
             return Ok(None);
         };
         let shop = ShopRow::from_row(&row)?;

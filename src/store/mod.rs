@@ -291,36 +291,40 @@ pub async fn execute_all(tx: &mut Tx, parts: &[Part<'_, '_>]) -> sqlx::Result<()
         return Ok(());
     }
     let keep = binds <= SMALL_BINDS;
-    match tx {
-        Tx::Postgres(c) => {
-            let mut qb = sqlx::QueryBuilder::new("WITH ");
-            for (i, (head, tail, rows)) in parts.iter().enumerate() {
-                let last = i + 1 == parts.len();
-                if last {
-                    qb.push(" ");
-                } else {
-                    qb.push(format!("w{i} AS ("));
-                }
-                push_values(&mut qb, head, tail, rows);
-                if !last {
-                    qb.push(if i + 2 == parts.len() { ")" } else { "), " });
-                }
-            }
-            qb.build().persistent(keep).execute(&mut **c).await?;
-        }
-        Tx::Sqlite(c) => {
-            // Bound values are numbered through the whole text ($1 … $n).
-            let mut qb = sqlx::QueryBuilder::new("");
-            for (i, (head, tail, rows)) in parts.iter().enumerate() {
-                if i > 0 {
-                    qb.push("; ");
-                }
-                push_values(&mut qb, head, tail, rows);
-            }
-            qb.build().persistent(keep).execute(&mut **c).await?;
+    let with = tx.backend() == Backend::Postgres;
+    on_tx!(tx, c => together(&parts, with).build().persistent(keep).execute(&mut *c).await.map(|_| ()))?;
+    Ok(())
+}
+
+/// The parts of [`execute_all`] as one text: `WITH w0 AS (…), w1 AS (…) last` when `with`
+/// (PostgreSQL), else `first; second; …` (SQLite). Bound values are numbered through the
+/// whole text.
+fn together<'q, DB>(parts: &[&Part<'q, 'q>], with: bool) -> sqlx::QueryBuilder<'q, DB>
+where
+    DB: sqlx::Database,
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    let mut qb = sqlx::QueryBuilder::new("");
+    let Some((last, first)) = parts.split_last() else {
+        return qb;
+    };
+    for (i, (head, tail, rows)) in first.iter().enumerate() {
+        if with {
+            qb.push(if i == 0 { "WITH " } else { ", " });
+            qb.push(format!("w{i} AS ("));
+            push_values(&mut qb, head, tail, rows);
+            qb.push(") ");
+        } else {
+            push_values(&mut qb, head, tail, rows);
+            qb.push("; ");
         }
     }
-    Ok(())
+    let (head, tail, rows) = last;
+    push_values(&mut qb, head, tail, rows);
+    qb
 }
 
 /// [`execute_values`] for a statement that returns rows: a `tail` ending in `RETURNING …`,

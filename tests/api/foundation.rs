@@ -452,7 +452,6 @@ db_test!(api_keys_are_scoped_shown_once_and_revocable, |app| {
 db_test!(
     a_key_revoked_on_another_server_stops_working_within_the_trust_time,
     |app| {
-        let _ = app;
         // Two servers sharing one database: `here` trusts a key it found valid for a
         // second, `there` reads it on every request.
         let here = TestApp::spawn_with(app.backend, |s| s.api_key_trust_secs = 1).await;
