@@ -48,8 +48,8 @@ async fn lookups(
     base: &str,
     api_key: &str,
     phones: impl Iterator<Item = String>,
-) -> anyhow::Result<(Vec<Duration>, usize)> {
-    let (mut latencies, mut found) = (vec![], 0);
+) -> anyhow::Result<(Vec<Duration>, Vec<i64>)> {
+    let (mut latencies, mut found) = (vec![], vec![]);
     for phone in phones {
         let t = Instant::now();
         let res = http
@@ -60,15 +60,38 @@ async fn lookups(
             .await?;
         let body: Value = res.json().await.unwrap_or_default();
         latencies.push(t.elapsed());
-        if body["items"]
-            .as_array()
-            .is_some_and(|items| !items.is_empty())
-        {
-            found += 1;
+        if let Some(id) = body["items"][0]["id"].as_i64() {
+            found.push(id);
         }
     }
     latencies.sort();
     Ok((latencies, found))
+}
+
+/// Read the first page of each member's ledger history (`GET /members/{id}/ledger`, what
+/// the member page and the till show), one request at a time: (latencies sorted, pages
+/// that answered 200).
+async fn history_pages(
+    http: &reqwest::Client,
+    base: &str,
+    api_key: &str,
+    members: &[i64],
+) -> anyhow::Result<(Vec<Duration>, usize)> {
+    let (mut latencies, mut answered) = (vec![], 0);
+    for id in members {
+        let t = Instant::now();
+        let res = http
+            .get(format!("{base}/api/v1/members/{id}/ledger"))
+            .bearer_auth(api_key)
+            .send()
+            .await?;
+        let ok = res.status().is_success();
+        let _ = res.bytes().await?;
+        latencies.push(t.elapsed());
+        answered += usize::from(ok);
+    }
+    latencies.sort();
+    Ok((latencies, answered))
 }
 
 /// Sign a new shop up on the server at `base` and create an API key for the load (points,
@@ -340,9 +363,10 @@ pub async fn earn(b: EarnBench) -> anyhow::Result<()> {
     let phones = (0..2_000).map(|i| members[(i * 7919) % members.len()].1.clone());
     let (lat, found) = lookups(&api, &base, &secret, phones).await?;
     println!(
-        "lookup: p50 {}, p99 {} ({found} answered)",
+        "lookup: p50 {}, p99 {} ({} answered)",
         ms(percentile(&lat, 0.50)),
         ms(percentile(&lat, 0.99)),
+        found.len()
     );
     let drift = crate::ledger::store::verify(&db).await?;
     println!(

@@ -7,7 +7,8 @@
 //!    points expire after 12 months, so about half the lots are due for expiry.
 //! 2. Imports a CSV of new members through the importer the CLI and the API use: rows/s.
 //! 3. Starts `loyal serve` on the database and looks members up by phone over HTTP, as a
-//!    point of sale does: p50/p99.
+//!    point of sale does: p50/p99; then reads the first page of each found member's
+//!    ledger history, as the till and the member page show it: p50/p99.
 //! 4. Runs the expiry over every due lot: seconds.
 //! 5. Checks the whole ledger with `verify`.
 //! 6. Reports peak memory: of the server (a `loyal serve` process started for step 3) and
@@ -247,7 +248,7 @@ async fn generate_chunk(
             purchases.push(Posting {
                 amount: (bill / 2_500).max(1),
                 request_hash: format!("{member}|{bill}|Some({})|", shop.branch_id),
-                idem_key: format!("receipt:{receipt}"),
+                idem_key: crate::ledger::store::purchase_key(&receipt),
                 receipt: Some(receipt),
                 branch_id: Some(shop.branch_id),
                 bill_satang: Some(bill),
@@ -323,6 +324,10 @@ pub struct ScaleReport {
     pub lookups: usize,
     pub lookups_found: usize,
     pub lookup_p99: Duration,
+    /// First pages of the found members' ledger history read, and how many answered.
+    pub history_pages: usize,
+    pub history_answered: usize,
+    pub history_p99: Duration,
     /// Open lots past their expiry date before the expiry run, and after it.
     pub due_lots_before: i64,
     pub due_lots_after: i64,
@@ -443,22 +448,35 @@ pub async fn scale(b: ScaleBench) -> anyhow::Result<ScaleReport> {
         super::wait_ready(&http, &base).await?;
         let phones =
             (0..b.lookups).map(|_| thai_mobile(rng.random_range(0..report.members.max(1))));
-        super::lookups(&http, &base, &shop.api_key, phones).await
+        let (latencies, found) = super::lookups(&http, &base, &shop.api_key, phones).await?;
+        // Then each found member's history, as the till shows it after the lookup.
+        let history = super::history_pages(&http, &base, &shop.api_key, &found).await?;
+        anyhow::Ok((latencies, found.len(), history))
     }
     .await;
     report.server_peak_mib = peak_memory_mib(&server.id().to_string());
     server.kill()?;
     server.wait()?;
-    let (latencies, found) = looked_up?;
+    let (latencies, found, (history, answered)) = looked_up?;
     report.lookups = b.lookups;
     report.lookups_found = found;
     report.lookup_p99 = super::percentile(&latencies, 0.99);
+    report.history_pages = history.len();
+    report.history_answered = answered;
+    report.history_p99 = super::percentile(&history, 0.99);
     println!(
         "lookup by phone over HTTP, 1 client, {} lookups ({} not found): p50 {}, p99 {}",
         b.lookups,
         b.lookups - found,
         super::ms(super::percentile(&latencies, 0.50)),
         super::ms(report.lookup_p99)
+    );
+    println!(
+        "member history (first page) over HTTP, 1 client, {} members ({} failed): p50 {}, p99 {}",
+        history.len(),
+        history.len() - answered,
+        super::ms(super::percentile(&history, 0.50)),
+        super::ms(report.history_p99)
     );
     if let Some(mib) = report.server_peak_mib {
         println!("peak memory (VmHWM) of the server process: {mib} MiB");
@@ -503,7 +521,8 @@ pub async fn scale(b: ScaleBench) -> anyhow::Result<ScaleReport> {
     // The CSV, the server's data directory and (without --database-url) the database.
     db.close().await;
     let _ = std::fs::remove_dir_all(&dir);
-    let misses = report.lookups - report.lookups_found;
+    let misses =
+        report.lookups - report.lookups_found + (report.history_pages - report.history_answered);
     if report.drift == 0 && misses == 0 {
         Ok(report)
     } else {

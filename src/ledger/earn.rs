@@ -101,7 +101,7 @@ impl<'a> Prepared<'a> {
             .tomorrow()
             .and_then(|d| d.start_of_day())
             .map_err(ApiError::internal)?;
-        let key = format!("receipt:{}", input.receipt);
+        let key = store::purchase_key(&input.receipt);
         let items_hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
             serde_json::to_vec(&input.items).unwrap_or_default(),
         ));

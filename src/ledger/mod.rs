@@ -450,8 +450,12 @@ pub async fn refund_purchase(
     let posted = store::post(&mut tx, &posting, &settings, &tz).await?;
     // Stamps earned on the bill are taken back in the same proportion.
     let mut stamps = 0;
-    if let Some(stamp_txn) =
-        store::txn_by_key_full(&mut tx, tenant, &format!("receipt:{}:stamps", r.receipt)).await?
+    if let Some(stamp_txn) = store::txn_by_key_full(
+        &mut tx,
+        tenant,
+        &format!("{}:stamps", store::purchase_key(&r.receipt)),
+    )
+    .await?
     {
         let (_, stamps_before) =
             store::refund_state_locked(&mut tx, tenant, purchase.member_id, stamp_txn.id).await?;

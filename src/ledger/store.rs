@@ -1124,14 +1124,21 @@ pub struct PurchaseRecord {
     pub branch_id: Option<i64>,
 }
 
+/// A purchase's idempotency key: one purchase per receipt per shop.
+pub fn purchase_key(receipt: &str) -> String {
+    format!("receipt:{receipt}")
+}
+
 pub async fn find_purchase(
     db: &Db,
     tenant_id: i64,
     receipt: &str,
 ) -> sqlx::Result<Option<PurchaseRecord>> {
+    // By the purchase's idempotency key (`receipt:{receipt}`, unique per shop), not by
+    // `receipt`, which has no index: a refund then reads one row, not the shop's ledger.
     on_db!(db, pool => sqlx::query_as(
-        "SELECT id, member_id, amount, bill_satang, branch_id FROM ledger_txns WHERE tenant_id = $1 AND kind = 'earn' AND receipt = $2")
-        .bind(tenant_id).bind(receipt).fetch_optional(pool).await)
+        "SELECT id, member_id, amount, bill_satang, branch_id FROM ledger_txns WHERE tenant_id = $1 AND idem_key = $2 AND kind = 'earn'")
+        .bind(tenant_id).bind(purchase_key(receipt)).fetch_optional(pool).await)
 }
 
 /// A lot that has passed its expiry date with points left.
@@ -1461,8 +1468,17 @@ pub async fn merge_members(tx: &mut Tx, tenant_id: i64, from: i64, into: i64) ->
         }
     }
     on_tx!(tx, c => {
+        // Entries and lots are found through the member's transactions (their own
+        // member_id has no index: a lookup by it read the shop's whole ledger), so they
+        // move before the transactions do.
+        for table in ["ledger_entries", "lots"] {
+            sqlx::query(&format!(
+                "UPDATE {table} SET member_id = $3 WHERE tenant_id = $1 AND member_id = $2
+                 AND txn_id IN (SELECT id FROM ledger_txns WHERE tenant_id = $1 AND member_id = $2)"))
+                .bind(tenant_id).bind(from).bind(into).execute(&mut *c).await?;
+        }
         // Redemptions and draw entries were bought with these points: they follow them.
-        for table in ["ledger_txns", "ledger_entries", "lots", "redemptions", "draw_entries"] {
+        for table in ["ledger_txns", "redemptions", "draw_entries"] {
             sqlx::query(&format!("UPDATE {table} SET member_id = $3 WHERE tenant_id = $1 AND member_id = $2"))
                 .bind(tenant_id).bind(from).bind(into).execute(&mut *c).await?;
         }

@@ -64,6 +64,12 @@ async fn small_scale_run(backend: Backend) {
         (LOOKUPS, LOOKUPS),
         "{report:?}"
     );
+    assert_eq!(
+        (report.history_pages, report.history_answered),
+        (LOOKUPS, LOOKUPS),
+        "every found member's history was read: {report:?}"
+    );
+    assert!(report.history_p99 > std::time::Duration::ZERO, "{report:?}");
 
     // Measured again on the same dataset: new members are numbered on from the last
     // (none is taken for an existing one), and nothing is left to expire.
