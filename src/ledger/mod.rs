@@ -84,9 +84,9 @@ pub async fn post_one(
 /// batch for the member who alone has more than that.
 #[derive(Clone, Copy, Debug)]
 pub struct ExpiryLimits {
-    /// How many soonest-due lots a transaction takes the members of (with all their due
-    /// lots): halved after a transaction longer than its target (or one stopped at
-    /// `max_lots`), doubled after one under half of it.
+    /// How many due lots a transaction takes the accounts of (the next accounts in key
+    /// order, with all their due lots): halved after a transaction longer than its target
+    /// (or one stopped at `max_lots`), doubled after one under half of it.
     pub scan: crate::store::BatchSizer,
     /// Most lots one transaction closes.
     pub max_lots: usize,
@@ -95,7 +95,7 @@ pub struct ExpiryLimits {
 /// What `loyal expire` and the server's housekeeping use: a purchase waits about half a
 /// second at most behind an expiry transaction.
 pub const EXPIRY_LIMITS: ExpiryLimits = ExpiryLimits {
-    // Small to start: the first due lots may belong to heavy buyers with many each.
+    // Small to start: the first accounts taken may be heavy buyers with many due lots each.
     scan: crate::store::BatchSizer::new(250, 20_000, std::time::Duration::from_millis(500)),
     max_lots: 20_000,
 };
@@ -144,10 +144,18 @@ pub async fn run_expiry_with(
     let mut run = ExpiryRun::default();
     let mut scan = limits.scan;
     let mut deadlocks = 0;
+    let mut after: Option<store::AccountKey> = None;
     loop {
         let started = std::time::Instant::now();
         let mut tx = db.begin().await?;
-        let batch = match store::expire_due(&mut tx, now, scan.size() as i64, limits.max_lots).await
+        let batch = match store::expire_due(
+            &mut tx,
+            now,
+            after.as_ref(),
+            scan.size() as i64,
+            limits.max_lots,
+        )
+        .await
         {
             Ok(batch) => batch,
             // A purchase group locked the same members in another order; it went through,
@@ -158,9 +166,10 @@ pub async fn run_expiry_with(
             }
             Err(e) => return Err(e.into()),
         };
-        if batch.shops.is_empty() {
+        let Some(next) = batch.next else {
             return Ok(run);
-        }
+        };
+        after = Some(next);
         for shop in &batch.shops {
             let change = Change::new("points.expired", "lots", None)
                 .details(serde_json::json!({"lots": shop.lots, "points": shop.points}));

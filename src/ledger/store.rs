@@ -625,18 +625,31 @@ pub struct Expired {
     pub points: i64,
 }
 
-/// What one expiry transaction did: per shop, and whether it stopped at its lot cap.
+/// A member's account in one currency: (tenant, member, currency). An expiry run walks
+/// them in this order.
+pub type AccountKey = (i64, i64, String);
+
+/// What one expiry transaction did: per shop, whether it stopped at its lot cap, and
+/// where the run goes on from.
 #[derive(Clone, Debug, Default)]
 pub struct ExpiryBatch {
     pub shops: Vec<Expired>,
     /// More due lots of the members it took were left for the next batch.
     pub capped: bool,
+    /// The next batch takes accounts after this one; `None` when no account after the
+    /// cursor had due lots (the run is done).
+    pub next: Option<AccountKey>,
 }
 
-/// Expire the due lots (past their date at `now`) of the members owning the `scan`
-/// soonest-due lots, across shops, set-based inside the caller's transaction; at most
-/// `max_lots` of them (in member order, a member's oldest lots first), so a member with
-/// more due lots than that is expired over several batches. Each member
+/// Expire the due lots (past their date at `now`) of the accounts (member and currency)
+/// owning the next `scan` due lots after `after` in account order, across shops,
+/// set-based inside the caller's transaction; at most `max_lots` of them (a member's
+/// oldest lots first), so a member with more due lots than that is expired over several
+/// batches. Accounts are taken in key order, not by due date, so a run's transactions
+/// each touch a range of members: their lots, balances and index entries sit together,
+/// and a page is written by one transaction instead of by every transaction of the run
+/// (on SQLite each commit writes every page it dirtied, so that is what bounds a run).
+/// Each member
 /// (and currency) gets one expiry movement for the due lots the batch closes: a
 /// transaction, two entries and the balance lowered, with one allocation per lot (as a
 /// redemption records the lots it spent), so a member's history shows one line per batch
@@ -648,16 +661,22 @@ pub struct ExpiryBatch {
 pub async fn expire_due(
     tx: &mut Tx,
     now: i64,
+    after: Option<&AccountKey>,
     scan: i64,
     max_lots: usize,
 ) -> sqlx::Result<ExpiryBatch> {
     use crate::store::Val::{Int, OptInt, OptText, Text};
     use crate::store::{execute_values, fetch_values};
+    let (t0, m0, c0) = after
+        .cloned()
+        .unwrap_or((i64::MIN, i64::MIN, String::new()));
     let mut members: Vec<(i64, i64, String)> = on_tx!(tx, c => sqlx::query_as(
         "SELECT DISTINCT tenant_id, member_id, currency FROM (
            SELECT tenant_id, member_id, currency FROM lots
-           WHERE remaining > 0 AND expires_at IS NOT NULL AND expires_at <= $1 ORDER BY expires_at LIMIT $2) AS due")
-        .bind(now).bind(scan).fetch_all(c).await)?;
+           WHERE remaining > 0 AND expires_at IS NOT NULL AND expires_at <= $1
+             AND (tenant_id, member_id, currency) > ($2, $3, $4)
+           ORDER BY tenant_id, member_id, currency LIMIT $5) AS due")
+        .bind(now).bind(t0).bind(m0).bind(&c0).bind(scan).fetch_all(c).await)?;
     if members.is_empty() {
         return Ok(ExpiryBatch::default());
     }
@@ -693,6 +712,22 @@ pub async fn expire_due(
     // Grouped by member, lots in id order within each; the rest past the cap wait.
     open.sort_unstable();
     let capped = open.len() > max_lots.max(1);
+    // The run goes on after the last account this batch finishes: the last one taken,
+    // or, when the cap cut an account's lots short, the one before it (so it is taken
+    // again, for the rest).
+    let account = |l: &(i64, i64, String, i64, i64)| (l.0, l.1, l.2.clone());
+    let next = if capped {
+        let cut = account(&open[max_lots.max(1)]);
+        members
+            .iter()
+            .rev()
+            .find(|m| **m < cut)
+            .cloned()
+            .or_else(|| after.cloned())
+            .unwrap_or((i64::MIN, i64::MIN, String::new()))
+    } else {
+        members.last().cloned().expect("members is not empty")
+    };
     open.truncate(max_lots.max(1));
     let wall = now_micros();
     let mut groups: Vec<(i64, i64, &str, i64, i64)> = vec![]; // tenant, member, currency, txn, points
@@ -804,6 +839,7 @@ pub async fn expire_due(
     Ok(ExpiryBatch {
         shops: per_shop.into_values().collect(),
         capped,
+        next: Some(next),
     })
 }
 

@@ -651,6 +651,57 @@ db_test!(
     }
 );
 
+db_test!(
+    an_expiry_run_walks_members_in_key_order_until_none_is_left,
+    |app| {
+        let owner = app.signup("kafe").await;
+        owner.set_rolling_expiry(1).await;
+        let mut members = vec![];
+        for i in 0..6 {
+            let m = owner.member(&format!("08123456{i:02}")).await;
+            for day in 0..3 {
+                let res = owner
+                    .purchase_at(
+                        m,
+                        25_000,
+                        &format!("OLD-{i}-{day}"),
+                        &chrono_like_days_ago(40 + day),
+                    )
+                    .await;
+                assert_eq!(res.status, 201, "{}", res.body);
+            }
+            members.push(m);
+        }
+        // One due lot's account per transaction: the run must move on from each member to
+        // the next, and stop only when no member after the last has due lots.
+        let one = loyal::ledger::ExpiryLimits {
+            scan: loyal::store::BatchSizer::new(1, 1, std::time::Duration::from_secs(3600)),
+            max_lots: 100,
+        };
+        let run = loyal::ledger::run_expiry_with(&app.db, loyal::store::now_micros(), one)
+            .await
+            .unwrap();
+        assert_eq!(run.totals(), (18, 180), "{run:?}");
+        assert_eq!(run.batches, 6, "one member per transaction: {run:?}");
+        // Each member got one line for its three lots, written in member order (ids grow
+        // with each transaction).
+        let mut lines = vec![];
+        for &m in &members {
+            let history = owner.all(&format!("/api/v1/members/{m}/ledger")).await;
+            let expired: Vec<_> = history.iter().filter(|t| t["kind"] == "expire").collect();
+            assert_eq!(expired.len(), 1, "{history:?}");
+            assert_eq!(expired[0]["amount"], -30);
+            lines.push((m, expired[0]["id"].as_i64().unwrap()));
+        }
+        lines.sort_unstable();
+        assert!(
+            lines.windows(2).all(|w| w[0].1 < w[1].1),
+            "members expired in key order: {lines:?}"
+        );
+        app.assert_no_drift().await;
+    }
+);
+
 db_test!(pending_points_wait_out_the_return_window, |app| {
     let owner = app.signup("kafe").await;
     owner
