@@ -346,12 +346,21 @@ pub async fn list_redemptions(
     before_id: i64,
     limit: i64,
 ) -> sqlx::Result<Vec<Redemption>> {
-    let sql = format!(
-        "SELECT {REDEMPTION_COLUMNS} FROM redemptions d WHERE d.tenant_id = $1 AND ($2 IS NULL OR d.status = $2) AND ($3 IS NULL OR d.kind = $3)
-           AND ($4 IS NULL OR d.member_id = $4) AND d.id < $5 ORDER BY d.id DESC LIMIT $6"
-    );
-    let rows: Vec<Redemption> = on_db!(db, pool => sqlx::query_as(&sql).bind(tenant_id).bind(&f.status).bind(&f.kind).bind(f.member_id)
-        .bind(before_id).bind(limit + 1).fetch_all(pool).await)?;
+    use crate::store::Val::{Int, Text};
+    let head = format!("SELECT {REDEMPTION_COLUMNS} FROM redemptions d WHERE d.tenant_id = ");
+    let mut parts = vec![(head.as_str(), Int(tenant_id))];
+    if let Some(status) = &f.status {
+        parts.push((" AND d.status = ", Text(status)));
+    }
+    if let Some(kind) = &f.kind {
+        parts.push((" AND d.kind = ", Text(kind)));
+    }
+    if let Some(member) = f.member_id {
+        parts.push((" AND d.member_id = ", Int(member)));
+    }
+    parts.push((" AND d.id < ", Int(before_id)));
+    parts.push((" ORDER BY d.id DESC LIMIT ", Int(limit + 1)));
+    let rows: Vec<Redemption> = crate::store::fetch_parts(db, &parts).await?;
     Ok(hydrate(rows))
 }
 

@@ -348,6 +348,42 @@ where
     Ok(out)
 }
 
+/// Run a statement written as parts, each SQL text followed by one bound value (`("…
+/// WHERE d.tenant_id = ", Int(t)), (" AND d.status = ", Text(s)), (" LIMIT ", Int(n))`),
+/// for lists whose filters the caller chooses: only the filters given are in the
+/// statement, so its plan can use the index of the one that is there. (A `($2 IS NULL OR
+/// d.status = $2)` condition can use no index, and the database walked the shop's whole
+/// table for a rare status or one member's rows.)
+pub async fn fetch_parts<R>(db: &Db, parts: &[(&str, Val<'_>)]) -> sqlx::Result<Vec<R>>
+where
+    R: Send + Unpin,
+    R: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>,
+    R: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+{
+    on_db!(db, pool => parts_query(parts).build_query_as::<R>().fetch_all(pool).await)
+}
+
+fn parts_query<'q, DB>(parts: &'q [(&'q str, Val<'q>)]) -> sqlx::QueryBuilder<'q, DB>
+where
+    DB: sqlx::Database,
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    let mut qb = sqlx::QueryBuilder::new("");
+    for (sql, v) in parts {
+        qb.push(sql);
+        match *v {
+            Val::Int(i) => qb.push_bind(i),
+            Val::OptInt(i) => qb.push_bind(i),
+            Val::Text(s) => qb.push_bind(s),
+            Val::OptText(s) => qb.push_bind(s),
+        };
+    }
+    qb
+}
+
 /// Sizes the transactions of a bulk job (expiry, member import) to a time. On SQLite a
 /// write transaction holds the database's one write lock, so every purchase waits behind
 /// it; a bigger transaction writes each page it touches once for more rows. So a job

@@ -719,6 +719,33 @@ db_test!(
             actions,
             vec!["branch.created", "session.created", "tenant.created"]
         );
+        // Every filter narrows, alone and together (each one a condition of its own).
+        let branch = res.body["id"].as_i64().unwrap();
+        let actor = e["actor_id"].as_i64().unwrap();
+        let count = |query: String| {
+            let owner = &owner;
+            async move { owner.all(&format!("/api/v1/audit-log?{query}")).await.len() }
+        };
+        assert_eq!(
+            count(format!("target_kind=branch&target_id={branch}")).await,
+            1
+        );
+        assert_eq!(count(format!("target_id={}", branch + 1)).await, 0);
+        assert_eq!(count(format!("actor_kind=staff&actor_id={actor}")).await, 3);
+        assert_eq!(count("actor_kind=system".into()).await, 0);
+        assert_eq!(
+            count(format!("actor_id={actor}&action=branch.created")).await,
+            1
+        );
+        assert_eq!(count("until=2000-01-01T00:00:00Z".into()).await, 0);
+        assert_eq!(
+            count("since=2000-01-01T00:00:00Z&until=2100-01-01T00:00:00Z".into()).await,
+            3
+        );
+        assert_eq!(
+            count("action=branch.created&request_id=other".into()).await,
+            0
+        );
         let res = owner.get("/api/v1/audit-log?since=yesterday").await;
         assert_eq!((res.status, res.code()), (400, "invalid_query"));
     }

@@ -315,6 +315,22 @@ db_test!(
             .await;
         assert_eq!(queue.len(), 1);
         assert_eq!(queue[0]["shipping"]["phone"], "+66812345678");
+        // The member filter, alone and with the others.
+        let listed = |query: String| {
+            let packer = &packer;
+            async move {
+                packer
+                    .all(&format!("/api/v1/redemptions?{query}"))
+                    .await
+                    .len()
+            }
+        };
+        assert_eq!(
+            listed(format!("member_id={m}&kind=shipped&status=pending")).await,
+            1
+        );
+        assert_eq!(listed(format!("member_id={}", m + 1)).await, 0);
+        assert_eq!(listed(format!("member_id={m}&status=shipped")).await, 0);
         let step = |body: Value| {
             let packer = &packer;
             async move {
