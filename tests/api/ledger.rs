@@ -884,3 +884,37 @@ db_test!(
         assert_eq!((bad.status, bad.field()), (422, "amount_satang"));
     }
 );
+
+/// SQLite plans without table statistics. With lots keyed by member, its planner once
+/// chose to read every lot of the shop for each line of a member's history (at 1M
+/// members a page took minutes). The plan is read, not timed: the lot of each line must
+/// be found by its transaction, and no step may be narrowed by the shop alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_members_history_page_reads_only_that_members_rows_on_sqlite() {
+    let app = crate::helpers::TestApp::spawn(crate::helpers::Backend::Sqlite).await;
+    let loyal::store::Db::Sqlite(pool) = &app.db else {
+        unreachable!("a SQLite app")
+    };
+    let sql = format!("EXPLAIN QUERY PLAN {}", loyal::ledger::store::HISTORY);
+    let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(&sql)
+        .bind(1_i64)
+        .bind(2_i64)
+        .bind(3_i64)
+        .bind(4_i64)
+        .fetch_all(pool)
+        .await
+        .unwrap();
+    let steps: Vec<&str> = plan.iter().map(|r| r.3.as_str()).collect();
+    assert!(
+        steps
+            .iter()
+            .any(|s| s.starts_with("SEARCH l USING") && s.contains("txn_id=?")),
+        "{steps:?}"
+    );
+    assert!(
+        !steps
+            .iter()
+            .any(|s| s.starts_with("SCAN") || s.contains("(tenant_id=?)")),
+        "{steps:?}"
+    );
+}
