@@ -687,6 +687,12 @@ pub async fn expire_due(
         .map(|(t, m, c)| vec![Int(*t), Int(*m), Text(c)])
         .collect();
     if tx.backend() == crate::store::Backend::Postgres {
+        // The batch joins thousands of keys to the lots and balances. With the stock
+        // random_page_cost (4, priced for spinning disks) PostgreSQL hashed them against a
+        // scan of the whole lots table in every transaction; priced for SSDs it looks
+        // each key up, twice as fast over a run (docs/BENCHMARKS.md, eighth session). For
+        // this transaction only.
+        on_tx!(tx, c => sqlx::query("SET LOCAL random_page_cost = 1.1").execute(c).await.map(|_| ()))?;
         // Lock the members' balance rows before reading their lots: a redemption may be
         // spending from them. (SQLite's write transaction already shuts out every other
         // writer.)
