@@ -629,6 +629,27 @@ pub struct Expired {
 /// them in this order.
 pub type AccountKey = (i64, i64, String);
 
+/// Which accounts an expiry transaction takes.
+#[derive(Clone, Copy, Debug)]
+pub enum ExpiryOrder<'a> {
+    /// The accounts of the soonest-due lots: found at once by the index on the date, for
+    /// a run with few due lots.
+    Soonest,
+    /// The next accounts in key order after this one (from the first when `None`): a
+    /// run over many due lots, each transaction on neighbouring pages.
+    After(Option<&'a AccountKey>),
+}
+
+/// How many lots are due at `now`, counting no further than `cap` (the index on the
+/// date answers it without reading the rest).
+pub async fn count_due(db: &Db, now: i64, cap: u64) -> sqlx::Result<u64> {
+    let (n,): (i64,) = on_db!(db, pool => sqlx::query_as(
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM (SELECT 1 AS one FROM lots
+           WHERE remaining > 0 AND expires_at IS NOT NULL AND expires_at <= $1 LIMIT $2) AS due")
+        .bind(now).bind(i64::try_from(cap).unwrap_or(i64::MAX)).fetch_one(pool).await)?;
+    Ok(n as u64)
+}
+
 /// What one expiry transaction did: per shop, whether it stopped at its lot cap, and
 /// where the run goes on from.
 #[derive(Clone, Debug, Default)]
@@ -642,13 +663,14 @@ pub struct ExpiryBatch {
 }
 
 /// Expire the due lots (past their date at `now`) of the accounts (member and currency)
-/// owning the next `scan` due lots after `after` in account order, across shops,
-/// set-based inside the caller's transaction; at most `max_lots` of them (a member's
-/// oldest lots first), so a member with more due lots than that is expired over several
-/// batches. Accounts are taken in key order, not by due date, so a run's transactions
-/// each touch a range of members: their lots, balances and index entries sit together,
-/// and a page is written by one transaction instead of by every transaction of the run
-/// (on SQLite each commit writes every page it dirtied, so that is what bounds a run).
+/// owning the next `scan` due lots in `order`, across shops, set-based inside the
+/// caller's transaction; at most `max_lots` of them (a member's oldest lots first), so a
+/// member with more due lots than that is expired over several batches. A run over many
+/// due lots takes the accounts in key order ([`ExpiryOrder::After`]), not by due date, so
+/// its transactions each touch a range of members: their lots, balances and index
+/// entries sit together, and a page is written by one transaction instead of by every
+/// transaction of the run (on SQLite each commit writes every page it dirtied, so that
+/// is what bounds a run).
 /// Each member
 /// (and currency) gets one expiry movement for the due lots the batch closes: a
 /// transaction, two entries and the balance lowered, with one allocation per lot (as a
@@ -661,22 +683,35 @@ pub struct ExpiryBatch {
 pub async fn expire_due(
     tx: &mut Tx,
     now: i64,
-    after: Option<&AccountKey>,
+    order: ExpiryOrder<'_>,
     scan: i64,
     max_lots: usize,
 ) -> sqlx::Result<ExpiryBatch> {
     use crate::store::Val::{Int, OptInt, OptText, Text};
     use crate::store::{execute_values, fetch_values};
-    let (t0, m0, c0) = after
-        .cloned()
-        .unwrap_or((i64::MIN, i64::MIN, String::new()));
-    let mut members: Vec<(i64, i64, String)> = on_tx!(tx, c => sqlx::query_as(
-        "SELECT DISTINCT tenant_id, member_id, currency FROM (
-           SELECT tenant_id, member_id, currency FROM lots
-           WHERE remaining > 0 AND expires_at IS NOT NULL AND expires_at <= $1
-             AND (tenant_id, member_id, currency) > ($2, $3, $4)
-           ORDER BY tenant_id, member_id, currency LIMIT $5) AS due")
-        .bind(now).bind(t0).bind(m0).bind(&c0).bind(scan).fetch_all(c).await)?;
+    let after = match order {
+        ExpiryOrder::After(after) => after,
+        ExpiryOrder::Soonest => None,
+    };
+    let mut members: Vec<(i64, i64, String)> = match order {
+        ExpiryOrder::Soonest => on_tx!(tx, c => sqlx::query_as(
+            "SELECT DISTINCT tenant_id, member_id, currency FROM (
+               SELECT tenant_id, member_id, currency FROM lots
+               WHERE remaining > 0 AND expires_at IS NOT NULL AND expires_at <= $1 ORDER BY expires_at LIMIT $2) AS due")
+            .bind(now).bind(scan).fetch_all(c).await)?,
+        ExpiryOrder::After(after) => {
+            let (t0, m0, c0) = after
+                .cloned()
+                .unwrap_or((i64::MIN, i64::MIN, String::new()));
+            on_tx!(tx, c => sqlx::query_as(
+                "SELECT DISTINCT tenant_id, member_id, currency FROM (
+                   SELECT tenant_id, member_id, currency FROM lots
+                   WHERE remaining > 0 AND expires_at IS NOT NULL AND expires_at <= $1
+                     AND (tenant_id, member_id, currency) > ($2, $3, $4)
+                   ORDER BY tenant_id, member_id, currency LIMIT $5) AS due")
+                .bind(now).bind(t0).bind(m0).bind(&c0).bind(scan).fetch_all(c).await)?
+        }
+    };
     if members.is_empty() {
         return Ok(ExpiryBatch::default());
     }

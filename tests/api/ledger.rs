@@ -432,6 +432,8 @@ db_test!(
         let small = loyal::ledger::ExpiryLimits {
             scan: loyal::store::BatchSizer::new(1, 1, std::time::Duration::from_millis(500)),
             max_lots: 2,
+            // This one walks the members in key order; the other takes the soonest due.
+            walk_from: 0,
         };
         let (a, b, ()) = tokio::join!(
             loyal::ledger::run_expiry(&app.db, now),
@@ -677,6 +679,7 @@ db_test!(
         let one = loyal::ledger::ExpiryLimits {
             scan: loyal::store::BatchSizer::new(1, 1, std::time::Duration::from_secs(3600)),
             max_lots: 100,
+            walk_from: 0,
         };
         let run = loyal::ledger::run_expiry_with(&app.db, loyal::store::now_micros(), one)
             .await

@@ -259,6 +259,8 @@ async fn run(backend: Backend, ops: Vec<Op>, refund_policy: RefundPolicy) {
                         std::time::Duration::from_millis(500),
                     ),
                     max_lots: 2,
+                    // In key order; the second run below takes the soonest due.
+                    walk_from: 0,
                 };
                 let run = loyal::ledger::run_expiry_with(&w.db, w.clock, small)
                     .await
