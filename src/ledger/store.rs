@@ -1225,23 +1225,6 @@ pub async fn find_purchase(
         .bind(tenant_id).bind(purchase_key(receipt)).fetch_optional(pool).await)
 }
 
-/// A lot that has passed its expiry date with points left.
-#[derive(Clone, Debug, sqlx::FromRow)]
-pub struct DueLot {
-    pub tenant_id: i64,
-    pub id: i64,
-    pub member_id: i64,
-    pub currency: String,
-}
-
-/// Up to `limit` lots due to expire at `now`, across tenants.
-pub async fn due_lots(db: &Db, now: i64, limit: i64) -> sqlx::Result<Vec<DueLot>> {
-    on_db!(db, pool => sqlx::query_as(
-        "SELECT tenant_id, id, member_id, currency FROM lots WHERE remaining > 0 AND expires_at IS NOT NULL AND expires_at <= $1
-         ORDER BY expires_at LIMIT $2")
-        .bind(now).bind(limit).fetch_all(pool).await)
-}
-
 /// Points liability over a period, per currency.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Liability {

@@ -142,13 +142,41 @@ pub async fn search(
                 .replace('_', "\\_")
         )
     });
-    let sql = format!(
-        "SELECT {COLUMNS} FROM members m WHERE tenant_id = $1 AND id < $2 AND merged_into IS NULL
-           AND ($3 IS NULL OR LOWER(first_name) LIKE $3 ESCAPE '\\' OR LOWER(last_name) LIKE $3 ESCAPE '\\' OR LOWER(email) LIKE $3 ESCAPE '\\')
-           AND ($4 IS NULL OR EXISTS (SELECT 1 FROM member_tags t WHERE t.tenant_id = m.tenant_id AND t.member_id = m.id AND t.tag = $4))
-         ORDER BY id DESC LIMIT $5"
+    // With a tag, the tag's index gives its members newest first (a rare tag no longer
+    // walks the whole shop); the name filter stays a condition on each row.
+    use crate::store::Val::{Int, Text};
+    let plain = format!("SELECT {COLUMNS} FROM members m WHERE m.tenant_id = ");
+    let tagged = format!(
+        "SELECT {COLUMNS} FROM member_tags t JOIN members m ON m.tenant_id = t.tenant_id AND m.id = t.member_id
+         WHERE t.tenant_id = "
     );
-    let rows: Vec<Member> = on_db!(db, pool => sqlx::query_as(&sql).bind(tenant_id).bind(before_id).bind(&pattern).bind(tag).bind(limit + 1).fetch_all(pool).await)?;
+    let mut parts = match tag {
+        Some(tag) => vec![
+            (tagged.as_str(), Int(tenant_id)),
+            (" AND t.tag = ", Text(tag)),
+            (" AND t.member_id < ", Int(before_id)),
+        ],
+        None => vec![
+            (plain.as_str(), Int(tenant_id)),
+            (" AND m.id < ", Int(before_id)),
+        ],
+    };
+    if let Some(p) = &pattern {
+        parts.push((" AND (LOWER(m.first_name) LIKE ", Text(p)));
+        parts.push((" ESCAPE '\\' OR LOWER(m.last_name) LIKE ", Text(p)));
+        parts.push((" ESCAPE '\\' OR LOWER(m.email) LIKE ", Text(p)));
+    }
+    let tail = format!(
+        "{} AND m.merged_into IS NULL ORDER BY {} DESC LIMIT ",
+        if pattern.is_some() {
+            " ESCAPE '\\')"
+        } else {
+            ""
+        },
+        if tag.is_some() { "t.member_id" } else { "m.id" }
+    );
+    parts.push((tail.as_str(), Int(limit + 1)));
+    let rows: Vec<Member> = crate::store::fetch_parts(db, &parts).await?;
     hydrate(db, tenant_id, rows).await
 }
 

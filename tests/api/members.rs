@@ -135,6 +135,32 @@ db_test!(members_are_searched_by_name_email_and_tag, |app| {
         names(owner.all("/api/v1/members?tag=VIP").await),
         vec!["Somchai"]
     );
+    // More with the tag: read newest first through the tag, in pages (of 2), and with a
+    // name as well.
+    for (phone, name, tags) in [
+        ("0810000004", "Somporn", json!(["vip", "student"])),
+        ("0810000005", "Anong", json!(["vip"])),
+    ] {
+        let res = owner
+            .post(
+                "/api/v1/members",
+                json!({"phone": phone, "first_name": name, "tags": tags}),
+            )
+            .await;
+        assert_eq!(res.status, 201, "{}", res.body);
+    }
+    assert_eq!(
+        names(owner.all("/api/v1/members?tag=vip").await),
+        vec!["Anong", "Somporn", "Somchai"]
+    );
+    assert_eq!(
+        names(owner.all("/api/v1/members?tag=vip&q=som").await),
+        vec!["Somporn", "Somchai"]
+    );
+    assert_eq!(
+        names(owner.all("/api/v1/members?tag=student&q=x").await),
+        Vec::<String>::new()
+    );
 });
 
 db_test!(the_360_view_shows_profile_balances_and_history, |app| {
