@@ -319,6 +319,9 @@ pub fn spawn_housekeeping(state: AppState) -> Option<tokio::task::JoinHandle<()>
             if let Err(e) = crate::auth::sessions::purge_expired(&state.db).await {
                 tracing::warn!(error = %e, "purging sessions failed");
             }
+            if let Err(e) = crate::members::store::purge_expired_member_sessions(&state.db).await {
+                tracing::warn!(error = %e, "purging member sessions failed");
+            }
             if let Err(e) = idempotency::purge_older_than(&state.db, 24).await {
                 tracing::warn!(error = %e, "purging idempotency keys failed");
             }

@@ -350,6 +350,13 @@ pub async fn member_session(db: &Db, token_hash: &str) -> sqlx::Result<Option<Me
         .bind(token_hash).bind(crate::store::now_micros()).fetch_optional(pool).await)
 }
 
+/// Remove the member sessions past their expiry (run periodically, with the staff's), so
+/// the table holds only live sessions rather than every sign-in since the shop opened.
+pub async fn purge_expired_member_sessions(db: &Db) -> sqlx::Result<u64> {
+    on_db!(db, pool => sqlx::query("DELETE FROM member_sessions WHERE expires_at <= $1")
+        .bind(crate::store::now_micros()).execute(pool).await.map(|r| r.rows_affected()))
+}
+
 pub async fn delete_member_session(db: &Db, token_hash: &str) -> sqlx::Result<()> {
     on_db!(db, pool => sqlx::query("DELETE FROM member_sessions WHERE token_hash = $1").bind(token_hash).execute(pool).await.map(|r| r.rows_affected()))?;
     Ok(())

@@ -522,3 +522,28 @@ db_test!(
         );
     }
 );
+
+db_test!(
+    expired_member_sessions_are_purged_and_live_ones_kept,
+    |app| {
+        let owner = app.signup("kafe").await;
+        let m = owner.member("0812345678").await;
+        let tenant = owner.me["tenant_id"].as_i64().unwrap();
+        let mut tx = app.db.begin().await.unwrap();
+        for (hash, hours) in [("ended-yesterday", -24), ("live", 1)] {
+            loyal::members::store::create_member_session(&mut tx, tenant, m, hash, "c", hours)
+                .await
+                .unwrap();
+        }
+        tx.commit().await.unwrap();
+        let purge = || loyal::members::store::purge_expired_member_sessions(&app.db);
+        assert_eq!(purge().await.unwrap(), 1, "only the ended session goes");
+        assert!(
+            loyal::members::store::member_session(&app.db, "live")
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert_eq!(purge().await.unwrap(), 0, "nothing twice");
+    }
+);
