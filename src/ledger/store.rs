@@ -629,6 +629,9 @@ pub struct Expired {
 /// them in this order.
 pub type AccountKey = (i64, i64, String);
 
+/// Below every account: where a walk starts.
+const BEFORE_EVERY_ACCOUNT: AccountKey = (i64::MIN, i64::MIN, String::new());
+
 /// Which accounts an expiry transaction takes.
 #[derive(Clone, Copy, Debug)]
 pub enum ExpiryOrder<'a> {
@@ -700,9 +703,7 @@ pub async fn expire_due(
                WHERE remaining > 0 AND expires_at IS NOT NULL AND expires_at <= $1 ORDER BY expires_at LIMIT $2) AS due")
             .bind(now).bind(scan).fetch_all(c).await)?,
         ExpiryOrder::After(after) => {
-            let (t0, m0, c0) = after
-                .cloned()
-                .unwrap_or((i64::MIN, i64::MIN, String::new()));
+            let (t0, m0, c0) = after.cloned().unwrap_or(BEFORE_EVERY_ACCOUNT);
             on_tx!(tx, c => sqlx::query_as(
                 "SELECT DISTINCT tenant_id, member_id, currency FROM (
                    SELECT tenant_id, member_id, currency FROM lots
@@ -765,7 +766,7 @@ pub async fn expire_due(
             .find(|m| **m < cut)
             .cloned()
             .or_else(|| after.cloned())
-            .unwrap_or((i64::MIN, i64::MIN, String::new()))
+            .unwrap_or(BEFORE_EVERY_ACCOUNT)
     } else {
         members.last().cloned().expect("members is not empty")
     };

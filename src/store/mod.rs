@@ -232,6 +232,29 @@ pub enum Val<'a> {
     OptText(Option<&'a str>),
 }
 
+/// A backend that binds every kind of [`Val`]: the one bound the statement builders
+/// below need (sqlx's encode bounds for the four value types, written once).
+pub trait BindVals<'q>: sqlx::Database {
+    fn push_val(qb: &mut sqlx::QueryBuilder<'q, Self>, v: &Val<'q>);
+}
+
+macro_rules! bind_vals {
+    ($db:ty) => {
+        impl<'q> BindVals<'q> for $db {
+            fn push_val(qb: &mut sqlx::QueryBuilder<'q, $db>, v: &Val<'q>) {
+                match *v {
+                    Val::Int(i) => qb.push_bind(i),
+                    Val::OptInt(i) => qb.push_bind(i),
+                    Val::Text(s) => qb.push_bind(s),
+                    Val::OptText(s) => qb.push_bind(s),
+                };
+            }
+        }
+    };
+}
+bind_vals!(Sqlite);
+bind_vals!(Postgres);
+
 /// Most bound values in one statement: SQLite allows 32,766, PostgreSQL 65,535.
 const MAX_BINDS: usize = 30_000;
 
@@ -301,11 +324,7 @@ pub async fn execute_all(tx: &mut Tx, parts: &[Part<'_, '_>]) -> sqlx::Result<()
 /// whole text.
 fn together<'q, DB>(parts: &[&Part<'q, 'q>], with: bool) -> sqlx::QueryBuilder<'q, DB>
 where
-    DB: sqlx::Database,
-    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    DB: BindVals<'q>,
 {
     let mut qb = sqlx::QueryBuilder::new("");
     let Some((last, first)) = parts.split_last() else {
@@ -365,21 +384,12 @@ where
 
 fn parts_query<'q, DB>(parts: &'q [(&'q str, Val<'q>)]) -> sqlx::QueryBuilder<'q, DB>
 where
-    DB: sqlx::Database,
-    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    DB: BindVals<'q>,
 {
     let mut qb = sqlx::QueryBuilder::new("");
     for (sql, v) in parts {
         qb.push(sql);
-        match *v {
-            Val::Int(i) => qb.push_bind(i),
-            Val::OptInt(i) => qb.push_bind(i),
-            Val::Text(s) => qb.push_bind(s),
-            Val::OptText(s) => qb.push_bind(s),
-        };
+        DB::push_val(&mut qb, v);
     }
     qb
 }
@@ -508,11 +518,7 @@ fn values_query<'q, DB>(
     rows: &'q [Vec<Val<'q>>],
 ) -> sqlx::QueryBuilder<'q, DB>
 where
-    DB: sqlx::Database,
-    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    DB: BindVals<'q>,
 {
     let mut qb = sqlx::QueryBuilder::new("");
     push_values(&mut qb, head, tail, rows);
@@ -526,24 +532,20 @@ fn push_values<'q, DB>(
     tail: &str,
     rows: &'q [Vec<Val<'q>>],
 ) where
-    DB: sqlx::Database,
-    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    DB: BindVals<'q>,
 {
     qb.push(head);
-    qb.push(" ");
-    qb.push_values(rows, |mut b, row| {
-        for v in row {
-            match *v {
-                Val::Int(i) => b.push_bind(i),
-                Val::OptInt(i) => b.push_bind(i),
-                Val::Text(s) => b.push_bind(s),
-                Val::OptText(s) => b.push_bind(s),
-            };
+    qb.push(" VALUES ");
+    for (i, row) in rows.iter().enumerate() {
+        qb.push(if i == 0 { "(" } else { ", (" });
+        for (j, v) in row.iter().enumerate() {
+            if j > 0 {
+                qb.push(", ");
+            }
+            DB::push_val(qb, v);
         }
-    });
+        qb.push(")");
+    }
     qb.push(" ");
     qb.push(tail);
 }
