@@ -11,6 +11,28 @@ async fn assert_no_drift(app: &crate::helpers::TestApp) {
     assert!(drift.is_empty(), "ledger drift: {drift:?}");
 }
 
+/// `n` members (phones 0812345600…), each with `lots` purchases of 250 baht (10 points
+/// each at the default rate) made 40, 41, … days ago: due once points last a month.
+async fn members_with_old_lots(owner: &crate::helpers::User, n: usize, lots: i64) -> Vec<i64> {
+    let mut members = vec![];
+    for i in 0..n {
+        let m = owner.member(&format!("08123456{i:02}")).await;
+        for day in 0..lots {
+            let res = owner
+                .purchase_at(
+                    m,
+                    25_000,
+                    &format!("OLD-{i}-{day}"),
+                    &chrono_like_days_ago(40 + day),
+                )
+                .await;
+            assert_eq!(res.status, 201, "{}", res.body);
+        }
+        members.push(m);
+    }
+    members
+}
+
 db_test!(
     a_purchase_earns_by_the_base_rate_and_a_retry_grants_nothing_twice,
     |app| {
@@ -401,22 +423,9 @@ db_test!(
     |app| {
         let owner = app.signup("kafe").await;
         owner.set_rolling_expiry(1).await;
-        let mut members = vec![];
-        for i in 0..8 {
-            let m = owner.member(&format!("08123456{i:02}")).await;
-            for r in 0..3 {
-                let res = owner
-                    .purchase_at(
-                        m,
-                        25_000,
-                        &format!("OLD-{i}-{r}"),
-                        &chrono_like_days_ago(40),
-                    )
-                    .await;
-                assert_eq!(res.status, 201, "{}", res.body);
-            }
+        let members = members_with_old_lots(&owner, 8, 3).await;
+        for (i, &m) in members.iter().enumerate() {
             owner.purchase(m, 50_000, &format!("NEW-{i}")).await;
-            members.push(m);
         }
         // 8 members × 3 old lots of 10 points are due; each member also has 20 fresh points.
         let now = loyal::store::now_micros();
@@ -658,22 +667,7 @@ db_test!(
     |app| {
         let owner = app.signup("kafe").await;
         owner.set_rolling_expiry(1).await;
-        let mut members = vec![];
-        for i in 0..6 {
-            let m = owner.member(&format!("08123456{i:02}")).await;
-            for day in 0..3 {
-                let res = owner
-                    .purchase_at(
-                        m,
-                        25_000,
-                        &format!("OLD-{i}-{day}"),
-                        &chrono_like_days_ago(40 + day),
-                    )
-                    .await;
-                assert_eq!(res.status, 201, "{}", res.body);
-            }
-            members.push(m);
-        }
+        let members = members_with_old_lots(&owner, 6, 3).await;
         // One due lot's account per transaction: the run must move on from each member to
         // the next, and stop only when no member after the last has due lots.
         let one = loyal::ledger::ExpiryLimits {
