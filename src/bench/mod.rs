@@ -68,6 +68,31 @@ async fn lookups(
     Ok((latencies, found))
 }
 
+/// Search members by the start of a name, one request after another, as staff do at the
+/// till or the call centre: (latencies sorted, searches that found at least one member).
+async fn name_searches(
+    http: &reqwest::Client,
+    base: &str,
+    api_key: &str,
+    names: impl Iterator<Item = String>,
+) -> anyhow::Result<(Vec<Duration>, usize)> {
+    let (mut latencies, mut found) = (vec![], 0);
+    for name in names {
+        let t = Instant::now();
+        let res = http
+            .get(format!("{base}/api/v1/members"))
+            .query(&[("q", name.as_str())])
+            .bearer_auth(api_key)
+            .send()
+            .await?;
+        let body: Value = res.json().await.unwrap_or_default();
+        latencies.push(t.elapsed());
+        found += usize::from(body["items"].as_array().is_some_and(|i| !i.is_empty()));
+    }
+    latencies.sort();
+    Ok((latencies, found))
+}
+
 /// Read the first page of each member's ledger history (`GET /members/{id}/ledger`, what
 /// the member page and the till show), one request at a time: (latencies sorted, pages
 /// that answered 200).

@@ -40,6 +40,9 @@ pub struct ScaleBench {
     pub binary: std::path::PathBuf,
 }
 
+/// Searches by name of each kind in a run, at most.
+const NAME_SEARCHES: usize = 200;
+
 /// Members written per transaction while generating.
 const CHUNK: u64 = 5_000;
 const DAY_MICROS: i64 = 86_400_000_000;
@@ -328,6 +331,13 @@ pub struct ScaleReport {
     pub history_pages: usize,
     pub history_answered: usize,
     pub history_p99: Duration,
+    /// Searches by name of each kind: a first name thousands share (each should find
+    /// members), and a name no member has (none should).
+    pub name_searches: usize,
+    pub common_names_found: usize,
+    pub common_name_p99: Duration,
+    pub unknown_names_found: usize,
+    pub unknown_name_p99: Duration,
     /// Open lots past their expiry date before the expiry run, and after it.
     pub due_lots_before: i64,
     pub due_lots_after: i64,
@@ -451,19 +461,31 @@ pub async fn scale(b: ScaleBench) -> anyhow::Result<ScaleReport> {
         let (latencies, found) = super::lookups(&http, &base, &shop.api_key, phones).await?;
         // Then each found member's history, as the till shows it after the lookup.
         let history = super::history_pages(&http, &base, &shop.api_key, &found).await?;
-        anyhow::Ok((latencies, found.len(), history))
+        // Searches by name: a first name thousands share, and a name no member has (the
+        // rarest: every member would be read if no index served it).
+        let searches = b.lookups.min(NAME_SEARCHES);
+        let common = (0..searches).map(|i| FIRST_NAMES[i % FIRST_NAMES.len()].to_string());
+        let common = super::name_searches(&http, &base, &shop.api_key, common).await?;
+        let nobody = (0..searches).map(|i| format!("ไม่มีชื่อนี้{i}"));
+        let nobody = super::name_searches(&http, &base, &shop.api_key, nobody).await?;
+        anyhow::Ok((latencies, found.len(), history, (common, nobody)))
     }
     .await;
     report.server_peak_mib = peak_memory_mib(&server.id().to_string());
     server.kill()?;
     server.wait()?;
-    let (latencies, found, (history, answered)) = looked_up?;
+    let (latencies, found, (history, answered), (common, nobody)) = looked_up?;
     report.lookups = b.lookups;
     report.lookups_found = found;
     report.lookup_p99 = super::percentile(&latencies, 0.99);
     report.history_pages = history.len();
     report.history_answered = answered;
     report.history_p99 = super::percentile(&history, 0.99);
+    report.name_searches = common.0.len();
+    report.common_names_found = common.1;
+    report.common_name_p99 = super::percentile(&common.0, 0.99);
+    report.unknown_names_found = nobody.1;
+    report.unknown_name_p99 = super::percentile(&nobody.0, 0.99);
     println!(
         "lookup by phone over HTTP, 1 client, {} lookups ({} not found): p50 {}, p99 {}",
         b.lookups,
@@ -478,6 +500,17 @@ pub async fn scale(b: ScaleBench) -> anyhow::Result<ScaleReport> {
         super::ms(super::percentile(&history, 0.50)),
         super::ms(report.history_p99)
     );
+    for (what, (latencies, found)) in [
+        ("a shared first name", &common),
+        ("a name no member has", &nobody),
+    ] {
+        println!(
+            "search by {what} over HTTP, 1 client, {} searches ({found} found members): p50 {}, p99 {}",
+            latencies.len(),
+            super::ms(super::percentile(latencies, 0.50)),
+            super::ms(super::percentile(latencies, 0.99))
+        );
+    }
     if let Some(mib) = report.server_peak_mib {
         println!("peak memory (VmHWM) of the server process: {mib} MiB");
     }
@@ -521,8 +554,10 @@ pub async fn scale(b: ScaleBench) -> anyhow::Result<ScaleReport> {
     // The CSV, the server's data directory and (without --database-url) the database.
     db.close().await;
     let _ = std::fs::remove_dir_all(&dir);
-    let misses =
-        report.lookups - report.lookups_found + (report.history_pages - report.history_answered);
+    let misses = report.lookups - report.lookups_found
+        + (report.history_pages - report.history_answered)
+        + (report.name_searches - report.common_names_found)
+        + report.unknown_names_found;
     if report.drift == 0 && misses == 0 {
         Ok(report)
     } else {

@@ -132,19 +132,71 @@ pub async fn search(
     before_id: i64,
     limit: i64,
 ) -> sqlx::Result<Vec<Member>> {
-    let pattern = q.map(|q| {
+    search_with(db, tenant_id, q, tag, before_id, limit, NAME_MATCHES_READ).await
+}
+
+/// How many index entries a search by name reads before it calls the prefix common.
+/// Under it, the matches come from the names' indexes (a name few members share is found
+/// at once, however big the shop); at it, walking the members newest first finds a page
+/// within about `limit × members / NAME_MATCHES_READ` rows (1M members, 50 a page: 5,000).
+pub const NAME_MATCHES_READ: usize = 10_000;
+
+/// [`search`] with another threshold (tests use a tiny one to take both paths).
+pub async fn search_with(
+    db: &Db,
+    tenant_id: i64,
+    q: Option<&str>,
+    tag: Option<&str>,
+    before_id: i64,
+    limit: i64,
+    matches_read: usize,
+) -> sqlx::Result<Vec<Member>> {
+    let prefix = q.map(|q| q.trim().to_lowercase());
+    let pattern = prefix.as_ref().map(|p| {
         format!(
             "{}%",
-            q.trim()
-                .to_lowercase()
-                .replace('\\', "\\\\")
+            p.replace('\\', "\\\\")
                 .replace('%', "\\%")
                 .replace('_', "\\_")
         )
     });
+    use crate::store::Val::{Int, Text};
+    if let (Some(prefix), Some(pattern), None) = (&prefix, &pattern, tag) {
+        let page = usize::try_from(limit + 1).unwrap_or(usize::MAX).max(1);
+        let (mut found, mut below) = (vec![], before_id);
+        // Ids newest first from the names' indexes, then their rows; a range may hold a
+        // row the exact pattern does not match, and a merged profile is left out, so this
+        // goes on below the last id until the page is full or the matches end. A common
+        // prefix (`None`) is left to the walk below.
+        while let Some((ids, more)) =
+            name_matches(db, tenant_id, prefix, below, page, matches_read).await?
+        {
+            if !ids.is_empty() {
+                let head = format!("SELECT {COLUMNS} FROM members m WHERE m.tenant_id = ");
+                let mut parts = vec![(head.as_str(), Int(tenant_id))];
+                parts.extend(name_filter(pattern));
+                for (i, id) in ids.iter().enumerate() {
+                    let sql = if i == 0 {
+                        " ESCAPE '\\') AND m.merged_into IS NULL AND m.id IN ("
+                    } else {
+                        ", "
+                    };
+                    parts.push((sql, Int(*id)));
+                }
+                parts.push((") ORDER BY m.id DESC LIMIT ", Int(limit + 1)));
+                found.extend(crate::store::fetch_parts::<Member>(db, &parts).await?);
+            }
+            match ids.last() {
+                Some(&last) if found.len() < page && more => below = last,
+                _ => {
+                    found.truncate(page);
+                    return hydrate(db, tenant_id, found).await;
+                }
+            }
+        }
+    }
     // With a tag, the tag's index gives its members newest first (a rare tag no longer
     // walks the whole shop); the name filter stays a condition on each row.
-    use crate::store::Val::{Int, Text};
     let plain = format!("SELECT {COLUMNS} FROM members m WHERE m.tenant_id = ");
     let tagged = format!(
         "SELECT {COLUMNS} FROM member_tags t JOIN members m ON m.tenant_id = t.tenant_id AND m.id = t.member_id
@@ -162,9 +214,7 @@ pub async fn search(
         ],
     };
     if let Some(p) = &pattern {
-        parts.push((" AND (LOWER(m.first_name) LIKE ", Text(p)));
-        parts.push((" ESCAPE '\\' OR LOWER(m.last_name) LIKE ", Text(p)));
-        parts.push((" ESCAPE '\\' OR LOWER(m.email) LIKE ", Text(p)));
+        parts.extend(name_filter(p));
     }
     let tail = format!(
         "{} AND m.merged_into IS NULL ORDER BY {} DESC LIMIT ",
@@ -178,6 +228,101 @@ pub async fn search(
     parts.push((tail.as_str(), Int(limit + 1)));
     let rows: Vec<Member> = crate::store::fetch_parts(db, &parts).await?;
     hydrate(db, tenant_id, rows).await
+}
+
+/// ` AND (first name, last name or email LIKE pattern`: the caller ends it with
+/// ` ESCAPE '\')`.
+fn name_filter(pattern: &str) -> [(&'static str, crate::store::Val<'_>); 3] {
+    use crate::store::Val::Text;
+    [
+        (" AND (LOWER(m.first_name) LIKE ", Text(pattern)),
+        (" ESCAPE '\\' OR LOWER(m.last_name) LIKE ", Text(pattern)),
+        (" ESCAPE '\\' OR LOWER(m.email) LIKE ", Text(pattern)),
+    ]
+}
+
+/// Up to `page` ids of members below `before_id` whose first name, last name or email
+/// starts with `prefix` (lower-cased), newest first, read from the names' indexes as three
+/// ranges, and whether more may follow below the last; `None` when `matches_read` or more
+/// match (a common prefix: walking the members newest first finds a page sooner). A range
+/// may hold a name the exact pattern would not match; the caller filters.
+async fn name_matches(
+    db: &Db,
+    tenant_id: i64,
+    prefix: &str,
+    before_id: i64,
+    page: usize,
+    matches_read: usize,
+) -> sqlx::Result<Option<(Vec<i64>, bool)>> {
+    let Some(end) = prefix_end(prefix) else {
+        return Ok(None);
+    };
+    let [count, ids] = name_search_sql(db.backend());
+    // Counting reads the indexes only (no row leaves the database); the newest ids are
+    // then a bounded sort. Each member is in up to three ranges.
+    let (n,): (i64,) = on_db!(db, pool => sqlx::query_as(&count)
+        .bind(tenant_id).bind(prefix).bind(&end).bind(before_id).bind(matches_read as i64)
+        .fetch_one(pool).await)?;
+    if n >= matches_read as i64 {
+        return Ok(None);
+    }
+    let read = page.saturating_mul(3);
+    let rows: Vec<(i64,)> = on_db!(db, pool => sqlx::query_as(&ids)
+        .bind(tenant_id).bind(prefix).bind(&end).bind(before_id).bind(read as i64)
+        .bind(matches_read as i64)
+        .fetch_all(pool).await)?;
+    let more = rows.len() == read;
+    let mut ids: Vec<i64> = rows.into_iter().map(|(id,)| id).collect();
+    ids.dedup();
+    Ok(Some((ids, more)))
+}
+
+/// The statements of [`name_matches`]: how many match (up to `$5`), and the newest `$5`
+/// of them (of at most `$6`); `$1` shop, `$2`..`$3` the range of keys, `$4` ids below.
+/// Their keys are those of the names' indexes (migration 0017), which hold the id too, so
+/// the ranges are read from the indexes alone. SQLite's fold ASCII letters as `LOWER`
+/// does there; PostgreSQL's are in byte order, so a prefix is one range whatever the
+/// database's collation. (Emails are stored lower-cased.)
+pub fn name_search_sql(backend: crate::store::Backend) -> [String; 2] {
+    let keys: [&str; 3] = match backend {
+        crate::store::Backend::Sqlite => [
+            "first_name COLLATE NOCASE",
+            "last_name COLLATE NOCASE",
+            "email",
+        ],
+        crate::store::Backend::Postgres => [
+            "(LOWER(first_name) COLLATE \"C\")",
+            "(LOWER(last_name) COLLATE \"C\")",
+            "(email COLLATE \"C\")",
+        ],
+    };
+    let ranges: Vec<String> = keys
+        .iter()
+        .map(|key| {
+            format!("SELECT id FROM members WHERE tenant_id = $1 AND {key} >= $2 AND {key} < $3 AND id < $4")
+        })
+        .collect();
+    let ranges = ranges.join(" UNION ALL ");
+    [
+        format!("SELECT CAST(COUNT(*) AS BIGINT) FROM ({ranges} LIMIT $5) AS matches"),
+        // The inner LIMIT (never reached: fewer matched) keeps the ranges a subquery of
+        // their own; flattened, SQLite read the whole shop in id order to skip the sort.
+        format!("SELECT id FROM ({ranges} LIMIT $6) AS matches ORDER BY id DESC LIMIT $5"),
+    ]
+}
+
+/// The first string after every string that starts with `prefix` (its last character
+/// stepped up by one), `None` when there is none (an empty prefix, or only U+10FFFF).
+fn prefix_end(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let next = (u32::from(last) + 1..=0x10FFFF).find_map(char::from_u32);
+        if let Some(next) = next {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
 }
 
 /// Changes to a profile; `None` keeps the current value.

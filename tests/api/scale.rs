@@ -70,6 +70,13 @@ async fn small_scale_run(backend: Backend) {
         "every found member's history was read: {report:?}"
     );
     assert!(report.history_p99 > std::time::Duration::ZERO, "{report:?}");
+    // Every search by a shared first name finds members; one by a name no one has, none.
+    assert!(report.name_searches > 0, "{report:?}");
+    assert_eq!(
+        (report.common_names_found, report.unknown_names_found),
+        (report.name_searches, 0),
+        "{report:?}"
+    );
 
     // Measured again on the same dataset: new members are numbered on from the last
     // (none is taken for an existing one), and nothing is left to expire.
