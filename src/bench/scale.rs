@@ -47,6 +47,7 @@ const NAME_SEARCHES: usize = 200;
 const CHUNK: u64 = 5_000;
 const DAY_MICROS: i64 = 86_400_000_000;
 
+/// Common first names (a search by one of them finds thousands).
 const FIRST_NAMES: &[&str] = &[
     "สมชาย",
     "สมหญิง",
@@ -65,18 +66,43 @@ const FIRST_NAMES: &[&str] = &[
     "Niran",
     "Kannika",
 ];
-const LAST_NAMES: &[&str] = &[
-    "ใจดี",
-    "มีสุข",
-    "รักไทย",
-    "ศรีสุข",
-    "แสงทอง",
-    "บุญมา",
-    "วงศ์ไทย",
-    "Jaidee",
-    "Srisuk",
-    "Boonma",
-];
+
+/// A name composed of Thai syllables (consonant, vowel, final consonant; no tone marks),
+/// `syllables` of them.
+fn composed_name(rng: &mut impl Rng, syllables: std::ops::RangeInclusive<usize>) -> String {
+    const CONSONANTS: [char; 28] = [
+        'ก', 'ข', 'ค', 'ง', 'จ', 'ช', 'ซ', 'ด', 'ต', 'ถ', 'ท', 'น', 'บ', 'ป', 'ผ', 'พ', 'ฟ', 'ม',
+        'ย', 'ร', 'ล', 'ว', 'ศ', 'ส', 'ห', 'อ', 'ฮ', 'ณ',
+    ];
+    const AFTER: [&str; 8] = ["ะ", "า", "ิ", "ี", "ุ", "ู", "ั", ""];
+    const BEFORE: [&str; 3] = ["ไ", "เ", "โ"];
+    let mut name = String::new();
+    for _ in 0..rng.random_range(syllables) {
+        let c = CONSONANTS[rng.random_range(0..CONSONANTS.len())];
+        let end = CONSONANTS[rng.random_range(0..CONSONANTS.len())];
+        if rng.random_range(0..4) == 0 {
+            name.push_str(BEFORE[rng.random_range(0..BEFORE.len())]);
+            name.push(c);
+        } else {
+            name.push(c);
+            name.push_str(AFTER[rng.random_range(0..AFTER.len())]);
+        }
+        name.push(end);
+    }
+    name
+}
+
+/// A member's (first name, last name) as Thai names are spread: most people share one of
+/// a few common first names (7 in 10 here, from [`FIRST_NAMES`]), the rest have rarer
+/// ones; and a surname belongs to one family by law, so nearly every member's differs.
+fn member_name(rng: &mut impl Rng) -> (String, String) {
+    let first = if rng.random_range(0..10) < 7 {
+        FIRST_NAMES[rng.random_range(0..FIRST_NAMES.len())].to_string()
+    } else {
+        composed_name(rng, 2..=3)
+    };
+    (first, composed_name(rng, 2..=4))
+}
 
 /// Thai mobile prefixes after +66 (06x where assigned, 08x, 09x).
 const MOBILE_PREFIXES: [u64; 26] = [
@@ -219,17 +245,19 @@ async fn generate_chunk(
 ) -> anyhow::Result<u64> {
     let phones: Vec<String> = (from..to).map(thai_mobile).collect();
     let ids: Vec<i64> = (from..to).map(|_| crate::ids::next_id()).collect();
+    let names: Vec<(String, String)> = ids.iter().map(|_| member_name(rng)).collect();
     let members: Vec<_> = phones
         .iter()
         .zip(&ids)
-        .map(|(phone, &id)| {
+        .zip(&names)
+        .map(|((phone, &id), (first, last))| {
             let joined = now - rng.random_range(730..1500) * DAY_MICROS;
             vec![
                 Int(shop.tenant_id),
                 Int(id),
                 Text(phone),
-                Text(FIRST_NAMES[rng.random_range(0..FIRST_NAMES.len())]),
-                Text(LAST_NAMES[rng.random_range(0..LAST_NAMES.len())]),
+                Text(first),
+                Text(last),
                 OptInt(Some(shop.branch_id)),
                 Int(joined),
                 Int(joined),
@@ -404,11 +432,8 @@ pub async fn scale(b: ScaleBench) -> anyhow::Result<ScaleReport> {
         writeln!(f, "phone,full_name,points,gender,birthday,email")?;
         for i in report.members..report.members + b.import_rows {
             let phone = thai_mobile(i).replacen("+66", "0", 1);
-            let name = format!(
-                "{} {}",
-                FIRST_NAMES[rng.random_range(0..FIRST_NAMES.len())],
-                LAST_NAMES[rng.random_range(0..LAST_NAMES.len())]
-            );
+            let (first, last) = member_name(&mut rng);
+            let name = format!("{first} {last}");
             let points = rng.random_range(0..5_000);
             let gender = ["ชาย", "หญิง", ""][rng.random_range(0..3)];
             let birthday = format!(
