@@ -305,10 +305,14 @@ pub fn name_search_sql(backend: crate::store::Backend) -> [String; 2] {
 
 /// The first string after every string that starts with `prefix` (its last character
 /// stepped up by one), `None` when there is none (an empty prefix, or only U+10FFFF).
-fn prefix_end(prefix: &str) -> Option<String> {
+/// Never an ASCII capital: SQLite's keys fold them (`NOCASE`), so after `@` an `A` would
+/// compare as `a` and take in `[`, `\`, `]`, `^`, `_` and `` ` ``.
+pub fn prefix_end(prefix: &str) -> Option<String> {
     let mut chars: Vec<char> = prefix.chars().collect();
     while let Some(last) = chars.pop() {
-        let next = (u32::from(last) + 1..=0x10FFFF).find_map(char::from_u32);
+        let next = (u32::from(last) + 1..=0x10FFFF)
+            .filter_map(char::from_u32)
+            .find(|c| !c.is_ascii_uppercase());
         if let Some(next) = next {
             chars.push(next);
             return Some(chars.into_iter().collect());
@@ -497,4 +501,22 @@ pub async fn purge_expired_member_sessions(db: &Db) -> sqlx::Result<u64> {
 pub async fn delete_member_session(db: &Db, token_hash: &str) -> sqlx::Result<()> {
     on_db!(db, pool => sqlx::query("DELETE FROM member_sessions WHERE token_hash = $1").bind(token_hash).execute(pool).await.map(|r| r.rows_affected()))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefix_end;
+
+    #[test]
+    fn a_prefix_ends_just_after_every_text_that_starts_with_it() {
+        assert_eq!(prefix_end("som").as_deref(), Some("son"));
+        assert_eq!(prefix_end("สมชาย").as_deref(), Some("สมชาร"));
+        // Not `A`, which SQLite's NOCASE keys would compare as `a`.
+        assert_eq!(prefix_end("x@").as_deref(), Some("x["));
+        assert_eq!(prefix_end("a\u{10FFFF}").as_deref(), Some("b"));
+        // Past the surrogates, which are no characters.
+        assert_eq!(prefix_end("\u{D7FF}").as_deref(), Some("\u{E000}"));
+        assert_eq!(prefix_end(""), None);
+        assert_eq!(prefix_end("\u{10FFFF}"), None);
+    }
 }

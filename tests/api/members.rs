@@ -182,6 +182,7 @@ db_test!(
             ("Kannika", "Srisuk", Some("somk@x.test")),
             ("Somporn", "Somboon", None),
             ("มาลี", "สมบูรณ์", None),
+            ("Tom[2]", "Ng", None),
         ];
         let mut ids = vec![];
         for (i, (first, last, email)) in people.iter().enumerate() {
@@ -206,7 +207,9 @@ db_test!(
         .fetch_one(pool).await)
     .unwrap();
         let listed = |i: usize| i != 8;
-        for q in ["som", "SOM", "สม", "som_", "somb", "sak", "zz", "ส", "s"] {
+        for q in [
+            "som", "SOM", "สม", "som_", "somb", "sak", "zz", "ส", "s", "tom@", "tom[",
+        ] {
             let lower = q.to_lowercase();
             let mut expected: Vec<i64> = people
                 .iter()
