@@ -142,7 +142,9 @@ pub async fn search(
 /// How many index entries a search by name reads before it calls the prefix common.
 /// Under it, the matches come from the names' indexes (a name few members share is found
 /// at once, however big the shop); at it, walking the members newest first finds a page
-/// within about `limit × members / NAME_MATCHES_READ` rows (1M members, 50 a page: 5,000).
+/// within about `limit × members / NAME_MATCHES_READ` rows when the matches are spread
+/// over the shop (1M members, 50 a page: 5,000; up to three entries are one member's, so
+/// up to three times that, and matches that are all old members make it longer).
 pub const NAME_MATCHES_READ: usize = 10_000;
 
 /// [`search`] with another threshold (tests use a tiny one to take both paths).
@@ -173,9 +175,13 @@ pub async fn search_with(
         // left one row and read the whole shop through another index); merged profiles
         // are not listed, so this goes on below the last id until the page is full or
         // the matches end. A common prefix (`None`) is left to the walk below.
+        let mut count = true;
         while let Some((ids, more)) =
-            name_matches(db, tenant_id, prefix, below, page, matches_read).await?
+            name_matches(db, tenant_id, prefix, below, page, matches_read, count).await?
         {
+            // Fewer than `matches_read` matched below the first id; fewer still below
+            // the next.
+            count = false;
             if !ids.is_empty() {
                 let head = format!("SELECT {COLUMNS} FROM members m WHERE m.tenant_id = ");
                 let mut parts = vec![(head.as_str(), Int(tenant_id))];
@@ -234,8 +240,9 @@ pub async fn search_with(
 
 /// Up to `page` ids of members below `before_id` whose first name, last name or email
 /// starts with `prefix` (lower-cased), newest first, read from the names' indexes as three
-/// ranges, and whether more may follow below the last; `None` when `matches_read` or more
-/// match (a common prefix: walking the members newest first finds a page sooner). A key
+/// ranges, and whether more may follow below the last; `None` when, counted,
+/// `matches_read` or more match (a common prefix: walking the members newest first finds
+/// a page sooner), or when there is no range (an empty prefix). A key
 /// from `prefix` up to (not including) [`prefix_end`] is exactly a key that starts with
 /// it, so the ranges hold what the walk's `LIKE` matches, no more.
 async fn name_matches(
@@ -245,23 +252,29 @@ async fn name_matches(
     before_id: i64,
     page: usize,
     matches_read: usize,
+    count: bool,
 ) -> sqlx::Result<Option<(Vec<i64>, bool)>> {
     let Some(end) = prefix_end(prefix) else {
         return Ok(None);
     };
-    let [count, ids] = name_search_sql(db.backend());
-    // Counting reads the indexes only (no row leaves the database); the newest ids are
-    // then a bounded sort. Each member is in up to three ranges.
-    let (n,): (i64,) = on_db!(db, pool => sqlx::query_as(&count)
-        .bind(tenant_id).bind(prefix).bind(&end).bind(before_id).bind(matches_read as i64)
-        .fetch_one(pool).await)?;
-    if n >= matches_read as i64 {
-        return Ok(None);
+    let [counted, ids] = name_search_sql(db.backend());
+    // Counting sends no row back (on SQLite it reads the indexes alone; PostgreSQL
+    // visits each entry's row); the newest ids are then a bounded sort. Each member is in
+    // up to three ranges.
+    if count {
+        let (n,): (i64,) = on_db!(db, pool => sqlx::query_as(&counted)
+            .bind(tenant_id).bind(prefix).bind(&end).bind(before_id).bind(matches_read as i64)
+            .fetch_one(pool).await)?;
+        if n >= matches_read as i64 {
+            return Ok(None);
+        }
     }
     let read = page.saturating_mul(3);
+    // Twice the count's bound: members added between the two statements cannot push
+    // the ranges past it unless thousands arrive in between.
     let rows: Vec<(i64,)> = on_db!(db, pool => sqlx::query_as(&ids)
         .bind(tenant_id).bind(prefix).bind(&end).bind(before_id).bind(read as i64)
-        .bind(matches_read as i64)
+        .bind(matches_read.saturating_mul(2) as i64)
         .fetch_all(pool).await)?;
     let more = rows.len() == read;
     let mut ids: Vec<i64> = rows.into_iter().map(|(id,)| id).collect();
@@ -272,9 +285,10 @@ async fn name_matches(
 /// The statements of [`name_matches`]: how many match (up to `$5`), and the newest `$5`
 /// of them (of at most `$6`); `$1` shop, `$2`..`$3` the range of keys, `$4` ids below.
 /// Their keys are those of the names' indexes (migration 0017), which hold the id too, so
-/// the ranges are read from the indexes alone. SQLite's fold ASCII letters as `LOWER`
-/// does there; PostgreSQL's are in byte order, so a prefix is one range whatever the
-/// database's collation. (Emails are stored lower-cased.)
+/// on SQLite the ranges are read from the indexes alone. SQLite's fold ASCII letters as
+/// `LOWER` does there; PostgreSQL's are `LOWER(…)` in byte order, so a prefix is one range
+/// whatever the database's collation. (Emails are stored lower-cased, so their key is
+/// the column itself.)
 pub fn name_search_sql(backend: crate::store::Backend) -> [String; 2] {
     let keys: [&str; 3] = match backend {
         crate::store::Backend::Sqlite => [
@@ -297,7 +311,7 @@ pub fn name_search_sql(backend: crate::store::Backend) -> [String; 2] {
     let ranges = ranges.join(" UNION ALL ");
     [
         format!("SELECT CAST(COUNT(*) AS BIGINT) FROM ({ranges} LIMIT $5) AS matches"),
-        // The inner LIMIT (never reached: fewer matched) keeps the ranges a subquery of
+        // The inner LIMIT (not reached: fewer matched) keeps the ranges a subquery of
         // their own; flattened, SQLite read the whole shop in id order to skip the sort.
         format!("SELECT id FROM ({ranges} LIMIT $6) AS matches ORDER BY id DESC LIMIT $5"),
     ]

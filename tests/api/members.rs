@@ -249,6 +249,42 @@ db_test!(
                 assert_eq!(got, expected, "q={q:?}, matches_read={matches_read}");
             }
         }
+        // The newest matches all merged away: a page of one reads six index entries (three
+        // members, each by first and last name), finds them merged, and reads on below.
+        let mut zeds = vec![];
+        for i in 0..4 {
+            let res = owner
+                .post(
+                    "/api/v1/members",
+                    json!({"phone": format!("08200000{i:02}"), "first_name": "Zed", "last_name": "Zedson"}),
+                )
+                .await;
+            zeds.push(res.body["id"].as_i64().unwrap());
+        }
+        for other in &zeds[1..] {
+            let res = owner
+                .post(
+                    &format!("/api/v1/members/{}/merge", zeds[0]),
+                    json!({"other_member_id": other}),
+                )
+                .await;
+            assert_eq!(res.status, 200, "{}", res.body);
+        }
+        for matches_read in [10_000, 1] {
+            let page = loyal::members::store::search_with(
+                &app.db,
+                tenant,
+                Some("zed"),
+                None,
+                i64::MAX,
+                1,
+                matches_read,
+            )
+            .await
+            .unwrap();
+            let ids: Vec<i64> = page.iter().map(|m| m.id).collect();
+            assert_eq!(ids, vec![zeds[0]], "matches_read={matches_read}");
+        }
         // And through the API, where the index serves this shop's few members.
         let names: Vec<String> = owner
             .all("/api/v1/members?q=%E0%B8%AA%E0%B8%A1") // "สม"
