@@ -512,3 +512,48 @@ pub fn ledger_settings(overrides: Value) -> Value {
     }
     s
 }
+
+/// A value bound to a statement whose plan a test reads.
+#[derive(Clone, Copy)]
+pub enum Bind {
+    Int(i64),
+    Text(&'static str),
+}
+
+/// The steps of `sql`'s plan with `binds`: SQLite's `EXPLAIN QUERY PLAN` details, or
+/// PostgreSQL's `EXPLAIN` lines with sequential scans priced out (PostgreSQL plans by
+/// table size, so a test's near-empty table would be scanned; with scans priced out an
+/// index must serve).
+pub async fn plan_steps(db: &Db, sql: &str, binds: &[Bind]) -> Vec<String> {
+    let mut tx = db.begin().await.unwrap();
+    match &mut tx {
+        loyal::store::Tx::Sqlite(c) => {
+            let explain = format!("EXPLAIN QUERY PLAN {sql}");
+            let mut q = sqlx::query_as::<_, (i64, i64, i64, String)>(&explain);
+            for b in binds {
+                q = match *b {
+                    Bind::Int(v) => q.bind(v),
+                    Bind::Text(v) => q.bind(v),
+                };
+            }
+            let plan = q.fetch_all(&mut **c).await.unwrap();
+            plan.into_iter().map(|r| r.3).collect()
+        }
+        loyal::store::Tx::Postgres(c) => {
+            sqlx::query("SET LOCAL enable_seqscan = off")
+                .execute(&mut **c)
+                .await
+                .unwrap();
+            let explain = format!("EXPLAIN {sql}");
+            let mut q = sqlx::query_as::<_, (String,)>(&explain);
+            for b in binds {
+                q = match *b {
+                    Bind::Int(v) => q.bind(v),
+                    Bind::Text(v) => q.bind(v),
+                };
+            }
+            let plan = q.fetch_all(&mut **c).await.unwrap();
+            plan.into_iter().map(|r| r.0).collect()
+        }
+    }
+}

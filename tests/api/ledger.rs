@@ -888,40 +888,9 @@ db_test!(
 // the shop for each line (at 1M members a page took minutes). PostgreSQL plans by
 // table size, so an empty table is scanned: with scans priced out, an index must serve.
 db_test!(a_members_history_page_reads_only_that_members_rows, |app| {
-    let explain = match app.db.backend() {
-        loyal::store::Backend::Sqlite => "EXPLAIN QUERY PLAN",
-        loyal::store::Backend::Postgres => "EXPLAIN",
-    };
-    let sql = format!("{explain} {}", loyal::ledger::store::HISTORY);
-    let mut tx = app.db.begin().await.unwrap();
-    let steps: Vec<String> = match &mut tx {
-        loyal::store::Tx::Sqlite(c) => {
-            let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(&sql)
-                .bind(1_i64)
-                .bind(2_i64)
-                .bind(3_i64)
-                .bind(4_i64)
-                .fetch_all(&mut **c)
-                .await
-                .unwrap();
-            plan.into_iter().map(|r| r.3).collect()
-        }
-        loyal::store::Tx::Postgres(c) => {
-            sqlx::query("SET LOCAL enable_seqscan = off")
-                .execute(&mut **c)
-                .await
-                .unwrap();
-            let plan: Vec<(String,)> = sqlx::query_as(&sql)
-                .bind(1_i64)
-                .bind(2_i64)
-                .bind(3_i64)
-                .bind(4_i64)
-                .fetch_all(&mut **c)
-                .await
-                .unwrap();
-            plan.into_iter().map(|r| r.0).collect()
-        }
-    };
+    use crate::helpers::Bind::Int;
+    let binds = [Int(1), Int(2), Int(3), Int(4)];
+    let steps = crate::helpers::plan_steps(&app.db, loyal::ledger::store::HISTORY, &binds).await;
     match app.db.backend() {
         loyal::store::Backend::Sqlite => {
             assert!(

@@ -301,45 +301,15 @@ db_test!(
 // every row before the indexes: about a second, docs/BENCHMARKS.md). PostgreSQL plans by
 // table size, so with scans priced out the indexes must serve.
 db_test!(a_name_search_reads_the_names_indexes_only, |app| {
+    use crate::helpers::Bind::{Int, Text};
     let backend = app.db.backend();
     for sql in loyal::members::store::name_search_sql(backend) {
-        let explain = match backend {
-            loyal::store::Backend::Sqlite => format!("EXPLAIN QUERY PLAN {sql}"),
-            loyal::store::Backend::Postgres => format!("EXPLAIN {sql}"),
-        };
-        let mut tx = app.db.begin().await.unwrap();
-        let steps: Vec<String> = match &mut tx {
-            loyal::store::Tx::Sqlite(c) => {
-                let mut q = sqlx::query_as::<_, (i64, i64, i64, String)>(&explain)
-                    .bind(1_i64)
-                    .bind("som")
-                    .bind("son")
-                    .bind(i64::MAX)
-                    .bind(10_i64);
-                if sql.contains("$6") {
-                    q = q.bind(100_i64);
-                }
-                let plan = q.fetch_all(&mut **c).await.unwrap();
-                plan.into_iter().map(|r| r.3).collect()
-            }
-            loyal::store::Tx::Postgres(c) => {
-                sqlx::query("SET LOCAL enable_seqscan = off")
-                    .execute(&mut **c)
-                    .await
-                    .unwrap();
-                let mut q = sqlx::query_as::<_, (String,)>(&explain)
-                    .bind(1_i64)
-                    .bind("som")
-                    .bind("son")
-                    .bind(i64::MAX)
-                    .bind(10_i64);
-                if sql.contains("$6") {
-                    q = q.bind(100_i64);
-                }
-                let plan = q.fetch_all(&mut **c).await.unwrap();
-                plan.into_iter().map(|r| r.0).collect()
-            }
-        };
+        // Shop, range of keys, ids below, and the statement's limits.
+        let mut binds = vec![Int(1), Text("som"), Text("son"), Int(i64::MAX), Int(10)];
+        if sql.contains("$6") {
+            binds.push(Int(100));
+        }
+        let steps = crate::helpers::plan_steps(&app.db, &sql, &binds).await;
         let (indexes, scan) = match backend {
             loyal::store::Backend::Sqlite => (
                 [
