@@ -175,21 +175,30 @@ pub async fn search_with(
         // left one row and read the whole shop through another index); merged profiles
         // are not listed, so this goes on below the last id until the page is full or
         // the matches end. A common prefix (`None`) is left to the walk below.
-        let mut count = true;
-        while let Some((ids, more)) =
-            name_matches(db, tenant_id, prefix, below, page, matches_read, count).await?
+        // Counted on the first pass only: below the next id fewer still match.
+        while let Some((ids, more)) = name_matches(
+            db,
+            tenant_id,
+            prefix,
+            below,
+            page,
+            matches_read,
+            below == before_id,
+        )
+        .await?
         {
-            // Fewer than `matches_read` matched below the first id; fewer still below
-            // the next.
-            count = false;
             if !ids.is_empty() {
-                let head = format!("SELECT {COLUMNS} FROM members m WHERE m.tenant_id = ");
-                let mut parts = vec![(head.as_str(), Int(tenant_id))];
-                for (i, id) in ids.iter().enumerate() {
-                    parts.push((if i == 0 { " AND m.id IN (" } else { ", " }, Int(*id)));
-                }
-                parts.push((") ORDER BY m.id DESC LIMIT ", Int(ids.len() as i64)));
-                let rows: Vec<Member> = crate::store::fetch_parts(db, &parts).await?;
+                let sql = format!(
+                    "SELECT {COLUMNS} FROM members WHERE tenant_id = $1 AND id IN ({}) ORDER BY id DESC",
+                    crate::store::placeholders(2, ids.len())
+                );
+                let rows: Vec<Member> = on_db!(db, pool => {
+                    let mut q = sqlx::query_as(&sql).bind(tenant_id);
+                    for id in &ids {
+                        q = q.bind(id);
+                    }
+                    q.fetch_all(pool).await
+                })?;
                 found.extend(rows.into_iter().filter(|m| m.merged_into.is_none()));
             }
             match ids.last() {

@@ -608,18 +608,7 @@ db_test!(
     |app| {
         let owner = app.signup("kafe").await;
         owner.set_rolling_expiry(1).await;
-        let m = owner.member("0812345678").await;
-        for day in 0..5 {
-            let res = owner
-                .purchase_at(
-                    m,
-                    25_000,
-                    &format!("OLD-{day}"),
-                    &chrono_like_days_ago(40 + day),
-                )
-                .await;
-            assert_eq!(res.status, 201, "{}", res.body);
-        }
+        let m = members_with_old_lots(&owner, 1, 5).await[0];
         owner.purchase(m, 50_000, "NEW").await;
         let limits = loyal::ledger::ExpiryLimits {
             max_lots: 2,
