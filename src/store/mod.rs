@@ -152,6 +152,40 @@ impl Db {
     pub async fn close(&self) {
         on_db!(self, pool => pool.close().await)
     }
+
+    /// After a bulk job, refresh PostgreSQL's statistics of each table it wrote that many
+    /// rows into, by autovacuum's own default rule (more than 50 rows and a tenth of the
+    /// table). Until autovacuum gets to it (a minute later at best, never where it is
+    /// off) PostgreSQL plans from the old row counts and spreads of values: right after a
+    /// million members were loaded a name search walked the whole shop (108 ms) instead
+    /// of reading the name's index (6 ms), docs/BENCHMARKS.md. SQLite keeps no statistics
+    /// unless told to and plans by its own rules, so there this does nothing. Returns the
+    /// tables analyzed.
+    pub async fn refresh_statistics(
+        &self,
+        written: &[(&'static str, u64)],
+    ) -> sqlx::Result<Vec<&'static str>> {
+        let Db::Postgres(pool) = self else {
+            return Ok(vec![]);
+        };
+        let mut analyzed = vec![];
+        for &(table, rows) in written {
+            // -1 (0 before PostgreSQL 14) until the table was first analyzed.
+            let (estimate,): (i64,) = sqlx::query_as(
+                "SELECT CAST(reltuples AS BIGINT) FROM pg_class WHERE oid = to_regclass($1)",
+            )
+            .bind(table)
+            .fetch_one(pool)
+            .await?;
+            if rows > 50 + estimate.max(0) as u64 / 10 {
+                sqlx::query(&format!("ANALYZE {table}"))
+                    .execute(pool)
+                    .await?;
+                analyzed.push(table);
+            }
+        }
+        Ok(analyzed)
+    }
 }
 
 impl Tx {

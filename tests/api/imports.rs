@@ -402,3 +402,59 @@ db_test!(
         app.assert_no_drift().await;
     }
 );
+
+/// What the planner knows of the members table: on PostgreSQL its estimated rows (none
+/// until first analyzed), on SQLite the rows of its statistics table (none unless some
+/// ANALYZE made one).
+async fn members_statistics(db: &loyal::store::Db) -> Option<i64> {
+    match db {
+        loyal::store::Db::Postgres(pool) => {
+            let (rows,): (i64,) = sqlx::query_as(
+                "SELECT CAST(reltuples AS BIGINT) FROM pg_class WHERE oid = to_regclass('members')",
+            )
+            .fetch_one(pool)
+            .await
+            .unwrap();
+            (rows >= 0).then_some(rows)
+        }
+        loyal::store::Db::Sqlite(pool) => {
+            let (tables,): (i64,) =
+                sqlx::query_as("SELECT COUNT(*) FROM sqlite_master WHERE name = 'sqlite_stat1'")
+                    .fetch_one(pool)
+                    .await
+                    .unwrap();
+            (tables > 0).then_some(tables)
+        }
+    }
+}
+
+// PostgreSQL plans from statistics that autovacuum refreshes a minute or more after a
+// bulk load (never where it is off): an import refreshes them itself when it wrote more
+// than autovacuum's threshold (50 rows and a tenth of the table). SQLite plans by its
+// rules and keeps no statistics: the import leaves it so.
+db_test!(
+    an_import_refreshes_the_statistics_of_the_tables_it_filled,
+    |app| {
+        let owner = app.signup("kafe").await;
+        let mut seen = vec![members_statistics(&app.db).await];
+        for (first, rows) in [(0, 80), (100, 40), (200, 70)] {
+            let mut csv = String::from("phone,full_name,points\n");
+            for i in first..first + rows {
+                csv.push_str(&format!("0820000{i:03},สมาชิก {i},10\n"));
+            }
+            let job = finished(
+                &owner,
+                &upload(&owner, "format=csv", csv.into_bytes()).await.body,
+            )
+            .await;
+            assert_eq!(job["counts"]["imported"].as_u64(), Some(rows), "{job}");
+            seen.push(members_statistics(&app.db).await);
+        }
+        let expected = match app.backend {
+            // 80 > 50 rows: analyzed; 40 ≤ 50 + 8: left as it was; 70 > 50 + 8: analyzed.
+            crate::helpers::Backend::Postgres => vec![None, Some(80), Some(80), Some(190)],
+            crate::helpers::Backend::Sqlite => vec![None; 4],
+        };
+        assert_eq!(seen, expected);
+    }
+);
