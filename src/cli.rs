@@ -83,7 +83,8 @@ enum Command {
 #[derive(Subcommand)]
 enum BenchWhat {
     /// Earn over HTTP (one purchase per request, durable before the answer) with
-    /// concurrent clients, then lookups by phone; on a fresh SQLite database unless
+    /// concurrent clients, then lookups by phone, then the same clients on requests without
+    /// the ledger (GET /healthz, a refused purchase); on a fresh SQLite database unless
     /// --database-url names another (it must be empty: the bench creates its own shop).
     Earn {
         #[arg(long, default_value_t = 64)]

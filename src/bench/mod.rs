@@ -1,8 +1,10 @@
 //! `loyal bench earn`: the earn path measured the way a POS uses it. An in-process server
 //! on a fresh database (SQLite in a temporary directory, or `--database-url`), a shop and
 //! N members created through the API, then C concurrent clients sending one purchase per
-//! request (durable before the answer) for S seconds, then point-of-sale lookups by phone.
-//! Prints transactions/s and p50/p99 latencies. The full suite of the speed issue
+//! request (durable before the answer) for S seconds, then point-of-sale lookups by phone,
+//! then the same clients on requests the ledger plays no part in (`GET /healthz`, and a
+//! purchase refused before the ledger): the floor the HTTP request itself sets on this
+//! machine. Prints transactions/s and p50/p99 latencies. The full suite of the speed issue
 //! (datasets of 1M/10M members, batch endpoint, expiry, baselines) builds on this.
 
 pub mod crash;
@@ -187,6 +189,64 @@ fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
+/// `clients` tasks each sending `request(client, n)` (its n-th) one after another for
+/// `seconds`: the sorted latencies of the answers with status `expected`, how many had
+/// another status or none, and the time it took.
+async fn drive(
+    clients: usize,
+    seconds: u64,
+    expected: u16,
+    request: impl Fn(usize, usize) -> reqwest::RequestBuilder + Send + Sync + 'static,
+) -> (Vec<Duration>, u64, Duration) {
+    let request = Arc::new(request);
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..clients)
+        .map(|c| {
+            let (request, stop) = (request.clone(), stop.clone());
+            tokio::spawn(async move {
+                let (mut lat, mut errors, mut n) = (vec![], 0u64, 0usize);
+                while !stop.load(Ordering::Relaxed) {
+                    let t = Instant::now();
+                    match request(c, n).send().await {
+                        Ok(r) if r.status().as_u16() == expected => lat.push(t.elapsed()),
+                        _ => errors += 1,
+                    }
+                    n += 1;
+                }
+                (lat, errors)
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    let (mut lat, mut errors) = (vec![], 0);
+    for task in tasks {
+        match task.await {
+            Ok((l, e)) => {
+                lat.extend(l);
+                errors += e;
+            }
+            Err(_) => errors += 1,
+        }
+    }
+    let elapsed = started.elapsed();
+    lat.sort();
+    (lat, errors, elapsed)
+}
+
+fn print_requests(label: &str, lat: &[Duration], errors: u64, elapsed: Duration) {
+    println!(
+        "{label}: {} requests in {:.1} s = {:.0} requests/s; p50 {}, p99 {}; {} unexpected answers",
+        lat.len(),
+        elapsed.as_secs_f64(),
+        lat.len() as f64 / elapsed.as_secs_f64(),
+        ms(percentile(lat, 0.50)),
+        ms(percentile(lat, 0.99)),
+        errors
+    );
+}
+
 pub async fn earn(b: EarnBench) -> anyhow::Result<()> {
     let dir = tempfile_dir()?;
     let url = b
@@ -225,50 +285,17 @@ pub async fn earn(b: EarnBench) -> anyhow::Result<()> {
         "earn: {} clients for {} s, one purchase per request…",
         b.clients, b.seconds
     );
-    let stop = Arc::new(AtomicBool::new(false));
-    let started = Instant::now();
-    let mut tasks = vec![];
-    for c in 0..b.clients {
-        let (api, base, secret, members, stop) = (
-            api.clone(),
-            base.clone(),
-            secret.clone(),
-            members.clone(),
-            stop.clone(),
-        );
-        tasks.push(tokio::spawn(async move {
-            let mut lat = vec![];
-            let mut errors = 0u64;
-            let mut n = 0usize;
-            while !stop.load(Ordering::Relaxed) {
-                let (member, _) = &members[(c * 7919 + n * 104_729) % members.len()];
-                let t = Instant::now();
-                let r = api
-                    .post(format!("{base}/api/v1/purchases"))
-                    .bearer_auth(&secret)
-                    .json(&json!({"member_id": member, "amount_satang": 12_500, "receipt": format!("B{c}-{n}")}))
-                    .send()
-                    .await;
-                match r {
-                    Ok(r) if r.status().as_u16() == 201 => lat.push(t.elapsed()),
-                    _ => errors += 1,
-                }
-                n += 1;
-            }
-            (lat, errors)
-        }));
-    }
-    tokio::time::sleep(Duration::from_secs(b.seconds)).await;
-    stop.store(true, Ordering::Relaxed);
-    let mut lat = vec![];
-    let mut errors = 0;
-    for t in tasks {
-        let (l, e) = t.await?;
-        lat.extend(l);
-        errors += e;
-    }
-    let elapsed = started.elapsed();
-    lat.sort();
+    let (lat, errors, elapsed) = {
+        let (api, base, secret, members) =
+            (api.clone(), base.clone(), secret.clone(), members.clone());
+        drive(b.clients, b.seconds, 201, move |c, n| {
+            let (member, _) = &members[(c * 7919 + n * 104_729) % members.len()];
+            api.post(format!("{base}/api/v1/purchases"))
+                .bearer_auth(&secret)
+                .json(&json!({"member_id": member, "amount_satang": 12_500, "receipt": format!("B{c}-{n}")}))
+        })
+        .await
+    };
     println!(
         "earn: {} purchases in {:.1} s = {:.0} tx/s; p50 {}, p99 {}; {} errors",
         lat.len(),
@@ -393,6 +420,32 @@ pub async fn earn(b: EarnBench) -> anyhow::Result<()> {
         ms(percentile(&lat, 0.99)),
         found.len()
     );
+    // What the same clients get from this server when the ledger does nothing: the
+    // request alone bounds single purchases (docs/BENCHMARKS.md).
+    println!(
+        "without the ledger: {} clients for {} s on GET /healthz, then on POST /purchases refused before the ledger (a negative bill)…",
+        b.clients, b.seconds
+    );
+    let (lat, errors, elapsed) = {
+        let (api, base) = (api.clone(), base.clone());
+        drive(b.clients, b.seconds, 200, move |_, _| {
+            api.get(format!("{base}/healthz"))
+        })
+        .await
+    };
+    print_requests("healthz", &lat, errors, elapsed);
+    let (lat, errors, elapsed) = {
+        let (api, base, secret, members) =
+            (api.clone(), base.clone(), secret.clone(), members.clone());
+        drive(b.clients, b.seconds, 422, move |c, n| {
+            let (member, _) = &members[(c * 7919 + n * 104_729) % members.len()];
+            api.post(format!("{base}/api/v1/purchases"))
+                .bearer_auth(&secret)
+                .json(&json!({"member_id": member, "amount_satang": -1, "receipt": format!("F{c}-{n}")}))
+        })
+        .await
+    };
+    print_requests("refused purchase", &lat, errors, elapsed);
     let drift = crate::ledger::store::verify(&db).await?;
     println!(
         "verify after the run: {}",
