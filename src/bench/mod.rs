@@ -235,6 +235,42 @@ async fn drive(
     (lat, errors, elapsed)
 }
 
+/// The earn bench's clients and what they send to.
+struct Clients {
+    api: reqwest::Client,
+    base: String,
+    secret: String,
+    members: Arc<Vec<(i64, String)>>,
+    clients: usize,
+    seconds: u64,
+}
+
+impl Clients {
+    /// Every client sending one purchase of `satang` per request (receipts
+    /// `{prefix}{client}-{n}`), each to the next member in a spread order; answers with
+    /// status `expected` are counted.
+    async fn single_purchases(
+        &self,
+        satang: i64,
+        prefix: &'static str,
+        expected: u16,
+    ) -> (Vec<Duration>, u64, Duration) {
+        let (api, base, secret, members) = (
+            self.api.clone(),
+            self.base.clone(),
+            self.secret.clone(),
+            self.members.clone(),
+        );
+        drive(self.clients, self.seconds, expected, move |c, n| {
+            let (member, _) = &members[(c * 7919 + n * 104_729) % members.len()];
+            api.post(format!("{base}/api/v1/purchases"))
+                .bearer_auth(&secret)
+                .json(&json!({"member_id": member, "amount_satang": satang, "receipt": format!("{prefix}{c}-{n}")}))
+        })
+        .await
+    }
+}
+
 fn print_requests(label: &str, lat: &[Duration], errors: u64, elapsed: Duration) {
     println!(
         "{label}: {} requests in {:.1} s = {:.0} requests/s; p50 {}, p99 {}; {} unexpected answers",
@@ -285,17 +321,15 @@ pub async fn earn(b: EarnBench) -> anyhow::Result<()> {
         "earn: {} clients for {} s, one purchase per request…",
         b.clients, b.seconds
     );
-    let (lat, errors, elapsed) = {
-        let (api, base, secret, members) =
-            (api.clone(), base.clone(), secret.clone(), members.clone());
-        drive(b.clients, b.seconds, 201, move |c, n| {
-            let (member, _) = &members[(c * 7919 + n * 104_729) % members.len()];
-            api.post(format!("{base}/api/v1/purchases"))
-                .bearer_auth(&secret)
-                .json(&json!({"member_id": member, "amount_satang": 12_500, "receipt": format!("B{c}-{n}")}))
-        })
-        .await
+    let shop = Clients {
+        api: api.clone(),
+        base: base.clone(),
+        secret: secret.clone(),
+        members: members.clone(),
+        clients: b.clients,
+        seconds: b.seconds,
     };
+    let (lat, errors, elapsed) = shop.single_purchases(12_500, "B", 201).await;
     println!(
         "earn: {} purchases in {:.1} s = {:.0} tx/s; p50 {}, p99 {}; {} errors",
         lat.len(),
@@ -434,17 +468,7 @@ pub async fn earn(b: EarnBench) -> anyhow::Result<()> {
         .await
     };
     print_requests("healthz", &lat, errors, elapsed);
-    let (lat, errors, elapsed) = {
-        let (api, base, secret, members) =
-            (api.clone(), base.clone(), secret.clone(), members.clone());
-        drive(b.clients, b.seconds, 422, move |c, n| {
-            let (member, _) = &members[(c * 7919 + n * 104_729) % members.len()];
-            api.post(format!("{base}/api/v1/purchases"))
-                .bearer_auth(&secret)
-                .json(&json!({"member_id": member, "amount_satang": -1, "receipt": format!("F{c}-{n}")}))
-        })
-        .await
-    };
+    let (lat, errors, elapsed) = shop.single_purchases(-1, "F", 422).await;
     print_requests("refused purchase", &lat, errors, elapsed);
     let drift = crate::ledger::store::verify(&db).await?;
     println!(
