@@ -157,8 +157,8 @@ impl Db {
     /// rows into, by autovacuum's own default rule (more than 50 rows and a tenth of the
     /// table). Until autovacuum gets to it (a minute later at best, never where it is
     /// off) PostgreSQL plans from the old row counts and spreads of values: right after a
-    /// million members were loaded a name search walked the whole shop (108 ms) instead
-    /// of reading the name's index (6 ms), docs/BENCHMARKS.md. SQLite keeps no statistics
+    /// million members were loaded a name search walked the whole shop (105 ms at p50)
+    /// instead of reading the name's index (6–8 ms), docs/BENCHMARKS.md. SQLite keeps no statistics
     /// unless told to and plans by its own rules, so there this does nothing. Returns the
     /// tables analyzed.
     pub async fn refresh_statistics(
