@@ -53,7 +53,10 @@ pub async fn request_meta(State(app): State<AppState>, mut req: Request, next: N
         .headers()
         .get(REQUEST_ID)
         .and_then(acceptable_request_id)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        // Time-ordered (UUIDv7, ordered within the process): the audit log's index on
+        // request ids then grows at its end instead of taking a key at a random place for
+        // every audited write, a page each purchase group's commit had to write again.
+        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()

@@ -751,6 +751,38 @@ db_test!(
     }
 );
 
+// A request without an id gets one that is later than every id this server gave before
+// (time-ordered), and the audit log files the request's changes under it: the index on
+// request ids grows at its end instead of taking a random place for every audited write.
+db_test!(
+    the_server_gives_requests_ids_in_the_order_they_came,
+    |app| {
+        let owner = app.signup("kafe").await;
+        let mut ids = vec![];
+        for code in ["A", "B", "C", "D"] {
+            let res = owner
+                .post("/api/v1/branches", json!({"code": code, "name": code}))
+                .await;
+            assert_eq!(res.status, 201, "{}", res.body);
+            ids.push(res.header("x-request-id").to_string());
+        }
+        let mut sorted = ids.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(
+            sorted, ids,
+            "ids unique and increasing as the requests came"
+        );
+        for id in &ids {
+            let entries = owner
+                .all(&format!("/api/v1/audit-log?request_id={id}"))
+                .await;
+            assert_eq!(entries.len(), 1, "{id}");
+            assert_eq!(entries[0]["action"], "branch.created");
+        }
+    }
+);
+
 db_test!(operations_endpoints_answer, |app| {
     let anon = app.anonymous();
     let owner = app.signup("kafe").await;
