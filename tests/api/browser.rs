@@ -11,6 +11,9 @@ pub struct Browser {
     pub client: Client,
     pub base: String,
     driver: Child,
+    /// Chromium's profile, removed with the browser: chromedriver's own temporary profile
+    /// stays behind in /tmp when the driver is killed instead of asked to quit.
+    _profile: tempfile::TempDir,
 }
 
 impl Drop for Browser {
@@ -39,9 +42,11 @@ impl Browser {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("{driver_bin} could not start ({e}); run ./scripts/test, which installs chromium and chromium-driver"));
+        let profile = tempfile::tempdir().unwrap();
         let mut opts = serde_json::json!({"args": [
             "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-            "--disable-background-networking", "--disable-extensions", "--window-size=412,915"
+            "--disable-background-networking", "--disable-extensions", "--window-size=412,915",
+            format!("--user-data-dir={}", profile.path().display())
         ]});
         if std::path::Path::new("/usr/bin/chromium").exists() {
             opts["binary"] = "/usr/bin/chromium".into();
@@ -61,6 +66,7 @@ impl Browser {
                         client,
                         base: base.to_string(),
                         driver,
+                        _profile: profile,
                     };
                 }
                 Err(e) => {
