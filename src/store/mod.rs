@@ -158,9 +158,9 @@ impl Db {
     /// table). Until autovacuum gets to it (a minute later at best, never where it is
     /// off) PostgreSQL plans from the old row counts and spreads of values: right after a
     /// million members were loaded a name search walked the whole shop (105 ms at p50)
-    /// instead of reading the name's index (6–8 ms), docs/BENCHMARKS.md. SQLite keeps no statistics
-    /// unless told to and plans by its own rules, so there this does nothing. Returns the
-    /// tables analyzed.
+    /// instead of reading the name's index (6–8 ms), docs/BENCHMARKS.md. SQLite keeps no
+    /// statistics unless told to and plans by its own rules, so there this does nothing.
+    /// Returns the tables analyzed.
     pub async fn refresh_statistics(
         &self,
         written: &[(&'static str, u64)],
@@ -168,21 +168,30 @@ impl Db {
         let Db::Postgres(pool) = self else {
             return Ok(vec![]);
         };
-        let mut analyzed = vec![];
-        for &(table, rows) in written {
-            // -1 (0 before PostgreSQL 14) until the table was first analyzed.
-            let (estimate,): (i64,) = sqlx::query_as(
-                "SELECT CAST(reltuples AS BIGINT) FROM pg_class WHERE oid = to_regclass($1)",
-            )
-            .bind(table)
-            .fetch_one(pool)
-            .await?;
-            if rows > 50 + estimate.max(0) as u64 / 10 {
-                sqlx::query(&format!("ANALYZE {table}"))
-                    .execute(pool)
-                    .await?;
-                analyzed.push(table);
-            }
+        // One read of the estimates, one ANALYZE of every table past its threshold.
+        let names: Vec<&str> = written.iter().map(|&(table, _)| table).collect();
+        // -1 (0 before PostgreSQL 14) until a table was first analyzed.
+        let estimates: std::collections::HashMap<String, i64> = sqlx::query_as(
+            "SELECT t, CAST(c.reltuples AS BIGINT) FROM unnest($1::text[]) AS t
+             JOIN pg_class c ON c.oid = to_regclass(t)",
+        )
+        .bind(&names)
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .collect();
+        let analyzed: Vec<&'static str> = written
+            .iter()
+            .filter(|&&(table, rows)| {
+                let estimate = estimates.get(table).copied().unwrap_or(0);
+                rows > 50 + estimate.max(0) as u64 / 10
+            })
+            .map(|&(table, _)| table)
+            .collect();
+        if !analyzed.is_empty() {
+            sqlx::query(&format!("ANALYZE {}", analyzed.join(", ")))
+                .execute(pool)
+                .await?;
         }
         Ok(analyzed)
     }

@@ -524,19 +524,27 @@ pub enum Bind {
 /// PostgreSQL's `EXPLAIN` lines with sequential scans priced out (PostgreSQL plans by
 /// table size, so a test's near-empty table would be scanned; with scans priced out an
 /// index must serve).
+/// `q` with every value of `binds` bound in order (the same for either backend's query).
+macro_rules! bind_all {
+    ($q:expr, $binds:expr) => {{
+        let mut q = $q;
+        for b in $binds {
+            q = match *b {
+                Bind::Int(v) => q.bind(v),
+                Bind::Text(v) => q.bind(v),
+            };
+        }
+        q
+    }};
+}
+
 pub async fn plan_steps(db: &Db, sql: &str, binds: &[Bind]) -> Vec<String> {
     let mut tx = db.begin().await.unwrap();
     match &mut tx {
         loyal::store::Tx::Sqlite(c) => {
             let explain = format!("EXPLAIN QUERY PLAN {sql}");
-            let mut q = sqlx::query_as::<_, (i64, i64, i64, String)>(&explain);
-            for b in binds {
-                q = match *b {
-                    Bind::Int(v) => q.bind(v),
-                    Bind::Text(v) => q.bind(v),
-                };
-            }
-            let plan = q.fetch_all(&mut **c).await.unwrap();
+            let q = sqlx::query_as::<_, (i64, i64, i64, String)>(&explain);
+            let plan = bind_all!(q, binds).fetch_all(&mut **c).await.unwrap();
             plan.into_iter().map(|r| r.3).collect()
         }
         loyal::store::Tx::Postgres(c) => {
@@ -545,14 +553,8 @@ pub async fn plan_steps(db: &Db, sql: &str, binds: &[Bind]) -> Vec<String> {
                 .await
                 .unwrap();
             let explain = format!("EXPLAIN {sql}");
-            let mut q = sqlx::query_as::<_, (String,)>(&explain);
-            for b in binds {
-                q = match *b {
-                    Bind::Int(v) => q.bind(v),
-                    Bind::Text(v) => q.bind(v),
-                };
-            }
-            let plan = q.fetch_all(&mut **c).await.unwrap();
+            let q = sqlx::query_as::<_, (String,)>(&explain);
+            let plan = bind_all!(q, binds).fetch_all(&mut **c).await.unwrap();
             plan.into_iter().map(|r| r.0).collect()
         }
     }
