@@ -73,14 +73,15 @@ pub async fn crash(b: CrashBench) -> anyhow::Result<CrashReport> {
         b.clients > 0 && b.members > 0,
         "clients and members must be > 0"
     );
-    let dir = super::tempfile_dir()?;
+    let tmp = super::tempfile_dir()?;
+    let dir = tmp.path();
     let url = b
         .database_url
         .clone()
         .unwrap_or_else(|| format!("sqlite://{}/crash.db", dir.display()));
     let port = super::free_port()?;
     let base = format!("http://127.0.0.1:{port}");
-    let mut server = super::start_server(&b.binary, &url, &dir, port)?;
+    let mut server = super::start_server(&b.binary, &url, dir, port)?;
     let http = reqwest::Client::new();
     super::wait_ready(&http, &base).await?;
     let secret = super::shop_with_api_key(&http, &base).await?;
@@ -136,7 +137,7 @@ pub async fn crash(b: CrashBench) -> anyhow::Result<CrashReport> {
 
     // Restart; every client retries what was not acknowledged, with the same receipt.
     let restarted = Instant::now();
-    let mut server = super::start_server(&b.binary, &url, &dir, port)?;
+    let mut server = super::start_server(&b.binary, &url, dir, port)?;
     super::wait_ready(&http, &base).await?;
     let restart = restarted.elapsed();
     let mut expected: BTreeMap<i64, BTreeSet<String>> = BTreeMap::new();
@@ -198,7 +199,7 @@ pub async fn crash(b: CrashBench) -> anyhow::Result<CrashReport> {
         "loyal verify: {}",
         String::from_utf8_lossy(&verify.stdout)
     );
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(tmp);
     Ok(CrashReport {
         acknowledged_before_kill: acknowledged,
         retried,

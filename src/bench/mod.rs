@@ -284,7 +284,8 @@ fn print_requests(label: &str, lat: &[Duration], errors: u64, elapsed: Duration)
 }
 
 pub async fn earn(b: EarnBench) -> anyhow::Result<()> {
-    let dir = tempfile_dir()?;
+    let tmp = tempfile_dir()?;
+    let dir = tmp.path();
     let url = b
         .database_url
         .clone()
@@ -295,7 +296,7 @@ pub async fn earn(b: EarnBench) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let settings = Settings {
         listen: addr.to_string(),
-        data_dir: dir.clone(),
+        data_dir: dir.to_path_buf(),
         log_level: "error".into(),
         database_max_connections: 32,
         ledger_group_commit: b.ledger_group_commit,
@@ -481,9 +482,7 @@ pub async fn earn(b: EarnBench) -> anyhow::Result<()> {
     );
     let _ = stop_tx.send(());
     let _ = server.await;
-    if b.database_url.is_none() {
-        let _ = std::fs::remove_dir_all(&dir);
-    }
+    db.close().await;
     Ok(())
 }
 
@@ -524,10 +523,10 @@ async fn wait_ready(http: &reqwest::Client, base: &str) -> anyhow::Result<()> {
     bail!("the server did not become ready in 30 s")
 }
 
-fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
-    let dir = std::env::temp_dir().join(format!("loyal-bench-{}", crate::ids::next_id()));
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
+/// A directory for a run's files (database, data directory, CSV), removed when dropped,
+/// so a run that fails half-way leaves nothing behind either.
+fn tempfile_dir() -> anyhow::Result<tempfile::TempDir> {
+    Ok(tempfile::Builder::new().prefix("loyal-bench-").tempdir()?)
 }
 
 pub struct BaselineBench {
@@ -550,7 +549,8 @@ pub async fn baseline(b: BaselineBench) -> anyhow::Result<()> {
         "CREATE TABLE bl_lots (id BIGINT PRIMARY KEY, member_id BIGINT NOT NULL, amount BIGINT NOT NULL, expires_at BIGINT NOT NULL)",
     ];
     // (b) SQLite.
-    let dir = tempfile_dir()?;
+    let tmp = tempfile_dir()?;
+    let dir = tmp.path();
     let db = Db::connect(&format!("sqlite://{}/baseline.db", dir.display()), 1).await?;
     let Db::Sqlite(pool) = &db else {
         unreachable!()
@@ -603,7 +603,6 @@ pub async fn baseline(b: BaselineBench) -> anyhow::Result<()> {
         done as f64 / elapsed.as_secs_f64()
     );
     db.close().await;
-    let _ = std::fs::remove_dir_all(&dir);
 
     // (a) PostgreSQL through pgbench.
     let Some(url) = b.postgres_url else {
@@ -631,7 +630,7 @@ pub async fn baseline(b: BaselineBench) -> anyhow::Result<()> {
         .bind(b.members as i64)
         .execute(pool)
         .await?;
-    let script = dir.with_extension("sql");
+    let script = dir.join("baseline-a.sql");
     std::fs::write(
         &script,
         format!(
@@ -653,7 +652,6 @@ pub async fn baseline(b: BaselineBench) -> anyhow::Result<()> {
         .arg(&script)
         .arg(&url)
         .output();
-    let _ = std::fs::remove_file(&script);
     match out {
         Ok(out) if out.status.success() => {
             let text = String::from_utf8_lossy(&out.stdout);

@@ -324,6 +324,20 @@ async fn generate(
     let generated = started.elapsed();
     report.ledger_entries = count(db, "ledger_entries").await?;
     report.lots = count(db, "lots").await?;
+    // As an import does: PostgreSQL plans the next phases from statistics of these
+    // tables, which autovacuum (when it runs at all) would gather only later.
+    report.analyzed = db
+        .refresh_statistics(&[
+            ("members", b.members),
+            ("ledger_txns", report.purchases),
+            ("ledger_entries", report.ledger_entries as u64),
+            ("lots", report.lots as u64),
+            ("balances", b.members),
+        ])
+        .await?;
+    if !report.analyzed.is_empty() {
+        println!("analyzed: {}", report.analyzed.join(", "));
+    }
     println!(
         "dataset: {} members, {} purchases, {} ledger entries, {} lots in {:.1} s ({} purchases/s)",
         b.members,
@@ -351,6 +365,8 @@ pub struct ScaleReport {
     pub purchases: u64,
     pub ledger_entries: i64,
     pub lots: i64,
+    /// Tables the generator had PostgreSQL analyze (none on SQLite).
+    pub analyzed: Vec<&'static str>,
     pub import: crate::members::import::ImportCounts,
     pub lookups: usize,
     pub lookups_found: usize,
@@ -390,7 +406,8 @@ async fn count_due_lots(db: &Db, now: i64) -> anyhow::Result<i64> {
 /// Run the measurements; fails if `verify` finds drift or a generated member is not found
 /// by phone.
 pub async fn scale(b: ScaleBench) -> anyhow::Result<ScaleReport> {
-    let dir = super::tempfile_dir()?;
+    let tmp = super::tempfile_dir()?;
+    let dir = tmp.path();
     let url = b
         .database_url
         .clone()
@@ -477,7 +494,7 @@ pub async fn scale(b: ScaleBench) -> anyhow::Result<ScaleReport> {
     // server is a `loyal serve` process of its own, so its peak memory is its alone.
     let port = super::free_port()?;
     let base = format!("http://127.0.0.1:{port}");
-    let mut server = super::start_server(&b.binary, &url, &dir, port)?;
+    let mut server = super::start_server(&b.binary, &url, dir, port)?;
     let http = reqwest::Client::new();
     let looked_up = async {
         super::wait_ready(&http, &base).await?;
@@ -578,7 +595,7 @@ pub async fn scale(b: ScaleBench) -> anyhow::Result<ScaleReport> {
     }
     // The CSV, the server's data directory and (without --database-url) the database.
     db.close().await;
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(tmp);
     // (A shared first name may have no holder in a shop of a few dozen members, so only
     // a name no member has that is found counts as a miss.)
     let misses = report.lookups - report.lookups_found

@@ -216,6 +216,17 @@ impl TestApp {
             })
             .await;
         });
+        // Answering means the server has set itself up (its encryption key written into
+        // the data directory): a test that ends sooner would have its directory removed
+        // first and the key written after, into a directory nobody removes.
+        let health = format!("http://{addr}/healthz");
+        let probe = reqwest::Client::new();
+        for _ in 0..500 {
+            if probe.get(&health).send().await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
         TestApp {
             base: format!("http://{addr}"),
             db,

@@ -34,6 +34,19 @@ async fn small_scale_run(backend: Backend) {
         2 * report.purchases as i64,
         "{report:?}"
     );
+    // PostgreSQL plans the later phases with statistics of what was generated (SQLite
+    // keeps none unless asked).
+    let analyzed: &[&str] = match backend {
+        Backend::Postgres => &[
+            "members",
+            "ledger_txns",
+            "ledger_entries",
+            "lots",
+            "balances",
+        ],
+        Backend::Sqlite => &[],
+    };
+    assert_eq!(report.analyzed, analyzed, "{report:?}");
     assert_eq!(
         (
             report.import.rows,
