@@ -167,7 +167,10 @@ pub async fn search_with(
         )
     });
     use crate::store::Val::{Int, Text};
-    if let (Some(prefix), None) = (&prefix, tag) {
+    // A name few members share is found from the names' indexes, with a tag too: its
+    // matches are then kept if they carry the tag (walking a tag thousands carry for a
+    // rare name read every one of them).
+    if let Some(prefix) = &prefix {
         let page = usize::try_from(limit + 1).unwrap_or(usize::MAX).max(1);
         let (mut found, mut below) = (vec![], before_id);
         // Ids newest first from the names' indexes, then their rows by id alone (with a
@@ -188,14 +191,25 @@ pub async fn search_with(
         .await?
         {
             if !ids.is_empty() {
+                let tagged = match tag {
+                    Some(_) => format!(
+                        " AND EXISTS (SELECT 1 FROM member_tags t WHERE t.tenant_id = members.tenant_id
+                           AND t.member_id = members.id AND t.tag = ${})",
+                        ids.len() + 2
+                    ),
+                    None => String::new(),
+                };
                 let sql = format!(
-                    "SELECT {COLUMNS} FROM members WHERE tenant_id = $1 AND id IN ({}) ORDER BY id DESC",
+                    "SELECT {COLUMNS} FROM members WHERE tenant_id = $1 AND id IN ({}){tagged} ORDER BY id DESC",
                     crate::store::placeholders(2, ids.len())
                 );
                 let rows: Vec<Member> = on_db!(db, pool => {
                     let mut q = sqlx::query_as(&sql).bind(tenant_id);
                     for id in &ids {
                         q = q.bind(id);
+                    }
+                    if let Some(tag) = tag {
+                        q = q.bind(tag);
                     }
                     q.fetch_all(pool).await
                 })?;
@@ -211,7 +225,7 @@ pub async fn search_with(
         }
     }
     // With a tag, the tag's index gives its members newest first (a rare tag no longer
-    // walks the whole shop); the name filter stays a condition on each row.
+    // walks the whole shop); a common name's filter stays a condition on each row.
     let plain = format!("SELECT {COLUMNS} FROM members m WHERE m.tenant_id = ");
     let tagged = format!(
         "SELECT {COLUMNS} FROM member_tags t JOIN members m ON m.tenant_id = t.tenant_id AND m.id = t.member_id

@@ -186,10 +186,16 @@ db_test!(
         ];
         let mut ids = vec![];
         for (i, (first, last, email)) in people.iter().enumerate() {
+            // Every other member and Somporn carry a tag.
+            let tags = if i % 2 == 1 || i == 8 {
+                vec!["vip"]
+            } else {
+                vec![]
+            };
             let res = owner
             .post(
                 "/api/v1/members",
-                json!({"phone": format!("08100000{i:02}"), "first_name": first, "last_name": last, "email": email}),
+                json!({"phone": format!("08100000{i:02}"), "first_name": first, "last_name": last, "email": email, "tags": tags}),
             )
             .await;
             assert_eq!(res.status, 201, "{}", res.body);
@@ -207,6 +213,8 @@ db_test!(
         .fetch_one(pool).await)
     .unwrap();
         let listed = |i: usize| i != 8;
+        // Somchai took Somporn's tag in the merge.
+        let tagged = |i: usize| i % 2 == 1 || i == 0;
         for q in [
             "som", "SOM", "สม", "som_", "somb", "sak", "zz", "ส", "s", "tom@", "tom[",
         ] {
@@ -224,29 +232,40 @@ db_test!(
                 .map(|(i, _)| ids[i])
                 .collect();
             expected.sort_unstable_by(|a, b| b.cmp(a));
-            // 10,000 matches read: the index answers; 1: every prefix is common, the walk does.
-            for matches_read in [10_000, 1] {
-                let mut got = vec![];
-                let mut before = i64::MAX;
-                loop {
-                    let page = loyal::members::store::search_with(
-                        &app.db,
-                        tenant,
-                        Some(q),
-                        None,
-                        before,
-                        2,
-                        matches_read,
-                    )
-                    .await
-                    .unwrap();
-                    got.extend(page.iter().take(2).map(|m| m.id));
-                    if page.len() <= 2 {
-                        break;
+            let expected_vip: Vec<i64> = expected
+                .iter()
+                .copied()
+                .filter(|id| tagged(ids.iter().position(|i| i == id).unwrap()))
+                .collect();
+            // 10,000 matches read: the index answers; 1: every prefix is common, the walk
+            // does (the tag's members, with a tag).
+            for (tag, expected) in [(None, &expected), (Some("vip"), &expected_vip)] {
+                for matches_read in [10_000, 1] {
+                    let mut got = vec![];
+                    let mut before = i64::MAX;
+                    loop {
+                        let page = loyal::members::store::search_with(
+                            &app.db,
+                            tenant,
+                            Some(q),
+                            tag,
+                            before,
+                            2,
+                            matches_read,
+                        )
+                        .await
+                        .unwrap();
+                        got.extend(page.iter().take(2).map(|m| m.id));
+                        if page.len() <= 2 {
+                            break;
+                        }
+                        before = page[1].id;
                     }
-                    before = page[1].id;
+                    assert_eq!(
+                        &got, expected,
+                        "q={q:?}, tag={tag:?}, matches_read={matches_read}"
+                    );
                 }
-                assert_eq!(got, expected, "q={q:?}, matches_read={matches_read}");
             }
         }
         // The newest matches all merged away: a page of one reads six index entries (three
