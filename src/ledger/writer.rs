@@ -110,7 +110,7 @@ impl LedgerWriter {
             .map(|_| {
                 let (send, receive) = mpsc::channel(per_queue);
                 let writer = run(
-                    db.clone(),
+                    db.for_one_writer(),
                     receive,
                     config.group_max.max(1),
                     counters.clone(),

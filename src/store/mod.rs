@@ -119,6 +119,24 @@ impl Db {
         Ok(Db::Postgres(pool))
     }
 
+    /// The database for a writer that runs one transaction after another: on SQLite a
+    /// connection of its own, kept. A SQLite connection throws its page cache away
+    /// whenever another connection committed since its last transaction, and a pool hands
+    /// out its connections in turn, so a writer taking any of them re-read its pages from
+    /// the operating system at every transaction. On PostgreSQL (whose cache is shared)
+    /// the same pool.
+    pub fn for_one_writer(&self) -> Db {
+        match self {
+            Db::Sqlite(pool) => Db::Sqlite(
+                SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(Duration::from_secs(15))
+                    .connect_lazy_with((*pool.connect_options()).clone()),
+            ),
+            Db::Postgres(_) => self.clone(),
+        }
+    }
+
     pub fn backend(&self) -> Backend {
         match self {
             Db::Sqlite(_) => Backend::Sqlite,
