@@ -122,9 +122,9 @@ impl Db {
     /// The database for a writer that runs one transaction after another: on SQLite a
     /// connection of its own, kept. A SQLite connection throws its page cache away
     /// whenever another connection committed since its last transaction, and a pool hands
-    /// out its connections in turn, so a writer taking any of them re-read its pages from
-    /// the operating system at every transaction. On PostgreSQL (whose cache is shared)
-    /// the same pool.
+    /// out its connections in turn, so a writer taking whichever came next often began on
+    /// a stale cache and read its pages again from the operating system (docs/BENCHMARKS.md,
+    /// eleventh session). On PostgreSQL (whose cache is shared) the same pool.
     pub fn for_one_writer(&self) -> Db {
         match self {
             Db::Sqlite(pool) => Db::Sqlite(
