@@ -36,13 +36,16 @@ impl Browser {
         let port = free_port();
         let driver_bin =
             std::env::var("LOYAL_CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
+        // Chromium's profile, and its scratch directories (TMPDIR, which chromedriver
+        // passes on), in a directory removed with the browser.
+        let profile = tempfile::tempdir().unwrap();
         let driver = Command::new(&driver_bin)
             .arg(format!("--port={port}"))
+            .env("TMPDIR", profile.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("{driver_bin} could not start ({e}); run ./scripts/test, which installs chromium and chromium-driver"));
-        let profile = tempfile::tempdir().unwrap();
         let mut opts = serde_json::json!({"args": [
             "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
             "--disable-background-networking", "--disable-extensions", "--window-size=412,915",
