@@ -191,7 +191,7 @@ pub async fn search_with(
         .await?
         {
             if !ids.is_empty() {
-                let tagged = match tag {
+                let with_tag = match tag {
                     Some(_) => format!(
                         " AND EXISTS (SELECT 1 FROM member_tags t WHERE t.tenant_id = members.tenant_id
                            AND t.member_id = members.id AND t.tag = ${})",
@@ -200,7 +200,7 @@ pub async fn search_with(
                     None => String::new(),
                 };
                 let sql = format!(
-                    "SELECT {COLUMNS} FROM members WHERE tenant_id = $1 AND id IN ({}){tagged} ORDER BY id DESC",
+                    "SELECT {COLUMNS} FROM members WHERE tenant_id = $1 AND id IN ({}){with_tag} ORDER BY id DESC",
                     crate::store::placeholders(2, ids.len())
                 );
                 let rows: Vec<Member> = on_db!(db, pool => {

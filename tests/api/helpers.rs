@@ -220,7 +220,7 @@ impl TestApp {
         // the data directory): a test that ends sooner would have its directory removed
         // first and the key written after, into a directory nobody removes.
         let health = format!("http://{addr}/healthz");
-        let probe = reqwest::Client::new();
+        let probe = client();
         for _ in 0..500 {
             if probe.get(&health).send().await.is_ok() {
                 break;
@@ -531,10 +531,6 @@ pub enum Bind {
     Text(&'static str),
 }
 
-/// The steps of `sql`'s plan with `binds`: SQLite's `EXPLAIN QUERY PLAN` details, or
-/// PostgreSQL's `EXPLAIN` lines with sequential scans priced out (PostgreSQL plans by
-/// table size, so a test's near-empty table would be scanned; with scans priced out an
-/// index must serve).
 /// `q` with every value of `binds` bound in order (the same for either backend's query).
 macro_rules! bind_all {
     ($q:expr, $binds:expr) => {{
@@ -549,6 +545,10 @@ macro_rules! bind_all {
     }};
 }
 
+/// The steps of `sql`'s plan with `binds`: SQLite's `EXPLAIN QUERY PLAN` details, or
+/// PostgreSQL's `EXPLAIN` lines with sequential scans priced out (PostgreSQL plans by
+/// table size, so a test's near-empty table would be scanned; with scans priced out an
+/// index must serve).
 pub async fn plan_steps(db: &Db, sql: &str, binds: &[Bind]) -> Vec<String> {
     let mut tx = db.begin().await.unwrap();
     match &mut tx {
