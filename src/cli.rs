@@ -137,6 +137,32 @@ enum BenchWhat {
         #[arg(long, default_value_t = 50)]
         kill_at_percent: usize,
     },
+    /// The six targets of the speed issue in one run, with both baselines, on SQLite and,
+    /// when --database-url names a PostgreSQL database, on PostgreSQL too (in schemas of
+    /// its own, dropped afterwards): earn single and batch, lookup by phone, import,
+    /// expiry and the server's memory, each with its goal and met or missed by how much.
+    /// Prints a Markdown table for docs/BENCHMARKS.md.
+    Targets {
+        /// Earn: concurrent clients, and seconds for each earn phase and each baseline.
+        #[arg(long, default_value_t = 64)]
+        clients: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Members of the earn phase's shop.
+        #[arg(long, default_value_t = 1000)]
+        earn_members: usize,
+        #[arg(long, default_value_t = 4)]
+        batch_clients: usize,
+        /// The dataset lookups, import, expiry and memory are measured on.
+        #[arg(long, default_value_t = 100_000)]
+        members: u64,
+        #[arg(long, default_value_t = 10.0)]
+        purchases: f64,
+        #[arg(long, default_value_t = 100_000)]
+        import_rows: u64,
+        #[arg(long, default_value_t = 5_000)]
+        lookups: usize,
+    },
     /// The baselines earn is compared with: (a) one PostgreSQL transaction per purchase
     /// (balance update, entry, lot) driven by pgbench, when --database-url names an empty
     /// PostgreSQL database; (b) SQLite's raw limit for the same statements in batches.
@@ -378,19 +404,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     members,
                     batch_clients,
                 },
-        } => {
-            crate::bench::earn(crate::bench::EarnBench {
-                database_url: bench_database(&settings),
-                clients,
-                seconds,
-                members,
-                batch_clients,
-                ledger_group_commit: settings.ledger_group_commit,
-                ledger_writers: settings.ledger_writers,
-                ledger_group_max: settings.ledger_group_max,
-            })
-            .await
-        }
+        } => crate::bench::earn(crate::bench::EarnBench {
+            database_url: bench_database(&settings),
+            clients,
+            seconds,
+            members,
+            batch_clients,
+            ledger_group_commit: settings.ledger_group_commit,
+            ledger_writers: settings.ledger_writers,
+            ledger_group_max: settings.ledger_group_max,
+        })
+        .await
+        .map(|_| ()),
         Command::Bench {
             what:
                 BenchWhat::Scale {
@@ -453,20 +478,59 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Bench {
             what:
+                BenchWhat::Targets {
+                    clients,
+                    seconds,
+                    earn_members,
+                    batch_clients,
+                    members,
+                    purchases,
+                    import_rows,
+                    lookups,
+                },
+        } => {
+            let postgres_url = bench_database(&settings);
+            if postgres_url
+                .as_deref()
+                .is_some_and(|u| !u.starts_with("postgres"))
+            {
+                anyhow::bail!(
+                    "--database-url: `bench targets` runs SQLite in a temporary directory; give a PostgreSQL database (postgres://…) to measure it too"
+                );
+            }
+            crate::bench::targets::targets(crate::bench::targets::TargetsBench {
+                postgres_url,
+                clients,
+                seconds,
+                earn_members,
+                batch_clients,
+                members,
+                purchases,
+                import_rows,
+                lookups,
+                ledger_group_commit: settings.ledger_group_commit,
+                ledger_writers: settings.ledger_writers,
+                ledger_group_max: settings.ledger_group_max,
+                binary: std::env::current_exe()?,
+            })
+            .await
+            .map(|_| ())
+        }
+        Command::Bench {
+            what:
                 BenchWhat::Baseline {
                     clients,
                     seconds,
                     members,
                 },
-        } => {
-            crate::bench::baseline(crate::bench::BaselineBench {
-                postgres_url: bench_database(&settings),
-                clients,
-                seconds,
-                members,
-            })
-            .await
-        }
+        } => crate::bench::baseline(crate::bench::BaselineBench {
+            postgres_url: bench_database(&settings),
+            clients,
+            seconds,
+            members,
+        })
+        .await
+        .map(|_| ()),
         Command::Draw {
             what: DrawWhat::Verify { proof },
         } => crate::draws::verify_cli(&proof).await,

@@ -9,6 +9,7 @@
 
 pub mod crash;
 pub mod scale;
+pub mod targets;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -283,7 +284,25 @@ fn print_requests(label: &str, lat: &[Duration], errors: u64, elapsed: Duration)
     );
 }
 
-pub async fn earn(b: EarnBench) -> anyhow::Result<()> {
+/// What `bench earn` measured.
+#[derive(Clone, Debug, Default)]
+pub struct EarnReport {
+    /// Single purchases acknowledged per second, and their latency.
+    pub purchases_per_s: f64,
+    pub p50: Duration,
+    pub p99: Duration,
+    /// Single purchases not acknowledged with 201.
+    pub errors: u64,
+    /// Purchases recorded per second through the batch endpoint (0 without batch clients).
+    pub batch_per_s: f64,
+    pub batch_failed: u64,
+    pub lookup_p50: Duration,
+    pub lookup_p99: Duration,
+    /// Differences `verify` found after the run.
+    pub drift: usize,
+}
+
+pub async fn earn(b: EarnBench) -> anyhow::Result<EarnReport> {
     let tmp = tempfile_dir()?;
     let dir = tmp.path();
     let url = b
@@ -331,6 +350,13 @@ pub async fn earn(b: EarnBench) -> anyhow::Result<()> {
         seconds: b.seconds,
     };
     let (lat, errors, elapsed) = shop.single_purchases(12_500, "B", 201).await;
+    let mut report = EarnReport {
+        purchases_per_s: lat.len() as f64 / elapsed.as_secs_f64(),
+        p50: percentile(&lat, 0.50),
+        p99: percentile(&lat, 0.99),
+        errors,
+        ..EarnReport::default()
+    };
     println!(
         "earn: {} purchases in {:.1} s = {:.0} tx/s; p50 {}, p99 {}; {} errors",
         lat.len(),
@@ -414,6 +440,8 @@ pub async fn earn(b: EarnBench) -> anyhow::Result<()> {
     }
     let elapsed = started.elapsed();
     lat.sort();
+    report.batch_per_s = recorded as f64 / elapsed.as_secs_f64();
+    report.batch_failed = failed;
     println!(
         "batch earn: {} purchases in {:.1} s = {:.0} purchases/s; p50 {} per batch; {} failed",
         recorded,
@@ -449,6 +477,8 @@ pub async fn earn(b: EarnBench) -> anyhow::Result<()> {
     println!("lookup by phone: 1 client, 2,000 requests…");
     let phones = (0..2_000).map(|i| members[(i * 7919) % members.len()].1.clone());
     let (lat, found) = lookups(&api, &base, &secret, phones).await?;
+    report.lookup_p50 = percentile(&lat, 0.50);
+    report.lookup_p99 = percentile(&lat, 0.99);
     println!(
         "lookup: p50 {}, p99 {} ({} answered)",
         ms(percentile(&lat, 0.50)),
@@ -472,6 +502,7 @@ pub async fn earn(b: EarnBench) -> anyhow::Result<()> {
     let (lat, errors, elapsed) = shop.single_purchases(-1, "F", 422).await;
     print_requests("refused purchase", &lat, errors, elapsed);
     let drift = crate::ledger::store::verify(&db).await?;
+    report.drift = drift.len();
     println!(
         "verify after the run: {}",
         if drift.is_empty() {
@@ -483,7 +514,7 @@ pub async fn earn(b: EarnBench) -> anyhow::Result<()> {
     let _ = stop_tx.send(());
     let _ = server.await;
     db.close().await;
-    Ok(())
+    Ok(report)
 }
 
 /// A port no one listens on now, for a server process to take.
@@ -537,12 +568,30 @@ pub struct BaselineBench {
     pub members: usize,
 }
 
+/// What `bench baseline` measured.
+#[derive(Clone, Debug, Default)]
+pub struct BaselineReport {
+    /// (b): purchases per second SQLite takes through the three statements in batches.
+    pub sqlite_per_s: f64,
+    /// (a): pgbench's transactions per second, when a PostgreSQL database was given.
+    pub postgres_tps: Option<f64>,
+}
+
+/// pgbench's `tps = 4802.123456 (without initial connection time)` line, as a number.
+fn pgbench_tps(output: &str) -> Option<f64> {
+    output
+        .lines()
+        .find_map(|l| l.strip_prefix("tps = "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+}
+
 /// The baselines of the speed issue, written the way a typical web app writes an earn:
 /// update the balance, insert the entry, insert the lot.
 /// (a) one PostgreSQL transaction per purchase, driven by pgbench with C clients;
 /// (b) SQLite's raw limit for the same three statements, 1,000 purchases per transaction
 ///     (WAL, synchronous=FULL as Loyal runs it; through sqlx, the driver Loyal uses).
-pub async fn baseline(b: BaselineBench) -> anyhow::Result<()> {
+pub async fn baseline(b: BaselineBench) -> anyhow::Result<BaselineReport> {
     const TABLES: [&str; 3] = [
         "CREATE TABLE bl_balances (member_id BIGINT PRIMARY KEY, balance BIGINT NOT NULL)",
         "CREATE TABLE bl_entries (id BIGINT PRIMARY KEY, member_id BIGINT NOT NULL, amount BIGINT NOT NULL, at BIGINT NOT NULL)",
@@ -597,6 +646,10 @@ pub async fn baseline(b: BaselineBench) -> anyhow::Result<()> {
         tx.commit().await?;
     }
     let elapsed = started.elapsed();
+    let mut report = BaselineReport {
+        sqlite_per_s: done as f64 / elapsed.as_secs_f64(),
+        postgres_tps: None,
+    };
     println!(
         "baseline (b): {done} purchases in {:.1} s = {:.0} purchases/s",
         elapsed.as_secs_f64(),
@@ -607,7 +660,7 @@ pub async fn baseline(b: BaselineBench) -> anyhow::Result<()> {
     // (a) PostgreSQL through pgbench.
     let Some(url) = b.postgres_url else {
         println!("baseline (a): skipped (give --database-url postgres://… of an empty database)");
-        return Ok(());
+        return Ok(report);
     };
     let db = Db::connect(&url, 2).await?;
     let Db::Postgres(pool) = &db else {
@@ -655,6 +708,7 @@ pub async fn baseline(b: BaselineBench) -> anyhow::Result<()> {
     match out {
         Ok(out) if out.status.success() => {
             let text = String::from_utf8_lossy(&out.stdout);
+            report.postgres_tps = pgbench_tps(&text);
             for line in text.lines().filter(|l| {
                 l.starts_with("tps")
                     || l.starts_with("latency")
@@ -673,5 +727,6 @@ pub async fn baseline(b: BaselineBench) -> anyhow::Result<()> {
             .execute(pool)
             .await?;
     }
-    Ok(())
+    db.close().await;
+    Ok(report)
 }

@@ -368,8 +368,11 @@ pub struct ScaleReport {
     /// Tables the generator had PostgreSQL analyze (none on SQLite).
     pub analyzed: Vec<&'static str>,
     pub import: crate::members::import::ImportCounts,
+    /// How long the import took, from the file to the last commit.
+    pub import_elapsed: Duration,
     pub lookups: usize,
     pub lookups_found: usize,
+    pub lookup_p50: Duration,
     pub lookup_p99: Duration,
     /// First pages of the found members' ledger history read, and how many answered.
     pub history_pages: usize,
@@ -386,6 +389,7 @@ pub struct ScaleReport {
     pub due_lots_before: i64,
     pub due_lots_after: i64,
     pub expired_lots: u64,
+    pub expiry_elapsed: Duration,
     /// The expiry's longest transaction (how long a purchase could have waited on it).
     pub expiry_longest: Duration,
     pub drift: usize,
@@ -478,6 +482,7 @@ pub async fn scale(b: ScaleBench) -> anyhow::Result<ScaleReport> {
         .await
         .map_err(|e| anyhow::anyhow!(e))?;
     let imported = started.elapsed();
+    report.import_elapsed = imported;
     println!(
         "import: {} rows ({} imported, {} failed) in {:.1} s → {} rows/s; {} transactions, the longest {} ms",
         report.import.rows,
@@ -519,6 +524,7 @@ pub async fn scale(b: ScaleBench) -> anyhow::Result<ScaleReport> {
     let (latencies, found, (history, answered), (common, nobody)) = looked_up?;
     report.lookups = b.lookups;
     report.lookups_found = found;
+    report.lookup_p50 = super::percentile(&latencies, 0.50);
     report.lookup_p99 = super::percentile(&latencies, 0.99);
     report.history_pages = history.len();
     report.history_answered = answered;
@@ -532,7 +538,7 @@ pub async fn scale(b: ScaleBench) -> anyhow::Result<ScaleReport> {
         "lookup by phone over HTTP, 1 client, {} lookups ({} not found): p50 {}, p99 {}",
         b.lookups,
         b.lookups - found,
-        super::ms(super::percentile(&latencies, 0.50)),
+        super::ms(report.lookup_p50),
         super::ms(report.lookup_p99)
     );
     println!(
@@ -566,6 +572,7 @@ pub async fn scale(b: ScaleBench) -> anyhow::Result<ScaleReport> {
         .map_err(|e| anyhow::anyhow!(e.message))?;
     let expiry = started.elapsed();
     report.expired_lots = run.lots;
+    report.expiry_elapsed = expiry;
     report.expiry_longest = run.longest;
     report.due_lots_after = count_due_lots(&db, now).await?;
     println!(

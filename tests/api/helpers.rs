@@ -56,7 +56,7 @@ impl Drop for TestApp {
     }
 }
 
-fn postgres_url() -> String {
+pub fn postgres_url() -> String {
     std::env::var("LOYAL_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://loyal_test:loyal_test@127.0.0.1:5432/loyal_test".into())
 }

@@ -6,7 +6,7 @@
 
 use loyal::bench::scale::{ScaleBench, scale};
 
-use crate::helpers::{Backend, fresh_url};
+use crate::helpers::{Backend, fresh_url, postgres_url};
 
 const MEMBERS: u64 = 400;
 const IMPORT_ROWS: u64 = 150;
@@ -131,4 +131,62 @@ async fn a_small_scale_run_generates_imports_expires_and_finds_what_it_reports_s
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_small_scale_run_generates_imports_expires_and_finds_what_it_reports_postgres() {
     small_scale_run(Backend::Postgres).await;
+}
+
+/// `loyal bench targets` at a small size: both baselines and every target measured on
+/// both backends in one run, the goals taken from that run's baselines, and the
+/// PostgreSQL database left as it was (the run works in schemas of its own).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_targets_run_measures_all_six_on_both_backends_against_its_own_baselines() {
+    use loyal::bench::targets::{TargetsBench, Verdict, targets};
+    // The test database exists once a fresh schema was made in it.
+    let (_, _) = fresh_url(Backend::Postgres).await;
+    let url = postgres_url();
+    let report = targets(TargetsBench {
+        postgres_url: Some(url.clone()),
+        clients: 8,
+        seconds: 1,
+        earn_members: 50,
+        batch_clients: 1,
+        members: 300,
+        purchases: 6.0,
+        import_rows: 100,
+        lookups: 20,
+        ledger_group_commit: true,
+        ledger_writers: 2,
+        ledger_group_max: 256,
+        binary: env!("CARGO_BIN_EXE_loyal").into(),
+    })
+    .await
+    .unwrap_or_else(|e| panic!("targets run: {e:#}"));
+    let a = report.baseline.postgres_tps.expect("pgbench's tps");
+    assert!(a > 0.0 && report.baseline.sqlite_per_s > 0.0, "{report:?}");
+    let backends: Vec<_> = report.backends.iter().map(|b| b.backend).collect();
+    assert_eq!(
+        backends,
+        [loyal::store::Backend::Sqlite, loyal::store::Backend::Postgres]
+    );
+    for b in &report.backends {
+        assert_eq!((b.earn.errors, b.earn.drift, b.scale.drift), (0, 0, 0), "{b:?}");
+        assert_eq!(b.scale.import.imported, 100, "{b:?}");
+        assert!(b.scale.expired_lots > 0, "{b:?}");
+        let numbers: Vec<u8> = b.targets.iter().map(|t| t.target.number).collect();
+        assert_eq!(numbers, [1, 2, 3, 4, 5, 6]);
+        for t in &b.targets {
+            assert!(
+                t.measured.is_some_and(|m| m > 0.0) && t.verdict != Verdict::NotMeasured,
+                "{t:?}"
+            );
+        }
+        // (1) and (2) are judged against this run's baselines.
+        assert_eq!(b.targets[0].goal, Some(5.0 * a));
+        assert_eq!(b.targets[1].goal, Some(0.5 * report.baseline.sqlite_per_s));
+    }
+    // Its scratch schemas are gone.
+    let db = loyal::store::Db::connect(&url, 1).await.unwrap();
+    let (left,): (i64,) = loyal::on_db!(&db, pool => sqlx::query_as(
+        "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name LIKE 'loyal_targets_%'")
+        .fetch_one(pool).await).unwrap();
+    assert_eq!(left, 0);
+    db.close().await;
 }
