@@ -102,16 +102,8 @@ enum BenchWhat {
     /// --database-url names an empty one), then measures member import from CSV, lookups
     /// by phone over HTTP, the expiry run over every due lot, `verify` and peak memory.
     Scale {
-        #[arg(long, default_value_t = 100_000)]
-        members: u64,
-        /// Mean purchases per member (heavy-tailed; each is two ledger entries and a lot).
-        #[arg(long, default_value_t = 10.0)]
-        purchases: f64,
-        /// Rows of the member-import CSV.
-        #[arg(long, default_value_t = 100_000)]
-        import_rows: u64,
-        #[arg(long, default_value_t = 5_000)]
-        lookups: usize,
+        #[command(flatten)]
+        dataset: DatasetArgs,
         /// Only generate the dataset (into --database-url) and stop, to run `loyal expire`,
         /// `loyal serve` or `bench crash` against it.
         #[arg(long)]
@@ -143,9 +135,10 @@ enum BenchWhat {
     /// expiry and the server's memory, each with its goal and met or missed by how much.
     /// Prints a Markdown table for docs/BENCHMARKS.md.
     Targets {
-        /// Earn: concurrent clients, and seconds for each earn phase and each baseline.
+        /// Concurrent earn clients (and pgbench's, for baseline (a)).
         #[arg(long, default_value_t = 64)]
         clients: usize,
+        /// Seconds of each earn phase and of each baseline.
         #[arg(long, default_value_t = 10)]
         seconds: u64,
         /// Members of the earn phase's shop.
@@ -154,14 +147,8 @@ enum BenchWhat {
         #[arg(long, default_value_t = 4)]
         batch_clients: usize,
         /// The dataset lookups, import, expiry and memory are measured on.
-        #[arg(long, default_value_t = 100_000)]
-        members: u64,
-        #[arg(long, default_value_t = 10.0)]
-        purchases: f64,
-        #[arg(long, default_value_t = 100_000)]
-        import_rows: u64,
-        #[arg(long, default_value_t = 5_000)]
-        lookups: usize,
+        #[command(flatten)]
+        dataset: DatasetArgs,
     },
     /// The baselines earn is compared with: (a) one PostgreSQL transaction per purchase
     /// (balance update, entry, lot) driven by pgbench, when --database-url names an empty
@@ -174,6 +161,41 @@ enum BenchWhat {
         #[arg(long, default_value_t = 1000)]
         members: usize,
     },
+}
+
+/// The dataset of `bench scale` and `bench targets`, and what is measured on it.
+#[derive(Args)]
+struct DatasetArgs {
+    /// Members of the generated dataset.
+    #[arg(long, default_value_t = 100_000)]
+    members: u64,
+    /// Mean purchases per member (heavy-tailed; each is two ledger entries and a lot).
+    #[arg(long, default_value_t = 10.0)]
+    purchases: f64,
+    /// Rows of the member-import CSV.
+    #[arg(long, default_value_t = 100_000)]
+    import_rows: u64,
+    /// Lookups by phone over HTTP (and first pages of the found members' history).
+    #[arg(long, default_value_t = 5_000)]
+    lookups: usize,
+}
+
+impl DatasetArgs {
+    fn bench(
+        self,
+        database_url: Option<String>,
+    ) -> anyhow::Result<crate::bench::scale::ScaleBench> {
+        Ok(crate::bench::scale::ScaleBench {
+            database_url,
+            members: self.members,
+            purchases: self.purchases,
+            import_rows: self.import_rows,
+            lookups: self.lookups,
+            dataset_only: false,
+            existing: false,
+            binary: std::env::current_exe()?,
+        })
+    }
 }
 
 #[derive(Subcommand)]
@@ -377,6 +399,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 run.batches,
                 run.longest.as_millis()
             );
+            if !run.analyzed.is_empty() {
+                println!("analyzed (PostgreSQL): {}", run.analyzed.join(", "));
+            }
             let coupons = crate::rewards::run_coupon_expiry(&db, crate::store::now_micros())
                 .await
                 .map_err(|e| anyhow::anyhow!(e.message))?;
@@ -404,37 +429,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     members,
                     batch_clients,
                 },
-        } => crate::bench::earn(crate::bench::EarnBench {
-            database_url: bench_database(&settings),
-            clients,
-            seconds,
-            members,
-            batch_clients,
-            ledger_group_commit: settings.ledger_group_commit,
-            ledger_writers: settings.ledger_writers,
-            ledger_group_max: settings.ledger_group_max,
-        })
+        } => crate::bench::earn(earn_bench(
+            &settings,
+            bench_database(&settings),
+            (clients, seconds, members, batch_clients),
+        ))
         .await
         .map(|_| ()),
         Command::Bench {
             what:
                 BenchWhat::Scale {
-                    members,
-                    purchases,
-                    import_rows,
-                    lookups,
+                    dataset,
                     dataset_only,
                     existing,
                 },
         } => crate::bench::scale::scale(crate::bench::scale::ScaleBench {
-            database_url: bench_database(&settings),
-            members,
-            purchases,
-            import_rows,
-            lookups,
             dataset_only,
             existing,
-            binary: std::env::current_exe()?,
+            ..dataset.bench(bench_database(&settings))?
         })
         .await
         .map(|_| ()),
@@ -483,10 +495,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     seconds,
                     earn_members,
                     batch_clients,
-                    members,
-                    purchases,
-                    import_rows,
-                    lookups,
+                    dataset,
                 },
         } => {
             let postgres_url = bench_database(&settings);
@@ -500,18 +509,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             crate::bench::targets::targets(crate::bench::targets::TargetsBench {
                 postgres_url,
-                clients,
-                seconds,
-                earn_members,
-                batch_clients,
-                members,
-                purchases,
-                import_rows,
-                lookups,
-                ledger_group_commit: settings.ledger_group_commit,
-                ledger_writers: settings.ledger_writers,
-                ledger_group_max: settings.ledger_group_max,
-                binary: std::env::current_exe()?,
+                earn: earn_bench(
+                    &settings,
+                    None,
+                    (clients, seconds, earn_members, batch_clients),
+                ),
+                scale: dataset.bench(None)?,
             })
             .await
             .map(|_| ())
@@ -645,6 +648,25 @@ fn print_demo(settings: &Settings, logins: &crate::demo::DemoLogins) {
 }
 
 /// The database a benchmark runs on when one was named (else it makes its own).
+/// `bench earn`'s run with the server's group-commit settings (`LOYAL_LEDGER_*`), so
+/// they can be compared: (clients, seconds, members, batch clients).
+fn earn_bench(
+    settings: &Settings,
+    database_url: Option<String>,
+    (clients, seconds, members, batch_clients): (usize, u64, usize, usize),
+) -> crate::bench::EarnBench {
+    crate::bench::EarnBench {
+        database_url,
+        clients,
+        seconds,
+        members,
+        batch_clients,
+        ledger_group_commit: settings.ledger_group_commit,
+        ledger_writers: settings.ledger_writers,
+        ledger_group_max: settings.ledger_group_max,
+    }
+}
+
 fn bench_database(settings: &Settings) -> Option<String> {
     (!settings.database_url.is_empty()).then(|| settings.database_url.clone())
 }

@@ -23,6 +23,7 @@ use serde_json::{Value, json};
 use crate::config::Settings;
 use crate::store::Db;
 
+#[derive(Clone)]
 pub struct EarnBench {
     pub database_url: Option<String>,
     pub clients: usize,

@@ -24,6 +24,7 @@ use crate::ledger::store::{Kind, Posting};
 use crate::store::Val::{Int, OptInt, Text};
 use crate::store::{Db, Tx};
 
+#[derive(Clone)]
 pub struct ScaleBench {
     pub database_url: Option<String>,
     pub members: u64,

@@ -15,22 +15,12 @@ use super::{BaselineBench, BaselineReport, EarnBench, EarnReport};
 pub struct TargetsBench {
     /// A PostgreSQL database to measure on as well (the run works in schemas of its own).
     pub postgres_url: Option<String>,
-    /// Earn: concurrent clients, seconds per phase, members of the shop, batch clients.
-    pub clients: usize,
-    pub seconds: u64,
-    pub earn_members: usize,
-    pub batch_clients: usize,
-    /// The dataset for lookups, import, expiry and memory.
-    pub members: u64,
-    pub purchases: f64,
-    pub import_rows: u64,
-    pub lookups: usize,
-    /// The server's group-commit settings (`LOYAL_LEDGER_*`).
-    pub ledger_group_commit: bool,
-    pub ledger_writers: usize,
-    pub ledger_group_max: usize,
-    /// The `loyal` binary to run as the server at size.
-    pub binary: std::path::PathBuf,
+    /// Earn's run; its clients, seconds and members are the baselines' too. Its
+    /// `database_url` is set per backend.
+    pub earn: EarnBench,
+    /// The run at size: lookups, import, expiry and memory (`database_url` set per
+    /// backend, `dataset_only` and `existing` unused).
+    pub scale: ScaleBench,
 }
 
 /// The lots target (5) names: an expiry run over this many.
@@ -251,9 +241,9 @@ pub async fn targets(b: TargetsBench) -> anyhow::Result<TargetsReport> {
     let baseline = on_fresh(b.postgres_url.as_deref(), "baseline", |url| {
         super::baseline(BaselineBench {
             postgres_url: url,
-            clients: b.clients,
-            seconds: b.seconds,
-            members: b.earn_members,
+            clients: b.earn.clients,
+            seconds: b.earn.seconds,
+            members: b.earn.members,
         })
     })
     .await?;
@@ -270,27 +260,21 @@ pub async fn targets(b: TargetsBench) -> anyhow::Result<TargetsReport> {
         let earn = on_fresh(postgres, "earn", |url| {
             super::earn(EarnBench {
                 database_url: url,
-                clients: b.clients,
-                seconds: b.seconds,
-                members: b.earn_members,
-                batch_clients: b.batch_clients,
-                ledger_group_commit: b.ledger_group_commit,
-                ledger_writers: b.ledger_writers,
-                ledger_group_max: b.ledger_group_max,
+                ..b.earn.clone()
             })
         })
         .await?;
-        println!("== {}: at {} members", backend_name(backend), b.members);
+        println!(
+            "== {}: at {} members",
+            backend_name(backend),
+            b.scale.members
+        );
         let scale = on_fresh(postgres, "scale", |url| {
             super::scale::scale(ScaleBench {
                 database_url: url,
-                members: b.members,
-                purchases: b.purchases,
-                import_rows: b.import_rows,
-                lookups: b.lookups,
                 dataset_only: false,
                 existing: false,
-                binary: b.binary.clone(),
+                ..b.scale.clone()
             })
         })
         .await?;
@@ -305,9 +289,9 @@ pub async fn targets(b: TargetsBench) -> anyhow::Result<TargetsReport> {
     let report = TargetsReport {
         baseline,
         backends,
-        clients: b.clients,
-        seconds: b.seconds,
-        members: b.members,
+        clients: b.earn.clients,
+        seconds: b.earn.seconds,
+        members: b.scale.members,
     };
     print!("{}", table(&report));
     Ok(report)
@@ -463,18 +447,16 @@ mod tests {
         );
         assert_eq!(m[0].verdict, Verdict::NotMeasured);
         assert_eq!(m[4].verdict, Verdict::NotMeasured);
-        let text = table(
-            &TargetsReport {
-                baseline: BaselineReport {
-                    postgres_tps: None,
-                    ..baseline
-                },
-                backends: vec![],
-                clients: 64,
-                seconds: 10,
-                members: 400,
+        let text = table(&TargetsReport {
+            baseline: BaselineReport {
+                postgres_tps: None,
+                ..baseline
             },
-        );
+            backends: vec![],
+            clients: 64,
+            seconds: 10,
+            members: 400,
+        });
         assert!(
             text.contains("| (4) member import from CSV | ≥ 200,000 rows/s |"),
             "{text}"

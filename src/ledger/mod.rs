@@ -107,14 +107,18 @@ pub const EXPIRY_LIMITS: ExpiryLimits = ExpiryLimits {
 };
 
 /// What an expiry run did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ExpiryRun {
     pub lots: u64,
     pub points: i64,
+    /// Expiry movements written (one per member and currency per batch).
+    pub movements: u64,
     /// Database transactions committed.
     pub batches: u64,
     /// The longest of them, from begin to commit: how long a purchase could wait on it.
     pub longest: std::time::Duration,
+    /// Tables PostgreSQL was asked to analyze afterwards (none on SQLite).
+    pub analyzed: Vec<&'static str>,
 }
 
 impl ExpiryRun {
@@ -173,9 +177,11 @@ pub async fn run_expiry_with(
                 Err(e) => return Err(e.into()),
             };
         let Some(next) = batch.next else {
+            run.analyzed = refresh_statistics_after(db, &run).await;
             return Ok(run);
         };
         after = Some(next);
+        run.movements += batch.movements;
         for shop in &batch.shops {
             let change = Change::new("points.expired", "lots", None)
                 .details(serde_json::json!({"lots": shop.lots, "points": shop.points}));
@@ -188,6 +194,30 @@ pub async fn run_expiry_with(
         run.batches += 1;
         run.longest = run.longest.max(took);
         scan.adapt(took, batch.capped);
+    }
+}
+
+/// As after an import: a run that closed many lots leaves PostgreSQL planning from the
+/// old spread of `remaining` (most lots open) until autovacuum analyzes, which may be a
+/// minute later or, where it is off, never. The tables past autovacuum's own threshold
+/// are analyzed now; a failure only costs plans until then.
+async fn refresh_statistics_after(db: &Db, run: &ExpiryRun) -> Vec<&'static str> {
+    if run.lots == 0 {
+        return vec![];
+    }
+    let written = [
+        ("lots", run.lots),
+        ("allocations", run.lots),
+        ("ledger_txns", run.movements),
+        ("ledger_entries", 2 * run.movements),
+        ("balances", run.movements),
+    ];
+    match db.refresh_statistics(&written).await {
+        Ok(tables) => tables,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not analyze the tables an expiry run changed");
+            vec![]
+        }
     }
 }
 

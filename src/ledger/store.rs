@@ -658,6 +658,8 @@ pub async fn count_due(db: &Db, now: i64, cap: u64) -> sqlx::Result<u64> {
 #[derive(Clone, Debug, Default)]
 pub struct ExpiryBatch {
     pub shops: Vec<Expired>,
+    /// Expiry movements written: one per member and currency.
+    pub movements: u64,
     /// More due lots of the members it took were left for the next batch.
     pub capped: bool,
     /// The next batch takes accounts after this one; `None` when no account after the
@@ -880,6 +882,7 @@ pub async fn expire_due(
     .await?;
     Ok(ExpiryBatch {
         shops: per_shop.into_values().collect(),
+        movements: groups.len() as u64,
         capped,
         next: Some(next),
     })

@@ -478,6 +478,32 @@ db_test!(
 );
 
 db_test!(
+    an_expiry_run_that_closed_many_lots_has_postgresql_analyze_them,
+    |app| {
+        let owner = app.signup("kafe").await;
+        owner.set_rolling_expiry(1).await;
+        // 20 members × 3 due lots: past autovacuum's threshold (50 rows) on tables
+        // never analyzed; 20 movements are not.
+        members_with_old_lots(&owner, 20, 3).await;
+        let run = loyal::ledger::run_expiry(&app.db, loyal::store::now_micros())
+            .await
+            .unwrap();
+        assert_eq!((run.lots, run.movements), (60, 20), "{run:?}");
+        let analyzed: &[&str] = match app.backend {
+            crate::helpers::Backend::Postgres => &["lots", "allocations"],
+            crate::helpers::Backend::Sqlite => &[],
+        };
+        assert_eq!(run.analyzed, analyzed);
+        // Nothing left: no second analyze.
+        let again = loyal::ledger::run_expiry(&app.db, loyal::store::now_micros())
+            .await
+            .unwrap();
+        assert_eq!((again.lots, again.analyzed.len()), (0, 0));
+        app.assert_no_drift().await;
+    }
+);
+
+db_test!(
     expiry_runs_are_idempotent_and_the_liability_adds_up,
     |app| {
         let owner = app.signup("kafe").await;

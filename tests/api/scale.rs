@@ -138,24 +138,33 @@ async fn a_small_scale_run_generates_imports_expires_and_finds_what_it_reports_p
 /// PostgreSQL database left as it was (the run works in schemas of its own).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_targets_run_measures_all_six_on_both_backends_against_its_own_baselines() {
+    use loyal::bench::EarnBench;
     use loyal::bench::targets::{TargetsBench, Verdict, targets};
     // The test database exists once a fresh schema was made in it.
     let (_, _) = fresh_url(Backend::Postgres).await;
     let url = postgres_url();
     let report = targets(TargetsBench {
         postgres_url: Some(url.clone()),
-        clients: 8,
-        seconds: 1,
-        earn_members: 50,
-        batch_clients: 1,
-        members: 300,
-        purchases: 6.0,
-        import_rows: 100,
-        lookups: 20,
-        ledger_group_commit: true,
-        ledger_writers: 2,
-        ledger_group_max: 256,
-        binary: env!("CARGO_BIN_EXE_loyal").into(),
+        earn: EarnBench {
+            database_url: None,
+            clients: 8,
+            seconds: 1,
+            members: 50,
+            batch_clients: 1,
+            ledger_group_commit: true,
+            ledger_writers: 2,
+            ledger_group_max: 256,
+        },
+        scale: ScaleBench {
+            database_url: None,
+            members: 300,
+            purchases: 6.0,
+            import_rows: 100,
+            lookups: 20,
+            dataset_only: false,
+            existing: false,
+            binary: env!("CARGO_BIN_EXE_loyal").into(),
+        },
     })
     .await
     .unwrap_or_else(|e| panic!("targets run: {e:#}"));
@@ -164,10 +173,17 @@ async fn the_targets_run_measures_all_six_on_both_backends_against_its_own_basel
     let backends: Vec<_> = report.backends.iter().map(|b| b.backend).collect();
     assert_eq!(
         backends,
-        [loyal::store::Backend::Sqlite, loyal::store::Backend::Postgres]
+        [
+            loyal::store::Backend::Sqlite,
+            loyal::store::Backend::Postgres
+        ]
     );
     for b in &report.backends {
-        assert_eq!((b.earn.errors, b.earn.drift, b.scale.drift), (0, 0, 0), "{b:?}");
+        assert_eq!(
+            (b.earn.errors, b.earn.drift, b.scale.drift),
+            (0, 0, 0),
+            "{b:?}"
+        );
         assert_eq!(b.scale.import.imported, 100, "{b:?}");
         assert!(b.scale.expired_lots > 0, "{b:?}");
         let numbers: Vec<u8> = b.targets.iter().map(|t| t.target.number).collect();
@@ -186,7 +202,8 @@ async fn the_targets_run_measures_all_six_on_both_backends_against_its_own_basel
     let db = loyal::store::Db::connect(&url, 1).await.unwrap();
     let (left,): (i64,) = loyal::on_db!(&db, pool => sqlx::query_as(
         "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name LIKE 'loyal_targets_%'")
-        .fetch_one(pool).await).unwrap();
+        .fetch_one(pool).await)
+    .unwrap();
     assert_eq!(left, 0);
     db.close().await;
 }
