@@ -132,8 +132,8 @@ enum BenchWhat {
     /// The six targets of the speed issue in one run, with both baselines, on SQLite and,
     /// when --database-url names a PostgreSQL database, on PostgreSQL too (in schemas of
     /// its own, dropped afterwards): earn single and batch, lookup by phone, import,
-    /// expiry and the server's memory, each with its goal and met or missed by how much.
-    /// Prints a Markdown table for docs/BENCHMARKS.md.
+    /// expiry and the server's memory, each with its goal and met or missed by how much;
+    /// then the crash test on each. Prints a Markdown table for docs/BENCHMARKS.md.
     Targets {
         /// Concurrent earn clients (and pgbench's, for baseline (a)).
         #[arg(long, default_value_t = 64)]
@@ -146,6 +146,10 @@ enum BenchWhat {
         earn_members: usize,
         #[arg(long, default_value_t = 4)]
         batch_clients: usize,
+        /// The crash test's purchases per client (its clients and members are earn's; the
+        /// server is killed at half of them).
+        #[arg(long, default_value_t = 500)]
+        crash_purchases_per_client: usize,
         /// The dataset lookups, import, expiry and memory are measured on.
         #[command(flatten)]
         dataset: DatasetArgs,
@@ -495,6 +499,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     seconds,
                     earn_members,
                     batch_clients,
+                    crash_purchases_per_client,
                     dataset,
                 },
         } => {
@@ -515,6 +520,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     (clients, seconds, earn_members, batch_clients),
                 ),
                 scale: dataset.bench(None)?,
+                crash: crate::bench::crash::CrashBench {
+                    database_url: None,
+                    clients,
+                    members: earn_members,
+                    purchases_per_client: crash_purchases_per_client,
+                    kill_at_percent: 50,
+                    binary: std::env::current_exe()?,
+                },
             })
             .await
             .map(|_| ())

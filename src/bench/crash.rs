@@ -21,6 +21,7 @@ use serde_json::json;
 
 use crate::store::Db;
 
+#[derive(Clone)]
 pub struct CrashBench {
     /// An empty database (the run creates its shop), or a fresh SQLite file when None.
     pub database_url: Option<String>,

@@ -1,7 +1,8 @@
 //! `loyal bench targets`: the speed issue's six targets measured in one run, on SQLite and
 //! (given a PostgreSQL database) on PostgreSQL, with both baselines taken in the same run,
-//! and a verdict for each: met, or missed by how many times. Each phase is one of the
-//! other benches ([`super::baseline`], [`super::earn`], [`super::scale::scale`]) on a
+//! and a verdict for each: met, or missed by how many times; then the crash test on each
+//! backend. Each phase is one of the other benches ([`super::baseline`],
+//! [`super::earn`], [`super::scale::scale`], [`super::crash::crash`]) on a
 //! fresh database of its own: SQLite in a temporary directory, PostgreSQL in a schema of
 //! its own in the database given, dropped afterwards (the database is left as it was).
 //! The machine is noisy from day to day, so a target is only judged against baselines
@@ -9,6 +10,7 @@
 
 use std::time::Duration;
 
+use super::crash::{CrashBench, CrashReport};
 use super::scale::{ScaleBench, ScaleReport};
 use super::{BaselineBench, BaselineReport, EarnBench, EarnReport};
 
@@ -21,6 +23,8 @@ pub struct TargetsBench {
     /// The run at size: lookups, import, expiry and memory (`database_url` set per
     /// backend, `dataset_only` and `existing` unused).
     pub scale: ScaleBench,
+    /// The crash test (`database_url` set per backend).
+    pub crash: CrashBench,
 }
 
 /// The lots target (5) names: an expiry run over this many.
@@ -166,6 +170,8 @@ pub struct BackendTargets {
     pub earn: EarnReport,
     pub scale: ScaleReport,
     pub targets: Vec<Measured>,
+    /// The crash test passed (it fails the run otherwise); what it did.
+    pub crash: CrashReport,
 }
 
 #[derive(Debug)]
@@ -230,8 +236,11 @@ where
         Some(url) => {
             let schema = ScratchSchema::create(url, phase).await?;
             let result = run(Some(schema.url.clone())).await;
-            schema.drop().await?;
-            result
+            // The phase's own failure says more than the clean-up's.
+            let dropped = schema.drop().await;
+            let value = result?;
+            dropped?;
+            Ok(value)
         }
     }
 }
@@ -278,12 +287,21 @@ pub async fn targets(b: TargetsBench) -> anyhow::Result<TargetsReport> {
             })
         })
         .await?;
+        println!("== {}: crash test", backend_name(backend));
+        let crash = on_fresh(postgres, "crash", |url| {
+            super::crash::crash(CrashBench {
+                database_url: url,
+                ..b.crash.clone()
+            })
+        })
+        .await?;
         let targets = measure(&baseline, &earn, &scale);
         backends.push(BackendTargets {
             backend,
             earn,
             scale,
             targets,
+            crash,
         });
     }
     let report = TargetsReport {
@@ -369,6 +387,19 @@ pub fn table(report: &TargetsReport) -> String {
             let _ = write!(out, " {value} | {} |", m.verdict);
         }
         out.push('\n');
+    }
+    for b in &report.backends {
+        let c = &b.crash;
+        let _ = writeln!(
+            out,
+            "\nCrash test on {}: SIGKILL after {} acknowledged purchases ({} tx/s), {} cut off and retried with their receipts, restart to ready in {:.2} s; {} purchases recorded, each exactly once, balances match, `verify` finds no drift.",
+            backend_name(b.backend),
+            number(c.acknowledged_before_kill as f64),
+            number(c.acknowledged_before_kill as f64 / c.load.as_secs_f64().max(1e-9)),
+            c.retried,
+            c.restart.as_secs_f64(),
+            number(c.recorded as f64)
+        );
     }
     out
 }

@@ -134,11 +134,13 @@ async fn a_small_scale_run_generates_imports_expires_and_finds_what_it_reports_p
 }
 
 /// `loyal bench targets` at a small size: both baselines and every target measured on
-/// both backends in one run, the goals taken from that run's baselines, and the
-/// PostgreSQL database left as it was (the run works in schemas of its own).
+/// both backends in one run, the goals taken from that run's baselines, the crash test
+/// on each, and the PostgreSQL database left as it was (the run works in schemas of its
+/// own).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_targets_run_measures_all_six_on_both_backends_against_its_own_baselines() {
     use loyal::bench::EarnBench;
+    use loyal::bench::crash::CrashBench;
     use loyal::bench::targets::{TargetsBench, Verdict, targets};
     // The test database exists once a fresh schema was made in it.
     let (_, _) = fresh_url(Backend::Postgres).await;
@@ -165,6 +167,14 @@ async fn the_targets_run_measures_all_six_on_both_backends_against_its_own_basel
             existing: false,
             binary: env!("CARGO_BIN_EXE_loyal").into(),
         },
+        crash: CrashBench {
+            database_url: None,
+            clients: 8,
+            members: 8,
+            purchases_per_client: 15,
+            kill_at_percent: 33,
+            binary: env!("CARGO_BIN_EXE_loyal").into(),
+        },
     })
     .await
     .unwrap_or_else(|e| panic!("targets run: {e:#}"));
@@ -186,6 +196,12 @@ async fn the_targets_run_measures_all_six_on_both_backends_against_its_own_basel
         );
         assert_eq!(b.scale.import.imported, 100, "{b:?}");
         assert!(b.scale.expired_lots > 0, "{b:?}");
+        // The crash test ran (it fails the run when a purchase is lost or doubled).
+        assert_eq!(
+            b.crash.recorded,
+            b.crash.acknowledged_before_kill + b.crash.retried,
+            "{b:?}"
+        );
         let numbers: Vec<u8> = b.targets.iter().map(|t| t.target.number).collect();
         assert_eq!(numbers, [1, 2, 3, 4, 5, 6]);
         for t in &b.targets {
