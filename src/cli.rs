@@ -660,7 +660,6 @@ fn print_demo(settings: &Settings, logins: &crate::demo::DemoLogins) {
     println!();
 }
 
-/// The database a benchmark runs on when one was named (else it makes its own).
 /// `bench earn`'s run with the server's group-commit settings (`LOYAL_LEDGER_*`), so
 /// they can be compared: (clients, seconds, members, batch clients).
 fn earn_bench(
@@ -680,6 +679,7 @@ fn earn_bench(
     }
 }
 
+/// The database a benchmark runs on when one was named (else it makes its own).
 fn bench_database(settings: &Settings) -> Option<String> {
     (!settings.database_url.is_empty()).then(|| settings.database_url.clone())
 }
