@@ -91,14 +91,25 @@ impl Db {
         opts: SqliteConnectOptions,
         max_connections: u32,
     ) -> anyhow::Result<Db> {
+        use sqlx::{ConnectOptions, Connection};
         let opts = opts
-            .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             // NORMAL in WAL mode is durable against process crashes; FULL also survives
             // power loss. Ledger writes are the thing we cannot lose, so pay for FULL.
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
+        // The file is created here, once. The pool opens its connections (and the
+        // writer's, `for_one_writer`) later, as they are needed, and those never create
+        // it: a database file that vanished under a running server is an error, not a
+        // new empty database (a test's removed directory got one that way).
+        opts.clone()
+            .create_if_missing(true)
+            .connect()
+            .await?
+            .close()
+            .await?;
+        let opts = opts.create_if_missing(false);
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(15))
@@ -613,8 +624,28 @@ fn push_values<'q, DB>(
 
 #[cfg(test)]
 mod tests {
-    use super::BatchSizer;
+    use super::{BatchSizer, Db};
     use std::time::Duration;
+
+    #[tokio::test]
+    async fn a_sqlite_file_removed_under_a_running_server_is_not_made_again_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("loyal.db");
+        let db = Db::connect(&format!("sqlite://{}", file.display()), 4)
+            .await
+            .unwrap();
+        db.migrate().await.unwrap();
+        assert!(file.exists(), "the first connection creates the file");
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+        }
+        // The writer's connection opens at its first transaction, after the removal.
+        let writer = db.for_one_writer();
+        assert!(writer.begin().await.is_err(), "no database to write to");
+        assert!(!file.exists(), "no new, empty database in its place");
+        writer.close().await;
+        db.close().await;
+    }
 
     #[test]
     fn a_bulk_job_halves_after_a_slow_or_capped_transaction_and_doubles_after_a_fast_one() {
