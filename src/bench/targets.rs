@@ -328,15 +328,7 @@ fn number(n: f64) -> String {
     if n < 10.0 {
         return format!("{n:.2}");
     }
-    let digits = format!("{:.0}", n);
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    crate::web::thousands(&format!("{n:.0}"))
 }
 
 /// The run as a Markdown table, one column pair per backend, ready for docs/BENCHMARKS.md.

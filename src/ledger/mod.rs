@@ -177,7 +177,7 @@ pub async fn run_expiry_with(
                 Err(e) => return Err(e.into()),
             };
         let Some(next) = batch.next else {
-            run.analyzed = refresh_statistics_after(db, &run).await;
+            run.analyzed = analyze_changed_tables(db, &run).await;
             return Ok(run);
         };
         after = Some(next);
@@ -200,8 +200,8 @@ pub async fn run_expiry_with(
 /// As after an import: a run that closed many lots leaves PostgreSQL planning from the
 /// old spread of `remaining` (most lots open) until autovacuum analyzes, which may be a
 /// minute later or, where it is off, never. The tables past autovacuum's own threshold
-/// are analyzed now; a failure only costs plans until then.
-async fn refresh_statistics_after(db: &Db, run: &ExpiryRun) -> Vec<&'static str> {
+/// are analyzed now.
+async fn analyze_changed_tables(db: &Db, run: &ExpiryRun) -> Vec<&'static str> {
     if run.lots == 0 {
         return vec![];
     }
@@ -212,13 +212,7 @@ async fn refresh_statistics_after(db: &Db, run: &ExpiryRun) -> Vec<&'static str>
         ("ledger_entries", 2 * run.movements),
         ("balances", run.movements),
     ];
-    match db.refresh_statistics(&written).await {
-        Ok(tables) => tables,
-        Err(e) => {
-            tracing::warn!(error = %e, "could not analyze the tables an expiry run changed");
-            vec![]
-        }
-    }
+    db.refresh_statistics_after("expiry", &written).await
 }
 
 /// A purchase to record (its fields validated by the caller; its member and branch are

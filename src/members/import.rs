@@ -733,13 +733,7 @@ pub async fn import_file_with(
         ("lots", n),
         ("balances", n),
     ];
-    match db.refresh_statistics(&written).await {
-        Ok(tables) if !tables.is_empty() => {
-            tracing::info!(?tables, "analyzed the tables an import filled")
-        }
-        Ok(_) => {}
-        Err(e) => tracing::warn!(error = %e, "could not analyze the tables an import filled"),
-    }
+    db.refresh_statistics_after("import", &written).await;
     Ok(counts)
 }
 

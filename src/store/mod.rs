@@ -182,6 +182,28 @@ impl Db {
         on_db!(self, pool => pool.close().await)
     }
 
+    /// [`Self::refresh_statistics`] after a bulk job (`job` names it in the log) whose
+    /// rows are already committed: a failure only costs plans until autovacuum catches
+    /// up, so it is logged, not returned. Returns the tables analyzed.
+    pub async fn refresh_statistics_after(
+        &self,
+        job: &str,
+        written: &[(&'static str, u64)],
+    ) -> Vec<&'static str> {
+        match self.refresh_statistics(written).await {
+            Ok(tables) => {
+                if !tables.is_empty() {
+                    tracing::info!(job, ?tables, "analyzed the tables a bulk job changed");
+                }
+                tables
+            }
+            Err(e) => {
+                tracing::warn!(job, error = %e, "could not analyze the tables a bulk job changed");
+                vec![]
+            }
+        }
+    }
+
     /// After a bulk job, refresh PostgreSQL's statistics of each table it wrote that many
     /// rows into, by autovacuum's own default rule (more than 50 rows and a tenth of the
     /// table). Until autovacuum gets to it (a minute later at best, never where it is

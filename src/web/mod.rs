@@ -183,16 +183,21 @@ pub fn local_date(lang: Language, at: jiff::Timestamp, tz: &jiff::tz::TimeZone) 
     }
 }
 
-/// Satang as baht for people: `1,249.50`.
-pub fn baht(satang: i64) -> String {
-    let whole = (satang / 100).to_string();
+/// Digits grouped by thousands for people: `1249` as `1,249`.
+pub fn thousands(digits: &str) -> String {
     let mut grouped = String::new();
-    for (i, c) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i) % 3 == 0 {
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
             grouped.push(',');
         }
         grouped.push(c);
     }
+    grouped
+}
+
+/// Satang as baht for people: `1,249.50`.
+pub fn baht(satang: i64) -> String {
+    let grouped = thousands(&(satang / 100).to_string());
     format!("{grouped}.{:02}", satang % 100)
 }
 
