@@ -573,6 +573,14 @@ pub async fn post_credits(
             ]
         })
         .collect();
+    // With no balance held, every account is new (members created in this transaction):
+    // a plain insert, which PostgreSQL takes as `COPY` when there are many.
+    let balances_tail = if held.is_empty() {
+        ""
+    } else {
+        "ON CONFLICT (tenant_id, member_id, currency) DO UPDATE
+                 SET balance = excluded.balance, debt = excluded.debt, updated_at = excluded.updated_at"
+    };
     // The four tables' rows sent together (one round trip on PostgreSQL, one hand-over
     // to SQLite's thread); each part writes its own table.
     crate::store::execute_all(
@@ -587,8 +595,7 @@ pub async fn post_credits(
             (INSERT_ENTRIES, "", &entries),
             (
                 "INSERT INTO balances (tenant_id, member_id, currency, balance, debt, updated_at)",
-                "ON CONFLICT (tenant_id, member_id, currency) DO UPDATE
-                 SET balance = excluded.balance, debt = excluded.debt, updated_at = excluded.updated_at",
+                balances_tail,
                 &balances,
             ),
         ],

@@ -807,3 +807,74 @@ db_test!(operations_endpoints_answer, |app| {
     let spec = anon.get("/api/openapi.json").await;
     assert_eq!(spec.body["openapi"], "3.1.0");
 });
+
+db_test!(
+    a_bulk_insert_keeps_every_text_and_null_as_given_and_refuses_a_duplicate_whole,
+    |app| {
+        use loyal::store::Val::{Int, OptInt, OptText, Text};
+        // PostgreSQL writes 1,000 rows or more with COPY's text format, where tabs, line
+        // ends and backslashes are separators or escapes: they must come back as given.
+        let notes = [
+            "a\tb",
+            "line\nbreak\r\n",
+            "back\\slash \\N",
+            "",
+            "ร้าน บ้านกาแฟ",
+            "\\.",
+        ];
+        let rows: Vec<_> = (0..1_500i64)
+            .map(|i| {
+                let note = notes[i as usize % notes.len()];
+                vec![
+                    Int(1),
+                    Int(i),
+                    Text(note),
+                    OptText((i % 4 == 0).then_some(note)),
+                    OptInt((i % 3 == 0).then_some(-i)),
+                ]
+            })
+            .collect();
+        let create = "CREATE TABLE bulk_probe (tenant_id BIGINT NOT NULL, id BIGINT NOT NULL, \
+                      note TEXT NOT NULL, maybe TEXT, n BIGINT, PRIMARY KEY (tenant_id, id))";
+        let head = "INSERT INTO bulk_probe (tenant_id, id, note, maybe, n)";
+        let mut tx = app.db.begin().await.unwrap();
+        loyal::on_tx!(&mut tx, c => sqlx::query(create).execute(&mut *c).await.map(|_| ()).unwrap());
+        let written = loyal::store::execute_values(&mut tx, head, "", &rows)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(written, 1_500);
+        let back: Vec<(i64, String, Option<String>, Option<i64>)> = loyal::on_db!(&app.db, pool =>
+            sqlx::query_as("SELECT id, note, maybe, n FROM bulk_probe ORDER BY id").fetch_all(pool).await.unwrap());
+        assert_eq!(back.len(), 1_500);
+        for (i, (id, note, maybe, n)) in back.into_iter().enumerate() {
+            let want = notes[i % notes.len()];
+            assert_eq!(id, i as i64);
+            assert_eq!(note, want, "row {i}");
+            assert_eq!(maybe.as_deref(), (i % 4 == 0).then_some(want), "row {i}");
+            assert_eq!(n, (i % 3 == 0).then_some(-(i as i64)), "row {i}");
+        }
+        // A duplicate key in the middle: the database's unique violation, and none of
+        // the rows around it written.
+        let again: Vec<_> = (1_500..3_000i64)
+            .map(|i| {
+                vec![
+                    Int(1),
+                    Int(if i == 2_222 { 7 } else { i }),
+                    Text("x"),
+                    OptText(None),
+                    OptInt(None),
+                ]
+            })
+            .collect();
+        let mut tx = app.db.begin().await.unwrap();
+        let err = loyal::store::execute_values(&mut tx, head, "", &again)
+            .await
+            .unwrap_err();
+        assert!(loyal::store::is_unique_violation(&err), "{err}");
+        drop(tx);
+        let (count,): (i64,) = loyal::on_db!(&app.db, pool =>
+            sqlx::query_as("SELECT COUNT(*) FROM bulk_probe").fetch_one(pool).await.unwrap());
+        assert_eq!(count, 1_500);
+    }
+);
