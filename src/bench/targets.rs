@@ -186,37 +186,81 @@ pub struct TargetsReport {
 }
 
 /// A schema of its own in the user's PostgreSQL database for one phase (each needs an
-/// empty database), dropped at the end of the run.
+/// empty database), dropped at the end of the run. Its connection holds an advisory lock
+/// named after the schema while the schema lives, so a later run can tell the schemas of
+/// a run that was killed (no lock held) from those of a run still going, and drop them.
 struct ScratchSchema {
-    admin: sqlx::PgPool,
+    admin: sqlx::PgConnection,
     name: String,
     url: String,
 }
 
+/// The first key of the scratch schemas' advisory locks ("LOY"), the second being a hash
+/// of the schema's name: apart from any lock another program takes with one key.
+const SCRATCH_LOCKS: i32 = 0x004c_4f59;
+
 impl ScratchSchema {
     async fn create(url: &str, phase: &str) -> anyhow::Result<ScratchSchema> {
+        use sqlx::Connection;
         anyhow::ensure!(
             !url.contains("options="),
             "give the PostgreSQL database without `options=`: the run sets the search path to schemas of its own"
         );
-        let admin = sqlx::PgPool::connect(url).await?;
+        let mut admin = sqlx::PgConnection::connect(url).await?;
+        Self::drop_abandoned(&mut admin).await?;
         let name = format!("loyal_targets_{phase}_{}", std::process::id());
+        // The lock before the schema: another run's sweep never sees it unlocked.
+        sqlx::query("SELECT pg_advisory_lock($1, hashtext($2))")
+            .bind(SCRATCH_LOCKS)
+            .bind(&name)
+            .execute(&mut admin)
+            .await?;
         sqlx::query(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
-            .execute(&admin)
+            .execute(&mut admin)
             .await?;
         sqlx::query(&format!("CREATE SCHEMA {name}"))
-            .execute(&admin)
+            .execute(&mut admin)
             .await?;
         let join = if url.contains('?') { '&' } else { '?' };
         let url = format!("{url}{join}options=-c%20search_path%3D{name}");
         Ok(ScratchSchema { admin, name, url })
     }
 
-    async fn drop(self) -> anyhow::Result<()> {
+    /// Drop the scratch schemas no run holds the lock of: left by a run that was killed.
+    async fn drop_abandoned(admin: &mut sqlx::PgConnection) -> anyhow::Result<()> {
+        let schemas: Vec<(String,)> = sqlx::query_as(
+            "SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 'loyal\\_targets\\_%'",
+        )
+        .fetch_all(&mut *admin)
+        .await?;
+        for (name,) in schemas {
+            let (free,): (bool,) = sqlx::query_as("SELECT pg_try_advisory_lock($1, hashtext($2))")
+                .bind(SCRATCH_LOCKS)
+                .bind(&name)
+                .fetch_one(&mut *admin)
+                .await?;
+            if free {
+                sqlx::query(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
+                    .execute(&mut *admin)
+                    .await?;
+                sqlx::query("SELECT pg_advisory_unlock($1, hashtext($2))")
+                    .bind(SCRATCH_LOCKS)
+                    .bind(&name)
+                    .execute(&mut *admin)
+                    .await?;
+                println!("dropped schema {name}, left by a run that did not finish");
+            }
+        }
+        Ok(())
+    }
+
+    async fn drop(mut self) -> anyhow::Result<()> {
+        use sqlx::Connection;
         sqlx::query(&format!("DROP SCHEMA {} CASCADE", self.name))
-            .execute(&self.admin)
+            .execute(&mut self.admin)
             .await?;
-        self.admin.close().await;
+        // Closing the connection releases the lock.
+        self.admin.close().await?;
         Ok(())
     }
 }

@@ -195,10 +195,13 @@ pub fn thousands(digits: &str) -> String {
     grouped
 }
 
-/// Satang as baht for people: `1,249.50`.
+/// Satang as baht for people: `1,249.50`, `-1,249.50` (a refund's or a reversal's).
 pub fn baht(satang: i64) -> String {
-    let grouped = thousands(&(satang / 100).to_string());
-    format!("{grouped}.{:02}", satang % 100)
+    // Digits of the magnitude (i64::MIN has none of its own), the sign written once.
+    let size = satang.unsigned_abs();
+    let sign = if satang < 0 { "-" } else { "" };
+    let grouped = thousands(&(size / 100).to_string());
+    format!("{sign}{grouped}.{:02}", size % 100)
 }
 
 /// The active branches a staff member works at (all of the shop's when none are
@@ -233,6 +236,9 @@ mod tests {
         }
         assert_eq!(super::baht(124_905), "1,249.05");
         assert_eq!(super::baht(5), "0.05");
+        assert_eq!(super::baht(-123_400), "-1,234.00");
+        assert_eq!(super::baht(-5), "-0.05");
+        assert_eq!(super::baht(i64::MIN), "-92,233,720,368,547,758.08");
         let tz = jiff::tz::TimeZone::get("Asia/Bangkok").unwrap();
         // 20:00 UTC on 24 November is already 25 November in Bangkok.
         let at: jiff::Timestamp = "2026-11-24T20:00:00Z".parse().unwrap();

@@ -145,6 +145,13 @@ async fn the_targets_run_measures_all_six_on_both_backends_against_its_own_basel
     // The test database exists once a fresh schema was made in it.
     let (_, _) = fresh_url(Backend::Postgres).await;
     let url = postgres_url();
+    // A schema a killed run left behind (no run holds its lock), with a table in it.
+    let db = loyal::store::Db::connect(&url, 1).await.unwrap();
+    loyal::on_db!(&db, pool => {
+        sqlx::query("CREATE SCHEMA IF NOT EXISTS loyal_targets_earn_4000000001").execute(pool).await.unwrap();
+        sqlx::query("CREATE TABLE IF NOT EXISTS loyal_targets_earn_4000000001.members (id BIGINT)").execute(pool).await.unwrap();
+    });
+    db.close().await;
     let report = targets(TargetsBench {
         postgres_url: Some(url.clone()),
         earn: EarnBench {
@@ -214,7 +221,7 @@ async fn the_targets_run_measures_all_six_on_both_backends_against_its_own_basel
         assert_eq!(b.targets[0].goal, Some(5.0 * a));
         assert_eq!(b.targets[1].goal, Some(0.5 * report.baseline.sqlite_per_s));
     }
-    // Its scratch schemas are gone.
+    // Its scratch schemas are gone, and so is the one the killed run left.
     let db = loyal::store::Db::connect(&url, 1).await.unwrap();
     let (left,): (i64,) = loyal::on_db!(&db, pool => sqlx::query_as(
         "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name LIKE 'loyal_targets_%'")
