@@ -119,10 +119,10 @@ impl LedgerWriter {
                 send
             })
             .collect();
-        LedgerWriter {
-            queues: Arc::new(queues),
-            counters,
-        }
+        let queues = Arc::new(queues);
+        // On SQLite the log is copied back beside the writer, not inside its commits.
+        db.spawn_checkpointer(Arc::downgrade(&queues));
+        LedgerWriter { queues, counters }
     }
 
     pub fn stats(&self) -> WriterStats {

@@ -68,6 +68,20 @@ pub enum Backend {
     Postgres,
 }
 
+/// Pages of log (WAL, 4 KiB each) past which the ledger's writer copies it back into
+/// the database file itself (SQLite's default is 1,000, for every connection): the
+/// background checkpointer has copied most of it by then, and the log can restart from
+/// its beginning only after a checkpoint that found it all copied.
+pub const WRITER_WAL_PAGES: u32 = 10_000;
+
+/// A pool of one SQLite connection, opened when first used and kept.
+fn one_connection(opts: SqliteConnectOptions) -> SqlitePool {
+    SqlitePoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(15))
+        .connect_lazy_with(opts)
+}
+
 impl Db {
     /// Connect to `url` (`sqlite://…` or `postgres://…`). SQLite files are created with
     /// their directory; WAL, a busy timeout and foreign keys are switched on.
@@ -136,16 +150,60 @@ impl Db {
     /// out its connections in turn, so a writer taking whichever came next often began on
     /// a stale cache and read its pages again from the operating system (docs/BENCHMARKS.md,
     /// eleventh session). On PostgreSQL (whose cache is shared) the same pool.
+    ///
+    /// On SQLite the writer leaves copying its log (WAL) back into the database file to
+    /// [`Self::spawn_checkpointer`], and does it itself only past [`WRITER_WAL_PAGES`].
     pub fn for_one_writer(&self) -> Db {
         match self {
-            Db::Sqlite(pool) => Db::Sqlite(
-                SqlitePoolOptions::new()
-                    .max_connections(1)
-                    .acquire_timeout(Duration::from_secs(15))
-                    .connect_lazy_with((*pool.connect_options()).clone()),
-            ),
+            Db::Sqlite(pool) => {
+                let opts = (*pool.connect_options())
+                    .clone()
+                    .pragma("wal_autocheckpoint", WRITER_WAL_PAGES.to_string());
+                Db::Sqlite(one_connection(opts))
+            }
             Db::Postgres(_) => self.clone(),
         }
+    }
+
+    /// On SQLite, a task that copies the log (WAL) back into the database file on a
+    /// connection of its own, for as long as `owner` lives (the ledger's writer). SQLite
+    /// otherwise does it inside the commit that filled 1,000 pages of log, so the writer
+    /// and every purchase in its group waited for the copy and its flush; here it runs
+    /// on the other processor core while the writer goes on (docs/BENCHMARKS.md,
+    /// thirteenth session). A `PASSIVE` checkpoint never blocks the writer; it only
+    /// copies pages no reader still needs. The log restarts from its beginning when the
+    /// writer's own checkpoint, past [`WRITER_WAL_PAGES`], finds it all copied.
+    pub fn spawn_checkpointer<T: Send + Sync + 'static>(
+        &self,
+        owner: std::sync::Weak<T>,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        let Db::Sqlite(pool) = self else {
+            return None;
+        };
+        let conn = one_connection((*pool.connect_options()).clone());
+        Some(tokio::spawn(async move {
+            // Pages in the log at the last look: while it grows, look again soon.
+            let mut seen = 0;
+            while owner.strong_count() > 0 {
+                let checkpoint =
+                    sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(PASSIVE)")
+                        .fetch_one(&conn)
+                        .await;
+                let pause = match checkpoint {
+                    Ok((_, pages, _)) if pages != seen => {
+                        seen = pages;
+                        Duration::from_millis(20)
+                    }
+                    Ok(_) => Duration::from_millis(200),
+                    Err(e) => {
+                        tracing::debug!(error = %e, "background checkpoint failed");
+                        Duration::from_secs(1)
+                    }
+                };
+                tokio::time::sleep(pause).await;
+            }
+            conn.close().await;
+        }))
     }
 
     pub fn backend(&self) -> Backend {

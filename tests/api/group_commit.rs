@@ -507,3 +507,53 @@ db_test!(writes_sent_together_write_every_row_or_none, |app| {
     drop(tx);
     assert_eq!(scratch_rows(&app.db, "scratch_a").await.len(), 20_000);
 });
+
+/// SQLite: what the writer commits reaches the database file itself while the server
+/// runs, copied from the log (WAL) on a connection beside the writer. SQLite alone copies
+/// it only in a commit that leaves 1,000 pages of log (Loyal's writer: 10,000), so a few
+/// purchases would stay in the log until then.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_copies_the_committed_purchases_into_the_database_file_beside_the_writer() {
+    let (db, dir) = fresh_db(Backend::Sqlite).await;
+    let dir = dir.expect("a SQLite directory");
+    let app = TestApp::spawn_on(db).await;
+    let owner = app.signup("kafe").await;
+    let m = owner.member("0812345678").await;
+    for i in 0..20 {
+        let body = json!({"member_id": m, "amount_satang": 10_000, "receipt": format!("R{i}")});
+        let res = owner.post("/api/v1/purchases", body).await;
+        assert_eq!(res.status, 201, "{}", res.body);
+    }
+    let wal = std::fs::metadata(dir.path().join("loyal.db-wal"))
+        .unwrap()
+        .len();
+    assert!(
+        wal < 1_000 * 4_096,
+        "the log ({wal} bytes) is below SQLite's own checkpoint"
+    );
+    // The file alone, as a copy of it without its log would be; the copy is read again
+    // until the background checkpoint got to it (a copy taken mid-write may not open).
+    let copy = tempfile::tempdir().unwrap();
+    let file = copy.path().join("file.db");
+    let mut in_file = 0;
+    for _ in 0..100 {
+        std::fs::copy(dir.path().join("loyal.db"), &file).unwrap();
+        if let Ok(db) = loyal::store::Db::connect(&format!("sqlite://{}", file.display()), 1).await
+        {
+            let count: Result<(i64,), _> = loyal::on_db!(&db, pool => sqlx::query_as(
+                "SELECT COUNT(*) FROM ledger_txns WHERE receipt LIKE 'R%'").fetch_one(pool).await);
+            db.close().await;
+            in_file = count.map_or(0, |(n,)| n);
+        }
+        let _ = std::fs::remove_file(copy.path().join("file.db-wal"));
+        let _ = std::fs::remove_file(copy.path().join("file.db-shm"));
+        if in_file == 20 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        in_file, 20,
+        "every committed purchase is in the database file"
+    );
+}
