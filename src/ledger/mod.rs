@@ -142,6 +142,8 @@ pub async fn run_expiry_with(
     now: i64,
     limits: ExpiryLimits,
 ) -> Result<ExpiryRun, ApiError> {
+    let job = db.for_bulk_job();
+    let db = &job.db;
     let meta = RequestMeta {
         request_id: format!("expiry-{now}"),
         ip: "local".into(),

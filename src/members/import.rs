@@ -656,7 +656,16 @@ pub async fn import_file(
     on_progress: impl FnMut(&ImportCounts),
     on_errors: impl AsyncErrorSink,
 ) -> Result<ImportCounts, String> {
-    import_file_with(db, path, target, IMPORT_BATCHES, on_progress, on_errors).await
+    let job = db.for_bulk_job();
+    import_file_with(
+        &job.db,
+        path,
+        target,
+        IMPORT_BATCHES,
+        on_progress,
+        on_errors,
+    )
+    .await
 }
 
 /// [`import_file`] with other transaction sizes (tests use tiny ones).

@@ -74,6 +74,19 @@ pub enum Backend {
 /// its beginning only after a checkpoint that found it all copied.
 pub const WRITER_WAL_PAGES: u32 = 10_000;
 
+/// Pages of log past which a bulk job's connection copies it back itself
+/// ([`Db::for_bulk_job`]): more than one of its half-second transactions writes, so its
+/// commits leave the copy to the checkpointer beside it; the log file may reach ~400 MB
+/// while a big job runs.
+pub const BULK_JOB_WAL_PAGES: u32 = 100_000;
+
+/// A bulk job's database, from [`Db::for_bulk_job`]; the checkpointer beside it runs
+/// for as long as this lives.
+pub struct BulkJobDb {
+    pub db: Db,
+    _checkpoints: Option<std::sync::Arc<()>>,
+}
+
 /// A pool of one SQLite connection, opened when first used and kept.
 fn one_connection(opts: SqliteConnectOptions) -> SqlitePool {
     SqlitePoolOptions::new()
@@ -165,14 +178,41 @@ impl Db {
         }
     }
 
+    /// The database for a bulk job that runs one transaction after another (member
+    /// import, expiry): on SQLite a connection of its own, whose commits leave copying
+    /// the log back into the file to a checkpointer beside it ([`Self::spawn_checkpointer`],
+    /// [`BULK_JOB_WAL_PAGES`]); SQLite would otherwise copy each big transaction's pages
+    /// inside its commit, the job waiting (import 17–21% and expiry 13–17% faster
+    /// without, docs/BENCHMARKS.md, thirteenth session). On PostgreSQL the same pool.
+    pub fn for_bulk_job(&self) -> BulkJobDb {
+        match self {
+            Db::Sqlite(pool) => {
+                let opts = (*pool.connect_options())
+                    .clone()
+                    .pragma("wal_autocheckpoint", BULK_JOB_WAL_PAGES.to_string());
+                let alive = std::sync::Arc::new(());
+                self.spawn_checkpointer(std::sync::Arc::downgrade(&alive));
+                BulkJobDb {
+                    db: Db::Sqlite(one_connection(opts)),
+                    _checkpoints: Some(alive),
+                }
+            }
+            Db::Postgres(_) => BulkJobDb {
+                db: self.clone(),
+                _checkpoints: None,
+            },
+        }
+    }
+
     /// On SQLite, a task that copies the log (WAL) back into the database file on a
-    /// connection of its own, for as long as `owner` lives (the ledger's writer). SQLite
-    /// otherwise does it inside the commit that filled 1,000 pages of log, so the writer
-    /// and every purchase in its group waited for the copy and its flush; here it runs
-    /// on the other processor core while the writer goes on (docs/BENCHMARKS.md,
-    /// thirteenth session). A `PASSIVE` checkpoint never blocks the writer; it only
-    /// copies pages no reader still needs. The log restarts from its beginning when the
-    /// writer's own checkpoint, past [`WRITER_WAL_PAGES`], finds it all copied.
+    /// connection of its own, for as long as `owner` lives (the ledger's writer, a bulk
+    /// job). SQLite otherwise does it inside the commit that filled 1,000 pages of log,
+    /// so the writer and every purchase in its group waited for the copy and its flush;
+    /// here it runs on the other processor core while the writer goes on
+    /// (docs/BENCHMARKS.md, thirteenth session). A `PASSIVE` checkpoint never blocks a
+    /// writer; it only copies pages no reader still needs. The log restarts from its
+    /// beginning at a write that finds it all copied (at the latest after the writer's
+    /// own checkpoint, past [`WRITER_WAL_PAGES`]).
     pub fn spawn_checkpointer<T: Send + Sync + 'static>(
         &self,
         owner: std::sync::Weak<T>,
@@ -202,6 +242,10 @@ impl Db {
                 };
                 tokio::time::sleep(pause).await;
             }
+            // What was written since the last look, so a job leaves its log copied.
+            let _ = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&conn)
+                .await;
             conn.close().await;
         }))
     }
