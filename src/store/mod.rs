@@ -87,8 +87,13 @@ pub struct BulkJobDb {
     _checkpoints: Option<std::sync::Arc<()>>,
 }
 
-/// A pool of one SQLite connection, opened when first used and kept.
-fn one_connection(opts: SqliteConnectOptions) -> SqlitePool {
+/// A pool of one connection to `pool`'s SQLite database, opened when first used and
+/// kept; it copies the log back itself past `wal_pages` (`None`: SQLite's 1,000).
+fn own_connection(pool: &SqlitePool, wal_pages: Option<u32>) -> SqlitePool {
+    let mut opts = (*pool.connect_options()).clone();
+    if let Some(pages) = wal_pages {
+        opts = opts.pragma("wal_autocheckpoint", pages.to_string());
+    }
     SqlitePoolOptions::new()
         .max_connections(1)
         .acquire_timeout(Duration::from_secs(15))
@@ -168,12 +173,7 @@ impl Db {
     /// [`Self::spawn_checkpointer`], and does it itself only past [`WRITER_WAL_PAGES`].
     pub fn for_one_writer(&self) -> Db {
         match self {
-            Db::Sqlite(pool) => {
-                let opts = (*pool.connect_options())
-                    .clone()
-                    .pragma("wal_autocheckpoint", WRITER_WAL_PAGES.to_string());
-                Db::Sqlite(one_connection(opts))
-            }
+            Db::Sqlite(pool) => Db::Sqlite(own_connection(pool, Some(WRITER_WAL_PAGES))),
             Db::Postgres(_) => self.clone(),
         }
     }
@@ -187,13 +187,10 @@ impl Db {
     pub fn for_bulk_job(&self) -> BulkJobDb {
         match self {
             Db::Sqlite(pool) => {
-                let opts = (*pool.connect_options())
-                    .clone()
-                    .pragma("wal_autocheckpoint", BULK_JOB_WAL_PAGES.to_string());
                 let alive = std::sync::Arc::new(());
                 self.spawn_checkpointer(std::sync::Arc::downgrade(&alive));
                 BulkJobDb {
-                    db: Db::Sqlite(one_connection(opts)),
+                    db: Db::Sqlite(own_connection(pool, Some(BULK_JOB_WAL_PAGES))),
                     _checkpoints: Some(alive),
                 }
             }
@@ -220,7 +217,7 @@ impl Db {
         let Db::Sqlite(pool) = self else {
             return None;
         };
-        let conn = one_connection((*pool.connect_options()).clone());
+        let conn = own_connection(pool, None);
         Some(tokio::spawn(async move {
             // Pages in the log at the last look: while it grows, look again soon.
             let mut seen = 0;
