@@ -656,16 +656,7 @@ pub async fn import_file(
     on_progress: impl FnMut(&ImportCounts),
     on_errors: impl AsyncErrorSink,
 ) -> Result<ImportCounts, String> {
-    let job = db.for_bulk_job();
-    import_file_with(
-        &job.db,
-        path,
-        target,
-        IMPORT_BATCHES,
-        on_progress,
-        on_errors,
-    )
-    .await
+    import_file_with(db, path, target, IMPORT_BATCHES, on_progress, on_errors).await
 }
 
 /// [`import_file`] with other transaction sizes (tests use tiny ones).
@@ -677,6 +668,8 @@ pub async fn import_file_with(
     mut on_progress: impl FnMut(&ImportCounts),
     mut on_errors: impl AsyncErrorSink,
 ) -> Result<ImportCounts, String> {
+    let job = db.for_bulk_job();
+    let db = &job.db;
     // The reading thread parses and checks the rows, and keeps up to a transaction's
     // worth ready while the database writes the last one.
     let ahead = (sizer.max() / BATCH_ROWS).clamp(4, 64);

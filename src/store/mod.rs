@@ -182,8 +182,8 @@ impl Db {
     /// import, expiry): on SQLite a connection of its own, whose commits leave copying
     /// the log back into the file to a checkpointer beside it ([`Self::spawn_checkpointer`],
     /// [`BULK_JOB_WAL_PAGES`]); SQLite would otherwise copy each big transaction's pages
-    /// inside its commit, the job waiting (import 17–21% and expiry 13–17% faster
-    /// without, docs/BENCHMARKS.md, thirteenth session). On PostgreSQL the same pool.
+    /// inside its commit, the job waiting (import 17–21% and expiry 13–17% faster this
+    /// way, docs/BENCHMARKS.md, thirteenth session). On PostgreSQL the same pool.
     pub fn for_bulk_job(&self) -> BulkJobDb {
         match self {
             Db::Sqlite(pool) => {
@@ -210,15 +210,12 @@ impl Db {
     /// writer; it only copies pages no reader still needs. The log restarts from its
     /// beginning at a write that finds it all copied (at the latest after the writer's
     /// own checkpoint, past [`WRITER_WAL_PAGES`]).
-    pub fn spawn_checkpointer<T: Send + Sync + 'static>(
-        &self,
-        owner: std::sync::Weak<T>,
-    ) -> Option<tokio::task::JoinHandle<()>> {
+    pub fn spawn_checkpointer<T: Send + Sync + 'static>(&self, owner: std::sync::Weak<T>) {
         let Db::Sqlite(pool) = self else {
-            return None;
+            return;
         };
         let conn = own_connection(pool, None);
-        Some(tokio::spawn(async move {
+        tokio::spawn(async move {
             // Pages in the log at the last look: while it grows, look again soon.
             let mut seen = 0;
             while owner.strong_count() > 0 {
@@ -244,7 +241,7 @@ impl Db {
                 .execute(&conn)
                 .await;
             conn.close().await;
-        }))
+        });
     }
 
     pub fn backend(&self) -> Backend {
