@@ -90,13 +90,12 @@ pub async fn submit_logout(
         .csrf_token
         .as_deref()
         .is_some_and(|c| super::secrets::constant_time_eq(c, &form.csrf));
-    if valid {
-        if let Some(c) = jar.get(sessions::COOKIE) {
-            if let Ok(mut tx) = app.db.begin().await {
-                let _ = sessions::delete(&mut tx, c.value()).await;
-                let _ = tx.commit().await;
-            }
-        }
+    if valid
+        && let Some(c) = jar.get(sessions::COOKIE)
+        && let Ok(mut tx) = app.db.begin().await
+    {
+        let _ = sessions::delete(&mut tx, c.value()).await;
+        let _ = tx.commit().await;
     }
     (
         jar.remove(Cookie::build(sessions::COOKIE).path("/").build()),

@@ -402,11 +402,9 @@ pub async fn earn(b: EarnBench) -> anyhow::Result<EarnReport> {
                         if let Some(e) = body["results"]
                             .as_array()
                             .and_then(|r| r.iter().find(|i| i["error"].is_object()))
-                        {
-                            if failed == body["failed"].as_u64().unwrap_or(0) {
+                            && failed == body["failed"].as_u64().unwrap_or(0) {
                                 eprintln!("batch earn: first failure: {}", e["error"]);
                             }
-                        }
                         lat.push(t.elapsed());
                     }
                     Ok(r) => {
@@ -535,20 +533,85 @@ fn start_server(binary: &Path, url: &str, dir: &Path, port: u16) -> anyhow::Resu
 
 async fn wait_ready(http: &reqwest::Client, base: &str) -> anyhow::Result<()> {
     for _ in 0..600 {
-        if let Ok(r) = http.get(format!("{base}/readyz")).send().await {
-            if r.status().is_success() {
-                return Ok(());
-            }
+        if let Ok(r) = http.get(format!("{base}/readyz")).send().await
+            && r.status().is_success()
+        {
+            return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     bail!("the server did not become ready in 30 s")
 }
 
+/// What a run's directory is named by, in the system's temporary directory.
+const RUN_DIR_PREFIX: &str = "loyal-bench-";
+
+/// The file in a run's directory that its run holds locked while it lives.
+const RUN_DIR_LOCK: &str = "run.lock";
+
 /// A directory for a run's files (database, data directory, CSV), removed when dropped,
-/// so a run that fails half-way leaves nothing behind either.
-fn tempfile_dir() -> anyhow::Result<tempfile::TempDir> {
-    Ok(tempfile::Builder::new().prefix("loyal-bench-").tempdir()?)
+/// so a run that fails half-way leaves nothing behind either. A run that was killed
+/// (Ctrl-C, `kill -9`) cannot remove it, and at 10M members it holds ~50 GB: the run
+/// holds a lock on a file in it while it lives, and each new run first removes the
+/// directories whose lock nobody holds ([`remove_abandoned_run_dirs`]).
+struct RunDir {
+    dir: tempfile::TempDir,
+    _lock: std::fs::File,
+}
+
+impl RunDir {
+    fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+}
+
+fn tempfile_dir() -> anyhow::Result<RunDir> {
+    run_dir_in(&std::env::temp_dir())
+}
+
+fn run_dir_in(tmp: &std::path::Path) -> anyhow::Result<RunDir> {
+    remove_abandoned_run_dirs(tmp);
+    let dir = tempfile::Builder::new()
+        .prefix(RUN_DIR_PREFIX)
+        .tempdir_in(tmp)?;
+    // Locked under another name and then renamed: a sweep only looks at the lock file's
+    // own name, which is never there unlocked while its run lives.
+    let taking = dir.path().join(format!("{RUN_DIR_LOCK}.new"));
+    let lock = std::fs::File::create(&taking)?;
+    lock.lock()?;
+    std::fs::rename(&taking, dir.path().join(RUN_DIR_LOCK))?;
+    Ok(RunDir { dir, _lock: lock })
+}
+
+/// Remove the run directories under `tmp` whose lock file no live run holds; says what
+/// it removed. A directory without the lock file (being made, or made by another
+/// program) is left alone.
+fn remove_abandoned_run_dirs(tmp: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if !entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(RUN_DIR_PREFIX)
+        {
+            continue;
+        }
+        let path = entry.path();
+        let Ok(lock) = std::fs::File::open(path.join(RUN_DIR_LOCK)) else {
+            continue;
+        };
+        if lock.try_lock().is_ok() {
+            match std::fs::remove_dir_all(&path) {
+                Ok(()) => println!(
+                    "removed {}, left by a run that did not finish",
+                    path.display()
+                ),
+                Err(e) => eprintln!("could not remove {}: {e}", path.display()),
+            }
+        }
+    }
 }
 
 pub struct BaselineBench {
@@ -720,4 +783,41 @@ pub async fn baseline(b: BaselineBench) -> anyhow::Result<BaselineReport> {
     }
     db.close().await;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_removes_the_directories_of_killed_runs_and_no_other() {
+        let tmp = tempfile::tempdir().unwrap();
+        let live = run_dir_in(tmp.path()).unwrap();
+        std::fs::write(live.path().join("scale.db"), b"live").unwrap();
+        // A killed run: its directory and lock file are there, nobody holds the lock.
+        let killed = tmp.path().join(format!("{RUN_DIR_PREFIX}killed"));
+        std::fs::create_dir(&killed).unwrap();
+        std::fs::write(killed.join(RUN_DIR_LOCK), b"").unwrap();
+        std::fs::write(killed.join("scale.db"), b"left").unwrap();
+        // One being made (no lock file yet), and another program's with a lock file.
+        let unlocked_yet = tmp.path().join(format!("{RUN_DIR_PREFIX}making"));
+        std::fs::create_dir(&unlocked_yet).unwrap();
+        let other = tmp.path().join("someone-else");
+        std::fs::create_dir(&other).unwrap();
+        std::fs::write(other.join(RUN_DIR_LOCK), b"").unwrap();
+
+        let next = run_dir_in(tmp.path()).unwrap();
+        assert!(!killed.exists(), "the killed run's directory is removed");
+        assert!(live.path().join("scale.db").exists(), "a live run's stays");
+        assert!(unlocked_yet.exists() && other.exists());
+        assert_ne!(next.path(), live.path());
+
+        // Once a run ends its directory is gone, lock and all.
+        let ended = live.path().to_path_buf();
+        drop(live);
+        assert!(!ended.exists());
+        // And a live run's lock is held: a sweep cannot take it.
+        let lock = std::fs::File::open(next.path().join(RUN_DIR_LOCK)).unwrap();
+        assert!(lock.try_lock().is_err());
+    }
 }

@@ -70,27 +70,27 @@ pub async fn authorize(
         }
         Err(e) => return e.into_response(),
     };
-    if let Some(expected) = &principal.csrf_token {
-        if !is_safe(req.method()) {
-            let sent = req
-                .headers()
-                .get(CSRF_HEADER)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default();
-            if !constant_time_eq(sent, expected) {
-                return ApiError::new(
-                    Code::CsrfFailed,
-                    "send the session's CSRF token in the X-CSRF-Token header",
-                )
-                .into_response();
-            }
+    if let Some(expected) = &principal.csrf_token
+        && !is_safe(req.method())
+    {
+        let sent = req
+            .headers()
+            .get(CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        if !constant_time_eq(sent, expected) {
+            return ApiError::new(
+                Code::CsrfFailed,
+                "send the session's CSRF token in the X-CSRF-Token header",
+            )
+            .into_response();
         }
     }
-    if let Access::Needs(permission) = access {
-        if !principal.allows(permission) {
-            return ApiError::forbidden(format!("this needs the permission {permission}"))
-                .into_response();
-        }
+    if let Access::Needs(permission) = access
+        && !principal.allows(permission)
+    {
+        return ApiError::forbidden(format!("this needs the permission {permission}"))
+            .into_response();
     }
     req.extensions_mut().insert(principal);
     next.run(req).await

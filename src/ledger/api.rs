@@ -723,16 +723,15 @@ async fn create_claim(
             "must be between 1 and 1440",
         ));
     }
-    if let Some(b) = req.branch_id {
-        if !crate::tenants::store::get_branch(&app.db, ctx.tenant_id(), b)
+    if let Some(b) = req.branch_id
+        && !crate::tenants::store::get_branch(&app.db, ctx.tenant_id(), b)
             .await?
             .is_some_and(|b| b.active)
-        {
-            return Err(ApiError::invalid(
-                "branch_id",
-                format!("branch {b} does not exist or is inactive"),
-            ));
-        }
+    {
+        return Err(ApiError::invalid(
+            "branch_id",
+            format!("branch {b} does not exist or is inactive"),
+        ));
     }
     let tenant = crate::tenants::store::get_tenant(&app.db, ctx.tenant_id())
         .await?

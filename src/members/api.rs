@@ -92,16 +92,15 @@ impl MemberFields {
         {
             return Err(ApiError::invalid("status", "must be active or blocked"));
         }
-        if let Some(b) = self.join_branch_id {
-            if crate::tenants::store::get_branch(&app.db, tenant_id, b)
+        if let Some(b) = self.join_branch_id
+            && crate::tenants::store::get_branch(&app.db, tenant_id, b)
                 .await?
                 .is_none()
-            {
-                return Err(ApiError::invalid(
-                    "join_branch_id",
-                    format!("branch {b} does not exist"),
-                ));
-            }
+        {
+            return Err(ApiError::invalid(
+                "join_branch_id",
+                format!("branch {b} does not exist"),
+            ));
         }
         Ok(ProfileChanges {
             first_name: optional_text("first_name", &self.first_name, 100)?,

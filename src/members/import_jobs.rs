@@ -174,17 +174,16 @@ async fn start_import(
             ));
         }
     };
-    if let Some(b) = p.branch_id {
-        if crate::tenants::store::get_branch(&app.db, ctx.tenant_id(), b)
+    if let Some(b) = p.branch_id
+        && crate::tenants::store::get_branch(&app.db, ctx.tenant_id(), b)
             .await?
             .is_none()
-        {
-            return Err(ApiError::field(
-                Code::InvalidQuery,
-                "branch_id",
-                format!("branch {b} does not exist"),
-            ));
-        }
+    {
+        return Err(ApiError::field(
+            Code::InvalidQuery,
+            "branch_id",
+            format!("branch {b} does not exist"),
+        ));
     }
     let file_name = crate::types::text(
         p.file_name.as_deref().unwrap_or("upload"),

@@ -398,17 +398,17 @@ pub async fn update(
         .bind(&c.line_display_name).bind(&c.status).bind(&attributes).bind(now_micros()).bind(c.join_branch_id)
         .bind(c.national_id.as_ref().map(|n| &n.0)).bind(c.national_id.as_ref().map(|n| &n.1))
         .execute(&mut *conn).await.map(|r| r.rows_affected()))?;
-    if done == 1 {
-        if let Some(tags) = &c.tags {
-            on_tx!(tx, conn => {
-                sqlx::query("DELETE FROM member_tags WHERE tenant_id = $1 AND member_id = $2").bind(tenant_id).bind(id).execute(&mut *conn).await?;
-                for t in tags {
-                    sqlx::query("INSERT INTO member_tags (tenant_id, member_id, tag) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-                        .bind(tenant_id).bind(id).bind(t).execute(&mut *conn).await?;
-                }
-                Ok::<_, sqlx::Error>(())
-            })?;
-        }
+    if done == 1
+        && let Some(tags) = &c.tags
+    {
+        on_tx!(tx, conn => {
+            sqlx::query("DELETE FROM member_tags WHERE tenant_id = $1 AND member_id = $2").bind(tenant_id).bind(id).execute(&mut *conn).await?;
+            for t in tags {
+                sqlx::query("INSERT INTO member_tags (tenant_id, member_id, tag) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+                    .bind(tenant_id).bind(id).bind(t).execute(&mut *conn).await?;
+            }
+            Ok::<_, sqlx::Error>(())
+        })?;
     }
     Ok(done == 1)
 }

@@ -147,17 +147,16 @@ pub async fn redeem(
         return Err(refusal_error(r));
     }
     let price = spec.price_for(level_code);
-    if let Some(max) = spec.per_member_limit {
-        if store::count_member_redemptions(&mut tx, tenant, input.member_id, reward.id, i64::MIN)
+    if let Some(max) = spec.per_member_limit
+        && store::count_member_redemptions(&mut tx, tenant, input.member_id, reward.id, i64::MIN)
             .await?
             >= max
-        {
-            return Err(ApiError::field(
-                Code::LimitReached,
-                "reward_id",
-                format!("a member may redeem this reward at most {max} times"),
-            ));
-        }
+    {
+        return Err(ApiError::field(
+            Code::LimitReached,
+            "reward_id",
+            format!("a member may redeem this reward at most {max} times"),
+        ));
     }
     if let Some(limit) = spec.period_limit {
         let from = period_start(limit.per, now_ts, &tz)?;

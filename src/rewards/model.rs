@@ -141,16 +141,15 @@ impl RewardSpec {
         {
             return Err(("description_en".into(), "at most 2000 characters".into()));
         }
-        if let Some(u) = &self.image_url {
-            if !(u.starts_with("https://") || u.starts_with("http://"))
+        if let Some(u) = &self.image_url
+            && (!(u.starts_with("https://") || u.starts_with("http://"))
                 || u.len() > 500
-                || u.contains(char::is_whitespace)
-            {
-                return Err((
-                    "image_url".into(),
-                    "must be an http(s) URL of at most 500 characters".into(),
-                ));
-            }
+                || u.contains(char::is_whitespace))
+        {
+            return Err((
+                "image_url".into(),
+                "must be an http(s) URL of at most 500 characters".into(),
+            ));
         }
         if !(0..=MAX_AMOUNT).contains(&self.points_cost) {
             return Err(("points_cost".into(), "must be between 0 and 10^12".into()));
@@ -182,10 +181,10 @@ impl RewardSpec {
         }
         limit("per_member_limit", self.per_member_limit)?;
         limit("period_limit.count", self.period_limit.map(|p| p.count))?;
-        if let (Some(f), Some(u)) = (self.valid_from, self.valid_until) {
-            if f >= u {
-                return Err(("valid_until".into(), "must be after valid_from".into()));
-            }
+        if let (Some(f), Some(u)) = (self.valid_from, self.valid_until)
+            && f >= u
+        {
+            return Err(("valid_until".into(), "must be after valid_from".into()));
         }
         match (self.kind, self.value_satang) {
             (RewardKind::Voucher, None) => {

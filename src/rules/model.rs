@@ -358,15 +358,15 @@ pub fn evaluate(rate: &EarnRate, rules: &EarningRules, bill: &Bill) -> Evaluatio
             }
         }
     }
-    if let Some(cap) = rules.cap_per_bill {
-        if points > cap {
-            applied.push(Applied {
-                rule: "cap_per_bill".into(),
-                name: "cap per bill".into(),
-                points: cap - points,
-            });
-            points = cap;
-        }
+    if let Some(cap) = rules.cap_per_bill
+        && points > cap
+    {
+        applied.push(Applied {
+            rule: "cap_per_bill".into(),
+            name: "cap per bill".into(),
+            points: cap - points,
+        });
+        points = cap;
     }
     if let Some(cap) = rules.cap_per_day {
         let room = (cap - bill.earned_today).max(0);

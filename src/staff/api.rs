@@ -114,14 +114,14 @@ async fn update_staff(
             current.role.as_str()
         )));
     }
-    if let Some(role) = req.role {
-        if !may_grant(&ctx.principal, role) {
-            return Err(ApiError::field(
-                Code::Forbidden,
-                "role",
-                format!("you cannot give the role {}", role.as_str()),
-            ));
-        }
+    if let Some(role) = req.role
+        && !may_grant(&ctx.principal, role)
+    {
+        return Err(ApiError::field(
+            Code::Forbidden,
+            "role",
+            format!("you cannot give the role {}", role.as_str()),
+        ));
     }
     if changes_access && ctx.principal.staff_id() == Some(id) {
         return Err(ApiError::field(

@@ -80,6 +80,13 @@ pub const WRITER_WAL_PAGES: u32 = 10_000;
 /// while a big job runs.
 pub const BULK_JOB_WAL_PAGES: u32 = 100_000;
 
+/// Bytes the log (WAL) file is cut back to when it starts over from its beginning after
+/// a checkpoint copied it all. SQLite otherwise keeps the file at the largest size it
+/// ever reached (a big import's ~400 MB) until the last connection closes. Above the
+/// ledger writer's own log under load (~43 MB, docs/BENCHMARKS.md), so a busy server
+/// does not cut and regrow it.
+pub const WAL_FILE_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
+
 /// A bulk job's database, from [`Db::for_bulk_job`]; the checkpointer beside it runs
 /// for as long as this lives.
 pub struct BulkJobDb {
@@ -106,10 +113,10 @@ impl Db {
     pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Db> {
         if url.starts_with("sqlite:") {
             let opts = SqliteConnectOptions::from_str(url)?;
-            if let Some(dir) = opts.get_filename().parent() {
-                if !dir.as_os_str().is_empty() {
-                    std::fs::create_dir_all(dir)?;
-                }
+            if let Some(dir) = opts.get_filename().parent()
+                && !dir.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(dir)?;
             }
             Self::connect_sqlite(opts, max_connections).await
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
@@ -130,7 +137,8 @@ impl Db {
             // power loss. Ledger writes are the thing we cannot lose, so pay for FULL.
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            .pragma("journal_size_limit", WAL_FILE_LIMIT_BYTES.to_string());
         // The file is created here, once. The pool opens its connections (and the
         // writer's, `for_one_writer`) later, as they are needed, and those never create
         // it: a database file that vanished under a running server is an error, not a

@@ -103,10 +103,10 @@ impl TierProgram {
         if self.levels.len() > 20 {
             return Err(("levels".into(), "at most 20 levels".into()));
         }
-        if let Window::Rolling { months } = self.window {
-            if !(1..=60).contains(&months) {
-                return Err(("window.months".into(), "must be between 1 and 60".into()));
-            }
+        if let Window::Rolling { months } = self.window
+            && !(1..=60).contains(&months)
+        {
+            return Err(("window.months".into(), "must be between 1 and 60".into()));
         }
         let mut codes = std::collections::HashSet::new();
         for (i, l) in self.levels.iter().enumerate() {

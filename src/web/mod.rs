@@ -187,7 +187,7 @@ pub fn local_date(lang: Language, at: jiff::Timestamp, tz: &jiff::tz::TimeZone) 
 pub fn thousands(digits: &str) -> String {
     let mut grouped = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             grouped.push(',');
         }
         grouped.push(c);

@@ -249,12 +249,12 @@ pub async fn show(
     );
     let step = step_of(&q);
     let mut defaults = Fields::new();
-    if step == "shop" {
-        if let Ok(Some(tenant)) = crate::tenants::store::get_tenant(&app.db, p.tenant_id).await {
-            defaults.insert("name".into(), tenant.name);
-            defaults.insert("time_zone".into(), tenant.time_zone);
-            defaults.insert("language".into(), tenant.language);
-        }
+    if step == "shop"
+        && let Ok(Some(tenant)) = crate::tenants::store::get_tenant(&app.db, p.tenant_id).await
+    {
+        defaults.insert("name".into(), tenant.name);
+        defaults.insert("time_zone".into(), tenant.time_zone);
+        defaults.insert("language".into(), tenant.language);
     }
     let v = |k: &str, d: &str| defaults.get(k).cloned().unwrap_or_else(|| d.to_string());
     let form = step_form(lang, step, &v, &|_| None);

@@ -557,3 +557,50 @@ async fn sqlite_copies_the_committed_purchases_into_the_database_file_beside_the
         "every committed purchase is in the database file"
     );
 }
+
+/// SQLite: after a big bulk job (an import's or an expiry's transactions write hundreds of
+/// megabytes of log) the log file is cut back once the log starts over, instead of
+/// keeping its largest size on disk for as long as the server runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_cuts_the_log_file_back_after_a_big_bulk_job() {
+    use loyal::store::WAL_FILE_LIMIT_BYTES;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("big.db").display());
+    let db = loyal::store::Db::connect(&url, 2).await.unwrap();
+    let wal_len = || std::fs::metadata(dir.path().join("big.db-wal")).map_or(0, |m| m.len());
+    loyal::on_db!(&db, pool => sqlx::query("CREATE TABLE filler (b BLOB)").execute(pool).await.map(|_| ()))
+        .unwrap();
+    {
+        let job = db.for_bulk_job();
+        // About 24,000 pages (~98 MB) in one transaction.
+        let mut tx = job.db.begin().await.unwrap();
+        loyal::on_tx!(&mut tx, c => sqlx::query(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 24000)
+             INSERT INTO filler SELECT randomblob(4000) FROM n")
+            .execute(c).await.map(|_| ()))
+        .unwrap();
+        tx.commit().await.unwrap();
+        assert!(
+            wal_len() > WAL_FILE_LIMIT_BYTES,
+            "the job's log grew to {} bytes",
+            wal_len()
+        );
+    }
+    // The job is over; the server's next small writes start the log over once it is all
+    // copied back.
+    let mut wal = wal_len();
+    for _ in 0..100 {
+        loyal::on_db!(&db, pool => sqlx::query("INSERT INTO filler VALUES (x'00')").execute(pool).await.map(|_| ()))
+            .unwrap();
+        wal = wal_len();
+        if wal <= WAL_FILE_LIMIT_BYTES {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        wal <= WAL_FILE_LIMIT_BYTES,
+        "the log file was cut back to at most {WAL_FILE_LIMIT_BYTES} bytes: {wal}"
+    );
+    db.close().await;
+}
