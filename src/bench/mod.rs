@@ -398,13 +398,17 @@ pub async fn earn(b: EarnBench) -> anyhow::Result<EarnReport> {
                     Ok(r) if r.status().is_success() => {
                         let body: Value = r.json().await.unwrap_or_default();
                         recorded += body["created"].as_u64().unwrap_or(0);
-                        failed += body["failed"].as_u64().unwrap_or(0);
+                        let batch_failed = body["failed"].as_u64().unwrap_or(0);
+                        failed += batch_failed;
+                        // The first batch with failures says why.
+                        let first = failed == batch_failed;
                         if let Some(e) = body["results"]
                             .as_array()
                             .and_then(|r| r.iter().find(|i| i["error"].is_object()))
-                            && failed == body["failed"].as_u64().unwrap_or(0) {
-                                eprintln!("batch earn: first failure: {}", e["error"]);
-                            }
+                            && first
+                        {
+                            eprintln!("batch earn: first failure: {}", e["error"]);
+                        }
                         lat.push(t.elapsed());
                     }
                     Ok(r) => {
