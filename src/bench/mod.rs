@@ -400,12 +400,12 @@ pub async fn earn(b: EarnBench) -> anyhow::Result<EarnReport> {
                         recorded += body["created"].as_u64().unwrap_or(0);
                         let batch_failed = body["failed"].as_u64().unwrap_or(0);
                         failed += batch_failed;
-                        // The first batch with failures says why.
-                        let first = failed == batch_failed;
-                        if let Some(e) = body["results"]
-                            .as_array()
-                            .and_then(|r| r.iter().find(|i| i["error"].is_object()))
-                            && first
+                        // The first batch with failures says why (only it reads the results).
+                        let first_failures = batch_failed > 0 && failed == batch_failed;
+                        if first_failures
+                            && let Some(e) = body["results"]
+                                .as_array()
+                                .and_then(|r| r.iter().find(|i| i["error"].is_object()))
                         {
                             eprintln!("batch earn: first failure: {}", e["error"]);
                         }
