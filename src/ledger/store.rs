@@ -1323,25 +1323,61 @@ struct ProjectionCheck {
     lots: Option<i64>,
 }
 
+/// How `verify`'s sums are planned on PostgreSQL, for its transaction only (`SET LOCAL`).
+/// Measured at 1M members (docs/BENCHMARKS.md): with the defaults the sums per member and
+/// per lot were hashed in 4 MB each and hashed against the balances and lots, writing
+/// 1.1 GB of temporary files (up to 8.3 GB at once at 10M members); given more memory,
+/// the sums per transaction were hashed too, although the entries' index hands them over
+/// in order.
+const VERIFY_PLAN_TRANSACTIONS: &str =
+    // The entries in transaction order from their index, summed as they stream past:
+    // nothing held, nothing written, however large the ledger. Sorting in steps is off
+    // too: on a database without statistics PostgreSQL chose that when the rest was off.
+    "SET LOCAL enable_hashagg = off; SET LOCAL enable_sort = off; SET LOCAL enable_incremental_sort = off";
+const VERIFY_PLAN_BALANCES: &str =
+    // Room for the sums per member and per lot (memory is taken only as a sum needs it),
+    // then merged with the balances and lots in key order instead of hashed against them.
+    "SET LOCAL enable_hashagg TO DEFAULT; SET LOCAL enable_sort TO DEFAULT; \
+     SET LOCAL enable_incremental_sort TO DEFAULT; \
+     SET LOCAL work_mem = '128MB'; SET LOCAL enable_hashjoin = off";
+
 /// Recompute every balance from the entries and check every invariant. Empty = no drift.
+/// The checks read one snapshot, in a read-only transaction that takes no lock a
+/// purchase waits for.
 pub async fn verify(db: &Db) -> sqlx::Result<Vec<Drift>> {
     let mut drift = vec![];
-    // 1. Every transaction's entries sum to zero.
-    let unbalanced: Vec<(i64, i64, Option<i64>)> = on_db!(db, pool => sqlx::query_as(
-        "SELECT tenant_id, txn_id, CAST(SUM(amount) AS BIGINT) FROM ledger_entries GROUP BY tenant_id, txn_id, currency HAVING CAST(SUM(amount) AS BIGINT) <> 0")
-        .fetch_all(pool).await)?;
-    for (t, txn, s) in unbalanced {
+    let mut read = db.begin_read().await?;
+    let tx = &mut read;
+    let postgres = tx.backend() == crate::store::Backend::Postgres;
+    if postgres {
+        on_tx!(tx, c => sqlx::raw_sql(VERIFY_PLAN_TRANSACTIONS).execute(c).await.map(|_| ()))?;
+    }
+    // 1. Every transaction's entries sum to zero, all in one currency (the transaction's:
+    // a posting moves one currency). Grouped by the entries' index alone, so both
+    // backends can sum them in its order without sorting or hashing the ledger.
+    let unbalanced: Vec<(i64, i64, Option<i64>, bool)> = on_tx!(tx, c => sqlx::query_as(
+        "SELECT tenant_id, txn_id, CAST(SUM(amount) AS BIGINT), MIN(currency) <> MAX(currency) FROM ledger_entries
+         GROUP BY tenant_id, txn_id HAVING CAST(SUM(amount) AS BIGINT) <> 0 OR MIN(currency) <> MAX(currency)")
+        .fetch_all(c).await)?;
+    for (t, txn, s, mixed) in unbalanced {
         drift.push(Drift {
             tenant_id: t,
             member_id: None,
-            what: format!("transaction {txn} entries sum to {}", s.unwrap_or(0)),
+            what: if mixed {
+                format!("transaction {txn} has entries in more than one currency")
+            } else {
+                format!("transaction {txn} entries sum to {}", s.unwrap_or(0))
+            },
         });
+    }
+    if postgres {
+        on_tx!(tx, c => sqlx::raw_sql(VERIFY_PLAN_BALANCES).execute(c).await.map(|_| ()))?;
     }
     // 2. The projection equals the sum of member entries, and open lots minus debt. Sums
     // are grouped once per table (not one subquery per member: that is quadratic without
     // an index on entries by member), and only rows that disagree come back, so memory
     // stays flat at millions of members.
-    let rows: Vec<ProjectionCheck> = on_db!(db, pool => sqlx::query_as(
+    let rows: Vec<ProjectionCheck> = on_tx!(tx, c => sqlx::query_as(
         "SELECT b.tenant_id, b.member_id, b.currency, b.balance, b.debt, e.total AS entries, l.total AS lots
          FROM balances b
          LEFT JOIN (SELECT tenant_id, member_id, currency, CAST(SUM(amount) AS BIGINT) AS total FROM ledger_entries
@@ -1351,7 +1387,7 @@ pub async fn verify(db: &Db) -> sqlx::Result<Vec<Drift>> {
                     GROUP BY tenant_id, member_id, currency) l
            ON l.tenant_id = b.tenant_id AND l.member_id = b.member_id AND l.currency = b.currency
          WHERE COALESCE(e.total, 0) <> b.balance OR COALESCE(l.total, 0) - b.debt <> b.balance OR b.debt < 0")
-        .fetch_all(pool).await)?;
+        .fetch_all(c).await)?;
     for r in rows {
         let (t, m, cur, balance, debt) = (r.tenant_id, r.member_id, r.currency, r.balance, r.debt);
         let (entries, lots) = (r.entries.unwrap_or(0), r.lots.unwrap_or(0));
@@ -1378,13 +1414,13 @@ pub async fn verify(db: &Db) -> sqlx::Result<Vec<Drift>> {
         }
     }
     // 3. Every lot: 0 <= remaining <= original, and original - remaining = its allocations.
-    let lots: Vec<(i64, i64, i64, i64, i64, Option<i64>)> = on_db!(db, pool => sqlx::query_as(
+    let lots: Vec<(i64, i64, i64, i64, i64, Option<i64>)> = on_tx!(tx, c => sqlx::query_as(
         "SELECT l.tenant_id, l.id, l.member_id, l.original, l.remaining, a.total
          FROM lots l
          LEFT JOIN (SELECT tenant_id, lot_id, CAST(SUM(amount) AS BIGINT) AS total FROM allocations GROUP BY tenant_id, lot_id) a
            ON a.tenant_id = l.tenant_id AND a.lot_id = l.id
          WHERE l.remaining < 0 OR l.remaining > l.original OR l.original - l.remaining <> COALESCE(a.total, 0)")
-        .fetch_all(pool).await)?;
+        .fetch_all(c).await)?;
     for (t, lot, m, original, remaining, allocated) in lots {
         if remaining < 0 || remaining > original || original - remaining != allocated.unwrap_or(0) {
             drift.push(Drift {
@@ -1397,6 +1433,7 @@ pub async fn verify(db: &Db) -> sqlx::Result<Vec<Drift>> {
             });
         }
     }
+    read.commit().await?;
     Ok(drift)
 }
 

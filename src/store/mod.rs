@@ -277,6 +277,20 @@ impl Db {
         })
     }
 
+    /// Start a read-only transaction: every statement in it reads one snapshot of the
+    /// database, and on PostgreSQL its `SET LOCAL`s end with it. It takes no write lock
+    /// on either backend, so a long read (`loyal verify`) never holds up a purchase.
+    pub async fn begin_read(&self) -> sqlx::Result<Tx> {
+        Ok(match self {
+            // Deferred: the snapshot is taken at the first read, and no lock is held.
+            Db::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
+            Db::Postgres(pool) => Tx::Postgres(
+                pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .await?,
+            ),
+        })
+    }
+
     /// Is the database answering?
     pub async fn ping(&self) -> bool {
         on_db!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|r| r.rows_affected()).is_ok())

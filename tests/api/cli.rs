@@ -30,6 +30,45 @@ db_test!(
             "{drift:?}"
         );
         corrupt(&app.db, "UPDATE balances SET balance = balance - 7").await;
+        // A transaction whose entries no longer balance, the member's own untouched.
+        corrupt(
+            &app.db,
+            "UPDATE ledger_entries SET amount = amount + 3 WHERE account <> 'member'",
+        )
+        .await;
+        let drift = loyal::ledger::store::verify(&app.db).await.unwrap();
+        assert!(
+            !drift.is_empty()
+                && drift
+                    .iter()
+                    .all(|d| d.member_id.is_none() && d.what.ends_with("entries sum to 3")),
+            "{drift:?}"
+        );
+        corrupt(
+            &app.db,
+            "UPDATE ledger_entries SET amount = amount - 3 WHERE account <> 'member'",
+        )
+        .await;
+        app.assert_no_drift().await;
+        // Entries of one transaction in two currencies (a posting moves one).
+        corrupt(
+            &app.db,
+            "UPDATE ledger_entries SET currency = 'stamps' WHERE account <> 'member'",
+        )
+        .await;
+        let drift = loyal::ledger::store::verify(&app.db).await.unwrap();
+        assert!(
+            drift
+                .iter()
+                .any(|d| d.what.ends_with("has entries in more than one currency")),
+            "{drift:?}"
+        );
+        corrupt(
+            &app.db,
+            "UPDATE ledger_entries SET currency = 'points' WHERE account <> 'member'",
+        )
+        .await;
+        app.assert_no_drift().await;
         corrupt(&app.db, "UPDATE lots SET remaining = remaining - 1").await;
         let drift = loyal::ledger::store::verify(&app.db).await.unwrap();
         assert!(
