@@ -282,7 +282,8 @@ impl Db {
     /// on either backend, so a long read (`loyal verify`) never holds up a purchase.
     pub async fn begin_read(&self) -> sqlx::Result<Tx> {
         Ok(match self {
-            // Deferred: the snapshot is taken at the first read, and no lock is held.
+            // Deferred: the snapshot is taken at the first read; in WAL mode a reader
+            // takes no lock a writer waits for.
             Db::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
             Db::Postgres(pool) => Tx::Postgres(
                 pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
