@@ -1341,6 +1341,15 @@ const VERIFY_PLAN_BALANCES: &str =
      SET LOCAL enable_incremental_sort TO DEFAULT; \
      SET LOCAL work_mem = '128MB'; SET LOCAL enable_hashjoin = off";
 
+/// Run `SET LOCAL` planner settings for the rest of this transaction on PostgreSQL;
+/// SQLite has no such settings, so there it does nothing.
+async fn plan_on_postgres(tx: &mut Tx, settings: &str) -> sqlx::Result<()> {
+    match tx {
+        Tx::Postgres(t) => sqlx::raw_sql(settings).execute(&mut **t).await.map(|_| ()),
+        Tx::Sqlite(_) => Ok(()),
+    }
+}
+
 /// Recompute every balance from the entries and check every invariant. Empty = no drift.
 /// The checks read one snapshot, in a read-only transaction that takes no lock a
 /// purchase waits for.
@@ -1348,10 +1357,7 @@ pub async fn verify(db: &Db) -> sqlx::Result<Vec<Drift>> {
     let mut drift = vec![];
     let mut read = db.begin_read().await?;
     let tx = &mut read;
-    let postgres = tx.backend() == crate::store::Backend::Postgres;
-    if postgres {
-        on_tx!(tx, c => sqlx::raw_sql(VERIFY_PLAN_TRANSACTIONS).execute(c).await.map(|_| ()))?;
-    }
+    plan_on_postgres(tx, VERIFY_PLAN_TRANSACTIONS).await?;
     // 1. Every transaction's entries sum to zero, all in one currency (the transaction's:
     // a posting moves one currency). Grouped by the entries' index alone, so both
     // backends can sum them in its order without sorting or hashing the ledger.
@@ -1370,9 +1376,7 @@ pub async fn verify(db: &Db) -> sqlx::Result<Vec<Drift>> {
             },
         });
     }
-    if postgres {
-        on_tx!(tx, c => sqlx::raw_sql(VERIFY_PLAN_BALANCES).execute(c).await.map(|_| ()))?;
-    }
+    plan_on_postgres(tx, VERIFY_PLAN_BALANCES).await?;
     // 2. The projection equals the sum of member entries, and open lots minus debt. Sums
     // are grouped once per table (not one subquery per member: that is quadratic without
     // an index on entries by member), and only rows that disagree come back, so memory

@@ -14,6 +14,20 @@ async fn corrupt(db: &loyal::store::Db, sql: &str) {
     on_db!(db, pool => sqlx::query(sql).execute(pool).await.map(|r| r.rows_affected())).unwrap();
 }
 
+/// What `verify` reports once `corrupt` has run; then `undo` puts the rows back and the
+/// ledger must verify clean again (so each check below starts from a clean ledger).
+async fn drift_after(
+    app: &crate::helpers::TestApp,
+    corrupt_sql: &str,
+    undo_sql: &str,
+) -> Vec<loyal::ledger::store::Drift> {
+    corrupt(&app.db, corrupt_sql).await;
+    let drift = loyal::ledger::store::verify(&app.db).await.unwrap();
+    corrupt(&app.db, undo_sql).await;
+    app.assert_no_drift().await;
+    drift
+}
+
 db_test!(
     verify_reports_a_balance_that_drifted_from_its_entries,
     |app| {
@@ -21,22 +35,25 @@ db_test!(
         let m = owner.member("0812345678").await;
         owner.purchase(m, 100_000, "R1").await;
         app.assert_no_drift().await;
-        corrupt(&app.db, "UPDATE balances SET balance = balance + 7").await;
-        let drift = loyal::ledger::store::verify(&app.db).await.unwrap();
+        let drift = drift_after(
+            &app,
+            "UPDATE balances SET balance = balance + 7",
+            "UPDATE balances SET balance = balance - 7",
+        )
+        .await;
         assert!(
             drift
                 .iter()
                 .any(|d| d.member_id == Some(m) && d.what.contains("entries sum to 40")),
             "{drift:?}"
         );
-        corrupt(&app.db, "UPDATE balances SET balance = balance - 7").await;
         // A transaction whose entries no longer balance, the member's own untouched.
-        corrupt(
-            &app.db,
+        let drift = drift_after(
+            &app,
             "UPDATE ledger_entries SET amount = amount + 3 WHERE account <> 'member'",
+            "UPDATE ledger_entries SET amount = amount - 3 WHERE account <> 'member'",
         )
         .await;
-        let drift = loyal::ledger::store::verify(&app.db).await.unwrap();
         assert!(
             !drift.is_empty()
                 && drift
@@ -44,33 +61,25 @@ db_test!(
                     .all(|d| d.member_id.is_none() && d.what.ends_with("entries sum to 3")),
             "{drift:?}"
         );
-        corrupt(
-            &app.db,
-            "UPDATE ledger_entries SET amount = amount - 3 WHERE account <> 'member'",
-        )
-        .await;
-        app.assert_no_drift().await;
         // Entries of one transaction in two currencies (a posting moves one).
-        corrupt(
-            &app.db,
+        let drift = drift_after(
+            &app,
             "UPDATE ledger_entries SET currency = 'stamps' WHERE account <> 'member'",
+            "UPDATE ledger_entries SET currency = 'points' WHERE account <> 'member'",
         )
         .await;
-        let drift = loyal::ledger::store::verify(&app.db).await.unwrap();
         assert!(
             drift
                 .iter()
                 .any(|d| d.what.ends_with("has entries in more than one currency")),
             "{drift:?}"
         );
-        corrupt(
-            &app.db,
-            "UPDATE ledger_entries SET currency = 'points' WHERE account <> 'member'",
+        let drift = drift_after(
+            &app,
+            "UPDATE lots SET remaining = remaining - 1",
+            "UPDATE lots SET remaining = remaining + 1",
         )
         .await;
-        app.assert_no_drift().await;
-        corrupt(&app.db, "UPDATE lots SET remaining = remaining - 1").await;
-        let drift = loyal::ledger::store::verify(&app.db).await.unwrap();
         assert!(
             drift.iter().any(|d| d.what.starts_with("lot ")),
             "{drift:?}"

@@ -6,11 +6,6 @@ use serde_json::json;
 use crate::db_test;
 use crate::helpers::ledger_settings;
 
-async fn assert_no_drift(app: &crate::helpers::TestApp) {
-    let drift = loyal::ledger::store::verify(&app.db).await.unwrap();
-    assert!(drift.is_empty(), "ledger drift: {drift:?}");
-}
-
 /// `n` members (phones 0812345600…), each with `lots` purchases of 250 baht (10 points
 /// each at the default rate) made 40, 41, … days ago: due once points last a month.
 async fn members_with_old_lots(owner: &crate::helpers::User, n: usize, lots: i64) -> Vec<i64> {
@@ -94,7 +89,7 @@ db_test!(
             ),
             (Some("earn"), Some("R1"), Some(24_999))
         );
-        assert_no_drift(&app).await;
+        app.assert_no_drift().await;
     }
 );
 
@@ -267,7 +262,7 @@ db_test!(
             )
             .await;
         assert_eq!((again.status, again.code()), (409, "nothing_to_undo"));
-        assert_no_drift(&app).await;
+        app.assert_no_drift().await;
     }
 );
 
@@ -307,7 +302,7 @@ db_test!(
         }
         assert_eq!(ok, 10, "exactly ten redemptions succeed");
         assert_eq!(owner.points(m).await["balance"], 0);
-        assert_no_drift(&app).await;
+        app.assert_no_drift().await;
     }
 );
 
@@ -384,7 +379,7 @@ db_test!(
         let next = owner.purchase(m, 100_000, "B2").await;
         assert_eq!(next.body["balance"], 10);
         assert_eq!(owner.points(m).await["debt"], 0);
-        assert_no_drift(&app).await;
+        app.assert_no_drift().await;
     }
 );
 
@@ -414,7 +409,7 @@ db_test!(
             "{}",
             res.body
         );
-        assert_no_drift(&app).await;
+        app.assert_no_drift().await;
     }
 );
 
@@ -551,7 +546,7 @@ db_test!(
             .get("/api/v1/reports/liability?from=2030-01-01T00:00:00Z&to=2029-01-01T00:00:00Z")
             .await;
         assert_eq!((res.status, res.code()), (400, "invalid_query"));
-        assert_no_drift(&app).await;
+        app.assert_no_drift().await;
     }
 );
 
