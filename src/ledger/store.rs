@@ -1324,22 +1324,25 @@ struct ProjectionCheck {
 }
 
 /// How `verify`'s sums are planned on PostgreSQL, for its transaction only (`SET LOCAL`).
-/// Measured at 1M members (docs/BENCHMARKS.md): with the defaults the sums per member and
-/// per lot were hashed in 4 MB each and hashed against the balances and lots, writing
-/// 1.1 GB of temporary files (up to 8.3 GB at once at 10M members); given more memory,
-/// the sums per transaction were hashed too, although the entries' index hands them over
-/// in order.
+/// Measured at 1M and 10M members (docs/BENCHMARKS.md): with the defaults the sums per
+/// member and per lot were hashed in 4 MB each and hashed against the balances and lots,
+/// writing 1.1 GB of temporary files at 1M members (4.3 GB at 10M); given more memory,
+/// every sum was hashed, up to 256 MB per hash in each of the three processes summing
+/// it: 1.8 GB of PostgreSQL's memory at 10M members.
 const VERIFY_PLAN_TRANSACTIONS: &str =
     // The entries in transaction order from their index, summed as they stream past:
     // nothing held, nothing written, however large the ledger. Sorting in steps is off
     // too: on a database without statistics PostgreSQL chose that when the rest was off.
     "SET LOCAL enable_hashagg = off; SET LOCAL enable_sort = off; SET LOCAL enable_incremental_sort = off";
 const VERIFY_PLAN_BALANCES: &str =
-    // Room for the sums per member and per lot (memory is taken only as a sum needs it),
-    // then merged with the balances and lots in key order instead of hashed against them.
-    "SET LOCAL enable_hashagg TO DEFAULT; SET LOCAL enable_sort TO DEFAULT; \
-     SET LOCAL enable_incremental_sort TO DEFAULT; \
-     SET LOCAL work_mem = '128MB'; SET LOCAL enable_hashjoin = off";
+    // The sums per member and per lot sorted (hashing stays off) in 64 MB per sort, then
+    // merged with the balances and lots in key order instead of hashed against them: six
+    // sorts (two sums, each in three processes with PostgreSQL's default two workers),
+    // about 0.5 GB whatever the size; what does not fit goes to temporary files. More
+    // memory per sort bought nothing at 10M members (every sort spilled anyway), and
+    // hashing was slower there and no faster at 1M than the runs' spread.
+    "SET LOCAL enable_sort TO DEFAULT; SET LOCAL enable_incremental_sort TO DEFAULT; \
+     SET LOCAL work_mem = '64MB'; SET LOCAL enable_hashjoin = off";
 
 /// Run `SET LOCAL` planner settings for the rest of this transaction on PostgreSQL;
 /// SQLite has no such settings, so there it does nothing.
