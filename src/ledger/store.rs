@@ -1358,13 +1358,12 @@ async fn plan_on_postgres(tx: &mut Tx, settings: &str) -> sqlx::Result<()> {
 /// purchase waits for.
 pub async fn verify(db: &Db) -> sqlx::Result<Vec<Drift>> {
     let mut drift = vec![];
-    let mut read = db.begin_read().await?;
-    let tx = &mut read;
-    plan_on_postgres(tx, VERIFY_PLAN_TRANSACTIONS).await?;
+    let mut tx = db.begin_read().await?;
+    plan_on_postgres(&mut tx, VERIFY_PLAN_TRANSACTIONS).await?;
     // 1. Every transaction's entries sum to zero, all in one currency (the transaction's:
     // a posting moves one currency). Grouped by the entries' index alone, so both
     // backends can sum them in its order without sorting or hashing the ledger.
-    let unbalanced: Vec<(i64, i64, Option<i64>, bool)> = on_tx!(tx, c => sqlx::query_as(
+    let unbalanced: Vec<(i64, i64, Option<i64>, bool)> = on_tx!(&mut tx, c => sqlx::query_as(
         "SELECT tenant_id, txn_id, CAST(SUM(amount) AS BIGINT), MIN(currency) <> MAX(currency) FROM ledger_entries
          GROUP BY tenant_id, txn_id HAVING CAST(SUM(amount) AS BIGINT) <> 0 OR MIN(currency) <> MAX(currency)")
         .fetch_all(c).await)?;
@@ -1379,12 +1378,12 @@ pub async fn verify(db: &Db) -> sqlx::Result<Vec<Drift>> {
             },
         });
     }
-    plan_on_postgres(tx, VERIFY_PLAN_BALANCES).await?;
+    plan_on_postgres(&mut tx, VERIFY_PLAN_BALANCES).await?;
     // 2. The projection equals the sum of member entries, and open lots minus debt. Sums
     // are grouped once per table (not one subquery per member: that is quadratic without
     // an index on entries by member), and only rows that disagree come back, so memory
     // stays flat at millions of members.
-    let rows: Vec<ProjectionCheck> = on_tx!(tx, c => sqlx::query_as(
+    let rows: Vec<ProjectionCheck> = on_tx!(&mut tx, c => sqlx::query_as(
         "SELECT b.tenant_id, b.member_id, b.currency, b.balance, b.debt, e.total AS entries, l.total AS lots
          FROM balances b
          LEFT JOIN (SELECT tenant_id, member_id, currency, CAST(SUM(amount) AS BIGINT) AS total FROM ledger_entries
@@ -1421,7 +1420,7 @@ pub async fn verify(db: &Db) -> sqlx::Result<Vec<Drift>> {
         }
     }
     // 3. Every lot: 0 <= remaining <= original, and original - remaining = its allocations.
-    let lots: Vec<(i64, i64, i64, i64, i64, Option<i64>)> = on_tx!(tx, c => sqlx::query_as(
+    let lots: Vec<(i64, i64, i64, i64, i64, Option<i64>)> = on_tx!(&mut tx, c => sqlx::query_as(
         "SELECT l.tenant_id, l.id, l.member_id, l.original, l.remaining, a.total
          FROM lots l
          LEFT JOIN (SELECT tenant_id, lot_id, CAST(SUM(amount) AS BIGINT) AS total FROM allocations GROUP BY tenant_id, lot_id) a
@@ -1440,7 +1439,7 @@ pub async fn verify(db: &Db) -> sqlx::Result<Vec<Drift>> {
             });
         }
     }
-    read.commit().await?;
+    tx.commit().await?;
     Ok(drift)
 }
 
