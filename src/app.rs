@@ -293,12 +293,18 @@ pub fn spawn_housekeeping(state: AppState) -> Option<tokio::task::JoinHandle<()>
                     longest_ms = run.longest.as_millis() as u64,
                     "expired points"
                 ),
-                Err(e) => tracing::warn!(error = %e.message, "expiry run failed"),
+                Err(e) => {
+                    housekeeping_failed("expiry");
+                    tracing::warn!(error = %e.message, "expiry run failed")
+                }
             }
             match crate::ledger::run_birthday_bonuses(&state.db, crate::store::now_micros()).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(members = n, "granted birthday bonuses"),
-                Err(e) => tracing::warn!(error = %e.message, "birthday bonus run failed"),
+                Err(e) => {
+                    housekeeping_failed("birthday_bonuses");
+                    tracing::warn!(error = %e.message, "birthday bonus run failed")
+                }
             }
             match crate::tiers::run_reviews(&state.db, crate::store::now_micros(), None).await {
                 Ok(r) if r.reviewed == 0 => {}
@@ -307,26 +313,41 @@ pub fn spawn_housekeeping(state: AppState) -> Option<tokio::task::JoinHandle<()>
                     downgraded = r.downgraded,
                     "reviewed tiers"
                 ),
-                Err(e) => tracing::warn!(error = %e.message, "tier review failed"),
+                Err(e) => {
+                    housekeeping_failed("tier_reviews");
+                    tracing::warn!(error = %e.message, "tier review failed")
+                }
             }
             match crate::rewards::run_coupon_expiry(&state.db, crate::store::now_micros()).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(coupons = n, "expired unused coupons"),
-                Err(e) => tracing::warn!(error = %e.message, "coupon expiry failed"),
+                Err(e) => {
+                    housekeeping_failed("coupon_expiry");
+                    tracing::warn!(error = %e.message, "coupon expiry failed")
+                }
             }
             state.login_limiter.shrink();
             state.otp_limiter.shrink();
             if let Err(e) = crate::auth::sessions::purge_expired(&state.db).await {
+                housekeeping_failed("staff_sessions");
                 tracing::warn!(error = %e, "purging sessions failed");
             }
             if let Err(e) = crate::members::store::purge_expired_member_sessions(&state.db).await {
+                housekeeping_failed("member_sessions");
                 tracing::warn!(error = %e, "purging member sessions failed");
             }
             if let Err(e) = idempotency::purge_older_than(&state.db, 24).await {
+                housekeeping_failed("idempotency_keys");
                 tracing::warn!(error = %e, "purging idempotency keys failed");
             }
         }
     }))
+}
+
+/// A periodic job failed (it is tried again at the next tick): counted in
+/// `loyal_housekeeping_failures_total`, so an alert need not read the log.
+fn housekeeping_failed(job: &'static str) {
+    metrics::counter!("loyal_housekeeping_failures_total", "job" => job).increment(1);
 }
 
 /// Serve until `shutdown` resolves; then stop accepting, let in-flight requests finish

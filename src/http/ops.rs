@@ -20,10 +20,62 @@ pub fn metrics_handle() -> PrometheusHandle {
             let recorder = PrometheusBuilder::new().build_recorder();
             let handle = recorder.handle();
             // Fails only if another recorder is installed; then ours just stays empty.
-            let _ = metrics::set_global_recorder(recorder);
+            if metrics::set_global_recorder(recorder).is_ok() {
+                describe_metrics();
+            }
             handle
         })
         .clone()
+}
+
+/// The `# HELP` line of each of Loyal's metrics (README, "Operations", lists them).
+fn describe_metrics() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        "loyal_http_requests_total",
+        "HTTP requests answered, by route, method and status."
+    );
+    describe_histogram!(
+        "loyal_http_request_duration_seconds",
+        "Time to answer an HTTP request, by route, method and status."
+    );
+    describe_histogram!(
+        "loyal_ledger_group_size",
+        "Purchases committed together in one transaction by the ledger's writer."
+    );
+    describe_histogram!(
+        "loyal_ledger_group_seconds",
+        "Time of one group in the ledger's writer: checks, statements and commit, until every purchase in it is answered."
+    );
+    describe_gauge!(
+        "loyal_ledger_queued_purchases",
+        "Purchases waiting in a writer's queue when it took its last group."
+    );
+    describe_counter!(
+        "loyal_ledger_queue_full_total",
+        "Purchases refused with 503 because the writers' queue was full."
+    );
+    describe_counter!(
+        "loyal_ledger_group_retries_total",
+        "Groups rolled back by a database error and recorded again one purchase at a time."
+    );
+    describe_counter!("loyal_expiry_lots_total", "Lots closed by expiry runs.");
+    describe_counter!(
+        "loyal_expiry_points_total",
+        "Points expired by expiry runs."
+    );
+    describe_counter!(
+        "loyal_import_rows_total",
+        "Rows of member imports, by outcome: imported, existing (the phone was a member), failed."
+    );
+    describe_histogram!(
+        "loyal_bulk_transaction_seconds",
+        "One transaction of a bulk job (import, expiry), begin to commit: on SQLite the longest a purchase may wait behind it."
+    );
+    describe_counter!(
+        "loyal_housekeeping_failures_total",
+        "Periodic jobs that failed, by job; each is tried again at the next run."
+    );
 }
 
 /// Liveness: the process is up.

@@ -191,17 +191,24 @@ pub async fn run_expiry_with(
         };
         after = Some(next);
         run.movements += batch.movements;
+        let (mut lots, mut points) = (0, 0);
         for shop in &batch.shops {
             let change = Change::new("points.expired", "lots", None)
                 .details(serde_json::json!({"lots": shop.lots, "points": shop.points}));
             audit::record_as(&mut tx, shop.tenant_id, actor, &meta, change).await?;
-            run.lots += shop.lots;
-            run.points += shop.points;
+            lots += shop.lots;
+            points += shop.points;
         }
         tx.commit().await?;
         let took = started.elapsed();
+        run.lots += lots;
+        run.points += points;
         run.batches += 1;
         run.longest = run.longest.max(took);
+        // Counted per committed batch, so a long run's progress shows as it goes.
+        metrics::counter!("loyal_expiry_lots_total").increment(lots);
+        metrics::counter!("loyal_expiry_points_total").increment(points.max(0) as u64);
+        crate::store::record_bulk_transaction("expiry", took);
         scan.adapt(took, batch.capped);
     }
 }

@@ -107,10 +107,11 @@ impl LedgerWriter {
         let per_queue = (config.queue / writers).max(1);
         let counters = Arc::new(Counters::default());
         let queues = (0..writers)
-            .map(|_| {
+            .map(|i| {
                 let (send, receive) = mpsc::channel(per_queue);
                 let writer = run(
                     db.for_one_writer(),
+                    i,
                     receive,
                     config.group_max.max(1),
                     counters.clone(),
@@ -180,15 +181,30 @@ fn shard_of(member_id: i64, writers: usize) -> usize {
 }
 
 /// One writer: take what is queued, record it as one group, answer, repeat.
-async fn run(db: Db, mut queue: mpsc::Receiver<Job>, group_max: usize, counters: Arc<Counters>) {
+async fn run(
+    db: Db,
+    writer: usize,
+    mut queue: mpsc::Receiver<Job>,
+    group_max: usize,
+    counters: Arc<Counters>,
+) {
     let mut group = Vec::with_capacity(group_max);
+    let writer = writer.to_string();
     while queue.recv_many(&mut group, group_max).await > 0 {
+        let started = std::time::Instant::now();
+        // What an operator tunes `ledger_group_max`, `ledger_writers` and `ledger_queue`
+        // by (README, "Operations"): how big the groups are, how long one takes, and how
+        // many purchases wait behind it. Looked up per group, not kept from the start: the
+        // writers start before the server installs its metrics recorder.
+        metrics::gauge!("loyal_ledger_queued_purchases", "writer" => writer.clone())
+            .set(queue.len() as f64);
         metrics::histogram!("loyal_ledger_group_size").record(group.len() as f64);
         counters.groups.fetch_add(1, Ordering::Relaxed);
         counters
             .purchases
             .fetch_add(group.len() as u64, Ordering::Relaxed);
         commit_group(&db, std::mem::take(&mut group), &counters).await;
+        metrics::histogram!("loyal_ledger_group_seconds").record(started.elapsed());
     }
 }
 

@@ -701,6 +701,8 @@ pub async fn import_file_with(
             let checked = checked?;
             counts.rows += checked.rows;
             counts.failed += checked.failed();
+            metrics::counter!("loyal_import_rows_total", "outcome" => "failed")
+                .increment(checked.failed());
             counts.bytes_read = counts.bytes_read.max(checked.bytes_read);
             pending.extend(checked.good);
             if !checked.errors.is_empty() {
@@ -710,8 +712,14 @@ pub async fn import_file_with(
         while pending.len() >= sizer.size() || (read_all && !pending.is_empty()) {
             let rows: Vec<ImportRow> = pending.drain(..sizer.size().min(pending.len())).collect();
             let started = std::time::Instant::now();
+            let (imported, existing) = (counts.imported, counts.existing);
             write_batch(db, target, &rows, &settings, &tz, &mut counts).await?;
             let took = started.elapsed();
+            metrics::counter!("loyal_import_rows_total", "outcome" => "imported")
+                .increment(counts.imported - imported);
+            metrics::counter!("loyal_import_rows_total", "outcome" => "existing")
+                .increment(counts.existing - existing);
+            crate::store::record_bulk_transaction("import", took);
             counts.transactions += 1;
             counts.longest_ms = counts.longest_ms.max(took.as_millis() as u64);
             sizer.adapt(took, false);

@@ -678,6 +678,14 @@ where
     qb
 }
 
+/// Records one transaction of a bulk job (`job`: "import", "expiry") in
+/// `loyal_bulk_transaction_seconds`: on SQLite every purchase waits behind it, so this is
+/// the wait a bulk job may add to a purchase (sized to about half a second by
+/// [`BatchSizer`]).
+pub fn record_bulk_transaction(job: &'static str, took: Duration) {
+    metrics::histogram!("loyal_bulk_transaction_seconds", "job" => job).record(took);
+}
+
 /// Sizes the transactions of a bulk job (expiry, member import) to a time. On SQLite a
 /// write transaction holds the database's one write lock, so every purchase waits behind
 /// it; a bigger transaction writes each page it touches once for more rows. So a job

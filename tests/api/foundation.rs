@@ -808,6 +808,88 @@ db_test!(operations_endpoints_answer, |app| {
     assert_eq!(spec.body["openapi"], "3.1.0");
 });
 
+/// `/metrics` in Prometheus' text format.
+async fn scrape(app: &TestApp) -> String {
+    reqwest::get(format!("{}/metrics", app.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// A sample's value (`name` with its labels as rendered), 0 when it is not there yet.
+fn sample(metrics: &str, name: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+db_test!(
+    metrics_show_the_ledger_writer_and_the_bulk_jobs_at_work,
+    |app| {
+        // The recorder is the process's: other tests add to it at the same time, so each
+        // sample is compared with its value before, as at least what this test did.
+        let before = scrape(&app).await;
+        let owner = app.signup("kafe").await;
+        owner.set_rolling_expiry(1).await;
+        // 6 purchases, one request after another: 6 groups at least.
+        crate::ledger::members_with_old_lots(&owner, 3, 2).await;
+        let run = loyal::ledger::run_expiry(&app.db, loyal::store::now_micros())
+            .await
+            .unwrap();
+        assert_eq!(run.lots, 6, "{run:?}");
+        // 2 new members, 1 phone already a member, 1 row refused.
+        let csv = "phone,full_name,points\n0812345600,again,5\n0891111111,ก,10\n0892222222,ข,0\n123,bad,1\n";
+        let start = crate::imports::upload(&owner, "format=csv", csv.as_bytes().to_vec()).await;
+        assert_eq!(start.status, 202, "{}", start.body);
+        let job = crate::imports::finished(&owner, &start.body).await;
+        assert_eq!(
+            (
+                &job["counts"]["imported"],
+                &job["counts"]["existing"],
+                &job["counts"]["failed"]
+            ),
+            (&json!(2), &json!(1), &json!(1)),
+            "{job}"
+        );
+        let after = scrape(&app).await;
+        let grew = |name: &str| sample(&after, name) - sample(&before, name);
+        assert!(grew("loyal_ledger_group_seconds_count") >= 6.0, "{after}");
+        assert!(grew("loyal_ledger_group_size_sum") >= 6.0, "{after}");
+        assert!(
+            after.contains("loyal_ledger_queued_purchases{writer=\"0\"}"),
+            "{after}"
+        );
+        assert!(grew("loyal_expiry_lots_total") >= 6.0, "{after}");
+        assert!(
+            grew("loyal_expiry_points_total") >= run.points as f64,
+            "{after}"
+        );
+        assert!(
+            grew("loyal_bulk_transaction_seconds_count{job=\"expiry\"}") >= 1.0,
+            "{after}"
+        );
+        assert!(
+            grew("loyal_bulk_transaction_seconds_count{job=\"import\"}") >= 1.0,
+            "{after}"
+        );
+        assert!(
+            grew("loyal_import_rows_total{outcome=\"imported\"}") >= 2.0,
+            "{after}"
+        );
+        assert!(
+            grew("loyal_import_rows_total{outcome=\"existing\"}") >= 1.0,
+            "{after}"
+        );
+        assert!(
+            grew("loyal_import_rows_total{outcome=\"failed\"}") >= 1.0,
+            "{after}"
+        );
+    }
+);
+
 db_test!(
     a_bulk_insert_keeps_every_text_and_null_as_given_and_refuses_a_duplicate_whole,
     |app| {

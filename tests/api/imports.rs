@@ -14,7 +14,7 @@ const CSV: &str = "\u{feff}phone,full_name,points,gender,birthday,email\n\
 0812345678,again,5,,,\n\
 0823456789,Somsak Jaidee,\"1,000\",M,,somsak@x.test\n";
 
-async fn upload(user: &User, query: &str, body: Vec<u8>) -> Resp {
+pub(crate) async fn upload(user: &User, query: &str, body: Vec<u8>) -> Resp {
     let res = user
         .client
         .post(format!("{}/api/v1/members/imports?{query}", user.base))
@@ -28,7 +28,7 @@ async fn upload(user: &User, query: &str, body: Vec<u8>) -> Resp {
 }
 
 /// Poll a job until it ends.
-async fn finished(user: &User, job: &Value) -> Value {
+pub(crate) async fn finished(user: &User, job: &Value) -> Value {
     for _ in 0..200 {
         let res = user
             .get(&format!("/api/v1/members/imports/{}", job["id"]))

@@ -8,7 +8,11 @@ use crate::helpers::ledger_settings;
 
 /// `n` members (phones 0812345600…), each with `lots` purchases of 250 baht (10 points
 /// each at the default rate) made 40, 41, … days ago: due once points last a month.
-async fn members_with_old_lots(owner: &crate::helpers::User, n: usize, lots: i64) -> Vec<i64> {
+pub(crate) async fn members_with_old_lots(
+    owner: &crate::helpers::User,
+    n: usize,
+    lots: i64,
+) -> Vec<i64> {
     let mut members = vec![];
     for i in 0..n {
         let m = owner.member(&format!("08123456{i:02}")).await;
