@@ -50,7 +50,13 @@ enum Command {
     Migrate,
     /// Expire every lot past its expiry date, and unused coupons past theirs (refunded
     /// when the reward says so). Safe to re-run: nothing expires twice.
-    Expire,
+    Expire {
+        /// How long one of the run's transactions may take, in milliseconds. On SQLite
+        /// every purchase waits behind it; in a window no one is buying in, longer ones
+        /// expire faster (docs/BENCHMARKS.md).
+        #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(50..=600_000))]
+        transaction_ms: u64,
+    },
     /// Recompute every balance from the ledger entries and check the invariants; exits
     /// non-zero and lists the differences when anything drifted.
     Verify,
@@ -238,6 +244,11 @@ enum ImportWhat {
         /// Write the rows that could not be imported to this CSV file.
         #[arg(long)]
         errors: Option<PathBuf>,
+        /// How long one of the import's transactions may take, in milliseconds. On SQLite
+        /// every purchase waits behind it; into a shop no one is buying in yet (a first
+        /// load), longer ones import faster (docs/BENCHMARKS.md).
+        #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(50..=600_000))]
+        transaction_ms: u64,
     },
 }
 
@@ -276,6 +287,7 @@ async fn import_members(
     tenant: &str,
     branch: Option<&str>,
     errors: Option<&std::path::Path>,
+    transaction_ms: u64,
 ) -> anyhow::Result<()> {
     let tenant = crate::tenants::store::find_tenant_by_slug(db, tenant)
         .await?
@@ -330,10 +342,11 @@ async fn import_members(
         },
     };
     let progress_bar = bar.clone();
-    let result = crate::members::import::import_file(
+    let result = crate::members::import::import_file_with(
         db,
         file,
         &target,
+        crate::members::import::import_batches(transaction_ms),
         move |c| {
             progress_bar.set_position(c.bytes_read);
             progress_bar.set_message(format!(
@@ -391,9 +404,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("migrations applied ({:?})", db.backend());
             Ok(())
         }
-        Command::Expire => {
+        Command::Expire { transaction_ms } => {
             let db = open(&settings).await?;
-            let run = crate::ledger::run_expiry(&db, crate::store::now_micros())
+            let limits = crate::ledger::expiry_limits(transaction_ms);
+            let run = crate::ledger::run_expiry_with(&db, crate::store::now_micros(), limits)
                 .await
                 .map_err(|e| anyhow::anyhow!(e.message))?;
             println!(
@@ -572,10 +586,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     tenant,
                     branch,
                     errors,
+                    transaction_ms,
                 },
         } => {
             let db = open(&settings).await?;
-            import_members(&db, &file, &tenant, branch.as_deref(), errors.as_deref()).await
+            import_members(
+                &db,
+                &file,
+                &tenant,
+                branch.as_deref(),
+                errors.as_deref(),
+                transaction_ms,
+            )
+            .await
         }
         Command::Serve => {
             crate::telemetry::init(&settings);

@@ -99,12 +99,25 @@ pub struct ExpiryLimits {
 
 /// What `loyal expire` and the server's housekeeping use: a purchase waits about half a
 /// second at most behind an expiry transaction.
-pub const EXPIRY_LIMITS: ExpiryLimits = ExpiryLimits {
-    // Small to start: the first accounts taken may be heavy buyers with many due lots each.
-    scan: crate::store::BatchSizer::new(250, 20_000, std::time::Duration::from_millis(500)),
-    max_lots: 20_000,
-    walk_from: 20_000,
-};
+pub const EXPIRY_LIMITS: ExpiryLimits = expiry_limits(500);
+
+/// Expiry transactions sized to `target_ms` each instead of half a second, with room for
+/// as many more lots (`loyal expire --transaction-ms`, for a run no purchase waits on).
+pub const fn expiry_limits(target_ms: u64) -> ExpiryLimits {
+    let times = if target_ms < 500 { 1 } else { target_ms / 500 };
+    let lots = if times > 100 {
+        2_000_000
+    } else {
+        20_000 * times as usize
+    };
+    ExpiryLimits {
+        // Small to start: the first accounts taken may be heavy buyers with many due lots
+        // each.
+        scan: crate::store::BatchSizer::new(250, lots, std::time::Duration::from_millis(target_ms)),
+        max_lots: lots,
+        walk_from: 20_000,
+    }
+}
 
 /// What an expiry run did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -638,4 +651,27 @@ pub async fn run_birthday_bonuses(db: &Db, now: i64) -> Result<u64, ApiError> {
         }
     }
     Ok(granted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn longer_expiry_transactions_may_close_more_lots() {
+        // Transactions that each take 1 ms: the sizer doubles up to its most lots.
+        let grown = |limits: ExpiryLimits| {
+            let mut scan = limits.scan;
+            for _ in 0..40 {
+                scan.adapt(std::time::Duration::from_millis(1), false);
+            }
+            (scan.size(), limits.max_lots)
+        };
+        assert_eq!(grown(EXPIRY_LIMITS), (20_000, 20_000));
+        assert_eq!(grown(expiry_limits(5_000)), (200_000, 200_000));
+        assert_eq!(grown(expiry_limits(600_000)), (2_000_000, 2_000_000));
+        assert_eq!(grown(expiry_limits(50)), (20_000, 20_000));
+        // Where a run starts walking members in key order does not change.
+        assert_eq!(expiry_limits(5_000).walk_from, EXPIRY_LIMITS.walk_from);
+    }
 }

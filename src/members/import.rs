@@ -496,6 +496,32 @@ fn read_xlsx(
 mod tests {
     use super::*;
 
+    #[test]
+    fn longer_import_transactions_may_take_more_rows() {
+        use std::time::Duration;
+        // Transactions that each take 1 ms: the sizer doubles up to its most rows.
+        let grown = |mut sizer: BatchSizer| {
+            for _ in 0..40 {
+                sizer.adapt(Duration::from_millis(1), false);
+            }
+            sizer
+        };
+        assert_eq!(grown(IMPORT_BATCHES).size(), 50_000);
+        assert_eq!(grown(import_batches(5_000)).size(), 500_000);
+        assert_eq!(grown(import_batches(600_000)).size(), 2_000_000);
+        assert_eq!(grown(import_batches(50)).size(), 50_000);
+        // One over its time halves it, as the default's does.
+        let mut sizer = grown(import_batches(5_000));
+        sizer.adapt(Duration::from_millis(5_001), false);
+        assert_eq!(sizer.size(), 250_000);
+        sizer.adapt(Duration::from_millis(4_000), false);
+        assert_eq!(
+            sizer.size(),
+            250_000,
+            "between half its time and its time: kept"
+        );
+    }
+
     fn headers(h: &[&str]) -> Headers {
         map_headers(&h.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap()
     }
@@ -643,8 +669,19 @@ pub struct ImportCounts {
 /// write each page they touch once for more rows: at 200k members on SQLite a file of
 /// 200,000 rows took 10.7 s in transactions of 1,000 rows and 5.8 s in 30,000
 /// (docs/BENCHMARKS.md).
-pub const IMPORT_BATCHES: BatchSizer =
-    BatchSizer::new(BATCH_ROWS, 50_000, std::time::Duration::from_millis(500));
+pub const IMPORT_BATCHES: BatchSizer = import_batches(500);
+
+/// Transactions sized to `target_ms` each instead of half a second, with room for as
+/// many more rows (`loyal import members --transaction-ms`).
+pub const fn import_batches(target_ms: u64) -> BatchSizer {
+    let times = if target_ms < 500 { 1 } else { target_ms / 500 };
+    let max = if times > 40 {
+        2_000_000
+    } else {
+        50_000 * times as usize
+    };
+    BatchSizer::new(BATCH_ROWS, max, std::time::Duration::from_millis(target_ms))
+}
 
 /// Import a file. `on_progress` is called after every batch the file is read in;
 /// `on_errors` with the errors of each. Returns the totals, or why the file as a whole

@@ -167,7 +167,17 @@ fn loyal_expire_expires_due_points_once_and_says_how() {
         owner.purchase(m, 50_000, "NEW").await;
         (app, owner, m)
     });
-    let text = loyal_ok(&["expire", "--database-url", &url]);
+    // A window no purchase waits in may take longer transactions; too short a time is
+    // refused by name before anything runs.
+    let too_short = loyal(&["expire", "--database-url", &url, "--transaction-ms", "10"]);
+    assert!(!too_short.status.success());
+    assert!(
+        String::from_utf8_lossy(&too_short.stderr)
+            .contains("invalid value '10' for '--transaction-ms"),
+        "{}",
+        String::from_utf8_lossy(&too_short.stderr)
+    );
+    let text = loyal_ok(&["expire", "--database-url", &url, "--transaction-ms", "5000"]);
     assert!(
         text.contains("expired 20 points in 2 lots (1 transactions, the longest "),
         "{text}"
@@ -228,7 +238,16 @@ fn loyal_import_members_imports_a_file_and_writes_its_refused_rows() {
         report.contains("3,phone,0899,") && report.contains("4,points,-3,"),
         "each refused row with its row number and column: {report}"
     );
-    let again = loyal_ok(&args);
+    // A first load may take longer transactions; too short a time is refused by name.
+    let too_short = loyal(&[&args[..], &["--transaction-ms", "10"]].concat());
+    assert!(!too_short.status.success());
+    assert!(
+        String::from_utf8_lossy(&too_short.stderr)
+            .contains("invalid value '10' for '--transaction-ms"),
+        "{}",
+        String::from_utf8_lossy(&too_short.stderr)
+    );
+    let again = loyal_ok(&[&args[..], &["--transaction-ms", "5000"]].concat());
     assert!(
         again.contains(
             "3 rows: 0 members imported with 0 points, 1 already members (unchanged), 2 refused"
