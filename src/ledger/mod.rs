@@ -104,17 +104,11 @@ pub const EXPIRY_LIMITS: ExpiryLimits = expiry_limits(500);
 /// Expiry transactions sized to `target_ms` each instead of half a second, with room for
 /// as many more lots (`loyal expire --transaction-ms`, for a run no purchase waits on).
 pub const fn expiry_limits(target_ms: u64) -> ExpiryLimits {
-    let times = if target_ms < 500 { 1 } else { target_ms / 500 };
-    let lots = if times > 100 {
-        2_000_000
-    } else {
-        20_000 * times as usize
-    };
+    // Small to start: the first accounts taken may be heavy buyers with many due lots each.
+    let scan = crate::store::BatchSizer::for_time(250, 20_000, 2_000_000, target_ms);
     ExpiryLimits {
-        // Small to start: the first accounts taken may be heavy buyers with many due lots
-        // each.
-        scan: crate::store::BatchSizer::new(250, lots, std::time::Duration::from_millis(target_ms)),
-        max_lots: lots,
+        scan,
+        max_lots: scan.max(),
         walk_from: 20_000,
     }
 }

@@ -674,13 +674,7 @@ pub const IMPORT_BATCHES: BatchSizer = import_batches(500);
 /// Transactions sized to `target_ms` each instead of half a second, with room for as
 /// many more rows (`loyal import members --transaction-ms`).
 pub const fn import_batches(target_ms: u64) -> BatchSizer {
-    let times = if target_ms < 500 { 1 } else { target_ms / 500 };
-    let max = if times > 40 {
-        2_000_000
-    } else {
-        50_000 * times as usize
-    };
-    BatchSizer::new(BATCH_ROWS, max, std::time::Duration::from_millis(target_ms))
+    BatchSizer::for_time(BATCH_ROWS, 50_000, 2_000_000, target_ms)
 }
 
 /// Import a file. `on_progress` is called after every batch the file is read in;

@@ -712,13 +712,32 @@ impl BatchSizer {
         BatchSizer { size, max, target }
     }
 
+    /// Transactions sized to `target_ms` each, starting at `first`, with room for
+    /// `per_half_second` items per half second of it (at least that many), at most `cap`:
+    /// a bulk job's half-second default and the CLI's `--transaction-ms`.
+    pub const fn for_time(
+        first: usize,
+        per_half_second: usize,
+        cap: usize,
+        target_ms: u64,
+    ) -> Self {
+        let halves = if target_ms < 500 {
+            1
+        } else {
+            (target_ms / 500) as usize
+        };
+        let max = per_half_second.saturating_mul(halves);
+        let max = if max > cap { cap } else { max };
+        Self::new(first, max, Duration::from_millis(target_ms))
+    }
+
     /// What the next transaction takes.
     pub fn size(&self) -> usize {
         self.size
     }
 
     /// The most any transaction takes.
-    pub fn max(&self) -> usize {
+    pub const fn max(&self) -> usize {
         self.max
     }
 

@@ -106,6 +106,18 @@ fn loyal_ok(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// A bulk command given `--transaction-ms 10` (below its 50) fails before it runs and
+/// names the option and the value.
+fn refuses_transactions_of_10_ms(args: &[&str]) {
+    let out = loyal(&[args, &["--transaction-ms", "10"]].concat());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("invalid value '10' for '--transaction-ms"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn loyal_verify_exits_non_zero_on_drift() {
     let dir = tempfile::tempdir().unwrap();
@@ -169,14 +181,7 @@ fn loyal_expire_expires_due_points_once_and_says_how() {
     });
     // A window no purchase waits in may take longer transactions; too short a time is
     // refused by name before anything runs.
-    let too_short = loyal(&["expire", "--database-url", &url, "--transaction-ms", "10"]);
-    assert!(!too_short.status.success());
-    assert!(
-        String::from_utf8_lossy(&too_short.stderr)
-            .contains("invalid value '10' for '--transaction-ms"),
-        "{}",
-        String::from_utf8_lossy(&too_short.stderr)
-    );
+    refuses_transactions_of_10_ms(&["expire", "--database-url", &url]);
     let text = loyal_ok(&["expire", "--database-url", &url, "--transaction-ms", "5000"]);
     assert!(
         text.contains("expired 20 points in 2 lots (1 transactions, the longest "),
@@ -239,14 +244,7 @@ fn loyal_import_members_imports_a_file_and_writes_its_refused_rows() {
         "each refused row with its row number and column: {report}"
     );
     // A first load may take longer transactions; too short a time is refused by name.
-    let too_short = loyal(&[&args[..], &["--transaction-ms", "10"]].concat());
-    assert!(!too_short.status.success());
-    assert!(
-        String::from_utf8_lossy(&too_short.stderr)
-            .contains("invalid value '10' for '--transaction-ms"),
-        "{}",
-        String::from_utf8_lossy(&too_short.stderr)
-    );
+    refuses_transactions_of_10_ms(&args);
     let again = loyal_ok(&[&args[..], &["--transaction-ms", "5000"]].concat());
     assert!(
         again.contains(
