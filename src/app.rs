@@ -344,9 +344,21 @@ pub fn spawn_housekeeping(state: AppState) -> Option<tokio::task::JoinHandle<()>
     }))
 }
 
+/// The periodic jobs, as `loyal_housekeeping_failures_total` labels them.
+pub const HOUSEKEEPING_JOBS: [&str; 7] = [
+    "expiry",
+    "birthday_bonuses",
+    "tier_reviews",
+    "coupon_expiry",
+    "staff_sessions",
+    "member_sessions",
+    "idempotency_keys",
+];
+
 /// A periodic job failed (it is tried again at the next tick): counted in
 /// `loyal_housekeeping_failures_total`, so an alert need not read the log.
 fn housekeeping_failed(job: &'static str) {
+    debug_assert!(HOUSEKEEPING_JOBS.contains(&job), "{job}");
     metrics::counter!("loyal_housekeeping_failures_total", "job" => job).increment(1);
 }
 

@@ -53,7 +53,7 @@ enum Command {
     Expire {
         /// How long one of the run's transactions may take, in milliseconds. On SQLite
         /// every purchase waits behind it; in a window no one is buying in, longer ones
-        /// expire faster (docs/BENCHMARKS.md).
+        /// expire faster, for more memory (PostgreSQL gains little; docs/BENCHMARKS.md).
         #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(50..=600_000))]
         transaction_ms: u64,
     },
@@ -246,7 +246,8 @@ enum ImportWhat {
         errors: Option<PathBuf>,
         /// How long one of the import's transactions may take, in milliseconds. On SQLite
         /// every purchase waits behind it; into a shop no one is buying in yet (a first
-        /// load), longer ones import faster (docs/BENCHMARKS.md).
+        /// load), longer ones import faster, for more memory (PostgreSQL gains nothing;
+        /// docs/BENCHMARKS.md).
         #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(50..=600_000))]
         transaction_ms: u64,
     },

@@ -22,6 +22,18 @@ pub fn metrics_handle() -> PrometheusHandle {
             // Fails only if another recorder is installed; then ours just stays empty.
             if metrics::set_global_recorder(recorder).is_ok() {
                 describe_metrics();
+                // Histogram samples wait in memory until drained: by a scrape, or by this
+                // every 5 s, so a server nobody scrapes does not grow with every request
+                // (the exporter's docs: its recorder alone runs no upkeep).
+                let upkeep = handle.clone();
+                let _ = std::thread::Builder::new()
+                    .name("metrics-upkeep".into())
+                    .spawn(move || {
+                        loop {
+                            std::thread::sleep(std::time::Duration::from_secs(5));
+                            upkeep.run_upkeep();
+                        }
+                    });
             }
             handle
         })
@@ -49,7 +61,7 @@ fn describe_metrics() {
     );
     describe_gauge!(
         "loyal_ledger_queued_purchases",
-        "Purchases waiting in a writer's queue when it took its last group."
+        "Purchases waiting in each writer's queue, read when /metrics is scraped."
     );
     describe_counter!(
         "loyal_ledger_queue_full_total",
@@ -76,6 +88,14 @@ fn describe_metrics() {
         "loyal_housekeeping_failures_total",
         "Periodic jobs that failed, by job; each is tried again at the next run."
     );
+    // Labelled counters shown at 0 from the start, so the first failure is an increase
+    // Prometheus sees (a series that appears at 1 has no increase).
+    for job in crate::app::HOUSEKEEPING_JOBS {
+        metrics::counter!("loyal_housekeeping_failures_total", "job" => job).increment(0);
+    }
+    for outcome in ["imported", "existing", "failed"] {
+        metrics::counter!("loyal_import_rows_total", "outcome" => outcome).increment(0);
+    }
 }
 
 /// Liveness: the process is up.
@@ -93,6 +113,13 @@ pub async fn readyz(State(app): State<AppState>) -> Response {
 }
 
 pub async fn metrics_endpoint(State(app): State<AppState>) -> Response {
+    // The writers' queues as they are now: a slow group is when they fill.
+    if let Some(writer) = &app.ledger_writer {
+        for (i, queued) in writer.queued_per_writer().enumerate() {
+            metrics::gauge!("loyal_ledger_queued_purchases", "writer" => i.to_string())
+                .set(queued as f64);
+        }
+    }
     let body = app.metrics.render();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }

@@ -661,11 +661,15 @@ mod tests {
             }
             (scan.size(), limits.max_lots)
         };
+        // The default is what it was before the option.
+        assert_eq!(
+            EXPIRY_LIMITS.scan,
+            crate::store::BatchSizer::new(250, 20_000, std::time::Duration::from_millis(500))
+        );
+        assert_eq!(EXPIRY_LIMITS.walk_from, 20_000);
         assert_eq!(grown(EXPIRY_LIMITS), (20_000, 20_000));
         assert_eq!(grown(expiry_limits(5_000)), (200_000, 200_000));
         assert_eq!(grown(expiry_limits(600_000)), (2_000_000, 2_000_000));
         assert_eq!(grown(expiry_limits(50)), (20_000, 20_000));
-        // Where a run starts walking members in key order does not change.
-        assert_eq!(expiry_limits(5_000).walk_from, EXPIRY_LIMITS.walk_from);
     }
 }

@@ -107,11 +107,10 @@ impl LedgerWriter {
         let per_queue = (config.queue / writers).max(1);
         let counters = Arc::new(Counters::default());
         let queues = (0..writers)
-            .map(|i| {
+            .map(|_| {
                 let (send, receive) = mpsc::channel(per_queue);
                 let writer = run(
                     db.for_one_writer(),
-                    i,
                     receive,
                     config.group_max.max(1),
                     counters.clone(),
@@ -131,12 +130,13 @@ impl LedgerWriter {
             groups: self.counters.groups.load(Ordering::Relaxed),
             purchases: self.counters.purchases.load(Ordering::Relaxed),
             retried_groups: self.counters.retried_groups.load(Ordering::Relaxed),
-            queued: self
-                .queues
-                .iter()
-                .map(|q| q.max_capacity() - q.capacity())
-                .sum(),
+            queued: self.queued_per_writer().sum(),
         }
+    }
+
+    /// Purchases waiting now in each writer's queue (`/metrics` shows them per writer).
+    pub fn queued_per_writer(&self) -> impl Iterator<Item = usize> + '_ {
+        self.queues.iter().map(|q| q.max_capacity() - q.capacity())
     }
 
     /// Record a purchase (not a dry run); answers once it is durable.
@@ -181,23 +181,14 @@ fn shard_of(member_id: i64, writers: usize) -> usize {
 }
 
 /// One writer: take what is queued, record it as one group, answer, repeat.
-async fn run(
-    db: Db,
-    writer: usize,
-    mut queue: mpsc::Receiver<Job>,
-    group_max: usize,
-    counters: Arc<Counters>,
-) {
+async fn run(db: Db, mut queue: mpsc::Receiver<Job>, group_max: usize, counters: Arc<Counters>) {
     let mut group = Vec::with_capacity(group_max);
-    let writer = writer.to_string();
     while queue.recv_many(&mut group, group_max).await > 0 {
         let started = std::time::Instant::now();
-        // What an operator tunes `ledger_group_max`, `ledger_writers` and `ledger_queue`
-        // by (README, "Operations"): how big the groups are, how long one takes, and how
-        // many purchases wait behind it. Looked up per group, not kept from the start: the
-        // writers start before the server installs its metrics recorder.
-        metrics::gauge!("loyal_ledger_queued_purchases", "writer" => writer.clone())
-            .set(queue.len() as f64);
+        // What an operator tunes `ledger_group_max` and `ledger_writers` by (README,
+        // "Operations"): how big the groups are and how long one takes. Looked up per
+        // group, not kept from the start: the writers start before the server installs
+        // its metrics recorder.
         metrics::histogram!("loyal_ledger_group_size").record(group.len() as f64);
         counters.groups.fetch_add(1, Ordering::Relaxed);
         counters

@@ -506,6 +506,12 @@ mod tests {
             }
             sizer
         };
+        // The default is what it was before the option: from 1,000 rows, at most 50,000,
+        // half a second.
+        assert_eq!(
+            IMPORT_BATCHES,
+            BatchSizer::new(1_000, 50_000, Duration::from_millis(500))
+        );
         assert_eq!(grown(IMPORT_BATCHES).size(), 50_000);
         assert_eq!(grown(import_batches(5_000)).size(), 500_000);
         assert_eq!(grown(import_batches(600_000)).size(), 2_000_000);
@@ -731,9 +737,9 @@ pub async fn import_file_with(
         if let Some(checked) = next {
             let checked = checked?;
             counts.rows += checked.rows;
-            counts.failed += checked.failed();
-            metrics::counter!("loyal_import_rows_total", "outcome" => "failed")
-                .increment(checked.failed());
+            let failed = checked.failed();
+            counts.failed += failed;
+            metrics::counter!("loyal_import_rows_total", "outcome" => "failed").increment(failed);
             counts.bytes_read = counts.bytes_read.max(checked.bytes_read);
             pending.extend(checked.good);
             if !checked.errors.is_empty() {

@@ -874,8 +874,14 @@ db_test!(
                 "{name} grew by {grew}, not {least}:\n{after}"
             );
         }
+        // Read at the scrape from this server's writers; the periodic jobs' failures are
+        // there (at 0 in a process where none failed) before any happened.
         assert!(
-            after.contains("loyal_ledger_queued_purchases{writer=\"0\"}"),
+            after.contains("loyal_ledger_queued_purchases{writer=\"0\"} "),
+            "{after}"
+        );
+        assert!(
+            after.contains("loyal_housekeeping_failures_total{job=\"expiry\"}"),
             "{after}"
         );
     }
