@@ -54,7 +54,7 @@ enum Command {
         /// How long one of the run's transactions may take, in milliseconds. On SQLite
         /// every purchase waits behind it; in a window no one is buying in, longer ones
         /// expire faster, for more memory (PostgreSQL gains little; docs/BENCHMARKS.md).
-        #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(50..=600_000))]
+        #[arg(long, default_value_t = crate::store::BULK_TRANSACTION_MS, value_parser = transaction_ms())]
         transaction_ms: u64,
     },
     /// Recompute every balance from the ledger entries and check the invariants; exits
@@ -248,9 +248,14 @@ enum ImportWhat {
         /// every purchase waits behind it; into a shop no one is buying in yet (a first
         /// load), longer ones import faster, for more memory (PostgreSQL gains nothing;
         /// docs/BENCHMARKS.md).
-        #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(50..=600_000))]
+        #[arg(long, default_value_t = crate::store::BULK_TRANSACTION_MS, value_parser = transaction_ms())]
         transaction_ms: u64,
     },
+}
+
+/// The values `--transaction-ms` takes (`loyal import members`, `loyal expire`).
+fn transaction_ms() -> clap::builder::RangedU64ValueParser<u64> {
+    clap::value_parser!(u64).range(50..=600_000)
 }
 
 /// Prints the first errors and writes them all to a CSV file when asked.

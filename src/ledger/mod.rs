@@ -99,7 +99,7 @@ pub struct ExpiryLimits {
 
 /// What `loyal expire` and the server's housekeeping use: a purchase waits about half a
 /// second at most behind an expiry transaction.
-pub const EXPIRY_LIMITS: ExpiryLimits = expiry_limits(500);
+pub const EXPIRY_LIMITS: ExpiryLimits = expiry_limits(crate::store::BULK_TRANSACTION_MS);
 
 /// Expiry transactions sized to `target_ms` each instead of half a second, with room for
 /// as many more lots (`loyal expire --transaction-ms`, for a run no purchase waits on).

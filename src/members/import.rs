@@ -675,7 +675,7 @@ pub struct ImportCounts {
 /// write each page they touch once for more rows: at 200k members on SQLite a file of
 /// 200,000 rows took 10.7 s in transactions of 1,000 rows and 5.8 s in 30,000
 /// (docs/BENCHMARKS.md).
-pub const IMPORT_BATCHES: BatchSizer = import_batches(500);
+pub const IMPORT_BATCHES: BatchSizer = import_batches(crate::store::BULK_TRANSACTION_MS);
 
 /// Transactions sized to `target_ms` each instead of half a second, with room for as
 /// many more rows (`loyal import members --transaction-ms`).

@@ -678,6 +678,11 @@ where
     qb
 }
 
+/// How long a bulk job's transaction takes by default (import, expiry): on SQLite every
+/// purchase waits behind it. `loyal import members` and `loyal expire` take another with
+/// `--transaction-ms`, from 50 ms to 10 minutes.
+pub const BULK_TRANSACTION_MS: u64 = 500;
+
 /// Records one transaction of a bulk job (`job`: "import", "expiry") in
 /// `loyal_bulk_transaction_seconds`: on SQLite every purchase waits behind it, so this is
 /// the wait a bulk job may add to a purchase (sized to about half a second by
