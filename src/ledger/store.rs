@@ -731,13 +731,8 @@ pub async fn expire_due(
         .iter()
         .map(|(t, m, c)| vec![Int(*t), Int(*m), Text(c)])
         .collect();
+    plan_on_postgres(tx, EXPIRY_PLAN).await?;
     if tx.backend() == crate::store::Backend::Postgres {
-        // The batch joins thousands of keys to the lots and balances. With the stock
-        // random_page_cost (4, priced for spinning disks) PostgreSQL hashed them against a
-        // scan of the whole lots table in every transaction; priced for SSDs it looks
-        // each key up, twice as fast over a run (docs/BENCHMARKS.md, eighth session). For
-        // this transaction only.
-        on_tx!(tx, c => sqlx::query("SET LOCAL random_page_cost = 1.1").execute(c).await.map(|_| ()))?;
         // Lock the members' balance rows before reading their lots: a redemption may be
         // spending from them. (SQLite's write transaction already shuts out every other
         // writer.)
@@ -1344,11 +1339,23 @@ const VERIFY_PLAN_BALANCES: &str =
     "SET LOCAL enable_sort TO DEFAULT; SET LOCAL enable_incremental_sort TO DEFAULT; \
      SET LOCAL work_mem = '64MB'; SET LOCAL enable_hashjoin = off";
 
+/// How an expiry batch is planned on PostgreSQL, for its transaction only. The batch joins
+/// thousands of keys to the lots and balances. With the stock random_page_cost (4, priced
+/// for spinning disks) PostgreSQL hashed them against a scan of the whole lots table in
+/// every transaction; priced for SSDs it looks each key up, twice as fast over a run
+/// (docs/BENCHMARKS.md, eighth session).
+const EXPIRY_PLAN: &str = "SET LOCAL random_page_cost = 1.1";
+
 /// Run `SET LOCAL` planner settings for the rest of this transaction on PostgreSQL;
-/// SQLite has no such settings, so there it does nothing.
-async fn plan_on_postgres(tx: &mut Tx, settings: &str) -> sqlx::Result<()> {
+/// SQLite has no such settings, so there it does nothing. A query string without
+/// arguments goes as PostgreSQL's simple query, so several statements may be given.
+/// (`sqlx::raw_sql` says the same, but its future failed the compiler's `Send` check
+/// in the server's housekeeping task, which runs the expiry.)
+async fn plan_on_postgres(tx: &mut Tx, settings: &'static str) -> sqlx::Result<()> {
     match tx {
-        Tx::Postgres(t) => sqlx::raw_sql(settings).execute(&mut **t).await.map(|_| ()),
+        Tx::Postgres(t) => sqlx::Executor::execute(&mut **t, settings)
+            .await
+            .map(|_| ()),
         Tx::Sqlite(_) => Ok(()),
     }
 }
