@@ -1349,9 +1349,9 @@ const EXPIRY_PLAN: &str = "SET LOCAL random_page_cost = 1.1";
 /// Run `SET LOCAL` planner settings for the rest of this transaction on PostgreSQL;
 /// SQLite has no such settings, so there it does nothing. A query string without
 /// arguments goes as PostgreSQL's simple query, so several statements may be given.
-/// (`sqlx::raw_sql` says the same, but its future failed the compiler's `Send` check
-/// in the server's housekeeping task, which runs the expiry.)
-async fn plan_on_postgres(tx: &mut Tx, settings: &'static str) -> sqlx::Result<()> {
+/// (`sqlx::raw_sql` says the same, but its future fails the compiler's `Send` check in
+/// the server's housekeeping task, which runs the expiry: launchbadge/sqlx#3150.)
+async fn plan_on_postgres(tx: &mut Tx, settings: &str) -> sqlx::Result<()> {
     match tx {
         Tx::Postgres(t) => sqlx::Executor::execute(&mut **t, settings)
             .await
