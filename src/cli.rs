@@ -279,7 +279,7 @@ impl crate::members::import::AsyncErrorSink for CliErrors {
                 let _ = w.write_record([
                     e.row.to_string(),
                     e.column.clone(),
-                    e.value.clone(),
+                    crate::members::import_file::spreadsheet_text(&e.value),
                     e.reason.clone(),
                 ]);
             }

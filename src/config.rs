@@ -92,8 +92,10 @@ settings! {
     log_level: String = "info".into(), secret = false;
     /// Largest accepted request body, in bytes.
     max_body_bytes: usize = 1024 * 1024, secret = false;
-    /// Largest member-import file accepted over the API, in bytes (streamed to disk).
-    max_import_bytes: u64 = 2 * 1024 * 1024 * 1024, secret = false;
+    /// Largest member-import file accepted over the API, in bytes (streamed to disk):
+    /// 256 MiB holds a CSV of about three million members. Bigger files go through
+    /// `loyal import members` on the server, or raise this.
+    max_import_bytes: u64 = 256 * 1024 * 1024, secret = false;
     /// Seconds after which a request is cancelled with 503.
     request_timeout_secs: u64 = 30, secret = false;
     /// Seconds an API key found valid is trusted without reading it again. Revoking a key

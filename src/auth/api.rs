@@ -153,6 +153,7 @@ pub async fn authenticate(
             role,
         },
         csrf_token: Some(session.csrf_token.clone()),
+        branches: vec![],
     };
     Ok((principal, session))
 }
@@ -272,7 +273,8 @@ pub(crate) async fn create_api_key(
     let mut scopes = req.scopes.clone();
     scopes.sort();
     scopes.dedup();
-    let (_, creator_id, _) = ctx.principal.audit_actor();
+    // A key made by a key belongs to the person who made the first.
+    let creator_id = ctx.principal.person();
     let mut tx = app.db.begin().await?;
     let (id, secret) = api_keys::create(
         &mut tx,

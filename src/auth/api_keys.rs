@@ -1,5 +1,10 @@
 //! API keys for integrations: `lk_<id>_<secret>`, shown once, stored as a hash of the
 //! secret, scoped to a subset of its creator's permissions.
+//!
+//! A key acts for the person who made it (a key made by a key, for that key's maker):
+//! each time it is read, its scopes are narrowed to what that person's role allows
+//! now, it works only at their branches, and it stops working when they are
+//! deactivated. So demoting or deactivating someone takes the power of their keys too.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -30,10 +35,8 @@ pub struct ApiKey {
 
 #[derive(sqlx::FromRow)]
 struct KeyRow {
-    tenant_id: i64,
     id: i64,
     name: String,
-    secret_hash: String,
     scopes: String,
     created_by: i64,
     created_at: i64,
@@ -41,12 +44,13 @@ struct KeyRow {
     revoked_at: Option<i64>,
 }
 
+fn parse_scopes(scopes: &str) -> Vec<Permission> {
+    scopes.split(' ').filter_map(|s| s.parse().ok()).collect()
+}
+
 impl KeyRow {
     fn scopes(&self) -> Vec<Permission> {
-        self.scopes
-            .split(' ')
-            .filter_map(|s| s.parse().ok())
-            .collect()
+        parse_scopes(&self.scopes)
     }
 
     fn into_api(self) -> ApiKey {
@@ -62,8 +66,7 @@ impl KeyRow {
     }
 }
 
-const COLUMNS: &str =
-    "tenant_id, id, name, secret_hash, scopes, created_by, created_at, last_used_at, revoked_at";
+const COLUMNS: &str = "id, name, scopes, created_by, created_at, last_used_at, revoked_at";
 
 /// Create a key; returns its id and the full key (the only time it is visible).
 pub async fn create(
@@ -125,6 +128,14 @@ impl KeyCache {
         keys.remove(&id);
     }
 
+    /// Forget every key made by this staff member (their role, branches or status
+    /// changed): their next use reads what the person may do now.
+    pub fn forget_made_by(&self, tenant_id: i64, staff_id: i64) {
+        let mut keys = self.lock();
+        self.forgotten.fetch_add(1, Ordering::SeqCst);
+        keys.retain(|_, t| t.principal.tenant_id != tenant_id || t.principal.person() != staff_id);
+    }
+
     /// Taken before reading a key, given back to [`Self::put`].
     fn epoch(&self) -> u64 {
         self.forgotten.load(Ordering::SeqCst)
@@ -171,7 +182,22 @@ impl KeyCache {
     }
 }
 
-/// The principal of a valid, unrevoked key of an active tenant.
+/// A key with its maker's role and one of their branches (a row per branch).
+#[derive(sqlx::FromRow)]
+struct ResolvedRow {
+    tenant_id: i64,
+    id: i64,
+    name: String,
+    secret_hash: String,
+    scopes: String,
+    created_by: i64,
+    last_used_at: Option<i64>,
+    revoked_at: Option<i64>,
+    role: String,
+    branch_id: Option<i64>,
+}
+
+/// The principal of a valid, unrevoked key of an active tenant whose maker is active.
 pub async fn resolve(db: &Db, cache: &KeyCache, key: &str) -> sqlx::Result<Option<Principal>> {
     let Some((id, secret)) = key
         .strip_prefix("lk_")
@@ -187,36 +213,46 @@ pub async fn resolve(db: &Db, cache: &KeyCache, key: &str) -> sqlx::Result<Optio
         return Ok(held);
     }
     let epoch = cache.epoch();
-    let sql = format!(
-        "SELECT {} FROM api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE k.id = $1 AND t.status = 'active'",
-        COLUMNS
-            .split(", ")
-            .map(|c| format!("k.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    let row: Option<KeyRow> =
-        on_db!(db, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await)?;
-    let Some(row) = row else { return Ok(None) };
+    let rows: Vec<ResolvedRow> = on_db!(db, pool => sqlx::query_as(
+        "SELECT k.tenant_id, k.id, k.name, k.secret_hash, k.scopes, k.created_by, k.last_used_at,
+                k.revoked_at, s.role, sb.branch_id
+         FROM api_keys k
+         JOIN tenants t ON t.id = k.tenant_id
+         JOIN staff s ON s.tenant_id = k.tenant_id AND s.id = k.created_by
+         LEFT JOIN staff_branches sb ON sb.tenant_id = s.tenant_id AND sb.staff_id = s.id
+         WHERE k.id = $1 AND t.status = 'active' AND s.active = TRUE")
+        .bind(id).fetch_all(pool).await)?;
+    let Some(row) = rows.first() else {
+        return Ok(None);
+    };
     if row.revoked_at.is_some() || !constant_time_eq(&row.secret_hash, &secret_hash) {
         return Ok(None);
     }
+    let Ok(role) = row.role.parse::<super::Role>() else {
+        return Ok(None);
+    };
     // Record use at most once a minute, so reads do not turn into writes.
     let now = now_micros();
     if row.last_used_at.is_none_or(|t| now - t > 60_000_000) {
         on_db!(db, pool => sqlx::query("UPDATE api_keys SET last_used_at = $3 WHERE tenant_id = $1 AND id = $2")
             .bind(row.tenant_id).bind(row.id).bind(now).execute(pool).await.map(|r| r.rows_affected()))?;
     }
+    let scopes = parse_scopes(&row.scopes)
+        .into_iter()
+        .filter(|p| role.allows(*p))
+        .collect();
     let principal = Principal {
         tenant_id: row.tenant_id,
         actor: Actor::ApiKey {
             id: row.id,
-            scopes: row.scopes(),
-            name: row.name,
+            scopes,
+            name: row.name.clone(),
+            created_by: row.created_by,
         },
         csrf_token: None,
+        branches: rows.iter().filter_map(|r| r.branch_id).collect(),
     };
-    cache.put(epoch, row.id, row.secret_hash, principal.clone());
+    cache.put(epoch, row.id, row.secret_hash.clone(), principal.clone());
     Ok(Some(principal))
 }
 

@@ -3,7 +3,9 @@
 //! `http::authorize` and handed to handlers; handlers never parse credentials.
 //!
 //! Must never happen: a password or token stored in clear; a principal acting in
-//! another tenant; an API key with a permission its creator did not have.
+//! another tenant; an API key with a permission its creator does not have now; a
+//! principal granting a role or scope it does not hold; a staff member limited to some
+//! branches acting at another.
 
 pub mod api;
 pub mod api_keys;
@@ -31,10 +33,13 @@ pub enum Actor {
         name: String,
         role: Role,
     },
+    /// A key acts for the staff member who made it (directly, or through a key they
+    /// made): its scopes are what it was given and that person may still do.
     ApiKey {
         id: i64,
         name: String,
         scopes: Vec<Permission>,
+        created_by: i64,
     },
 }
 
@@ -45,6 +50,8 @@ pub struct Principal {
     pub actor: Actor,
     /// For a web session: the CSRF token the session was issued with.
     pub csrf_token: Option<String>,
+    /// The branches the staff member (for a key: its creator) works at; empty: all.
+    pub branches: Vec<i64>,
 }
 
 impl Principal {
@@ -68,6 +75,54 @@ impl Principal {
             Actor::Staff { id, .. } => Some(*id),
             Actor::ApiKey { .. } => None,
         }
+    }
+
+    /// The staff member this principal acts for: the person signed in, or a key's maker.
+    pub fn person(&self) -> i64 {
+        match &self.actor {
+            Actor::Staff { id, .. } => *id,
+            Actor::ApiKey { created_by, .. } => *created_by,
+        }
+    }
+
+    /// May this principal give `role` to someone (invite, change a role)? Only an owner
+    /// makes owners; anyone else may give a role only when it holds every permission
+    /// of that role itself (a key scoped to `staff.manage` alone can give none).
+    pub fn may_grant(&self, role: Role) -> bool {
+        match (self.role(), role) {
+            (Some(Role::Owner), _) => true,
+            (_, Role::Owner) => false,
+            _ => role.permissions().iter().all(|p| self.allows(*p)),
+        }
+    }
+
+    /// May this principal give someone these branches (empty: all)? One limited to some
+    /// branches gives only some of its own.
+    pub fn may_assign_branches(&self, branch_ids: &[i64]) -> bool {
+        self.branches.is_empty()
+            || (!branch_ids.is_empty() && branch_ids.iter().all(|b| self.branches.contains(b)))
+    }
+
+    /// Refuse acting at a branch this principal does not work at. A principal limited
+    /// to some branches must name one (`field` is the request's field).
+    pub fn check_branch(&self, branch_id: Option<i64>, field: &str) -> Result<(), ApiError> {
+        if self.branches.is_empty() || branch_id.is_some_and(|b| self.branches.contains(&b)) {
+            return Ok(());
+        }
+        let yours = self
+            .branches
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        Err(ApiError::field(
+            Code::Forbidden,
+            field,
+            match branch_id {
+                Some(b) => format!("you work at branches {yours}, not at branch {b}"),
+                None => format!("you work at branches {yours}: name one of them"),
+            },
+        ))
     }
 
     pub fn role(&self) -> Option<Role> {
@@ -152,5 +207,77 @@ impl From<&Principal> for Me {
             permissions: p.permissions(),
             csrf_token: p.csrf_token.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn staff(role: Role, branches: &[i64]) -> Principal {
+        Principal {
+            tenant_id: 1,
+            actor: Actor::Staff {
+                id: 2,
+                email: "a@b.co".into(),
+                name: "A".into(),
+                role,
+            },
+            csrf_token: None,
+            branches: branches.to_vec(),
+        }
+    }
+
+    fn key(scopes: &[Permission]) -> Principal {
+        Principal {
+            tenant_id: 1,
+            actor: Actor::ApiKey {
+                id: 3,
+                name: "k".into(),
+                scopes: scopes.to_vec(),
+                created_by: 2,
+            },
+            csrf_token: None,
+            branches: vec![],
+        }
+    }
+
+    #[test]
+    fn only_owners_make_owners_and_others_give_only_what_they_hold() {
+        assert!(staff(Role::Owner, &[]).may_grant(Role::Owner));
+        assert!(!staff(Role::Admin, &[]).may_grant(Role::Owner));
+        assert!(staff(Role::Admin, &[]).may_grant(Role::Admin));
+        assert!(staff(Role::Admin, &[]).may_grant(Role::Cashier));
+        assert!(!staff(Role::Manager, &[]).may_grant(Role::Admin));
+        // A key scoped to managing staff holds none of a cashier's permissions.
+        let staff_manager = key(&[Permission::StaffManage]);
+        assert!(Role::ALL.iter().all(|r| !staff_manager.may_grant(*r)));
+        let all = key(Permission::ALL);
+        assert!(all.may_grant(Role::Admin) && !all.may_grant(Role::Owner));
+        let cashier_like = key(Role::Cashier.permissions());
+        assert!(cashier_like.may_grant(Role::Cashier) && !cashier_like.may_grant(Role::Manager));
+    }
+
+    #[test]
+    fn a_principal_limited_to_branches_acts_and_assigns_only_there() {
+        let anywhere = staff(Role::Cashier, &[]);
+        assert!(anywhere.check_branch(None, "branch_id").is_ok());
+        assert!(anywhere.check_branch(Some(9), "branch_id").is_ok());
+        let at_one = staff(Role::Cashier, &[1]);
+        assert!(at_one.check_branch(Some(1), "branch_id").is_ok());
+        let e = at_one.check_branch(Some(2), "branch_id").unwrap_err();
+        assert_eq!(
+            (e.code, e.field.as_deref()),
+            (Code::Forbidden, Some("branch_id"))
+        );
+        assert!(at_one.check_branch(None, "branch_id").is_err());
+        let manager = staff(Role::Manager, &[1, 2]);
+        assert!(manager.may_assign_branches(&[2]));
+        assert!(!manager.may_assign_branches(&[3]));
+        assert!(
+            !manager.may_assign_branches(&[]),
+            "empty means every branch"
+        );
+        assert!(anywhere.may_assign_branches(&[]));
     }
 }

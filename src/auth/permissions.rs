@@ -144,16 +144,6 @@ impl Role {
     pub fn allows(self, permission: Permission) -> bool {
         self.permissions().contains(&permission)
     }
-
-    /// May a staff member with this role give `other` to someone (invite, change role)?
-    /// Only an owner makes owners; otherwise a role can hand out what it can do itself.
-    pub fn may_grant(self, other: Role) -> bool {
-        match (self, other) {
-            (Role::Owner, _) => true,
-            (_, Role::Owner) => false,
-            _ => other.permissions().iter().all(|p| self.allows(*p)),
-        }
-    }
 }
 
 impl FromStr for Role {
@@ -176,14 +166,6 @@ mod tests {
         assert!(Permission::ALL.iter().all(|p| Role::Owner.allows(*p)));
         assert!(!Role::Cashier.allows(Permission::StaffManage));
         assert!(!Role::Analyst.allows(Permission::BranchesManage));
-    }
-
-    #[test]
-    fn only_owners_make_owners() {
-        assert!(Role::Owner.may_grant(Role::Owner));
-        assert!(!Role::Admin.may_grant(Role::Owner));
-        assert!(Role::Admin.may_grant(Role::Cashier));
-        assert!(!Role::Manager.may_grant(Role::Admin));
     }
 
     #[test]

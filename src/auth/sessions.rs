@@ -36,6 +36,7 @@ pub async fn create(
     })
 }
 
+/// A session with its staff member and one of their branches (a row per branch).
 #[derive(sqlx::FromRow)]
 struct SessionRow {
     tenant_id: i64,
@@ -44,18 +45,21 @@ struct SessionRow {
     email: String,
     name: String,
     role: String,
+    branch_id: Option<i64>,
 }
 
 /// The principal of a live session of an active staff member in an active tenant.
 pub async fn resolve(db: &Db, token: &str) -> sqlx::Result<Option<Principal>> {
-    let row: Option<SessionRow> = on_db!(db, pool => sqlx::query_as(
-        "SELECT s.tenant_id, s.staff_id, s.csrf_token, st.email, st.name, st.role
+    let rows: Vec<SessionRow> = on_db!(db, pool => sqlx::query_as(
+        "SELECT s.tenant_id, s.staff_id, s.csrf_token, st.email, st.name, st.role, sb.branch_id
          FROM sessions s
          JOIN staff st ON st.tenant_id = s.tenant_id AND st.id = s.staff_id
          JOIN tenants t ON t.id = s.tenant_id
+         LEFT JOIN staff_branches sb ON sb.tenant_id = st.tenant_id AND sb.staff_id = st.id
          WHERE s.token_hash = $1 AND s.expires_at > $2 AND st.active = TRUE AND t.status = 'active'")
-        .bind(token_hash(token)).bind(now_micros()).fetch_optional(pool).await)?;
-    Ok(row.and_then(|r| {
+        .bind(token_hash(token)).bind(now_micros()).fetch_all(pool).await)?;
+    let branches = rows.iter().filter_map(|r| r.branch_id).collect();
+    Ok(rows.into_iter().next().and_then(|r| {
         let role: Role = r.role.parse().ok()?;
         Some(Principal {
             tenant_id: r.tenant_id,
@@ -66,6 +70,7 @@ pub async fn resolve(db: &Db, token: &str) -> sqlx::Result<Option<Principal>> {
                 role,
             },
             csrf_token: Some(r.csrf_token),
+            branches,
         })
     }))
 }

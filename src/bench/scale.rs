@@ -195,11 +195,23 @@ async fn create_shop(db: &Db) -> anyhow::Result<Shop> {
     })
 }
 
-/// A new API key for the lookups by phone.
+/// A new API key for the lookups by phone, made by an analyst of the bench's own (a
+/// key acts for a person), who has no password and cannot sign in.
 async fn lookup_key(tx: &mut Tx, tenant_id: i64) -> anyhow::Result<String> {
     let permissions = [Permission::MembersRead];
+    let email = format!("bench-{}@scale.invalid", crate::ids::next_id());
+    let analyst = crate::staff::store::insert_staff(
+        tx,
+        tenant_id,
+        &email,
+        "Scale bench",
+        crate::auth::Role::Analyst,
+        "",
+        &[],
+    )
+    .await?;
     let (_, key) =
-        crate::auth::api_keys::create(tx, tenant_id, "scale bench", &permissions, 0).await?;
+        crate::auth::api_keys::create(tx, tenant_id, "scale bench", &permissions, analyst).await?;
     Ok(key)
 }
 

@@ -15,7 +15,7 @@ use super::store::{
 use super::{PurchaseInput, PurchaseOutcome, RefundInput, RefundResult};
 use crate::app::AppState;
 use crate::audit::{self, ActorRef, Change};
-use crate::auth::Ctx;
+use crate::auth::{Ctx, Principal};
 use crate::error::{ApiError, ApiResult, Code};
 use crate::http::json::JsonBody;
 use crate::http::query::{Page, PageParams, PathId, QueryParams};
@@ -145,7 +145,7 @@ async fn record_purchase(
     ctx: Ctx,
     JsonBody(req): JsonBody<PurchaseRequest>,
 ) -> ApiResult<(StatusCode, Json<PurchaseOutcome>)> {
-    let input = check_purchase(ctx.tenant_id(), req)?;
+    let input = check_purchase(&ctx.principal, req)?;
     let (kind, id, label) = actor_ref(&ctx);
     let actor = ActorRef {
         kind,
@@ -188,18 +188,18 @@ fn under(path: &str, e: ApiError) -> ApiError {
 }
 
 /// Check a purchase request's fields (its member and branch are checked when recorded).
-fn check_purchase(tenant: i64, req: PurchaseRequest) -> ApiResult<PurchaseInput> {
-    check_purchases(tenant, vec![req], |_| String::new())
+fn check_purchase(principal: &Principal, req: PurchaseRequest) -> ApiResult<PurchaseInput> {
+    check_purchases(principal, vec![req], |_| String::new())
         .pop()
         .expect("one answer per request")
 }
 
-/// Check many purchase requests' fields. Their members and branches are checked when
-/// recorded, where the writer checks a whole group's with one query each.
-/// `path(i)` prefixes the field names in the i-th request's errors (`purchases[3].` in a
-/// batch).
+/// Check many purchase requests' fields, and that the caller works at their branches.
+/// Their members and branches are checked when recorded, where the writer checks a
+/// whole group's with one query each. `path(i)` prefixes the field names in the i-th
+/// request's errors (`purchases[3].` in a batch).
 fn check_purchases(
-    tenant: i64,
+    principal: &Principal,
     reqs: Vec<PurchaseRequest>,
     path: impl Fn(usize) -> String,
 ) -> Vec<ApiResult<PurchaseInput>> {
@@ -209,6 +209,9 @@ fn check_purchases(
         .map(|(i, req)| {
             let path = path(i);
             let at = |e: ApiError| under(&path, e);
+            principal
+                .check_branch(req.branch_id, "branch_id")
+                .map_err(at)?;
             let amount = amount_in_range("amount_satang", req.amount_satang, 1).map_err(at)?;
             let receipt = crate::types::text(&req.receipt, "receipt", 1, 64)
                 .map_err(|e| at(ApiError::invalid("receipt", e)))?;
@@ -223,7 +226,7 @@ fn check_purchases(
             validate_items(&req.items, amount)
                 .map_err(|(field, msg)| at(ApiError::invalid(field, msg)))?;
             Ok(PurchaseInput {
-                tenant_id: tenant,
+                tenant_id: principal.tenant_id,
                 member_id: req.member_id,
                 amount_satang: amount,
                 receipt,
@@ -290,14 +293,15 @@ async fn record_purchase_batch(
             "a batch records purchases; send a dry run alone",
         ));
     }
-    let tenant = ctx.tenant_id();
     let (kind, id, label) = actor_ref(&ctx);
     let actor = ActorRef {
         kind,
         id: Some(id),
         label: &label,
     };
-    let checked = check_purchases(tenant, batch.purchases, |i| format!("purchases[{i}]."));
+    let checked = check_purchases(&ctx.principal, batch.purchases, |i| {
+        format!("purchases[{i}].")
+    });
     // Everything checked is queued at once, so the writers commit it in a few groups.
     let answers =
         futures_util::future::join_all(checked.into_iter().enumerate().map(|(i, input)| {
@@ -716,6 +720,7 @@ async fn create_claim(
     JsonBody(req): JsonBody<ClaimRequest>,
 ) -> ApiResult<(StatusCode, Json<super::claims::NewClaim>)> {
     let amount = amount_in_range("amount_satang", req.amount_satang, 1)?;
+    ctx.principal.check_branch(req.branch_id, "branch_id")?;
     let minutes = req.valid_minutes.unwrap_or(10);
     if !(1..=1440).contains(&minutes) {
         return Err(ApiError::invalid(

@@ -78,7 +78,12 @@ fn seal(
 }
 
 impl MemberFields {
-    async fn into_changes(self, app: &AppState, tenant_id: i64) -> ApiResult<ProfileChanges> {
+    async fn into_changes(self, app: &AppState, ctx: &Ctx) -> ApiResult<ProfileChanges> {
+        let tenant_id = ctx.tenant_id();
+        if self.join_branch_id.is_some() {
+            ctx.principal
+                .check_branch(self.join_branch_id, "join_branch_id")?;
+        }
         if let Some(a) = &self.attributes {
             check_attributes(a).map_err(|e| ApiError::invalid("attributes", e))?;
         }
@@ -137,7 +142,7 @@ async fn create_member(
         .clone()
         .ok_or_else(|| ApiError::field(Code::MissingField, "phone", "phone is required"))?;
     let national_id = req.national_id.clone();
-    let mut changes = req.into_changes(&app, ctx.tenant_id()).await?;
+    let mut changes = req.into_changes(&app, &ctx).await?;
     let mut tx = app.db.begin().await?;
     let new = NewMember {
         phone: &phone,
@@ -210,7 +215,7 @@ async fn update_member(
     JsonBody(req): JsonBody<MemberFields>,
 ) -> ApiResult<Json<Member>> {
     let national_id = req.national_id.clone();
-    let mut changes = req.into_changes(&app, ctx.tenant_id()).await?;
+    let mut changes = req.into_changes(&app, &ctx).await?;
     changes.national_id = seal(&app, ctx.tenant_id(), id, &national_id);
     let mut tx = app.db.begin().await?;
     let found = match store::update(&mut tx, ctx.tenant_id(), id, &changes).await {

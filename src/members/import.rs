@@ -9,11 +9,11 @@
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
-use std::io::Read;
 use std::path::Path;
 
 use serde::Serialize;
 
+pub use super::import_file::{BATCH_ROWS, Batch, FileError, read_file};
 use super::model::{Birthday, Gender, Phone};
 use crate::store::BatchSizer;
 use crate::types::Email;
@@ -212,7 +212,12 @@ pub fn parse_row(h: &Headers, row: u64, cells: &[String]) -> Result<ImportRow, V
         errors.push(RowError {
             row,
             column: c.name().into(),
-            value: cell(c).chars().take(100).collect(),
+            // The report stores the value: a control character (a NUL) would not store.
+            value: cell(c)
+                .chars()
+                .take(100)
+                .map(|ch| if ch.is_control() { '\u{fffd}' } else { ch })
+                .collect(),
             reason,
         })
     };
@@ -285,211 +290,6 @@ pub fn parse_row(h: &Headers, row: u64, cells: &[String]) -> Result<ImportRow, V
         }),
         _ => Err(errors),
     }
-}
-
-/// A file that cannot be imported at all.
-#[derive(Debug, thiserror::Error)]
-pub enum FileError {
-    #[error("{0}")]
-    Invalid(String),
-    #[error("reading the file: {0}")]
-    Io(#[from] std::io::Error),
-}
-
-/// Rows of a file, in batches, with how many bytes of it were read so far.
-pub struct Batch {
-    pub rows: Vec<(u64, Vec<String>)>,
-    pub bytes_read: u64,
-}
-
-pub const BATCH_ROWS: usize = 1000;
-
-/// Is this (start of a) file UTF-8? Anything else is taken as Windows-874 / TIS-620,
-/// the encoding of old Thai POS exports.
-fn looks_utf8(sample: &[u8]) -> bool {
-    match std::str::from_utf8(sample) {
-        Ok(_) => true,
-        // A multi-byte character cut at the end of the sample is still UTF-8.
-        Err(e) => e.error_len().is_none(),
-    }
-}
-
-struct Counting<R> {
-    inner: R,
-    count: std::sync::Arc<std::sync::atomic::AtomicU64>,
-}
-
-impl<R: Read> Read for Counting<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.count
-            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
-        Ok(n)
-    }
-}
-
-/// Read a CSV or XLSX file (by extension) and call `send` with batches of rows; the
-/// first row is the header. Runs on a blocking thread. `send` returns false to stop.
-pub fn read_file(path: &Path, mut send: impl FnMut(Result<Batch, FileError>) -> bool) {
-    let is_xlsx = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| e.eq_ignore_ascii_case("xlsx"));
-    let result = if is_xlsx {
-        read_xlsx(path, &mut send)
-    } else {
-        read_csv(path, &mut send)
-    };
-    if let Err(e) = result {
-        send(Err(e));
-    }
-}
-
-fn read_csv(
-    path: &Path,
-    send: &mut impl FnMut(Result<Batch, FileError>) -> bool,
-) -> Result<(), FileError> {
-    let mut file = std::fs::File::open(path)?;
-    let mut sample = vec![0u8; 64 * 1024];
-    let n = file.read(&mut sample)?;
-    sample.truncate(n);
-    if n == 0 {
-        return Err(FileError::Invalid("the file is empty".into()));
-    }
-    if sample.starts_with(b"PK\x03\x04") {
-        return Err(FileError::Invalid(
-            "this looks like an XLSX workbook; give the file the .xlsx extension".into(),
-        ));
-    }
-    let encoding = if looks_utf8(&sample) {
-        encoding_rs::UTF_8
-    } else {
-        encoding_rs::WINDOWS_874
-    };
-    let file = std::fs::File::open(path)?;
-    let count = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let counted = Counting {
-        inner: std::io::BufReader::with_capacity(256 * 1024, file),
-        count: count.clone(),
-    };
-    // Strips a BOM, converts Windows-874 to UTF-8 as it streams.
-    let decoded = encoding_rs_io::DecodeReaderBytesBuilder::new()
-        .encoding(Some(encoding))
-        .bom_override(true)
-        .build(counted);
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(decoded);
-    let mut batch = Vec::with_capacity(BATCH_ROWS);
-    let mut row_no = 0u64;
-    for record in reader.records() {
-        let record = record.map_err(|e| match e.kind() {
-            csv::ErrorKind::Io(_) => FileError::Invalid(format!("reading row {}: {e}", row_no + 1)),
-            _ => FileError::Invalid(format!("row {} is not valid CSV: {e}", row_no + 1)),
-        })?;
-        row_no += 1;
-        batch.push((row_no, record.iter().map(str::to_string).collect()));
-        if batch.len() == BATCH_ROWS
-            && !send(Ok(Batch {
-                rows: std::mem::take(&mut batch),
-                bytes_read: count.load(std::sync::atomic::Ordering::Relaxed),
-            }))
-        {
-            return Ok(());
-        }
-    }
-    if row_no == 0 {
-        return Err(FileError::Invalid("the file is empty".into()));
-    }
-    send(Ok(Batch {
-        rows: batch,
-        bytes_read: count.load(std::sync::atomic::Ordering::Relaxed),
-    }));
-    Ok(())
-}
-
-fn cell_text(v: &calamine::DataRef<'_>) -> String {
-    use calamine::DataRef;
-    match v {
-        DataRef::Int(i) => i.to_string(),
-        DataRef::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
-        DataRef::Float(f) => f.to_string(),
-        DataRef::String(s) | DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => s.clone(),
-        DataRef::SharedString(s) => s.to_string(),
-        DataRef::Bool(b) => b.to_string(),
-        DataRef::DateTime(d) => {
-            // Excel serial days since 1899-12-30.
-            let days = d.as_f64().floor() as i64;
-            jiff::civil::date(1899, 12, 30)
-                .checked_add(jiff::Span::new().days(days))
-                .map(|d| d.to_string())
-                .unwrap_or_default()
-        }
-        DataRef::Error(e) => format!("#{e:?}"),
-        DataRef::Empty => String::new(),
-    }
-}
-
-fn read_xlsx(
-    path: &Path,
-    send: &mut impl FnMut(Result<Batch, FileError>) -> bool,
-) -> Result<(), FileError> {
-    use calamine::Reader;
-    let bytes_total = std::fs::metadata(path)?.len();
-    let mut book: calamine::Xlsx<_> = calamine::open_workbook(path)
-        .map_err(|e| FileError::Invalid(format!("not a readable XLSX workbook: {e}")))?;
-    let sheet = book
-        .sheet_names()
-        .first()
-        .cloned()
-        .ok_or_else(|| FileError::Invalid("the workbook has no sheet".into()))?;
-    let mut cells = book
-        .worksheet_cells_reader(&sheet)
-        .map_err(|e| FileError::Invalid(format!("reading sheet {sheet:?}: {e}")))?;
-    let mut batch = Vec::with_capacity(BATCH_ROWS);
-    let mut current: Option<(u32, Vec<String>)> = None;
-    let mut rows_seen = 0u64;
-    // Rows are numbered as the spreadsheet shows them (calamine counts from 0).
-    let flush = |row: (u32, Vec<String>), batch: &mut Vec<(u64, Vec<String>)>| {
-        batch.push((u64::from(row.0) + 1, row.1))
-    };
-    while let Some(cell) = cells
-        .next_cell()
-        .map_err(|e| FileError::Invalid(format!("reading sheet {sheet:?}: {e}")))?
-    {
-        let (r, c) = cell.get_position();
-        if current.as_ref().is_some_and(|(cr, _)| *cr != r) {
-            flush(current.take().expect("checked"), &mut batch);
-            rows_seen += 1;
-            if batch.len() >= BATCH_ROWS
-                && !send(Ok(Batch {
-                    rows: std::mem::take(&mut batch),
-                    bytes_read: 0,
-                }))
-            {
-                return Ok(());
-            }
-        }
-        let entry = current.get_or_insert_with(|| (r, Vec::new()));
-        let c = c as usize;
-        if entry.1.len() <= c {
-            entry.1.resize(c + 1, String::new());
-        }
-        entry.1[c] = cell_text(cell.get_value());
-    }
-    if let Some(row) = current.take() {
-        flush(row, &mut batch);
-        rows_seen += 1;
-    }
-    if rows_seen == 0 {
-        return Err(FileError::Invalid("the sheet is empty".into()));
-    }
-    send(Ok(Batch {
-        rows: batch,
-        bytes_read: bytes_total,
-    }));
-    Ok(())
 }
 
 #[cfg(test)]
@@ -624,16 +424,6 @@ mod tests {
         assert_eq!(key("081-234-5678"), 66_812_345_678);
         assert_ne!(key("081-234-5678"), key("081-234-5679"));
         assert_ne!(key("02-123-4567"), key("+1 650 253 0000"));
-    }
-
-    #[test]
-    fn utf8_detection_tolerates_a_cut_character() {
-        let thai = "ชื่อ".as_bytes();
-        assert!(looks_utf8(&thai[..thai.len() - 1]));
-        assert!(
-            !looks_utf8(&[0xca, 0xc1, 0xb7, 0xd2, 0xc2]),
-            "Windows-874 bytes"
-        );
     }
 }
 
@@ -829,13 +619,13 @@ impl Checker {
             bytes_read: batch.bytes_read,
         };
         for (row, cells) in batch.rows {
+            if cells.iter().all(|c| c.trim().is_empty()) {
+                continue;
+            }
             let Some(h) = &self.headers else {
                 self.headers = Some(map_headers(&cells)?);
                 continue;
             };
-            if cells.iter().all(|c| c.trim().is_empty()) {
-                continue;
-            }
             out.rows += 1;
             match parse_row(h, row, &cells) {
                 Ok(r) => match self.seen.entry(phone_key(&r.phone)) {

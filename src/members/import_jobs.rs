@@ -174,6 +174,9 @@ async fn start_import(
             ));
         }
     };
+    if p.branch_id.is_some() {
+        ctx.principal.check_branch(p.branch_id, "branch_id")?;
+    }
     if let Some(b) = p.branch_id
         && crate::tenants::store::get_branch(&app.db, ctx.tenant_id(), b)
             .await?

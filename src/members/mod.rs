@@ -7,6 +7,7 @@
 pub mod api;
 pub mod consent;
 pub mod import;
+pub mod import_file;
 pub mod import_jobs;
 pub mod model;
 pub mod portal;

@@ -601,6 +601,8 @@ async fn use_coupon(
     ctx: Ctx,
     JsonBody(req): JsonBody<CouponUse>,
 ) -> ApiResult<Json<Redemption>> {
+    ctx.principal
+        .check_branch(Some(req.branch_id), "branch_id")?;
     match crate::tenants::store::get_branch(&app.db, ctx.tenant_id(), req.branch_id).await? {
         Some(b) if b.active => {}
         _ => {

@@ -59,14 +59,6 @@ async fn get_staff(
         .ok_or_else(|| ApiError::not_found("staff member"))
 }
 
-/// May this principal hand out `role`? API keys act like admins here: never owners.
-fn may_grant(p: &Principal, role: Role) -> bool {
-    match p.role() {
-        Some(own) => own.may_grant(role),
-        None => Role::Admin.may_grant(role),
-    }
-}
-
 /// Check that every id is a branch of this shop; names the first that is not.
 async fn check_branches(app: &AppState, tenant_id: i64, ids: &[i64]) -> ApiResult<Vec<i64>> {
     let found = tenant_store::existing_branch_ids(&app.db, tenant_id, ids).await?;
@@ -108,19 +100,36 @@ async fn update_staff(
         .ok_or_else(|| ApiError::not_found("staff member"))?;
     let changes_access = req.role.is_some_and(|r| r != current.role)
         || req.active.is_some_and(|a| a != current.active);
-    if (changes_access || req.branch_ids.is_some()) && !may_grant(&ctx.principal, current.role) {
+    if (changes_access || req.branch_ids.is_some()) && !ctx.principal.may_grant(current.role) {
         return Err(ApiError::forbidden(format!(
             "you cannot change a staff member with the role {}",
             current.role.as_str()
         )));
     }
     if let Some(role) = req.role
-        && !may_grant(&ctx.principal, role)
+        && !ctx.principal.may_grant(role)
     {
         return Err(ApiError::field(
             Code::Forbidden,
             "role",
             format!("you cannot give the role {}", role.as_str()),
+        ));
+    }
+    let branches_asked = req.branch_ids.as_deref();
+    if (changes_access || branches_asked.is_some())
+        && !ctx.principal.may_assign_branches(&current.branch_ids)
+    {
+        return Err(ApiError::forbidden(
+            "you cannot change a staff member who works at branches you do not",
+        ));
+    }
+    if let Some(ids) = branches_asked
+        && !ctx.principal.may_assign_branches(ids)
+    {
+        return Err(ApiError::field(
+            Code::Forbidden,
+            "branch_ids",
+            "you can give only branches you work at yourself",
         ));
     }
     if changes_access && ctx.principal.staff_id() == Some(id) {
@@ -168,6 +177,8 @@ async fn update_staff(
     )
     .await?;
     tx.commit().await?;
+    // Their keys may do less now (or nothing): read them again at their next use.
+    app.api_keys.forget_made_by(ctx.tenant_id(), id);
     get_staff(State(app), ctx, PathId(id)).await
 }
 
@@ -222,11 +233,18 @@ pub(crate) async fn create_invitation(
     ctx: Ctx,
     JsonBody(req): JsonBody<NewInvitationRequest>,
 ) -> ApiResult<(StatusCode, Json<InvitationCreated>)> {
-    if !may_grant(&ctx.principal, req.role) {
+    if !ctx.principal.may_grant(req.role) {
         return Err(ApiError::field(
             Code::Forbidden,
             "role",
             format!("you cannot give the role {}", req.role.as_str()),
+        ));
+    }
+    if !ctx.principal.may_assign_branches(&req.branch_ids) {
+        return Err(ApiError::field(
+            Code::Forbidden,
+            "branch_ids",
+            "you can give only branches you work at yourself",
         ));
     }
     let branch_ids = check_branches(&app, ctx.tenant_id(), &req.branch_ids).await?;
@@ -238,7 +256,7 @@ pub(crate) async fn create_invitation(
         ));
     }
     let token = secrets::random_token();
-    let (_, inviter, _) = ctx.principal.audit_actor();
+    let inviter = ctx.principal.person();
     let expires_at = now_micros() + app.settings.invitation_hours as i64 * 3_600_000_000;
     let mut tx = app.db.begin().await?;
     let new = NewInvitation {
@@ -436,6 +454,7 @@ pub async fn accept(
             role,
         },
         csrf_token: Some(session.csrf_token.clone()),
+        branches: branch_ids,
     };
     Ok((principal, session))
 }

@@ -162,6 +162,7 @@ pub async fn create_shop(
             role: Role::Owner,
         },
         csrf_token: Some(session.csrf_token.clone()),
+        branches: vec![],
     };
     Ok((tenant, principal, session))
 }

@@ -210,17 +210,8 @@ pub async fn branches_for(app: &AppState, p: &Principal) -> Vec<crate::tenants::
     let all = crate::tenants::store::list_branches(&app.db, p.tenant_id, i64::MAX, 500)
         .await
         .unwrap_or_default();
-    let assigned = match p.staff_id() {
-        Some(id) => crate::staff::store::get_staff(&app.db, p.tenant_id, id)
-            .await
-            .ok()
-            .flatten()
-            .map(|s| s.branch_ids)
-            .unwrap_or_default(),
-        None => vec![],
-    };
     all.into_iter()
-        .filter(|b| b.active && (assigned.is_empty() || assigned.contains(&b.id)))
+        .filter(|b| b.active && (p.branches.is_empty() || p.branches.contains(&b.id)))
         .collect()
 }
 

@@ -18,5 +18,6 @@ mod pages;
 mod rewards;
 mod rules;
 mod scale;
+mod security;
 mod signup;
 mod tiers;

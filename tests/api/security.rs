@@ -1,0 +1,401 @@
+//! What an attacker, a broken client or a crash tried, and what Loyal does instead.
+//! Each test is a defect that was found once, written so that it fails without its fix.
+
+use serde_json::json;
+
+use crate::db_test;
+use crate::helpers::{PASSWORD, TestApp, User, invitation_token};
+use crate::imports::{finished, upload, workbook};
+
+/// A sheet whose header names the phone column and whose second row holds `cell`.
+fn sheet_with_cell(cell: &str, text: &str) -> String {
+    format!(
+        r#"<row r="1"><c r="A1" t="inlineStr"><is><t>phone</t></is></c></row><row r="2"><c r="{cell}" t="inlineStr"><is><t>{text}</t></is></c></row>"#
+    )
+}
+
+db_test!(
+    a_cashiers_hostile_workbook_is_refused_and_the_server_stays_up,
+    |app| {
+        let owner = app.signup("kafe").await;
+        let cashier = app.hire(&owner, "kafe", "cashier").await;
+        // Cell references far past the last column (XFD) or row: the 4,028,261,718th
+        // column, one past what 32 bits hold, one column and one row too far.
+        for cell in ["LZZZZZZ2", "ZZZZZZZ2", "XFE2", "A1048577"] {
+            let book = workbook(&sheet_with_cell(cell, "0812345678"), None);
+            let job = finished(&cashier, &upload(&cashier, "format=xlsx", book).await.body).await;
+            assert_eq!(job["status"], "failed", "{cell}: {job}");
+            let error = job["error"].as_str().unwrap_or_default();
+            assert!(
+                error.contains("outside a workbook's columns A to XFD")
+                    || error.contains("a cell reference is out of range"),
+                "{cell}: {error}"
+            );
+        }
+        // A zip bomb: 70 MiB of one shared string, compressed to a few kilobytes.
+        let bomb = workbook(
+            r#"<row r="1"><c r="A1" t="s"><v>0</v></c></row>"#,
+            Some(&format!("<si><t>{}</t></si>", "a".repeat(70 * 1024 * 1024))),
+        );
+        assert!(bomb.len() < 200 * 1024, "{} bytes", bomb.len());
+        let job = finished(&cashier, &upload(&cashier, "format=xlsx", bomb).await.body).await;
+        assert_eq!(job["status"], "failed", "{job}");
+        assert!(
+            job["error"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("text is larger than 64 MiB once unzipped"),
+            "{job}"
+        );
+        // One cell longer than a spreadsheet's cells can be.
+        let long = workbook(&sheet_with_cell("A2", &"9".repeat(40_000)), None);
+        let job = finished(&cashier, &upload(&cashier, "format=xlsx", long).await.body).await;
+        assert_eq!(
+            job["error"], "cell A2 holds 40000 characters; a cell holds at most 32767",
+            "{job}"
+        );
+        // The server still serves, and a good workbook still imports.
+        let good = workbook(&sheet_with_cell("A2", "0812345678"), None);
+        let job = finished(&cashier, &upload(&cashier, "format=xlsx", good).await.body).await;
+        assert_eq!(
+            (job["status"].as_str(), job["counts"]["imported"].as_u64()),
+            (Some("done"), Some(1)),
+            "{job}"
+        );
+    }
+);
+
+db_test!(
+    import_errors_name_the_row_a_spreadsheet_shows_after_blank_lines,
+    |app| {
+        let owner = app.signup("kafe").await;
+        let csv = "phone,full_name\n\n0812345678,Mali\n\n0899,Bad\n\"0823456789\",\"two\nlines\"\n12,Bad too\n";
+        let job = finished(
+            &owner,
+            &upload(&owner, "format=csv", csv.as_bytes().to_vec())
+                .await
+                .body,
+        )
+        .await;
+        assert_eq!(job["status"], "done", "{job}");
+        let errors = owner
+            .get(&format!("/api/v1/members/imports/{}/errors", job["id"]))
+            .await
+            .body;
+        let rows: Vec<i64> = errors["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["row"].as_i64().unwrap())
+            .collect();
+        // Row 6 is one row over two lines (its name may not hold a line break).
+        assert_eq!(rows, vec![5, 6, 7], "{errors}");
+        // A NUL in a cell is reported (shown replaced), not lost.
+        let job = finished(
+            &owner,
+            &upload(&owner, "format=csv", b"phone\n08\x001\n".to_vec())
+                .await
+                .body,
+        )
+        .await;
+        let errors = owner
+            .get(&format!("/api/v1/members/imports/{}/errors", job["id"]))
+            .await
+            .body;
+        assert_eq!(errors["items"][0]["value"], "08\u{fffd}1", "{errors}");
+    }
+);
+
+/// Invite someone with `role` at `branches` and accept; returns them signed in.
+async fn hire_at(app: &TestApp, by: &User, role: &str, branches: &[i64]) -> User {
+    let email = format!(
+        "{role}-{}@kafe.test",
+        branches.iter().sum::<i64>() % 100_000
+    );
+    let inv = by
+        .post(
+            "/api/v1/invitations",
+            json!({"email": email, "role": role, "branch_ids": branches}),
+        )
+        .await;
+    assert_eq!(inv.status, 201, "{}", inv.body);
+    let mut user = app.anonymous();
+    let res = user
+        .post(
+            &format!(
+                "/api/v1/invitation-tokens/{}/accept",
+                invitation_token(&inv)
+            ),
+            json!({"name": "Someone", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    user.csrf = res.body["csrf_token"].as_str().map(String::from);
+    user.me = res.body.clone();
+    user
+}
+
+/// A new API key with these scopes, made by `by`.
+async fn key(app: &TestApp, by: &User, scopes: &[&str]) -> User {
+    let res = by
+        .post(
+            "/api/v1/api-keys",
+            json!({"name": "integration", "scopes": scopes}),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    app.with_key(res.body["secret"].as_str().unwrap())
+}
+
+db_test!(
+    a_key_scoped_to_staff_management_cannot_make_an_admin,
+    |app| {
+        let owner = app.signup("kafe").await;
+        let cashier = app.hire(&owner, "kafe", "cashier").await;
+        let staff_key = key(&app, &owner, &["staff.manage"]).await;
+        // Neither an admin (then accepting anonymously and minting an all-scopes key) nor
+        // even a cashier: the key holds none of their permissions.
+        for role in ["admin", "manager", "cashier", "owner"] {
+            let res = staff_key
+                .post(
+                    "/api/v1/invitations",
+                    json!({"email": format!("{role}@x.test"), "role": role}),
+                )
+                .await;
+            assert_eq!(
+                (res.status, res.field()),
+                (403, "role"),
+                "{role}: {}",
+                res.body
+            );
+        }
+        let res = staff_key
+            .patch(
+                &format!("/api/v1/staff/{}", cashier.id()),
+                json!({"role": "admin"}),
+            )
+            .await;
+        assert_eq!(res.status, 403, "{}", res.body);
+        let me = cashier.get("/api/v1/me").await;
+        assert_eq!(me.body["role"], "cashier", "{}", me.body);
+        // A key holding everything an admin may do gives admin, never owner.
+        let permissions = owner.get("/api/v1/me").await.body["permissions"].clone();
+        let all: Vec<&str> = permissions
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_str().unwrap())
+            .collect();
+        let full_key = key(&app, &owner, &all).await;
+        let res = full_key
+            .post(
+                "/api/v1/invitations",
+                json!({"email": "a@x.test", "role": "admin"}),
+            )
+            .await;
+        assert_eq!(res.status, 201, "{}", res.body);
+        let res = full_key
+            .post(
+                "/api/v1/invitations",
+                json!({"email": "o@x.test", "role": "owner"}),
+            )
+            .await;
+        assert_eq!(res.status, 403, "{}", res.body);
+    }
+);
+
+db_test!(a_keys_power_is_its_makers_power_now, |app| {
+    let owner = app.signup("kafe").await;
+    let admin = app.hire(&owner, "kafe", "admin").await;
+    let m = owner
+        .post(
+            "/api/v1/members",
+            json!({"phone": "0812345678", "national_id": "1-1017-00203-45-0"}),
+        )
+        .await
+        .body["id"]
+        .as_i64()
+        .unwrap();
+    let k = key(
+        &app,
+        &admin,
+        &[
+            "members.read",
+            "members.sensitive",
+            "staff.manage",
+            "points.earn",
+        ],
+    )
+    .await;
+    assert_eq!(
+        k.get(&format!("/api/v1/members/{m}/national-id"))
+            .await
+            .status,
+        200
+    );
+    let res = k
+        .post(
+            "/api/v1/invitations",
+            json!({"email": "c1@x.test", "role": "analyst"}),
+        )
+        .await;
+    assert_eq!(
+        res.status, 403,
+        "an analyst reads reports the key cannot: {}",
+        res.body
+    );
+    // A key made by the key belongs to the admin too.
+    let res = admin
+        .post(
+            "/api/v1/api-keys",
+            json!({"name": "maker", "scopes": ["api_keys.manage", "members.read"]}),
+        )
+        .await;
+    let maker = app.with_key(res.body["secret"].as_str().unwrap());
+    let res = maker
+        .post(
+            "/api/v1/api-keys",
+            json!({"name": "child", "scopes": ["members.read"]}),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    assert_eq!(res.body["key"]["created_by"], admin.id(), "{}", res.body);
+    let child = app.with_key(res.body["secret"].as_str().unwrap());
+    // Demoted to cashier: the keys keep only what a cashier may do.
+    let res = owner
+        .patch(
+            &format!("/api/v1/staff/{}", admin.id()),
+            json!({"role": "cashier"}),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(
+        k.get(&format!("/api/v1/members/{m}/national-id"))
+            .await
+            .status,
+        403
+    );
+    let res = k
+        .post(
+            "/api/v1/invitations",
+            json!({"email": "c2@x.test", "role": "cashier"}),
+        )
+        .await;
+    assert_eq!(res.status, 403, "{}", res.body);
+    let me = k.get("/api/v1/me").await.body;
+    assert_eq!(
+        me["permissions"],
+        json!(["members.read", "points.earn"]),
+        "{me}"
+    );
+    assert_eq!(child.get(&format!("/api/v1/members/{m}")).await.status, 200);
+    // Deactivated: no key of theirs works.
+    let res = owner
+        .patch(
+            &format!("/api/v1/staff/{}", admin.id()),
+            json!({"active": false}),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    for key in [&k, &maker, &child] {
+        let res = key.get(&format!("/api/v1/members/{m}")).await;
+        assert_eq!((res.status, res.code()), (401, "unauthenticated"));
+    }
+});
+
+db_test!(
+    a_cashier_acts_only_at_their_branches_through_the_api,
+    |app| {
+        let owner = app.signup("kafe").await;
+        let (b1, b2) = (owner.branch("ONE").await, owner.branch("TWO").await);
+        let cashier = hire_at(&app, &owner, "cashier", &[b1]).await;
+        let m = owner.member("0812345678").await;
+        let buy = |branch: Option<i64>, receipt: &str| json!({"member_id": m, "amount_satang": 10_000, "receipt": receipt, "branch_id": branch});
+        let res = cashier.post("/api/v1/purchases", buy(Some(b2), "R1")).await;
+        assert_eq!(
+            (res.status, res.code(), res.field()),
+            (403, "forbidden", "branch_id"),
+            "{}",
+            res.body
+        );
+        let res = cashier.post("/api/v1/purchases", buy(None, "R2")).await;
+        assert_eq!(
+            (res.status, res.field()),
+            (403, "branch_id"),
+            "{}",
+            res.body
+        );
+        let res = cashier.post("/api/v1/purchases", buy(Some(b1), "R3")).await;
+        assert_eq!(res.status, 201, "{}", res.body);
+        let res = cashier
+            .post(
+                "/api/v1/purchases/batch",
+                json!({"purchases": [buy(Some(b1), "R4"), buy(Some(b2), "R5")]}),
+            )
+            .await;
+        assert_eq!(res.body["results"][0]["status"], 201, "{}", res.body);
+        assert_eq!(
+            res.body["results"][1]["error"]["field"], "purchases[1].branch_id",
+            "{}",
+            res.body
+        );
+        let res = cashier
+            .post(
+                "/api/v1/coupons/use",
+                json!({"code": "ANYTHING", "branch_id": b2}),
+            )
+            .await;
+        assert_eq!(
+            (res.status, res.field()),
+            (403, "branch_id"),
+            "{}",
+            res.body
+        );
+        let res = cashier
+            .post(
+                "/api/v1/claims",
+                json!({"amount_satang": 5000, "branch_id": b2}),
+            )
+            .await;
+        assert_eq!(
+            (res.status, res.field()),
+            (403, "branch_id"),
+            "{}",
+            res.body
+        );
+        // An admin limited to a branch makes keys limited to it, and hires only there.
+        let admin = hire_at(&app, &owner, "admin", &[b1]).await;
+        let k = key(&app, &admin, &["points.earn"]).await;
+        let res = k.post("/api/v1/purchases", buy(Some(b2), "R6")).await;
+        assert_eq!(
+            (res.status, res.field()),
+            (403, "branch_id"),
+            "{}",
+            res.body
+        );
+        let res = admin
+            .post(
+                "/api/v1/invitations",
+                json!({"email": "x@x.test", "role": "cashier", "branch_ids": [b2]}),
+            )
+            .await;
+        assert_eq!(
+            (res.status, res.field()),
+            (403, "branch_ids"),
+            "{}",
+            res.body
+        );
+        let res = admin
+            .post(
+                "/api/v1/invitations",
+                json!({"email": "x@x.test", "role": "cashier"}),
+            )
+            .await;
+        assert_eq!(
+            (res.status, res.field()),
+            (403, "branch_ids"),
+            "all branches: {}",
+            res.body
+        );
+    }
+);
