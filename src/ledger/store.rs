@@ -1592,16 +1592,21 @@ pub async fn full_history(
     }
 }
 
+/// Lock two members' balances in every currency, lowest id first, before they are
+/// merged: two merges of the same members (either way round) then run one after the
+/// other, and the second reads what the first did.
+pub async fn lock_for_merge(tx: &mut Tx, tenant_id: i64, a: i64, b: i64) -> sqlx::Result<()> {
+    for currency in [Currency::Points, Currency::Stamps] {
+        lock_balances(tx, currency, &[(tenant_id, a), (tenant_id, b)]).await?;
+    }
+    Ok(())
+}
+
 /// Re-attribute everything `from` holds in the ledger to `into` (a merge of two profiles
 /// of one person). Amounts, kinds, dates, lots and keys are unchanged, so every
 /// transaction still balances and every report is unchanged; the two balance rows (per
-/// currency) are summed. Both members are locked, lowest id first.
+/// currency) are summed. The caller has locked both with [`lock_for_merge`].
 pub async fn merge_members(tx: &mut Tx, tenant_id: i64, from: i64, into: i64) -> sqlx::Result<()> {
-    for currency in [Currency::Points, Currency::Stamps] {
-        for m in [from.min(into), from.max(into)] {
-            lock_balance(tx, tenant_id, m, currency).await?;
-        }
-    }
     on_tx!(tx, c => {
         // Entries and lots are found through the member's transactions (their own
         // member_id has no index: a lookup by it read the shop's whole ledger), so they

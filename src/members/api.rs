@@ -466,6 +466,15 @@ async fn merge_members(
     }
     let other = own_profile(&app, tenant, req.other_member_id, "other_member_id").await?;
     let mut tx = app.db.begin().await?;
+    // Checked again under the members' locks: a merge of the same two the other way
+    // round, at the same moment, must not leave neither active.
+    crate::ledger::store::lock_for_merge(&mut tx, tenant, other.id, id).await?;
+    if !store::both_mergeable(&mut tx, tenant, other.id, id).await? {
+        return Err(ApiError::new(
+            Code::WrongState,
+            "one of these members was merged or erased a moment ago; look them up again",
+        ));
+    }
     crate::ledger::store::merge_members(&mut tx, tenant, other.id, id).await?;
     store::merge_profiles(&mut tx, tenant, other.id, id).await?;
     audit::record(

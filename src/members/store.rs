@@ -495,6 +495,15 @@ pub async fn merge_profiles(tx: &mut Tx, tenant_id: i64, from: i64, into: i64) -
     Ok(())
 }
 
+/// Are both members active profiles (neither merged away nor erased)? Read inside the
+/// merge's transaction, after its locks.
+pub async fn both_mergeable(tx: &mut Tx, tenant_id: i64, a: i64, b: i64) -> sqlx::Result<bool> {
+    let n: (i64,) = on_tx!(tx, c => sqlx::query_as(
+        "SELECT COUNT(*) FROM members WHERE tenant_id = $1 AND id IN ($2, $3) AND status NOT IN ('merged', 'erased')")
+        .bind(tenant_id).bind(a).bind(b).fetch_one(c).await)?;
+    Ok(n.0 == 2)
+}
+
 /// The survivor a merged member points to (itself when not merged).
 pub async fn resolve_alias(db: &Db, tenant_id: i64, id: i64) -> sqlx::Result<Option<i64>> {
     let row: Option<(Option<i64>,)> = on_db!(db, pool => sqlx::query_as("SELECT merged_into FROM members WHERE tenant_id = $1 AND id = $2")

@@ -399,3 +399,45 @@ db_test!(
         );
     }
 );
+
+db_test!(two_opposite_merges_at_once_leave_one_member, |app| {
+    let owner = app.signup("kafe").await;
+    for round in 0..5 {
+        let x = owner.member(&format!("08123450{round}1")).await;
+        let y = owner.member(&format!("08123450{round}2")).await;
+        owner.purchase(x, 10_000, &format!("X{round}")).await;
+        owner.purchase(y, 20_000, &format!("Y{round}")).await;
+        let merge = |from: i64, into: i64| {
+            let owner = owner.clone();
+            async move {
+                owner
+                    .post(
+                        &format!("/api/v1/members/{into}/merge"),
+                        json!({"other_member_id": from}),
+                    )
+                    .await
+            }
+        };
+        let before = owner.points(x).await["balance"].as_i64().unwrap()
+            + owner.points(y).await["balance"].as_i64().unwrap();
+        let (a, b) = tokio::join!(merge(x, y), merge(y, x));
+        let mut statuses = [a.status, b.status];
+        statuses.sort();
+        assert_eq!(statuses, [200, 409], "{} / {}", a.body, b.body);
+        // A merged member's id answers with its survivor.
+        let mut survivors = 0;
+        for m in [x, y] {
+            let res = owner.get(&format!("/api/v1/members/{m}")).await;
+            if res.body["status"] == "active" && res.body["id"] == m {
+                survivors += 1;
+                assert_eq!(
+                    owner.points(m).await["balance"],
+                    before,
+                    "both bills' points"
+                );
+            }
+        }
+        assert_eq!(survivors, 1, "round {round}");
+    }
+    app.assert_no_drift().await;
+});
