@@ -496,11 +496,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             })
             .await?;
             println!(
-                "crash: {} acknowledged in {:.1} s before the kill ({:.0} tx/s), {} cut off and retried, restart to ready in {:.2} s",
+                "crash: {} acknowledged in {:.1} s before the kill ({:.0} tx/s), {} cut off and retried ({} waited for the killed server's Idempotency-Key claim), restart to ready in {:.2} s",
                 report.acknowledged_before_kill,
                 report.load.as_secs_f64(),
                 report.acknowledged_before_kill as f64 / report.load.as_secs_f64(),
                 report.retried,
+                report.waited,
                 report.restart.as_secs_f64()
             );
             println!(

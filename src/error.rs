@@ -42,6 +42,7 @@ error_codes! {
     IdempotencyKeyInvalid = "idempotency_key_invalid", BAD_REQUEST, "The Idempotency-Key header is invalid";
     IdempotencyKeyReused = "idempotency_key_reused", UNPROCESSABLE_ENTITY, "This Idempotency-Key was used with a different request";
     IdempotencyInProgress = "idempotency_in_progress", CONFLICT, "A request with this Idempotency-Key is still being processed";
+    SecretNotReplayed = "secret_not_replayed", CONFLICT, "The first request with this Idempotency-Key succeeded; the secret it answered is shown only once";
     InsufficientPoints = "insufficient_points", UNPROCESSABLE_ENTITY, "The member does not have enough points";
     NothingToUndo = "nothing_to_undo", CONFLICT, "There is nothing (left) to undo";
     RewardUnavailable = "reward_unavailable", UNPROCESSABLE_ENTITY, "This reward cannot be redeemed now";

@@ -1,8 +1,8 @@
 //! Sign-in, sign-out, who-am-I, and API keys.
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::{Extension, Json};
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use serde::{Deserialize, Serialize};
@@ -15,6 +15,7 @@ use crate::app::AppState;
 use crate::audit::{self, ActorRef, Change};
 use crate::error::{ApiError, ApiResult, Code};
 use crate::http::context::RequestMeta;
+use crate::http::idempotency::HoldsSecret;
 use crate::http::json::JsonBody;
 use crate::http::query::{Page, PageParams, PathId, QueryParams};
 use crate::staff::store as staff_store;
@@ -251,7 +252,7 @@ pub(crate) async fn create_api_key(
     State(app): State<AppState>,
     ctx: Ctx,
     JsonBody(req): JsonBody<NewApiKey>,
-) -> ApiResult<(StatusCode, Json<ApiKeyCreated>)> {
+) -> ApiResult<(StatusCode, Extension<HoldsSecret>, Json<ApiKeyCreated>)> {
     if req.scopes.is_empty() {
         return Err(ApiError::invalid(
             "scopes",
@@ -295,7 +296,11 @@ pub(crate) async fn create_api_key(
     let key = api_keys::get(&app.db, ctx.tenant_id(), id)
         .await?
         .ok_or_else(|| ApiError::internal("created key vanished"))?;
-    Ok((StatusCode::CREATED, Json(ApiKeyCreated { key, secret })))
+    Ok((
+        StatusCode::CREATED,
+        Extension(HoldsSecret),
+        Json(ApiKeyCreated { key, secret }),
+    ))
 }
 
 /// Revoke an API key; it stops working at once.

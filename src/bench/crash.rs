@@ -2,7 +2,10 @@
 //! on a fresh database takes an earn load from C clients (one purchase per request, each
 //! client's purchases one after another); once a given share of them was acknowledged,
 //! the server is killed with SIGKILL and started again, and every client retries the
-//! purchase that got no answer, with the same receipt (its idempotency key). Then:
+//! purchase that got no answer, with the same receipt and the same `Idempotency-Key`
+//! header, as a till that follows the API's retry rule does (on
+//! `idempotency_in_progress` it waits the seconds `Retry-After` says: a claim of the
+//! killed server lasts until its request could no longer be running). Then:
 //! every acknowledged purchase is recorded exactly once, no retried purchase twice,
 //! nothing nobody sent exists, every balance is 4 points per recorded purchase, and
 //! `loyal verify` finds no drift. Any violation is an error. CI runs it small (the
@@ -40,6 +43,9 @@ pub struct CrashReport {
     pub acknowledged_before_kill: usize,
     /// Requests in flight when the server died, retried after the restart.
     pub retried: usize,
+    /// Of those, the ones whose first retry found the killed server's claim on their
+    /// `Idempotency-Key` and waited for it to run out.
+    pub waited: usize,
     /// Purchases in the ledger at the end (acknowledged + retried).
     pub recorded: usize,
     pub restart: Duration,
@@ -49,20 +55,33 @@ pub struct CrashReport {
     pub server_peak_mib: Option<u64>,
 }
 
+/// The server's request time limit in the run: a claim on an `Idempotency-Key` lasts
+/// that plus a few seconds, which a retry after the kill may have to wait.
+const REQUEST_TIMEOUT_SECS: &str = "5";
+
+/// Send a purchase with its receipt as the `Idempotency-Key`; its status and the
+/// seconds `Retry-After` asks for, or None without an answer.
 async fn purchase(
     api: &reqwest::Client,
     base: &str,
     secret: &str,
     member: i64,
     receipt: &str,
-) -> Option<u16> {
+) -> Option<(u16, Option<u64>)> {
     let res = api
         .post(format!("{base}/api/v1/purchases"))
         .bearer_auth(secret)
+        .header("idempotency-key", receipt)
         .json(&json!({"member_id": member, "amount_satang": 10_000, "receipt": receipt}))
         .send()
-        .await;
-    res.ok().map(|r| r.status().as_u16())
+        .await
+        .ok()?;
+    let retry_after = res
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    Some((res.status().as_u16(), retry_after))
 }
 
 pub async fn crash(b: CrashBench) -> anyhow::Result<CrashReport> {
@@ -82,7 +101,8 @@ pub async fn crash(b: CrashBench) -> anyhow::Result<CrashReport> {
         .unwrap_or_else(|| format!("sqlite://{}/crash.db", dir.display()));
     let port = super::free_port()?;
     let base = format!("http://127.0.0.1:{port}");
-    let mut server = super::start_server(&b.binary, &url, dir, port)?;
+    let settings = [("LOYAL_REQUEST_TIMEOUT_SECS", REQUEST_TIMEOUT_SECS)];
+    let mut server = super::start_server_with(&b.binary, &url, dir, port, &settings)?;
     let http = reqwest::Client::new();
     super::wait_ready(&http, &base).await?;
     let secret = super::shop_with_api_key(&http, &base).await?;
@@ -110,7 +130,7 @@ pub async fn crash(b: CrashBench) -> anyhow::Result<CrashReport> {
                 let member = members[(c * per_client + n) % members.len()];
                 let receipt = format!("C{c}-{n}");
                 match purchase(&api, &base, &secret, member, &receipt).await {
-                    Some(201) => {
+                    Some((201, _)) => {
                         done.push((member, receipt));
                         acked.fetch_add(1, Ordering::SeqCst);
                     }
@@ -138,19 +158,28 @@ pub async fn crash(b: CrashBench) -> anyhow::Result<CrashReport> {
 
     // Restart; every client retries what was not acknowledged, with the same receipt.
     let restarted = Instant::now();
-    let mut server = super::start_server(&b.binary, &url, dir, port)?;
+    let mut server = super::start_server_with(&b.binary, &url, dir, port, &settings)?;
     super::wait_ready(&http, &base).await?;
     let restart = restarted.elapsed();
     let mut expected: BTreeMap<i64, BTreeSet<String>> = BTreeMap::new();
-    let mut retried = 0;
+    let (mut retried, mut waited) = (0, 0);
+    let give_up = Instant::now() + Duration::from_secs(60);
     for (done, pending) in &results {
         for (member, receipt) in done {
             expected.entry(*member).or_default().insert(receipt.clone());
         }
         if let Some((member, receipt)) = pending {
-            match purchase(&api, &base, &secret, *member, receipt).await {
-                Some(200 | 201) => {}
-                other => bail!("the retry of {receipt} was answered {other:?}"),
+            let mut first = true;
+            loop {
+                match purchase(&api, &base, &secret, *member, receipt).await {
+                    Some((200 | 201, _)) => break,
+                    Some((409, Some(secs))) if Instant::now() < give_up => {
+                        waited += usize::from(first);
+                        first = false;
+                        tokio::time::sleep(Duration::from_secs(secs)).await;
+                    }
+                    other => bail!("the retry of {receipt} was answered {other:?}"),
+                }
             }
             expected.entry(*member).or_default().insert(receipt.clone());
             retried += 1;
@@ -204,6 +233,7 @@ pub async fn crash(b: CrashBench) -> anyhow::Result<CrashReport> {
     Ok(CrashReport {
         acknowledged_before_kill: acknowledged,
         retried,
+        waited,
         recorded,
         restart,
         load,

@@ -521,7 +521,19 @@ fn free_port() -> std::io::Result<u16> {
 /// off: a benchmark measures the expiry on its own, and a server started on a large
 /// dataset would begin one.
 fn start_server(binary: &Path, url: &str, dir: &Path, port: u16) -> anyhow::Result<Child> {
+    start_server_with(binary, url, dir, port, &[])
+}
+
+/// [`start_server`] with more settings as `LOYAL_*` variables.
+fn start_server_with(
+    binary: &Path,
+    url: &str,
+    dir: &Path,
+    port: u16,
+    settings: &[(&str, &str)],
+) -> anyhow::Result<Child> {
     Command::new(binary)
+        .envs(settings.iter().copied())
         .args(["serve", "--database-url", url])
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .arg("--data-dir")

@@ -428,11 +428,12 @@ pub fn table(report: &TargetsReport) -> String {
         let c = &b.crash;
         let _ = writeln!(
             out,
-            "\nCrash test on {}: SIGKILL after {} acknowledged purchases ({} tx/s), {} cut off and retried with their receipts, restart to ready in {:.2} s; {} purchases recorded, each exactly once, balances match, `verify` finds no drift.",
+            "\nCrash test on {}: SIGKILL after {} acknowledged purchases ({} tx/s), {} cut off and retried with their receipts and Idempotency-Keys ({} waited for the killed server's claim to run out), restart to ready in {:.2} s; {} purchases recorded, each exactly once, balances match, `verify` finds no drift.",
             backend_name(b.backend),
             number(c.acknowledged_before_kill as f64),
             number(c.acknowledged_before_kill as f64 / c.load.as_secs_f64().max(1e-9)),
             c.retried,
+            c.waited,
             c.restart.as_secs_f64(),
             number(c.recorded as f64)
         );

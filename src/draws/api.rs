@@ -246,7 +246,7 @@ async fn enter_draw(
                 format!("member {} does not exist", req.member_id),
             )
         })?;
-    let idem_key = crate::ledger::api::ledger_key("draw", &headers);
+    let idem_key = crate::ledger::api::ledger_key("draw", &ctx.principal, &headers);
     let (kind, actor_id, label) = ctx.principal.audit_actor();
     let actor = ActorRef {
         kind,

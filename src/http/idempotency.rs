@@ -2,14 +2,26 @@
 //!
 //! The first request with a key runs and its response is stored; a retry with the same
 //! key and the same request gets the stored response (marked `Idempotent-Replayed:
-//! true`) and changes nothing; the same key with a different request is refused. Keys
-//! are scoped to the tenant. A 5xx response is not stored, so the client may retry.
+//! true`) and changes nothing; the same key with a different request is refused.
+//! "The same request" is the same method, path, query parameters and content: JSON is
+//! compared as parsed, so another key order or spacing is the same request.
 //!
-//! The ledger (a later capability) records its own idempotency key inside its write
-//! transaction as well, so a crash between its commit and storing the response here
-//! still cannot grant points twice.
+//! Keys belong to the caller (the staff member or API key) within the shop: another
+//! caller's request with the same key is a request of its own, never a replay of
+//! someone else's answer.
+//!
+//! A claim lasts as long as its request may run (`request_timeout_secs`, plus a few
+//! seconds): a request that never finished (the server was killed, the client went
+//! away) frees its key for the retry at the latest then, and at once when the request
+//! is dropped by a running server. A 5xx response is not stored, so the client may
+//! retry. An answer holding a secret (an API key, an invitation or claim link) is not
+//! stored: its retry is told the first request succeeded and the secret is shown once.
+//!
+//! The ledger records its own key (derived from this one) inside its write transaction,
+//! so a crash between its commit and storing the response here still cannot grant
+//! points twice.
 
-use axum::body::{Body, to_bytes};
+use axum::body::{Body, Bytes, to_bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
@@ -25,6 +37,17 @@ use crate::store::{Db, now_micros};
 pub const HEADER: &str = "idempotency-key";
 pub const REPLAYED: &str = "idempotent-replayed";
 
+/// Put on a response (as an extension) whose body holds a secret shown only once: it
+/// is not stored for replays.
+#[derive(Clone, Copy, Debug)]
+pub struct HoldsSecret;
+
+/// Whose keys these are: `staff:<id>` or `api_key:<id>`.
+pub fn owner(principal: &Principal) -> String {
+    let (kind, id, _) = principal.audit_actor();
+    format!("{kind}:{id}")
+}
+
 enum Claim {
     New,
     Replay {
@@ -32,53 +55,79 @@ enum Claim {
         content_type: Option<String>,
         body: Vec<u8>,
     },
-    InProgress,
+    /// Another request holds the key until its lease runs out, in this many seconds.
+    InProgress(u64),
     Mismatch,
 }
 
-/// request_hash, status_code, response_type, response_body
-type StoredRow = (String, Option<i32>, Option<String>, Option<Vec<u8>>);
+/// One key of one caller.
+struct KeyRef<'a> {
+    tenant_id: i64,
+    owner: &'a str,
+    key: &'a str,
+}
 
-async fn claim(db: &Db, tenant_id: i64, key: &str, hash: &str) -> sqlx::Result<Claim> {
+/// request_hash, status_code, response_type, response_body, lease_until
+type StoredRow = (String, Option<i32>, Option<String>, Option<Vec<u8>>, i64);
+
+async fn claim(db: &Db, k: &KeyRef<'_>, hash: &str, lease_micros: i64) -> sqlx::Result<Claim> {
+    let now = now_micros();
     let inserted = on_db!(db, pool => sqlx::query(
-        "INSERT INTO idempotency_keys (tenant_id, key, request_hash, created_at) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (tenant_id, key) DO NOTHING")
-        .bind(tenant_id).bind(key).bind(hash).bind(now_micros()).execute(pool).await.map(|r| r.rows_affected()))?;
+        "INSERT INTO idempotency_keys (tenant_id, owner, key, request_hash, created_at, lease_until)
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, owner, key) DO NOTHING")
+        .bind(k.tenant_id).bind(k.owner).bind(k.key).bind(hash).bind(now).bind(now + lease_micros)
+        .execute(pool).await.map(|r| r.rows_affected()))?;
     if inserted == 1 {
         return Ok(Claim::New);
     }
     let row: Option<StoredRow> = on_db!(db, pool => sqlx::query_as(
-        "SELECT request_hash, status_code, response_type, response_body FROM idempotency_keys WHERE tenant_id = $1 AND key = $2")
-        .bind(tenant_id).bind(key).fetch_optional(pool).await)?;
+        "SELECT request_hash, status_code, response_type, response_body, lease_until FROM idempotency_keys
+         WHERE tenant_id = $1 AND owner = $2 AND key = $3")
+        .bind(k.tenant_id).bind(k.owner).bind(k.key).fetch_optional(pool).await)?;
     Ok(match row {
-        None => Claim::InProgress, // released between our two statements: let the client retry
-        Some((h, _, _, _)) if h != hash => Claim::Mismatch,
-        Some((_, Some(status), content_type, body)) => Claim::Replay {
+        None => Claim::InProgress(1), // released between our two statements: retry
+        Some((h, ..)) if h != hash => Claim::Mismatch,
+        Some((_, Some(status), content_type, body, _)) => Claim::Replay {
             status,
             content_type,
             body: body.unwrap_or_default(),
         },
-        Some(_) => Claim::InProgress,
+        // The request that claimed it can no longer be running: take its place.
+        Some((.., lease_until)) if lease_until < now => {
+            let taken = on_db!(db, pool => sqlx::query(
+                "UPDATE idempotency_keys SET lease_until = $4, created_at = $5
+                 WHERE tenant_id = $1 AND owner = $2 AND key = $3 AND status_code IS NULL AND lease_until = $6")
+                .bind(k.tenant_id).bind(k.owner).bind(k.key).bind(now + lease_micros).bind(now).bind(lease_until)
+                .execute(pool).await.map(|r| r.rows_affected()))?;
+            if taken == 1 {
+                Claim::New
+            } else {
+                Claim::InProgress(1)
+            }
+        }
+        Some((.., lease_until)) => Claim::InProgress((lease_until - now) as u64 / 1_000_000 + 1),
     })
 }
 
 async fn store(
     db: &Db,
-    tenant_id: i64,
-    key: &str,
+    k: &KeyRef<'_>,
     status: StatusCode,
     content_type: Option<&str>,
     body: &[u8],
 ) -> sqlx::Result<()> {
     on_db!(db, pool => sqlx::query(
-        "UPDATE idempotency_keys SET status_code = $3, response_type = $4, response_body = $5 WHERE tenant_id = $1 AND key = $2")
-        .bind(tenant_id).bind(key).bind(status.as_u16() as i32).bind(content_type).bind(body).execute(pool).await.map(|r| r.rows_affected()))?;
+        "UPDATE idempotency_keys SET status_code = $4, response_type = $5, response_body = $6
+         WHERE tenant_id = $1 AND owner = $2 AND key = $3")
+        .bind(k.tenant_id).bind(k.owner).bind(k.key).bind(status.as_u16() as i32).bind(content_type).bind(body)
+        .execute(pool).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
 
-async fn release(db: &Db, tenant_id: i64, key: &str) -> sqlx::Result<()> {
-    on_db!(db, pool => sqlx::query("DELETE FROM idempotency_keys WHERE tenant_id = $1 AND key = $2")
-        .bind(tenant_id).bind(key).execute(pool).await.map(|r| r.rows_affected()))?;
+async fn release(db: &Db, tenant_id: i64, owner: &str, key: &str) -> sqlx::Result<()> {
+    on_db!(db, pool => sqlx::query(
+        "DELETE FROM idempotency_keys WHERE tenant_id = $1 AND owner = $2 AND key = $3 AND status_code IS NULL")
+        .bind(tenant_id).bind(owner).bind(key).execute(pool).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
 
@@ -92,6 +141,71 @@ pub async fn purge_older_than(db: &Db, max_age_hours: i64) -> sqlx::Result<u64> 
 fn valid_key(v: &HeaderValue) -> Option<&str> {
     let s = v.to_str().ok()?;
     (!s.is_empty() && s.len() <= 255 && s.bytes().all(|b| b.is_ascii_graphic())).then_some(s)
+}
+
+/// What identifies a request: method, path, query parameters in any order, and the
+/// body (JSON as parsed: serde_json's maps are ordered by key).
+fn request_hash(method: &Method, uri: &axum::http::Uri, body: &[u8]) -> String {
+    let mut query: Vec<&str> = uri
+        .query()
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .collect();
+    query.sort_unstable();
+    let mut hasher = Sha256::new();
+    hasher.update(method.as_str());
+    hasher.update(b" ");
+    hasher.update(uri.path().as_bytes());
+    hasher.update(b"?");
+    hasher.update(query.join("&").as_bytes());
+    hasher.update(b"\n");
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(json) => hasher.update(serde_json::to_vec(&json).unwrap_or_default()),
+        Err(_) => hasher.update(body),
+    }
+    hex::encode(hasher.finalize())
+}
+
+/// A stored answer as a replay says it: a body that reports `"replayed"` says true.
+fn replayed_body(content_type: Option<&str>, body: Vec<u8>) -> Vec<u8> {
+    if !content_type.is_some_and(|c| c.starts_with("application/json")) {
+        return body;
+    }
+    match serde_json::from_slice::<serde_json::Value>(&body) {
+        Ok(serde_json::Value::Object(mut map))
+            if map.get("replayed").is_some_and(|v| v.is_boolean()) =>
+        {
+            map.insert("replayed".into(), serde_json::Value::Bool(true));
+            serde_json::to_vec(&map).unwrap_or(body)
+        }
+        _ => body,
+    }
+}
+
+/// Frees a claim whose request was dropped before it answered (the client went away),
+/// so its retry need not wait for the lease to run out.
+struct Pending {
+    db: Option<Db>,
+    tenant_id: i64,
+    owner: String,
+    key: String,
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        let Some(db) = self.db.take() else { return };
+        let (tenant_id, owner, key) = (
+            self.tenant_id,
+            std::mem::take(&mut self.owner),
+            std::mem::take(&mut self.key),
+        );
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let _ = release(&db, tenant_id, &owner, &key).await;
+            });
+        }
+    }
 }
 
 /// Route middleware; runs after `authorize`, so the principal is known.
@@ -123,17 +237,15 @@ pub async fn idempotency(State(app): State<AppState>, req: Request, next: Next) 
             .into_response();
         }
     };
-    let mut hasher = Sha256::new();
-    hasher.update(parts.method.as_str());
-    hasher.update(b" ");
-    hasher.update(parts.uri.path().as_bytes());
-    hasher.update(b"?");
-    hasher.update(parts.uri.query().unwrap_or_default().as_bytes());
-    hasher.update(b"\n");
-    hasher.update(&bytes);
-    let hash = hex::encode(hasher.finalize());
-    let tenant = principal.tenant_id;
-    match claim(&app.db, tenant, &key, &hash).await {
+    let hash = request_hash(&parts.method, &parts.uri, &bytes);
+    let owner = owner(&principal);
+    let k = KeyRef {
+        tenant_id: principal.tenant_id,
+        owner: &owner,
+        key: &key,
+    };
+    let lease_micros = (app.settings.request_timeout_secs as i64 + 5) * 1_000_000;
+    match claim(&app.db, &k, &hash, lease_micros).await {
         Err(e) => return ApiError::from(e).into_response(),
         Ok(Claim::Mismatch) => {
             return ApiError::field(
@@ -143,19 +255,21 @@ pub async fn idempotency(State(app): State<AppState>, req: Request, next: Next) 
             )
             .into_response();
         }
-        Ok(Claim::InProgress) => {
-            return ApiError::field(
+        Ok(Claim::InProgress(secs)) => {
+            let mut e = ApiError::field(
                 Code::IdempotencyInProgress,
                 "Idempotency-Key",
-                "the first request with this key has not finished; retry shortly",
-            )
-            .into_response();
+                "the first request with this key has not finished; retry after the seconds Retry-After says",
+            );
+            e.retry_after_secs = Some(secs);
+            return e.into_response();
         }
         Ok(Claim::Replay {
             status,
             content_type,
             body,
         }) => {
+            let body = replayed_body(content_type.as_deref(), body);
             let mut res = Response::new(Body::from(body));
             *res.status_mut() = StatusCode::from_u16(status as u16).unwrap_or(StatusCode::OK);
             if let Some(ct) = content_type.and_then(|c| HeaderValue::from_str(&c).ok()) {
@@ -167,28 +281,97 @@ pub async fn idempotency(State(app): State<AppState>, req: Request, next: Next) 
         }
         Ok(Claim::New) => {}
     }
+    let mut pending = Pending {
+        db: Some(app.db.clone()),
+        tenant_id: principal.tenant_id,
+        owner: owner.clone(),
+        key: key.clone(),
+    };
     let res = next
         .run(Request::from_parts(parts, Body::from(bytes)))
         .await;
     let (parts, body) = res.into_parts();
-    let body = match to_bytes(body, usize::MAX).await {
+    let body: Bytes = match to_bytes(body, usize::MAX).await {
         Ok(b) => b,
         Err(e) => {
-            let _ = release(&app.db, tenant, &key).await;
             return ApiError::internal(format!("buffering response: {e}")).into_response();
         }
     };
+    // From here the claim is settled (stored or released) below, not by the guard.
+    pending.db = None;
     let outcome = if parts.status.is_server_error() {
-        release(&app.db, tenant, &key).await
+        release(&app.db, k.tenant_id, k.owner, k.key).await
+    } else if parts.extensions.get::<HoldsSecret>().is_some() {
+        let e = ApiError::field(
+            Code::SecretNotReplayed,
+            "Idempotency-Key",
+            "the first request with this key succeeded, but its answer held a secret, which is shown only once; look the result up, and make a new one if the secret was lost",
+        );
+        let problem = serde_json::to_vec(&e.problem()).unwrap_or_default();
+        store(
+            &app.db,
+            &k,
+            e.code.status(),
+            Some(crate::error::PROBLEM_JSON),
+            &problem,
+        )
+        .await
     } else {
         let ct = parts
             .headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok());
-        store(&app.db, tenant, &key, parts.status, ct, &body).await
+        store(&app.db, &k, parts.status, ct, &body).await
     };
     if let Err(e) = outcome {
         tracing::error!(error = %e, "could not record idempotency outcome");
     }
     Response::from_parts(parts, Body::from(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_content_is_the_same_request_whatever_its_spelling() {
+        let uri = |u: &str| u.parse::<axum::http::Uri>().unwrap();
+        let post = Method::POST;
+        let a = request_hash(&post, &uri("/p?a=1&b=2"), br#"{"x": 1, "y": [1, 2]}"#);
+        let b = request_hash(&post, &uri("/p?b=2&a=1"), br#"{"y":[1,2],"x":1}"#);
+        assert_eq!(a, b);
+        assert_ne!(
+            a,
+            request_hash(&post, &uri("/p?a=1&b=2"), br#"{"x": 2, "y": [1, 2]}"#)
+        );
+        assert_ne!(
+            a,
+            request_hash(&post, &uri("/p?a=1&b=3"), br#"{"x": 1, "y": [1, 2]}"#)
+        );
+        assert_ne!(
+            a,
+            request_hash(
+                &Method::PUT,
+                &uri("/p?a=1&b=2"),
+                br#"{"x": 1, "y": [1, 2]}"#
+            )
+        );
+        assert_ne!(
+            a,
+            request_hash(&post, &uri("/q?a=1&b=2"), br#"{"x": 1, "y": [1, 2]}"#)
+        );
+    }
+
+    #[test]
+    fn a_replayed_answer_says_it_was_replayed() {
+        let json = Some("application/json");
+        let body = replayed_body(json, br#"{"points":5,"replayed":false}"#.to_vec());
+        assert_eq!(body, br#"{"points":5,"replayed":true}"#);
+        let other = br#"{"points":5}"#.to_vec();
+        assert_eq!(replayed_body(json, other.clone()), other);
+        assert_eq!(
+            replayed_body(Some("text/csv"), b"replayed".to_vec()),
+            b"replayed"
+        );
+    }
 }

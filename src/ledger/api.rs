@@ -1,9 +1,9 @@
 //! The ledger over the API: purchases and refunds, redemptions and adjustments, balances,
 //! history, the liability report, and the tenant's ledger rules.
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
+use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -17,6 +17,7 @@ use crate::app::AppState;
 use crate::audit::{self, ActorRef, Change};
 use crate::auth::{Ctx, Principal};
 use crate::error::{ApiError, ApiResult, Code};
+use crate::http::idempotency::HoldsSecret;
 use crate::http::json::JsonBody;
 use crate::http::query::{Page, PageParams, PathId, QueryParams};
 use crate::rules::model::{LineItem, validate_items};
@@ -48,13 +49,18 @@ fn amount_in_range(field: &str, value: i64, min: i64) -> ApiResult<i64> {
 }
 
 /// The ledger key for a request: the client's Idempotency-Key when given (so a retry
-/// grants nothing twice even if the first response was lost), else a fresh one.
-pub(crate) fn ledger_key(prefix: &str, headers: &HeaderMap) -> String {
+/// grants nothing twice even if the first response was lost), else a fresh one. Keys
+/// are the caller's own, as the `Idempotency-Key` header's are: another caller using
+/// the same key makes a movement of its own.
+pub(crate) fn ledger_key(prefix: &str, principal: &Principal, headers: &HeaderMap) -> String {
     match headers
         .get(crate::http::idempotency::HEADER)
         .and_then(|v| v.to_str().ok())
     {
-        Some(k) => format!("{prefix}:{k}"),
+        Some(k) => format!(
+            "{prefix}:{}:{k}",
+            crate::http::idempotency::owner(principal)
+        ),
         None => format!("{prefix}:{}", crate::ids::next_id()),
     }
 }
@@ -521,7 +527,7 @@ async fn redeem_points(
     let posting = Posting {
         currency: req.currency,
         amount: points,
-        idem_key: ledger_key("redeem", &headers),
+        idem_key: ledger_key("redeem", &ctx.principal, &headers),
         reason: reference,
         ..Posting::blank(ctx.tenant_id(), member, Kind::Redeem)
     };
@@ -569,7 +575,7 @@ async fn adjust_points(
     let posting = Posting {
         currency: req.currency,
         amount: magnitude,
-        idem_key: ledger_key("adjust", &headers),
+        idem_key: ledger_key("adjust", &ctx.principal, &headers),
         reason: Some(reason),
         ..Posting::blank(ctx.tenant_id(), member, kind)
     };
@@ -718,7 +724,11 @@ async fn create_claim(
     State(app): State<AppState>,
     ctx: Ctx,
     JsonBody(req): JsonBody<ClaimRequest>,
-) -> ApiResult<(StatusCode, Json<super::claims::NewClaim>)> {
+) -> ApiResult<(
+    StatusCode,
+    Extension<HoldsSecret>,
+    Json<super::claims::NewClaim>,
+)> {
     let amount = amount_in_range("amount_satang", req.amount_satang, 1)?;
     ctx.principal.check_branch(req.branch_id, "branch_id")?;
     let minutes = req.valid_minutes.unwrap_or(10);
@@ -758,5 +768,5 @@ async fn create_claim(
         &ctx.meta,
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(claim)))
+    Ok((StatusCode::CREATED, Extension(HoldsSecret), Json(claim)))
 }

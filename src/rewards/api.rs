@@ -310,7 +310,7 @@ async fn redeem_reward(
         return Err(ApiError::invalid("member_id", "this member is blocked"));
     }
     let shipping = req.shipping.as_ref().map(check_address).transpose()?;
-    let idem_key = crate::ledger::api::ledger_key("reward", &headers);
+    let idem_key = crate::ledger::api::ledger_key("reward", &ctx.principal, &headers);
     let input = RedeemInput {
         tenant_id: tenant,
         reward_id: id,

@@ -1,8 +1,8 @@
 //! Staff accounts and invitations.
 
-use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::{Extension, Json};
 use axum_extra::extract::CookieJar;
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
@@ -15,6 +15,7 @@ use crate::auth::api::session_cookie;
 use crate::auth::{Actor, Ctx, Me, Principal, Role, secrets, sessions};
 use crate::error::{ApiError, ApiResult, Code};
 use crate::http::context::RequestMeta;
+use crate::http::idempotency::HoldsSecret;
 use crate::http::json::JsonBody;
 use crate::http::query::{Page, PageParams, PathId, QueryParams};
 use crate::store::now_micros;
@@ -232,7 +233,7 @@ pub(crate) async fn create_invitation(
     State(app): State<AppState>,
     ctx: Ctx,
     JsonBody(req): JsonBody<NewInvitationRequest>,
-) -> ApiResult<(StatusCode, Json<InvitationCreated>)> {
+) -> ApiResult<(StatusCode, Extension<HoldsSecret>, Json<InvitationCreated>)> {
     if !ctx.principal.may_grant(req.role) {
         return Err(ApiError::field(
             Code::Forbidden,
@@ -285,6 +286,7 @@ pub(crate) async fn create_invitation(
     let qr_svg = crate::qr::svg(&url);
     Ok((
         StatusCode::CREATED,
+        Extension(HoldsSecret),
         Json(InvitationCreated {
             invitation: invitation.into_api(),
             url,

@@ -189,7 +189,7 @@ async fn run_step(app: &AppState, ctx: Ctx, step: &str, body: Value) -> Result<O
             .await
             .map(|_| none),
         _ => {
-            let (_, Json(created)) =
+            let (_, _, Json(created)) =
                 crate::staff::api::create_invitation(state, ctx, JsonBody(parse_json(&bytes)?))
                     .await?;
             Ok(Outcome {

@@ -1,6 +1,7 @@
 //! Crash test: under a 64-client earn load the server is killed with SIGKILL, restarted,
 //! and every client retries its unacknowledged purchase with the same receipt (the
-//! purchase's idempotency key). The run itself (`loyal::bench::crash`, also `loyal bench
+//! purchase's idempotency key) and the same `Idempotency-Key` header, waiting when the
+//! killed server's claim on the header's key is still running out. The run itself (`loyal::bench::crash`, also `loyal bench
 //! crash` at full size) fails unless every acknowledged purchase is present exactly once,
 //! no retried purchase is doubled, balances match and `loyal verify` finds no drift.
 //! Small size here (CI).
@@ -37,6 +38,10 @@ async fn crash_and_recover(backend: Backend) {
         report.recorded,
         report.acknowledged_before_kill + report.retried,
         "{report:?}"
+    );
+    assert!(
+        report.waited > 0,
+        "some retries met the killed server's claim and got their purchase through after it: {report:?}"
     );
 }
 

@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use crate::db_test;
-use crate::helpers::{PASSWORD, TestApp, User, invitation_token};
+use crate::helpers::{PASSWORD, Resp, TestApp, User, invitation_token};
 use crate::imports::{finished, upload, workbook};
 
 /// A sheet whose header names the phone column and whose second row holds `cell`.
@@ -441,3 +441,126 @@ db_test!(two_opposite_merges_at_once_leave_one_member, |app| {
     }
     app.assert_no_drift().await;
 });
+
+/// POST with an `Idempotency-Key`.
+async fn post_once(user: &User, path: &str, key: &str, body: serde_json::Value) -> Resp {
+    user.request(
+        reqwest::Method::POST,
+        path,
+        Some(body),
+        &[("idempotency-key", key)],
+    )
+    .await
+}
+
+db_test!(
+    answers_holding_a_secret_are_never_stored_for_replays,
+    |app| {
+        let owner = app.signup("kafe").await;
+        let key = post_once(
+            &owner,
+            "/api/v1/api-keys",
+            "k1",
+            json!({"name": "POS", "scopes": ["members.read"]}),
+        )
+        .await;
+        assert_eq!(key.status, 201, "{}", key.body);
+        let invite = post_once(
+            &owner,
+            "/api/v1/invitations",
+            "k2",
+            json!({"email": "new@kafe.test", "role": "cashier"}),
+        )
+        .await;
+        assert_eq!(invite.status, 201, "{}", invite.body);
+        let claim = post_once(
+            &owner,
+            "/api/v1/claims",
+            "k3",
+            json!({"amount_satang": 5000}),
+        )
+        .await;
+        assert_eq!(claim.status, 201, "{}", claim.body);
+        let secrets = [
+            key.body["secret"].as_str().unwrap().to_string(),
+            invitation_token(&invite),
+            claim.body["url"]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_string(),
+        ];
+        // A retry is told the first succeeded; the secret is not shown again.
+        let again = post_once(
+            &owner,
+            "/api/v1/api-keys",
+            "k1",
+            json!({"name": "POS", "scopes": ["members.read"]}),
+        )
+        .await;
+        assert_eq!(
+            (again.status, again.code()),
+            (409, "secret_not_replayed"),
+            "{}",
+            again.body
+        );
+        assert!(!again.text.contains(&secrets[0]));
+        let stored: Vec<(Option<Vec<u8>>,)> = loyal::on_db!(&app.db, pool => sqlx::query_as(
+        "SELECT response_body FROM idempotency_keys").fetch_all(pool).await)
+        .unwrap();
+        assert_eq!(stored.len(), 3);
+        for (body,) in stored {
+            let body = String::from_utf8(body.unwrap_or_default()).unwrap();
+            for secret in &secrets {
+                assert!(!body.contains(secret.as_str()), "{body}");
+            }
+        }
+    }
+);
+
+db_test!(
+    idempotency_keys_belong_to_their_caller_and_compare_content,
+    |app| {
+        let owner = app.signup("kafe").await;
+        let manager = app.hire(&owner, "kafe", "manager").await;
+        let m = owner.member("0812345678").await;
+        let adjust = json!({"points": 10, "reason": "goodwill"});
+        let path = format!("/api/v1/members/{m}/points/adjust");
+        let first = post_once(&owner, &path, "same-key", adjust.clone()).await;
+        assert_eq!(first.status, 201, "{}", first.body);
+        // Another caller with the same key and body makes a movement of its own, and never
+        // sees the owner's answer.
+        let other = post_once(&manager, &path, "same-key", adjust.clone()).await;
+        assert_eq!(other.status, 201, "{}", other.body);
+        assert_eq!(other.header("idempotent-replayed"), "");
+        assert_ne!(other.body["txn_id"], first.body["txn_id"], "{}", other.body);
+        assert_eq!(owner.points(m).await["balance"], 20);
+        // The same content spelled differently is the same request: replayed, not refused.
+        let respelled = owner
+            .client
+            .post(format!("{}{path}", owner.base))
+            .header("x-csrf-token", owner.csrf.clone().unwrap())
+            .header("idempotency-key", "same-key")
+            .header("content-type", "application/json")
+            .body("{ \"reason\" : \"goodwill\",\n  \"points\" : 10 }")
+            .send()
+            .await
+            .unwrap();
+        let respelled = Resp::read(respelled).await;
+        assert_eq!(respelled.status, 201, "{}", respelled.body);
+        assert_eq!(respelled.header("idempotent-replayed"), "true");
+        assert_eq!(owner.points(m).await["balance"], 20);
+        // A replayed purchase says so in its body too.
+        let buy = json!({"member_id": m, "amount_satang": 10_000, "receipt": "R1"});
+        let first = post_once(&owner, "/api/v1/purchases", "buy-1", buy.clone()).await;
+        assert_eq!(
+            (first.status, &first.body["replayed"]),
+            (201, &json!(false))
+        );
+        let again = post_once(&owner, "/api/v1/purchases", "buy-1", buy).await;
+        assert_eq!(again.header("idempotent-replayed"), "true");
+        assert_eq!((again.status, &again.body["replayed"]), (201, &json!(true)));
+    }
+);

@@ -1,0 +1,17 @@
+-- Idempotency keys belong to the caller (a staff member or an API key), and a claim
+-- lasts only as long as its request may run. The table holds replays of the last
+-- 24 hours only; it starts empty (money movements keep their own keys in the ledger).
+DROP TABLE idempotency_keys;
+CREATE TABLE idempotency_keys (
+    tenant_id     INTEGER NOT NULL,
+    owner         TEXT    NOT NULL,
+    key           TEXT    NOT NULL,
+    request_hash  TEXT    NOT NULL,
+    status_code   INTEGER,
+    response_type TEXT,
+    response_body BLOB,
+    created_at    INTEGER NOT NULL,
+    lease_until   INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, owner, key)
+);
+CREATE INDEX idempotency_keys_age ON idempotency_keys (created_at);
