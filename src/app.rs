@@ -16,7 +16,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::auth::rate_limit::LoginLimiter;
+use crate::auth::rate_limit::{LoginLimiter, SignupLimiter};
 use crate::config::Settings;
 use crate::error::{ApiError, Code};
 use crate::http::openapi::{ApiDoc, Policies};
@@ -29,6 +29,7 @@ pub struct Inner {
     pub policies: Policies,
     pub openapi: Arc<utoipa::openapi::OpenApi>,
     pub login_limiter: LoginLimiter,
+    pub signup_limiter: SignupLimiter,
     pub metrics: PrometheusHandle,
     pub cipher: crate::crypto::Cipher,
     pub otp_limiter: crate::otp::OtpLimiter,
@@ -109,6 +110,11 @@ pub fn build(db: Db, settings: Settings) -> (AppState, Router) {
         login_limiter: LoginLimiter::new(
             settings.login_attempts_per_account_per_minute,
             settings.login_attempts_per_ip_per_minute,
+            settings.login_failures_per_account_per_hour,
+        ),
+        signup_limiter: SignupLimiter::new(
+            settings.member_signups_per_address_per_hour,
+            settings.shop_signups_per_address_per_hour,
         ),
         otp_limiter: crate::otp::OtpLimiter::new(
             settings.otp_sends_per_phone_per_hour,
@@ -326,7 +332,8 @@ pub fn spawn_housekeeping(state: AppState) -> Option<tokio::task::JoinHandle<()>
                     tracing::warn!(error = %e.message, "coupon expiry failed")
                 }
             }
-            state.login_limiter.shrink();
+            state.login_limiter.shrink(std::time::Instant::now());
+            state.signup_limiter.shrink(std::time::Instant::now());
             state.otp_limiter.shrink();
             if let Err(e) = crate::auth::sessions::purge_expired(&state.db).await {
                 housekeeping_failed("staff_sessions");

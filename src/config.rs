@@ -106,10 +106,19 @@ settings! {
     session_hours: u64 = 12, secret = false;
     /// Lifetime of a staff invitation link, in hours.
     invitation_hours: u64 = 72, secret = false;
-    /// Login attempts allowed per account per minute.
+    /// Wrong passwords allowed per account from one client address per minute (right
+    /// ones do not count, and one forgives the mistakes made from its address).
     login_attempts_per_account_per_minute: u32 = 5, secret = false;
-    /// Login attempts allowed per client IP per minute.
+    /// Wrong passwords allowed from one client address per minute, whatever the account.
     login_attempts_per_ip_per_minute: u32 = 20, secret = false;
+    /// Wrong passwords allowed per account per hour from all addresses together: the
+    /// slower limit on guessing spread over many addresses.
+    login_failures_per_account_per_hour: u32 = 50, secret = false;
+    /// Member signups allowed from one client address per hour (a shop's own tablet
+    /// signing up a queue of customers included); each phone may try 5 times an hour.
+    member_signups_per_address_per_hour: u32 = 60, secret = false;
+    /// New shops allowed from one client address per hour.
+    shop_signups_per_address_per_hour: u32 = 5, secret = false;
     /// Take the client IP from the X-Forwarded-For header (only behind a trusted proxy).
     trust_forwarded_for: bool = false, secret = false;
     /// HTTP SMS gateway for one-time codes: messages are POSTed as JSON `{"to", "text"}`

@@ -68,9 +68,10 @@ pub async fn authenticate(
 ) -> ApiResult<(Principal, sessions::NewSession)> {
     let email = email.trim().to_lowercase();
     let tenant_slug = tenant.trim().to_lowercase();
+    let account = format!("{tenant_slug}/{email}");
     if let Err(wait) = app
         .login_limiter
-        .check(&format!("{tenant_slug}/{email}"), &meta.ip)
+        .check(&account, &meta.ip, std::time::Instant::now())
     {
         let mut e = ApiError::new(
             Code::RateLimited,
@@ -97,12 +98,16 @@ pub async fn authenticate(
             .await
             .map_err(ApiError::internal)?;
     let (Some(tenant), Some(creds)) = (tenant, creds) else {
+        app.login_limiter
+            .failed(&account, &meta.ip, std::time::Instant::now());
         return Err(ApiError::new(
             Code::InvalidCredentials,
             "wrong shop, email or password",
         ));
     };
     if !ok || !creds.active {
+        app.login_limiter
+            .failed(&account, &meta.ip, std::time::Instant::now());
         let mut tx = app.db.begin().await?;
         audit::record_as(
             &mut tx,
@@ -122,6 +127,7 @@ pub async fn authenticate(
             "wrong shop, email or password",
         ));
     }
+    app.login_limiter.succeeded(&account, &meta.ip);
     let mut tx = app.db.begin().await?;
     let session = sessions::create(
         &mut tx,

@@ -139,10 +139,15 @@ pub async fn sign_up(
     slug: &str,
     req: &SignupRequest,
 ) -> ApiResult<SignupResult> {
-    if let Err(wait) = app.login_limiter.check(&format!("signup/{slug}"), &meta.ip) {
+    // Per address and per phone: a crowd at one shop signs up freely, one address or
+    // one phone cannot block anyone else.
+    if let Err(wait) =
+        app.signup_limiter
+            .member(&meta.ip, req.phone.as_str(), std::time::Instant::now())
+    {
         let mut e = ApiError::new(
             Code::RateLimited,
-            format!("too many signups from here; try again in {wait} s"),
+            format!("too many signups from here or for this phone; try again in {wait} s"),
         );
         e.retry_after_secs = Some(wait);
         return Err(e);

@@ -200,6 +200,14 @@ async fn signup(
     jar: CookieJar,
     JsonBody(req): JsonBody<SignupRequest>,
 ) -> ApiResult<(CookieJar, (StatusCode, Json<SignupResponse>))> {
+    if let Err(wait) = app.signup_limiter.shop(&meta.ip, std::time::Instant::now()) {
+        let mut e = ApiError::new(
+            Code::RateLimited,
+            format!("too many new shops from here; try again in {wait} s"),
+        );
+        e.retry_after_secs = Some(wait);
+        return Err(e);
+    }
     let shop = ShopSignup {
         shop_name: req.shop_name,
         slug: req.slug,

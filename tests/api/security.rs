@@ -564,3 +564,112 @@ db_test!(
         assert_eq!((again.status, &again.body["replayed"]), (201, &json!(true)));
     }
 );
+
+/// POST as an anonymous client behind a trusted proxy, from `address`.
+async fn post_from(app: &TestApp, address: &str, path: &str, body: serde_json::Value) -> Resp {
+    app.anonymous()
+        .request(
+            reqwest::Method::POST,
+            path,
+            Some(body),
+            &[("x-forwarded-for", address)],
+        )
+        .await
+}
+
+db_test!(nobody_blocks_other_peoples_signups_or_sign_ins, |app| {
+    let _ = app;
+    let app = TestApp::spawn_with(app.backend, |s| s.trust_forwarded_for = true).await;
+    let owner = app.signup("kafe").await;
+    let form = owner
+        .put(
+            "/api/v1/signup-form",
+            json!({"terms": "Terms", "privacy": "Privacy", "marketing_channels": [], "questions": []}),
+        )
+        .await
+        .body;
+    let person = |phone: &str| {
+        json!({"phone": phone, "first_name": "Mali",
+            "accept_terms_version": form["terms_version"], "accept_privacy_version": form["privacy_version"]})
+    };
+    // Eight people from eight addresses all join the shop.
+    for i in 0..8 {
+        let res = post_from(
+            &app,
+            &format!("10.0.0.{i}"),
+            "/api/v1/public/kafe/signup",
+            person(&format!("08100000{i:02}")),
+        )
+        .await;
+        assert_eq!(res.status, 201, "person {i}: {}", res.body);
+    }
+    // One phone tried from many addresses is held after five tries.
+    for i in 0..5 {
+        let res = post_from(
+            &app,
+            &format!("10.1.0.{i}"),
+            "/api/v1/public/kafe/signup",
+            person("0819999999"),
+        )
+        .await;
+        let expected = if i == 0 { 201 } else { 409 };
+        assert_eq!(res.status, expected, "{}", res.body);
+    }
+    let res = post_from(
+        &app,
+        "10.1.0.9",
+        "/api/v1/public/kafe/signup",
+        person("0819999999"),
+    )
+    .await;
+    assert_eq!(
+        (res.status, res.code()),
+        (429, "rate_limited"),
+        "{}",
+        res.body
+    );
+    assert!(res.header("retry-after").parse::<u64>().unwrap() > 0);
+    // Five wrong passwords from one address do not hold the owner at another, and
+    // right passwords never count.
+    let login = |password: &str| json!({"tenant": "kafe", "email": "owner@kafe.test", "password": password});
+    for _ in 0..5 {
+        let res = post_from(
+            &app,
+            "10.2.0.66",
+            "/api/v1/sessions",
+            login("wrong password!"),
+        )
+        .await;
+        assert_eq!(res.status, 401, "{}", res.body);
+    }
+    let res = post_from(&app, "10.2.0.66", "/api/v1/sessions", login(PASSWORD)).await;
+    assert_eq!(res.status, 429, "the guesser's address waits: {}", res.body);
+    for _ in 0..8 {
+        let res = post_from(&app, "10.2.0.1", "/api/v1/sessions", login(PASSWORD)).await;
+        assert_eq!(res.status, 201, "{}", res.body);
+    }
+    // New shops: five an hour from one address.
+    let shop = |slug: &str| {
+        json!({"shop_name": format!("Shop {slug}"), "slug": slug, "owner_name": "Owner",
+            "owner_email": format!("owner@{slug}.test"), "password": PASSWORD})
+    };
+    for i in 0..5 {
+        let res = post_from(
+            &app,
+            "10.3.0.1",
+            "/api/v1/signup",
+            shop(&format!("shop-{i}")),
+        )
+        .await;
+        assert_eq!(res.status, 201, "{}", res.body);
+    }
+    let res = post_from(&app, "10.3.0.1", "/api/v1/signup", shop("shop-5")).await;
+    assert_eq!(
+        (res.status, res.code()),
+        (429, "rate_limited"),
+        "{}",
+        res.body
+    );
+    let res = post_from(&app, "10.3.0.2", "/api/v1/signup", shop("shop-5")).await;
+    assert_eq!(res.status, 201, "{}", res.body);
+});
