@@ -139,15 +139,15 @@ pub async fn send(
 
 #[derive(sqlx::FromRow)]
 struct Row {
-    code_hash: String,
-    attempts: i64,
     expires_at: i64,
     used_at: Option<i64>,
 }
 
 /// Check a proof for this member (own transaction, so a wrong guess counts even though
 /// the spend it came with fails). Does not use the code up: [`consume`] does, in the
-/// spend's transaction.
+/// spend's transaction. Each comparison first takes one of the code's attempts in the
+/// same statement that checks one is left, so parallel guesses are compared at most
+/// [`MAX_ATTEMPTS`] times in all.
 pub async fn check(
     db: &Db,
     tenant_id: i64,
@@ -155,29 +155,32 @@ pub async fn check(
     purpose: &str,
     proof: &OtpProof,
 ) -> Result<(), ApiError> {
-    let row: Option<Row> = on_db!(db, pool => sqlx::query_as(
-        "SELECT code_hash, attempts, expires_at, used_at FROM otp_challenges WHERE tenant_id = $1 AND id = $2 AND member_id = $3 AND purpose = $4")
-        .bind(tenant_id).bind(proof.challenge_id).bind(member_id).bind(purpose).fetch_optional(pool).await)?;
+    let now = now_micros();
+    let taken: Option<(String, i64)> = on_db!(db, pool => sqlx::query_as(
+        "UPDATE otp_challenges SET attempts = attempts + 1
+         WHERE tenant_id = $1 AND id = $2 AND member_id = $3 AND purpose = $4
+           AND used_at IS NULL AND expires_at > $5 AND attempts < $6
+         RETURNING code_hash, attempts")
+        .bind(tenant_id).bind(proof.challenge_id).bind(member_id).bind(purpose).bind(now).bind(MAX_ATTEMPTS)
+        .fetch_optional(pool).await)?;
     let expired = |m: &str| ApiError::field(Code::OtpExpired, "otp.challenge_id", m.to_string());
-    let Some(row) = row else {
-        return Err(expired(
-            "no such code was sent to this member; request a new one",
-        ));
+    let Some((code_hash, attempts)) = taken else {
+        // No attempt left to take: say why.
+        let row: Option<Row> = on_db!(db, pool => sqlx::query_as(
+            "SELECT expires_at, used_at FROM otp_challenges WHERE tenant_id = $1 AND id = $2 AND member_id = $3 AND purpose = $4")
+            .bind(tenant_id).bind(proof.challenge_id).bind(member_id).bind(purpose).fetch_optional(pool).await)?;
+        return Err(match row {
+            None => expired("no such code was sent to this member; request a new one"),
+            Some(r) if r.used_at.is_some() => {
+                expired("this code was already used; request a new one")
+            }
+            Some(r) if r.expires_at <= now => expired("this code has expired; request a new one"),
+            Some(_) => expired("too many wrong attempts; request a new code"),
+        });
     };
-    if row.used_at.is_some() {
-        return Err(expired("this code was already used; request a new one"));
-    }
-    if row.expires_at <= now_micros() {
-        return Err(expired("this code has expired; request a new one"));
-    }
-    if row.attempts >= MAX_ATTEMPTS {
-        return Err(expired("too many wrong attempts; request a new code"));
-    }
     let typed = proof.code.trim();
-    if hash(proof.challenge_id, typed) != row.code_hash {
-        on_db!(db, pool => sqlx::query("UPDATE otp_challenges SET attempts = attempts + 1 WHERE tenant_id = $1 AND id = $2")
-            .bind(tenant_id).bind(proof.challenge_id).execute(pool).await.map(|r| r.rows_affected()))?;
-        let left = MAX_ATTEMPTS - row.attempts - 1;
+    if !crate::auth::secrets::constant_time_eq(&hash(proof.challenge_id, typed), &code_hash) {
+        let left = MAX_ATTEMPTS - attempts;
         return Err(ApiError::field(
             Code::OtpInvalid,
             "otp.code",

@@ -9,7 +9,7 @@ use crate::db_test;
 use crate::helpers::{TestApp, User};
 use loyal::on_db;
 
-async fn reward(owner: &User, spec: Value) -> i64 {
+pub(crate) async fn reward(owner: &User, spec: Value) -> i64 {
     let res = owner.post("/api/v1/rewards", spec).await;
     assert_eq!(res.status, 201, "{}", res.body);
     res.body["id"].as_i64().unwrap()
@@ -19,7 +19,7 @@ fn coupon(cost: i64) -> Value {
     json!({"kind": "coupon", "category": "drinks", "name": "ลาเต้ฟรี", "name_en": "Free latte", "points_cost": cost})
 }
 
-async fn give(owner: &User, m: i64, points: i64) {
+pub(crate) async fn give(owner: &User, m: i64, points: i64) {
     let res = owner
         .post(
             &format!("/api/v1/members/{m}/points/adjust"),
@@ -37,7 +37,7 @@ async fn no_otp(owner: &User) {
 }
 
 /// Send a code to the member and read it from the developer mailbox.
-async fn otp(owner: &User, m: i64) -> (i64, String) {
+pub(crate) async fn otp(owner: &User, m: i64) -> (i64, String) {
     let sent = owner
         .post(&format!("/api/v1/members/{m}/otp"), json!({}))
         .await;

@@ -673,3 +673,44 @@ db_test!(nobody_blocks_other_peoples_signups_or_sign_ins, |app| {
     let res = post_from(&app, "10.3.0.2", "/api/v1/signup", shop("shop-5")).await;
     assert_eq!(res.status, 201, "{}", res.body);
 });
+
+db_test!(
+    parallel_guesses_at_a_one_time_code_are_compared_five_times_at_most,
+    |app| {
+        use crate::rewards::{give, otp, reward};
+        let owner = app.signup("kafe").await;
+        let m = owner.member("0812345678").await;
+        give(&owner, m, 100).await;
+        let r = reward(
+        &owner,
+        json!({"kind": "coupon", "category": "drinks", "name": "Latte", "points_cost": 60, "stock": 5}),
+    )
+    .await;
+        let (challenge, code) = otp(&owner, m).await;
+        let wrong = if code == "000000" { "111111" } else { "000000" };
+        let guesses = (0..60).map(|_| {
+            let owner = owner.clone();
+            async move {
+                owner
+                    .post(
+                        &format!("/api/v1/rewards/{r}/redeem"),
+                        json!({"member_id": m, "otp": {"challenge_id": challenge, "code": wrong}}),
+                    )
+                    .await
+            }
+        });
+        let answers = futures_util::future::join_all(guesses).await;
+        let compared = answers.iter().filter(|a| a.code() == "otp_invalid").count();
+        let refused = answers.iter().filter(|a| a.code() == "otp_expired").count();
+        assert_eq!((compared, refused), (5, 55));
+        // The right code comes too late: its attempts are spent.
+        let res = owner
+            .post(
+                &format!("/api/v1/rewards/{r}/redeem"),
+                json!({"member_id": m, "otp": {"challenge_id": challenge, "code": code}}),
+            )
+            .await;
+        assert_eq!(res.code(), "otp_expired", "{}", res.body);
+        assert_eq!(owner.points(m).await["balance"], 100);
+    }
+);
