@@ -378,6 +378,8 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let grace = Duration::from_secs(settings.shutdown_grace_secs);
+    // Uploads and the key file live here: the server user's alone.
+    crate::files::private_dir(&settings.data_dir)?;
     let (state, router) = build(db.clone(), settings);
     let interrupted = crate::members::import_jobs::fail_interrupted(&db).await?;
     if interrupted > 0 {

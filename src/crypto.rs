@@ -45,16 +45,16 @@ impl Cipher {
         if let Ok(existing) = std::fs::read_to_string(&path) {
             return Self::from_base64(&existing);
         }
-        std::fs::create_dir_all(data_dir)?;
+        crate::files::private_dir(data_dir)?;
         let mut key = [0u8; 32];
         rand::rng().fill_bytes(&mut key);
         let encoded = STANDARD.encode(key);
-        std::fs::write(&path, &encoded)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
-        }
+        let mut file = crate::files::private_file()
+            .write(true)
+            .create_new(true)
+            .open(&path)?;
+        std::io::Write::write_all(&mut file, encoded.as_bytes())?;
+        file.sync_all()?;
         tracing::warn!(path = %path.display(), "created a new encryption key; back it up with the database");
         Self::from_base64(&encoded)
     }

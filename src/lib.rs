@@ -11,6 +11,7 @@ pub mod crypto;
 pub mod demo;
 pub mod draws;
 pub mod error;
+pub mod files;
 pub mod http;
 pub mod ids;
 pub mod ledger;

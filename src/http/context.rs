@@ -84,8 +84,10 @@ pub async fn request_meta(State(app): State<AppState>, mut req: Request, next: N
         ip: ip.clone(),
     });
 
-    let span =
-        tracing::info_span!("request", request_id = %request_id, %method, path = %path, ip = %ip);
+    // The route's template, not the path: a path may hold a secret (an invitation's or
+    // a claim's token), which the log must not keep.
+    let logged_path = route.as_deref().unwrap_or(&path);
+    let span = tracing::info_span!("request", request_id = %request_id, %method, path = %logged_path, ip = %ip);
     let mut res = next.run(req).instrument(span.clone()).await;
     let status = res.status();
     let elapsed = started.elapsed();

@@ -197,9 +197,7 @@ async fn start_import(
     .map_err(|e| ApiError::field(Code::InvalidQuery, "file_name", e))?;
     let id = crate::ids::next_id();
     let dir = app.settings.data_dir.join("imports");
-    tokio::fs::create_dir_all(&dir)
-        .await
-        .map_err(ApiError::internal)?;
+    crate::files::private_dir(&dir).map_err(ApiError::internal)?;
     let path: PathBuf = dir.join(format!("{}-{id}.{ext}", ctx.tenant_id()));
     let bytes = match save_upload(body, &path, app.settings.max_import_bytes).await {
         Ok(n) => n,
@@ -271,9 +269,13 @@ async fn start_import(
 /// Stream the body to `path`, refusing it once it passes `max` bytes.
 async fn save_upload(body: Body, path: &std::path::Path, max: u64) -> ApiResult<u64> {
     use futures_util::StreamExt;
-    let mut file = tokio::fs::File::create(path)
-        .await
+    let file = crate::files::private_file()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)
         .map_err(ApiError::internal)?;
+    let mut file = tokio::fs::File::from_std(file);
     let mut stream = body.into_data_stream();
     let mut total: u64 = 0;
     while let Some(chunk) = stream.next().await {

@@ -50,11 +50,11 @@ impl SmsSender {
     ) -> Result<(), String> {
         match self {
             SmsSender::Mailbox => {
+                // Neither the code nor the whole phone goes to the log.
                 tracing::info!(
                     tenant_id,
-                    phone,
-                    text,
-                    "SMS (developer mailbox; no gateway configured)"
+                    to = %super::mask_phone(phone),
+                    "text message put in the developer mailbox (no SMS gateway configured)"
                 );
                 on_db!(db, pool => sqlx::query("INSERT INTO sms_outbox (tenant_id, id, phone, body, created_at) VALUES ($1, $2, $3, $4, $5)")
                     .bind(tenant_id).bind(ids::next_id()).bind(phone).bind(text).bind(now_micros())

@@ -113,10 +113,24 @@ impl Db {
     pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Db> {
         if url.starts_with("sqlite:") {
             let opts = SqliteConnectOptions::from_str(url)?;
-            if let Some(dir) = opts.get_filename().parent()
+            let file = opts.get_filename();
+            if let Some(dir) = file.parent()
                 && !dir.as_os_str().is_empty()
+                && !dir.exists()
             {
-                std::fs::create_dir_all(dir)?;
+                crate::files::private_dir(dir)?;
+            }
+            // Members' data: the file (and the log files SQLite makes with its mode)
+            // is the server user's alone.
+            if file.as_os_str() != ":memory:" {
+                if file.exists() {
+                    crate::files::make_private(file)?;
+                } else {
+                    crate::files::private_file()
+                        .write(true)
+                        .create_new(true)
+                        .open(file)?;
+                }
             }
             Self::connect_sqlite(opts, max_connections).await
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {

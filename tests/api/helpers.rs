@@ -312,6 +312,17 @@ impl TestApp {
     }
 }
 
+/// A client of a server the test started as a process, signed in as nobody.
+pub fn anonymous_at(base: &str) -> User {
+    User {
+        client: client(),
+        base: base.to_string(),
+        csrf: None,
+        api_key: None,
+        me: Value::Null,
+    }
+}
+
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
