@@ -44,6 +44,7 @@ error_codes! {
     IdempotencyInProgress = "idempotency_in_progress", CONFLICT, "A request with this Idempotency-Key is still being processed";
     SecretNotReplayed = "secret_not_replayed", CONFLICT, "The first request with this Idempotency-Key succeeded; the secret it answered is shown only once";
     InsufficientPoints = "insufficient_points", UNPROCESSABLE_ENTITY, "The member does not have enough points";
+    PointsLimit = "points_limit", UNPROCESSABLE_ENTITY, "A movement or balance would pass the most points a balance holds";
     NothingToUndo = "nothing_to_undo", CONFLICT, "There is nothing (left) to undo";
     RewardUnavailable = "reward_unavailable", UNPROCESSABLE_ENTITY, "This reward cannot be redeemed now";
     OutOfStock = "out_of_stock", CONFLICT, "This reward is out of stock";

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::model::{Currency, MAX_AMOUNT};
+use super::model::{Currency, MAX_AMOUNT, MAX_POINTS};
 use super::store::{
     self, BalanceSummary, HistoryLine, Kind, LedgerSettings, Liability, Posted, Posting,
 };
@@ -38,11 +38,21 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(create_claim))
 }
 
+/// Satang between `min` and 10^12 (10 billion baht).
 fn amount_in_range(field: &str, value: i64, min: i64) -> ApiResult<i64> {
-    if value < min || value > MAX_AMOUNT {
+    in_range(field, value, min, MAX_AMOUNT)
+}
+
+/// Points between `min` and the most a balance holds.
+fn points_in_range(field: &str, value: i64, min: i64) -> ApiResult<i64> {
+    in_range(field, value, min, MAX_POINTS)
+}
+
+fn in_range(field: &str, value: i64, min: i64, max: i64) -> ApiResult<i64> {
+    if value < min || value > max {
         return Err(ApiError::invalid(
             field,
-            format!("must be between {min} and {MAX_AMOUNT}"),
+            format!("must be between {min} and {max}"),
         ));
     }
     Ok(value)
@@ -104,7 +114,7 @@ pub(crate) async fn put_ledger_settings(
     if s.pending_days > 365 {
         return Err(ApiError::invalid("pending_days", "must be at most 365"));
     }
-    amount_in_range("welcome_points", s.welcome_points, 0)?;
+    points_in_range("welcome_points", s.welcome_points, 0)?;
     let mut tx = app.db.begin().await?;
     store::save_settings(&mut tx, ctx.tenant_id(), &s).await?;
     audit::record(
@@ -497,7 +507,7 @@ async fn redeem_points(
     let Some(member) = resolve_member(&app, ctx.tenant_id(), member).await? else {
         return Err(ApiError::not_found("member"));
     };
-    let points = amount_in_range("points", req.points, 1)?;
+    let points = points_in_range("points", req.points, 1)?;
     let reference = req
         .reference
         .as_deref()
@@ -566,7 +576,7 @@ async fn adjust_points(
     if req.points == 0 {
         return Err(ApiError::invalid("points", "must not be zero"));
     }
-    let magnitude = amount_in_range("points", req.points.checked_abs().unwrap_or(i64::MAX), 1)?;
+    let magnitude = points_in_range("points", req.points.checked_abs().unwrap_or(i64::MAX), 1)?;
     let kind = if req.points > 0 {
         Kind::AdjustCredit
     } else {

@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 
-use super::model::Currency;
+use super::model::{Currency, MAX_POINTS};
 use super::store::{self, Credit, KeyedTxn, Kind, Posting};
 use super::{EarnContext, LedgerError, PurchaseInput, PurchaseOutcome};
 use crate::audit::{self, ActorRef, Change};
@@ -214,6 +214,15 @@ async fn record_round(
             }),
         };
         let eval = evaluate(&ctx.settings.earn, &ctx.rules, &bill);
+        // The rules' arithmetic saturates; what passes the ledger's limit is refused here.
+        let balance = points_held[&x.member()].0;
+        if eval.points > MAX_POINTS
+            || eval.stamps > MAX_POINTS
+            || (!x.p.input.dry_run && balance.saturating_add(eval.points) > MAX_POINTS)
+        {
+            answers[x.index] = Some(Err(LedgerError::PointsLimit.into()));
+            continue;
+        }
         if x.p.input.dry_run {
             answers[x.index] = Some(Ok(PurchaseOutcome {
                 purchase_id: None,
@@ -261,6 +270,15 @@ async fn record_round(
         .map(|e| e.x.member())
         .collect();
     let stamps_held = store::lock_balances(tx, Currency::Stamps, &stamp_members).await?;
+    let (earning, over): (Vec<_>, Vec<_>) = earning.into_iter().partition(|e| {
+        !e.write_stamps || stamps_held[&e.x.member()].0.saturating_add(e.eval.stamps) <= MAX_POINTS
+    });
+    for e in over {
+        answers[e.x.index] = Some(Err(LedgerError::PointsLimit.into()));
+    }
+    if earning.is_empty() {
+        return Ok(());
+    }
     let held: HashMap<(i64, i64, Currency), (i64, i64)> = points_held
         .into_iter()
         .map(|((t, m), b)| ((t, m, Currency::Points), b))

@@ -34,6 +34,11 @@ impl From<LedgerError> for ApiError {
             ),
             LedgerError::KeyReused => ApiError::new(Code::IdempotencyKeyReused, e.to_string()),
             LedgerError::NothingToUndo(why) => ApiError::new(Code::NothingToUndo, why),
+            LedgerError::PointsLimit => ApiError::field(
+                Code::PointsLimit,
+                "points",
+                "a member's balance holds at most 100 billion points (and owes at most as many); this would pass it",
+            ),
             LedgerError::Db(e) => ApiError::from(e),
         }
     }

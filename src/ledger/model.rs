@@ -10,6 +10,11 @@ use serde::{Deserialize, Serialize};
 /// a member's history far inside i64 and every product inside i128.
 pub const MAX_AMOUNT: i64 = 1_000_000_000_000;
 
+/// The most points (or stamps) one movement may move and one balance or debt may hold:
+/// 100 billion. A shop's sum of balances then stays within 64 bits for up to 92 million
+/// members, so reports and `verify` never overflow; a movement past it is refused.
+pub const MAX_POINTS: i64 = 100_000_000_000;
+
 /// Which balance an entry moves.
 #[derive(
     Clone,
@@ -115,8 +120,8 @@ impl EarnRate {
         if !(1..=MAX_AMOUNT).contains(&self.spend_satang) {
             return Err(("spend_satang", "must be between 1 and 10^12".into()));
         }
-        if !(0..=1_000_000).contains(&self.points) {
-            return Err(("points", "must be between 0 and 1,000,000".into()));
+        if !(0..=10_000).contains(&self.points) {
+            return Err(("points", "must be between 0 and 10,000".into()));
         }
         if !(0..=MAX_AMOUNT).contains(&self.min_spend_satang) {
             return Err(("min_spend_satang", "must be between 0 and 10^12".into()));

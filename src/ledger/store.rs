@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use super::model::{
-    Currency, EarnRate, ExpiryPolicy, OpenLot, RefundPolicy, RoundUp, Rounding, fefo_order,
-    plan_debit,
+    Currency, EarnRate, ExpiryPolicy, MAX_POINTS, OpenLot, RefundPolicy, RoundUp, Rounding,
+    fefo_order, plan_debit,
 };
 use crate::store::{Db, Tx, now_micros};
 use crate::{ids, on_db, on_tx};
@@ -311,6 +311,9 @@ pub enum LedgerError {
     KeyReused,
     #[error("nothing to undo: {0}")]
     NothingToUndo(&'static str),
+    /// The movement, or the balance or debt it leaves, would pass [`MAX_POINTS`].
+    #[error("a balance holds at most {MAX_POINTS} points")]
+    PointsLimit,
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
@@ -494,6 +497,12 @@ pub async fn post_credits(
             .or_insert_with(|| held.get(&key).copied().unwrap_or((0, 0)));
         let txn_id = ids::next_id();
         let applied = p.amount;
+        // Callers refuse what would pass the limit (a purchase, an import's row) first.
+        if !(0..=MAX_POINTS).contains(&applied) || state.0.saturating_add(applied) > MAX_POINTS {
+            return Err(sqlx::Error::Protocol(format!(
+                "a credit of {applied} to member {member} would pass the points limit"
+            )));
+        }
         let repay = applied.min(state.1);
         state.1 -= repay;
         let lot_amount = applied - repay;
@@ -924,6 +933,11 @@ pub async fn post(
     let (mut balance, mut debt) = (bal.balance, bal.debt);
     let mut applied: i64;
     let mut uncollected = 0;
+    if !(0..=MAX_POINTS).contains(&p.amount)
+        || (p.kind.is_credit() && balance.saturating_add(p.amount) > MAX_POINTS)
+    {
+        return Err(LedgerError::PointsLimit);
+    }
 
     match p.kind {
         Kind::Earn | Kind::Bonus | Kind::Opening | Kind::AdjustCredit => {
@@ -1042,6 +1056,10 @@ pub async fn post(
             }
             balance += applied;
         }
+    }
+    // A cancelled redemption's points return on top of later credits; refunds grow debt.
+    if balance > MAX_POINTS || debt > MAX_POINTS {
+        return Err(LedgerError::PointsLimit);
     }
 
     on_tx!(tx, c => sqlx::query(

@@ -250,9 +250,12 @@ pub fn parse_row(h: &Headers, row: u64, cells: &[String]) -> Result<ImportRow, V
         0
     } else {
         match points_raw.parse::<i64>() {
-            Ok(p) if (0..=crate::ledger::model::MAX_AMOUNT).contains(&p) => p,
+            Ok(p) if (0..=crate::ledger::model::MAX_POINTS).contains(&p) => p,
             Ok(_) => {
-                err(Column::Points, "points must be between 0 and 10^12".into());
+                err(
+                    Column::Points,
+                    "points must be between 0 and 100,000,000,000".into(),
+                );
                 0
             }
             Err(_) => {

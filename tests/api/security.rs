@@ -797,3 +797,78 @@ async fn the_data_directory_is_private_and_the_log_keeps_no_code_or_phone() {
         assert!(!logged.contains(secret), "{secret} in the log: {logged}");
     }
 }
+
+db_test!(points_past_the_limit_are_refused_never_wrapped, |app| {
+    let owner = app.signup("kafe").await;
+    let rate = |points: i64| {
+        crate::helpers::ledger_settings(
+            json!({"earn": {"spend_satang": 1, "points": points, "rounding": "floor", "min_spend_satang": 0}}),
+        )
+    };
+    let res = owner.put("/api/v1/ledger/settings", rate(1_000_000)).await;
+    assert_eq!(
+        (res.status, res.field()),
+        (422, "earn.points"),
+        "{}",
+        res.body
+    );
+    owner.set_ledger(rate(10_000)).await;
+    let m = owner.member("0812345678").await;
+    // 10^12 satang at 10,000 points a satang: ten of these wrapped the balance once.
+    for i in 0..10 {
+        let res = owner
+            .purchase(m, 1_000_000_000_000, &format!("BIG{i}"))
+            .await;
+        assert_eq!(
+            (res.status, res.code()),
+            (422, "points_limit"),
+            "{}",
+            res.body
+        );
+    }
+    // Up to the limit, then not one point past it, in a batch too.
+    let res = owner.purchase(m, 10_000_000, "FULL").await;
+    assert_eq!(
+        (res.status, &res.body["balance"]),
+        (201, &json!(100_000_000_000_i64)),
+        "{}",
+        res.body
+    );
+    let res = owner
+        .post(
+            "/api/v1/purchases/batch",
+            json!({"purchases": [
+                {"member_id": m, "amount_satang": 1, "receipt": "ONE-MORE"},
+                {"member_id": owner.member("0899999999").await, "amount_satang": 100, "receipt": "OTHER"}]}),
+        )
+        .await;
+    assert_eq!(
+        res.body["results"][0]["error"]["code"], "points_limit",
+        "{}",
+        res.body
+    );
+    assert_eq!(res.body["results"][1]["status"], 201, "{}", res.body);
+    let res = owner
+        .post(
+            &format!("/api/v1/members/{m}/points/adjust"),
+            json!({"points": 1, "reason": "x"}),
+        )
+        .await;
+    assert_eq!(
+        (res.status, res.code()),
+        (422, "points_limit"),
+        "{}",
+        res.body
+    );
+    let res = owner
+        .post(
+            &format!("/api/v1/members/{m}/points/adjust"),
+            json!({"points": i64::MAX, "reason": "x"}),
+        )
+        .await;
+    assert_eq!((res.status, res.field()), (422, "points"), "{}", res.body);
+    assert_eq!(owner.points(m).await["balance"], 100_000_000_000_i64);
+    let report = owner.get("/api/v1/reports/liability").await;
+    assert_eq!(report.status, 200, "{}", report.body);
+    app.assert_no_drift().await;
+});
