@@ -20,7 +20,7 @@ use crate::auth::rate_limit::{LoginLimiter, SignupLimiter};
 use crate::config::Settings;
 use crate::error::{ApiError, Code};
 use crate::http::openapi::{ApiDoc, Policies};
-use crate::http::{authorize, context, idempotency, ops};
+use crate::http::{authorize, context, idempotency, ops, text_guard};
 use crate::store::Db;
 
 pub struct Inner {
@@ -270,6 +270,7 @@ pub fn build(db: Db, settings: Settings) -> (AppState, Router) {
         .route("/metrics", get(ops::metrics_endpoint))
         .merge(pages)
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
+        .layer(from_fn_with_state(state.clone(), text_guard::refuse_nul))
         .layer(from_fn_with_state(state.clone(), request_timeout))
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::internal("handler panicked").into_response()

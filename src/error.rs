@@ -29,6 +29,7 @@ error_codes! {
     UnknownField = "unknown_field", UNPROCESSABLE_ENTITY, "The request has a field this endpoint does not accept";
     MissingField = "missing_field", UNPROCESSABLE_ENTITY, "A required field is missing";
     InvalidQuery = "invalid_query", BAD_REQUEST, "A query parameter is invalid";
+    NulCharacter = "nul_character", BAD_REQUEST, "Text may not hold the NUL character";
     InvalidCursor = "invalid_cursor", BAD_REQUEST, "The pagination cursor is invalid";
     Unauthenticated = "unauthenticated", UNAUTHORIZED, "Sign in or send an API key";
     InvalidCredentials = "invalid_credentials", UNAUTHORIZED, "Wrong shop, email or password";

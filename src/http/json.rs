@@ -46,8 +46,19 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     }
 }
 
-/// Parse JSON, turning serde's error into an [`ApiError`] naming the field.
+/// Parse JSON, turning serde's error into an [`ApiError`] naming the field. A string
+/// holding the NUL character (`\u0000`) is refused: no database stores it as text.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.windows(6).any(|w| w == b"\\u0000")
+        && let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes)
+        && let Some(path) = nul_at(&value, String::new())
+    {
+        return Err(ApiError::field(
+            Code::NulCharacter,
+            path,
+            "this text holds a NUL character (\\u0000), which no text may hold",
+        ));
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
         let path = err.path().to_string();
@@ -56,6 +67,35 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     })?;
     de.end().map_err(|e| classify(".", &e))?;
     Ok(value)
+}
+
+/// The JSON path of the first string (or key) holding a NUL.
+fn nul_at(value: &serde_json::Value, path: String) -> Option<String> {
+    use serde_json::Value;
+    let join = |key: &str| {
+        if path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{path}.{key}")
+        }
+    };
+    match value {
+        Value::String(s) if s.contains('\0') => {
+            Some(if path.is_empty() { ".".into() } else { path })
+        }
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| nul_at(v, format!("{path}[{i}]"))),
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
+            if k.contains('\0') {
+                Some(join(&k.replace('\0', "")))
+            } else {
+                nul_at(v, join(k))
+            }
+        }),
+        _ => None,
+    }
 }
 
 fn classify(path: &str, err: &serde_json::Error) -> ApiError {
@@ -145,6 +185,12 @@ mod tests {
         assert_eq!(
             (e.code, e.field.as_deref()),
             (Code::MissingField, Some("name"))
+        );
+        let e = parse_json::<Signup>(br#"{"name":"x","owner":{"email":"a\u0000b","age":3}}"#)
+            .unwrap_err();
+        assert_eq!(
+            (e.code, e.field.as_deref()),
+            (Code::NulCharacter, Some("owner.email"))
         );
         let e = parse_json::<Signup>(br#"{"name":"x""#).unwrap_err();
         assert_eq!(e.code, Code::MalformedJson);

@@ -8,3 +8,4 @@ pub mod json;
 pub mod openapi;
 pub mod ops;
 pub mod query;
+pub mod text_guard;

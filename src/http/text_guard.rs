@@ -1,0 +1,64 @@
+//! Text no database stores: PostgreSQL refuses the NUL character in text, so a NUL in
+//! the address, the query or a form is refused here as bad input before any handler
+//! runs (a JSON body's NUL is refused by `http::json`, naming the field).
+
+use axum::body::{Body, to_bytes};
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::app::AppState;
+use crate::error::{ApiError, Code};
+
+/// Does this percent-encoded text hold a NUL (`%00`, or the byte itself)?
+pub fn holds_nul(encoded: &[u8]) -> bool {
+    encoded.contains(&0) || encoded.windows(3).any(|w| w == b"%00")
+}
+
+pub async fn refuse_nul(State(app): State<AppState>, req: Request, next: Next) -> Response {
+    let uri = req.uri();
+    if holds_nul(uri.path().as_bytes()) || uri.query().is_some_and(|q| holds_nul(q.as_bytes())) {
+        return ApiError::new(
+            Code::NulCharacter,
+            "the address holds a NUL character (%00), which no text may hold",
+        )
+        .into_response();
+    }
+    let is_form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = to_bytes(body, app.settings.max_body_bytes).await else {
+        return ApiError::new(
+            Code::BodyTooLarge,
+            "the request body is larger than this server accepts",
+        )
+        .into_response();
+    };
+    if holds_nul(&bytes) {
+        return ApiError::new(
+            Code::NulCharacter,
+            "the form holds a NUL character (%00), which no text may hold",
+        )
+        .into_response();
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_nul_is_found_encoded_or_raw() {
+        assert!(super::holds_nul(b"q=%00"));
+        assert!(super::holds_nul(b"/api/v1/public/%00/signup-form"));
+        assert!(super::holds_nul(b"a\0b"));
+        assert!(!super::holds_nul(b"q=%2500&p=%20"));
+    }
+}
