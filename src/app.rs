@@ -1,6 +1,5 @@
 //! Application state, the router, and the server's life cycle.
 
-use std::net::SocketAddr;
 use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
@@ -379,6 +378,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let grace = Duration::from_secs(settings.shutdown_grace_secs);
+    let header_timeout = Duration::from_secs(settings.header_read_timeout_secs);
     // Uploads and the key file live here: the server user's alone.
     crate::files::private_dir(&settings.data_dir)?;
     let (state, router) = build(db.clone(), settings);
@@ -390,29 +390,69 @@ pub async fn serve(
         );
     }
     let housekeeping = spawn_housekeeping(state);
-    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
-        shutdown.await;
-        tracing::info!("shutting down: finishing in-flight requests");
-        let _ = stopping_tx.send(());
-    });
-    let mut server = std::pin::pin!(server.into_future());
-    tokio::select! {
-        res = &mut server => res?,
-        _ = async { let _ = stopping_rx.await; tokio::time::sleep(grace).await } => {
-            tracing::warn!("grace period over; dropping remaining connections");
-        }
-    }
-    // If the server finished first, the grace timer never mattered.
+    accept_until(listener, router, header_timeout, shutdown, grace).await;
     if let Some(housekeeping) = housekeeping {
         housekeeping.abort();
     }
     db.close().await;
     Ok(())
+}
+
+/// Accept connections and serve each until `shutdown` resolves; then stop accepting, let
+/// in-flight requests finish for up to `grace`, and drop what is left. A client gets
+/// `header_timeout` to send a request's headers (a connection trickling them in is
+/// closed); the request's own time limit covers its body and its handling.
+async fn accept_until(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    header_timeout: Duration,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    grace: Duration,
+) {
+    use axum::extract::ConnectInfo;
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt;
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    let connections = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors, most likely: wait rather than spin.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = router.clone().map_request(
+            move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(ConnectInfo(peer));
+                req.map(axum::body::Body::new)
+            },
+        );
+        let conn = http.serve_connection(
+            TokioIo::new(stream),
+            hyper_util::service::TowerToHyperService::new(service),
+        );
+        let conn = connections.watch(conn);
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+    tokio::select! {
+        _ = connections.shutdown() => {}
+        _ = tokio::time::sleep(grace) => {
+            tracing::warn!("grace period over; dropping remaining connections");
+        }
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -98,6 +98,9 @@ settings! {
     max_import_bytes: u64 = 256 * 1024 * 1024, secret = false;
     /// Seconds after which a request is cancelled with 503.
     request_timeout_secs: u64 = 30, secret = false;
+    /// Seconds a client has to send a request's headers; a connection that trickles
+    /// them in is closed.
+    header_read_timeout_secs: u64 = 10, secret = false;
     /// Seconds an API key found valid is trusted without reading it again. Revoking a key
     /// takes effect at once on the server it is revoked through, and within this time on
     /// other servers sharing the database. 0 reads the key on every request.

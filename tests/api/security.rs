@@ -934,3 +934,29 @@ db_test!(a_nul_character_is_bad_input_everywhere, |app| {
     let res = owner.get("/api/v1/members?q=Mali").await;
     assert_eq!(res.status, 200, "{}", res.body);
 });
+
+db_test!(a_connection_trickling_its_headers_is_closed, |app| {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let _ = app;
+    let app = TestApp::spawn_with(app.backend, |s| s.header_read_timeout_secs = 1).await;
+    let address = app.base.trim_start_matches("http://").to_string();
+    let mut slow = tokio::net::TcpStream::connect(&address).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut rest = vec![];
+    let closed = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        slow.read_to_end(&mut rest),
+    )
+    .await;
+    assert!(
+        closed.is_ok(),
+        "the server kept the connection open for {:?}",
+        started.elapsed()
+    );
+    // Whole requests are still served.
+    let res = app.anonymous().get("/healthz").await;
+    assert_eq!(res.status, 200);
+});
