@@ -23,13 +23,16 @@ pub struct LoginForm {
     email: String,
     #[serde(default)]
     password: String,
+    #[serde(rename = "_form", default)]
+    form_token: String,
 }
 
-fn login_page(lang: Language, form: &LoginForm, error: Option<&str>) -> Html<String> {
+fn login_page(lang: Language, form: &LoginForm, token: &str, error: Option<&str>) -> Html<String> {
     let body = html! {
         h1 { (t(lang, "sign_in")) }
         @if let Some(e) = error { p.error role="alert" { (e) } }
         form method="post" action="/login" {
+            input type="hidden" name="_form" value=(token);
             label for="tenant" { (t(lang, "shop")) }
             input #tenant name="tenant" value=(form.tenant) required autocomplete="organization";
             label for="email" { (t(lang, "email")) }
@@ -43,10 +46,15 @@ fn login_page(lang: Language, form: &LoginForm, error: Option<&str>) -> Html<Str
     Html(layout(lang, t(lang, "sign_in"), body).into_string())
 }
 
-pub async fn show_login(RawQuery(q): RawQuery, jar: CookieJar) -> Response {
+pub async fn show_login(
+    State(app): State<AppState>,
+    RawQuery(q): RawQuery,
+    jar: CookieJar,
+) -> Response {
     let lang = language(q.as_deref(), &jar);
     let jar = jar.add(Cookie::build(("lang", lang.as_str())).path("/").build());
-    (jar, login_page(lang, &LoginForm::default(), None)).into_response()
+    let (jar, token) = crate::web::form_token(&app, jar);
+    (jar, login_page(lang, &LoginForm::default(), &token, None)).into_response()
 }
 
 pub async fn submit_login(
@@ -56,6 +64,11 @@ pub async fn submit_login(
     Form(form): Form<LoginForm>,
 ) -> Response {
     let lang = language(None, &jar);
+    if !crate::web::form_token_ok(&jar, &form.form_token) {
+        let (jar, token) = crate::web::form_token(&app, jar);
+        let page = login_page(lang, &form, &token, Some(t(lang, "form_expired")));
+        return (axum::http::StatusCode::FORBIDDEN, jar, page).into_response();
+    }
     match super::api::authenticate(&app, &meta, &form.tenant, &form.email, &form.password).await {
         Ok((_, session)) => (
             jar.add(super::api::session_cookie(&app, session.token)),
@@ -69,7 +82,8 @@ pub async fn submit_login(
                 t(lang, "wrong_login")
             };
             let status = e.code.status();
-            (status, login_page(lang, &form, Some(msg))).into_response()
+            let token = form.form_token.clone();
+            (status, login_page(lang, &form, &token, Some(msg))).into_response()
         }
     }
 }

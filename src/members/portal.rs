@@ -116,6 +116,34 @@ pub struct LoginForm {
     challenge_id: String,
     #[serde(default)]
     code: String,
+    #[serde(rename = "_form", default)]
+    form_token: String,
+}
+
+/// A pre-sign-in form was posted without the visitor's form token (another site, or a
+/// page from before the cookie): shown again with a fresh one.
+fn form_expired(
+    app: &AppState,
+    jar: CookieJar,
+    lang: Language,
+    shop: &str,
+    slug: &str,
+) -> Response {
+    let (jar, token) = crate::web::form_token(app, jar);
+    let form = LoginForm {
+        form_token: token,
+        ..Default::default()
+    };
+    let body = html! {
+        p.error role="alert" { (t(lang, "form_expired")) }
+        (login_body(lang, slug, &form, None, None, None))
+    };
+    (
+        StatusCode::FORBIDDEN,
+        jar,
+        page(lang, shop, slug, t(lang, "sign_in"), false, body),
+    )
+        .into_response()
 }
 
 fn login_body(
@@ -130,6 +158,7 @@ fn login_body(
         @match code_step {
             None => {
                 form method="post" action=(format!("/m/{slug}/login")) {
+                    input type="hidden" name="_form" value=(form.form_token);
                     input type="hidden" name="next" value=(form.next);
                     label for="phone" { (t(lang, "phone")) }
                     input #phone name="phone" type="tel" inputmode="tel" autocomplete="tel" value=(form.phone) required
@@ -142,6 +171,7 @@ fn login_body(
             Some((challenge, sent_to)) => {
                 p { (t(lang, "m_code_sent")) " " strong { (sent_to) } }
                 form method="post" action=(format!("/m/{slug}/login/verify")) {
+                    input type="hidden" name="_form" value=(form.form_token);
                     input type="hidden" name="next" value=(form.next);
                     input type="hidden" name="phone" value=(form.phone);
                     input type="hidden" name="challenge_id" value=(challenge);
@@ -168,8 +198,10 @@ pub async fn show_login(
     };
     let lang = lang_of(&q, &jar);
     let jar = jar.add(Cookie::build(("lang", lang.as_str())).path("/").build());
+    let (jar, form_token) = crate::web::form_token(&app, jar);
     let form = LoginForm {
         next: q.next.clone().unwrap_or_default(),
+        form_token,
         ..Default::default()
     };
     let body = login_body(lang, &slug, &form, None, None, None);
@@ -192,6 +224,9 @@ pub async fn send_login_code(
         return not_found();
     };
     let lang = language(None, &jar);
+    if !crate::web::form_token_ok(&jar, &form.form_token) {
+        return form_expired(&app, jar, lang, &shop.name, &slug);
+    }
     let again = |err: &'static str| {
         (
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -274,6 +309,9 @@ pub async fn verify_login(
         return not_found();
     };
     let lang = language(None, &jar);
+    if !crate::web::form_token_ok(&jar, &form.form_token) {
+        return form_expired(&app, jar, lang, &shop.name, &slug);
+    }
     let member = match Phone::parse(&form.phone) {
         Ok(p) => crate::members::store::find_by_phone(&app.db, shop.id, &p)
             .await
@@ -936,6 +974,7 @@ fn signup_body(
     html! {
         @if let Some((f, m)) = &error { @if !["phone", "first_name", "birthday", "accept_terms", "accept_privacy"].contains(f) && !f.starts_with("q_") { p.error role="alert" { (m) } } }
         form method="post" action=(format!("/m/{slug}/signup")) {
+            input type="hidden" name="_form" value=(v("_form"));
             label for="phone" { (t(lang, "phone")) }
             input #phone name="phone" type="tel" inputmode="tel" autocomplete="tel" required value=(v("phone")) aria-describedby="phone-error" aria-invalid=[err("phone").map(|_| "true")];
             (field_error("phone", err("phone").as_deref()))
@@ -992,6 +1031,8 @@ pub async fn show_signup(
         return not_found();
     };
     let jar = jar.add(Cookie::build(("lang", lang.as_str())).path("/").build());
+    let (jar, token) = crate::web::form_token(&app, jar);
+    let typed = Fields::from([("_form".to_string(), token)]);
     (
         jar,
         page(
@@ -1000,7 +1041,7 @@ pub async fn show_signup(
             &slug,
             t(lang, "s_sign_up"),
             false,
-            signup_body(lang, &slug, &form, &Fields::new(), None),
+            signup_body(lang, &slug, &form, &typed, None),
         ),
     )
         .into_response()
@@ -1012,7 +1053,7 @@ pub async fn submit_signup(
     Path(slug): Path<String>,
     meta: RequestMeta,
     jar: CookieJar,
-    Form(f): Form<Fields>,
+    Form(mut f): Form<Fields>,
 ) -> Response {
     let Some(shop) = shop(&app, &slug).await else {
         return not_found();
@@ -1021,6 +1062,19 @@ pub async fn submit_signup(
     let Ok((_, form)) = crate::members::signup::shop_form(&app, &slug).await else {
         return not_found();
     };
+    if !crate::web::form_token_ok(&jar, f.get("_form").map_or("", |v| v.as_str())) {
+        let (jar, token) = crate::web::form_token(&app, jar);
+        f.insert("_form".into(), token);
+        let error = Some(("form", t(lang, "form_expired").to_string()));
+        let body = signup_body(lang, &slug, &form, &f, error);
+        return (
+            StatusCode::FORBIDDEN,
+            jar,
+            page(lang, &shop.name, &slug, t(lang, "s_sign_up"), false, body),
+        )
+            .into_response();
+    }
+    let f = f;
     let fail = |field: &str, msg: String| {
         (
             StatusCode::UNPROCESSABLE_ENTITY,

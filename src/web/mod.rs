@@ -89,6 +89,34 @@ impl FromRequestParts<AppState> for PageSession {
     }
 }
 
+/// Forms anyone may post before signing in (staff and member sign-in, member signup)
+/// carry a `_form` token equal to this cookie, set with the form: another site cannot
+/// post them from a visitor's browser (and sign them in to its own account).
+pub const FORM_COOKIE: &str = "loyal_form";
+
+/// The visitor's form token (from their cookie, or a new one) and the jar that keeps it.
+pub fn form_token(app: &AppState, jar: CookieJar) -> (CookieJar, String) {
+    if let Some(token) = jar.get(FORM_COOKIE).map(|c| c.value().to_string())
+        && token.len() == 43
+    {
+        return (jar, token);
+    }
+    let token = crate::auth::secrets::random_token();
+    let cookie = axum_extra::extract::cookie::Cookie::build((FORM_COOKIE, token.clone()))
+        .path("/")
+        .http_only(true)
+        .secure(app.settings.secure_cookies())
+        .same_site(axum_extra::extract::cookie::SameSite::Lax)
+        .build();
+    (jar.add(cookie), token)
+}
+
+/// Whether a pre-sign-in form's `_form` field matches the visitor's cookie.
+pub fn form_token_ok(jar: &CookieJar, sent: &str) -> bool {
+    jar.get(FORM_COOKIE)
+        .is_some_and(|c| crate::auth::secrets::constant_time_eq(c.value(), sent))
+}
+
 /// Whether a form's `_csrf` matches the session's token.
 pub fn csrf_ok(p: &Principal, form_token: &str) -> bool {
     p.csrf_token

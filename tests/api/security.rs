@@ -960,3 +960,82 @@ db_test!(a_connection_trickling_its_headers_is_closed, |app| {
     let res = app.anonymous().get("/healthz").await;
     assert_eq!(res.status, 200);
 });
+
+db_test!(
+    pages_cannot_be_framed_and_sign_in_forms_need_the_visitors_token,
+    |app| {
+        let owner = app.signup("kafe").await;
+        owner.member("0812345678").await;
+        let form = json!({"terms": "T", "privacy": "P", "marketing_channels": [], "questions": []});
+        assert_eq!(owner.put("/api/v1/signup-form", form).await.status, 200);
+        for path in [
+            "/login",
+            "/m/kafe/login",
+            "/m/kafe/signup",
+            "/api/v1/me",
+            "/healthz",
+        ] {
+            let res = owner.get(path).await;
+            assert_eq!(res.header("x-frame-options"), "DENY", "{path}");
+            assert_eq!(
+                res.header("content-security-policy"),
+                "frame-ancestors 'none'",
+                "{path}"
+            );
+            assert_eq!(res.header("x-content-type-options"), "nosniff", "{path}");
+        }
+        // Another site posting the sign-in forms from a visitor's browser has no token.
+        let visitor = app.anonymous();
+        let post = |path: &'static str, fields: Vec<(&'static str, String)>| {
+            let visitor = visitor.clone();
+            async move {
+                let res = visitor
+                    .client
+                    .post(format!("{}{path}", visitor.base))
+                    .form(&fields)
+                    .send()
+                    .await
+                    .unwrap();
+                Resp::read(res).await
+            }
+        };
+        let member_login = || vec![("phone", "0812345678".to_string())];
+        let res = post("/m/kafe/login", member_login()).await;
+        assert_eq!(res.status, 403, "{}", res.text);
+        let res = post(
+            "/login",
+            vec![
+                ("tenant", "kafe".into()),
+                ("email", "owner@kafe.test".into()),
+                ("password", PASSWORD.into()),
+            ],
+        )
+        .await;
+        assert_eq!(res.status, 403, "{}", res.text);
+        assert!(res.header("set-cookie").is_empty(), "no session");
+        let res = post(
+            "/m/kafe/signup",
+            vec![("phone", "0899999999".into()), ("first_name", "X".into())],
+        )
+        .await;
+        assert_eq!(res.status, 403, "{}", res.text);
+        // The form as the page gave it (its token and the cookie with it) is taken.
+        let page = visitor.get("/m/kafe/login").await;
+        let token = page
+            .text
+            .split("name=\"_form\" value=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap()
+            .to_string();
+        let mut fields = member_login();
+        fields.push(("_form", token));
+        let res = post("/m/kafe/login", fields).await;
+        assert_eq!(res.status, 200, "{}", res.text);
+        assert!(
+            res.text.contains("challenge_id"),
+            "the code step: {}",
+            res.text
+        );
+    }
+);
