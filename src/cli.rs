@@ -664,6 +664,10 @@ fn print_config(settings: &Settings) {
             doc.doc.replace('\n', "\n    ")
         );
     }
+    let unknown = Settings::unknown_environment();
+    if !unknown.is_empty() {
+        println!("Ignored (they name no setting): {}", unknown.join(", "));
+    }
 }
 
 fn print_demo(settings: &Settings, logins: &crate::demo::DemoLogins) {

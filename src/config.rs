@@ -151,10 +151,13 @@ impl Settings {
             );
             figment = figment.merge(Toml::file(file));
         }
+        // Only variables naming a setting: orchestrators set LOYAL_* variables of their
+        // own (Kubernetes injects LOYAL_PORT and LOYAL_SERVICE_HOST for a service named
+        // loyal); the others are warned about at start, not refused.
+        let known = Self::known_names();
         figment = figment
             .merge(
-                // LOYAL_CONFIG names the file; LOYAL_TEST_* belong to the test suite.
-                Env::prefixed("LOYAL_").filter(|k| k != "config" && !k.starts_with("test_")),
+                Env::prefixed("LOYAL_").filter(move |k| known.contains(&k.as_str().to_lowercase())),
             )
             .merge(Serialized::defaults(overrides));
         let settings: Settings = figment
@@ -162,6 +165,31 @@ impl Settings {
             .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
         settings.validate()?;
         Ok(settings)
+    }
+
+    fn known_names() -> std::collections::HashSet<String> {
+        Self::documentation()
+            .iter()
+            .map(|d| d.name.to_string())
+            .collect()
+    }
+
+    /// `LOYAL_*` environment variables that name no setting (but `LOYAL_CONFIG`, which
+    /// names the file, and `LOYAL_TEST_*`, the test suite's): probably mistyped, or set
+    /// by an orchestrator; ignored.
+    pub fn unknown_environment() -> Vec<String> {
+        let known = Self::known_names();
+        let mut unknown: Vec<String> = std::env::vars_os()
+            .filter_map(|(k, _)| k.into_string().ok())
+            .filter(|k| {
+                k.strip_prefix("LOYAL_").is_some_and(|rest| {
+                    let name = rest.to_lowercase();
+                    name != "config" && !name.starts_with("test_") && !known.contains(&name)
+                })
+            })
+            .collect();
+        unknown.sort();
+        unknown
     }
 
     fn validate(&self) -> anyhow::Result<()> {
@@ -244,6 +272,29 @@ mod tests {
             let err =
                 Settings::load(Some(Path::new("bad2.toml")), &CliOverrides::default()).unwrap_err();
             assert!(err.to_string().contains("listen"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_variables_are_ignored_and_named_but_unknown_file_keys_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("LOYAL_PORT", "tcp://10.0.0.1:8080");
+            jail.set_env("LOYAL_SERVICE_HOST", "10.0.0.1");
+            jail.set_env("LOYAL_SESSION_HOURS", "4");
+            let s = Settings::load(None, &CliOverrides::default()).unwrap();
+            assert_eq!(s.session_hours, 4);
+            let unknown = Settings::unknown_environment();
+            assert!(
+                unknown.contains(&"LOYAL_PORT".to_string())
+                    && unknown.contains(&"LOYAL_SERVICE_HOST".to_string())
+                    && !unknown.contains(&"LOYAL_SESSION_HOURS".to_string()),
+                "{unknown:?}"
+            );
+            jail.create_file("bad.toml", "port = 8080")?;
+            let err =
+                Settings::load(Some(Path::new("bad.toml")), &CliOverrides::default()).unwrap_err();
+            assert!(err.to_string().contains("port"), "{err}");
             Ok(())
         });
     }

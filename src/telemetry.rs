@@ -10,4 +10,10 @@ pub fn init(settings: &crate::config::Settings) {
     } else {
         builder.try_init()
     };
+    for variable in crate::config::Settings::unknown_environment() {
+        tracing::warn!(
+            %variable,
+            "ignoring an environment variable that names no setting (mistyped? `loyal config` lists them all)"
+        );
+    }
 }

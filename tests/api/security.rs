@@ -1039,3 +1039,29 @@ db_test!(
         );
     }
 );
+
+#[test]
+fn variables_an_orchestrator_sets_do_not_stop_loyal() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_loyal"))
+        .arg("config")
+        .env_remove("LOYAL_CONFIG")
+        .env("LOYAL_PORT", "tcp://10.0.0.1:8080")
+        .env("LOYAL_SERVICE_HOST", "10.0.0.1")
+        .env("LOYAL_SESSION_HOURS", "4")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("Ignored (they name no setting): LOYAL_PORT, LOYAL_SERVICE_HOST"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("session_hours\n    env LOYAL_SESSION_HOURS  default 12  current 4"),
+        "{stdout}"
+    );
+}
