@@ -118,7 +118,7 @@ fn classify(path: &str, err: &serde_json::Error) -> ApiError {
             // serde_path_to_error's path already ends with an unknown field's name, but
             // stops at the enclosing object for a missing one.
             if between_backticks(&bare, "unknown field `").is_some() {
-                ApiError::field(Code::UnknownField, path, bare)
+                ApiError::field(Code::UnknownField, path, humanize(&bare))
             } else if let Some(name) = between_backticks(&bare, "missing field `") {
                 ApiError::field(
                     Code::MissingField,
@@ -131,13 +131,101 @@ fn classify(path: &str, err: &serde_json::Error) -> ApiError {
                 } else {
                     path.to_string()
                 };
-                let mut e = ApiError::new(Code::InvalidField, bare);
+                let mut e = ApiError::new(Code::InvalidField, humanize(&bare));
                 if !field.is_empty() {
                     e.field = Some(field);
                 }
                 e
             }
         }
+    }
+}
+
+/// serde's message in words a person reads: `invalid type: string "abc", expected
+/// i64` becomes `expected a whole number, not the text "abc"`. Messages of our own
+/// (a parsed type's reason) pass through.
+pub fn humanize(msg: &str) -> String {
+    fn expected(e: &str) -> String {
+        let e = e.trim();
+        let whole = [
+            "i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32", "u64", "u128", "usize",
+        ];
+        if whole.contains(&e) {
+            "a whole number".into()
+        } else if e == "f32" || e == "f64" {
+            "a number".into()
+        } else if e == "a string" || e == "a borrowed string" || e == "a character" {
+            "text".into()
+        } else if e == "a boolean" {
+            "true or false".into()
+        } else if e == "a sequence" || e.starts_with("a sequence") {
+            "a list".into()
+        } else if e == "a map" || e.starts_with("struct ") {
+            "an object".into()
+        } else {
+            e.to_string()
+        }
+    }
+    fn unexpected(u: &str) -> String {
+        let u = u.trim();
+        let ticked = |prefix: &str| {
+            u.strip_prefix(prefix)
+                .map(|rest| rest.trim_matches('`').to_string())
+        };
+        if let Some(text) = u.strip_prefix("string ") {
+            format!("the text {text}")
+        } else if let Some(n) = ticked("integer ").or_else(|| ticked("floating point ")) {
+            format!("the number {n}")
+        } else if let Some(b) = ticked("boolean ") {
+            b
+        } else {
+            match u {
+                "null" => "nothing (null)".into(),
+                "sequence" => "a list".into(),
+                "map" => "an object".into(),
+                other => other.to_string(),
+            }
+        }
+    }
+    let list = |one_of: &str| one_of.trim_start_matches("one of ").replace('`', "");
+    if let Some(rest) = msg
+        .strip_prefix("invalid type: ")
+        .or_else(|| msg.strip_prefix("invalid value: "))
+        && let Some((got, want)) = rest.rsplit_once(", expected ")
+    {
+        return format!("expected {}, not {}", expected(want), unexpected(got));
+    }
+    if let Some(rest) = msg.strip_prefix("unknown variant `")
+        && let Some((value, want)) = rest.split_once("`, expected ")
+    {
+        return format!("\"{value}\" is not one of: {}", list(want));
+    }
+    if let Some(rest) = msg.strip_prefix("unknown field `")
+        && let Some((name, want)) = rest.split_once("`, expected ")
+    {
+        return format!(
+            "there is no field \"{name}\" here; the fields are: {}",
+            list(want)
+        );
+    }
+    if let Some(rest) = msg.strip_prefix("unknown field `")
+        && let Some((name, _)) = rest.split_once('`')
+    {
+        return format!("there is no field \"{name}\" here");
+    }
+    if let Some((n, want)) = msg
+        .strip_prefix("invalid length ")
+        .and_then(|rest| rest.split_once(", expected "))
+    {
+        return format!("expected {}, not {n} items", expected(want));
+    }
+    match msg {
+        "invalid digit found in string" => "must be a whole number".into(),
+        "cannot parse integer from empty string" => "must be a whole number, not empty".into(),
+        "number too large to fit in target type" => "is too large".into(),
+        "number too small to fit in target type" => "is too small".into(),
+        "provided string was not `true` or `false`" => "must be true or false".into(),
+        other => other.to_string(),
     }
 }
 
@@ -165,6 +253,40 @@ mod tests {
     struct Signup {
         name: String,
         owner: Owner,
+    }
+
+    #[test]
+    fn serde_speaks_as_a_person_would() {
+        for (serde, person) in [
+            (
+                "invalid type: string \"abc\", expected i64",
+                "expected a whole number, not the text \"abc\"",
+            ),
+            (
+                "invalid type: null, expected i64",
+                "expected a whole number, not nothing (null)",
+            ),
+            (
+                "invalid type: integer `5`, expected a string",
+                "expected text, not the number 5",
+            ),
+            (
+                "invalid type: sequence, expected struct Owner",
+                "expected an object, not a list",
+            ),
+            (
+                "unknown variant `bogus`, expected one of `issued`, `used`",
+                "\"bogus\" is not one of: issued, used",
+            ),
+            (
+                "unknown field `x`, expected `email` or `age`",
+                "there is no field \"x\" here; the fields are: email or age",
+            ),
+            ("invalid digit found in string", "must be a whole number"),
+            ("name must not be empty", "name must not be empty"),
+        ] {
+            assert_eq!(humanize(serde), person, "{serde}");
+        }
     }
 
     #[test]

@@ -24,7 +24,21 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T>
                     .strip_prefix("Failed to deserialize query string: ")
                     .unwrap_or(&text)
                     .to_string();
-                let field = between_backticks(&detail);
+                // "limit: invalid digit found in string": the parameter, then serde's words.
+                let (field, reason) = match detail.split_once(": ") {
+                    Some((name, reason))
+                        if !name.is_empty()
+                            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') =>
+                    {
+                        (Some(name.to_string()), reason.to_string())
+                    }
+                    _ => (between_backticks(&detail), detail.clone()),
+                };
+                let reason = crate::http::json::humanize(&reason);
+                let detail = match &field {
+                    Some(f) if !reason.starts_with("there is no field") => format!("{f}: {reason}"),
+                    _ => reason,
+                };
                 let mut e = ApiError::new(Code::InvalidQuery, detail);
                 e.field = field;
                 Err(e)

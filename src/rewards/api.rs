@@ -362,10 +362,8 @@ async fn member_rewards(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct RedemptionQuery {
-    /// `issued`, `used`, `expired`, `cancelled`, `pending`, `packed`, `shipped`, `delivered`.
-    pub status: Option<String>,
-    /// `coupon`, `shipped`, `digital_code`, `voucher`.
-    pub kind: Option<String>,
+    pub status: Option<super::model::RedemptionStatus>,
+    pub kind: Option<super::model::RewardKind>,
     pub member_id: Option<i64>,
     pub limit: Option<i64>,
     pub cursor: Option<String>,
@@ -382,8 +380,8 @@ async fn redemption_page(
     };
     let (limit, before) = (page.limit()?, page.before_id()?);
     let filter = store::Filter {
-        status: q.status,
-        kind: q.kind,
+        status: q.status.map(|s| s.as_str().to_string()),
+        kind: q.kind.map(|k| k.as_str().to_string()),
         member_id: q.member_id,
     };
     let rows = store::list_redemptions(&app.db, tenant, &filter, before, limit).await?;

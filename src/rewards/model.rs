@@ -22,6 +22,35 @@ pub enum RewardKind {
     Voucher,
 }
 
+/// Where a redemption is: a coupon's or code's life, or a parcel's steps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RedemptionStatus {
+    Issued,
+    Used,
+    Expired,
+    Cancelled,
+    Pending,
+    Packed,
+    Shipped,
+    Delivered,
+}
+
+impl RedemptionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RedemptionStatus::Issued => "issued",
+            RedemptionStatus::Used => "used",
+            RedemptionStatus::Expired => "expired",
+            RedemptionStatus::Cancelled => "cancelled",
+            RedemptionStatus::Pending => "pending",
+            RedemptionStatus::Packed => "packed",
+            RedemptionStatus::Shipped => "shipped",
+            RedemptionStatus::Delivered => "delivered",
+        }
+    }
+}
+
 impl RewardKind {
     pub fn as_str(self) -> &'static str {
         match self {

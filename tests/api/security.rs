@@ -1065,3 +1065,61 @@ fn variables_an_orchestrator_sets_do_not_stop_loyal() {
         "{stdout}"
     );
 }
+
+db_test!(bad_input_is_explained_in_words_not_in_rust, |app| {
+    let owner = app.signup("kafe").await;
+    let res = owner.get("/api/v1/redemptions?status=bogus").await;
+    assert_eq!(
+        (res.status, res.code(), res.field()),
+        (400, "invalid_query", "status"),
+        "{}",
+        res.body
+    );
+    assert!(
+        res.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("\"bogus\" is not one of: issued, used"),
+        "{}",
+        res.body
+    );
+    let res = owner.get("/api/v1/redemptions?kind=parcel").await;
+    assert_eq!((res.status, res.field()), (400, "kind"), "{}", res.body);
+    let res = owner.get("/api/v1/members?limit=abc").await;
+    assert_eq!((res.status, res.field()), (400, "limit"), "{}", res.body);
+    assert_eq!(
+        res.body["detail"], "limit: must be a whole number",
+        "{}",
+        res.body
+    );
+    let res = owner
+        .post(
+            "/api/v1/purchases",
+            json!({"member_id": "abc", "amount_satang": 100, "receipt": "R"}),
+        )
+        .await;
+    assert_eq!(
+        (res.status, res.field()),
+        (422, "member_id"),
+        "{}",
+        res.body
+    );
+    assert_eq!(
+        res.body["detail"], "expected a whole number, not the text \"abc\"",
+        "{}",
+        res.body
+    );
+    let res = owner
+        .post(
+            "/api/v1/purchases",
+            json!({"member_id": 1, "amount_satang": 100, "receipt": "R", "colour": "red"}),
+        )
+        .await;
+    assert_eq!(
+        (res.status, res.code(), res.field()),
+        (422, "unknown_field", "colour"),
+        "{}",
+        res.body
+    );
+    assert!(!res.text.contains('`'), "{}", res.body);
+});
