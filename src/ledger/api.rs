@@ -28,6 +28,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(get_ledger_settings, put_ledger_settings))
         .routes(routes!(record_purchase))
         .routes(routes!(record_purchase_batch))
+        .routes(routes!(get_purchase))
         .routes(routes!(refund_purchase))
         .routes(routes!(redeem_points))
         .routes(routes!(adjust_points))
@@ -178,6 +179,22 @@ async fn record_purchase(
         StatusCode::CREATED
     };
     Ok((status, Json(outcome)))
+}
+
+/// A purchase by its receipt (percent-encode a receipt with `/` in it): a till that
+/// lost the answer to `POST /purchases` looks it up instead of sending it again.
+#[utoipa::path(get, path = "/purchases/{receipt}", tag = "ledger", operation_id = "get_purchase",
+    params(("receipt" = String, Path)), security(("api_key" = ["points.earn"])),
+    responses((status = 200, body = store::RecordedPurchase), (status = 404, body = crate::error::Problem)))]
+async fn get_purchase(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    axum::extract::Path(receipt): axum::extract::Path<String>,
+) -> ApiResult<Json<store::RecordedPurchase>> {
+    store::purchase_by_receipt(&app.db, ctx.tenant_id(), &receipt)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(&format!("a purchase with receipt {receipt:?}")))
 }
 
 /// The ledger's answer in the request's terms: a receipt recorded earlier with other
@@ -693,7 +710,11 @@ pub struct LiabilityQuery {
 }
 
 /// Points liability for a period: opening, issued, redeemed, expired and outstanding,
-/// where opening + issued - redeemed - expired = outstanding exactly.
+/// where opening + issued - redeemed - expired = outstanding exactly. A movement counts
+/// in the period in which it was recorded, as in a book of accounts: a purchase
+/// back-dated to last month and recorded today counts today, so a period's figures
+/// never change once it has ended. (A member's history lists purchases by when they
+/// happened.)
 #[utoipa::path(get, path = "/reports/liability", tag = "reports", operation_id = "liability_report",
     params(LiabilityQuery), security(("api_key" = ["reports.read"])), responses((status = 200, body = Liability)))]
 async fn liability_report(

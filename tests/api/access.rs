@@ -271,6 +271,7 @@ struct Victim {
     invitation: i64,
     api_key: i64,
     api_secret: String,
+    receipt: String,
 }
 
 async fn victim(app: &TestApp) -> Victim {
@@ -297,6 +298,8 @@ async fn victim(app: &TestApp) -> Victim {
         )
         .await;
     let redemption = owner.redeem(member, 10).await;
+    let receipt = "VICTIM-R1".to_string();
+    assert_eq!(owner.purchase(member, 10_000, &receipt).await.status, 201);
     let form = json!({"terms": "victim terms", "privacy": "victim privacy", "marketing_channels": ["sms"]});
     owner.put("/api/v1/signup-form", form).await;
     Victim {
@@ -307,6 +310,7 @@ async fn victim(app: &TestApp) -> Victim {
         invitation: inv.body["invitation"]["id"].as_i64().unwrap(),
         api_key: key.body["key"]["id"].as_i64().unwrap(),
         api_secret: key.body["secret"].as_str().unwrap().to_string(),
+        receipt,
         owner,
     }
 }
@@ -358,6 +362,18 @@ db_test!(
                         res.body
                     );
                 }
+            } else if op.path.contains("{receipt}") {
+                let res = attacker
+                    .get(&op.path.replace("{receipt}", &v.receipt))
+                    .await;
+                assert_eq!(
+                    (res.status, res.code()),
+                    (404, "not_found"),
+                    "{} {} with the other shop's receipt: {}",
+                    op.method,
+                    op.path,
+                    res.body
+                );
             } else if op.method == Method::GET {
                 let res = attacker.get(&op.path).await;
                 assert_eq!(res.status, 200, "{} {}", op.method, op.path);
@@ -413,7 +429,8 @@ db_test!(
         );
         assert_eq!(
             v.owner.points(v.member).await["balance"],
-            90,
+            // 100 given, 10 redeemed, 4 earned by the purchase VICTIM-R1.
+            94,
             "the victim's points are untouched"
         );
     }

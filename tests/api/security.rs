@@ -1123,3 +1123,55 @@ db_test!(bad_input_is_explained_in_words_not_in_rust, |app| {
     );
     assert!(!res.text.contains('`'), "{}", res.body);
 });
+
+db_test!(
+    a_till_that_lost_an_answer_looks_the_purchase_up_by_receipt,
+    |app| {
+        let owner = app.signup("kafe").await;
+        let m = owner.member("0812345678").await;
+        let res = owner.purchase(m, 100_000, "POS-7/2026").await;
+        assert_eq!(res.status, 201, "{}", res.body);
+        let found = owner.get("/api/v1/purchases/POS-7%2F2026").await;
+        assert_eq!(found.status, 200, "{}", found.body);
+        assert_eq!(
+            (
+                &found.body["purchase_id"],
+                &found.body["member_id"],
+                &found.body["points"],
+                &found.body["amount_satang"]
+            ),
+            (
+                &res.body["purchase_id"],
+                &json!(m),
+                &res.body["points"],
+                &json!(100_000)
+            )
+        );
+        assert_eq!(found.body["rules"], res.body["rules"]);
+        let refund = owner
+            .post(
+                "/api/v1/purchases/refunds",
+                json!({"receipt": "POS-7/2026", "refund_id": "F1", "amount_satang": 50_000}),
+            )
+            .await;
+        assert_eq!(refund.status, 201, "{}", refund.body);
+        let found = owner.get("/api/v1/purchases/POS-7%2F2026").await;
+        assert_eq!(found.body["points_refunded"], 20, "{}", found.body);
+        let missing = owner.get("/api/v1/purchases/NOPE").await;
+        assert_eq!((missing.status, missing.code()), (404, "not_found"));
+        // The liability report dates a back-dated purchase by when it was recorded.
+        let month_ago =
+            (jiff::Timestamp::now() - jiff::SignedDuration::from_hours(24 * 30)).to_string();
+        let week_ago =
+            (jiff::Timestamp::now() - jiff::SignedDuration::from_hours(24 * 7)).to_string();
+        let back = owner.purchase_at(m, 250_000, "LATE", &month_ago).await;
+        assert_eq!(back.status, 201, "{}", back.body);
+        let q = format!(
+            "/api/v1/reports/liability?from={week_ago}&to={}",
+            jiff::Timestamp::now() + jiff::SignedDuration::from_secs(60)
+        );
+        let report = owner.get(&q.replace('+', "%2B")).await;
+        assert_eq!(report.status, 200, "{}", report.body);
+        assert_eq!(report.body["issued"], 40 - 20 + 100, "{}", report.body);
+    }
+);
