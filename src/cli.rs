@@ -56,6 +56,14 @@ enum Command {
         /// expire faster, for more memory (PostgreSQL gains little; docs/BENCHMARKS.md).
         #[arg(long, default_value_t = crate::store::BULK_TRANSACTION_MS, value_parser = transaction_ms())]
         transaction_ms: u64,
+        /// Expire what is due at this moment instead of now (RFC 3339 with its offset,
+        /// e.g. 2027-01-01T00:00:00+07:00). A moment in the future only with --dry-run:
+        /// points never expire before their date.
+        #[arg(long, value_parser = as_of)]
+        as_of: Option<jiff::Timestamp>,
+        /// Print, per shop, what would expire (members, lots, points) and change nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Recompute every balance from the ledger entries and check the invariants; exits
     /// non-zero and lists the differences when anything drifted.
@@ -253,6 +261,13 @@ enum ImportWhat {
     },
 }
 
+/// `--as-of`: an RFC 3339 moment with its offset.
+fn as_of(s: &str) -> Result<jiff::Timestamp, String> {
+    s.parse::<jiff::Timestamp>().map_err(|e| {
+        format!("{s:?} is not a moment with its offset, such as 2027-01-01T00:00:00+07:00 ({e})")
+    })
+}
+
 /// The values `--transaction-ms` takes (`loyal import members`, `loyal expire`).
 fn transaction_ms() -> clap::builder::RangedU64ValueParser<u64> {
     clap::value_parser!(u64).range(50..=600_000)
@@ -410,10 +425,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("migrations applied ({:?})", db.backend());
             Ok(())
         }
-        Command::Expire { transaction_ms } => {
+        Command::Expire {
+            transaction_ms,
+            as_of,
+            dry_run,
+        } => {
+            let now = crate::store::now_micros();
+            let at = as_of.map_or(now, |t| t.as_microsecond());
+            anyhow::ensure!(
+                at <= now || dry_run,
+                "--as-of {} is in the future: points never expire before their date; add --dry-run to see what would expire then",
+                as_of.map(|t| t.to_string()).unwrap_or_default()
+            );
             let db = open(&settings).await?;
+            if dry_run {
+                return print_due(&db, at).await;
+            }
             let limits = crate::ledger::expiry_limits(transaction_ms);
-            let run = crate::ledger::run_expiry_with(&db, crate::store::now_micros(), limits)
+            let run = crate::ledger::run_expiry_with(&db, at, limits)
                 .await
                 .map_err(|e| anyhow::anyhow!(e.message))?;
             println!(
@@ -426,7 +455,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             if !run.analyzed.is_empty() {
                 println!("analyzed (PostgreSQL): {}", run.analyzed.join(", "));
             }
-            let coupons = crate::rewards::run_coupon_expiry(&db, crate::store::now_micros())
+            let coupons = crate::rewards::run_coupon_expiry(&db, at)
                 .await
                 .map_err(|e| anyhow::anyhow!(e.message))?;
             println!("expired {coupons} unused coupons and vouchers");
@@ -640,6 +669,26 @@ async fn bind(settings: &Settings) -> anyhow::Result<tokio::net::TcpListener> {
                 settings.listen
             )
         })
+}
+
+/// `loyal expire --dry-run`: per shop, what is due at `at`.
+async fn print_due(db: &Db, at: i64) -> anyhow::Result<()> {
+    let due = crate::ledger::store::due_by_shop(db, at).await?;
+    let when = crate::types::timestamp(at);
+    if due.is_empty() {
+        println!("dry run: nothing would expire by {when}");
+    }
+    for shop in &due {
+        let slug = crate::tenants::store::get_tenant(db, shop.tenant_id)
+            .await?
+            .map(|t| t.slug)
+            .unwrap_or_else(|| shop.tenant_id.to_string());
+        println!(
+            "dry run: {slug}: {} points in {} lots of {} members would expire by {when}",
+            shop.points, shop.lots, shop.members
+        );
+    }
+    Ok(())
 }
 
 fn print_config(settings: &Settings) {

@@ -669,6 +669,34 @@ pub async fn count_due(db: &Db, now: i64, cap: u64) -> sqlx::Result<u64> {
     Ok(n as u64)
 }
 
+/// What an expiry run at some moment would expire in one shop, read without writing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DueInShop {
+    pub tenant_id: i64,
+    pub members: i64,
+    pub lots: i64,
+    pub points: i64,
+}
+
+/// Per shop, what is due at `at` (a dry run: nothing is written).
+pub async fn due_by_shop(db: &Db, at: i64) -> sqlx::Result<Vec<DueInShop>> {
+    let rows: Vec<(i64, i64, i64, Option<i64>)> = on_db!(db, pool => sqlx::query_as(
+        "SELECT tenant_id, CAST(COUNT(DISTINCT member_id) AS BIGINT), CAST(COUNT(*) AS BIGINT),
+                CAST(SUM(remaining) AS BIGINT)
+         FROM lots WHERE remaining > 0 AND expires_at IS NOT NULL AND expires_at <= $1
+         GROUP BY tenant_id ORDER BY tenant_id")
+        .bind(at).fetch_all(pool).await)?;
+    Ok(rows
+        .into_iter()
+        .map(|(tenant_id, members, lots, points)| DueInShop {
+            tenant_id,
+            members,
+            lots,
+            points: points.unwrap_or(0),
+        })
+        .collect())
+}
+
 /// What one expiry transaction did: per shop, whether it stopped at its lot cap, and
 /// where the run goes on from.
 #[derive(Clone, Debug, Default)]

@@ -179,6 +179,34 @@ fn loyal_expire_expires_due_points_once_and_says_how() {
         owner.purchase(m, 50_000, "NEW").await;
         (app, owner, m)
     });
+    // A dry run says what would expire, now or at a moment ahead, and changes nothing;
+    // a real run ahead of time is refused.
+    let dry = loyal_ok(&["expire", "--database-url", &url, "--dry-run"]);
+    assert!(
+        dry.contains("dry run: ops: 20 points in 2 lots of 1 members would expire by "),
+        "{dry}"
+    );
+    let in_two_months =
+        (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * 62)).to_string();
+    let ahead = ["expire", "--database-url", &url, "--as-of", &in_two_months];
+    let dry = loyal_ok(&[&ahead[..], &["--dry-run"]].concat());
+    assert!(
+        dry.contains("dry run: ops: 40 points in 3 lots of 1 members would expire by "),
+        "{dry}"
+    );
+    let refused = loyal(&ahead);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success()
+            && stderr.contains("is in the future: points never expire before their date"),
+        "{stderr}"
+    );
+    let bad = loyal(&["expire", "--database-url", &url, "--as-of", "31/12/2569"]);
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("is not a moment with its offset"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
     // A window no purchase waits in may take longer transactions; too short a time is
     // refused by name before anything runs.
     refuses_transactions_of_10_ms(&["expire", "--database-url", &url]);
