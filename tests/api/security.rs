@@ -1175,3 +1175,52 @@ db_test!(
         assert_eq!(report.body["issued"], 40 - 20 + 100, "{}", report.body);
     }
 );
+
+#[test]
+fn loyal_import_members_refuses_a_hostile_workbook_instead_of_dying() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("ops.db").display());
+    let loyal = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_loyal"))
+            .args(args)
+            .env_remove("LOYAL_CONFIG")
+            .output()
+            .unwrap()
+    };
+    assert!(loyal(&["migrate", "--database-url", &url]).status.success());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let _app = runtime.block_on(async {
+        let db = loyal::store::Db::connect(&url, 2).await.unwrap();
+        let app = TestApp::spawn_on(db).await;
+        app.signup("ops").await;
+        app
+    });
+    let file = dir.path().join("members.xlsx");
+    std::fs::write(
+        &file,
+        workbook(&sheet_with_cell("LZZZZZZ2", "0812345678"), None),
+    )
+    .unwrap();
+    let out = loyal(&[
+        "import",
+        "members",
+        file.to_str().unwrap(),
+        "--tenant",
+        "ops",
+        "--database-url",
+        &url,
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "an error exit, not a signal: {stderr}"
+    );
+    // (A debug build's workbook reader panics on the reference's arithmetic, which is
+    // caught; a release build's wraps, which the bounds catch.)
+    assert!(
+        stderr.contains("outside a workbook's columns A to XFD")
+            || stderr.contains("a cell reference is out of range"),
+        "{stderr}"
+    );
+}
