@@ -139,8 +139,160 @@ pub fn finish(doc: &mut OpenApiDoc) -> Result<Policies, String> {
                 Some(d) if !d.is_empty() => format!("{d}\n\n{note}"),
                 _ => note,
             });
+            document_problems(op, &method, &access);
             policies.insert((method, path.clone()), access);
         }
     }
+    loosen_flattened(doc);
     Ok(Policies(policies))
+}
+
+/// The errors any operation of its shape may answer, each as `application/problem+json`
+/// (the error table in `error.rs`): a malformed query or address (400), the server
+/// failing or timing out (500, 503), and as applicable missing or insufficient
+/// credentials (401, 403), something named that does not exist (404), a conflict or an
+/// `Idempotency-Key` still in use (409), a body too large, of another type, or invalid
+/// (413, 415, 422), too many attempts (429). Errors an operation documents itself keep
+/// their description; their content type is corrected to problem+json.
+fn document_problems(op: &mut utoipa::openapi::path::Operation, method: &Method, access: &Access) {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    let problem = || {
+        ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name("Problem")))
+            .build()
+    };
+    // Documented errors: the same schema, under the type the server sends.
+    for response in op.responses.responses.values_mut() {
+        if let RefOr::T(response) = response
+            && let Some(json) = response.content.get("application/json")
+            && matches!(&json.schema, Some(RefOr::Ref(r)) if r.ref_location.ends_with("/Problem"))
+        {
+            response.content.shift_remove("application/json");
+            response
+                .content
+                .insert(crate::error::PROBLEM_JSON.to_string(), problem());
+        }
+    }
+    let signed_in = *access != Access::Public;
+    let has_body = op.request_body.is_some();
+    let write = *method != Method::GET;
+    let mut statuses = vec![
+        ("400", "The query or the address is malformed"),
+        ("404", "Something the request names does not exist"),
+        (
+            "429",
+            "Too many attempts; wait the seconds Retry-After says",
+        ),
+        ("500", "Something went wrong on our side"),
+        (
+            "503",
+            "The server is busy or the request took too long; retry",
+        ),
+    ];
+    if signed_in {
+        statuses.push(("401", "Sign in or send a valid API key"));
+        statuses.push(("403", "The role or API key does not allow this"));
+    }
+    if write {
+        statuses.push((
+            "409",
+            "A conflict with the current state, or an Idempotency-Key still in use",
+        ));
+    }
+    if has_body || write {
+        statuses.push(("422", "A field has an invalid value; `field` names it"));
+    }
+    if has_body {
+        statuses.push(("413", "The request body is too large"));
+        statuses.push((
+            "415",
+            "The request body is not of the type this operation takes",
+        ));
+    }
+    for (status, description) in statuses {
+        op.responses
+            .responses
+            .entry(status.to_string())
+            .or_insert_with(|| {
+                RefOr::T(
+                    ResponseBuilder::new()
+                        .description(description)
+                        .content(crate::error::PROBLEM_JSON, problem())
+                        .build(),
+                )
+            });
+    }
+}
+
+/// A response type with a flattened request type (`Reward` holds a `RewardSpec`) is an
+/// `allOf` of the two; the request type refuses unknown fields, which would refuse the
+/// response's own. In such a composition the request type is inlined without that rule
+/// (it keeps it where it is a request body).
+fn loosen_flattened(doc: &mut OpenApiDoc) {
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::{AdditionalProperties, Schema};
+    let Some(components) = doc.components.as_mut() else {
+        return;
+    };
+    let strict: HashMap<String, Schema> = components
+        .schemas
+        .iter()
+        .filter_map(|(name, schema)| match schema {
+            RefOr::T(Schema::Object(o))
+                if matches!(
+                    o.additional_properties.as_deref(),
+                    Some(AdditionalProperties::FreeForm(false))
+                ) =>
+            {
+                let mut open = o.clone();
+                open.additional_properties = None;
+                Some((format!("#/components/schemas/{name}"), Schema::Object(open)))
+            }
+            _ => None,
+        })
+        .collect();
+    for schema in components.schemas.values_mut() {
+        open_compositions(schema, &strict);
+    }
+}
+
+/// Inline the `strict` schemas an `allOf` refers to, everywhere inside `schema` (a
+/// generic page of a flattened type holds the composition in its items).
+fn open_compositions(
+    schema: &mut utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+    strict: &HashMap<String, utoipa::openapi::schema::Schema>,
+) {
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::{ArrayItems, Schema};
+    let RefOr::T(schema) = schema else { return };
+    match schema {
+        Schema::AllOf(all) => {
+            for item in all.items.iter_mut() {
+                if let RefOr::Ref(r) = item
+                    && let Some(open) = strict.get(&r.ref_location)
+                {
+                    *item = RefOr::T(open.clone());
+                }
+                open_compositions(item, strict);
+            }
+        }
+        Schema::OneOf(one) => one
+            .items
+            .iter_mut()
+            .for_each(|i| open_compositions(i, strict)),
+        Schema::AnyOf(any) => any
+            .items
+            .iter_mut()
+            .for_each(|i| open_compositions(i, strict)),
+        Schema::Array(array) => {
+            if let ArrayItems::RefOrSchema(items) = &mut array.items {
+                open_compositions(items, strict);
+            }
+        }
+        Schema::Object(object) => object
+            .properties
+            .values_mut()
+            .for_each(|p| open_compositions(p, strict)),
+        _ => {}
+    }
 }

@@ -362,7 +362,9 @@ async fn member_rewards(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct RedemptionQuery {
+    #[param(inline)]
     pub status: Option<super::model::RedemptionStatus>,
+    #[param(inline)]
     pub kind: Option<super::model::RewardKind>,
     pub member_id: Option<i64>,
     pub limit: Option<i64>,

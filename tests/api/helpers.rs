@@ -312,6 +312,79 @@ impl TestApp {
     }
 }
 
+/// A `loyal serve` process on a free port, stopped (SIGKILL) when dropped.
+pub struct ServerProcess {
+    pub base: String,
+    child: std::process::Child,
+}
+
+impl ServerProcess {
+    /// Start `loyal serve` with these arguments and `LOYAL_*` variables (no periodic
+    /// jobs), its output to `log`, and wait until it answers.
+    pub async fn start(args: &[&str], env: &[(&str, &str)], log: std::fs::File) -> ServerProcess {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_loyal"))
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .args(args)
+            .env_remove("LOYAL_CONFIG")
+            .env_remove("LOYAL_DATABASE_URL")
+            .env("LOYAL_HOUSEKEEPING_SECS", "0")
+            .envs(env.iter().copied())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start loyal serve");
+        let server = ServerProcess {
+            base: format!("http://127.0.0.1:{port}"),
+            child,
+        };
+        let probe = client();
+        for _ in 0..600 {
+            if probe
+                .get(format!("{}/readyz", server.base))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return server;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("loyal serve did not answer in 30 s");
+    }
+
+    /// Sign up a shop on this server; returns its owner, signed in.
+    pub async fn signup(&self, slug: &str) -> User {
+        let mut owner = anonymous_at(&self.base);
+        let res = owner
+            .post("/api/v1/signup", json!({
+                "shop_name": format!("Shop {slug}"), "slug": slug,
+                "owner_name": "Owner", "owner_email": format!("owner@{slug}.test"), "password": PASSWORD,
+            }))
+            .await;
+        assert_eq!(res.status, 201, "signup failed: {}", res.body);
+        owner.csrf = res.body["me"]["csrf_token"].as_str().map(String::from);
+        owner.me = res.body["me"].clone();
+        owner
+    }
+
+    /// Stop it now (SIGKILL) and wait for it to end.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 /// A client of a server the test started as a process, signed in as nobody.
 pub fn anonymous_at(base: &str) -> User {
     User {

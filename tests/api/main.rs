@@ -5,6 +5,7 @@ mod helpers;
 
 mod access;
 mod cli;
+mod contract;
 mod crash;
 mod draws;
 mod foundation;

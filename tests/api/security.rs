@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use crate::db_test;
-use crate::helpers::{PASSWORD, Resp, TestApp, User, invitation_token};
+use crate::helpers::{PASSWORD, Resp, ServerProcess, TestApp, User, invitation_token};
 use crate::imports::{finished, upload, workbook};
 
 /// A sheet whose header names the phone column and whose second row holds `cell`.
@@ -715,15 +715,6 @@ db_test!(
     }
 );
 
-/// A port nothing listens on now.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_data_directory_is_private_and_the_log_keeps_no_code_or_phone() {
@@ -731,47 +722,8 @@ async fn the_data_directory_is_private_and_the_log_keeps_no_code_or_phone() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("loyal-data");
     let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
-    let port = free_port();
-    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_loyal"))
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--data-dir",
-        ])
-        .arg(&data)
-        .env_remove("LOYAL_CONFIG")
-        .env_remove("LOYAL_DATABASE_URL")
-        .env("LOYAL_HOUSEKEEPING_SECS", "0")
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let mut owner = crate::helpers::anonymous_at(&format!("http://127.0.0.1:{port}"));
-    let mut ready = false;
-    for _ in 0..300 {
-        if owner
-            .client
-            .get(format!("{}/readyz", owner.base))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert!(ready, "the server did not start");
-    let res = owner
-        .post(
-            "/api/v1/signup",
-            json!({"shop_name": "Kafe", "slug": "kafe", "owner_name": "Owner",
-                "owner_email": "owner@kafe.test", "password": PASSWORD}),
-        )
-        .await;
-    assert_eq!(res.status, 201, "{}", res.body);
-    owner.csrf = res.body["me"]["csrf_token"].as_str().map(String::from);
+    let mut server = ServerProcess::start(&["--data-dir", data.to_str().unwrap()], &[], log).await;
+    let owner = server.signup("kafe").await;
     let m = owner.member("0812345678").await;
     let sent = owner
         .post(&format!("/api/v1/members/{m}/otp"), json!({}))
@@ -789,8 +741,7 @@ async fn the_data_directory_is_private_and_the_log_keeps_no_code_or_phone() {
     for file in ["loyal.db", "loyal.db-wal", "loyal.db-shm", "encryption.key"] {
         assert_eq!(mode(&data.join(file)), 0o600, "{file}");
     }
-    server.kill().unwrap();
-    server.wait().unwrap();
+    server.kill();
     let logged = std::fs::read_to_string(dir.path().join("server.log")).unwrap();
     assert!(logged.contains("developer mailbox"), "{logged}");
     for secret in [code.as_str(), "812345678", "0812345678"] {
