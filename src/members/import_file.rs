@@ -395,8 +395,17 @@ fn check_workbook<R: Read + Seek>(input: &mut R) -> Result<(), FileError> {
         } else {
             MAX_XLSX_UNZIPPED - unzipped
         };
-        let n = std::io::copy(&mut (&mut entry).take(room + 1), &mut std::io::sink())
+        let name = entry.name().to_ascii_lowercase();
+        let mut part = Counting {
+            inner: (&mut entry).take(room + 1),
+            count: Arc::new(AtomicU64::new(0)),
+        };
+        if name.starts_with("xl/worksheets/") && name.ends_with(".xml") {
+            check_references(&mut part)?;
+        }
+        std::io::copy(&mut part, &mut std::io::sink())
             .map_err(|e| invalid(format!("not a readable XLSX workbook: {e}")))?;
+        let n = part.count.load(Ordering::Relaxed);
         if n > room {
             return Err(if shared_strings && n > MAX_XLSX_SHARED_STRINGS {
                 invalid(format!(
@@ -412,18 +421,91 @@ fn check_workbook<R: Read + Seek>(input: &mut R) -> Result<(), FileError> {
     Ok(())
 }
 
+/// Read a worksheet's XML and refuse any row number or cell reference (a cell's `r`,
+/// a row's `r`, a range's `ref`) past a workbook's last column (XFD) or row: the
+/// workbook reader would overflow on one. Stops early at a malformed part, which the
+/// workbook reader then refuses with its own words.
+fn check_references(part: &mut impl Read) -> Result<(), FileError> {
+    use quick_xml::events::Event;
+    let outside = |value: &[u8]| {
+        invalid(format!(
+            "the sheet refers to {:?}, outside a workbook's columns A to XFD and rows 1 to {MAX_XLSX_ROWS}; the file is damaged",
+            String::from_utf8_lossy(&value[..value.len().min(20)])
+        ))
+    };
+    let mut xml = quick_xml::Reader::from_reader(std::io::BufReader::new(part));
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        let element = match xml.read_event_into(&mut buf) {
+            Ok(Event::Start(e) | Event::Empty(e)) => e,
+            Ok(Event::Eof) | Err(_) => return Ok(()),
+            Ok(_) => continue,
+        };
+        let is_row = element.local_name().as_ref() == b"row";
+        for attribute in element.attributes().flatten() {
+            let value = attribute.value.as_ref();
+            let ok = match attribute.key.local_name().as_ref() {
+                b"r" if is_row => row_number(value).is_some(),
+                b"r" => cell_reference(value),
+                b"ref" => value.split(|b| *b == b':').all(|part| {
+                    cell_reference(part) || column_letters(part) || row_number(part).is_some()
+                }),
+                _ => true,
+            };
+            if !ok {
+                return Err(outside(value));
+            }
+        }
+    }
+}
+
+/// `1` to `1048576`.
+fn row_number(digits: &[u8]) -> Option<u32> {
+    let digits = digits.strip_prefix(b"$").unwrap_or(digits);
+    if digits.is_empty() || digits.len() > 7 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n = digits
+        .iter()
+        .fold(0u32, |n, d| n * 10 + u32::from(d - b'0'));
+    (1..=MAX_XLSX_ROWS).contains(&n).then_some(n)
+}
+
+/// `A` to `XFD`.
+fn column_letters(letters: &[u8]) -> bool {
+    let letters = letters.strip_prefix(b"$").unwrap_or(letters);
+    if letters.is_empty() || letters.len() > 3 || !letters.iter().all(u8::is_ascii_alphabetic) {
+        return false;
+    }
+    let n = letters.iter().fold(0u32, |n, l| {
+        n * 26 + u32::from(l.to_ascii_uppercase() - b'A' + 1)
+    });
+    n <= MAX_COLUMNS
+}
+
+/// `A1` to `XFD1048576`, with `$` before either part.
+fn cell_reference(r: &[u8]) -> bool {
+    let r = r.strip_prefix(b"$").unwrap_or(r);
+    let split = r
+        .iter()
+        .position(|b| !b.is_ascii_alphabetic())
+        .unwrap_or(r.len());
+    column_letters(&r[..split]) && row_number(&r[split..]).is_some()
+}
+
 fn read_xlsx<R: Read + Seek>(
     mut input: R,
     send: &mut impl FnMut(Result<Batch, FileError>) -> bool,
 ) -> Result<(), FileError> {
     check_workbook(&mut input)?;
     input.seek(SeekFrom::Start(0))?;
-    // The workbook reader checks its arithmetic only in debug builds (a cell reference
-    // past u32 panics there and wraps in release): either way the file is refused.
+    // The workbook reader can panic on a damaged file (a shared string it does not
+    // have is an index out of bounds): the file is refused, the server goes on.
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read_sheet(input, send)))
         .unwrap_or_else(|_| {
             Err(invalid(
-                "not a readable XLSX workbook: a cell reference is out of range",
+                "not a readable XLSX workbook: it is damaged; save it again from the spreadsheet, or as CSV (UTF-8)",
             ))
         })
 }
@@ -552,6 +634,30 @@ mod tests {
         assert_eq!(spreadsheet_text("@SUM(A1)"), "'@SUM(A1)");
         assert_eq!(spreadsheet_text("0812345678"), "0812345678");
         assert_eq!(spreadsheet_text("สมชาย"), "สมชาย");
+    }
+
+    #[test]
+    fn references_past_a_workbooks_edges_are_found() {
+        for good in ["A1", "XFD1048576", "$B$7", "z9"] {
+            assert!(cell_reference(good.as_bytes()), "{good}");
+        }
+        for bad in [
+            "XFE1", "A1048577", "ZZZZZZZ1", "LZZZZZZ2", "A0", "1A", "", "A", "A-1", "AAAA1",
+        ] {
+            assert!(!cell_reference(bad.as_bytes()), "{bad}");
+        }
+        assert_eq!(row_number(b"1048576"), Some(1_048_576));
+        assert_eq!(row_number(b"99999999999"), None);
+        let sheet = |cell: &str| {
+            format!(
+                r#"<worksheet><sheetData><row r="2"><c r="{cell}"><v>1</v></c></row></sheetData></worksheet>"#
+            )
+        };
+        assert!(check_references(&mut sheet("B2").as_bytes()).is_ok());
+        let e = check_references(&mut sheet("ZZZZZZZ2").as_bytes()).unwrap_err();
+        assert!(e.to_string().contains("\"ZZZZZZZ2\", outside"), "{e}");
+        let range = r#"<worksheet><dimension ref="A1:XFE2"/></worksheet>"#;
+        assert!(check_references(&mut range.as_bytes()).is_err());
     }
 
     #[test]
