@@ -1173,3 +1173,28 @@ fn loyal_import_members_refuses_a_hostile_workbook_instead_of_dying() {
         "{stderr}"
     );
 }
+
+db_test!(text_people_type_is_shown_never_run, |app| {
+    let owner = app.signup("kafe").await;
+    let m = owner
+        .post(
+            "/api/v1/members",
+            json!({"phone": "0812345678", "first_name": "<script>alert(1)</script>", "last_name": "\"><img src=x onerror=alert(2)>"}),
+        )
+        .await;
+    assert_eq!(m.status, 201, "{}", m.body);
+    let id = m.body["id"].as_i64().unwrap();
+    for page in ["/admin/members", &format!("/admin/members/{id}")] {
+        let res = owner.get(page).await;
+        assert_eq!(res.status, 200, "{page}");
+        assert!(
+            !res.text.contains("<script>alert(1)") && !res.text.contains("<img src=x"),
+            "{page}: {}",
+            res.text
+        );
+        assert!(
+            res.text.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+            "{page}"
+        );
+    }
+});
