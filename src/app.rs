@@ -31,6 +31,8 @@ pub struct Inner {
     pub openapi: Arc<utoipa::openapi::OpenApi>,
     pub login_limiter: LoginLimiter,
     pub signup_limiter: SignupLimiter,
+    /// Password checks running at once: one per core.
+    pub password_checks: tokio::sync::Semaphore,
     pub metrics: PrometheusHandle,
     pub cipher: crate::crypto::Cipher,
     pub otp_limiter: crate::otp::OtpLimiter,
@@ -129,6 +131,9 @@ pub fn build(db: Db, settings: Settings) -> (AppState, Router) {
             settings.login_attempts_per_account_per_minute,
             settings.login_attempts_per_ip_per_minute,
             settings.login_failures_per_account_per_hour,
+        ),
+        password_checks: tokio::sync::Semaphore::new(
+            std::thread::available_parallelism().map_or(2, |n| n.get()),
         ),
         signup_limiter: SignupLimiter::new(
             settings.member_signups_per_address_per_hour,

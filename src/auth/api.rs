@@ -71,7 +71,7 @@ pub async fn authenticate(
     let account = format!("{tenant_slug}/{email}");
     if let Err(wait) = app
         .login_limiter
-        .check(&account, &meta.ip, std::time::Instant::now())
+        .begin(&account, &meta.ip, std::time::Instant::now())
     {
         let mut e = ApiError::new(
             Code::RateLimited,
@@ -93,21 +93,24 @@ pub async fn authenticate(
         .map(|c| c.password_hash.clone())
         .unwrap_or_else(|| super::secrets::dummy_hash().to_string());
     let password = password.to_string();
+    // At most one argon2 check per core at once (19 MiB each): a crowd of sign-ins
+    // queues instead of taking the machine's memory.
+    let _permit = app
+        .password_checks
+        .acquire()
+        .await
+        .map_err(ApiError::internal)?;
     let ok =
         tokio::task::spawn_blocking(move || super::secrets::verify_password(&password, &stored))
             .await
             .map_err(ApiError::internal)?;
     let (Some(tenant), Some(creds)) = (tenant, creds) else {
-        app.login_limiter
-            .failed(&account, &meta.ip, std::time::Instant::now());
         return Err(ApiError::new(
             Code::InvalidCredentials,
             "wrong shop, email or password",
         ));
     };
     if !ok || !creds.active {
-        app.login_limiter
-            .failed(&account, &meta.ip, std::time::Instant::now());
         let mut tx = app.db.begin().await?;
         audit::record_as(
             &mut tx,
@@ -127,7 +130,8 @@ pub async fn authenticate(
             "wrong shop, email or password",
         ));
     }
-    app.login_limiter.succeeded(&account, &meta.ip);
+    app.login_limiter
+        .succeeded(&account, &meta.ip, std::time::Instant::now());
     let mut tx = app.db.begin().await?;
     let session = sessions::create(
         &mut tx,

@@ -68,6 +68,13 @@ impl Budget {
         Ok(())
     }
 
+    /// Give one unit back (an attempt that turned out right).
+    pub fn give_back(&self, key: &str, now: Instant) {
+        let mut keys = self.lock();
+        let spent = self.spent(keys.get(key), now);
+        keys.insert(key.to_string(), ((spent - 1.0).max(0.0), now));
+    }
+
     /// Give this key its whole budget back.
     pub fn forgive(&self, key: &str) {
         self.lock().remove(key);
@@ -85,13 +92,23 @@ impl Budget {
 
 /// Wrong passwords: per account from one address (a person mistyping, or someone
 /// guessing from there), per address whatever the account (one machine trying many),
-/// and a slower budget per account from everywhere (guessing spread over addresses).
-/// A right password forgives its account at its address.
+/// and a slower budget per account from everywhere (guessing spread over addresses),
+/// which does not hold an address the account signed in from lately. Each attempt takes
+/// its units before the password is checked, so parallel guesses cannot all pass; a
+/// right password gives them back and forgives the account's mistakes from there.
 pub struct LoginLimiter {
     here: Budget,
     address: Budget,
     anywhere: Budget,
+    /// "account from address" → when it last signed in there.
+    known: Mutex<HashMap<String, Instant>>,
 }
+
+/// How long an address an account signed in from stays exempt from the account's
+/// budget for guesses from everywhere.
+const KNOWN_FOR: Duration = Duration::from_secs(30 * 24 * 3600);
+/// Most known addresses held (in memory, per server); past it, all but the last day's go.
+const MOST_KNOWN: usize = 100_000;
 
 impl LoginLimiter {
     pub fn new(
@@ -103,6 +120,7 @@ impl LoginLimiter {
             here: Budget::new(per_account_and_address_per_minute, Duration::from_secs(60)),
             address: Budget::new(per_address_per_minute, Duration::from_secs(60)),
             anywhere: Budget::new(per_account_per_hour, Duration::from_secs(3600)),
+            known: Mutex::default(),
         }
     }
 
@@ -114,34 +132,50 @@ impl LoginLimiter {
         ]
     }
 
-    /// May this account be tried from this address now? `Err(seconds)` to wait.
-    pub fn check(&self, account: &str, address: &str, now: Instant) -> Result<(), u64> {
-        let [here, address, anywhere] = Self::keys(account, address);
-        let waits = [
-            self.here.wait(&here, now),
-            self.address.wait(&address, now),
-            self.anywhere.wait(&anywhere, now),
-        ];
-        waits.into_iter().flatten().max().map_or(Ok(()), Err)
+    fn known(&self) -> std::sync::MutexGuard<'_, HashMap<String, Instant>> {
+        self.known.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A wrong password for this account from this address.
-    pub fn failed(&self, account: &str, address: &str, now: Instant) {
-        let [here, address, anywhere] = Self::keys(account, address);
-        self.here.spend(&here, now);
-        self.address.spend(&address, now);
-        self.anywhere.spend(&anywhere, now);
+    /// Take an attempt at this account from this address; `Err(seconds)` to wait.
+    pub fn begin(&self, account: &str, address: &str, now: Instant) -> Result<(), u64> {
+        let [here, from, anywhere] = Self::keys(account, address);
+        let known = self
+            .known()
+            .get(&here)
+            .is_some_and(|at| now.saturating_duration_since(*at) < KNOWN_FOR);
+        self.here.take(&here, now)?;
+        if let Err(wait) = self.address.take(&from, now) {
+            self.here.give_back(&here, now);
+            return Err(wait);
+        }
+        if !known && let Err(wait) = self.anywhere.take(&anywhere, now) {
+            self.here.give_back(&here, now);
+            self.address.give_back(&from, now);
+            return Err(wait);
+        }
+        Ok(())
     }
 
-    /// The right password: the account's mistakes from this address are forgiven.
-    pub fn succeeded(&self, account: &str, address: &str) {
-        self.here.forgive(&Self::keys(account, address)[0]);
+    /// The password was right: the attempt is given back, the account's mistakes from
+    /// this address are forgiven, and the address is known for the account.
+    pub fn succeeded(&self, account: &str, address: &str, now: Instant) {
+        let [here, from, anywhere] = Self::keys(account, address);
+        self.here.forgive(&here);
+        self.address.give_back(&from, now);
+        self.anywhere.give_back(&anywhere, now);
+        let mut known = self.known();
+        if known.len() >= MOST_KNOWN {
+            known.retain(|_, at| now.saturating_duration_since(*at) < KNOWN_FOR / 30);
+        }
+        known.insert(here, now);
     }
 
     pub fn shrink(&self, now: Instant) {
         self.here.shrink(now);
         self.address.shrink(now);
         self.anywhere.shrink(now);
+        self.known()
+            .retain(|_, at| now.saturating_duration_since(*at) < KNOWN_FOR);
     }
 }
 
@@ -165,13 +199,15 @@ impl SignupLimiter {
         }
     }
 
-    /// A member signup from this address for this phone; `Err(seconds)` to wait.
-    pub fn member(&self, address: &str, phone: &str, now: Instant) -> Result<(), u64> {
-        if let Some(wait) = self.members_per_phone.wait(phone, now) {
+    /// A member signup at `shop` from this address for this phone (the phone's budget
+    /// is per shop: someone else cannot block it at every shop); `Err(seconds)` to wait.
+    pub fn member(&self, shop: &str, address: &str, phone: &str, now: Instant) -> Result<(), u64> {
+        let phone = format!("{shop}/{phone}");
+        if let Some(wait) = self.members_per_phone.wait(&phone, now) {
             return Err(wait);
         }
         self.members_per_address.take(address, now)?;
-        self.members_per_phone.spend(phone, now);
+        self.members_per_phone.spend(&phone, now);
         Ok(())
     }
 
@@ -210,33 +246,37 @@ mod tests {
     fn wrong_passwords_from_one_address_do_not_lock_the_account_out_elsewhere() {
         let t0 = Instant::now();
         let l = LoginLimiter::new(5, 20, 50);
+        // Each try takes its units before the password is checked.
         for _ in 0..5 {
-            assert!(l.check("kafe/owner", "10.0.0.66", t0).is_ok());
-            l.failed("kafe/owner", "10.0.0.66", t0);
+            assert!(l.begin("kafe/owner", "10.0.0.66", t0).is_ok());
         }
-        assert!(l.check("kafe/owner", "10.0.0.66", t0).is_err());
+        assert!(l.begin("kafe/owner", "10.0.0.66", t0).is_err());
         assert!(
-            l.check("kafe/owner", "10.0.0.1", t0).is_ok(),
+            l.begin("kafe/owner", "10.0.0.1", t0).is_ok(),
             "the owner's own address"
         );
-        // Right passwords do not count; a right one forgives the mistakes made there.
-        for _ in 0..20 {
-            assert!(l.check("kafe/cashier", "10.0.0.1", t0).is_ok());
-            l.succeeded("kafe/cashier", "10.0.0.1");
+        // Right passwords give their units back; one forgives the mistakes made there.
+        for _ in 0..30 {
+            assert!(l.begin("kafe/cashier", "10.0.0.2", t0).is_ok());
+            l.succeeded("kafe/cashier", "10.0.0.2", t0);
         }
         for _ in 0..4 {
-            l.failed("kafe/cashier", "10.0.0.1", t0);
+            assert!(l.begin("kafe/cashier", "10.0.0.2", t0).is_ok());
         }
-        l.succeeded("kafe/cashier", "10.0.0.1");
+        l.succeeded("kafe/cashier", "10.0.0.2", t0);
         for _ in 0..4 {
-            l.failed("kafe/cashier", "10.0.0.1", t0);
+            assert!(l.begin("kafe/cashier", "10.0.0.2", t0).is_ok());
         }
-        assert!(l.check("kafe/cashier", "10.0.0.1", t0).is_ok());
-        // Guessing spread over many addresses meets the account's slower budget.
+        // Guessing spread over many addresses meets the account's slower budget, which
+        // does not hold an address the account signed in from lately.
+        assert!(l.begin("kafe/manager", "10.0.0.3", t0).is_ok());
+        l.succeeded("kafe/manager", "10.0.0.3", t0);
         for i in 0..50 {
-            l.failed("kafe/manager", &format!("10.1.0.{i}"), t0);
+            let guesser = format!("10.1.{}.{}", i / 4, i % 4);
+            assert!(l.begin("kafe/manager", &guesser, t0).is_ok());
         }
-        assert_eq!(l.check("kafe/manager", "10.0.0.1", t0), Err(72));
+        assert_eq!(l.begin("kafe/manager", "10.2.0.1", t0), Err(72));
+        assert!(l.begin("kafe/manager", "10.0.0.3", t0).is_ok());
     }
 
     #[test]
@@ -244,18 +284,16 @@ mod tests {
         let t0 = Instant::now();
         let l = SignupLimiter::new(30, 5);
         for i in 0..8 {
-            assert!(
-                l.member(&format!("10.0.0.{i}"), &format!("+6681000000{i}"), t0)
-                    .is_ok()
-            );
+            let phone = format!("+6681000000{i}");
+            assert!(l.member("kafe", &format!("10.0.0.{i}"), &phone, t0).is_ok());
         }
         for _ in 0..5 {
-            assert!(l.member("10.0.0.99", "+66812345678", t0).is_ok());
+            assert!(l.member("kafe", "10.0.0.99", "+66812345678", t0).is_ok());
         }
-        assert!(
-            l.member("10.0.0.98", "+66812345678", t0).is_err(),
-            "one phone, many tries"
-        );
+        let again = l.member("kafe", "10.0.0.98", "+66812345678", t0);
+        assert!(again.is_err(), "one phone, many tries");
+        let elsewhere = l.member("other-shop", "10.0.0.98", "+66812345678", t0);
+        assert!(elsewhere.is_ok(), "the same phone at another shop");
         for _ in 0..5 {
             assert!(l.shop("10.0.0.1", t0).is_ok());
         }

@@ -17,8 +17,11 @@ pub const MAX_COLUMNS: u32 = 16_384;
 pub const MAX_XLSX_ROWS: u32 = 1_048_576;
 /// Rows of a CSV file: a coalition's 46 million members fit in one file.
 pub const MAX_CSV_ROWS: u64 = 50_000_000;
-/// One CSV row (a member's six columns take a few hundred bytes).
+/// One row's text (a member's six columns take a few hundred bytes).
 pub const MAX_ROW_BYTES: u64 = 64 * 1024;
+/// Columns of a row kept: a member file has six; the rest is room for blank or
+/// repeated ones (the header names each column kept, or leaves it blank).
+pub const MAX_IMPORT_COLUMNS: usize = 64;
 /// Characters in one cell: Excel's own limit.
 pub const MAX_CELL_CHARS: usize = 32_767;
 /// Entries in an XLSX archive (a workbook has about ten).
@@ -86,6 +89,47 @@ fn read<R: Read + Seek>(
         read_xlsx(input, send)
     } else {
         read_csv(input, send)
+    }
+}
+
+/// Where a file's columns end: until the header (the first row with text) is read, at
+/// [`MAX_IMPORT_COLUMNS`]; then after the header's last named column. Cells past it are
+/// dropped, so no row holds more than that many, however many the file has.
+#[derive(Default)]
+struct Columns {
+    width: Option<usize>,
+}
+
+impl Columns {
+    fn limit(&self) -> usize {
+        self.width.unwrap_or(MAX_IMPORT_COLUMNS)
+    }
+
+    /// Text in a column past the limit before the header is known: a header wider than
+    /// any member file.
+    fn too_wide(row: u64) -> FileError {
+        invalid(format!(
+            "row {row} has text past column {}; a member file has at most {MAX_IMPORT_COLUMNS} columns",
+            cell_name(0, MAX_IMPORT_COLUMNS as u32 - 1).trim_end_matches('1')
+        ))
+    }
+
+    /// Take a row's cells (already within the limit); the first row with text sets
+    /// where the columns end.
+    fn take(&mut self, row: u64, cells: Vec<String>) -> Result<Vec<String>, FileError> {
+        let bytes: usize = cells.iter().map(String::len).sum();
+        if bytes as u64 > MAX_ROW_BYTES {
+            return Err(invalid(format!(
+                "row {row} holds more than {} KiB of text; is this a member file?",
+                MAX_ROW_BYTES / 1024
+            )));
+        }
+        if self.width.is_none()
+            && let Some(last) = cells.iter().rposition(|c| !c.trim().is_empty())
+        {
+            self.width = Some(last + 1);
+        }
+        Ok(cells)
     }
 }
 
@@ -241,6 +285,7 @@ fn read_csv<R: Read + Seek>(
     let mut batch = Vec::with_capacity(BATCH_ROWS);
     let mut row = 0u64;
     let mut record = csv::StringRecord::new();
+    let mut columns = Columns::default();
     loop {
         let more = reader.read_record(&mut record).map_err(|e| {
             let row = row + 1;
@@ -262,7 +307,12 @@ fn read_csv<R: Read + Seek>(
                 "the file has more than {MAX_CSV_ROWS} rows; split it into smaller files"
             )));
         }
-        batch.push((row, record.iter().map(str::to_string).collect()));
+        let limit = columns.limit();
+        if columns.width.is_none() && record.iter().skip(limit).any(|c| !c.trim().is_empty()) {
+            return Err(Columns::too_wide(row));
+        }
+        let cells = record.iter().take(limit).map(str::to_string).collect();
+        batch.push((row, columns.take(row, cells)?));
         if batch.len() == BATCH_ROWS
             && !send(Ok(Batch {
                 rows: std::mem::take(&mut batch),
@@ -535,9 +585,9 @@ fn read_sheet<R: Read + Seek>(
     let mut batch = Vec::with_capacity(BATCH_ROWS);
     let mut current: Option<(u32, Vec<String>)> = None;
     let mut rows_seen = 0u64;
-    // Cells past the header row's last column have no column to go to; until the header
-    // is read, a row may reach the sheet's last column.
-    let mut width = MAX_COLUMNS;
+    let mut columns = Columns::default();
+    // The text the row being read holds so far (its cells are kept as they come).
+    let mut row_bytes = 0usize;
     while let Some(cell) = cells
         .next_cell()
         .map_err(|e| invalid(format!("reading sheet {sheet:?}: {e}")))?
@@ -549,10 +599,9 @@ fn read_sheet<R: Read + Seek>(
             )));
         }
         if let Some((cr, done)) = current.take_if(|(cr, _)| *cr != r) {
-            if rows_seen == 0 {
-                width = done.len() as u32;
-            }
-            batch.push((u64::from(cr) + 1, done));
+            let row = u64::from(cr) + 1;
+            batch.push((row, columns.take(row, done)?));
+            row_bytes = 0;
             rows_seen += 1;
             if batch.len() >= BATCH_ROWS
                 && !send(Ok(Batch {
@@ -563,7 +612,11 @@ fn read_sheet<R: Read + Seek>(
                 return Ok(());
             }
         }
-        if c >= width {
+        if c as usize >= columns.limit() {
+            // Dropped unread, but for text past the limit before the header is known.
+            if columns.width.is_none() && !cell_text(cell.get_value()).trim().is_empty() {
+                return Err(Columns::too_wide(u64::from(r) + 1));
+            }
             continue;
         }
         let text = cell_text(cell.get_value());
@@ -574,6 +627,15 @@ fn read_sheet<R: Read + Seek>(
                 text.chars().count()
             )));
         }
+        // A row's cells are held until it ends: refused once they pass the row's text.
+        row_bytes += text.len();
+        if row_bytes as u64 > MAX_ROW_BYTES {
+            return Err(invalid(format!(
+                "row {} holds more than {} KiB of text; is this a member file?",
+                u64::from(r) + 1,
+                MAX_ROW_BYTES / 1024
+            )));
+        }
         let entry = current.get_or_insert_with(|| (r, Vec::new()));
         let c = c as usize;
         if entry.1.len() <= c {
@@ -581,8 +643,9 @@ fn read_sheet<R: Read + Seek>(
         }
         entry.1[c] = text;
     }
-    if let Some((r, row)) = current.take() {
-        batch.push((u64::from(r) + 1, row));
+    if let Some((r, cells)) = current.take() {
+        let row = u64::from(r) + 1;
+        batch.push((row, columns.take(row, cells)?));
         rows_seen += 1;
     }
     if rows_seen == 0 {
@@ -704,6 +767,21 @@ mod tests {
         let rows = numbered("\r\nphone\r\n\"0811\"\r\n\r\n0822");
         let expected = [(2, "phone"), (3, "0811"), (5, "0822")];
         assert_eq!(rows, expected.map(|(n, c)| (n, c.to_string())));
+    }
+
+    #[test]
+    fn rows_keep_the_headers_columns_and_no_more() {
+        // A header of two columns: a data row's 60,000 extra cells are dropped.
+        let csv = format!("phone,full_name\n0811111111,Mali{}\n", ",x".repeat(20_000));
+        let rows = rows_of(&csv).unwrap();
+        assert_eq!(
+            rows[1].1,
+            vec!["0811111111".to_string(), "Mali".to_string()]
+        );
+        // A header past 64 columns is no member file.
+        let wide = format!("phone{}x\n", ",".repeat(70));
+        let e = rows_of(&wide).unwrap_err();
+        assert!(e.contains("row 1 has text past column BL"), "{e}");
     }
 
     #[test]

@@ -141,10 +141,12 @@ pub async fn sign_up(
 ) -> ApiResult<SignupResult> {
     // Per address and per phone: a crowd at one shop signs up freely, one address or
     // one phone cannot block anyone else.
-    if let Err(wait) =
-        app.signup_limiter
-            .member(&meta.ip, req.phone.as_str(), std::time::Instant::now())
-    {
+    if let Err(wait) = app.signup_limiter.member(
+        slug,
+        &meta.ip,
+        req.phone.as_str(),
+        std::time::Instant::now(),
+    ) {
         let mut e = ApiError::new(
             Code::RateLimited,
             format!("too many signups from here or for this phone; try again in {wait} s"),

@@ -48,6 +48,36 @@ db_test!(
                 .contains("text is larger than 64 MiB once unzipped"),
             "{job}"
         );
+        // Thousands of cells a row, each the same 30,000-character shared string: the
+        // cells past the header's one column are dropped unread.
+        let mut wide =
+            String::from(r#"<row r="1"><c r="A1" t="inlineStr"><is><t>phone</t></is></c></row>"#);
+        for r in 2..=4 {
+            wide.push_str(&format!(
+                r#"<row r="{r}"><c r="A{r}" t="inlineStr"><is><t>081234567{r}</t></is></c>"#
+            ));
+            for c in 1..3000u32 {
+                let mut name = String::new();
+                let mut n = c + 1;
+                while n > 0 {
+                    n -= 1;
+                    name.insert(0, (b'A' + (n % 26) as u8) as char);
+                    n /= 26;
+                }
+                wide.push_str(&format!(r#"<c r="{name}{r}" t="s"><v>0</v></c>"#));
+            }
+            wide.push_str("</row>");
+        }
+        let book = workbook(
+            &wide,
+            Some(&format!("<si><t>{}</t></si>", "x".repeat(30_000))),
+        );
+        let job = finished(&cashier, &upload(&cashier, "format=xlsx", book).await.body).await;
+        assert_eq!(
+            (job["status"].as_str(), job["counts"]["imported"].as_u64()),
+            (Some("done"), Some(3)),
+            "{job}"
+        );
         // One cell longer than a spreadsheet's cells can be.
         let long = workbook(&sheet_with_cell("A2", &"9".repeat(40_000)), None);
         let job = finished(&cashier, &upload(&cashier, "format=xlsx", long).await.body).await;
@@ -649,6 +679,20 @@ db_test!(nobody_blocks_other_peoples_signups_or_sign_ins, |app| {
         let res = post_from(&app, "10.2.0.1", "/api/v1/sessions", login(PASSWORD)).await;
         assert_eq!(res.status, 201, "{}", res.body);
     }
+    // Parallel guesses from one address: each takes its attempt before the password
+    // is checked, so no more than five are checked.
+    let guesses = (0..20).map(|_| {
+        post_from(
+            &app,
+            "10.2.0.77",
+            "/api/v1/sessions",
+            login("wrong password!"),
+        )
+    });
+    let answers = futures_util::future::join_all(guesses).await;
+    let checked = answers.iter().filter(|a| a.status == 401).count();
+    let refused = answers.iter().filter(|a| a.status == 429).count();
+    assert_eq!((checked, refused), (5, 15));
     // New shops: five an hour from one address.
     let shop = |slug: &str| {
         json!({"shop_name": format!("Shop {slug}"), "slug": slug, "owner_name": "Owner",
