@@ -353,6 +353,7 @@ async fn import_members(
     };
     let target = crate::members::import::ImportTarget {
         tenant_id: tenant.id,
+        may_grant_points: true,
         branch_id,
         actor_kind: "system",
         actor_id: None,

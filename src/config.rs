@@ -122,7 +122,8 @@ settings! {
     member_signups_per_address_per_hour: u32 = 60, secret = false;
     /// New shops allowed from one client address per hour.
     shop_signups_per_address_per_hour: u32 = 5, secret = false;
-    /// Take the client IP from the X-Forwarded-For header (only behind a trusted proxy).
+    /// Take the client IP from the X-Forwarded-For header (only behind a trusted proxy):
+    /// its last address, the one that proxy added.
     trust_forwarded_for: bool = false, secret = false;
     /// HTTP SMS gateway for one-time codes: messages are POSTed as JSON `{"to", "text"}`
     /// with `Authorization: Bearer <sms_gateway_token>`. Empty: messages go to the log and

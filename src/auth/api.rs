@@ -284,8 +284,12 @@ pub(crate) async fn create_api_key(
     let mut scopes = req.scopes.clone();
     scopes.sort();
     scopes.dedup();
-    // A key made by a key belongs to the person who made the first.
+    // A key made by a key belongs to the person who made the first, and goes with it.
     let creator_id = ctx.principal.person();
+    let parent_key_id = match &ctx.principal.actor {
+        crate::auth::Actor::ApiKey { id, .. } => Some(*id),
+        crate::auth::Actor::Staff { .. } => None,
+    };
     let mut tx = app.db.begin().await?;
     let (id, secret) = api_keys::create(
         &mut tx,
@@ -293,6 +297,7 @@ pub(crate) async fn create_api_key(
         req.name.as_str(),
         &scopes,
         creator_id,
+        parent_key_id,
     )
     .await?;
     audit::record(
@@ -323,11 +328,16 @@ pub(crate) async fn revoke_api_key(
     PathId(id): PathId,
 ) -> ApiResult<StatusCode> {
     let mut tx = app.db.begin().await?;
-    if !api_keys::revoke(&mut tx, ctx.tenant_id(), id).await? {
+    let revoked = api_keys::revoke(&mut tx, ctx.tenant_id(), id).await?;
+    if revoked.is_empty() {
         return Err(ApiError::not_found("active API key"));
     }
-    audit::record(&mut tx, &ctx, Change::new("api_key.revoked", "api_key", id)).await?;
+    let change = Change::new("api_key.revoked", "api_key", id)
+        .details(serde_json::json!({"with_keys_it_made": &revoked[1..]}));
+    audit::record(&mut tx, &ctx, change).await?;
     tx.commit().await?;
-    app.api_keys.forget(id);
+    for key in revoked {
+        app.api_keys.forget(key);
+    }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -68,13 +68,16 @@ impl KeyRow {
 
 const COLUMNS: &str = "id, name, scopes, created_by, created_at, last_used_at, revoked_at";
 
-/// Create a key; returns its id and the full key (the only time it is visible).
+/// Create a key for the staff member `created_by`, made by them or by their key
+/// `parent_key_id` (revoking that key revokes this one); returns its id and the full key
+/// (the only time it is visible).
 pub async fn create(
     tx: &mut Tx,
     tenant_id: i64,
     name: &str,
     scopes: &[Permission],
     created_by: i64,
+    parent_key_id: Option<i64>,
 ) -> sqlx::Result<(i64, String)> {
     let id = ids::next_id();
     let secret = random_token();
@@ -84,9 +87,9 @@ pub async fn create(
         .collect::<Vec<_>>()
         .join(" ");
     on_tx!(tx, c => sqlx::query(
-        "INSERT INTO api_keys (tenant_id, id, name, secret_hash, scopes, created_by, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)")
-        .bind(tenant_id).bind(id).bind(name).bind(token_hash(&secret)).bind(&scopes).bind(created_by).bind(now_micros())
+        "INSERT INTO api_keys (tenant_id, id, name, secret_hash, scopes, created_by, parent_key_id, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+        .bind(tenant_id).bind(id).bind(name).bind(token_hash(&secret)).bind(&scopes).bind(created_by).bind(parent_key_id).bind(now_micros())
         .execute(c).await.map(|r| r.rows_affected()))?;
     Ok((id, format!("lk_{id}_{secret}")))
 }
@@ -276,8 +279,25 @@ pub async fn get(db: &Db, tenant_id: i64, id: i64) -> sqlx::Result<Option<ApiKey
 }
 
 /// Revoke a key; false if it does not exist in this tenant or was already revoked.
-pub async fn revoke(tx: &mut Tx, tenant_id: i64, id: i64) -> sqlx::Result<bool> {
+/// Revoke a key and every key made through it; the ids revoked (empty if it does not
+/// exist in this tenant or was already revoked).
+pub async fn revoke(tx: &mut Tx, tenant_id: i64, id: i64) -> sqlx::Result<Vec<i64>> {
+    let now = now_micros();
     let done = on_tx!(tx, c => sqlx::query("UPDATE api_keys SET revoked_at = $3 WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL")
-        .bind(tenant_id).bind(id).bind(now_micros()).execute(c).await.map(|r| r.rows_affected()))?;
-    Ok(done == 1)
+        .bind(tenant_id).bind(id).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
+    if done == 0 {
+        return Ok(vec![]);
+    }
+    let mut revoked = vec![id];
+    let mut makers = vec![id];
+    while let Some(maker) = makers.pop() {
+        let made: Vec<(i64,)> = on_tx!(tx, c => sqlx::query_as(
+            "UPDATE api_keys SET revoked_at = $3 WHERE tenant_id = $1 AND parent_key_id = $2 AND revoked_at IS NULL RETURNING id")
+            .bind(tenant_id).bind(maker).bind(now).fetch_all(c).await)?;
+        for (key,) in made {
+            revoked.push(key);
+            makers.push(key);
+        }
+    }
+    Ok(revoked)
 }

@@ -211,7 +211,8 @@ async fn lookup_key(tx: &mut Tx, tenant_id: i64) -> anyhow::Result<String> {
     )
     .await?;
     let (_, key) =
-        crate::auth::api_keys::create(tx, tenant_id, "scale bench", &permissions, analyst).await?;
+        crate::auth::api_keys::create(tx, tenant_id, "scale bench", &permissions, analyst, None)
+            .await?;
     Ok(key)
 }
 
@@ -481,6 +482,7 @@ pub async fn scale(b: ScaleBench) -> anyhow::Result<ScaleReport> {
     }
     let target = crate::members::import::ImportTarget {
         tenant_id: shop.tenant_id,
+        may_grant_points: true,
         branch_id: Some(shop.branch_id),
         actor_kind: "system",
         actor_id: None,

@@ -70,7 +70,9 @@ pub async fn request_meta(State(app): State<AppState>, mut req: Request, next: N
                 .and_then(|v| v.to_str().ok())
         })
         .flatten()
-        .and_then(|v| v.split(',').next())
+        // The last address is the one the proxy in front of Loyal added; the ones
+        // before it are whatever the client sent.
+        .and_then(|v| v.rsplit(',').next())
         .map(|s| s.trim().to_string());
     let ip = forwarded.or(peer).unwrap_or_else(|| "unknown".into());
     let method = req.method().clone();

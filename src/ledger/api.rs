@@ -191,8 +191,14 @@ async fn get_purchase(
     ctx: Ctx,
     axum::extract::Path(receipt): axum::extract::Path<String>,
 ) -> ApiResult<Json<store::RecordedPurchase>> {
+    // One limited to branches sees only what was bought there.
+    let principal = &ctx.principal;
     store::purchase_by_receipt(&app.db, ctx.tenant_id(), &receipt)
         .await?
+        .filter(|p| {
+            principal.branches.is_empty()
+                || p.branch_id.is_some_and(|b| principal.branches.contains(&b))
+        })
         .map(Json)
         .ok_or_else(|| ApiError::not_found(&format!("a purchase with receipt {receipt:?}")))
 }
@@ -409,6 +415,13 @@ async fn refund_purchase(
         .map_err(|e| ApiError::invalid("refund_id", e))?;
     if let Some(a) = req.amount_satang {
         amount_in_range("amount_satang", a, 1)?;
+    }
+    // A staff member limited to branches refunds only what was bought there.
+    if !ctx.principal.branches.is_empty() {
+        let purchase = store::find_purchase(&app.db, tenant, req.receipt.trim())
+            .await?
+            .ok_or_else(|| ApiError::not_found("a purchase with this receipt"))?;
+        ctx.principal.check_branch(purchase.branch_id, "receipt")?;
     }
     let input = RefundInput {
         tenant_id: tenant,

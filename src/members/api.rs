@@ -80,6 +80,7 @@ fn seal(
 impl MemberFields {
     async fn into_changes(self, app: &AppState, ctx: &Ctx) -> ApiResult<ProfileChanges> {
         let tenant_id = ctx.tenant_id();
+        // A branch named (a member moved to another) must be one of the caller's.
         if self.join_branch_id.is_some() {
             ctx.principal
                 .check_branch(self.join_branch_id, "join_branch_id")?;
@@ -141,6 +142,9 @@ async fn create_member(
         .phone
         .clone()
         .ok_or_else(|| ApiError::field(Code::MissingField, "phone", "phone is required"))?;
+    // Staff limited to branches enrol members at one of them.
+    ctx.principal
+        .check_branch(req.join_branch_id, "join_branch_id")?;
     let national_id = req.national_id.clone();
     let mut changes = req.into_changes(&app, &ctx).await?;
     let mut tx = app.db.begin().await?;

@@ -435,6 +435,9 @@ mod tests {
 pub struct ImportTarget {
     pub tenant_id: i64,
     pub branch_id: Option<i64>,
+    /// May the rows open balances (the importer holds `points.adjust`)? Otherwise a row
+    /// with points is refused: members without points still import.
+    pub may_grant_points: bool,
     pub actor_kind: &'static str,
     pub actor_id: Option<i64>,
     pub actor_label: String,
@@ -505,8 +508,12 @@ pub async fn import_file_with(
     let ahead = (sizer.max() / BATCH_ROWS).clamp(4, 64);
     let (tx_checked, mut rx) = tokio::sync::mpsc::channel::<Result<Checked, String>>(ahead);
     let path_buf = path.to_path_buf();
+    let may_grant_points = target.may_grant_points;
     let reader = tokio::task::spawn_blocking(move || {
-        let mut checker = Checker::default();
+        let mut checker = Checker {
+            may_grant_points,
+            ..Checker::default()
+        };
         read_file(&path_buf, |batch| {
             let checked = batch
                 .map_err(|e| e.to_string())
@@ -598,6 +605,7 @@ impl Checked {
 #[derive(Default)]
 struct Checker {
     headers: Option<Headers>,
+    may_grant_points: bool,
     /// The row of each phone so far, by [`phone_key`]: about 20 bytes a row, a quarter
     /// of what the phone's text would take (a 10M-row file holds 10M of them).
     seen: HashMap<u64, u64>,
@@ -631,6 +639,12 @@ impl Checker {
             };
             out.rows += 1;
             match parse_row(h, row, &cells) {
+                Ok(r) if r.points > 0 && !self.may_grant_points => out.errors.push(RowError {
+                    row,
+                    column: "points".into(),
+                    value: r.points.to_string(),
+                    reason: "giving members points needs the points.adjust permission; leave the column empty, or ask a manager to import the file".into(),
+                }),
                 Ok(r) => match self.seen.entry(phone_key(&r.phone)) {
                     Entry::Occupied(first) => out.errors.push(RowError {
                         row,

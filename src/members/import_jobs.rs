@@ -174,9 +174,7 @@ async fn start_import(
             ));
         }
     };
-    if p.branch_id.is_some() {
-        ctx.principal.check_branch(p.branch_id, "branch_id")?;
-    }
+    ctx.principal.check_branch(p.branch_id, "branch_id")?;
     if let Some(b) = p.branch_id
         && crate::tenants::store::get_branch(&app.db, ctx.tenant_id(), b)
             .await?
@@ -222,6 +220,7 @@ async fn start_import(
     tx.commit().await?;
     let target = ImportTarget {
         tenant_id: ctx.tenant_id(),
+        may_grant_points: ctx.principal.allows(crate::auth::Permission::PointsAdjust),
         branch_id: p.branch_id,
         actor_kind,
         actor_id: Some(actor_id),

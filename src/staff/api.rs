@@ -133,7 +133,7 @@ async fn update_staff(
             "you can give only branches you work at yourself",
         ));
     }
-    if changes_access && ctx.principal.staff_id() == Some(id) {
+    if changes_access && ctx.principal.person() == id {
         return Err(ApiError::field(
             Code::Forbidden,
             "role",
@@ -386,6 +386,28 @@ pub async fn accept(
     }
     let role: Role = row.role.parse().map_err(ApiError::internal)?;
     let branch_ids: Vec<i64> = serde_json::from_str(&row.branch_ids).unwrap_or_default();
+    // An invitation gives what its sender may give now: someone demoted or removed
+    // since it was sent cannot hand out what they no longer hold.
+    let sender = store::get_staff(&app.db, row.tenant_id, row.invited_by)
+        .await?
+        .filter(|s| s.active)
+        .map(|s| Principal {
+            tenant_id: row.tenant_id,
+            actor: Actor::Staff {
+                id: s.id,
+                email: s.email,
+                name: s.name,
+                role: s.role,
+            },
+            csrf_token: None,
+            branches: s.branch_ids,
+        });
+    if !sender.is_some_and(|p| p.may_grant(role) && p.may_assign_branches(&branch_ids)) {
+        return Err(ApiError::new(
+            Code::InvitationUnusable,
+            "the person who sent this invitation can no longer give this role or these branches; ask for a new one",
+        ));
+    }
     let pw = password.clone();
     let hash = tokio::task::spawn_blocking(move || secrets::hash_password(pw.expose()))
         .await

@@ -550,6 +550,21 @@ impl User {
         .await
     }
 
+    /// Record a purchase at a branch; returns the response.
+    pub async fn purchase_at_branch(
+        &self,
+        member: i64,
+        satang: i64,
+        receipt: &str,
+        branch: i64,
+    ) -> Resp {
+        self.post(
+            "/api/v1/purchases",
+            json!({"member_id": member, "amount_satang": satang, "receipt": receipt, "branch_id": branch}),
+        )
+        .await
+    }
+
     /// Record a purchase that happened at `occurred_at` (RFC 3339); returns the response.
     pub async fn purchase_at(
         &self,

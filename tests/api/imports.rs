@@ -354,6 +354,7 @@ db_test!(
         std::fs::write(&path, csv).unwrap();
         let target = loyal::members::import::ImportTarget {
             tenant_id: owner.me["tenant_id"].as_i64().unwrap(),
+            may_grant_points: true,
             branch_id: None,
             actor_kind: "system",
             actor_id: None,

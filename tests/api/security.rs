@@ -394,6 +394,59 @@ db_test!(
             "{}",
             res.body
         );
+        // Refunds and look-ups of a purchase made at another branch, enrolments and
+        // imports at none of theirs: refused.
+        let res = owner.purchase_at_branch(m, 10_000, "AT-TWO", b2).await;
+        assert_eq!(res.status, 201, "{}", res.body);
+        let res = cashier
+            .post(
+                "/api/v1/purchases/refunds",
+                json!({"receipt": "AT-TWO", "refund_id": "X"}),
+            )
+            .await;
+        assert_eq!((res.status, res.field()), (403, "receipt"), "{}", res.body);
+        assert_eq!(cashier.get("/api/v1/purchases/AT-TWO").await.status, 404);
+        assert_eq!(cashier.get("/api/v1/purchases/R3").await.status, 200);
+        let res = cashier
+            .post(
+                "/api/v1/purchases/refunds",
+                json!({"receipt": "R3", "refund_id": "Y"}),
+            )
+            .await;
+        assert_eq!(res.status, 201, "{}", res.body);
+        let res = cashier
+            .post("/api/v1/members", json!({"phone": "0891111111"}))
+            .await;
+        assert_eq!(
+            (res.status, res.field()),
+            (403, "join_branch_id"),
+            "{}",
+            res.body
+        );
+        let res = cashier
+            .post(
+                "/api/v1/members",
+                json!({"phone": "0891111111", "join_branch_id": b1}),
+            )
+            .await;
+        assert_eq!(res.status, 201, "{}", res.body);
+        let res = cashier
+            .patch(
+                &format!("/api/v1/members/{m}"),
+                json!({"first_name": "Malee"}),
+            )
+            .await;
+        assert_eq!(res.status, 200, "an edit names no branch: {}", res.body);
+        let csv = b"phone\n0892222222\n".to_vec();
+        let res = upload(&cashier, "format=csv", csv.clone()).await;
+        assert_eq!(
+            (res.status, res.field()),
+            (403, "branch_id"),
+            "{}",
+            res.body
+        );
+        let res = upload(&cashier, &format!("format=csv&branch_id={b1}"), csv).await;
+        assert_eq!(res.status, 202, "{}", res.body);
         // An admin limited to a branch makes keys limited to it, and hires only there.
         let admin = hire_at(&app, &owner, "admin", &[b1]).await;
         let k = key(&app, &admin, &["points.earn"]).await;
@@ -693,6 +746,22 @@ db_test!(nobody_blocks_other_peoples_signups_or_sign_ins, |app| {
     let checked = answers.iter().filter(|a| a.status == 401).count();
     let refused = answers.iter().filter(|a| a.status == 429).count();
     assert_eq!((checked, refused), (5, 15));
+    // Behind the proxy, the client's address is the last one it added: what the client
+    // itself puts before it is not believed.
+    let res = owner
+        .request(
+            reqwest::Method::POST,
+            "/api/v1/branches",
+            Some(json!({"code": "FWD", "name": "Forwarded"})),
+            &[("x-forwarded-for", "6.6.6.6, 10.4.0.1")],
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    let audit = owner
+        .get("/api/v1/audit-log?action=branch.created")
+        .await
+        .body;
+    assert_eq!(audit["items"][0]["ip"], "10.4.0.1", "{audit}");
     // New shops: five an hour from one address.
     let shop = |slug: &str| {
         json!({"shop_name": format!("Shop {slug}"), "slug": slug, "owner_name": "Owner",
@@ -1241,4 +1310,140 @@ db_test!(text_people_type_is_shown_never_run, |app| {
             "{page}"
         );
     }
+});
+
+db_test!(
+    a_cashier_imports_members_but_cannot_give_them_points,
+    |app| {
+        let owner = app.signup("kafe").await;
+        let cashier = app.hire(&owner, "kafe", "cashier").await;
+        let csv = "phone,full_name,points\n0812345678,Mali,1000000\n0823456789,Somchai,\n";
+        let job = finished(
+            &cashier,
+            &upload(&cashier, "format=csv", csv.as_bytes().to_vec())
+                .await
+                .body,
+        )
+        .await;
+        assert_eq!(
+            (
+                job["status"].as_str(),
+                job["counts"]["imported"].as_u64(),
+                job["counts"]["failed"].as_u64()
+            ),
+            (Some("done"), Some(1), Some(1)),
+            "{job}"
+        );
+        let errors = cashier
+            .get(&format!("/api/v1/members/imports/{}/errors", job["id"]))
+            .await
+            .body;
+        assert_eq!(
+            (&errors["items"][0]["row"], &errors["items"][0]["column"]),
+            (&json!(2), &json!("points")),
+            "{errors}"
+        );
+        // The owner, who may adjust points, imports the balance.
+        let job = finished(
+            &owner,
+            &upload(&owner, "format=csv", csv.as_bytes().to_vec())
+                .await
+                .body,
+        )
+        .await;
+        assert_eq!(job["counts"]["imported"], 1, "{job}");
+        let m = owner.get("/api/v1/members?phone=0812345678").await.body["items"][0]["id"]
+            .as_i64()
+            .unwrap();
+        assert_eq!(owner.points(m).await["balance"], 1_000_000);
+    }
+);
+
+db_test!(what_someone_handed_out_goes_when_their_power_goes, |app| {
+    let owner = app.signup("kafe").await;
+    let admin = app.hire(&owner, "kafe", "admin").await;
+    // An invitation an admin sent cannot be accepted once they are an analyst.
+    let inv = admin
+        .post(
+            "/api/v1/invitations",
+            json!({"email": "later@kafe.test", "role": "manager"}),
+        )
+        .await;
+    assert_eq!(inv.status, 201, "{}", inv.body);
+    let res = owner
+        .patch(
+            &format!("/api/v1/staff/{}", admin.id()),
+            json!({"role": "analyst"}),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let res = app
+        .anonymous()
+        .post(
+            &format!(
+                "/api/v1/invitation-tokens/{}/accept",
+                invitation_token(&inv)
+            ),
+            json!({"name": "Later", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(
+        (res.status, res.code()),
+        (410, "invitation_unusable"),
+        "{}",
+        res.body
+    );
+    // Keys made by a key go when it is revoked, and so do the keys they made.
+    let maker = key(&app, &owner, &["api_keys.manage", "members.read"]).await;
+    let res = maker
+        .post(
+            "/api/v1/api-keys",
+            json!({"name": "child", "scopes": ["api_keys.manage", "members.read"]}),
+        )
+        .await;
+    let child = app.with_key(res.body["secret"].as_str().unwrap());
+    let res = child
+        .post(
+            "/api/v1/api-keys",
+            json!({"name": "grandchild", "scopes": ["members.read"]}),
+        )
+        .await;
+    let grandchild = app.with_key(res.body["secret"].as_str().unwrap());
+    assert_eq!(grandchild.get("/api/v1/members").await.status, 200);
+    let maker_id = maker.get("/api/v1/me").await.body["id"].as_i64().unwrap();
+    assert_eq!(
+        owner
+            .delete(&format!("/api/v1/api-keys/{maker_id}"))
+            .await
+            .status,
+        204
+    );
+    for k in [&maker, &child, &grandchild] {
+        assert_eq!(k.get("/api/v1/members").await.status, 401);
+    }
+    // A person's own key cannot change that person's role.
+    let admin2 = app.hire(&owner, "kafe", "admin").await;
+    let permissions = admin2.get("/api/v1/me").await.body["permissions"].clone();
+    let all: Vec<&str> = permissions
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    let own = key(&app, &admin2, &all).await;
+    let res = own
+        .patch(
+            &format!("/api/v1/staff/{}", admin2.id()),
+            json!({"role": "cashier"}),
+        )
+        .await;
+    assert_eq!((res.status, res.field()), (403, "role"), "{}", res.body);
+    assert!(
+        res.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("your own role"),
+        "{}",
+        res.body
+    );
 });
