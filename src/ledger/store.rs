@@ -1695,12 +1695,14 @@ pub async fn full_history(
     }
 }
 
-/// Lock two members' balances in every currency, lowest id first, before they are
-/// merged: two merges of the same members (either way round) then run one after the
-/// other, and the second reads what the first did.
-pub async fn lock_for_merge(tx: &mut Tx, tenant_id: i64, a: i64, b: i64) -> sqlx::Result<()> {
+/// Lock members' balances in every currency, lowest id first, before a change to who
+/// they are (a merge, an erasure): two such changes to the same members (a merge either
+/// way round, a merge and an erasure) run one after the other, and the second reads
+/// what the first did.
+pub async fn lock_members(tx: &mut Tx, tenant_id: i64, members: &[i64]) -> sqlx::Result<()> {
+    let members: Vec<(i64, i64)> = members.iter().map(|m| (tenant_id, *m)).collect();
     for currency in [Currency::Points, Currency::Stamps] {
-        lock_balances(tx, currency, &[(tenant_id, a), (tenant_id, b)]).await?;
+        lock_balances(tx, currency, &members).await?;
     }
     Ok(())
 }
@@ -1708,7 +1710,7 @@ pub async fn lock_for_merge(tx: &mut Tx, tenant_id: i64, a: i64, b: i64) -> sqlx
 /// Re-attribute everything `from` holds in the ledger to `into` (a merge of two profiles
 /// of one person). Amounts, kinds, dates, lots and keys are unchanged, so every
 /// transaction still balances and every report is unchanged; the two balance rows (per
-/// currency) are summed. The caller has locked both with [`lock_for_merge`].
+/// currency) are summed. The caller has locked both with [`lock_members`].
 pub async fn merge_members(tx: &mut Tx, tenant_id: i64, from: i64, into: i64) -> sqlx::Result<()> {
     on_tx!(tx, c => {
         // Entries and lots are found through the member's transactions (their own

@@ -472,7 +472,7 @@ async fn merge_members(
     let mut tx = app.db.begin().await?;
     // Checked again under the members' locks: a merge of the same two the other way
     // round, at the same moment, must not leave neither active.
-    crate::ledger::store::lock_for_merge(&mut tx, tenant, other.id, id).await?;
+    crate::ledger::store::lock_members(&mut tx, tenant, &[other.id, id]).await?;
     if !store::both_mergeable(&mut tx, tenant, other.id, id).await? {
         return Err(ApiError::new(
             Code::WrongState,

@@ -108,6 +108,24 @@ async fn erase_member(
         ));
     }
     let mut tx = app.db.begin().await?;
+    // Under the member's lock, as a merge takes it: a merge and an erasure at once run
+    // one after the other, and an erased member's data is never merged into another.
+    crate::ledger::store::lock_members(&mut tx, tenant, &[id]).await?;
+    match store::status_in(&mut tx, tenant, id).await?.as_deref() {
+        Some("erased") => {
+            return Err(ApiError::new(
+                Code::NothingToUndo,
+                "this member was already erased",
+            ));
+        }
+        Some("merged") => {
+            return Err(ApiError::new(
+                Code::WrongState,
+                "this member was merged into another a moment ago; erase that one",
+            ));
+        }
+        _ => {}
+    }
     store::anonymise(&mut tx, tenant, id).await?;
     let scrubbed = crate::ledger::store::scrub_free_text(&mut tx, tenant, id).await?
         + crate::rewards::store::scrub_addresses(&mut tx, tenant, id).await?;

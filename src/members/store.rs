@@ -504,6 +504,15 @@ pub async fn both_mergeable(tx: &mut Tx, tenant_id: i64, a: i64, b: i64) -> sqlx
     Ok(n.0 == 2)
 }
 
+/// A member's status (`active`, `blocked`, `merged`, `erased`), read inside the caller's
+/// transaction (after its locks).
+pub async fn status_in(tx: &mut Tx, tenant_id: i64, id: i64) -> sqlx::Result<Option<String>> {
+    let row: Option<(String,)> = on_tx!(tx, c => sqlx::query_as(
+        "SELECT status FROM members WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant_id).bind(id).fetch_optional(c).await)?;
+    Ok(row.map(|r| r.0))
+}
+
 /// The survivor a merged member points to (itself when not merged).
 pub async fn resolve_alias(db: &Db, tenant_id: i64, id: i64) -> sqlx::Result<Option<i64>> {
     let row: Option<(Option<i64>,)> = on_db!(db, pool => sqlx::query_as("SELECT merged_into FROM members WHERE tenant_id = $1 AND id = $2")

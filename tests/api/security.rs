@@ -1447,3 +1447,41 @@ db_test!(what_someone_handed_out_goes_when_their_power_goes, |app| {
         res.body
     );
 });
+
+db_test!(
+    a_merge_and_an_erasure_at_once_never_keep_erased_data,
+    |app| {
+        let owner = app.signup("kafe").await;
+        for round in 0..5 {
+            let x = owner
+            .post(
+                "/api/v1/members",
+                json!({"phone": format!("08123460{round}1"), "email": format!("x{round}@erase.test")}),
+            )
+            .await
+            .body["id"]
+            .as_i64()
+            .unwrap();
+            let y = owner.member(&format!("08123460{round}2")).await;
+            let (merge_path, erase_path) = (
+                format!("/api/v1/members/{y}/merge"),
+                format!("/api/v1/members/{x}/erase"),
+            );
+            let (merged, erased) = tokio::join!(
+                owner.post(&merge_path, json!({"other_member_id": x})),
+                owner.post(&erase_path, json!({}))
+            );
+            let mut statuses = [merged.status, erased.status];
+            statuses.sort();
+            assert_eq!(statuses, [200, 409], "{} / {}", merged.body, erased.body);
+            let survivor = owner.get(&format!("/api/v1/members/{y}")).await.body;
+            if erased.status == 200 {
+                assert!(
+                    survivor["email"].is_null(),
+                    "the erased email was merged: {survivor}"
+                );
+            }
+        }
+        app.assert_no_drift().await;
+    }
+);
