@@ -685,8 +685,8 @@ async fn print_due(db: &Db, at: i64) -> anyhow::Result<()> {
             .map(|t| t.slug)
             .unwrap_or_else(|| shop.tenant_id.to_string());
         println!(
-            "dry run: {slug}: {} points in {} lots of {} members would expire by {when}",
-            shop.points, shop.lots, shop.members
+            "dry run: {slug}: {} {} in {} lots of {} members would expire by {when}",
+            shop.amount, shop.currency, shop.lots, shop.members
         );
     }
     Ok(())

@@ -1,6 +1,8 @@
 -- Idempotency keys belong to the caller (a staff member or an API key), and a claim
--- lasts only as long as its request may run. The table holds replays of the last
--- 24 hours only; it starts empty (money movements keep their own keys in the ledger).
+-- lasts only as long as its request may run; `claim` names the request holding it, so
+-- one whose lease ran out cannot overwrite the answer of the one that took over. The
+-- table holds replays of the last 24 hours only; it starts empty (money movements keep
+-- their own keys in the ledger).
 DROP TABLE idempotency_keys;
 CREATE TABLE idempotency_keys (
     tenant_id     INTEGER NOT NULL,
@@ -12,6 +14,7 @@ CREATE TABLE idempotency_keys (
     response_body BLOB,
     created_at    INTEGER NOT NULL,
     lease_until   INTEGER NOT NULL,
+    claim         TEXT    NOT NULL,
     PRIMARY KEY (tenant_id, owner, key)
 );
 CREATE INDEX idempotency_keys_age ON idempotency_keys (created_at);

@@ -180,7 +180,9 @@ pub async fn crash(b: CrashBench) -> anyhow::Result<CrashReport> {
                     }
                     // No answer: the server closed the idle connection as it was reused
                     // (a till retries that too).
-                    None if Instant::now() < give_up => {}
+                    None if Instant::now() < give_up => {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
                     other => bail!("the retry of {receipt} was answered {other:?}"),
                 }
             }

@@ -49,7 +49,8 @@ pub fn owner(principal: &Principal) -> String {
 }
 
 enum Claim {
-    New,
+    /// Ours: the token that names this request's hold on the key.
+    New(String),
     Replay {
         status: i32,
         content_type: Option<String>,
@@ -72,13 +73,14 @@ type StoredRow = (String, Option<i32>, Option<String>, Option<Vec<u8>>, i64);
 
 async fn claim(db: &Db, k: &KeyRef<'_>, hash: &str, lease_micros: i64) -> sqlx::Result<Claim> {
     let now = now_micros();
+    let token = crate::auth::secrets::random_token();
     let inserted = on_db!(db, pool => sqlx::query(
-        "INSERT INTO idempotency_keys (tenant_id, owner, key, request_hash, created_at, lease_until)
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, owner, key) DO NOTHING")
-        .bind(k.tenant_id).bind(k.owner).bind(k.key).bind(hash).bind(now).bind(now + lease_micros)
+        "INSERT INTO idempotency_keys (tenant_id, owner, key, request_hash, created_at, lease_until, claim)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tenant_id, owner, key) DO NOTHING")
+        .bind(k.tenant_id).bind(k.owner).bind(k.key).bind(hash).bind(now).bind(now + lease_micros).bind(&token)
         .execute(pool).await.map(|r| r.rows_affected()))?;
     if inserted == 1 {
-        return Ok(Claim::New);
+        return Ok(Claim::New(token));
     }
     let row: Option<StoredRow> = on_db!(db, pool => sqlx::query_as(
         "SELECT request_hash, status_code, response_type, response_body, lease_until FROM idempotency_keys
@@ -95,12 +97,12 @@ async fn claim(db: &Db, k: &KeyRef<'_>, hash: &str, lease_micros: i64) -> sqlx::
         // The request that claimed it can no longer be running: take its place.
         Some((.., lease_until)) if lease_until < now => {
             let taken = on_db!(db, pool => sqlx::query(
-                "UPDATE idempotency_keys SET lease_until = $4, created_at = $5
+                "UPDATE idempotency_keys SET lease_until = $4, created_at = $5, claim = $7
                  WHERE tenant_id = $1 AND owner = $2 AND key = $3 AND status_code IS NULL AND lease_until = $6")
-                .bind(k.tenant_id).bind(k.owner).bind(k.key).bind(now + lease_micros).bind(now).bind(lease_until)
+                .bind(k.tenant_id).bind(k.owner).bind(k.key).bind(now + lease_micros).bind(now).bind(lease_until).bind(&token)
                 .execute(pool).await.map(|r| r.rows_affected()))?;
             if taken == 1 {
-                Claim::New
+                Claim::New(token)
             } else {
                 Claim::InProgress(1)
             }
@@ -109,25 +111,29 @@ async fn claim(db: &Db, k: &KeyRef<'_>, hash: &str, lease_micros: i64) -> sqlx::
     })
 }
 
+/// Store the answer, if the key is still this request's (`token`): one whose lease ran
+/// out and was taken over leaves the answer to the request that took it.
 async fn store(
     db: &Db,
     k: &KeyRef<'_>,
+    token: &str,
     status: StatusCode,
     content_type: Option<&str>,
     body: &[u8],
 ) -> sqlx::Result<()> {
     on_db!(db, pool => sqlx::query(
         "UPDATE idempotency_keys SET status_code = $4, response_type = $5, response_body = $6
-         WHERE tenant_id = $1 AND owner = $2 AND key = $3")
-        .bind(k.tenant_id).bind(k.owner).bind(k.key).bind(status.as_u16() as i32).bind(content_type).bind(body)
+         WHERE tenant_id = $1 AND owner = $2 AND key = $3 AND claim = $7")
+        .bind(k.tenant_id).bind(k.owner).bind(k.key).bind(status.as_u16() as i32).bind(content_type).bind(body).bind(token)
         .execute(pool).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
 
-async fn release(db: &Db, tenant_id: i64, owner: &str, key: &str) -> sqlx::Result<()> {
+/// Free the key, if it is still this request's.
+async fn release(db: &Db, tenant_id: i64, owner: &str, key: &str, token: &str) -> sqlx::Result<()> {
     on_db!(db, pool => sqlx::query(
-        "DELETE FROM idempotency_keys WHERE tenant_id = $1 AND owner = $2 AND key = $3 AND status_code IS NULL")
-        .bind(tenant_id).bind(owner).bind(key).execute(pool).await.map(|r| r.rows_affected()))?;
+        "DELETE FROM idempotency_keys WHERE tenant_id = $1 AND owner = $2 AND key = $3 AND status_code IS NULL AND claim = $4")
+        .bind(tenant_id).bind(owner).bind(key).bind(token).execute(pool).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
 
@@ -190,19 +196,21 @@ struct Pending {
     tenant_id: i64,
     owner: String,
     key: String,
+    token: String,
 }
 
 impl Drop for Pending {
     fn drop(&mut self) {
         let Some(db) = self.db.take() else { return };
-        let (tenant_id, owner, key) = (
-            self.tenant_id,
+        let tenant_id = self.tenant_id;
+        let (owner, key, token) = (
             std::mem::take(&mut self.owner),
             std::mem::take(&mut self.key),
+            std::mem::take(&mut self.token),
         );
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
-                let _ = release(&db, tenant_id, &owner, &key).await;
+                let _ = release(&db, tenant_id, &owner, &key, &token).await;
             });
         }
     }
@@ -245,7 +253,7 @@ pub async fn idempotency(State(app): State<AppState>, req: Request, next: Next) 
         key: &key,
     };
     let lease_micros = (app.settings.request_timeout_secs as i64 + 5) * 1_000_000;
-    match claim(&app.db, &k, &hash, lease_micros).await {
+    let token = match claim(&app.db, &k, &hash, lease_micros).await {
         Err(e) => return ApiError::from(e).into_response(),
         Ok(Claim::Mismatch) => {
             return ApiError::field(
@@ -279,13 +287,14 @@ pub async fn idempotency(State(app): State<AppState>, req: Request, next: Next) 
                 .insert(REPLAYED, HeaderValue::from_static("true"));
             return res;
         }
-        Ok(Claim::New) => {}
-    }
+        Ok(Claim::New(token)) => token,
+    };
     let mut pending = Pending {
         db: Some(app.db.clone()),
         tenant_id: principal.tenant_id,
         owner: owner.clone(),
         key: key.clone(),
+        token: token.clone(),
     };
     let res = next
         .run(Request::from_parts(parts, Body::from(bytes)))
@@ -300,7 +309,7 @@ pub async fn idempotency(State(app): State<AppState>, req: Request, next: Next) 
     // From here the claim is settled (stored or released) below, not by the guard.
     pending.db = None;
     let outcome = if parts.status.is_server_error() {
-        release(&app.db, k.tenant_id, k.owner, k.key).await
+        release(&app.db, k.tenant_id, k.owner, k.key, &token).await
     } else if parts.extensions.get::<HoldsSecret>().is_some() {
         let e = ApiError::field(
             Code::SecretNotReplayed,
@@ -311,6 +320,7 @@ pub async fn idempotency(State(app): State<AppState>, req: Request, next: Next) 
         store(
             &app.db,
             &k,
+            &token,
             e.code.status(),
             Some(crate::error::PROBLEM_JSON),
             &problem,
@@ -321,7 +331,7 @@ pub async fn idempotency(State(app): State<AppState>, req: Request, next: Next) 
             .headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok());
-        store(&app.db, &k, parts.status, ct, &body).await
+        store(&app.db, &k, &token, parts.status, ct, &body).await
     };
     if let Err(e) = outcome {
         tracing::error!(error = %e, "could not record idempotency outcome");

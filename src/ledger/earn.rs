@@ -218,7 +218,9 @@ async fn record_round(
         let balance = points_held[&x.member()].0;
         if eval.points > MAX_POINTS
             || eval.stamps > MAX_POINTS
-            || (!x.p.input.dry_run && balance.saturating_add(eval.points) > MAX_POINTS)
+            || (!x.p.input.dry_run
+                && eval.points > 0
+                && balance.saturating_add(eval.points) > MAX_POINTS)
         {
             answers[x.index] = Some(Err(LedgerError::PointsLimit.into()));
             continue;

@@ -498,7 +498,9 @@ pub async fn post_credits(
         let txn_id = ids::next_id();
         let applied = p.amount;
         // Callers refuse what would pass the limit (a purchase, an import's row) first.
-        if !(0..=MAX_POINTS).contains(&applied) || state.0.saturating_add(applied) > MAX_POINTS {
+        if !(0..=MAX_POINTS).contains(&applied)
+            || (applied > 0 && state.0.saturating_add(applied) > MAX_POINTS)
+        {
             return Err(sqlx::Error::Protocol(format!(
                 "a credit of {applied} to member {member} would pass the points limit"
             )));
@@ -673,26 +675,29 @@ pub async fn count_due(db: &Db, now: i64, cap: u64) -> sqlx::Result<u64> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DueInShop {
     pub tenant_id: i64,
+    /// `points` or `stamps`.
+    pub currency: String,
     pub members: i64,
     pub lots: i64,
-    pub points: i64,
+    pub amount: i64,
 }
 
-/// Per shop, what is due at `at` (a dry run: nothing is written).
+/// Per shop and currency, what is due at `at` (a dry run: nothing is written).
 pub async fn due_by_shop(db: &Db, at: i64) -> sqlx::Result<Vec<DueInShop>> {
-    let rows: Vec<(i64, i64, i64, Option<i64>)> = on_db!(db, pool => sqlx::query_as(
-        "SELECT tenant_id, CAST(COUNT(DISTINCT member_id) AS BIGINT), CAST(COUNT(*) AS BIGINT),
+    let rows: Vec<(i64, String, i64, i64, Option<i64>)> = on_db!(db, pool => sqlx::query_as(
+        "SELECT tenant_id, currency, CAST(COUNT(DISTINCT member_id) AS BIGINT), CAST(COUNT(*) AS BIGINT),
                 CAST(SUM(remaining) AS BIGINT)
          FROM lots WHERE remaining > 0 AND expires_at IS NOT NULL AND expires_at <= $1
-         GROUP BY tenant_id ORDER BY tenant_id")
+         GROUP BY tenant_id, currency ORDER BY tenant_id, currency")
         .bind(at).fetch_all(pool).await)?;
     Ok(rows
         .into_iter()
-        .map(|(tenant_id, members, lots, points)| DueInShop {
+        .map(|(tenant_id, currency, members, lots, amount)| DueInShop {
             tenant_id,
+            currency,
             members,
             lots,
-            points: points.unwrap_or(0),
+            amount: amount.unwrap_or(0),
         })
         .collect())
 }
@@ -962,7 +967,7 @@ pub async fn post(
     let mut applied: i64;
     let mut uncollected = 0;
     if !(0..=MAX_POINTS).contains(&p.amount)
-        || (p.kind.is_credit() && balance.saturating_add(p.amount) > MAX_POINTS)
+        || (p.kind.is_credit() && p.amount > 0 && balance.saturating_add(p.amount) > MAX_POINTS)
     {
         return Err(LedgerError::PointsLimit);
     }
@@ -1086,7 +1091,9 @@ pub async fn post(
         }
     }
     // A cancelled redemption's points return on top of later credits; refunds grow debt.
-    if balance > MAX_POINTS || debt > MAX_POINTS {
+    // Only a movement that raises a balance or debt past the limit is refused (one held
+    // from before the limit may still shrink).
+    if (balance > MAX_POINTS && balance > bal.balance) || (debt > MAX_POINTS && debt > bal.debt) {
         return Err(LedgerError::PointsLimit);
     }
 
@@ -1699,12 +1706,20 @@ pub async fn full_history(
 /// they are (a merge, an erasure): two such changes to the same members (a merge either
 /// way round, a merge and an erasure) run one after the other, and the second reads
 /// what the first did.
-pub async fn lock_members(tx: &mut Tx, tenant_id: i64, members: &[i64]) -> sqlx::Result<()> {
-    let members: Vec<(i64, i64)> = members.iter().map(|m| (tenant_id, *m)).collect();
+/// Returns each member's (balance, debt) per currency.
+pub async fn lock_members(
+    tx: &mut Tx,
+    tenant_id: i64,
+    members: &[i64],
+) -> sqlx::Result<HashMap<(i64, Currency), (i64, i64)>> {
+    let keyed: Vec<(i64, i64)> = members.iter().map(|m| (tenant_id, *m)).collect();
+    let mut held = HashMap::new();
     for currency in [Currency::Points, Currency::Stamps] {
-        lock_balances(tx, currency, &members).await?;
+        for ((_, member), b) in lock_balances(tx, currency, &keyed).await? {
+            held.insert((member, currency), b);
+        }
     }
-    Ok(())
+    Ok(held)
 }
 
 /// Re-attribute everything `from` holds in the ledger to `into` (a merge of two profiles

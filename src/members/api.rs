@@ -472,12 +472,27 @@ async fn merge_members(
     let mut tx = app.db.begin().await?;
     // Checked again under the members' locks: a merge of the same two the other way
     // round, at the same moment, must not leave neither active.
-    crate::ledger::store::lock_members(&mut tx, tenant, &[other.id, id]).await?;
+    let held = crate::ledger::store::lock_members(&mut tx, tenant, &[other.id, id]).await?;
     if !store::both_mergeable(&mut tx, tenant, other.id, id).await? {
         return Err(ApiError::new(
             Code::WrongState,
             "one of these members was merged or erased a moment ago; look them up again",
         ));
+    }
+    // The survivor's balance is the two summed: within the ledger's limit.
+    let summed = |m: i64| {
+        [
+            crate::ledger::model::Currency::Points,
+            crate::ledger::model::Currency::Stamps,
+        ]
+        .map(|c| held.get(&(m, c)).copied().unwrap_or((0, 0)))
+    };
+    let (mine, theirs) = (summed(id), summed(other.id));
+    if mine.iter().zip(&theirs).any(|(a, b)| {
+        a.0.saturating_add(b.0) > crate::ledger::model::MAX_POINTS
+            || a.1.saturating_add(b.1) > crate::ledger::model::MAX_POINTS
+    }) {
+        return Err(crate::ledger::store::LedgerError::PointsLimit.into());
     }
     crate::ledger::store::merge_members(&mut tx, tenant, other.id, id).await?;
     store::merge_profiles(&mut tx, tenant, other.id, id).await?;

@@ -373,44 +373,64 @@ fn cell_text(v: &calamine::DataRef<'_>) -> String {
     }
 }
 
-/// The most entries any end-of-archive record in the file's tail declares: the zip
-/// reader reserves room for that many before reading them.
-fn declared_zip_entries<R: Read + Seek>(input: &mut R) -> Result<u64, FileError> {
+/// The most entries any zip64 end-of-archive record in the file declares. The zip
+/// reader looks for its end record anywhere in the file, from the end, and reserves room
+/// for as many entries as a zip64 one says before reading them (a 32-bit record says at
+/// most 65,535, which is harmless); a forged one could make it ask for gigabytes.
+fn zip64_entries_declared<R: Read + Seek>(input: &mut R) -> Result<u64, FileError> {
     const EOCD: &[u8] = b"PK\x05\x06";
     const ZIP64_LOCATOR: &[u8] = b"PK\x06\x07";
     const ZIP64_EOCD: &[u8] = b"PK\x06\x06";
-    let len = input.seek(SeekFrom::End(0))?;
-    // The record is 22 bytes and may be followed by a comment of up to 65,535.
-    let tail_len = len.min(22 + 65_535);
-    input.seek(SeekFrom::Start(len - tail_len))?;
-    let mut tail = Vec::with_capacity(tail_len as usize);
-    input.by_ref().take(tail_len).read_to_end(&mut tail)?;
-    let u16_at = |b: &[u8], i: usize| u64::from(u16::from_le_bytes([b[i], b[i + 1]]));
+    // A workbook has one end record; thousands are no workbook (and cost a seek each).
+    const MOST_END_RECORDS: usize = 1_000;
     let u64_at = |b: &[u8], i: usize| {
         let mut x = [0u8; 8];
         x.copy_from_slice(&b[i..i + 8]);
         u64::from_le_bytes(x)
     };
-    let mut most = None;
-    for at in (0..tail.len().saturating_sub(21)).rev() {
-        if &tail[at..at + 4] != EOCD {
-            continue;
-        }
-        let mut entries = u16_at(&tail, at + 10).max(u16_at(&tail, at + 8));
-        if at >= 20 && &tail[at - 20..at - 16] == ZIP64_LOCATOR {
-            let record_at = u64_at(&tail, at - 20 + 8);
-            let mut record = [0u8; 56];
-            if record_at <= len.saturating_sub(56) {
+    let len = input.seek(SeekFrom::End(0))?;
+    input.seek(SeekFrom::Start(0))?;
+    let (mut most, mut found) = (0u64, 0usize);
+    let mut buf = vec![0u8; 1 << 20];
+    // `buf` starts at file offset `start`; its first `carry` bytes end the last chunk.
+    let (mut start, mut carry) = (0u64, 0usize);
+    loop {
+        let n = input.read(&mut buf[carry..])?;
+        let filled = carry + n;
+        for at in (0..filled.saturating_sub(3)).filter(|&i| &buf[i..i + 4] == EOCD) {
+            found += 1;
+            if found > MOST_END_RECORDS {
+                return Err(invalid(
+                    "not a readable XLSX workbook: it is not a zip archive",
+                ));
+            }
+            let at = start + at as u64;
+            if at < 20 {
+                continue;
+            }
+            let mut locator = [0u8; 20];
+            input.seek(SeekFrom::Start(at - 20))?;
+            input.read_exact(&mut locator)?;
+            let record_at = u64_at(&locator, 8);
+            if &locator[..4] == ZIP64_LOCATOR && record_at <= len.saturating_sub(56) {
+                let mut record = [0u8; 56];
                 input.seek(SeekFrom::Start(record_at))?;
                 input.read_exact(&mut record)?;
                 if &record[..4] == ZIP64_EOCD {
-                    entries = entries.max(u64_at(&record, 24)).max(u64_at(&record, 32));
+                    most = most.max(u64_at(&record, 24)).max(u64_at(&record, 32));
                 }
             }
         }
-        most = Some(most.unwrap_or(0).max(entries));
+        if n == 0 {
+            return Ok(most);
+        }
+        // Keep the last three bytes: a signature may begin there.
+        let keep = filled.min(3);
+        buf.copy_within(filled - keep..filled, 0);
+        start += (filled - keep) as u64;
+        carry = keep;
+        input.seek(SeekFrom::Start(start + keep as u64))?;
     }
-    most.ok_or_else(|| invalid("not a readable XLSX workbook: it is not a zip archive"))
 }
 
 /// Check a workbook's archive before its parts are parsed: how many entries it has
@@ -423,14 +443,20 @@ fn check_workbook<R: Read + Seek>(input: &mut R) -> Result<(), FileError> {
             MAX_XLSX_UNZIPPED / (1024 * 1024)
         ))
     };
-    if declared_zip_entries(input)? > MAX_XLSX_ENTRIES {
-        return Err(invalid(format!(
+    let too_many = || {
+        invalid(format!(
             "the workbook has more than {MAX_XLSX_ENTRIES} parts; is it a spreadsheet?"
-        )));
+        ))
+    };
+    if zip64_entries_declared(input)? > MAX_XLSX_ENTRIES {
+        return Err(too_many());
     }
     input.seek(SeekFrom::Start(0))?;
     let mut archive = zip::ZipArchive::new(&mut *input)
         .map_err(|e| invalid(format!("not a readable XLSX workbook: {e}")))?;
+    if archive.len() as u64 > MAX_XLSX_ENTRIES {
+        return Err(too_many());
+    }
     let mut unzipped = 0u64;
     for i in 0..archive.len() {
         let mut entry = archive
@@ -721,6 +747,27 @@ mod tests {
         assert!(e.to_string().contains("\"ZZZZZZZ2\", outside"), "{e}");
         let range = r#"<worksheet><dimension ref="A1:XFE2"/></worksheet>"#;
         assert!(check_references(&mut range.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn a_forged_zip64_end_record_anywhere_in_the_file_is_found() {
+        // Junk, a zip64 end record declaring 2^40 entries and its locator, then a
+        // broken 32-bit end record at the tail (the zip reader skips it and goes on).
+        let mut file = vec![0u8; 3 << 20];
+        let record_at = (1 << 20) + 7;
+        file[record_at..record_at + 4].copy_from_slice(b"PK\x06\x06");
+        file[record_at + 32..record_at + 40].copy_from_slice(&(1u64 << 40).to_le_bytes());
+        let locator_at = (2 << 20) - 1;
+        file[locator_at..locator_at + 4].copy_from_slice(b"PK\x06\x07");
+        file[locator_at + 8..locator_at + 16].copy_from_slice(&(record_at as u64).to_le_bytes());
+        file[locator_at + 20..locator_at + 24].copy_from_slice(b"PK\x05\x06");
+        let tail = file.len() - 22;
+        file[tail..tail + 4].copy_from_slice(b"PK\x05\x06");
+        file[tail + 20] = 0xff;
+        let mut cursor = std::io::Cursor::new(&file);
+        assert_eq!(zip64_entries_declared(&mut cursor).unwrap(), 1 << 40);
+        let e = check_workbook(&mut cursor).unwrap_err();
+        assert!(e.to_string().contains("more than 1000 parts"), "{e}");
     }
 
     #[test]

@@ -835,6 +835,16 @@ async fn the_data_directory_is_private_and_the_log_keeps_no_code_or_phone() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("loyal-data");
+    // A data directory and database from before the rule, open to everyone: tightened
+    // at start (an empty file is an empty SQLite database).
+    std::fs::create_dir(&data).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(data.join("loyal.db"), b"").unwrap();
+    std::fs::set_permissions(
+        data.join("loyal.db"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
     let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
     let mut server = ServerProcess::start(&["--data-dir", data.to_str().unwrap()], &[], log).await;
     let owner = server.signup("kafe").await;
@@ -933,6 +943,30 @@ db_test!(points_past_the_limit_are_refused_never_wrapped, |app| {
         .await;
     assert_eq!((res.status, res.field()), (422, "points"), "{}", res.body);
     assert_eq!(owner.points(m).await["balance"], 100_000_000_000_i64);
+    // Two members merged may not hold more together; a full balance may still shrink.
+    let other = owner.member("0877777777").await;
+    let res = owner
+        .post(
+            &format!("/api/v1/members/{other}/points/adjust"),
+            json!({"points": 10, "reason": "x"}),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    let res = owner
+        .post(
+            &format!("/api/v1/members/{m}/merge"),
+            json!({"other_member_id": other}),
+        )
+        .await;
+    assert_eq!(
+        (res.status, res.code()),
+        (422, "points_limit"),
+        "{}",
+        res.body
+    );
+    let res = owner.redeem(m, 10).await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    assert_eq!(owner.points(m).await["balance"], 100_000_000_000_i64 - 10);
     let report = owner.get("/api/v1/reports/liability").await;
     assert_eq!(report.status, 200, "{}", report.body);
     app.assert_no_drift().await;
