@@ -7,13 +7,11 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::extract::{Request, State};
-use axum::http::HeaderValue;
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::set_header::SetResponseHeaderLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
@@ -21,7 +19,7 @@ use crate::auth::rate_limit::{LoginLimiter, SignupLimiter};
 use crate::config::Settings;
 use crate::error::{ApiError, Code};
 use crate::http::openapi::{ApiDoc, Policies};
-use crate::http::{authorize, context, idempotency, ops, text_guard};
+use crate::http::{authorize, context, idempotency, ops};
 use crate::store::Db;
 
 pub struct Inner {
@@ -104,23 +102,6 @@ async fn request_timeout(State(app): State<AppState>, req: Request, next: Next) 
         Ok(res) => res,
         Err(_) => ApiError::new(Code::Timeout, "the request took too long").into_response(),
     }
-}
-
-/// Headers every answer carries: no page may be framed by another site (clickjacking),
-/// no answer is read as another type than it says, and no address (an invitation link
-/// holds a token) is sent on to another site as the referrer.
-fn with_security_headers(router: Router<AppState>) -> Router<AppState> {
-    use axum::http::header;
-    let always =
-        |name, value| SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value));
-    router
-        .layer(always(header::X_FRAME_OPTIONS, "DENY"))
-        .layer(always(
-            header::CONTENT_SECURITY_POLICY,
-            "frame-ancestors 'none'",
-        ))
-        .layer(always(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .layer(always(header::REFERRER_POLICY, "no-referrer"))
 }
 
 /// Build the state and the full router.
@@ -293,13 +274,12 @@ pub fn build(db: Db, settings: Settings) -> (AppState, Router) {
         .route("/metrics", get(ops::metrics_endpoint))
         .merge(pages)
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
-        .layer(from_fn_with_state(state.clone(), text_guard::refuse_nul))
         .layer(from_fn_with_state(state.clone(), request_timeout))
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::internal("handler panicked").into_response()
         }))
         .layer(from_fn_with_state(state.clone(), context::request_meta));
-    let router = with_security_headers(router).with_state(state.clone());
+    let router = router.with_state(state.clone());
     (state, router)
 }
 

@@ -45,8 +45,8 @@ fn acceptable_request_id(value: &HeaderValue) -> Option<String> {
     .then(|| s.to_string())
 }
 
-/// Outermost middleware: assigns the request id, finds the client IP, logs the request
-/// and records its metrics.
+/// Outermost middleware: assigns the request id, finds the client IP, logs the request,
+/// records its metrics and puts on the headers every page carries.
 pub async fn request_meta(State(app): State<AppState>, mut req: Request, next: Next) -> Response {
     let started = Instant::now();
     let request_id = req
@@ -90,7 +90,11 @@ pub async fn request_meta(State(app): State<AppState>, mut req: Request, next: N
     // a claim's token), which the log must not keep.
     let logged_path = route.as_deref().unwrap_or(&path);
     let span = tracing::info_span!("request", request_id = %request_id, %method, path = %logged_path, ip = %ip);
-    let mut res = next.run(req).instrument(span.clone()).await;
+    // Text no database stores is refused before any handler (and answered as any other).
+    let mut res = match super::text_guard::refuse_nul(&app, req).await {
+        Ok(req) => next.run(req).instrument(span.clone()).await,
+        Err(refused) => refused,
+    };
     let status = res.status();
     let elapsed = started.elapsed();
     span.in_scope(|| {
@@ -123,8 +127,33 @@ pub async fn request_meta(State(app): State<AppState>, mut req: Request, next: N
     metrics::counter!("loyal_http_requests_total", &labels).increment(1);
     metrics::histogram!("loyal_http_request_duration_seconds", &labels)
         .record(elapsed.as_secs_f64());
+    let headers = res.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&request_id) {
-        res.headers_mut().insert(REQUEST_ID, v);
+        headers.insert(REQUEST_ID, v);
+    }
+    let page = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(b"text/html"));
+    if page {
+        for (name, value) in EVERY_PAGE {
+            headers
+                .entry(name)
+                .or_insert(HeaderValue::from_static(value));
+        }
     }
     res
 }
+
+/// Headers every page carries: no other site may frame it (clickjacking), it is read as
+/// HTML and nothing else, and no address (an invitation link holds a token) is sent on
+/// to another site as the referrer. Only on pages, where they matter: on the API's small
+/// answers even one costs a few per cent of the time (`loyal bench earn`, healthz).
+const EVERY_PAGE: [(axum::http::HeaderName, &str); 4] = [
+    (axum::http::header::X_FRAME_OPTIONS, "DENY"),
+    (
+        axum::http::header::CONTENT_SECURITY_POLICY,
+        "frame-ancestors 'none'",
+    ),
+    (axum::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    (axum::http::header::REFERRER_POLICY, "no-referrer"),
+];
