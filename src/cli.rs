@@ -53,7 +53,7 @@ enum Command {
     Expire {
         /// How long one of the run's transactions may take, in milliseconds. On SQLite
         /// every purchase waits behind it; in a window no one is buying in, longer ones
-        /// expire faster, for more memory (PostgreSQL gains little; docs/BENCHMARKS.md).
+        /// expire faster, for more memory (PostgreSQL gains little; docs/OPERATIONS.md).
         #[arg(long, default_value_t = crate::store::BULK_TRANSACTION_MS, value_parser = transaction_ms())]
         transaction_ms: u64,
         /// Expire what is due at this moment instead of now (RFC 3339 with its offset,
@@ -68,7 +68,8 @@ enum Command {
     /// Recompute every balance from the ledger entries and check the invariants; exits
     /// non-zero and lists the differences when anything drifted.
     Verify,
-    /// Benchmarks anyone can run (results and machine go in docs/BENCHMARKS.md).
+    /// Benchmarks of speed, memory and crash safety on this machine (what each measures and
+    /// the newest results: docs/BENCHMARKS.md).
     Bench {
         #[command(subcommand)]
         what: BenchWhat,
@@ -96,10 +97,17 @@ enum Command {
 
 #[derive(Subcommand)]
 enum BenchWhat {
-    /// Earn over HTTP (one purchase per request, durable before the answer) with
-    /// concurrent clients, then lookups by phone, then the same clients on requests without
-    /// the ledger (GET /healthz, a refused purchase); on a fresh SQLite database unless
-    /// --database-url names another (it must be empty: the bench creates its own shop).
+    /// Purchases per second over HTTP, one per request and in batches, with lookup latency.
+    ///
+    /// Starts a server in this process, creates a shop and --members members, then
+    /// --clients clients send one purchase per request (each answered once durable) for
+    /// --seconds; --batch-clients send batches of 1,000; one client looks members up by
+    /// phone 2,000 times; then the same clients send GET /healthz and a purchase refused
+    /// before the ledger, what the HTTP request alone allows on this machine. Prints
+    /// purchases/s and p50/p99 latencies, and runs verify. About a minute at the defaults
+    /// (four phases of --seconds). Works on a fresh SQLite database in a temporary
+    /// directory, removed at the end, unless --database-url names an empty one (the
+    /// bench creates its own shop there).
     Earn {
         #[arg(long, default_value_t = 64)]
         clients: usize,
@@ -111,10 +119,17 @@ enum BenchWhat {
         #[arg(long, default_value_t = 4)]
         batch_clients: usize,
     },
-    /// The speed issue's measurements at size, in one run: generates N members with
-    /// purchase histories into a fresh database (SQLite in a temporary directory unless
-    /// --database-url names an empty one), then measures member import from CSV, lookups
-    /// by phone over HTTP, the expiry run over every due lot, `verify` and peak memory.
+    /// Import, lookups, search, expiry, verify and memory on a generated dataset of any size.
+    ///
+    /// Generates --members members with Thai phones and names and heavy-tailed purchase
+    /// histories over two years (about half the lots due for expiry) into a fresh
+    /// database, then measures: member import of a CSV of --import-rows new members
+    /// (rows/s), lookups by phone and the found members' history over HTTP from a
+    /// `loyal serve` process (p50/p99), searches by name, that server's peak memory, the
+    /// expiry of every due lot (lots/s), `verify`, and the bench's own peak memory.
+    /// About 2 minutes at the default 100,000 members, 5-10 at 1M, an hour at 10M (a
+    /// 10M-member SQLite database takes ~50 GB). Works on SQLite in a temporary
+    /// directory, removed at the end, unless --database-url names an empty database.
     Scale {
         #[command(flatten)]
         dataset: DatasetArgs,
@@ -127,11 +142,15 @@ enum BenchWhat {
         #[arg(long)]
         existing: bool,
     },
-    /// The crash test at any size: a `loyal serve` process under an earn load is killed
-    /// with SIGKILL and restarted, the clients retry what got no answer with the same
-    /// receipt; fails unless every acknowledged purchase is recorded exactly once, no
-    /// retry twice, balances match and `verify` finds no drift. On a fresh SQLite
-    /// database unless --database-url names an empty one.
+    /// Crash test: kill a server under load and check no purchase is lost or doubled.
+    ///
+    /// A `loyal serve` process under an earn load is killed with SIGKILL once
+    /// --kill-at-percent of the purchases were acknowledged, and restarted; the clients
+    /// retry what got no answer with the same receipt. Fails (non-zero exit) unless every
+    /// acknowledged purchase is recorded exactly once, no retry twice, balances match and
+    /// `verify` finds no drift; prints the server's peak memory under the load. At 64
+    /// clients × 5,000 purchases a run takes 1-4 minutes; the defaults send a tenth of
+    /// that. On a fresh SQLite database unless --database-url names an empty one.
     Crash {
         #[arg(long, default_value_t = 64)]
         clients: usize,
@@ -143,11 +162,14 @@ enum BenchWhat {
         #[arg(long, default_value_t = 50)]
         kill_at_percent: usize,
     },
-    /// The six targets of the speed issue in one run, with both baselines, on SQLite and,
-    /// when --database-url names a PostgreSQL database, on PostgreSQL too (in schemas of
-    /// its own, dropped afterwards): earn single and batch, lookup by phone, import,
-    /// expiry and the server's memory, each with its goal and met or missed by how much;
-    /// then the crash test on each. Prints a Markdown table for docs/BENCHMARKS.md.
+    /// Loyal's six speed targets in one run, each judged against baselines of the same run.
+    ///
+    /// Runs both baselines, then on SQLite and, when --database-url names a PostgreSQL
+    /// database, on PostgreSQL too (in schemas of its own, dropped afterwards): earn
+    /// single and batch, lookup by phone, import, expiry and the server's memory, each
+    /// with its goal and met or missed by how many times; then the crash test on each.
+    /// Prints a Markdown table (the one in docs/BENCHMARKS.md). About 3 minutes at the
+    /// default 100,000 members, 14 at 1M.
     Targets {
         /// Concurrent earn clients (and pgbench's, for baseline (a)).
         #[arg(long, default_value_t = 64)]
@@ -168,9 +190,13 @@ enum BenchWhat {
         #[command(flatten)]
         dataset: DatasetArgs,
     },
-    /// The baselines earn is compared with: (a) one PostgreSQL transaction per purchase
-    /// (balance update, entry, lot) driven by pgbench, when --database-url names an empty
-    /// PostgreSQL database; (b) SQLite's raw limit for the same statements in batches.
+    /// The baselines earn is compared with, --seconds each.
+    ///
+    /// (a) one PostgreSQL transaction per purchase (balance update, entry, lot) driven by
+    /// pgbench with --clients clients, when --database-url names an empty PostgreSQL
+    /// database (its tables are dropped afterwards; needs pgbench); (b) SQLite's raw
+    /// limit for the same statements, 1,000 purchases per transaction, in a temporary
+    /// directory.
     Baseline {
         #[arg(long, default_value_t = 64)]
         clients: usize,
@@ -255,7 +281,7 @@ enum ImportWhat {
         /// How long one of the import's transactions may take, in milliseconds. On SQLite
         /// every purchase waits behind it; into a shop no one is buying in yet (a first
         /// load), longer ones import faster, for more memory (PostgreSQL gains nothing;
-        /// docs/BENCHMARKS.md).
+        /// docs/OPERATIONS.md).
         #[arg(long, default_value_t = crate::store::BULK_TRANSACTION_MS, value_parser = transaction_ms())]
         transaction_ms: u64,
     },
@@ -403,6 +429,37 @@ async fn import_members(
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let opened = Opened::default();
+    let result = run_command(cli, &opened).await;
+    opened.release().await;
+    result
+}
+
+/// The databases a command opened, whose id nodes it gives back when it ends.
+#[derive(Default)]
+struct Opened(std::sync::Mutex<Vec<Db>>);
+
+impl Opened {
+    async fn open(&self, settings: &Settings) -> anyhow::Result<Db> {
+        let db = Db::open(&settings.database_url(), settings.database_max_connections).await?;
+        self.0.lock().unwrap().push(db.clone());
+        Ok(db)
+    }
+
+    async fn release(self) {
+        for db in self.0.into_inner().unwrap() {
+            if let Err(e) = crate::store::id_nodes::release(&db).await {
+                tracing::warn!(
+                    error = %e,
+                    "id node not given back; it frees itself in {} s",
+                    crate::ids::LEASE_MS / 1000
+                );
+            }
+        }
+    }
+}
+
+async fn run_command(cli: Cli, opened: &Opened) -> anyhow::Result<()> {
     let overrides = CliOverrides {
         listen: cli.global.listen,
         data_dir: cli.global.data_dir,
@@ -438,7 +495,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 "--as-of {} is in the future: points never expire before their date; add --dry-run to see what would expire then",
                 as_of.map(|t| t.to_string()).unwrap_or_default()
             );
-            let db = open(&settings).await?;
+            let db = opened.open(&settings).await?;
             if dry_run {
                 return print_due(&db, at).await;
             }
@@ -465,7 +522,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tiers {
             what: TiersWhat::Evaluate,
         } => {
-            let db = open(&settings).await?;
+            let db = opened.open(&settings).await?;
             let run = crate::tiers::run_reviews(&db, crate::store::now_micros(), None)
                 .await
                 .map_err(|e| anyhow::anyhow!(e.message))?;
@@ -602,7 +659,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             what: DrawWhat::Verify { proof },
         } => crate::draws::verify_cli(&proof).await,
         Command::Verify => {
-            let db = open(&settings).await?;
+            let db = opened.open(&settings).await?;
             let drift = crate::ledger::store::verify(&db).await?;
             if drift.is_empty() {
                 println!("ledger verified: every balance matches its entries and lots");
@@ -626,7 +683,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     transaction_ms,
                 },
         } => {
-            let db = open(&settings).await?;
+            let db = opened.open(&settings).await?;
             import_members(
                 &db,
                 &file,
@@ -639,26 +696,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Serve => {
             crate::telemetry::init(&settings);
-            let db = open(&settings).await?;
+            let db = opened.open(&settings).await?;
             let listener = bind(&settings).await?;
             tracing::info!(listen = %settings.listen, backend = ?db.backend(), "Loyal is serving");
             crate::app::serve(listener, db, settings, crate::app::shutdown_signal()).await
         }
         Command::Demo => {
             crate::telemetry::init(&settings);
-            let db = open(&settings).await?;
+            let db = opened.open(&settings).await?;
             let listener = bind(&settings).await?;
             let logins = crate::demo::seed(&db).await?;
             print_demo(&settings, &logins);
             crate::app::serve(listener, db, settings, crate::app::shutdown_signal()).await
         }
     }
-}
-
-async fn open(settings: &Settings) -> anyhow::Result<Db> {
-    let db = Db::connect(&settings.database_url(), settings.database_max_connections).await?;
-    db.migrate().await?;
-    Ok(db)
 }
 
 async fn bind(settings: &Settings) -> anyhow::Result<tokio::net::TcpListener> {

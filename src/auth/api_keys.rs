@@ -99,9 +99,10 @@ pub async fn create(
 const MOST_KEYS: usize = 10_000;
 
 /// Keys recently found valid, so that a till's every request does not read its key
-/// again (one of the two queries of a purchase over HTTP; see docs/BENCHMARKS.md). A key
-/// is trusted for `api_key_trust_secs`; revoking it through this process forgets it at
-/// once, another process sharing the database stops accepting it within that time.
+/// again (one of the two queries of a purchase over HTTP; docs/BENCHMARKS.md, "Measured
+/// design choices"). A key is trusted for `api_key_trust_secs`; revoking it through this
+/// process forgets it at once, another process sharing the database stops accepting it
+/// within that time.
 pub struct KeyCache {
     trusted_for: Duration,
     keys: Mutex<HashMap<i64, Trusted>>,

@@ -1,4 +1,4 @@
-//! `loyal bench crash`: the speed issue's crash test, at any size. A `loyal serve` process
+//! `loyal bench crash`: the crash test, at any size. A `loyal serve` process
 //! on a fresh database takes an earn load from C clients (one purchase per request, each
 //! client's purchases one after another); once a given share of them was acknowledged,
 //! the server is killed with SIGKILL and started again, and every client retries the

@@ -4,8 +4,8 @@
 //! request (durable before the answer) for S seconds, then point-of-sale lookups by phone,
 //! then the same clients on requests the ledger plays no part in (`GET /healthz`, and a
 //! purchase refused before the ledger): the floor the HTTP request itself sets on this
-//! machine. Prints transactions/s and p50/p99 latencies. The full suite of the speed issue
-//! (datasets of 1M/10M members, batch endpoint, expiry, baselines) builds on this.
+//! machine. Prints transactions/s and p50/p99 latencies. `loyal bench targets` runs it
+//! beside the other benches (baselines, datasets of 1M/10M members, crash test).
 
 pub mod crash;
 pub mod scale;
@@ -305,8 +305,7 @@ pub async fn earn(b: EarnBench) -> anyhow::Result<EarnReport> {
         .database_url
         .clone()
         .unwrap_or_else(|| format!("sqlite://{}/bench.db", dir.display()));
-    let db = Db::connect(&url, 32).await?;
-    db.migrate().await?;
+    let db = Db::open(&url, 32).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let settings = Settings {
@@ -478,8 +477,9 @@ pub async fn earn(b: EarnBench) -> anyhow::Result<EarnReport> {
         ms(percentile(&lat, 0.99)),
         found.len()
     );
-    // What the same clients get from this server when the ledger does nothing: the
-    // request alone bounds single purchases (docs/BENCHMARKS.md).
+    // What the same clients get from this server when the ledger does nothing: the floor
+    // the HTTP request itself sets, to set single purchases against (docs/BENCHMARKS.md,
+    // "Against the engines' own floors").
     println!(
         "without the ledger: {} clients for {} s on GET /healthz, then on POST /purchases refused before the ledger (a negative bill)…",
         b.clients, b.seconds
@@ -656,7 +656,7 @@ fn pgbench_tps(output: &str) -> Option<f64> {
         .and_then(|n| n.parse().ok())
 }
 
-/// The baselines of the speed issue, written the way a typical web app writes an earn:
+/// The baselines earn is compared with, written the way a typical web app writes an earn:
 /// update the balance, insert the entry, insert the lot.
 /// (a) one PostgreSQL transaction per purchase, driven by pgbench with C clients;
 /// (b) SQLite's raw limit for the same three statements, 1,000 purchases per transaction

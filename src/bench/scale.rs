@@ -1,4 +1,5 @@
-//! `loyal bench scale`: the speed issue's measurements at size, in one run.
+//! `loyal bench scale`: import, lookups, search, expiry, verify and memory at any size, in
+//! one run.
 //!
 //! 1. Generates a dataset straight into a fresh database with the ledger's bulk writer
 //!    ([`crate::ledger::store::post_credits_to_new_members`]): N members with unique Thai
@@ -430,8 +431,7 @@ pub async fn scale(b: ScaleBench) -> anyhow::Result<ScaleReport> {
         .database_url
         .clone()
         .unwrap_or_else(|| format!("sqlite://{}/scale.db", dir.display()));
-    let db = Db::connect(&url, 16).await?;
-    db.migrate().await?;
+    let db = Db::open(&url, 16).await?;
     let now = crate::store::now_micros();
     let mut rng = rand::rngs::StdRng::seed_from_u64(2026);
     let (shop, members) = if b.existing {

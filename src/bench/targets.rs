@@ -1,4 +1,4 @@
-//! `loyal bench targets`: the speed issue's six targets measured in one run, on SQLite and
+//! `loyal bench targets`: Loyal's six speed targets measured in one run, on SQLite and
 //! (given a PostgreSQL database) on PostgreSQL, with both baselines taken in the same run,
 //! and a verdict for each: met, or missed by how many times; then the crash test on each
 //! backend. Each phase is one of the other benches ([`super::baseline`],
@@ -30,7 +30,7 @@ pub struct TargetsBench {
 /// The lots target (5) names: an expiry run over this many.
 pub const EXPIRY_TARGET_LOTS: f64 = 10_000_000.0;
 
-/// One of the six targets, as the issue states it.
+/// One of the six speed targets, as docs/BENCHMARKS.md states it.
 #[derive(Clone, Copy, Debug)]
 pub struct Target {
     pub number: u8,
@@ -126,7 +126,7 @@ pub struct Measured {
     pub verdict: Verdict,
 }
 
-/// The goals, from the issue and the baselines of the same run.
+/// The goals: fixed, or set by the baselines of the same run.
 pub fn goals(baseline: &BaselineReport) -> [Option<f64>; 6] {
     [
         baseline.postgres_tps.map(|a| 5.0 * a),
@@ -392,7 +392,7 @@ pub fn table(report: &TargetsReport) -> String {
     );
     let _ = writeln!(
         out,
-        "(1) and (2) with {} clients, {} s each; (3) to (6) on a dataset of {} members (the issue sets (3) and (6) at 10M); (5) is the time for 10M lots at the rate this run's expiry closed its lots.\n",
+        "(1) and (2) with {} clients, {} s each; (3) to (6) on a dataset of {} members (the targets for (3) and (6) are set at 10M members); (5) is the time for 10M lots at the rate this run's expiry closed its lots.\n",
         report.clients,
         report.seconds,
         number(report.members as f64)

@@ -84,7 +84,7 @@ pub async fn post_one(
 /// How big one expiry transaction may grow. A bigger one expires more lots per second
 /// (one commit and one write of each page for more lots) but holds the write lock longer,
 /// and on SQLite every purchase waits for it: at 10M members the first transactions of a
-/// run (2,000 heavy buyers, 60,000 lots) held it ~1.6 s (docs/BENCHMARKS.md). So a run
+/// run (2,000 heavy buyers, 60,000 lots) held it ~1.6 s (measured 2026-11-26). So a run
 /// adapts its batch to a time ([`crate::store::BatchSizer`]), and caps the lots of one
 /// batch for the member who alone has more than that.
 #[derive(Clone, Copy, Debug)]

@@ -1429,8 +1429,9 @@ struct ProjectionCheck {
 }
 
 /// How `verify`'s sums are planned on PostgreSQL, for its transaction only (`SET LOCAL`).
-/// Measured at 1M and 10M members (docs/BENCHMARKS.md): with the defaults the sums per
-/// member and per lot were hashed in 4 MB each and hashed against the balances and lots,
+/// Measured at 1M and 10M members (docs/BENCHMARKS.md, "Measured design choices"): with
+/// the defaults the sums per member and per lot were hashed in 4 MB each and hashed
+/// against the balances and lots,
 /// writing 1.1 GB of temporary files at 1M members (4.3 GB at 10M); given more memory,
 /// every sum was hashed, up to 256 MB per hash in each of the three processes summing
 /// it: 1.8 GB of PostgreSQL's memory at 10M members.
@@ -1453,7 +1454,7 @@ const VERIFY_PLAN_BALANCES: &str =
 /// thousands of keys to the lots and balances. With the stock random_page_cost (4, priced
 /// for spinning disks) PostgreSQL hashed them against a scan of the whole lots table in
 /// every transaction; priced for SSDs it looks each key up, twice as fast over a run
-/// (docs/BENCHMARKS.md, eighth session).
+/// (docs/BENCHMARKS.md, "Measured design choices").
 const EXPIRY_PLAN: &str = "SET LOCAL random_page_cost = 1.1";
 
 /// Run `SET LOCAL` planner settings for the rest of this transaction on PostgreSQL;

@@ -120,7 +120,7 @@ impl LedgerWriter {
             })
             .collect();
         let queues = Arc::new(queues);
-        // On SQLite the log is copied back beside the writer, not inside its commits.
+        // On SQLite a task beside the writer runs the WAL checkpoints, not its commits.
         db.spawn_checkpointer(Arc::downgrade(&queues));
         LedgerWriter { queues, counters }
     }

@@ -469,8 +469,8 @@ pub struct ImportCounts {
 /// How an import sizes its write transactions: as an expiry run's, to about half a second,
 /// so a purchase waits at most about that long behind one on SQLite. Bigger transactions
 /// write each page they touch once for more rows: at 200k members on SQLite a file of
-/// 200,000 rows took 10.7 s in transactions of 1,000 rows and 5.8 s in 30,000
-/// (docs/BENCHMARKS.md).
+/// 200,000 rows took 10.7 s in transactions of 1,000 rows and 5.8 s in 30,000 (measured
+/// 2026-11-26).
 pub const IMPORT_BATCHES: BatchSizer = import_batches(crate::store::BULK_TRANSACTION_MS);
 
 /// Transactions sized to `target_ms` each instead of half a second, with room for as

@@ -106,7 +106,8 @@ pub async fn count(db: &Db, tenant_id: i64) -> sqlx::Result<i64> {
 /// A member not merged away (nearly every lookup) is read through `column`'s index alone:
 /// the survivor's half then compares `id` with NULL, which reads no index. Reading the row
 /// again by id read the id index too: 7 pages against 4 on PostgreSQL (docs/BENCHMARKS.md,
-/// fourteenth session), each a possible read from the disk once the shop outgrows memory.
+/// "Measured design choices"), each a possible read from the disk once the shop outgrows
+/// memory.
 fn survivor_by(column: &str) -> String {
     format!(
         "SELECT {COLUMNS} FROM members WHERE tenant_id = $1 AND {column} = $2 AND merged_into IS NULL \

@@ -10,6 +10,7 @@
 //! - every table carries `tenant_id` first in its primary key (the distribution key).
 
 pub mod docs;
+pub mod id_nodes;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -68,23 +69,23 @@ pub enum Backend {
     Postgres,
 }
 
-/// Pages of log (WAL, 4 KiB each) past which the ledger's writer copies it back into
-/// the database file itself (SQLite's default is 1,000, for every connection): the
-/// background checkpointer has copied most of it by then, and the log can restart from
-/// its beginning only after a checkpoint that found it all copied.
+/// Pages of WAL (4 KiB each) past which the ledger's writer runs a checkpoint itself
+/// (SQLite's `wal_autocheckpoint`, 1,000 by default, for every connection): the
+/// background checkpointer has checkpointed most of it by then, and the WAL can restart
+/// from its beginning only after a checkpoint that found it all checkpointed.
 pub const WRITER_WAL_PAGES: u32 = 10_000;
 
-/// Pages of log past which a bulk job's connection copies it back itself
+/// Pages of WAL past which a bulk job's connection runs a checkpoint itself
 /// ([`Db::for_bulk_job`]): more than one of its half-second transactions writes, so its
-/// commits leave the copy to the checkpointer beside it; the log file may reach ~400 MB
-/// while a big job runs.
+/// commits leave the checkpoints to the checkpointer beside it; the WAL file may reach
+/// ~400 MB while a big job runs.
 pub const BULK_JOB_WAL_PAGES: u32 = 100_000;
 
-/// Bytes the log (WAL) file is cut back to when it starts over from its beginning after
-/// a checkpoint copied it all. SQLite otherwise keeps the file at the largest size it
-/// ever reached (a big import's ~400 MB) until the last connection closes. Above the
-/// ledger writer's own log under load (~43 MB, docs/BENCHMARKS.md), so a busy server
-/// does not cut and regrow it.
+/// Bytes the WAL file is truncated to when the WAL restarts from its beginning after a
+/// checkpoint of all of it (`journal_size_limit`). SQLite otherwise keeps the file at the
+/// largest size it ever reached (a big import's ~400 MB) until the last connection
+/// closes. Above the ledger writer's own WAL under load (~43 MB, docs/BENCHMARKS.md), so
+/// a busy server does not truncate and regrow it.
 pub const WAL_FILE_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
 
 /// A bulk job's database, from [`Db::for_bulk_job`]; the checkpointer beside it runs
@@ -95,7 +96,7 @@ pub struct BulkJobDb {
 }
 
 /// A pool of one connection to `pool`'s SQLite database, opened when first used and
-/// kept; it copies the log back itself past `wal_pages` (`None`: SQLite's 1,000).
+/// kept; it runs a WAL checkpoint itself past `wal_pages` (`None`: SQLite's 1,000).
 fn own_connection(pool: &SqlitePool, wal_pages: Option<u32>) -> SqlitePool {
     let mut opts = (*pool.connect_options()).clone();
     if let Some(pages) = wal_pages {
@@ -120,7 +121,7 @@ impl Db {
             {
                 crate::files::private_dir(dir)?;
             }
-            // Members' data: the file (and the log files SQLite makes with its mode)
+            // Members' data: the file (and the -wal and -shm files SQLite makes with its mode)
             // is the server user's alone.
             if file.as_os_str() != ":memory:" {
                 if file.exists() {
@@ -189,10 +190,10 @@ impl Db {
     /// whenever another connection committed since its last transaction, and a pool hands
     /// out its connections in turn, so a writer taking whichever came next often began on
     /// a stale cache and read its pages again from the operating system (docs/BENCHMARKS.md,
-    /// eleventh session). On PostgreSQL (whose cache is shared) the same pool.
+    /// "Measured design choices"). On PostgreSQL (whose cache is shared) the same pool.
     ///
-    /// On SQLite the writer leaves copying its log (WAL) back into the database file to
-    /// [`Self::spawn_checkpointer`], and does it itself only past [`WRITER_WAL_PAGES`].
+    /// On SQLite the writer leaves the WAL checkpoints to [`Self::spawn_checkpointer`], and
+    /// runs one itself only past [`WRITER_WAL_PAGES`].
     pub fn for_one_writer(&self) -> Db {
         match self {
             Db::Sqlite(pool) => Db::Sqlite(own_connection(pool, Some(WRITER_WAL_PAGES))),
@@ -201,11 +202,12 @@ impl Db {
     }
 
     /// The database for a bulk job that runs one transaction after another (member
-    /// import, expiry): on SQLite a connection of its own, whose commits leave copying
-    /// the log back into the file to a checkpointer beside it ([`Self::spawn_checkpointer`],
-    /// [`BULK_JOB_WAL_PAGES`]); SQLite would otherwise copy each big transaction's pages
-    /// inside its commit, the job waiting (import 17–21% and expiry 13–17% faster this
-    /// way, docs/BENCHMARKS.md, thirteenth session). On PostgreSQL the same pool.
+    /// import, expiry): on SQLite a connection of its own, whose commits leave the WAL
+    /// checkpoints to a checkpointer beside it ([`Self::spawn_checkpointer`],
+    /// [`BULK_JOB_WAL_PAGES`]); SQLite would otherwise checkpoint each big transaction's
+    /// pages inside its commit, the job waiting (import 17–21% and expiry 13–17% faster
+    /// this way, docs/BENCHMARKS.md, "Measured design choices"). On PostgreSQL the same
+    /// pool.
     pub fn for_bulk_job(&self) -> BulkJobDb {
         match self {
             Db::Sqlite(pool) => {
@@ -223,15 +225,16 @@ impl Db {
         }
     }
 
-    /// On SQLite, a task that copies the log (WAL) back into the database file on a
-    /// connection of its own, for as long as `owner` lives (the ledger's writer, a bulk
-    /// job). SQLite otherwise does it inside the commit that filled 1,000 pages of log,
-    /// so the writer and every purchase in its group waited for the copy and its flush;
-    /// here it runs on the other processor core while the writer goes on
-    /// (docs/BENCHMARKS.md, thirteenth session). A `PASSIVE` checkpoint never blocks a
-    /// writer; it only copies pages no reader still needs. The log restarts from its
-    /// beginning at a write that finds it all copied (at the latest after the writer's
-    /// own checkpoint, past [`WRITER_WAL_PAGES`]).
+    /// On SQLite, a task that runs WAL checkpoints (copying committed pages from the WAL
+    /// into the database file) on a connection of its own, for as long as `owner` lives
+    /// (the ledger's writer, a bulk job). SQLite otherwise checkpoints inside the commit
+    /// that filled 1,000 pages of WAL, so the writer and every purchase in its group
+    /// waited for the checkpoint and its flush; here it runs on the other processor core
+    /// while the writer goes on (docs/BENCHMARKS.md, "Measured design choices"). A
+    /// `PASSIVE` checkpoint never blocks a writer; it only copies pages no reader still
+    /// needs. The WAL restarts from its beginning at a write that finds it all
+    /// checkpointed (at the latest after the writer's own checkpoint, past
+    /// [`WRITER_WAL_PAGES`]).
     pub fn spawn_checkpointer<T: Send + Sync + 'static>(&self, owner: std::sync::Weak<T>) {
         let Db::Sqlite(pool) = self else {
             return;
@@ -271,6 +274,20 @@ impl Db {
             Db::Sqlite(_) => Backend::Sqlite,
             Db::Postgres(_) => Backend::Postgres,
         }
+    }
+
+    /// Open the database a process writes to: connect, apply the pending migrations and
+    /// take an id node ([`id_nodes::claim`]), so ids this process mints never collide
+    /// with another's. Give the node back with [`id_nodes::release`] at a clean stop.
+    pub async fn open(url: &str, max_connections: u32) -> anyhow::Result<Db> {
+        let db = Self::connect(url, max_connections).await?;
+        db.migrate().await?;
+        id_nodes::claim(&db).await?;
+        Ok(db)
+    }
+
+    pub fn is_closed(&self) -> bool {
+        on_db!(self, pool => pool.is_closed())
     }
 
     /// Apply the pending migrations of this backend.

@@ -509,9 +509,9 @@ db_test!(writes_sent_together_write_every_row_or_none, |app| {
 });
 
 /// SQLite: what the writer commits reaches the database file itself while the server
-/// runs, copied from the log (WAL) on a connection beside the writer. SQLite alone copies
-/// it only in a commit that leaves 1,000 pages of log (Loyal's writer: 10,000), so a few
-/// purchases would stay in the log until then.
+/// runs, by WAL checkpoints on a connection beside the writer. SQLite alone checkpoints
+/// only in a commit that leaves 1,000 pages in the WAL (Loyal's writer: 10,000), so a few
+/// purchases would stay in the WAL until then.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_copies_the_committed_purchases_into_the_database_file_beside_the_writer() {
     let (db, dir) = fresh_db(Backend::Sqlite).await;
@@ -559,8 +559,8 @@ async fn sqlite_copies_the_committed_purchases_into_the_database_file_beside_the
 }
 
 /// SQLite: after a big bulk job (an import's or an expiry's transactions write hundreds of
-/// megabytes of log) the log file is cut back once the log starts over, instead of
-/// keeping its largest size on disk for as long as the server runs.
+/// megabytes of WAL) the WAL file is truncated once the WAL restarts, instead of keeping
+/// its largest size on disk for as long as the server runs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_cuts_the_log_file_back_after_a_big_bulk_job() {
     use loyal::store::WAL_FILE_LIMIT_BYTES;
@@ -586,8 +586,8 @@ async fn sqlite_cuts_the_log_file_back_after_a_big_bulk_job() {
             wal_len()
         );
     }
-    // The job is over; the server's next small writes start the log over once it is all
-    // copied back.
+    // The job is over; the server's next small writes restart the WAL once it is all
+    // checkpointed.
     let mut wal = wal_len();
     for _ in 0..100 {
         loyal::on_db!(&db, pool => sqlx::query("INSERT INTO filler VALUES (x'00')").execute(pool).await.map(|_| ()))

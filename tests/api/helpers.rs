@@ -101,7 +101,9 @@ async fn postgres_schema() -> Db {
                 .expect("connect to the test database")
         }
     };
-    let schema = format!("t_{}", uuid_like());
+    sweep_old_schemas(&admin).await;
+    // A time-ordered name: the sweep tells an old test's schema from a running one's.
+    let schema = format!("t_{}", uuid::Uuid::now_v7().simple());
     sqlx::query(&format!("CREATE SCHEMA {schema}"))
         .execute(&admin)
         .await
@@ -112,20 +114,34 @@ async fn postgres_schema() -> Db {
         .expect("connect to the test schema")
 }
 
-fn uuid_like() -> String {
-    format!("{:016x}{:08x}", rand_u64(), std::process::id())
-}
-
-fn rand_u64() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos(),
-    );
-    h.finish()
+/// Drop the schemas tests made more than an hour ago (once per test process): every test
+/// on PostgreSQL makes one, and the test database would otherwise keep them all.
+async fn sweep_old_schemas(admin: &sqlx::PgPool) {
+    static SWEPT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if SWEPT.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        return;
+    }
+    let schemas: Vec<(String,)> =
+        sqlx::query_as("SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 't\\_%'")
+            .fetch_all(admin)
+            .await
+            .unwrap_or_default();
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    for (schema,) in schemas {
+        let made = uuid::Uuid::parse_str(&schema[2..])
+            .ok()
+            .and_then(|u| u.get_timestamp())
+            .map(|t| {
+                let (secs, nanos) = t.to_unix();
+                std::time::UNIX_EPOCH + std::time::Duration::new(secs, nanos)
+            });
+        // Names from before they were time-ordered are old too.
+        if made.is_none_or(|t| t < hour_ago) {
+            let _ = sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+                .execute(admin)
+                .await;
+        }
+    }
 }
 
 /// The secret token at the end of an invitation link (from the create-invitation answer).
@@ -148,6 +164,9 @@ pub async fn fresh_db(backend: Backend) -> (Db, Option<tempfile::TempDir>) {
         Backend::Postgres => (postgres_schema().await, None),
     };
     db.migrate().await.expect("migrations apply");
+    loyal::store::id_nodes::claim(&db)
+        .await
+        .expect("an id node");
     (db, dir)
 }
 
@@ -281,7 +300,7 @@ impl TestApp {
 
     /// Invite someone with `role` and accept the invitation; returns them signed in.
     pub async fn hire(&self, by: &User, slug: &str, role: &str) -> User {
-        let email = format!("{role}-{}@{slug}.test", rand_u64() % 100_000);
+        let email = format!("{role}-{}@{slug}.test", rand::random::<u32>() % 100_000);
         let inv = by
             .post("/api/v1/invitations", json!({"email": email, "role": role}))
             .await;

@@ -19,6 +19,8 @@ mod pages;
 mod rewards;
 mod rules;
 mod scale;
+mod schema;
 mod security;
+mod servers;
 mod signup;
 mod tiers;

@@ -1,0 +1,1 @@
+../shared/0020_id_nodes.sql
