@@ -480,16 +480,18 @@ async fn seed_purchases(
                 })
                 .collect();
             let amount = items.iter().map(LineItem::total).sum();
-            let input = crate::ledger::PurchaseInput {
+            let purchase = crate::ledger::NewPurchase {
                 tenant_id,
                 member_id: member,
                 amount_satang: amount,
                 receipt: format!("DEMO-{day:02}-{slot}"),
                 branch_id: Some(branches[(n >> 50) as usize % branches.len()]),
-                occurred_at: now - day * 86_400_000_000 + slot * 3 * 3_600_000_000,
+                occurred_at: Some(now - day * 86_400_000_000 + slot * 3 * 3_600_000_000),
                 items,
                 dry_run: false,
             };
+            let input = crate::ledger::PurchaseInput::new(purchase, now)
+                .map_err(|e| anyhow::anyhow!("demo purchase {}: {e}", e.field()))?;
             let actor = ActorRef {
                 kind: "system",
                 id: None,

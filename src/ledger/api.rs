@@ -12,7 +12,9 @@ use super::model::{Currency, MAX_AMOUNT, MAX_POINTS};
 use super::store::{
     self, BalanceSummary, HistoryLine, Kind, LedgerSettings, Liability, Posted, Posting,
 };
-use super::{PurchaseInput, PurchaseOutcome, RefundInput, RefundResult};
+use super::{
+    NewPurchase, PurchaseError, PurchaseInput, PurchaseOutcome, RefundInput, RefundResult,
+};
 use crate::app::AppState;
 use crate::audit::{self, ActorRef, Change};
 use crate::auth::{Ctx, Principal};
@@ -20,7 +22,7 @@ use crate::error::{ApiError, ApiResult, Code};
 use crate::http::idempotency::HoldsSecret;
 use crate::http::json::JsonBody;
 use crate::http::query::{Page, PageParams, PathId, QueryParams};
-use crate::rules::model::{LineItem, validate_items};
+use crate::rules::model::LineItem;
 use crate::store::now_micros;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -226,6 +228,12 @@ fn under(path: &str, e: ApiError) -> ApiError {
     }
 }
 
+impl From<PurchaseError> for ApiError {
+    fn from(e: PurchaseError) -> ApiError {
+        ApiError::invalid(e.field(), e.to_string())
+    }
+}
+
 /// Check a purchase request's fields (its member and branch are checked when recorded).
 fn check_purchase(principal: &Principal, req: PurchaseRequest) -> ApiResult<PurchaseInput> {
     check_purchases(principal, vec![req], |_| String::new())
@@ -251,29 +259,17 @@ fn check_purchases(
             principal
                 .check_branch(req.branch_id, "branch_id")
                 .map_err(at)?;
-            let amount = amount_in_range("amount_satang", req.amount_satang, 1).map_err(at)?;
-            let receipt = crate::types::text(&req.receipt, "receipt", 1, 64)
-                .map_err(|e| at(ApiError::invalid("receipt", e)))?;
-            let occurred_at = req.occurred_at.map(|t| t.as_microsecond()).unwrap_or(now);
-            // Not more than 5 minutes ahead: window queries rely on it (store::first_id_from).
-            if occurred_at > now + 300_000_000 || occurred_at < now - 366 * 86_400_000_000 {
-                return Err(at(ApiError::invalid(
-                    "occurred_at",
-                    "must be within the last 366 days and not in the future",
-                )));
-            }
-            validate_items(&req.items, amount)
-                .map_err(|(field, msg)| at(ApiError::invalid(field, msg)))?;
-            Ok(PurchaseInput {
+            let purchase = NewPurchase {
                 tenant_id: principal.tenant_id,
                 member_id: req.member_id,
-                amount_satang: amount,
-                receipt,
+                amount_satang: req.amount_satang,
+                receipt: req.receipt,
                 branch_id: req.branch_id,
-                occurred_at,
+                occurred_at: req.occurred_at.map(|t| t.as_microsecond()),
                 items: req.items,
                 dry_run: req.dry_run,
-            })
+            };
+            PurchaseInput::new(purchase, now).map_err(|e| at(e.into()))
         })
         .collect()
 }

@@ -110,16 +110,19 @@ pub async fn collect(
         }
         _ => {}
     }
-    let input = super::PurchaseInput {
+    let purchase = super::NewPurchase {
         tenant_id,
         member_id,
         amount_satang: claim.amount_satang,
         receipt: format!("claim:{}", claim.id),
         branch_id: claim.branch_id,
-        occurred_at: now_micros(),
+        occurred_at: None,
         items: vec![],
         dry_run: false,
     };
+    // The claim was checked when staff made it; a refusal here is the server's fault.
+    let input = super::PurchaseInput::new(purchase, now_micros())
+        .map_err(|e| ApiError::internal(format!("claim {}: {e}", claim.id)))?;
     let actor = ActorRef {
         kind: "member",
         id: Some(member_id),

@@ -12,6 +12,7 @@ pub mod claims;
 pub mod earn;
 pub mod model;
 pub mod pages;
+pub mod purchase;
 pub mod store;
 pub mod writer;
 
@@ -20,8 +21,9 @@ use std::collections::{BTreeMap, HashMap};
 use crate::audit::{self, ActorRef, Change};
 use crate::error::{ApiError, Code};
 use crate::http::context::RequestMeta;
-use crate::rules::model::{Applied, LineItem};
+use crate::rules::model::Applied;
 use crate::store::Db;
+pub use purchase::{NewPurchase, PurchaseError, PurchaseInput};
 pub use store::{Kind, LedgerError, Posted, Posting};
 
 impl From<LedgerError> for ApiError {
@@ -241,20 +243,6 @@ async fn analyze_changed_tables(db: &Db, run: &ExpiryRun) -> Vec<&'static str> {
         ("balances", run.movements),
     ];
     db.refresh_statistics_after("expiry", &written).await
-}
-
-/// A purchase to record (its fields validated by the caller; its member and branch are
-/// checked when it is recorded: [`check_members_and_branches`]).
-pub struct PurchaseInput {
-    pub tenant_id: i64,
-    /// The member as sent; recording replaces an alias by the profile it was merged into.
-    pub member_id: i64,
-    pub amount_satang: i64,
-    pub receipt: String,
-    pub branch_id: Option<i64>,
-    pub occurred_at: i64,
-    pub items: Vec<LineItem>,
-    pub dry_run: bool,
 }
 
 /// What a purchase earned, and why.

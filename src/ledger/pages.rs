@@ -76,7 +76,10 @@ async fn member_card(
 }
 
 async fn branch_select(app: &AppState, p: &Principal, lang: Language, selected: &str) -> Markup {
-    let branches = crate::web::branches_for(app, p).await;
+    let branches = crate::web::branches_for(app, p).await.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "branches not listed");
+        Vec::new()
+    });
     html! {
         label for="branch_id" { (t(lang, "branch")) }
         select #branch_id name="branch_id" {
@@ -251,37 +254,58 @@ pub async fn submit_earn(
     let Ok(phone) = Phone::parse(&form.phone) else {
         return again(None, None, form).await;
     };
-    let Some(member) = crate::members::store::find_by_phone(&app.db, tenant, &phone)
-        .await
-        .ok()
-        .flatten()
-    else {
-        return again(None, None, form).await;
+    let member = match crate::members::store::find_by_phone(&app.db, tenant, &phone).await {
+        Ok(Some(member)) => member,
+        Ok(None) => return again(None, None, form).await,
+        Err(e) => return again(None, Some(crate::web::failure_notice(lang, e)), form).await,
     };
     let Some(amount) = parse_baht(&form.amount) else {
         return again(Some("bad_amount"), None, form).await;
     };
-    // Only a branch this person works at.
-    let allowed = crate::web::branches_for(&app, &p).await;
-    let branch_id = form
-        .branch_id
-        .parse::<i64>()
-        .ok()
-        .filter(|b| allowed.iter().any(|x| x.id == *b));
+    // Only a branch this person works at: one the form names that is not theirs, or
+    // branches the database could not list, are refused, never recorded as no branch.
+    let allowed = match crate::web::branches_for(&app, &p).await {
+        Ok(allowed) => allowed,
+        Err(e) => return again(None, Some(crate::web::failure_notice(lang, e)), form).await,
+    };
+    let branch_id = match form.branch_id.trim() {
+        "" => None,
+        named => match named.parse::<i64>() {
+            Ok(b) if allowed.iter().any(|x| x.id == b) => Some(b),
+            _ => {
+                let e = crate::error::ApiError::invalid("branch_id", "choose one of your branches");
+                let notice =
+                    html! { p.error role="alert" { (crate::web::localise_error(lang, &e)) } };
+                return again(None, Some(notice), form).await;
+            }
+        },
+    };
+    if let Err(e) = p.check_branch(branch_id, "branch_id") {
+        let notice = html! { p.error role="alert" { (crate::web::localise_error(lang, &e)) } };
+        return again(None, Some(notice), form).await;
+    }
     let receipt = match crate::types::text(&form.receipt, "receipt", 1, 64) {
         Ok(r) => r,
         Err(_) => format!("POS-{}", crate::ids::next_id()),
     };
     let confirm = form.step == "confirm";
-    let input = crate::ledger::PurchaseInput {
+    let purchase = crate::ledger::NewPurchase {
         tenant_id: tenant,
         member_id: member.id,
         amount_satang: amount,
         receipt: receipt.clone(),
         branch_id,
-        occurred_at: crate::store::now_micros(),
+        occurred_at: None,
         items: vec![],
         dry_run: !confirm,
+    };
+    let input = match crate::ledger::PurchaseInput::new(purchase, crate::store::now_micros()) {
+        Ok(input) => input,
+        Err(e) => {
+            let notice =
+                html! { p.error role="alert" { (crate::web::localise_error(lang, &e.into())) } };
+            return again(None, Some(notice), form).await;
+        }
     };
     let (kind, id, label) = p.audit_actor();
     let outcome = crate::ledger::writer::record(
@@ -365,7 +389,12 @@ pub async fn submit_claim(
         .await;
         return (StatusCode::UNPROCESSABLE_ENTITY, Html(page.into_string())).into_response();
     };
-    let allowed = crate::web::branches_for(&app, &p).await;
+    let allowed = crate::web::branches_for(&app, &p)
+        .await
+        .unwrap_or_else(|e| {
+            tracing::error!(error = %e, "branches not listed");
+            Vec::new()
+        });
     let branch = form
         .branch_id
         .parse::<i64>()

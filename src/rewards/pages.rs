@@ -62,7 +62,10 @@ async fn coupon_page(
     } else {
         Some(super::check_coupon(&app.db, tenant, code).await)
     };
-    let branches = crate::web::branches_for(app, p).await;
+    let branches = crate::web::branches_for(app, p).await.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "branches not listed");
+        Vec::new()
+    });
     let tz = crate::ledger::tenant_time_zone(&app.db, tenant)
         .await
         .unwrap_or(jiff::tz::TimeZone::UTC);
@@ -165,8 +168,7 @@ pub async fn submit_coupon(
     // Only a branch this person works at.
     let valid_branch = crate::web::branches_for(&app, &p)
         .await
-        .iter()
-        .any(|b| b.id == branch);
+        .is_ok_and(|mine| mine.iter().any(|b| b.id == branch));
     let (kind, id, label) = p.audit_actor();
     let notice = if !valid_branch {
         html! { p.error role="alert" { (t(lang, "branch")) "?" } }

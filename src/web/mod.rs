@@ -234,13 +234,21 @@ pub fn baht(satang: i64) -> String {
 
 /// The active branches a staff member works at (all of the shop's when none are
 /// assigned): what the counter and coupon pages offer and accept.
-pub async fn branches_for(app: &AppState, p: &Principal) -> Vec<crate::tenants::store::Branch> {
-    let all = crate::tenants::store::list_branches(&app.db, p.tenant_id, i64::MAX, 500)
-        .await
-        .unwrap_or_default();
-    all.into_iter()
+pub async fn branches_for(
+    app: &AppState,
+    p: &Principal,
+) -> sqlx::Result<Vec<crate::tenants::store::Branch>> {
+    let all = crate::tenants::store::list_branches(&app.db, p.tenant_id, i64::MAX, 500).await?;
+    Ok(all
+        .into_iter()
         .filter(|b| b.active && (p.branches.is_empty() || p.branches.contains(&b.id)))
-        .collect()
+        .collect())
+}
+
+/// An error the page shows in place of what it could not do (the details go to the log).
+pub fn failure_notice(lang: Language, err: impl std::fmt::Display) -> Markup {
+    let e = crate::error::ApiError::internal(err);
+    html! { p.error role="alert" { (localise_error(lang, &e)) } }
 }
 
 #[cfg(test)]

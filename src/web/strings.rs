@@ -2,275 +2,462 @@
 
 use crate::tenants::model::Language;
 
-/// The text for `key` in `lang` (the key itself if it has no translation).
+/// The text for `key` in `lang`. Every key a page uses is in [`STRINGS`] in both
+/// languages (a test reads the pages' sources for them); one that is not renders as the
+/// key itself, for the test to find.
 pub fn t(lang: Language, key: &'static str) -> &'static str {
-    let (th, en) = match key {
-        "sign_in" => ("เข้าสู่ระบบ", "Sign in"),
-        "sign_out" => ("ออกจากระบบ", "Sign out"),
-        "shop" => ("ร้าน (ชื่อย่อในลิงก์)", "Shop (short name in links)"),
-        "email" => ("อีเมล", "Email"),
-        "password" => ("รหัสผ่าน", "Password"),
-        "your_name" => ("ชื่อของคุณ", "Your name"),
-        "wrong_login" => ("ร้าน อีเมล หรือรหัสผ่านไม่ถูกต้อง", "Wrong shop, email or password"),
-        "too_many" => (
-            "ลองหลายครั้งเกินไป กรุณารอสักครู่",
-            "Too many attempts; please wait a moment",
-        ),
-        "join_staff" => ("เข้าร่วมทีมงาน", "Join the staff"),
-        "join" => ("เข้าร่วม", "Join"),
-        "invited_as" => ("คุณได้รับเชิญในตำแหน่ง", "You are invited as"),
-        "invitation_unusable" => (
-            "คำเชิญนี้หมดอายุ ถูกยกเลิก หรือถูกใช้แล้ว",
-            "This invitation has expired, was revoked or was already used",
-        ),
-        "welcome" => ("ยินดีต้อนรับ", "Welcome"),
-        "branches" => ("สาขา", "Branches"),
-        "staff" => ("ทีมงาน", "Staff"),
-        "role" => ("ตำแหน่ง", "Role"),
-        "api_docs" => ("เอกสาร API", "API reference"),
-        "menu" => ("เมนู", "Menu"),
-        "counter" => ("หน้าร้าน", "Counter"),
-        "coupons" => ("คูปอง", "Coupons"),
-        "fulfilment" => ("จัดส่ง", "Fulfilment"),
-        "admin" => ("ผู้ดูแล", "Admin"),
-        "phone" => ("เบอร์โทรศัพท์", "Phone number"),
-        "find" => ("ค้นหา", "Find"),
-        "bad_phone" => ("เบอร์โทรศัพท์ไม่ถูกต้อง", "This is not a valid phone number"),
-        "no_member" => ("ไม่พบสมาชิกที่ใช้เบอร์นี้", "No member has this phone number"),
-        "balance" => ("คะแนนคงเหลือ", "Points balance"),
-        "points" => ("คะแนน", "points"),
-        "tier" => ("ระดับ", "Tier"),
-        "bill_amount" => ("ยอดบิล (บาท)", "Bill amount (THB)"),
-        "bad_amount" => (
-            "ใส่ยอดเงินเป็นบาท เช่น 249 หรือ 249.50",
-            "Enter the amount in baht, e.g. 249 or 249.50",
-        ),
-        "branch" => ("สาขา", "Branch"),
-        "receipt" => ("เลขที่ใบเสร็จ (ถ้ามี)", "Receipt number (optional)"),
-        "preview" => ("คำนวณคะแนน", "Calculate points"),
-        "this_bill_earns" => ("บิลนี้ได้", "This bill earns"),
-        "confirm" => ("ยืนยันให้คะแนน", "Confirm and grant"),
-        "granted" => ("ให้คะแนนแล้ว", "Points granted"),
-        "new_balance" => ("คะแนนคงเหลือใหม่", "New balance"),
-        "next_member" => ("ลูกค้าคนถัดไป", "Next customer"),
-        "not_allowed" => (
-            "ตำแหน่งของคุณไม่มีสิทธิ์ใช้หน้านี้",
-            "Your role does not allow this page",
-        ),
-        "form_expired" => (
-            "แบบฟอร์มหมดอายุ กรุณาลองใหม่",
-            "The form expired; please try again",
-        ),
-        "coupon_code" => ("รหัสคูปอง", "Coupon code"),
-        "check" => ("ตรวจสอบ", "Check"),
-        "no_coupon" => ("ไม่พบคูปองรหัสนี้", "No coupon has this code"),
-        "mark_used" => ("ใช้คูปอง", "Mark as used"),
-        "coupon_used_ok" => ("ใช้คูปองเรียบร้อย", "Coupon used"),
-        "member" => ("สมาชิก", "Member"),
-        "reward" => ("ของรางวัล", "Reward"),
-        "value" => ("มูลค่า", "Value"),
-        "expires" => ("หมดอายุ", "Expires"),
-        "status" => ("สถานะ", "Status"),
-        "pack" => ("แพ็กแล้ว", "Packed"),
-        "ship" => ("ส่งแล้ว", "Shipped"),
-        "deliver" => ("ส่งถึงแล้ว", "Delivered"),
-        "carrier" => ("ขนส่ง", "Carrier"),
-        "tracking" => ("เลขพัสดุ", "Tracking number"),
-        "nothing_to_ship" => ("ไม่มีรายการรอจัดส่ง", "Nothing waiting to be shipped"),
-        "address" => ("ที่อยู่", "Address"),
-        "st_issued" => ("ใช้ได้", "valid"),
-        "st_used" => ("ใช้แล้ว", "already used"),
-        "st_expired" => ("หมดอายุ", "expired"),
-        "st_cancelled" => ("ยกเลิกแล้ว", "cancelled"),
-        "st_pending" => ("รอแพ็ก", "waiting to be packed"),
-        "st_packed" => ("แพ็กแล้ว", "packed"),
-        "st_shipped" => ("ส่งแล้ว", "shipped"),
-        "st_delivered" => ("ส่งถึงแล้ว", "delivered"),
-        "used_on" => ("คูปองนี้ใช้ไปแล้วเมื่อ", "This coupon was already used on"),
-        "coupon_expired" => (
-            "คูปองนี้หมดอายุหรือถูกยกเลิกแล้ว",
-            "This coupon has expired or was cancelled",
-        ),
-        "m_home" => ("คะแนนของฉัน", "My points"),
-        "m_rewards" => ("ของรางวัล", "Rewards"),
-        "m_coupons" => ("คูปองของฉัน", "My coupons"),
-        "m_send_code" => ("ส่งรหัส OTP", "Text me a code"),
-        "m_code_sent" => ("ส่งรหัส 6 หลักไปที่", "We texted a 6-digit code to"),
-        "m_code" => ("รหัส OTP", "Code"),
-        "m_wrong_code" => ("รหัสไม่ถูกต้อง", "Wrong code"),
-        "m_code_expired" => (
-            "รหัสหมดอายุหรือใช้แล้ว กรุณาขอรหัสใหม่",
-            "The code expired or was used; ask for a new one",
-        ),
-        "m_expiring_30" => ("คะแนนจะหมดอายุใน 30 วัน", "points expire within 30 days"),
-        "m_next_expiry" => ("คะแนนที่จะหมดอายุถัดไป", "Next to expire"),
-        "m_stamps" => ("แสตมป์", "Stamps"),
-        "m_to_next" => ("อีกเท่าไรถึงระดับ", "To reach"),
-        "m_to_keep" => ("ต้องสะสมอีกเพื่อรักษาระดับ", "Still needed to keep this tier"),
-        "m_history" => ("ประวัติ", "History"),
-        "m_redeem" => ("แลกรางวัล", "Redeem"),
-        "m_no_coupons" => ("ยังไม่มีคูปอง", "No coupons yet"),
-        "k_earn" => ("ซื้อสินค้า", "Purchase"),
-        "k_bonus" => ("โบนัส", "Bonus"),
-        "k_redeem" => ("แลกคะแนน", "Redeemed"),
-        "k_redeem_cancel" => ("คืนคะแนน", "Refunded"),
-        "k_expire" => ("หมดอายุ", "Expired"),
-        "k_reversal" => ("คืนสินค้า", "Return"),
-        "k_adjust" => ("ปรับคะแนน", "Adjustment"),
-        "k_opening" => ("ยอดยกมา", "Opening balance"),
-        "k_other" => ("อื่น ๆ", "Other"),
-        "m_claim" => ("รับคะแนนจาก QR", "Collect points"),
-        "m_collect" => ("รับคะแนน", "Collect my points"),
-        "m_claim_unknown" => ("ไม่พบ QR นี้", "This QR code is not known"),
-        "m_claim_used" => (
-            "QR นี้ถูกใช้แล้วหรือหมดอายุแล้ว",
-            "This QR code was already used or has expired",
-        ),
-        "claim_qr" => (
-            "ลูกค้าไม่ได้ให้เบอร์? สร้าง QR ให้สแกนรับคะแนน",
-            "No phone number? Make a QR the customer scans to collect the points",
-        ),
-        "make_qr" => ("สร้าง QR", "Make QR"),
-        "scan_within" => (
-            "ให้ลูกค้าสแกนภายใน 10 นาที ใช้ได้ครั้งเดียว",
-            "The customer scans it within 10 minutes; it works once",
-        ),
-        "s_sign_up" => ("สมัครสมาชิก", "Become a member"),
-        "s_first_name" => ("ชื่อ", "First name"),
-        "s_last_name" => ("นามสกุล", "Last name"),
-        "s_birthday" => ("วันเกิด (ไม่บังคับ)", "Birthday (optional)"),
-        "s_birthday_hint" => ("วว/ดด/ปปปป เช่น 31/12/2535", "DD/MM/YYYY, e.g. 31/12/1992"),
-        "s_bad_birthday" => (
-            "วันเกิดไม่ถูกต้อง ใช้ วว/ดด/ปปปป (พ.ศ. หรือ ค.ศ.)",
-            "Not a valid date: use DD/MM/YYYY (Buddhist or Gregorian year)",
-        ),
-        "s_terms" => ("ข้อกำหนดและเงื่อนไข", "Terms and conditions"),
-        "s_privacy" => ("ประกาศความเป็นส่วนตัว", "Privacy notice"),
-        "s_accept_terms" => (
-            "ฉันยอมรับข้อกำหนดและเงื่อนไข",
-            "I accept the terms and conditions",
-        ),
-        "s_accept_privacy" => (
-            "ฉันได้อ่านประกาศความเป็นส่วนตัวแล้ว",
-            "I have read the privacy notice",
-        ),
-        "s_marketing" => (
-            "รับข่าวสารและโปรโมชันทาง (เลือกได้)",
-            "Send me offers by (optional)",
-        ),
-        "s_must_accept" => ("ต้องยอมรับก่อนสมัคร", "Needed to become a member"),
-        "s_required" => ("กรุณากรอก", "Required"),
-        "s_welcome" => (
-            "ยินดีต้อนรับ! สมัครสมาชิกเรียบร้อย",
-            "Welcome! You are a member now",
-        ),
-        "s_already_member" => (
-            "เบอร์นี้เป็นสมาชิกอยู่แล้ว กรุณาเข้าสู่ระบบ",
-            "This phone is already a member; sign in instead",
-        ),
-        "s_text_changed" => (
-            "ข้อความมีการเปลี่ยนแปลง กรุณาอ่านอีกครั้ง",
-            "The text changed; please read it again",
-        ),
-        "w_title" => ("ตั้งค่าร้านครั้งแรก", "Set up your shop"),
-        "w_shop" => ("ร้าน", "Shop"),
-        "w_branch" => ("สาขา", "Branch"),
-        "w_points" => ("คะแนนและวันหมดอายุ", "Points and expiry"),
-        "w_tiers" => ("ระดับสมาชิก", "Tiers"),
-        "w_reward" => ("ของรางวัลแรก", "First reward"),
-        "w_staff" => ("เชิญพนักงาน", "Invite staff"),
-        "w_shop_name" => ("ชื่อร้าน", "Shop name"),
-        "w_time_zone" => ("เขตเวลา", "Time zone"),
-        "w_language" => ("ภาษา", "Language"),
-        "w_branch_code" => ("รหัสสาขา (เช่น SIAM)", "Branch code (e.g. SIAM)"),
-        "w_branch_name" => ("ชื่อสาขา", "Branch name"),
-        "w_baht_per_point" => ("ใช้จ่ายกี่บาทได้ 1 คะแนน", "Baht spent per point"),
-        "w_expiry_months" => (
-            "คะแนนหมดอายุหลังกี่เดือน (0 = ไม่หมดอายุ)",
-            "Points expire after months (0 = never)",
-        ),
-        "w_welcome_points" => ("คะแนนต้อนรับสมาชิกใหม่", "Welcome points for new members"),
-        "w_tiers_on" => (
-            "เปิดใช้ระดับสมาชิก 5 ระดับ (ตามคะแนนสะสมในปีปฏิทิน)",
-            "Use 5 tiers (by points earned in the calendar year)",
-        ),
-        "w_silver" => ("คะแนนสำหรับระดับซิลเวอร์", "Points for Silver"),
-        "w_gold" => ("คะแนนสำหรับระดับโกลด์", "Points for Gold"),
-        "w_platinum" => ("คะแนนสำหรับระดับแพลทินัม", "Points for Platinum"),
-        "w_diamond" => ("คะแนนสำหรับระดับไดมอนด์", "Points for Diamond"),
-        "w_reward_name" => (
-            "ชื่อของรางวัล (คูปองใช้ที่ร้าน)",
-            "Reward name (a coupon used in store)",
-        ),
-        "w_points_cost" => ("ใช้กี่คะแนน", "Points it costs"),
-        "w_save" => ("บันทึกและไปต่อ", "Save and continue"),
-        "w_skip" => ("ข้ามขั้นนี้", "Skip this step"),
-        "w_done" => ("เสร็จสิ้น", "Finish"),
-        "w_saved" => ("บันทึกแล้ว", "Saved"),
-        "a_members" => ("สมาชิก", "Members"),
-        "a_search" => ("ชื่อหรืออีเมล", "Name or email"),
-        "a_tag" => ("แท็ก", "Tag"),
-        "a_more" => ("ถัดไป", "More"),
-        "a_import" => ("นำเข้าสมาชิก", "Import members"),
-        "a_template" => ("ดาวน์โหลดไฟล์ตัวอย่าง", "Download the template"),
-        "a_file" => ("เลือกไฟล์ CSV หรือ XLSX", "Choose a CSV or XLSX file"),
-        "a_consents" => ("ความยินยอม", "Consents"),
-        "a_new_reward" => ("เพิ่มของรางวัล", "New reward"),
-        "a_draws" => ("จับรางวัล", "Lucky draws"),
-        "a_draw" => ("จับรางวัลเลย", "Make the draw"),
-        "a_audit" => ("บันทึกการใช้งาน", "Audit log"),
-        "a_revoke" => ("ยกเลิก", "Revoke"),
-        "a_new_key" => ("สร้าง API key", "New API key"),
-        "a_key_once" => ("คัดลอกเก็บไว้ แสดงครั้งเดียว", "Copy it now: it is shown once"),
-        "a_rules" => ("กติกาการได้คะแนน", "Earning rules"),
-        "a_spend" => ("การยืนยันด้วย OTP", "One-time codes"),
-        "a_settings" => ("ตั้งค่ากติกา", "Rules and settings"),
-        "d_entry" => ("สิทธิ์", "entry"),
-        "d_mine" => ("สิทธิ์ของฉัน", "My entries"),
-        "d_proof" => ("ตรวจสอบผลได้", "verifiable proof"),
-        "d_how_many" => ("จำนวนสิทธิ์", "Entries"),
-        "d_enter" => ("ใช้คะแนนแลกสิทธิ์", "Buy entries with points"),
-        "d_none" => ("ยังไม่มีการจับรางวัล", "No lucky draws right now"),
-        "a_archive" => ("เก็บเข้าคลัง", "Archive"),
-        "t_json" => ("ระดับสมาชิก (JSON)", "Tiers (JSON)"),
-        "t_enabled" => ("เปิดใช้ระดับสมาชิก", "Tiers are on"),
-        "t_metric" => ("วัดจาก", "Qualify by"),
-        "t_points_earned" => ("คะแนนที่ได้จากการซื้อ", "Points earned from purchases"),
-        "t_spend" => ("ยอดใช้จ่าย (สตางค์)", "Spend (satang)"),
-        "t_purchases" => ("จำนวนครั้งที่ซื้อ", "Number of purchases"),
-        "t_tenure" => ("จำนวนวันที่เป็นสมาชิก", "Days as a member"),
-        "t_window" => ("ช่วงเวลา", "Over"),
-        "t_year" => ("ปีปฏิทิน", "Calendar year"),
-        "t_quarter" => ("ไตรมาส", "Calendar quarter"),
-        "t_month" => ("เดือน", "Calendar month"),
-        "t_rolling" => ("ย้อนหลัง N เดือน", "The last N months"),
-        "t_lifetime" => ("ตลอดการเป็นสมาชิก", "Lifetime"),
-        "t_months" => ("N (เดือน, สำหรับย้อนหลัง)", "N (months, for the last N months)"),
-        "t_downgrade" => ("การลดระดับเมื่อสิ้นรอบ", "At the end of a cycle"),
-        "t_to_qualified" => ("ลงไปยังระดับที่ทำได้", "Down to the level reached"),
-        "t_one_step" => ("ลดลงทีละหนึ่งระดับ", "Down one level at a time"),
-        "t_never" => ("ไม่ลดระดับ", "Never down"),
-        "t_name" => ("ชื่อ", "Name"),
-        "t_threshold" => ("เกณฑ์", "Threshold"),
-        "t_benefits" => ("สิทธิประโยชน์ (คั่นด้วย ;)", "Benefits (separate with ;)"),
-        "ad_recipient" => ("ชื่อผู้รับ", "Recipient"),
-        "ad_line1" => ("บ้านเลขที่ ถนน", "House number and street"),
-        "ad_line2" => ("อาคาร หมู่บ้าน (ถ้ามี)", "Building, village (optional)"),
-        "ad_district" => ("ตำบล/อำเภอ", "Sub-district / district"),
-        "ad_province" => ("จังหวัด", "Province"),
-        "ad_postcode" => ("รหัสไปรษณีย์", "Postcode"),
-        "a_questions" => (
-            "คำถามตอนสมัคร (JSON: id, label, required, options[value, label, tags])",
-            "Signup questions (JSON: id, label, required, options[value, label, tags])",
-        ),
-        "a_versions" => (
-            "ข้อความที่เปลี่ยนจะเป็นเวอร์ชันใหม่ สมาชิกที่ยอมรับแล้วยังอ้างอิงเวอร์ชันเดิม",
-            "A changed text becomes a new version; existing consents keep pointing at the version accepted",
-        ),
-        _ => (key, key),
-    };
+    static INDEX: std::sync::LazyLock<std::collections::HashMap<&str, (&str, &str)>> =
+        std::sync::LazyLock::new(|| STRINGS.iter().map(|&(k, th, en)| (k, (th, en))).collect());
+    let (th, en) = INDEX.get(key).copied().unwrap_or((key, key));
     match lang {
         Language::Th => th,
         Language::En => en,
+    }
+}
+
+/// Every string of the pages: (key, Thai, English).
+pub const STRINGS: &[(&str, &str, &str)] = &[
+    ("sign_in", "เข้าสู่ระบบ", "Sign in"),
+    ("sign_out", "ออกจากระบบ", "Sign out"),
+    ("shop", "ร้าน (ชื่อย่อในลิงก์)", "Shop (short name in links)"),
+    ("email", "อีเมล", "Email"),
+    ("password", "รหัสผ่าน", "Password"),
+    ("your_name", "ชื่อของคุณ", "Your name"),
+    (
+        "wrong_login",
+        "ร้าน อีเมล หรือรหัสผ่านไม่ถูกต้อง",
+        "Wrong shop, email or password",
+    ),
+    (
+        "too_many",
+        "ลองหลายครั้งเกินไป กรุณารอสักครู่",
+        "Too many attempts; please wait a moment",
+    ),
+    ("join_staff", "เข้าร่วมทีมงาน", "Join the staff"),
+    ("join", "เข้าร่วม", "Join"),
+    ("invited_as", "คุณได้รับเชิญในตำแหน่ง", "You are invited as"),
+    (
+        "invitation_unusable",
+        "คำเชิญนี้หมดอายุ ถูกยกเลิก หรือถูกใช้แล้ว",
+        "This invitation has expired, was revoked or was already used",
+    ),
+    ("welcome", "ยินดีต้อนรับ", "Welcome"),
+    ("branches", "สาขา", "Branches"),
+    ("staff", "ทีมงาน", "Staff"),
+    ("role", "ตำแหน่ง", "Role"),
+    ("api_docs", "เอกสาร API", "API reference"),
+    ("menu", "เมนู", "Menu"),
+    ("counter", "หน้าร้าน", "Counter"),
+    ("coupons", "คูปอง", "Coupons"),
+    ("fulfilment", "จัดส่ง", "Fulfilment"),
+    ("admin", "ผู้ดูแล", "Admin"),
+    ("phone", "เบอร์โทรศัพท์", "Phone number"),
+    ("find", "ค้นหา", "Find"),
+    (
+        "bad_phone",
+        "เบอร์โทรศัพท์ไม่ถูกต้อง",
+        "This is not a valid phone number",
+    ),
+    (
+        "no_member",
+        "ไม่พบสมาชิกที่ใช้เบอร์นี้",
+        "No member has this phone number",
+    ),
+    ("balance", "คะแนนคงเหลือ", "Points balance"),
+    ("points", "คะแนน", "points"),
+    ("tier", "ระดับ", "Tier"),
+    ("bill_amount", "ยอดบิล (บาท)", "Bill amount (THB)"),
+    (
+        "bad_amount",
+        "ใส่ยอดเงินเป็นบาท เช่น 249 หรือ 249.50",
+        "Enter the amount in baht, e.g. 249 or 249.50",
+    ),
+    ("branch", "สาขา", "Branch"),
+    ("receipt", "เลขที่ใบเสร็จ (ถ้ามี)", "Receipt number (optional)"),
+    ("preview", "คำนวณคะแนน", "Calculate points"),
+    ("this_bill_earns", "บิลนี้ได้", "This bill earns"),
+    ("confirm", "ยืนยันให้คะแนน", "Confirm and grant"),
+    ("granted", "ให้คะแนนแล้ว", "Points granted"),
+    ("new_balance", "คะแนนคงเหลือใหม่", "New balance"),
+    ("next_member", "ลูกค้าคนถัดไป", "Next customer"),
+    (
+        "not_allowed",
+        "ตำแหน่งของคุณไม่มีสิทธิ์ใช้หน้านี้",
+        "Your role does not allow this page",
+    ),
+    (
+        "form_expired",
+        "แบบฟอร์มหมดอายุ กรุณาลองใหม่",
+        "The form expired; please try again",
+    ),
+    ("coupon_code", "รหัสคูปอง", "Coupon code"),
+    ("check", "ตรวจสอบ", "Check"),
+    ("no_coupon", "ไม่พบคูปองรหัสนี้", "No coupon has this code"),
+    ("mark_used", "ใช้คูปอง", "Mark as used"),
+    ("coupon_used_ok", "ใช้คูปองเรียบร้อย", "Coupon used"),
+    ("member", "สมาชิก", "Member"),
+    ("reward", "ของรางวัล", "Reward"),
+    ("value", "มูลค่า", "Value"),
+    ("expires", "หมดอายุ", "Expires"),
+    ("status", "สถานะ", "Status"),
+    ("pack", "แพ็กแล้ว", "Packed"),
+    ("ship", "ส่งแล้ว", "Shipped"),
+    ("deliver", "ส่งถึงแล้ว", "Delivered"),
+    ("carrier", "ขนส่ง", "Carrier"),
+    ("tracking", "เลขพัสดุ", "Tracking number"),
+    (
+        "nothing_to_ship",
+        "ไม่มีรายการรอจัดส่ง",
+        "Nothing waiting to be shipped",
+    ),
+    ("address", "ที่อยู่", "Address"),
+    ("st_issued", "ใช้ได้", "valid"),
+    ("st_used", "ใช้แล้ว", "already used"),
+    ("st_expired", "หมดอายุ", "expired"),
+    ("st_cancelled", "ยกเลิกแล้ว", "cancelled"),
+    ("st_pending", "รอแพ็ก", "waiting to be packed"),
+    ("st_packed", "แพ็กแล้ว", "packed"),
+    ("st_shipped", "ส่งแล้ว", "shipped"),
+    ("st_delivered", "ส่งถึงแล้ว", "delivered"),
+    (
+        "used_on",
+        "คูปองนี้ใช้ไปแล้วเมื่อ",
+        "This coupon was already used on",
+    ),
+    (
+        "coupon_expired",
+        "คูปองนี้หมดอายุหรือถูกยกเลิกแล้ว",
+        "This coupon has expired or was cancelled",
+    ),
+    ("m_home", "คะแนนของฉัน", "My points"),
+    ("m_rewards", "ของรางวัล", "Rewards"),
+    ("m_coupons", "คูปองของฉัน", "My coupons"),
+    ("m_send_code", "ส่งรหัส OTP", "Text me a code"),
+    (
+        "m_code_sent",
+        "ส่งรหัส 6 หลักไปที่",
+        "We texted a 6-digit code to",
+    ),
+    ("m_code", "รหัส OTP", "Code"),
+    ("m_wrong_code", "รหัสไม่ถูกต้อง", "Wrong code"),
+    (
+        "m_code_expired",
+        "รหัสหมดอายุหรือใช้แล้ว กรุณาขอรหัสใหม่",
+        "The code expired or was used; ask for a new one",
+    ),
+    (
+        "m_expiring_30",
+        "คะแนนจะหมดอายุใน 30 วัน",
+        "points expire within 30 days",
+    ),
+    ("m_next_expiry", "คะแนนที่จะหมดอายุถัดไป", "Next to expire"),
+    ("m_stamps", "แสตมป์", "Stamps"),
+    ("m_to_next", "อีกเท่าไรถึงระดับ", "To reach"),
+    (
+        "m_to_keep",
+        "ต้องสะสมอีกเพื่อรักษาระดับ",
+        "Still needed to keep this tier",
+    ),
+    ("m_history", "ประวัติ", "History"),
+    ("m_redeem", "แลกรางวัล", "Redeem"),
+    ("m_no_coupons", "ยังไม่มีคูปอง", "No coupons yet"),
+    ("k_earn", "ซื้อสินค้า", "Purchase"),
+    ("k_bonus", "โบนัส", "Bonus"),
+    ("k_redeem", "แลกคะแนน", "Redeemed"),
+    ("k_redeem_cancel", "คืนคะแนน", "Refunded"),
+    ("k_expire", "หมดอายุ", "Expired"),
+    ("k_reversal", "คืนสินค้า", "Return"),
+    ("k_adjust", "ปรับคะแนน", "Adjustment"),
+    ("k_opening", "ยอดยกมา", "Opening balance"),
+    ("k_other", "อื่น ๆ", "Other"),
+    ("m_claim", "รับคะแนนจาก QR", "Collect points"),
+    ("m_collect", "รับคะแนน", "Collect my points"),
+    ("m_claim_unknown", "ไม่พบ QR นี้", "This QR code is not known"),
+    (
+        "m_claim_used",
+        "QR นี้ถูกใช้แล้วหรือหมดอายุแล้ว",
+        "This QR code was already used or has expired",
+    ),
+    (
+        "claim_qr",
+        "ลูกค้าไม่ได้ให้เบอร์? สร้าง QR ให้สแกนรับคะแนน",
+        "No phone number? Make a QR the customer scans to collect the points",
+    ),
+    ("make_qr", "สร้าง QR", "Make QR"),
+    (
+        "scan_within",
+        "ให้ลูกค้าสแกนภายใน 10 นาที ใช้ได้ครั้งเดียว",
+        "The customer scans it within 10 minutes; it works once",
+    ),
+    ("s_sign_up", "สมัครสมาชิก", "Become a member"),
+    ("s_first_name", "ชื่อ", "First name"),
+    ("s_last_name", "นามสกุล", "Last name"),
+    ("s_birthday", "วันเกิด (ไม่บังคับ)", "Birthday (optional)"),
+    (
+        "s_birthday_hint",
+        "วว/ดด/ปปปป เช่น 31/12/2535",
+        "DD/MM/YYYY, e.g. 31/12/1992",
+    ),
+    (
+        "s_bad_birthday",
+        "วันเกิดไม่ถูกต้อง ใช้ วว/ดด/ปปปป (พ.ศ. หรือ ค.ศ.)",
+        "Not a valid date: use DD/MM/YYYY (Buddhist or Gregorian year)",
+    ),
+    ("s_terms", "ข้อกำหนดและเงื่อนไข", "Terms and conditions"),
+    ("s_privacy", "ประกาศความเป็นส่วนตัว", "Privacy notice"),
+    (
+        "s_accept_terms",
+        "ฉันยอมรับข้อกำหนดและเงื่อนไข",
+        "I accept the terms and conditions",
+    ),
+    (
+        "s_accept_privacy",
+        "ฉันได้อ่านประกาศความเป็นส่วนตัวแล้ว",
+        "I have read the privacy notice",
+    ),
+    (
+        "s_marketing",
+        "รับข่าวสารและโปรโมชันทาง (เลือกได้)",
+        "Send me offers by (optional)",
+    ),
+    (
+        "s_must_accept",
+        "ต้องยอมรับก่อนสมัคร",
+        "Needed to become a member",
+    ),
+    ("s_required", "กรุณากรอก", "Required"),
+    (
+        "s_welcome",
+        "ยินดีต้อนรับ! สมัครสมาชิกเรียบร้อย",
+        "Welcome! You are a member now",
+    ),
+    (
+        "s_already_member",
+        "เบอร์นี้เป็นสมาชิกอยู่แล้ว กรุณาเข้าสู่ระบบ",
+        "This phone is already a member; sign in instead",
+    ),
+    (
+        "s_text_changed",
+        "ข้อความมีการเปลี่ยนแปลง กรุณาอ่านอีกครั้ง",
+        "The text changed; please read it again",
+    ),
+    ("w_title", "ตั้งค่าร้านครั้งแรก", "Set up your shop"),
+    ("w_shop", "ร้าน", "Shop"),
+    ("w_branch", "สาขา", "Branch"),
+    ("w_points", "คะแนนและวันหมดอายุ", "Points and expiry"),
+    ("w_tiers", "ระดับสมาชิก", "Tiers"),
+    ("w_reward", "ของรางวัลแรก", "First reward"),
+    ("w_staff", "เชิญพนักงาน", "Invite staff"),
+    ("w_shop_name", "ชื่อร้าน", "Shop name"),
+    ("w_time_zone", "เขตเวลา", "Time zone"),
+    ("w_language", "ภาษา", "Language"),
+    (
+        "w_branch_code",
+        "รหัสสาขา (เช่น SIAM)",
+        "Branch code (e.g. SIAM)",
+    ),
+    ("w_branch_name", "ชื่อสาขา", "Branch name"),
+    (
+        "w_baht_per_point",
+        "ใช้จ่ายกี่บาทได้ 1 คะแนน",
+        "Baht spent per point",
+    ),
+    (
+        "w_expiry_months",
+        "คะแนนหมดอายุหลังกี่เดือน (0 = ไม่หมดอายุ)",
+        "Points expire after months (0 = never)",
+    ),
+    (
+        "w_welcome_points",
+        "คะแนนต้อนรับสมาชิกใหม่",
+        "Welcome points for new members",
+    ),
+    (
+        "w_tiers_on",
+        "เปิดใช้ระดับสมาชิก 5 ระดับ (ตามคะแนนสะสมในปีปฏิทิน)",
+        "Use 5 tiers (by points earned in the calendar year)",
+    ),
+    ("w_silver", "คะแนนสำหรับระดับซิลเวอร์", "Points for Silver"),
+    ("w_gold", "คะแนนสำหรับระดับโกลด์", "Points for Gold"),
+    ("w_platinum", "คะแนนสำหรับระดับแพลทินัม", "Points for Platinum"),
+    ("w_diamond", "คะแนนสำหรับระดับไดมอนด์", "Points for Diamond"),
+    (
+        "w_reward_name",
+        "ชื่อของรางวัล (คูปองใช้ที่ร้าน)",
+        "Reward name (a coupon used in store)",
+    ),
+    ("w_points_cost", "ใช้กี่คะแนน", "Points it costs"),
+    ("w_save", "บันทึกและไปต่อ", "Save and continue"),
+    ("w_skip", "ข้ามขั้นนี้", "Skip this step"),
+    ("w_done", "เสร็จสิ้น", "Finish"),
+    ("w_saved", "บันทึกแล้ว", "Saved"),
+    ("a_members", "สมาชิก", "Members"),
+    ("a_search", "ชื่อหรืออีเมล", "Name or email"),
+    ("a_tag", "แท็ก", "Tag"),
+    ("a_more", "ถัดไป", "More"),
+    ("a_import", "นำเข้าสมาชิก", "Import members"),
+    ("a_template", "ดาวน์โหลดไฟล์ตัวอย่าง", "Download the template"),
+    (
+        "a_file",
+        "เลือกไฟล์ CSV หรือ XLSX",
+        "Choose a CSV or XLSX file",
+    ),
+    ("a_consents", "ความยินยอม", "Consents"),
+    ("a_new_reward", "เพิ่มของรางวัล", "New reward"),
+    ("a_draws", "จับรางวัล", "Lucky draws"),
+    ("a_draw", "จับรางวัลเลย", "Make the draw"),
+    ("a_audit", "บันทึกการใช้งาน", "Audit log"),
+    ("a_revoke", "ยกเลิก", "Revoke"),
+    ("a_new_key", "สร้าง API key", "New API key"),
+    (
+        "a_key_once",
+        "คัดลอกเก็บไว้ แสดงครั้งเดียว",
+        "Copy it now: it is shown once",
+    ),
+    ("a_rules", "กติกาการได้คะแนน", "Earning rules"),
+    ("a_spend", "การยืนยันด้วย OTP", "One-time codes"),
+    ("a_settings", "ตั้งค่ากติกา", "Rules and settings"),
+    ("d_entry", "สิทธิ์", "entry"),
+    ("d_mine", "สิทธิ์ของฉัน", "My entries"),
+    ("d_proof", "ตรวจสอบผลได้", "verifiable proof"),
+    ("d_how_many", "จำนวนสิทธิ์", "Entries"),
+    ("d_enter", "ใช้คะแนนแลกสิทธิ์", "Buy entries with points"),
+    ("d_none", "ยังไม่มีการจับรางวัล", "No lucky draws right now"),
+    ("a_archive", "เก็บเข้าคลัง", "Archive"),
+    ("t_json", "ระดับสมาชิก (JSON)", "Tiers (JSON)"),
+    ("t_enabled", "เปิดใช้ระดับสมาชิก", "Tiers are on"),
+    ("t_metric", "วัดจาก", "Qualify by"),
+    (
+        "t_points_earned",
+        "คะแนนที่ได้จากการซื้อ",
+        "Points earned from purchases",
+    ),
+    ("t_spend", "ยอดใช้จ่าย (สตางค์)", "Spend (satang)"),
+    ("t_purchases", "จำนวนครั้งที่ซื้อ", "Number of purchases"),
+    ("t_tenure", "จำนวนวันที่เป็นสมาชิก", "Days as a member"),
+    ("t_window", "ช่วงเวลา", "Over"),
+    ("t_year", "ปีปฏิทิน", "Calendar year"),
+    ("t_quarter", "ไตรมาส", "Calendar quarter"),
+    ("t_month", "เดือน", "Calendar month"),
+    ("t_rolling", "ย้อนหลัง N เดือน", "The last N months"),
+    ("t_lifetime", "ตลอดการเป็นสมาชิก", "Lifetime"),
+    (
+        "t_months",
+        "N (เดือน, สำหรับย้อนหลัง)",
+        "N (months, for the last N months)",
+    ),
+    ("t_downgrade", "การลดระดับเมื่อสิ้นรอบ", "At the end of a cycle"),
+    (
+        "t_to_qualified",
+        "ลงไปยังระดับที่ทำได้",
+        "Down to the level reached",
+    ),
+    ("t_one_step", "ลดลงทีละหนึ่งระดับ", "Down one level at a time"),
+    ("t_never", "ไม่ลดระดับ", "Never down"),
+    ("t_name", "ชื่อ", "Name"),
+    ("t_threshold", "เกณฑ์", "Threshold"),
+    (
+        "t_benefits",
+        "สิทธิประโยชน์ (คั่นด้วย ;)",
+        "Benefits (separate with ;)",
+    ),
+    ("ad_recipient", "ชื่อผู้รับ", "Recipient"),
+    ("ad_line1", "บ้านเลขที่ ถนน", "House number and street"),
+    (
+        "ad_line2",
+        "อาคาร หมู่บ้าน (ถ้ามี)",
+        "Building, village (optional)",
+    ),
+    ("ad_district", "ตำบล/อำเภอ", "Sub-district / district"),
+    ("ad_province", "จังหวัด", "Province"),
+    ("ad_postcode", "รหัสไปรษณีย์", "Postcode"),
+    (
+        "a_questions",
+        "คำถามตอนสมัคร (JSON: id, label, required, options[value, label, tags])",
+        "Signup questions (JSON: id, label, required, options[value, label, tags])",
+    ),
+    (
+        "a_versions",
+        "ข้อความที่เปลี่ยนจะเป็นเวอร์ชันใหม่ สมาชิกที่ยอมรับแล้วยังอ้างอิงเวอร์ชันเดิม",
+        "A changed text becomes a new version; existing consents keep pointing at the version accepted",
+    ),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::STRINGS;
+
+    fn has_thai(s: &str) -> bool {
+        s.chars().any(|c| ('\u{0E00}'..='\u{0E7F}').contains(&c))
+    }
+
+    /// Every key the pages' code names (`t(lang, "key")`), read from the sources.
+    fn keys_used() -> std::collections::BTreeSet<(String, String)> {
+        let mut used = std::collections::BTreeSet::new();
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut dirs = vec![src];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.extension().is_some_and(|e| e == "rs")
+                    && !path.ends_with("web/strings.rs")
+                {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    for key in literal_keys(&text) {
+                        used.insert((key, path.display().to_string()));
+                    }
+                }
+            }
+        }
+        used
+    }
+
+    /// The string literals passed as the key of `t(lang, "key")`.
+    fn literal_keys(text: &str) -> Vec<String> {
+        let mut keys = Vec::new();
+        let mut rest = text;
+        while let Some(at) = rest.find("t(lang, \"") {
+            let after = &rest[at..];
+            // `t(` itself, not the end of another name (`layout(lang, "…")`).
+            if rest[..at]
+                .chars()
+                .next_back()
+                .is_some_and(|c| c.is_alphanumeric() || c == '_')
+            {
+                rest = &after[1..];
+                continue;
+            }
+            let open = after.find('"').unwrap() + 1;
+            let close = after[open..].find('"').unwrap();
+            keys.push(after[open..open + close].to_string());
+            rest = &after[open + close..];
+        }
+        keys
+    }
+
+    #[test]
+    fn every_key_a_page_names_is_written_in_thai_and_in_english() {
+        let known: std::collections::HashSet<&str> = STRINGS.iter().map(|s| s.0).collect();
+        assert_eq!(known.len(), STRINGS.len(), "a key is written twice");
+        let used = keys_used();
+        assert!(
+            used.len() > 100,
+            "the pages' keys were found ({})",
+            used.len()
+        );
+        let missing: Vec<_> = used
+            .iter()
+            .filter(|(k, _)| !known.contains(k.as_str()))
+            .collect();
+        assert!(missing.is_empty(), "keys with no words: {missing:?}");
+        for (key, th, en) in STRINGS {
+            assert!(
+                !th.trim().is_empty() && !en.trim().is_empty(),
+                "{key} is empty"
+            );
+            assert!(!has_thai(en), "{key}: Thai in the English words {en:?}");
+        }
     }
 }

@@ -9,23 +9,24 @@ use loyal::error::Code;
 use loyal::http::context::RequestMeta;
 use loyal::ledger::model::Currency;
 use loyal::ledger::writer::{LedgerWriter, WriterConfig};
-use loyal::ledger::{PurchaseInput, PurchaseOutcome};
+use loyal::ledger::{NewPurchase, PurchaseInput, PurchaseOutcome};
 use serde_json::json;
 
 use crate::db_test;
 use crate::helpers::*;
 
 fn purchase(tenant: i64, member: i64, receipt: &str) -> PurchaseInput {
-    PurchaseInput {
+    let purchase = NewPurchase {
         tenant_id: tenant,
         member_id: member,
         amount_satang: 10_000,
         receipt: receipt.into(),
         branch_id: None,
-        occurred_at: loyal::store::now_micros(),
+        occurred_at: None,
         items: vec![],
         dry_run: false,
-    }
+    };
+    PurchaseInput::new(purchase, loyal::store::now_micros()).unwrap()
 }
 
 type Pending = tokio::task::JoinHandle<Result<PurchaseOutcome, loyal::error::ApiError>>;

@@ -25,10 +25,11 @@ struct Bill {
 }
 
 fn bill() -> impl Strategy<Value = Bill> {
+    // A bill at least as large as its lattes (50 baht each), as every purchase is.
     (0..3usize, 0u8..10, 1i64..800, 0i64..3).prop_map(|(member, receipt, baht, lattes)| Bill {
         member,
         receipt,
-        baht,
+        baht: baht.max(lattes * 50),
         lattes,
     })
 }
@@ -58,13 +59,14 @@ fn shop(cap_per_day: Option<i64>) -> EarnContext {
 fn inputs(w: &World, bills: &[Bill], at: i64) -> Vec<PurchaseInput> {
     bills
         .iter()
-        .map(|b| PurchaseInput {
+        .map(|b| {
+            let purchase = loyal::ledger::NewPurchase {
             tenant_id: w.tenant,
             member_id: w.members[b.member],
             amount_satang: b.baht * 100,
             receipt: format!("r{}", b.receipt),
             branch_id: None,
-            occurred_at: at,
+            occurred_at: Some(at),
             items: serde_json::from_value(json!(if b.lattes > 0 {
                 json!([{"sku": "LATTE", "category": "coffee", "quantity": b.lattes, "unit_price_satang": 5_000}])
             } else {
@@ -72,6 +74,8 @@ fn inputs(w: &World, bills: &[Bill], at: i64) -> Vec<PurchaseInput> {
             }))
             .unwrap(),
             dry_run: false,
+            };
+            PurchaseInput::new(purchase, at).unwrap()
         })
         .collect()
 }

@@ -26,7 +26,7 @@ async fn shop() -> (
 async fn a_cashier_finds_a_member_by_phone_and_grants_the_points_the_rules_give() {
     let (app, owner, cashier, siam, m) = shop().await;
     // The cashier works at Siam only: the counter offers no other branch.
-    owner.branch("NIMMAN").await;
+    let nimman = owner.branch("NIMMAN").await;
     let res = owner
         .patch(
             &format!("/api/v1/staff/{}", cashier.id()),
@@ -63,6 +63,25 @@ async fn a_cashier_finds_a_member_by_phone_and_grants_the_points_the_rules_give(
     b.click("#confirm").await;
     assert_eq!(b.text("#new-balance").await, "10");
     b.screenshot("staff-counter-granted-en").await;
+    assert_eq!(owner.points(m).await["balance"], 10);
+    // A form naming a branch that is not the cashier's is refused, not recorded as a
+    // purchase at no branch.
+    b.goto("/staff/earn?phone=0812345678").await;
+    b.client
+        .execute(
+            &format!("document.querySelector('#branch_id option').value = '{nimman}'"),
+            vec![],
+        )
+        .await
+        .unwrap();
+    b.fill("#amount", "250").await;
+    b.click("#preview").await;
+    assert!(
+        b.page_text().await.contains("choose one of your branches"),
+        "{}",
+        b.page_text().await
+    );
+    assert!(!b.exists("#confirm").await);
     assert_eq!(owner.points(m).await["balance"], 10);
 
     // The same in Thai; a bad amount is refused next to the field, keeping what was typed.
