@@ -15,6 +15,7 @@ mod imports;
 mod ledger;
 mod ledger_properties;
 mod members;
+mod openapi_snapshot;
 mod pages;
 mod rewards;
 mod rules;
