@@ -36,7 +36,7 @@ pub struct Inner {
     pub otp_limiter: crate::otp::OtpLimiter,
     pub sms: crate::otp::sms::SmsSender,
     /// Group-committing purchase writer (None when `ledger_group_commit` is off).
-    pub ledger_writer: Option<crate::ledger::writer::LedgerWriter>,
+    pub ledger_writer: Option<crate::earning::writer::LedgerWriter>,
     /// API keys recently found valid.
     pub api_keys: crate::auth::api_keys::KeyCache,
 }
@@ -126,9 +126,9 @@ pub fn build(db: Db, settings: Settings) -> (AppState, Router) {
         ),
         sms: crate::otp::sms::SmsSender::from_settings(&settings),
         ledger_writer: settings.ledger_group_commit.then(|| {
-            crate::ledger::writer::LedgerWriter::start(
+            crate::earning::writer::LedgerWriter::start(
                 &db,
-                crate::ledger::writer::WriterConfig {
+                crate::earning::writer::WriterConfig {
                     // Half the pool at most: requests still need connections to read.
                     writers: settings
                         .ledger_writers
@@ -237,14 +237,14 @@ pub fn build(db: Db, settings: Settings) -> (AppState, Router) {
             "/m/{slug}/claim/{token}",
             get(crate::members::portal::show_claim).post(crate::members::portal::collect_claim),
         )
-        .route("/staff/claims", post(crate::ledger::pages::submit_claim))
+        .route("/staff/claims", post(crate::earning::pages::submit_claim))
         .route(
             "/m/{slug}/coupons/{id}",
             get(crate::members::portal::coupon),
         )
         .route(
             "/staff/earn",
-            get(crate::ledger::pages::show_earn).post(crate::ledger::pages::submit_earn),
+            get(crate::earning::pages::show_earn).post(crate::earning::pages::submit_earn),
         )
         .route(
             "/staff/coupons",
@@ -308,7 +308,8 @@ pub fn spawn_housekeeping(state: AppState) -> Option<tokio::task::JoinHandle<()>
                     tracing::warn!(error = %e.message, "expiry run failed")
                 }
             }
-            match crate::ledger::run_birthday_bonuses(&state.db, crate::store::now_micros()).await {
+            match crate::earning::run_birthday_bonuses(&state.db, crate::store::now_micros()).await
+            {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(members = n, "granted birthday bonuses"),
                 Err(e) => {

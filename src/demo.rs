@@ -233,7 +233,7 @@ pub async fn seed(db: &Db) -> anyhow::Result<DemoLogins> {
             Change::new("member.created", "member", id),
         )
         .await?;
-        crate::ledger::grant_welcome(&mut tx, db, tenant_id, id, now_micros())
+        crate::earning::grant_welcome(&mut tx, db, tenant_id, id, now_micros())
             .await
             .map_err(|e| anyhow::anyhow!(e.message))?;
         members.push(id);
@@ -480,7 +480,7 @@ async fn seed_purchases(
                 })
                 .collect();
             let amount = items.iter().map(LineItem::total).sum();
-            let purchase = crate::ledger::NewPurchase {
+            let purchase = crate::earning::NewPurchase {
                 tenant_id,
                 member_id: member,
                 amount_satang: amount,
@@ -490,14 +490,14 @@ async fn seed_purchases(
                 items,
                 dry_run: false,
             };
-            let input = crate::ledger::PurchaseInput::new(purchase, now)
+            let input = crate::earning::PurchaseInput::new(purchase, now)
                 .map_err(|e| anyhow::anyhow!("demo purchase {}: {e}", e.field()))?;
             let actor = ActorRef {
                 kind: "system",
                 id: None,
                 label: "loyal demo",
             };
-            crate::ledger::record_purchase(db, input, actor, meta)
+            crate::earning::record_purchase(db, input, actor, meta)
                 .await
                 .map_err(|e| anyhow::anyhow!(e.message))?;
         }

@@ -10,6 +10,7 @@ pub mod config;
 pub mod crypto;
 pub mod demo;
 pub mod draws;
+pub mod earning;
 pub mod error;
 pub mod files;
 pub mod http;

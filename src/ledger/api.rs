@@ -12,12 +12,12 @@ use super::model::{Currency, MAX_AMOUNT, MAX_POINTS};
 use super::store::{
     self, BalanceSummary, HistoryLine, Kind, LedgerSettings, Liability, Posted, Posting,
 };
-use super::{
-    NewPurchase, PurchaseError, PurchaseInput, PurchaseOutcome, RefundInput, RefundResult,
-};
 use crate::app::AppState;
 use crate::audit::{self, ActorRef, Change};
 use crate::auth::{Ctx, Principal};
+use crate::earning::{
+    NewPurchase, PurchaseError, PurchaseInput, PurchaseOutcome, RefundInput, RefundResult,
+};
 use crate::error::{ApiError, ApiResult, Code};
 use crate::http::idempotency::HoldsSecret;
 use crate::http::json::JsonBody;
@@ -171,10 +171,15 @@ async fn record_purchase(
         id: Some(id),
         label: &label,
     };
-    let outcome =
-        super::writer::record(app.ledger_writer.as_ref(), &app.db, input, actor, &ctx.meta)
-            .await
-            .map_err(|e| as_sent(e, ""))?;
+    let outcome = crate::earning::writer::record(
+        app.ledger_writer.as_ref(),
+        &app.db,
+        input,
+        actor,
+        &ctx.meta,
+    )
+    .await
+    .map_err(|e| as_sent(e, ""))?;
     let status = if outcome.replayed || outcome.dry_run {
         StatusCode::OK
     } else {
@@ -187,15 +192,15 @@ async fn record_purchase(
 /// lost the answer to `POST /purchases` looks it up instead of sending it again.
 #[utoipa::path(get, path = "/purchases/{receipt}", tag = "ledger", operation_id = "get_purchase",
     params(("receipt" = String, Path)), security(("api_key" = ["points.earn"])),
-    responses((status = 200, body = store::RecordedPurchase), (status = 404, body = crate::error::Problem)))]
+    responses((status = 200, body = crate::earning::store::RecordedPurchase), (status = 404, body = crate::error::Problem)))]
 async fn get_purchase(
     State(app): State<AppState>,
     ctx: Ctx,
     axum::extract::Path(receipt): axum::extract::Path<String>,
-) -> ApiResult<Json<store::RecordedPurchase>> {
+) -> ApiResult<Json<crate::earning::store::RecordedPurchase>> {
     // One limited to branches sees only what was bought there.
     let principal = &ctx.principal;
-    store::purchase_by_receipt(&app.db, ctx.tenant_id(), &receipt)
+    crate::earning::store::purchase_by_receipt(&app.db, ctx.tenant_id(), &receipt)
         .await?
         .filter(|p| {
             principal.branches.is_empty()
@@ -343,9 +348,15 @@ async fn record_purchase_batch(
             let (app, meta) = (&app, &ctx.meta);
             async move {
                 let input = input?;
-                super::writer::record(app.ledger_writer.as_ref(), &app.db, input, actor, meta)
-                    .await
-                    .map_err(|e| as_sent(e, &format!("purchases[{i}].")))
+                crate::earning::writer::record(
+                    app.ledger_writer.as_ref(),
+                    &app.db,
+                    input,
+                    actor,
+                    meta,
+                )
+                .await
+                .map_err(|e| as_sent(e, &format!("purchases[{i}].")))
             }
         }))
         .await;
@@ -426,7 +437,7 @@ async fn refund_purchase(
         amount_satang: req.amount_satang,
     };
     let (kind, id, label) = actor_ref(&ctx);
-    let result = super::refund_purchase(
+    let result = crate::earning::refund_purchase(
         &app.db,
         &input,
         ActorRef {
@@ -759,7 +770,7 @@ pub struct ClaimRequest {
 /// page, before it expires, collects the points the rules give for it.
 #[utoipa::path(post, path = "/claims", tag = "ledger", operation_id = "create_claim",
     request_body = ClaimRequest, security(("api_key" = ["points.earn"])),
-    responses((status = 201, body = super::claims::NewClaim), (status = 422, body = crate::error::Problem)))]
+    responses((status = 201, body = crate::earning::claims::NewClaim), (status = 422, body = crate::error::Problem)))]
 async fn create_claim(
     State(app): State<AppState>,
     ctx: Ctx,
@@ -767,7 +778,7 @@ async fn create_claim(
 ) -> ApiResult<(
     StatusCode,
     Extension<HoldsSecret>,
-    Json<super::claims::NewClaim>,
+    Json<crate::earning::claims::NewClaim>,
 )> {
     let amount = amount_in_range("amount_satang", req.amount_satang, 1)?;
     ctx.principal.check_branch(req.branch_id, "branch_id")?;
@@ -792,7 +803,7 @@ async fn create_claim(
         .await?
         .ok_or_else(|| ApiError::not_found("shop"))?;
     let (kind, id, label) = actor_ref(&ctx);
-    let claim = super::claims::create(
+    let claim = crate::earning::claims::create(
         &app.db,
         &app.settings.public_url,
         &tenant.slug,

@@ -168,7 +168,7 @@ async fn create_member(
     changes.national_id = seal(&app, ctx.tenant_id(), id, &national_id);
     store::update(&mut tx, ctx.tenant_id(), id, &changes).await?;
     audit::record(&mut tx, &ctx, Change::new("member.created", "member", id)).await?;
-    if let Some(welcome) = crate::ledger::grant_welcome(
+    if let Some(welcome) = crate::earning::grant_welcome(
         &mut tx,
         &app.db,
         ctx.tenant_id(),

@@ -856,7 +856,7 @@ pub async fn show_claim(
     let Some(s) = session(&app, &jar, &shop).await else {
         return Redirect::to(&format!("/m/{slug}/login?next={here}")).into_response();
     };
-    let claim = crate::ledger::claims::find(&app.db, shop.id, &token)
+    let claim = crate::earning::claims::find(&app.db, shop.id, &token)
         .await
         .ok()
         .flatten();
@@ -914,7 +914,7 @@ pub async fn collect_claim(
         )
             .into_response();
     }
-    let body = match crate::ledger::claims::collect(&app.db, shop.id, &token, s.member_id, &meta)
+    let body = match crate::earning::claims::collect(&app.db, shop.id, &token, s.member_id, &meta)
         .await
     {
         Ok(o) => html! {

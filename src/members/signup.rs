@@ -294,7 +294,7 @@ pub async fn sign_up(
     )
     .await?;
     let welcome =
-        crate::ledger::grant_welcome(&mut tx, &app.db, tenant, id, crate::store::now_micros())
+        crate::earning::grant_welcome(&mut tx, &app.db, tenant, id, crate::store::now_micros())
             .await?;
     tx.commit().await?;
     Ok(SignupResult {

@@ -5,11 +5,11 @@
 use std::time::Duration;
 
 use loyal::audit::ActorRef;
+use loyal::earning::writer::{LedgerWriter, WriterConfig};
 use loyal::error::Code;
 use loyal::http::context::RequestMeta;
 use loyal::ledger::model::Currency;
-use loyal::ledger::writer::{LedgerWriter, WriterConfig};
-use loyal::ledger::{NewPurchase, PurchaseInput, PurchaseOutcome};
+use loyal::earning::{NewPurchase, PurchaseInput, PurchaseOutcome};
 use serde_json::json;
 
 use crate::db_test;
@@ -48,7 +48,7 @@ fn send(writer: &LedgerWriter, input: PurchaseInput) -> Pending {
 }
 
 /// Wait until the writer's state satisfies `done` (it moves on its own task).
-async fn until(writer: &LedgerWriter, done: impl Fn(loyal::ledger::writer::WriterStats) -> bool) {
+async fn until(writer: &LedgerWriter, done: impl Fn(loyal::earning::writer::WriterStats) -> bool) {
     for _ in 0..2_000 {
         if done(writer.stats()) {
             return;

@@ -11,10 +11,10 @@ use serde_json::json;
 use crate::helpers::Backend;
 use crate::ledger_properties::{World, block_on, setup};
 use loyal::audit::ActorRef;
+use loyal::earning::earn::{Answer, Purchase, purchases_in};
 use loyal::http::context::RequestMeta;
-use loyal::ledger::earn::{Answer, Purchase, purchases_in};
 use loyal::ledger::model::{Currency, RefundPolicy};
-use loyal::ledger::{EarnContext, PurchaseInput};
+use loyal::earning::{EarnContext, PurchaseInput};
 
 #[derive(Clone, Debug)]
 struct Bill {
@@ -60,7 +60,7 @@ fn inputs(w: &World, bills: &[Bill], at: i64) -> Vec<PurchaseInput> {
     bills
         .iter()
         .map(|b| {
-            let purchase = loyal::ledger::NewPurchase {
+            let purchase = loyal::earning::NewPurchase {
             tenant_id: w.tenant,
             member_id: w.members[b.member],
             amount_satang: b.baht * 100,

@@ -856,7 +856,7 @@ db_test!(
             request_id: "t".into(),
             ip: "127.0.0.1".into(),
         };
-        let collect = |m: i64| loyal::ledger::claims::collect(&app.db, tenant, token, m, &meta);
+        let collect = |m: i64| loyal::earning::claims::collect(&app.db, tenant, token, m, &meta);
         assert_eq!(collect(first).await.unwrap().points, 20);
         let again = collect(first).await.unwrap();
         assert!(again.replayed, "scanning twice grants once");
@@ -871,7 +871,7 @@ db_test!(
         let other_tenant = other.me["tenant_id"].as_i64().unwrap();
         let stranger = other.member("0833333333").await;
         let res =
-            loyal::ledger::claims::collect(&app.db, other_tenant, token, stranger, &meta).await;
+            loyal::earning::claims::collect(&app.db, other_tenant, token, stranger, &meta).await;
         assert_eq!(res.unwrap_err().code, loyal::error::Code::NotFound);
         let res = owner
             .post(
@@ -887,7 +887,7 @@ db_test!(
             .unwrap()
             .to_string();
         loyal::on_db!(&app.db, pool => sqlx::query("UPDATE point_claims SET expires_at = 1 WHERE id = $1").bind(res.body["id"].as_i64().unwrap()).execute(pool).await.map(|r| r.rows_affected())).unwrap();
-        let res = loyal::ledger::claims::collect(&app.db, tenant, &token2, second, &meta).await;
+        let res = loyal::earning::claims::collect(&app.db, tenant, &token2, second, &meta).await;
         assert_eq!(res.unwrap_err().code, loyal::error::Code::WrongState);
         let bad = owner
             .post("/api/v1/claims", json!({"amount_satang": 0}))

@@ -418,13 +418,13 @@ db_test!(
             )
             .await;
         assert_eq!(
-            loyal::ledger::run_birthday_bonuses(&app.db, now)
+            loyal::earning::run_birthday_bonuses(&app.db, now)
                 .await
                 .unwrap(),
             1
         );
         assert_eq!(
-            loyal::ledger::run_birthday_bonuses(&app.db, now)
+            loyal::earning::run_birthday_bonuses(&app.db, now)
                 .await
                 .unwrap(),
             0,
@@ -447,7 +447,7 @@ db_test!(
             .unwrap()
             .as_microsecond();
         assert_eq!(
-            loyal::ledger::run_birthday_bonuses(&app.db, feb28)
+            loyal::earning::run_birthday_bonuses(&app.db, feb28)
                 .await
                 .unwrap(),
             1,

@@ -13,12 +13,13 @@
 
 use std::collections::HashMap;
 
-use super::model::{Currency, MAX_POINTS};
-use super::store::{self, Credit, KeyedTxn, Kind, Posting};
-use super::{EarnContext, LedgerError, PurchaseInput, PurchaseOutcome};
+use super::{EarnContext, PurchaseInput, PurchaseOutcome};
 use crate::audit::{self, ActorRef, Change};
 use crate::error::ApiError;
 use crate::http::context::RequestMeta;
+use crate::ledger::LedgerError;
+use crate::ledger::model::{Currency, MAX_POINTS};
+use crate::ledger::store::{self, Credit, KeyedTxn, Kind, Posting};
 use crate::rules::model::{Bill, Evaluation, TierBonus, evaluate};
 use crate::store::Tx;
 

@@ -1,5 +1,5 @@
 //! The counter page for cashiers: find a member by phone, type the bill, see the points
-//! the rules give, confirm. Phone-sized; the rules run in `ledger::record_purchase`, the
+//! the rules give, confirm. Phone-sized; the rules run in `earning::record_purchase`, the
 //! same code as `POST /api/v1/purchases`.
 
 use axum::Form;
@@ -289,7 +289,7 @@ pub async fn submit_earn(
         Err(_) => format!("POS-{}", crate::ids::next_id()),
     };
     let confirm = form.step == "confirm";
-    let purchase = crate::ledger::NewPurchase {
+    let purchase = crate::earning::NewPurchase {
         tenant_id: tenant,
         member_id: member.id,
         amount_satang: amount,
@@ -299,7 +299,7 @@ pub async fn submit_earn(
         items: vec![],
         dry_run: !confirm,
     };
-    let input = match crate::ledger::PurchaseInput::new(purchase, crate::store::now_micros()) {
+    let input = match crate::earning::PurchaseInput::new(purchase, crate::store::now_micros()) {
         Ok(input) => input,
         Err(e) => {
             let notice =
@@ -308,7 +308,7 @@ pub async fn submit_earn(
         }
     };
     let (kind, id, label) = p.audit_actor();
-    let outcome = crate::ledger::writer::record(
+    let outcome = crate::earning::writer::record(
         app.ledger_writer.as_ref(),
         &app.db,
         input,
@@ -412,7 +412,7 @@ pub async fn submit_claim(
         id: Some(id),
         label: &label,
     };
-    let notice = match super::claims::create(
+    let notice = match crate::earning::claims::create(
         &app.db,
         &app.settings.public_url,
         &slug,

@@ -7,7 +7,7 @@
 
 use crate::rules::model::{LineItem, validate_items};
 
-use super::model::MAX_AMOUNT;
+use crate::ledger::model::MAX_AMOUNT;
 
 /// How far ahead of the clock a purchase may be dated.
 pub const MAX_AHEAD_MICROS: i64 = 300_000_000;

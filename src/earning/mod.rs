@@ -1,0 +1,404 @@
+//! Earning: a purchase becomes points. Above the ledger, which knows nothing of rules,
+//! tiers or members: this layer parses a purchase ([`purchase`]), loads what the shop's
+//! rules need ([`EarnContext`]), checks the members and branches, evaluates the rules and
+//! the tier bonus, and posts the credits through the ledger ([`earn`]), one purchase at a
+//! time or a group at once through the group-commit writer ([`writer`]). Refunds take a
+//! purchase's points back; welcome and birthday bonuses are granted here too; claim QR
+//! codes ([`claims`]) turn a bill into a purchase when a member scans them.
+
+pub mod claims;
+pub mod earn;
+pub mod pages;
+pub mod purchase;
+pub mod store;
+pub mod writer;
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::audit::{self, ActorRef, Change};
+use crate::error::{ApiError, Code};
+use crate::http::context::RequestMeta;
+use crate::ledger::model;
+use crate::ledger::store::{self as ledger_store, Kind, Posted, Posting};
+use crate::ledger::{post_one, tenant_time_zone};
+use crate::rules::model::Applied;
+use crate::store::Db;
+pub use purchase::{NewPurchase, PurchaseError, PurchaseInput};
+
+/// What a purchase earned, and why.
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct PurchaseOutcome {
+    /// The ledger transaction (absent for a dry run).
+    pub purchase_id: Option<i64>,
+    pub points: i64,
+    pub stamps: i64,
+    /// Every rule that contributed, in order; their points add up to `points`.
+    pub rules: Vec<Applied>,
+    /// The member's points balance afterwards (absent for a dry run).
+    pub balance: Option<i64>,
+    /// The tier upgrade this purchase caused, if any.
+    pub tier_change: Option<crate::tiers::TierChange>,
+    pub replayed: bool,
+    pub dry_run: bool,
+}
+
+/// What recording a purchase needs to know about the shop: its ledger settings, earning
+/// rules, tier program and time zone. Loaded once per purchase, or once per shop for a
+/// whole group of purchases in the group-committing writer.
+pub struct EarnContext {
+    pub settings: ledger_store::LedgerSettings,
+    pub rules: crate::rules::model::EarningRules,
+    pub tiers: crate::tiers::model::TierProgram,
+    pub tz: jiff::tz::TimeZone,
+}
+
+impl EarnContext {
+    /// Read in one query (the writer does it per shop for every group it commits).
+    pub async fn load(db: &Db, tenant_id: i64) -> Result<EarnContext, ApiError> {
+        let shop = ledger_store::shop_for_earning(db, tenant_id, crate::tiers::store::PROGRAM_DOC)
+            .await?
+            .ok_or_else(|| ApiError::not_found("shop"))?;
+        Ok(EarnContext {
+            settings: shop.settings,
+            rules: crate::rules::store::parse(shop.rules.as_deref()),
+            tiers: crate::store::docs::parse(shop.tier_program.as_deref())
+                .map_err(ApiError::internal)?,
+            tz: jiff::tz::TimeZone::get(&shop.time_zone).map_err(ApiError::internal)?,
+        })
+    }
+}
+
+/// Check what each purchase names in its shop's records, for a whole set with one query
+/// per shop for the members and one for the branches, so the writer checks a group
+/// together instead of each request reading its own: the member must exist (an alias, a
+/// profile merged into another, becomes its survivor, which the purchase is recorded on)
+/// and a branch, if named, must exist and be active. Errors name `member_id` or
+/// `branch_id`.
+pub async fn check_members_and_branches(
+    db: &Db,
+    inputs: &mut [&mut PurchaseInput],
+) -> Result<Vec<Result<(), ApiError>>, ApiError> {
+    let mut members: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+    let mut branches: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+    for p in inputs.iter() {
+        members.entry(p.tenant_id).or_default().push(p.member_id);
+        if let Some(b) = p.branch_id {
+            branches.entry(p.tenant_id).or_default().push(b);
+        }
+    }
+    let survivors: HashMap<(i64, i64), Option<i64>> =
+        children_by_shop(db, "members", "merged_into", members).await?;
+    let active: HashMap<(i64, i64), bool> =
+        children_by_shop(db, "branches", "active", branches).await?;
+    Ok(inputs
+        .iter_mut()
+        .map(|p| {
+            let Some(&into) = survivors.get(&(p.tenant_id, p.member_id)) else {
+                return Err(ApiError::invalid(
+                    "member_id",
+                    format!("member {} does not exist", p.member_id),
+                ));
+            };
+            if let Some(b) = p.branch_id {
+                match active.get(&(p.tenant_id, b)) {
+                    Some(true) => {}
+                    Some(false) => {
+                        return Err(ApiError::invalid(
+                            "branch_id",
+                            format!("branch {b} is inactive"),
+                        ));
+                    }
+                    None => {
+                        return Err(ApiError::invalid(
+                            "branch_id",
+                            format!("branch {b} does not exist"),
+                        ));
+                    }
+                }
+            }
+            p.member_id = into.unwrap_or(p.member_id);
+            Ok(())
+        })
+        .collect())
+}
+
+/// One column of the rows of `table` with these ids, shop by shop, keyed (shop, id).
+async fn children_by_shop<T>(
+    db: &Db,
+    table: &str,
+    column: &str,
+    ids: BTreeMap<i64, Vec<i64>>,
+) -> sqlx::Result<HashMap<(i64, i64), T>>
+where
+    T: Send
+        + Unpin
+        + for<'r> sqlx::Decode<'r, sqlx::Sqlite>
+        + sqlx::Type<sqlx::Sqlite>
+        + for<'r> sqlx::Decode<'r, sqlx::Postgres>
+        + sqlx::Type<sqlx::Postgres>,
+{
+    let mut found = HashMap::new();
+    for (tenant, mut ids) in ids {
+        ids.sort_unstable();
+        ids.dedup();
+        let rows: Vec<(i64, T)> =
+            crate::store::children(db, table, "id", column, tenant, &ids).await?;
+        found.extend(rows.into_iter().map(|(id, v)| ((tenant, id), v)));
+    }
+    Ok(found)
+}
+
+/// Record a purchase in its own transaction. Most callers go through
+/// [`writer::LedgerWriter`], which commits purchases in groups; this is the path for a dry
+/// run, for the demo data and for a purchase the writer retries on its own.
+pub async fn record_purchase(
+    db: &Db,
+    mut p: PurchaseInput,
+    actor: ActorRef<'_>,
+    meta: &RequestMeta,
+) -> Result<PurchaseOutcome, ApiError> {
+    check_members_and_branches(db, &mut [&mut p])
+        .await?
+        .pop()
+        .expect("one answer per purchase")?;
+    let ctx = EarnContext::load(db, p.tenant_id).await?;
+    record_purchase_with(db, &ctx, &p, actor, meta).await
+}
+
+/// [`record_purchase`] with the shop's context loaded and the member and branch checked.
+pub async fn record_purchase_with(
+    db: &Db,
+    ctx: &EarnContext,
+    p: &PurchaseInput,
+    actor: ActorRef<'_>,
+    meta: &RequestMeta,
+) -> Result<PurchaseOutcome, ApiError> {
+    let mut tx = db.begin().await?;
+    let outcome = purchase_in(&mut tx, ctx, p, actor, meta).await?;
+    // A dry run or a replay wrote nothing worth keeping: dropping the transaction rolls back.
+    if !outcome.dry_run && !outcome.replayed {
+        tx.commit().await?;
+    }
+    Ok(outcome)
+}
+
+/// Record a purchase inside the caller's transaction: evaluate the rules under the
+/// member's lock (so a daily cap holds under concurrent bills), credit points and stamps,
+/// upgrade the tier, audit it. The caller commits; nothing here is visible before that.
+/// A group of one for [`earn::purchases_in`].
+pub async fn purchase_in(
+    tx: &mut crate::store::Tx,
+    ctx: &EarnContext,
+    p: &PurchaseInput,
+    actor: ActorRef<'_>,
+    meta: &RequestMeta,
+) -> Result<PurchaseOutcome, ApiError> {
+    let purchase = earn::Purchase {
+        input: p,
+        ctx,
+        actor,
+        meta,
+    };
+    earn::purchases_in(tx, &[purchase])
+        .await?
+        .pop()
+        .expect("one answer per purchase")
+}
+
+/// A refund to record (already validated by the caller).
+pub struct RefundInput {
+    pub tenant_id: i64,
+    pub receipt: String,
+    /// The POS's refund id: a retry with it changes nothing.
+    pub refund_id: String,
+    /// Satang refunded; None = everything not yet refunded.
+    pub amount_satang: Option<i64>,
+}
+
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct RefundResult {
+    pub reversal_id: i64,
+    /// Points taken back (negative).
+    pub points: i64,
+    /// Stamps taken back (negative).
+    pub stamps: i64,
+    /// Points the policy could not take back.
+    pub uncollected: i64,
+    pub balance: i64,
+    pub replayed: bool,
+}
+
+/// Refund a purchase in full or in part: points and stamps are reversed in proportion
+/// to the refunded share, computed under the member's lock so two refunds of one
+/// purchase at once cannot both reverse the same share.
+pub async fn refund_purchase(
+    db: &Db,
+    r: &RefundInput,
+    actor: ActorRef<'_>,
+    meta: &RequestMeta,
+) -> Result<RefundResult, ApiError> {
+    let tenant = r.tenant_id;
+    let purchase = ledger_store::find_purchase(db, tenant, &r.receipt)
+        .await?
+        .ok_or_else(|| {
+            ApiError::field(Code::NotFound, "receipt", "no purchase has this receipt")
+        })?;
+    let settings = ledger_store::settings(db, tenant).await?;
+    let tz = tenant_time_zone(db, tenant).await?;
+    let mut tx = db.begin().await?;
+    let (refunded, reversed) =
+        ledger_store::refund_state_locked(&mut tx, tenant, purchase.member_id, purchase.id).await?;
+    let bill = purchase.bill_satang.unwrap_or(0);
+    let key = format!("refund:{}:{}", r.receipt, r.refund_id);
+    let prior = ledger_store::txn_by_key_full(&mut tx, tenant, &key).await?;
+    let amount = match (prior.is_some(), r.amount_satang) {
+        // A retry: let the ledger answer with the first result.
+        (true, a) => a.unwrap_or(0),
+        (false, _) if refunded >= bill => {
+            return Err(ApiError::new(
+                Code::NothingToUndo,
+                "this purchase is already fully refunded",
+            ));
+        }
+        (false, Some(a)) if a > bill - refunded => {
+            return Err(ApiError::invalid(
+                "amount_satang",
+                format!("at most {} satang remain to refund", bill - refunded),
+            ));
+        }
+        (false, a) => a.unwrap_or(bill - refunded),
+    };
+    let posting = Posting {
+        amount: model::refund_points(purchase.amount, bill, refunded, amount, reversed),
+        idem_key: key,
+        request_hash: format!("{:?}", r.amount_satang),
+        receipt: Some(r.receipt.clone()),
+        branch_id: purchase.branch_id,
+        bill_satang: Some(amount),
+        reverses_id: Some(purchase.id),
+        reason: Some(format!("refund {}", r.refund_id)),
+        actor_kind: actor.kind.to_string(),
+        actor_id: actor.id,
+        details: serde_json::json!({"refund_id": r.refund_id}),
+        ..Posting::blank(tenant, purchase.member_id, Kind::Reversal)
+    };
+    let posted = ledger_store::post(&mut tx, &posting, &settings, &tz).await?;
+    // Stamps earned on the bill are taken back in the same proportion.
+    let mut stamps = 0;
+    if let Some(stamp_txn) = ledger_store::txn_by_key_full(
+        &mut tx,
+        tenant,
+        &format!("{}:stamps", ledger_store::purchase_key(&r.receipt)),
+    )
+    .await?
+    {
+        let (_, stamps_before) =
+            ledger_store::refund_state_locked(&mut tx, tenant, purchase.member_id, stamp_txn.id)
+                .await?;
+        let reversal = Posting {
+            currency: model::Currency::Stamps,
+            amount: model::refund_points(stamp_txn.amount, bill, refunded, amount, stamps_before),
+            idem_key: format!("{}:stamps", posting.idem_key),
+            reverses_id: Some(stamp_txn.id),
+            ..posting.clone()
+        };
+        stamps = ledger_store::post(&mut tx, &reversal, &settings, &tz)
+            .await?
+            .points;
+    }
+    if !posted.replayed {
+        let details = serde_json::json!({"receipt": posting.receipt, "refund_satang": amount, "points": posted.points, "stamps": stamps, "uncollected": posted.uncollected});
+        audit::record_as(
+            &mut tx,
+            tenant,
+            actor,
+            meta,
+            Change::new("points.reversed", "ledger_txn", posted.txn_id).details(details),
+        )
+        .await?;
+        tx.commit().await?;
+    }
+    Ok(RefundResult {
+        reversal_id: posted.txn_id,
+        points: posted.points,
+        stamps,
+        uncollected: posted.uncollected,
+        balance: posted.balance,
+        replayed: posted.replayed,
+    })
+}
+
+/// Grant the shop's welcome points to a new member, inside the enrolment transaction.
+pub async fn grant_welcome(
+    tx: &mut crate::store::Tx,
+    db: &Db,
+    tenant_id: i64,
+    member_id: i64,
+    occurred_at: i64,
+) -> Result<Option<Posted>, ApiError> {
+    let settings = ledger_store::settings(db, tenant_id).await?;
+    if settings.welcome_points <= 0 {
+        return Ok(None);
+    }
+    let tz = tenant_time_zone(db, tenant_id).await?;
+    let posting = Posting {
+        amount: settings.welcome_points,
+        idem_key: format!("welcome:{member_id}"),
+        request_hash: format!("welcome:{member_id}"),
+        reason: Some("welcome points".into()),
+        occurred_at,
+        ..Posting::blank(tenant_id, member_id, Kind::Bonus)
+    };
+    Ok(Some(
+        ledger_store::post(tx, &posting, &settings, &tz).await?,
+    ))
+}
+
+/// Grant the birthday bonus to every member whose birthday is today in their shop's time
+/// zone. Idempotent: one bonus per member per year (key `birthday:<member>:<year>`).
+/// Returns how many bonuses were granted by this run.
+pub async fn run_birthday_bonuses(db: &Db, now: i64) -> Result<u64, ApiError> {
+    let meta = RequestMeta {
+        request_id: format!("birthdays-{now}"),
+        ip: "local".into(),
+    };
+    let mut granted = 0;
+    for (tenant_id, bonus) in crate::rules::store::birthday_bonuses(db).await? {
+        let tz = tenant_time_zone(db, tenant_id).await?;
+        let today = jiff::Timestamp::from_microsecond(now)
+            .map_err(ApiError::internal)?
+            .to_zoned(tz)
+            .date();
+        let mut days = vec![format!("{:02}-{:02}", today.month(), today.day())];
+        if today.month() == 2 && today.day() == 28 && !today.in_leap_year() {
+            days.push("02-29".into());
+        }
+        for member_id in crate::members::store::with_birthday(db, tenant_id, &days).await? {
+            let key = format!("birthday:{member_id}:{}", today.year());
+            let posting = Posting {
+                amount: bonus,
+                idem_key: key.clone(),
+                request_hash: key,
+                reason: Some("birthday bonus".into()),
+                occurred_at: now,
+                ..Posting::blank(tenant_id, member_id, Kind::Bonus)
+            };
+            let posted = post_one(
+                db,
+                &posting,
+                ActorRef {
+                    kind: "system",
+                    id: None,
+                    label: "birthday bonus",
+                },
+                &meta,
+                "points.birthday_bonus",
+            )
+            .await?;
+            if !posted.replayed {
+                granted += 1;
+            }
+        }
+    }
+    Ok(granted)
+}
