@@ -64,6 +64,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .merge(crate::members::privacy::routes())
         .merge(crate::members::signup::routes())
         .merge(crate::ledger::api::routes())
+        .merge(crate::earning::api::routes())
         .merge(crate::rules::api::routes())
         .merge(crate::tiers::api::routes())
         .merge(crate::otp::api::routes())

@@ -6,6 +6,7 @@
 //! purchase's points back; welcome and birthday bonuses are granted here too; claim QR
 //! codes ([`claims`]) turn a bill into a purchase when a member scans them.
 
+pub mod api;
 pub mod claims;
 pub mod earn;
 pub mod pages;

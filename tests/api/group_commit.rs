@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use loyal::audit::ActorRef;
 use loyal::earning::writer::{LedgerWriter, WriterConfig};
+use loyal::earning::{NewPurchase, PurchaseInput, PurchaseOutcome};
 use loyal::error::Code;
 use loyal::http::context::RequestMeta;
 use loyal::ledger::model::Currency;
-use loyal::earning::{NewPurchase, PurchaseInput, PurchaseOutcome};
 use serde_json::json;
 
 use crate::db_test;

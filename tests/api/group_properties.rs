@@ -12,9 +12,9 @@ use crate::helpers::Backend;
 use crate::ledger_properties::{World, block_on, setup};
 use loyal::audit::ActorRef;
 use loyal::earning::earn::{Answer, Purchase, purchases_in};
+use loyal::earning::{EarnContext, PurchaseInput};
 use loyal::http::context::RequestMeta;
 use loyal::ledger::model::{Currency, RefundPolicy};
-use loyal::earning::{EarnContext, PurchaseInput};
 
 #[derive(Clone, Debug)]
 struct Bill {
