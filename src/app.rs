@@ -1,6 +1,5 @@
 //! Application state, the router, and the server's life cycle.
 
-use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,7 +9,6 @@ use axum::extract::{Request, State};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use metrics_exporter_prometheus::PrometheusHandle;
 use tower_http::catch_panic::CatchPanicLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -20,37 +18,8 @@ use crate::config::Settings;
 use crate::error::{ApiError, Code};
 use crate::http::openapi::{ApiDoc, Policies};
 use crate::http::{authorize, context, idempotency, ops};
+use crate::state::{AppState, Inner};
 use crate::store::Db;
-
-pub struct Inner {
-    pub db: Db,
-    pub settings: Settings,
-    pub policies: Policies,
-    pub openapi: Arc<utoipa::openapi::OpenApi>,
-    pub login_limiter: LoginLimiter,
-    pub signup_limiter: SignupLimiter,
-    /// Password checks running at once: one per core.
-    pub password_checks: tokio::sync::Semaphore,
-    pub metrics: PrometheusHandle,
-    pub cipher: crate::crypto::Cipher,
-    pub otp_limiter: crate::otp::OtpLimiter,
-    pub sms: crate::otp::sms::SmsSender,
-    /// Group-committing purchase writer (None when `ledger_group_commit` is off).
-    pub ledger_writer: Option<crate::earning::writer::LedgerWriter>,
-    /// API keys recently found valid.
-    pub api_keys: crate::auth::api_keys::KeyCache,
-}
-
-/// Shared by every request: cheap to clone.
-#[derive(Clone)]
-pub struct AppState(Arc<Inner>);
-
-impl Deref for AppState {
-    type Target = Inner;
-    fn deref(&self) -> &Inner {
-        &self.0
-    }
-}
 
 /// Every API route of every capability, with its OpenAPI entry.
 fn api_routes() -> OpenApiRouter<AppState> {
@@ -108,7 +77,7 @@ async fn request_timeout(State(app): State<AppState>, req: Request, next: Next) 
 /// Build the state and the full router.
 pub fn build(db: Db, settings: Settings) -> (AppState, Router) {
     let (api_router, doc, policies) = api_parts();
-    let state = AppState(Arc::new(Inner {
+    let state = AppState::new(Inner {
         login_limiter: LoginLimiter::new(
             settings.login_attempts_per_account_per_minute,
             settings.login_attempts_per_ip_per_minute,
@@ -150,7 +119,7 @@ pub fn build(db: Db, settings: Settings) -> (AppState, Router) {
         cipher: crate::crypto::Cipher::load(&settings.encryption_key, &settings.data_dir)
             .unwrap_or_else(|e| panic!("encryption key: {e}")),
         settings,
-    }));
+    });
 
     let api = api_router
         .route_layer(from_fn_with_state(state.clone(), idempotency::idempotency))
@@ -166,47 +135,47 @@ pub fn build(db: Db, settings: Settings) -> (AppState, Router) {
         .route("/logout", post(crate::auth::pages::submit_logout))
         .route("/admin", get(crate::auth::pages::admin_home))
         .route("/admin/mailbox", get(crate::otp::api::mailbox_page))
-        .route("/admin/members", get(crate::web::admin::members))
-        .route("/admin/members/{id}", get(crate::web::admin::member))
-        .route("/admin/import", get(crate::web::admin::import))
+        .route("/admin/members", get(crate::console::admin::members))
+        .route("/admin/members/{id}", get(crate::console::admin::member))
+        .route("/admin/import", get(crate::console::admin::import))
         .route(
             "/admin/rewards",
-            get(crate::web::admin::rewards).post(crate::web::admin::create_reward),
+            get(crate::console::admin::rewards).post(crate::console::admin::create_reward),
         )
         .route(
             "/admin/rewards/{id}/archive",
-            post(crate::web::admin::archive_reward),
+            post(crate::console::admin::archive_reward),
         )
         .route(
             "/admin/rewards/{id}",
-            get(crate::web::admin::reward).post(crate::web::admin::save_reward),
+            get(crate::console::admin::reward).post(crate::console::admin::save_reward),
         )
         .route(
             "/admin/tiers",
-            get(crate::web::admin::tiers).post(crate::web::admin::save_tiers),
+            get(crate::console::admin::tiers).post(crate::console::admin::save_tiers),
         )
         .route(
             "/admin/signup-form",
-            get(crate::web::admin::signup_form).post(crate::web::admin::save_signup_form),
+            get(crate::console::admin::signup_form).post(crate::console::admin::save_signup_form),
         )
-        .route("/admin/draws", get(crate::web::admin::draws))
-        .route("/admin/draws/{id}", post(crate::web::admin::make_draw))
-        .route("/admin/audit", get(crate::web::admin::audit))
+        .route("/admin/draws", get(crate::console::admin::draws))
+        .route("/admin/draws/{id}", post(crate::console::admin::make_draw))
+        .route("/admin/audit", get(crate::console::admin::audit))
         .route(
             "/admin/api-keys",
-            get(crate::web::admin::api_keys).post(crate::web::admin::create_api_key),
+            get(crate::console::admin::api_keys).post(crate::console::admin::create_api_key),
         )
         .route(
             "/admin/api-keys/{id}/revoke",
-            post(crate::web::admin::revoke_api_key),
+            post(crate::console::admin::revoke_api_key),
         )
         .route(
             "/admin/settings/{which}",
-            get(crate::web::admin::settings).post(crate::web::admin::save_settings),
+            get(crate::console::admin::settings).post(crate::console::admin::save_settings),
         )
         .route(
             "/admin/setup",
-            get(crate::web::setup::show).post(crate::web::setup::submit),
+            get(crate::console::setup::show).post(crate::console::setup::submit),
         )
         .route("/staff", get(|| async { Redirect::to("/staff/earn") }))
         .route("/m/{slug}", get(crate::members::portal::home))
@@ -357,21 +326,10 @@ pub fn spawn_housekeeping(state: AppState) -> Option<tokio::task::JoinHandle<()>
     }))
 }
 
-/// The periodic jobs, as `loyal_housekeeping_failures_total` labels them.
-pub const HOUSEKEEPING_JOBS: [&str; 7] = [
-    "expiry",
-    "birthday_bonuses",
-    "tier_reviews",
-    "coupon_expiry",
-    "staff_sessions",
-    "member_sessions",
-    "idempotency_keys",
-];
-
 /// A periodic job failed (it is tried again at the next tick): counted in
 /// `loyal_housekeeping_failures_total`, so an alert need not read the log.
 fn housekeeping_failed(job: &'static str) {
-    debug_assert!(HOUSEKEEPING_JOBS.contains(&job), "{job}");
+    debug_assert!(crate::http::ops::HOUSEKEEPING_JOBS.contains(&job), "{job}");
     metrics::counter!("loyal_housekeeping_failures_total", "job" => job).increment(1);
 }
 

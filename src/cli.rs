@@ -384,7 +384,7 @@ async fn import_members(
         actor_kind: "system",
         actor_id: None,
         actor_label: format!("loyal import {}", file.display()),
-        meta: crate::http::context::RequestMeta {
+        meta: crate::audit::RequestMeta {
             request_id: format!("import-{}", crate::ids::next_id()),
             ip: "local".into(),
         },

@@ -1,9 +1,9 @@
 //! Demo data: a Thai coffee chain with three branches and one login per role. Created
 //! once; running `loyal demo` again reuses it.
 
+use crate::audit::RequestMeta;
 use crate::audit::{self, ActorRef, Change};
 use crate::auth::{Role, secrets};
-use crate::http::context::RequestMeta;
 use crate::ledger::model::{ExpiryPolicy, RoundUp};
 use crate::ledger::store as ledger_store;
 use crate::members::consent::{AnswerOption, Channel, Question};

@@ -4,10 +4,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{Entry, Filter};
-use crate::app::AppState;
 use crate::auth::Ctx;
 use crate::error::ApiResult;
 use crate::http::query::{Page, PageParams, QueryParams};
+use crate::state::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_audit_log))

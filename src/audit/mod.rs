@@ -6,10 +6,16 @@ pub mod api;
 
 use serde::{Deserialize, Serialize};
 
-use crate::auth::Ctx;
-use crate::http::context::RequestMeta;
 use crate::ids;
 use crate::store::{Db, Tx, now_micros};
+
+/// Who sent a request (or which job acted) and how to find it in the logs: the audit
+/// log keeps both with every change. The HTTP layer makes one per request.
+#[derive(Clone, Debug)]
+pub struct RequestMeta {
+    pub request_id: String,
+    pub ip: String,
+}
 
 /// One change to record.
 pub struct Change<'a> {
@@ -43,18 +49,27 @@ pub struct ActorRef<'a> {
     pub label: &'a str,
 }
 
+/// Who makes a change through a request, as the audit log names them: the request's
+/// principal (`auth::Ctx` is one).
+pub trait Author {
+    fn tenant_id(&self) -> i64;
+    /// (kind, id, label) of the actor.
+    fn actor(&self) -> (&'static str, i64, String);
+    fn meta(&self) -> &RequestMeta;
+}
+
 /// Record a change made by the request's principal.
-pub async fn record(tx: &mut Tx, ctx: &Ctx, change: Change<'_>) -> sqlx::Result<()> {
-    let (kind, id, label) = ctx.principal.audit_actor();
+pub async fn record(tx: &mut Tx, who: &impl Author, change: Change<'_>) -> sqlx::Result<()> {
+    let (kind, id, label) = who.actor();
     record_as(
         tx,
-        ctx.tenant_id(),
+        who.tenant_id(),
         ActorRef {
             kind,
             id: Some(id),
             label: &label,
         },
-        &ctx.meta,
+        who.meta(),
         change,
     )
     .await

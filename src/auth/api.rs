@@ -11,14 +11,14 @@ use utoipa_axum::routes;
 
 use super::api_keys::{self, ApiKey};
 use super::{Ctx, Me, Permission, Principal, sessions};
-use crate::app::AppState;
+use crate::audit::RequestMeta;
 use crate::audit::{self, ActorRef, Change};
 use crate::error::{ApiError, ApiResult, Code};
-use crate::http::context::RequestMeta;
 use crate::http::idempotency::HoldsSecret;
 use crate::http::json::JsonBody;
 use crate::http::query::{Page, PageParams, PathId, QueryParams};
 use crate::staff::store as staff_store;
+use crate::state::AppState;
 use crate::tenants::store as tenant_store;
 
 pub fn routes() -> OpenApiRouter<AppState> {

@@ -21,8 +21,8 @@ use serde::Serialize;
 
 pub use permissions::{Permission, Role};
 
+use crate::audit::RequestMeta;
 use crate::error::{ApiError, Code};
-use crate::http::context::RequestMeta;
 
 /// Who is acting.
 #[derive(Clone, Debug)]
@@ -152,6 +152,18 @@ pub struct Ctx {
 impl Ctx {
     pub fn tenant_id(&self) -> i64 {
         self.principal.tenant_id
+    }
+}
+
+impl crate::audit::Author for Ctx {
+    fn tenant_id(&self) -> i64 {
+        self.principal.tenant_id
+    }
+    fn actor(&self) -> (&'static str, i64, String) {
+        self.principal.audit_actor()
+    }
+    fn meta(&self) -> &RequestMeta {
+        &self.meta
     }
 }
 

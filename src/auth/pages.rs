@@ -9,9 +9,9 @@ use maud::html;
 use serde::Deserialize;
 
 use super::{Actor, sessions};
-use crate::app::AppState;
+use crate::audit::RequestMeta;
 use crate::error::Code;
-use crate::http::context::RequestMeta;
+use crate::state::AppState;
 use crate::tenants::model::Language;
 use crate::web::{PageSession, language, layout, t};
 

@@ -487,7 +487,7 @@ pub async fn scale(b: ScaleBench) -> anyhow::Result<ScaleReport> {
         actor_kind: "system",
         actor_id: None,
         actor_label: "scale bench".into(),
-        meta: crate::http::context::RequestMeta {
+        meta: crate::audit::RequestMeta {
             request_id: "scale-bench".into(),
             ip: "local".into(),
         },

@@ -10,7 +10,6 @@ use utoipa_axum::routes;
 
 use super::store::{self, DrawRow};
 use super::{Proof, ProofEntry};
-use crate::app::AppState;
 use crate::audit::{self, ActorRef, Change};
 use crate::auth::Ctx;
 use crate::error::{ApiError, ApiResult, Code};
@@ -19,6 +18,7 @@ use crate::http::query::{Page, PageParams, PathId, QueryParams};
 use crate::ledger::model::{Currency, MAX_AMOUNT};
 use crate::ledger::{Kind, Posting};
 use crate::otp::OtpProof;
+use crate::state::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -281,7 +281,7 @@ pub async fn enter(
     otp: Option<&OtpProof>,
     idem_key: String,
     actor: ActorRef<'_>,
-    meta: &crate::http::context::RequestMeta,
+    meta: &crate::audit::RequestMeta,
 ) -> ApiResult<Entered> {
     let row = store::get(db, tenant, id)
         .await?

@@ -11,7 +11,6 @@ use utoipa_axum::routes;
 use super::{
     NewPurchase, PurchaseError, PurchaseInput, PurchaseOutcome, RefundInput, RefundResult,
 };
-use crate::app::AppState;
 use crate::audit::ActorRef;
 use crate::auth::{Ctx, Principal};
 use crate::error::{ApiError, ApiResult, Code};
@@ -20,6 +19,7 @@ use crate::http::json::JsonBody;
 use crate::ledger::api::{actor_ref, amount_in_range};
 use crate::ledger::store;
 use crate::rules::model::LineItem;
+use crate::state::AppState;
 use crate::store::now_micros;
 
 pub fn routes() -> OpenApiRouter<AppState> {

@@ -6,10 +6,10 @@
 
 use serde::Serialize;
 
+use crate::audit::RequestMeta;
 use crate::audit::{self, ActorRef, Change};
 use crate::auth::secrets::{random_token, token_hash};
 use crate::error::{ApiError, Code};
-use crate::http::context::RequestMeta;
 use crate::store::{Db, now_micros};
 use crate::{ids, on_db};
 

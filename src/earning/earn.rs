@@ -14,9 +14,9 @@
 use std::collections::HashMap;
 
 use super::{EarnContext, PurchaseInput, PurchaseOutcome};
+use crate::audit::RequestMeta;
 use crate::audit::{self, ActorRef, Change};
 use crate::error::ApiError;
-use crate::http::context::RequestMeta;
 use crate::ledger::LedgerError;
 use crate::ledger::model::{Currency, MAX_POINTS};
 use crate::ledger::store::{self, Credit, KeyedTxn, Kind, Posting};

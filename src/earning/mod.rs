@@ -16,9 +16,9 @@ pub mod writer;
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::audit::RequestMeta;
 use crate::audit::{self, ActorRef, Change};
 use crate::error::{ApiError, Code};
-use crate::http::context::RequestMeta;
 use crate::ledger::model;
 use crate::ledger::store::{self as ledger_store, Kind, Posted, Posting};
 use crate::ledger::{post_one, tenant_time_zone};

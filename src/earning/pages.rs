@@ -10,11 +10,11 @@ use axum_extra::extract::CookieJar;
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use crate::app::AppState;
 use crate::audit::ActorRef;
+use crate::audit::RequestMeta;
 use crate::auth::{Permission, Principal};
-use crate::http::context::RequestMeta;
 use crate::members::model::Phone;
+use crate::state::AppState;
 use crate::tenants::model::Language;
 use crate::web::{
     PageSession, baht, csrf_ok, field_error, language, page_language, parse_baht, refuse,

@@ -36,8 +36,8 @@ use super::{
     record_purchase_with,
 };
 use crate::audit::ActorRef;
+use crate::audit::RequestMeta;
 use crate::error::{ApiError, Code};
-use crate::http::context::RequestMeta;
 use crate::store::{Backend, Db};
 
 /// How the writers are set up (from the `ledger_*` settings).

@@ -7,10 +7,10 @@ use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 
 use super::openapi::Access;
-use crate::app::AppState;
 use crate::auth::secrets::constant_time_eq;
 use crate::auth::{Principal, api_keys, sessions};
 use crate::error::{ApiError, Code};
+use crate::state::AppState;
 
 pub const CSRF_HEADER: &str = "x-csrf-token";
 

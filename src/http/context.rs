@@ -10,17 +10,11 @@ use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument;
 
-use crate::app::AppState;
+use crate::audit::RequestMeta;
 use crate::error::ApiError;
+use crate::state::AppState;
 
 pub const REQUEST_ID: &str = "x-request-id";
-
-/// Who sent the request and how to find it in the logs.
-#[derive(Clone, Debug)]
-pub struct RequestMeta {
-    pub request_id: String,
-    pub ip: String,
-}
 
 impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
     type Rejection = ApiError;

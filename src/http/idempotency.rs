@@ -28,10 +28,10 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
-use crate::app::AppState;
 use crate::auth::Principal;
 use crate::error::{ApiError, Code};
 use crate::on_db;
+use crate::state::AppState;
 use crate::store::{Db, now_micros};
 
 pub const HEADER: &str = "idempotency-key";

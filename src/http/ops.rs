@@ -9,8 +9,8 @@ use axum::response::{Html, IntoResponse, Response};
 use maud::{DOCTYPE, html};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
-use crate::app::AppState;
 use crate::error::Code;
+use crate::state::AppState;
 
 /// The process-wide metrics recorder (installed once, shared by every app in the process).
 pub fn metrics_handle() -> PrometheusHandle {
@@ -90,13 +90,24 @@ fn describe_metrics() {
     );
     // Labelled counters shown at 0 from the start, so the first failure is an increase
     // Prometheus sees (a series that appears at 1 has no increase).
-    for job in crate::app::HOUSEKEEPING_JOBS {
+    for job in HOUSEKEEPING_JOBS {
         metrics::counter!("loyal_housekeeping_failures_total", "job" => job).increment(0);
     }
     for outcome in ["imported", "existing", "failed"] {
         metrics::counter!("loyal_import_rows_total", "outcome" => outcome).increment(0);
     }
 }
+
+/// The periodic jobs, as `loyal_housekeeping_failures_total` labels them.
+pub const HOUSEKEEPING_JOBS: [&str; 7] = [
+    "expiry",
+    "birthday_bonuses",
+    "tier_reviews",
+    "coupon_expiry",
+    "staff_sessions",
+    "member_sessions",
+    "idempotency_keys",
+];
 
 /// Liveness: the process is up.
 pub async fn healthz() -> &'static str {

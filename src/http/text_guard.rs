@@ -8,8 +8,8 @@ use axum::extract::Request;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
-use crate::app::AppState;
 use crate::error::{ApiError, Code};
+use crate::state::AppState;
 
 /// Does this percent-encoded text hold a NUL (`%00`, or the byte itself)?
 pub fn holds_nul(encoded: &[u8]) -> bool {

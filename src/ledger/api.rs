@@ -12,12 +12,12 @@ use super::model::{Currency, MAX_AMOUNT, MAX_POINTS};
 use super::store::{
     self, BalanceSummary, HistoryLine, Kind, LedgerSettings, Liability, Posted, Posting,
 };
-use crate::app::AppState;
 use crate::audit::{self, ActorRef, Change};
 use crate::auth::{Ctx, Principal};
 use crate::error::{ApiError, ApiResult, Code};
 use crate::http::json::JsonBody;
 use crate::http::query::{Page, PageParams, PathId, QueryParams};
+use crate::state::AppState;
 use crate::store::now_micros;
 
 pub fn routes() -> OpenApiRouter<AppState> {

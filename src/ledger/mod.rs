@@ -11,9 +11,9 @@ pub mod api;
 pub mod model;
 pub mod store;
 
+use crate::audit::RequestMeta;
 use crate::audit::{self, ActorRef, Change};
 use crate::error::{ApiError, Code};
-use crate::http::context::RequestMeta;
 
 use crate::store::Db;
 pub use store::{Kind, LedgerError, Posted, Posting};

@@ -9,12 +9,12 @@ use utoipa_axum::routes;
 
 use super::model::{Birthday, Gender, NationalId, Phone, Tag, check_attributes};
 use super::store::{self, Member, NewMember, ProfileChanges};
-use crate::app::AppState;
 use crate::audit::{self, Change};
 use crate::auth::Ctx;
 use crate::error::{ApiError, ApiResult, Code};
 use crate::http::json::JsonBody;
 use crate::http::query::{Page, PageParams, PathId, QueryParams};
+use crate::state::AppState;
 use crate::types::{Email, text};
 
 pub fn routes() -> OpenApiRouter<AppState> {

@@ -441,7 +441,7 @@ pub struct ImportTarget {
     pub actor_kind: &'static str,
     pub actor_id: Option<i64>,
     pub actor_label: String,
-    pub meta: crate::http::context::RequestMeta,
+    pub meta: crate::audit::RequestMeta,
 }
 
 /// How far an import got.

@@ -15,10 +15,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::import::{ImportCounts, ImportTarget, RowError, TEMPLATE_CSV};
-use crate::app::AppState;
 use crate::auth::Ctx;
 use crate::error::{ApiError, ApiResult, Code};
 use crate::http::query::{Page, PathId, QueryParams};
+use crate::state::AppState;
 use crate::store::{Db, now_micros};
 use crate::{on_db, on_tx};
 

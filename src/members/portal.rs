@@ -12,10 +12,10 @@ use axum_extra::extract::cookie::{Cookie, SameSite};
 use maud::{DOCTYPE, Markup, html};
 use serde::Deserialize;
 
-use crate::app::AppState;
+use crate::audit::RequestMeta;
 use crate::auth::secrets::{constant_time_eq, random_token, token_hash};
-use crate::http::context::RequestMeta;
 use crate::members::model::Phone;
+use crate::state::AppState;
 use crate::tenants::model::Language;
 use crate::web::{BASE_CSS, EXTRA_CSS, field_error, language, t};
 

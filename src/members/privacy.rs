@@ -8,11 +8,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::store::{self, Member};
-use crate::app::AppState;
 use crate::audit::{self, Change};
 use crate::auth::Ctx;
 use crate::error::{ApiError, ApiResult, Code};
 use crate::http::query::PathId;
+use crate::state::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -13,13 +13,13 @@ use utoipa_axum::routes;
 use super::consent::{self, Channel, ConsentRecord, PURPOSES, SignupForm, SignupFormInput};
 use super::model::{Birthday, Phone};
 use super::store::{self, NewMember, ProfileChanges};
-use crate::app::AppState;
+use crate::audit::RequestMeta;
 use crate::audit::{self, ActorRef, Change};
 use crate::auth::Ctx;
 use crate::error::{ApiError, ApiResult, Code};
-use crate::http::context::RequestMeta;
 use crate::http::json::JsonBody;
 use crate::http::query::PathId;
+use crate::state::AppState;
 use crate::types::{Email, text};
 
 pub fn routes() -> OpenApiRouter<AppState> {

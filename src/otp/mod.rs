@@ -90,7 +90,7 @@ pub fn mask_phone(phone: &str) -> String {
 
 /// Send a new code to the member's phone.
 pub async fn send(
-    app: &crate::app::AppState,
+    app: &crate::state::AppState,
     tenant_id: i64,
     member_id: i64,
     phone: &str,

@@ -12,13 +12,13 @@ use utoipa_axum::routes;
 use super::model::RewardSpec;
 use super::store::{self, Address, Redemption, Reward};
 use super::{CouponView, MemberReward, RedeemInput, RedeemOutcome};
-use crate::app::AppState;
 use crate::audit::{self, ActorRef, Change};
 use crate::auth::Ctx;
 use crate::error::{ApiError, ApiResult, Code};
 use crate::http::json::JsonBody;
 use crate::http::query::{Page, PageParams, PathId, QueryParams};
 use crate::otp::OtpProof;
+use crate::state::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

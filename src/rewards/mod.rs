@@ -15,9 +15,9 @@ pub mod store;
 
 use jiff::{Timestamp, ToSpan};
 
+use crate::audit::RequestMeta;
 use crate::audit::{self, ActorRef, Change};
 use crate::error::{ApiError, Code};
-use crate::http::context::RequestMeta;
 use crate::ledger::model::Currency;
 use crate::ledger::{Kind, Posting};
 use crate::otp::OtpProof;

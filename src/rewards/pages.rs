@@ -8,10 +8,10 @@ use axum_extra::extract::CookieJar;
 use maud::html;
 use serde::Deserialize;
 
-use crate::app::AppState;
 use crate::audit::ActorRef;
+use crate::audit::RequestMeta;
 use crate::auth::Permission;
-use crate::http::context::RequestMeta;
+use crate::state::AppState;
 use crate::tenants::model::Language;
 use crate::web::{
     PageSession, baht, csrf_ok, field_error, language, page_language, refuse, staff_layout, t,

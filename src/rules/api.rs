@@ -6,11 +6,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::model::{Condition, EarningRules};
-use crate::app::AppState;
 use crate::audit::{self, Change};
 use crate::auth::Ctx;
 use crate::error::{ApiError, ApiResult};
 use crate::http::json::JsonBody;
+use crate::state::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(get_earning_rules, put_earning_rules))

@@ -9,15 +9,15 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::store::{self, Invitation, NewInvitation, StaffMember};
-use crate::app::AppState;
+use crate::audit::RequestMeta;
 use crate::audit::{self, ActorRef, Change};
 use crate::auth::api::session_cookie;
 use crate::auth::{Actor, Ctx, Me, Principal, Role, secrets, sessions};
 use crate::error::{ApiError, ApiResult, Code};
-use crate::http::context::RequestMeta;
 use crate::http::idempotency::HoldsSecret;
 use crate::http::json::JsonBody;
 use crate::http::query::{Page, PageParams, PathId, QueryParams};
+use crate::state::AppState;
 use crate::store::now_micros;
 use crate::tenants::store as tenant_store;
 use crate::types::{Email, NewPassword, PersonName};

@@ -8,8 +8,8 @@ use axum_extra::extract::CookieJar;
 use maud::html;
 use serde::Deserialize;
 
-use crate::app::AppState;
-use crate::http::context::RequestMeta;
+use crate::audit::RequestMeta;
+use crate::state::AppState;
 use crate::store::now_micros;
 use crate::tenants::model::Language;
 use crate::types::{NewPassword, PersonName};

@@ -13,15 +13,15 @@ use super::model::{
     default_time_zone, slug_from_name,
 };
 use super::store::{self, Branch, BranchChanges, NewTenant, Tenant, TenantChanges};
-use crate::app::AppState;
+use crate::audit::RequestMeta;
 use crate::audit::{self, ActorRef, Change};
 use crate::auth::api::session_cookie;
 use crate::auth::{Actor, Ctx, Me, Principal, Role, secrets, sessions};
 use crate::error::{ApiError, ApiResult, Code};
-use crate::http::context::RequestMeta;
 use crate::http::json::JsonBody;
 use crate::http::query::{Page, PageParams, PathId, QueryParams};
 use crate::staff::store as staff_store;
+use crate::state::AppState;
 use crate::types::{Email, NewPassword, PersonName, text};
 
 pub fn routes() -> OpenApiRouter<AppState> {

@@ -8,12 +8,12 @@ use utoipa_axum::routes;
 
 use super::model::TierProgram;
 use super::{ReviewRun, TierStatus, store};
-use crate::app::AppState;
 use crate::audit::{self, Change};
 use crate::auth::Ctx;
 use crate::error::{ApiError, ApiResult};
 use crate::http::json::JsonBody;
 use crate::http::query::PathId;
+use crate::state::AppState;
 use crate::store::now_micros;
 
 pub fn routes() -> OpenApiRouter<AppState> {

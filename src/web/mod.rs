@@ -1,8 +1,6 @@
 //! Server-rendered pages: the shared layout, Thai/English strings, and page sessions.
 //! Pages call the same domain functions as the API; no business rule lives here.
 
-pub mod admin;
-pub mod setup;
 pub mod strings;
 
 use axum::extract::FromRequestParts;
@@ -11,8 +9,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use maud::{DOCTYPE, Markup, html};
 
-use crate::app::AppState;
 use crate::auth::{Principal, sessions};
+use crate::state::AppState;
 use crate::tenants::model::Language;
 pub use strings::t;
 

@@ -5,10 +5,10 @@
 use std::time::Duration;
 
 use loyal::audit::ActorRef;
+use loyal::audit::RequestMeta;
 use loyal::earning::writer::{LedgerWriter, WriterConfig};
 use loyal::earning::{NewPurchase, PurchaseInput, PurchaseOutcome};
 use loyal::error::Code;
-use loyal::http::context::RequestMeta;
 use loyal::ledger::model::Currency;
 use serde_json::json;
 

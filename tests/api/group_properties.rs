@@ -11,9 +11,9 @@ use serde_json::json;
 use crate::helpers::Backend;
 use crate::ledger_properties::{World, block_on, setup};
 use loyal::audit::ActorRef;
+use loyal::audit::RequestMeta;
 use loyal::earning::earn::{Answer, Purchase, purchases_in};
 use loyal::earning::{EarnContext, PurchaseInput};
-use loyal::http::context::RequestMeta;
 use loyal::ledger::model::{Currency, RefundPolicy};
 
 #[derive(Clone, Debug)]

@@ -359,7 +359,7 @@ db_test!(
             actor_kind: "system",
             actor_id: None,
             actor_label: "test".into(),
-            meta: loyal::http::context::RequestMeta {
+            meta: loyal::audit::RequestMeta {
                 request_id: "import-test".into(),
                 ip: "local".into(),
             },

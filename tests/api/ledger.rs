@@ -852,7 +852,7 @@ db_test!(
         assert!(url.starts_with(&format!("{}/m/kafe/claim/", app.base)));
         let token = url.rsplit('/').next().unwrap();
         let tenant = owner.me["tenant_id"].as_i64().unwrap();
-        let meta = loyal::http::context::RequestMeta {
+        let meta = loyal::audit::RequestMeta {
             request_id: "t".into(),
             ip: "127.0.0.1".into(),
         };

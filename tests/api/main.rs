@@ -4,6 +4,7 @@ mod browser;
 mod helpers;
 
 mod access;
+mod architecture;
 mod cli;
 mod contract;
 mod crash;

@@ -14,11 +14,11 @@ use maud::{Markup, PreEscaped, html};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::app::AppState;
+use crate::audit::RequestMeta;
 use crate::auth::{Ctx, Permission, Principal};
 use crate::error::ApiError;
-use crate::http::context::RequestMeta;
 use crate::http::json::{JsonBody, parse_json};
+use crate::state::AppState;
 use crate::tenants::model::Language;
 use crate::web::{PageSession, csrf_ok, field_error, language, staff_layout, t};
 

@@ -13,11 +13,11 @@ use axum_extra::extract::CookieJar;
 use maud::{Markup, html};
 use serde_json::Value;
 
-use crate::app::AppState;
+use crate::audit::RequestMeta;
 use crate::auth::{Ctx, Permission, Principal};
-use crate::http::context::RequestMeta;
 use crate::http::json::{JsonBody, parse_json};
 use crate::http::query::{PageParams, PathId, QueryParams};
+use crate::state::AppState;
 use crate::tenants::model::Language;
 use crate::web::{PageSession, csrf_ok, language, refuse, staff_layout, t};
 
