@@ -1,20 +1,42 @@
 //! The pages, in a real browser (headless Chromium): the cashier's counter and coupon
-//! validation, in English and Thai. Runs on SQLite: the pages call the same domain code
-//! the API tests cover on both backends.
+//! validation, the member page, the wizard and the console, in English and Thai, on
+//! both backends.
 
 use serde_json::json;
 
 use crate::browser::Browser;
+
+/// One browser test per backend from a single body: `page_test!(name, |backend| { … })`.
+macro_rules! page_test {
+    ($name:ident, |$backend:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let $backend = Backend::Sqlite;
+                $body
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let $backend = Backend::Postgres;
+                $body
+            }
+        }
+    };
+}
 use crate::helpers::{Backend, PASSWORD, TestApp};
 
-async fn shop() -> (
+async fn shop(
+    backend: Backend,
+) -> (
     TestApp,
     crate::helpers::User,
     crate::helpers::User,
     i64,
     i64,
 ) {
-    let app = TestApp::spawn(Backend::Sqlite).await;
+    let app = TestApp::spawn(backend).await;
     let owner = app.signup("kafe").await;
     let branch = owner.branch("SIAM").await;
     let cashier = app.hire(&owner, "kafe", "cashier").await;
@@ -22,161 +44,165 @@ async fn shop() -> (
     (app, owner, cashier, branch, m)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_cashier_finds_a_member_by_phone_and_grants_the_points_the_rules_give() {
-    let (app, owner, cashier, siam, m) = shop().await;
-    // The cashier works at Siam only: the counter offers no other branch.
-    let nimman = owner.branch("NIMMAN").await;
-    let res = owner
-        .patch(
-            &format!("/api/v1/staff/{}", cashier.id()),
-            json!({"branch_ids": [siam]}),
-        )
-        .await;
-    assert_eq!(res.status, 200, "{}", res.body);
-    let email = cashier.me["email"].as_str().unwrap().to_string();
-    let b = Browser::start(&app.base).await;
-    b.sign_in("kafe", &email, PASSWORD, "en").await;
-    b.goto("/staff/earn").await;
-    b.fill("#phone", "081-234-5678").await;
-    b.click("form[role=search] button").await;
-    assert!(b.text("#member").await.contains("Mali"));
-    let options = b
-        .client
-        .find_all(fantoccini::Locator::Css("#branch_id option"))
-        .await
-        .unwrap();
-    assert_eq!(options.len(), 1, "only the cashier's own branch");
-    b.fill("#amount", "250").await;
-    b.click("#preview").await;
-    assert_eq!(
-        b.text("#points").await,
-        "10 points",
-        "250 THB at 1 point per 25 THB"
-    );
-    b.screenshot("staff-counter-preview-en").await;
-    assert_eq!(
-        owner.points(m).await["balance"],
-        0,
-        "a preview grants nothing"
-    );
-    b.click("#confirm").await;
-    assert_eq!(b.text("#new-balance").await, "10");
-    b.screenshot("staff-counter-granted-en").await;
-    assert_eq!(owner.points(m).await["balance"], 10);
-    // A form naming a branch that is not the cashier's is refused, not recorded as a
-    // purchase at no branch.
-    b.goto("/staff/earn?phone=0812345678").await;
-    b.client
-        .execute(
-            &format!("document.querySelector('#branch_id option').value = '{nimman}'"),
-            vec![],
-        )
-        .await
-        .unwrap();
-    b.fill("#amount", "250").await;
-    b.click("#preview").await;
-    assert!(
-        b.page_text().await.contains("choose one of your branches"),
-        "{}",
-        b.page_text().await
-    );
-    assert!(!b.exists("#confirm").await);
-    assert_eq!(owner.points(m).await["balance"], 10);
+page_test!(
+    a_cashier_finds_a_member_by_phone_and_grants_the_points_the_rules_give,
+    |backend| {
+        let (app, owner, cashier, siam, m) = shop(backend).await;
+        // The cashier works at Siam only: the counter offers no other branch.
+        let nimman = owner.branch("NIMMAN").await;
+        let res = owner
+            .patch(
+                &format!("/api/v1/staff/{}", cashier.id()),
+                json!({"branch_ids": [siam]}),
+            )
+            .await;
+        assert_eq!(res.status, 200, "{}", res.body);
+        let email = cashier.me["email"].as_str().unwrap().to_string();
+        let b = Browser::for_app(&app).await;
+        b.sign_in("kafe", &email, PASSWORD, "en").await;
+        b.goto("/staff/earn").await;
+        b.fill("#phone", "081-234-5678").await;
+        b.click("form[role=search] button").await;
+        assert!(b.text("#member").await.contains("Mali"));
+        let options = b
+            .client
+            .find_all(fantoccini::Locator::Css("#branch_id option"))
+            .await
+            .unwrap();
+        assert_eq!(options.len(), 1, "only the cashier's own branch");
+        b.fill("#amount", "250").await;
+        b.click("#preview").await;
+        assert_eq!(
+            b.text("#points").await,
+            "10 points",
+            "250 THB at 1 point per 25 THB"
+        );
+        b.screenshot("staff-counter-preview-en").await;
+        assert_eq!(
+            owner.points(m).await["balance"],
+            0,
+            "a preview grants nothing"
+        );
+        b.click("#confirm").await;
+        assert_eq!(b.text("#new-balance").await, "10");
+        b.screenshot("staff-counter-granted-en").await;
+        assert_eq!(owner.points(m).await["balance"], 10);
+        // A form naming a branch that is not the cashier's is refused, not recorded as a
+        // purchase at no branch.
+        b.goto("/staff/earn?phone=0812345678").await;
+        b.client
+            .execute(
+                &format!("document.querySelector('#branch_id option').value = '{nimman}'"),
+                vec![],
+            )
+            .await
+            .unwrap();
+        b.fill("#amount", "250").await;
+        b.click("#preview").await;
+        assert!(
+            b.page_text().await.contains("choose one of your branches"),
+            "{}",
+            b.page_text().await
+        );
+        assert!(!b.exists("#confirm").await);
+        assert_eq!(owner.points(m).await["balance"], 10);
 
-    // The same in Thai; a bad amount is refused next to the field, keeping what was typed.
-    b.goto("/staff/earn?lang=th&phone=0812345678").await;
-    assert!(b.page_text().await.contains("หน้าร้าน"));
-    b.fill("#amount", "12.345").await;
-    b.click("#preview").await;
-    assert!(b.text("#amount-error").await.contains("ใส่ยอดเงินเป็นบาท"));
-    assert_eq!(b.value("#amount").await, "12.345");
-    b.screenshot("staff-counter-error-th").await;
-    b.fill("#amount", "1,000.50").await;
-    b.click("#preview").await;
-    assert_eq!(b.text("#points").await, "40 คะแนน");
-    b.click("#confirm").await;
-    assert_eq!(b.text("#new-balance").await, "50");
-    assert!(b.text("#granted").await.contains("ให้คะแนนแล้ว"));
-    // Confirming the same bill again (a double tap, a reload) grants nothing more.
-    b.client.back().await.unwrap();
-    b.click("#confirm").await;
-    assert_eq!(owner.points(m).await["balance"], 50);
-    // An unknown phone says so.
-    b.goto("/staff/earn?phone=0899999999").await;
-    assert!(b.text("#phone-error").await.contains("ไม่พบสมาชิก"));
-    assert_eq!(owner.points(m).await["balance"], 50);
-    b.close().await;
-}
+        // The same in Thai; a bad amount is refused next to the field, keeping what was typed.
+        b.goto("/staff/earn?lang=th&phone=0812345678").await;
+        assert!(b.page_text().await.contains("หน้าร้าน"));
+        b.fill("#amount", "12.345").await;
+        b.click("#preview").await;
+        assert!(b.text("#amount-error").await.contains("ใส่ยอดเงินเป็นบาท"));
+        assert_eq!(b.value("#amount").await, "12.345");
+        b.screenshot("staff-counter-error-th").await;
+        b.fill("#amount", "1,000.50").await;
+        b.click("#preview").await;
+        assert_eq!(b.text("#points").await, "40 คะแนน");
+        b.click("#confirm").await;
+        assert_eq!(b.text("#new-balance").await, "50");
+        assert!(b.text("#granted").await.contains("ให้คะแนนแล้ว"));
+        // Confirming the same bill again (a double tap, a reload) grants nothing more.
+        b.client.back().await.unwrap();
+        b.click("#confirm").await;
+        assert_eq!(owner.points(m).await["balance"], 50);
+        // An unknown phone says so.
+        b.goto("/staff/earn?phone=0899999999").await;
+        assert!(b.text("#phone-error").await.contains("ไม่พบสมาชิก"));
+        assert_eq!(owner.points(m).await["balance"], 50);
+        b.close().await;
+    }
+);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn staff_validate_a_coupon_once_and_a_second_validation_is_refused() {
-    let (app, owner, cashier, _, m) = shop().await;
-    owner
-        .put("/api/v1/spend-settings", json!({"require_otp": false}))
-        .await;
-    owner
-        .post(
-            &format!("/api/v1/members/{m}/points/adjust"),
-            json!({"points": 100, "reason": "t"}),
-        )
-        .await;
-    let r = owner
+page_test!(
+    staff_validate_a_coupon_once_and_a_second_validation_is_refused,
+    |backend| {
+        let (app, owner, cashier, _, m) = shop(backend).await;
+        owner
+            .put("/api/v1/spend-settings", json!({"require_otp": false}))
+            .await;
+        owner
+            .post(
+                &format!("/api/v1/members/{m}/points/adjust"),
+                json!({"points": 100, "reason": "t"}),
+            )
+            .await;
+        let r = owner
         .post(
             "/api/v1/rewards",
             json!({"kind": "coupon", "category": "drinks", "name": "ลาเต้ฟรี", "points_cost": 50}),
         )
         .await;
-    let res = owner
-        .post(
-            &format!("/api/v1/rewards/{}/redeem", r.body["id"]),
-            json!({"member_id": m}),
-        )
-        .await;
-    let code = res.body["redemption"]["coupon_code"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let email = cashier.me["email"].as_str().unwrap().to_string();
-    for (lang, used_word) in [("en", "Coupon used"), ("th", "ใช้คูปองเรียบร้อย")]
-    {
-        let b = Browser::start(&app.base).await;
-        b.sign_in("kafe", &email, PASSWORD, lang).await;
-        b.goto(&format!("/staff/coupons?lang={lang}")).await;
-        b.fill(
-            "#code",
-            &format!("{}-{}", &code[..4], &code[4..]).to_lowercase(),
-        )
-        .await;
-        b.click("form[role=search] button").await;
-        assert!(b.text("#coupon").await.contains("ลาเต้ฟรี"));
-        if lang == "en" {
-            assert_eq!(b.text("#coupon-status").await, "valid");
-            b.screenshot("staff-coupon-check-en").await;
-            b.click("#use-coupon").await;
-            assert_eq!(b.text("#coupon-result").await, used_word);
-        } else {
-            // The second time, in Thai: refused, saying when, where and by whom.
-            let problem = b.text("#coupon-problem").await;
-            assert!(
-                problem.contains("คูปองนี้ใช้ไปแล้วเมื่อ")
-                    && problem.contains("Branch SIAM")
-                    && problem.contains(&email),
-                "{problem}"
-            );
-            assert!(!b.exists("#use-coupon").await, "no button to use it again");
-            b.screenshot("staff-coupon-refused-th").await;
+        let res = owner
+            .post(
+                &format!("/api/v1/rewards/{}/redeem", r.body["id"]),
+                json!({"member_id": m}),
+            )
+            .await;
+        let code = res.body["redemption"]["coupon_code"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let email = cashier.me["email"].as_str().unwrap().to_string();
+        for (lang, used_word) in [("en", "Coupon used"), ("th", "ใช้คูปองเรียบร้อย")]
+        {
+            let b = Browser::for_app(&app).await;
+            b.sign_in("kafe", &email, PASSWORD, lang).await;
+            b.goto(&format!("/staff/coupons?lang={lang}")).await;
+            b.fill(
+                "#code",
+                &format!("{}-{}", &code[..4], &code[4..]).to_lowercase(),
+            )
+            .await;
+            b.click("form[role=search] button").await;
+            assert!(b.text("#coupon").await.contains("ลาเต้ฟรี"));
+            if lang == "en" {
+                assert_eq!(b.text("#coupon-status").await, "valid");
+                b.screenshot("staff-coupon-check-en").await;
+                b.click("#use-coupon").await;
+                assert_eq!(b.text("#coupon-result").await, used_word);
+            } else {
+                // The second time, in Thai: refused, saying when, where and by whom.
+                let problem = b.text("#coupon-problem").await;
+                assert!(
+                    problem.contains("คูปองนี้ใช้ไปแล้วเมื่อ")
+                        && problem.contains("Branch SIAM")
+                        && problem.contains(&email),
+                    "{problem}"
+                );
+                assert!(!b.exists("#use-coupon").await, "no button to use it again");
+                b.screenshot("staff-coupon-refused-th").await;
+            }
+            b.close().await;
         }
-        b.close().await;
+        let again = owner
+            .post(
+                "/api/v1/coupons/use",
+                json!({"code": code, "branch_id": owner.branch("X").await}),
+            )
+            .await;
+        assert_eq!(again.code(), "coupon_already_used");
     }
-    let again = owner
-        .post(
-            "/api/v1/coupons/use",
-            json!({"code": code, "branch_id": owner.branch("X").await}),
-        )
-        .await;
-    assert_eq!(again.code(), "coupon_already_used");
-}
+);
 
 /// The newest one-time code texted in the shop (from the developer mailbox).
 async fn last_code(owner: &crate::helpers::User) -> String {
@@ -191,441 +217,452 @@ async fn last_code(owner: &crate::helpers::User) -> String {
         .to_string()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_member_signs_in_by_code_redeems_with_a_fresh_code_and_staff_honour_the_coupon_once() {
-    let (app, owner, _, branch, m) = shop().await;
-    owner
-        .post(
-            &format!("/api/v1/members/{m}/points/adjust"),
-            json!({"points": 120, "reason": "t"}),
-        )
-        .await;
-    owner.post("/api/v1/rewards", json!({"kind": "coupon", "category": "drinks", "name": "ลาเต้ฟรี", "name_en": "Free latte", "points_cost": 100})).await;
-    let b = Browser::start(&app.base).await;
-    b.goto("/m/kafe/login?lang=th").await;
-    assert!(b.page_text().await.contains("ส่งรหัส OTP"));
-    b.fill("#phone", "081 234 5678").await;
-    b.click("#send-code").await;
-    b.fill("#code", "000000").await;
-    // A wrong code is refused next to the field (the right one is random; retry if it was 000000).
-    b.click("#verify").await;
-    if b.exists("#code-error").await {
-        assert!(b.text("#code-error").await.contains("รหัสไม่ถูกต้อง"));
+page_test!(
+    a_member_signs_in_by_code_redeems_with_a_fresh_code_and_staff_honour_the_coupon_once,
+    |backend| {
+        let (app, owner, _, branch, m) = shop(backend).await;
+        owner
+            .post(
+                &format!("/api/v1/members/{m}/points/adjust"),
+                json!({"points": 120, "reason": "t"}),
+            )
+            .await;
+        owner.post("/api/v1/rewards", json!({"kind": "coupon", "category": "drinks", "name": "ลาเต้ฟรี", "name_en": "Free latte", "points_cost": 100})).await;
+        let b = Browser::for_app(&app).await;
+        b.goto("/m/kafe/login?lang=th").await;
+        assert!(b.page_text().await.contains("ส่งรหัส OTP"));
+        b.fill("#phone", "081 234 5678").await;
+        b.click("#send-code").await;
+        b.fill("#code", "000000").await;
+        // A wrong code is refused next to the field (the right one is random; retry if it was 000000).
+        b.click("#verify").await;
+        if b.exists("#code-error").await {
+            assert!(b.text("#code-error").await.contains("รหัสไม่ถูกต้อง"));
+            b.fill("#code", &last_code(&owner).await).await;
+            b.click("#verify").await;
+        }
+        assert_eq!(b.text("#m-balance").await, "120");
+        let tz = jiff::tz::TimeZone::get("Asia/Bangkok").unwrap();
+        let today_be = loyal::web::local_date(
+            loyal::tenants::model::Language::Th,
+            jiff::Timestamp::now(),
+            &tz,
+        );
+        assert!(
+            b.page_text().await.contains(&today_be),
+            "history dates in the Buddhist era: {today_be}"
+        );
+        b.screenshot("member-home-th").await;
+
+        b.goto("/m/kafe/rewards?lang=en").await;
+        assert!(b.text(".reward").await.contains("Free latte"));
+        b.screenshot("member-rewards-en").await;
+        b.click(".reward button").await;
+        b.fill("#code", &last_code(&owner).await).await;
+        b.click("#confirm-redeem").await;
+        let code = b.text("#m-coupon-code").await;
+        assert_eq!(code.len(), 9, "shown as XXXX-XXXX: {code}");
+        assert!(b.exists(".qr svg").await, "the coupon has its QR");
+        b.screenshot("member-coupon-en").await;
+        assert_eq!(owner.points(m).await["balance"], 20);
+
+        // Staff honour it once; the member's page then shows it used.
+        let used = owner
+            .post(
+                "/api/v1/coupons/use",
+                json!({"code": code, "branch_id": branch}),
+            )
+            .await;
+        assert_eq!(used.status, 200, "{}", used.body);
+        let again = owner
+            .post(
+                "/api/v1/coupons/use",
+                json!({"code": code, "branch_id": branch}),
+            )
+            .await;
+        assert_eq!(again.code(), "coupon_already_used");
+        b.goto(&format!("/m/kafe/coupons/{}?lang=en", used.body["id"]))
+            .await;
+        assert_eq!(b.text("#m-coupon-status").await, "already used");
+        b.close().await;
+    }
+);
+
+page_test!(
+    a_member_collects_points_by_scanning_the_claim_qr_the_cashier_made,
+    |backend| {
+        let (app, owner, cashier, _, m) = shop(backend).await;
+        let email = cashier.me["email"].as_str().unwrap().to_string();
+        let staff = Browser::for_app(&app).await;
+        staff.sign_in("kafe", &email, PASSWORD, "en").await;
+        staff.goto("/staff/earn").await;
+        staff.click("#claim-qr summary").await;
+        staff.fill("#claim-amount", "500").await;
+        staff.click("#make-qr").await;
+        assert!(staff.exists("#claim .qr svg").await);
+        let link = staff
+            .client
+            .find(fantoccini::Locator::Css("#claim-link"))
+            .await
+            .unwrap()
+            .attr("href")
+            .await
+            .unwrap()
+            .unwrap();
+        staff.screenshot("staff-claim-qr-en").await;
+        staff.close().await;
+
+        // The member scans it: signs in (by code), lands back on the claim, collects.
+        let member = Browser::for_app(&app).await;
+        member.client.goto(&link).await.unwrap();
+        member.fill("#phone", "0812345678").await;
+        member.click("#send-code").await;
+        member.fill("#code", &last_code(&owner).await).await;
+        member.click("#verify").await;
+        assert!(member.text("#m-claim").await.contains("500.00"));
+        member.click("#collect").await;
+        assert_eq!(member.text("#m-claimed-points").await, "20");
+        assert_eq!(owner.points(m).await["balance"], 20);
+        // Scanning it again grants nothing more.
+        member.client.goto(&link).await.unwrap();
+        member.click("#collect").await;
+        assert_eq!(owner.points(m).await["balance"], 20);
+        member.close().await;
+    }
+);
+
+page_test!(
+    a_person_signs_up_in_thai_with_a_buddhist_era_birthday_and_then_signs_in,
+    |backend| {
+        let (app, owner, _, _, _) = shop(backend).await;
+        let form = json!({"terms": "ข้อกำหนด", "privacy": "ความเป็นส่วนตัว", "marketing_channels": ["sms", "line"],
+        "questions": [{"id": "age", "label": "อายุ", "required": true, "options": [{"value": "u25", "label": "< 25", "tags": ["young"]}, {"value": "o25", "label": "25+", "tags": []}]}]});
+        assert_eq!(owner.put("/api/v1/signup-form", form).await.status, 200);
+        let b = Browser::for_app(&app).await;
+        b.goto("/m/kafe/signup?lang=th").await;
+        b.fill("#phone", "089-111-2222").await;
+        b.fill("#first_name", "สมหญิง").await;
+        b.fill("#birthday", "31/12/2535").await;
+        b.click("#sign-up").await;
+        // Not accepted yet: the error sits next to the box, and what was typed stays.
+        assert!(b.text("#accept_terms-error").await.contains("ต้องยอมรับ"));
+        assert_eq!(b.value("#first_name").await, "สมหญิง");
+        b.click("#accept_terms").await;
+        b.click("#accept_privacy").await;
+        b.click("#sign-up").await;
+        assert!(
+            b.text("#q_age-error").await.contains("กรุณากรอก"),
+            "the required question"
+        );
+        b.screenshot("member-signup-error-th").await;
+        b.client
+            .find(fantoccini::Locator::Css("#q_age"))
+            .await
+            .unwrap()
+            .select_by_value("u25")
+            .await
+            .unwrap();
+        if !b.exists("#accept_terms:checked").await {
+            b.click("#accept_terms").await;
+        }
+        if !b.exists("#accept_privacy:checked").await {
+            b.click("#accept_privacy").await;
+        }
+        b.click("#sign-up").await;
+        assert!(b.text("#signed-up").await.contains("ยินดีต้อนรับ"));
+        let found = owner.get("/api/v1/members?phone=0891112222").await;
+        let member = &found.body["items"][0];
+        assert_eq!(member["birthday"], "1992-12-31", "2535 BE is 1992");
+        assert_eq!(member["tags"], json!(["young"]));
+        let id = member["id"].as_i64().unwrap();
+        let consents = owner.get(&format!("/api/v1/members/{id}/consents")).await;
+        let current = consents.body["current"].as_array().unwrap();
+        let granted = |p: &str| {
+            current
+                .iter()
+                .find(|c| c["purpose"] == p)
+                .map(|c| c["granted"].as_bool().unwrap())
+        };
+        assert_eq!(
+            (granted("terms"), granted("marketing_sms")),
+            (Some(true), Some(false)),
+            "marketing boxes start unticked"
+        );
+
+        // Signing up twice with the same phone says to sign in.
+        b.goto("/m/kafe/signup").await;
+        b.fill("#phone", "0891112222").await;
+        b.fill("#first_name", "X").await;
+        b.click("#accept_terms").await;
+        b.click("#accept_privacy").await;
+        b.client
+            .find(fantoccini::Locator::Css("#q_age"))
+            .await
+            .unwrap()
+            .select_by_value("o25")
+            .await
+            .unwrap();
+        b.click("#sign-up").await;
+        assert!(b.text("#phone-error").await.contains("เป็นสมาชิกอยู่แล้ว"));
+        b.goto("/m/kafe/login").await;
+        b.fill("#phone", "0891112222").await;
+        b.click("#send-code").await;
         b.fill("#code", &last_code(&owner).await).await;
         b.click("#verify").await;
+        assert_eq!(b.text("#m-balance").await, "0");
+        b.close().await;
     }
-    assert_eq!(b.text("#m-balance").await, "120");
-    let tz = jiff::tz::TimeZone::get("Asia/Bangkok").unwrap();
-    let today_be = loyal::web::local_date(
-        loyal::tenants::model::Language::Th,
-        jiff::Timestamp::now(),
-        &tz,
-    );
-    assert!(
-        b.page_text().await.contains(&today_be),
-        "history dates in the Buddhist era: {today_be}"
-    );
-    b.screenshot("member-home-th").await;
+);
 
-    b.goto("/m/kafe/rewards?lang=en").await;
-    assert!(b.text(".reward").await.contains("Free latte"));
-    b.screenshot("member-rewards-en").await;
-    b.click(".reward button").await;
-    b.fill("#code", &last_code(&owner).await).await;
-    b.click("#confirm-redeem").await;
-    let code = b.text("#m-coupon-code").await;
-    assert_eq!(code.len(), 9, "shown as XXXX-XXXX: {code}");
-    assert!(b.exists(".qr svg").await, "the coupon has its QR");
-    b.screenshot("member-coupon-en").await;
-    assert_eq!(owner.points(m).await["balance"], 20);
+page_test!(
+    the_setup_wizard_sets_up_a_shop_step_by_step_with_errors_next_to_the_field,
+    |backend| {
+        let app = TestApp::spawn(backend).await;
+        let owner = app.signup("kafe").await;
+        let b = Browser::for_app(&app).await;
+        b.sign_in("kafe", "owner@kafe.test", PASSWORD, "th").await;
+        b.click("#to-setup").await;
+        b.fill("#name", "บ้านกาแฟ").await;
+        b.click("#save").await;
+        // Branch: a bad code is refused next to its field, keeping what was typed.
+        b.fill("#code", "สยาม!").await;
+        b.fill("#branch_name", "Siam").await;
+        b.click("#save").await;
+        assert!(b.text("#code-error").await.starts_with("ค่านี้ไม่ถูกต้อง"));
+        assert_eq!(b.value("#branch_name").await, "Siam");
+        b.screenshot("admin-setup-error-th").await;
+        b.fill("#code", "SIAM").await;
+        b.click("#save").await;
+        b.fill("#baht_per_point", "20").await;
+        b.fill("#expiry_months", "12").await;
+        b.fill("#welcome_points", "10").await;
+        b.click("#save").await;
+        b.fill("#gold", "30").await;
+        b.click("#save").await;
+        assert!(
+            b.text("#gold-error").await.contains("higher"),
+            "Gold below Silver is refused"
+        );
+        b.fill("#gold", "150").await;
+        b.click("#save").await;
+        b.fill("#reward_name", "ลาเต้ฟรี").await;
+        b.fill("#points_cost", "80").await;
+        b.click("#save").await;
+        b.fill("#email", "mali@kafe.test").await;
+        b.click("#save").await;
+        let link = b.text("#invitation-link").await;
+        assert!(link.contains("/invite/"));
+        assert!(b.exists("#invitation .qr svg").await);
+        b.screenshot("admin-setup-invite-th").await;
+        b.close().await;
 
-    // Staff honour it once; the member's page then shows it used.
-    let used = owner
-        .post(
-            "/api/v1/coupons/use",
-            json!({"code": code, "branch_id": branch}),
+        assert_eq!(owner.get("/api/v1/tenant").await.body["name"], "บ้านกาแฟ");
+        assert_eq!(owner.all("/api/v1/branches").await[0]["code"], "SIAM");
+        let ledger = owner.get("/api/v1/ledger/settings").await.body;
+        assert_eq!(
+            (
+                ledger["earn"]["spend_satang"].as_i64(),
+                ledger["expiry"]["months"].as_i64(),
+                ledger["welcome_points"].as_i64()
+            ),
+            (Some(2000), Some(12), Some(10))
+        );
+        let tiers = owner.get("/api/v1/tiers").await.body;
+        assert_eq!(
+            (
+                tiers["program"]["enabled"].as_bool(),
+                tiers["program"]["levels"][2]["threshold"].as_i64()
+            ),
+            (Some(true), Some(150))
+        );
+        assert_eq!(owner.all("/api/v1/rewards").await[0]["name"], "ลาเต้ฟรี");
+        assert!(
+            owner
+                .all("/api/v1/invitations")
+                .await
+                .iter()
+                .any(|i| i["email"] == "mali@kafe.test")
+        );
+        let audit = owner
+            .all("/api/v1/audit-log?action=tiers.program_changed")
+            .await;
+        assert_eq!(audit.len(), 1, "each step is audited like the API");
+    }
+);
+
+page_test!(
+    the_admin_console_finds_members_imports_a_file_and_edits_rules_through_the_api,
+    |backend| {
+        let (app, owner, _, _, m) = shop(backend).await;
+        owner.purchase(m, 100_000, "R1").await;
+        let b = Browser::for_app(&app).await;
+        b.sign_in("kafe", "owner@kafe.test", PASSWORD, "en").await;
+        b.click("#to-members").await;
+        b.fill("#q", "mal").await;
+        b.click("form[role=search] button").await;
+        b.click("table a").await;
+        assert_eq!(b.text("#a-balance").await, "40");
+        b.screenshot("admin-member-360-en").await;
+
+        // Import: one good row, one bad phone; progress ends "done" and the bad row is listed.
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("members.csv");
+        std::fs::write(
+            &csv,
+            "phone,full_name,points\n0855555555,Somchai Jaidee,25\n12345,Bad Phone,0\n",
         )
-        .await;
-    assert_eq!(used.status, 200, "{}", used.body);
-    let again = owner
-        .post(
-            "/api/v1/coupons/use",
-            json!({"code": code, "branch_id": branch}),
-        )
-        .await;
-    assert_eq!(again.code(), "coupon_already_used");
-    b.goto(&format!("/m/kafe/coupons/{}?lang=en", used.body["id"]))
-        .await;
-    assert_eq!(b.text("#m-coupon-status").await, "already used");
-    b.close().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_member_collects_points_by_scanning_the_claim_qr_the_cashier_made() {
-    let (app, owner, cashier, _, m) = shop().await;
-    let email = cashier.me["email"].as_str().unwrap().to_string();
-    let staff = Browser::start(&app.base).await;
-    staff.sign_in("kafe", &email, PASSWORD, "en").await;
-    staff.goto("/staff/earn").await;
-    staff.click("#claim-qr summary").await;
-    staff.fill("#claim-amount", "500").await;
-    staff.click("#make-qr").await;
-    assert!(staff.exists("#claim .qr svg").await);
-    let link = staff
-        .client
-        .find(fantoccini::Locator::Css("#claim-link"))
-        .await
-        .unwrap()
-        .attr("href")
-        .await
-        .unwrap()
         .unwrap();
-    staff.screenshot("staff-claim-qr-en").await;
-    staff.close().await;
-
-    // The member scans it: signs in (by code), lands back on the claim, collects.
-    let member = Browser::start(&app.base).await;
-    member.client.goto(&link).await.unwrap();
-    member.fill("#phone", "0812345678").await;
-    member.click("#send-code").await;
-    member.fill("#code", &last_code(&owner).await).await;
-    member.click("#verify").await;
-    assert!(member.text("#m-claim").await.contains("500.00"));
-    member.click("#collect").await;
-    assert_eq!(member.text("#m-claimed-points").await, "20");
-    assert_eq!(owner.points(m).await["balance"], 20);
-    // Scanning it again grants nothing more.
-    member.client.goto(&link).await.unwrap();
-    member.click("#collect").await;
-    assert_eq!(owner.points(m).await["balance"], 20);
-    member.close().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_person_signs_up_in_thai_with_a_buddhist_era_birthday_and_then_signs_in() {
-    let (app, owner, _, _, _) = shop().await;
-    let form = json!({"terms": "ข้อกำหนด", "privacy": "ความเป็นส่วนตัว", "marketing_channels": ["sms", "line"],
-        "questions": [{"id": "age", "label": "อายุ", "required": true, "options": [{"value": "u25", "label": "< 25", "tags": ["young"]}, {"value": "o25", "label": "25+", "tags": []}]}]});
-    assert_eq!(owner.put("/api/v1/signup-form", form).await.status, 200);
-    let b = Browser::start(&app.base).await;
-    b.goto("/m/kafe/signup?lang=th").await;
-    b.fill("#phone", "089-111-2222").await;
-    b.fill("#first_name", "สมหญิง").await;
-    b.fill("#birthday", "31/12/2535").await;
-    b.click("#sign-up").await;
-    // Not accepted yet: the error sits next to the box, and what was typed stays.
-    assert!(b.text("#accept_terms-error").await.contains("ต้องยอมรับ"));
-    assert_eq!(b.value("#first_name").await, "สมหญิง");
-    b.click("#accept_terms").await;
-    b.click("#accept_privacy").await;
-    b.click("#sign-up").await;
-    assert!(
-        b.text("#q_age-error").await.contains("กรุณากรอก"),
-        "the required question"
-    );
-    b.screenshot("member-signup-error-th").await;
-    b.client
-        .find(fantoccini::Locator::Css("#q_age"))
-        .await
-        .unwrap()
-        .select_by_value("u25")
-        .await
-        .unwrap();
-    if !b.exists("#accept_terms:checked").await {
-        b.click("#accept_terms").await;
-    }
-    if !b.exists("#accept_privacy:checked").await {
-        b.click("#accept_privacy").await;
-    }
-    b.click("#sign-up").await;
-    assert!(b.text("#signed-up").await.contains("ยินดีต้อนรับ"));
-    let found = owner.get("/api/v1/members?phone=0891112222").await;
-    let member = &found.body["items"][0];
-    assert_eq!(member["birthday"], "1992-12-31", "2535 BE is 1992");
-    assert_eq!(member["tags"], json!(["young"]));
-    let id = member["id"].as_i64().unwrap();
-    let consents = owner.get(&format!("/api/v1/members/{id}/consents")).await;
-    let current = consents.body["current"].as_array().unwrap();
-    let granted = |p: &str| {
-        current
-            .iter()
-            .find(|c| c["purpose"] == p)
-            .map(|c| c["granted"].as_bool().unwrap())
-    };
-    assert_eq!(
-        (granted("terms"), granted("marketing_sms")),
-        (Some(true), Some(false)),
-        "marketing boxes start unticked"
-    );
-
-    // Signing up twice with the same phone says to sign in.
-    b.goto("/m/kafe/signup").await;
-    b.fill("#phone", "0891112222").await;
-    b.fill("#first_name", "X").await;
-    b.click("#accept_terms").await;
-    b.click("#accept_privacy").await;
-    b.client
-        .find(fantoccini::Locator::Css("#q_age"))
-        .await
-        .unwrap()
-        .select_by_value("o25")
-        .await
-        .unwrap();
-    b.click("#sign-up").await;
-    assert!(b.text("#phone-error").await.contains("เป็นสมาชิกอยู่แล้ว"));
-    b.goto("/m/kafe/login").await;
-    b.fill("#phone", "0891112222").await;
-    b.click("#send-code").await;
-    b.fill("#code", &last_code(&owner).await).await;
-    b.click("#verify").await;
-    assert_eq!(b.text("#m-balance").await, "0");
-    b.close().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_setup_wizard_sets_up_a_shop_step_by_step_with_errors_next_to_the_field() {
-    let app = TestApp::spawn(Backend::Sqlite).await;
-    let owner = app.signup("kafe").await;
-    let b = Browser::start(&app.base).await;
-    b.sign_in("kafe", "owner@kafe.test", PASSWORD, "th").await;
-    b.click("#to-setup").await;
-    b.fill("#name", "บ้านกาแฟ").await;
-    b.click("#save").await;
-    // Branch: a bad code is refused next to its field, keeping what was typed.
-    b.fill("#code", "สยาม!").await;
-    b.fill("#branch_name", "Siam").await;
-    b.click("#save").await;
-    assert!(b.text("#code-error").await.starts_with("ค่านี้ไม่ถูกต้อง"));
-    assert_eq!(b.value("#branch_name").await, "Siam");
-    b.screenshot("admin-setup-error-th").await;
-    b.fill("#code", "SIAM").await;
-    b.click("#save").await;
-    b.fill("#baht_per_point", "20").await;
-    b.fill("#expiry_months", "12").await;
-    b.fill("#welcome_points", "10").await;
-    b.click("#save").await;
-    b.fill("#gold", "30").await;
-    b.click("#save").await;
-    assert!(
-        b.text("#gold-error").await.contains("higher"),
-        "Gold below Silver is refused"
-    );
-    b.fill("#gold", "150").await;
-    b.click("#save").await;
-    b.fill("#reward_name", "ลาเต้ฟรี").await;
-    b.fill("#points_cost", "80").await;
-    b.click("#save").await;
-    b.fill("#email", "mali@kafe.test").await;
-    b.click("#save").await;
-    let link = b.text("#invitation-link").await;
-    assert!(link.contains("/invite/"));
-    assert!(b.exists("#invitation .qr svg").await);
-    b.screenshot("admin-setup-invite-th").await;
-    b.close().await;
-
-    assert_eq!(owner.get("/api/v1/tenant").await.body["name"], "บ้านกาแฟ");
-    assert_eq!(owner.all("/api/v1/branches").await[0]["code"], "SIAM");
-    let ledger = owner.get("/api/v1/ledger/settings").await.body;
-    assert_eq!(
-        (
-            ledger["earn"]["spend_satang"].as_i64(),
-            ledger["expiry"]["months"].as_i64(),
-            ledger["welcome_points"].as_i64()
-        ),
-        (Some(2000), Some(12), Some(10))
-    );
-    let tiers = owner.get("/api/v1/tiers").await.body;
-    assert_eq!(
-        (
-            tiers["program"]["enabled"].as_bool(),
-            tiers["program"]["levels"][2]["threshold"].as_i64()
-        ),
-        (Some(true), Some(150))
-    );
-    assert_eq!(owner.all("/api/v1/rewards").await[0]["name"], "ลาเต้ฟรี");
-    assert!(
-        owner
-            .all("/api/v1/invitations")
+        b.goto("/admin/import").await;
+        b.client
+            .find(fantoccini::Locator::Css("#file"))
             .await
-            .iter()
-            .any(|i| i["email"] == "mali@kafe.test")
-    );
-    let audit = owner
-        .all("/api/v1/audit-log?action=tiers.program_changed")
-        .await;
-    assert_eq!(audit.len(), 1, "each step is audited like the API");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_admin_console_finds_members_imports_a_file_and_edits_rules_through_the_api() {
-    let (app, owner, _, _, m) = shop().await;
-    owner.purchase(m, 100_000, "R1").await;
-    let b = Browser::start(&app.base).await;
-    b.sign_in("kafe", "owner@kafe.test", PASSWORD, "en").await;
-    b.click("#to-members").await;
-    b.fill("#q", "mal").await;
-    b.click("form[role=search] button").await;
-    b.click("table a").await;
-    assert_eq!(b.text("#a-balance").await, "40");
-    b.screenshot("admin-member-360-en").await;
-
-    // Import: one good row, one bad phone; progress ends "done" and the bad row is listed.
-    let dir = tempfile::tempdir().unwrap();
-    let csv = dir.path().join("members.csv");
-    std::fs::write(
-        &csv,
-        "phone,full_name,points\n0855555555,Somchai Jaidee,25\n12345,Bad Phone,0\n",
-    )
-    .unwrap();
-    b.goto("/admin/import").await;
-    b.client
-        .find(fantoccini::Locator::Css("#file"))
-        .await
-        .unwrap()
-        .send_keys(csv.to_str().unwrap())
-        .await
-        .unwrap();
-    b.click("#upload").await;
-    for _ in 0..100 {
-        if b.text("#import-status").await.starts_with("done") && b.exists("#import-errors tr").await
-        {
-            break;
+            .unwrap()
+            .send_keys(csv.to_str().unwrap())
+            .await
+            .unwrap();
+        b.click("#upload").await;
+        for _ in 0..100 {
+            if b.text("#import-status").await.starts_with("done")
+                && b.exists("#import-errors tr").await
+            {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let status = b.text("#import-status").await;
-    assert!(
-        status.contains("1 imported") && status.contains("1 refused"),
-        "{status}"
-    );
-    assert!(b.text("#import-errors").await.contains("phone"));
-    b.screenshot("admin-import-en").await;
+        let status = b.text("#import-status").await;
+        assert!(
+            status.contains("1 imported") && status.contains("1 refused"),
+            "{status}"
+        );
+        assert!(b.text("#import-errors").await.contains("phone"));
+        b.screenshot("admin-import-en").await;
 
-    // Rules as JSON, with the API's validation naming the field.
-    b.goto("/admin/settings/earning").await;
-    b.fill("#doc", r#"{"cap_per_bill": -5}"#).await;
-    b.click("#save-doc").await;
-    assert!(b.text("#doc-error").await.contains("cap_per_bill"));
-    b.fill("#doc", r#"{"cap_per_bill": 500}"#).await;
-    b.click("#save-doc").await;
-    assert!(b.exists("#saved").await);
-    assert_eq!(
-        owner.get("/api/v1/rules/earning").await.body["cap_per_bill"],
-        500
-    );
+        // Rules as JSON, with the API's validation naming the field.
+        b.goto("/admin/settings/earning").await;
+        b.fill("#doc", r#"{"cap_per_bill": -5}"#).await;
+        b.click("#save-doc").await;
+        assert!(b.text("#doc-error").await.contains("cap_per_bill"));
+        b.fill("#doc", r#"{"cap_per_bill": 500}"#).await;
+        b.click("#save-doc").await;
+        assert!(b.exists("#saved").await);
+        assert_eq!(
+            owner.get("/api/v1/rules/earning").await.body["cap_per_bill"],
+            500
+        );
 
-    // Tiers as a form: two levels; a threshold not above the level below is refused on its row.
-    b.goto("/admin/tiers").await;
-    b.click("#enabled").await;
-    for (id, v) in [
-        ("#l0_code", "member"),
-        ("#l0_name", "สมาชิก"),
-        ("#l0_threshold", "0"),
-        ("#l1_code", "gold"),
-        ("#l1_name", "โกลด์"),
-        ("#l1_threshold", "0"),
-        ("#l1_earn_percent", "150"),
-        ("#l1_benefits", "free upsize; birthday cake"),
-    ] {
-        b.fill(id, v).await;
-    }
-    b.click("#save-tiers").await;
-    assert!(b.text("#l1-error").await.contains("levels[1].threshold"));
-    assert_eq!(b.value("#l1_name").await, "โกลด์", "what was typed stays");
-    b.fill("#l1_threshold", "100").await;
-    b.click("#save-tiers").await;
-    assert!(b.exists("#saved").await);
-    let program = owner.get("/api/v1/tiers").await.body["program"].clone();
-    assert_eq!(
-        (
-            program["enabled"].as_bool(),
-            program["levels"][1]["earn_percent"].as_i64()
-        ),
-        (Some(true), Some(150))
-    );
-    assert_eq!(
-        program["levels"][1]["benefits"],
-        json!(["free upsize", "birthday cake"])
-    );
-    b.screenshot("admin-tiers-en").await;
+        // Tiers as a form: two levels; a threshold not above the level below is refused on its row.
+        b.goto("/admin/tiers").await;
+        b.click("#enabled").await;
+        for (id, v) in [
+            ("#l0_code", "member"),
+            ("#l0_name", "สมาชิก"),
+            ("#l0_threshold", "0"),
+            ("#l1_code", "gold"),
+            ("#l1_name", "โกลด์"),
+            ("#l1_threshold", "0"),
+            ("#l1_earn_percent", "150"),
+            ("#l1_benefits", "free upsize; birthday cake"),
+        ] {
+            b.fill(id, v).await;
+        }
+        b.click("#save-tiers").await;
+        assert!(b.text("#l1-error").await.contains("levels[1].threshold"));
+        assert_eq!(b.value("#l1_name").await, "โกลด์", "what was typed stays");
+        b.fill("#l1_threshold", "100").await;
+        b.click("#save-tiers").await;
+        assert!(b.exists("#saved").await);
+        let program = owner.get("/api/v1/tiers").await.body["program"].clone();
+        assert_eq!(
+            (
+                program["enabled"].as_bool(),
+                program["levels"][1]["earn_percent"].as_i64()
+            ),
+            (Some(true), Some(150))
+        );
+        assert_eq!(
+            program["levels"][1]["benefits"],
+            json!(["free upsize", "birthday cake"])
+        );
+        b.screenshot("admin-tiers-en").await;
 
-    // The signup form: texts, channels; a changed text becomes a new version.
-    b.goto("/admin/signup-form").await;
-    b.fill("#terms", "ข้อกำหนดการเป็นสมาชิก").await;
-    b.fill("#privacy", "เราเก็บเบอร์โทรเพื่อสะสมคะแนน").await;
-    b.click("input[name=ch_line]").await;
-    b.fill("#questions", "[{\"id\": \"age\"}]").await;
-    b.click("#save-form").await;
-    assert!(
-        b.text("#form-error").await.contains("questions"),
-        "the API names the bad question"
-    );
-    b.fill("#questions", "[]").await;
-    b.click("#save-form").await;
-    assert!(b.text("#saved").await.contains("v1"));
-    let form = owner.get("/api/v1/signup-form").await.body;
-    assert_eq!(form["marketing_channels"], json!(["line"]));
+        // The signup form: texts, channels; a changed text becomes a new version.
+        b.goto("/admin/signup-form").await;
+        b.fill("#terms", "ข้อกำหนดการเป็นสมาชิก").await;
+        b.fill("#privacy", "เราเก็บเบอร์โทรเพื่อสะสมคะแนน").await;
+        b.click("input[name=ch_line]").await;
+        b.fill("#questions", "[{\"id\": \"age\"}]").await;
+        b.click("#save-form").await;
+        assert!(
+            b.text("#form-error").await.contains("questions"),
+            "the API names the bad question"
+        );
+        b.fill("#questions", "[]").await;
+        b.click("#save-form").await;
+        assert!(b.text("#saved").await.contains("v1"));
+        let form = owner.get("/api/v1/signup-form").await.body;
+        assert_eq!(form["marketing_channels"], json!(["line"]));
 
-    // Rewards: edit one (a negative cost is refused, naming the field), then archive one.
-    let latte = owner.post("/api/v1/rewards", json!({"kind": "coupon", "category": "x", "name": "Latte", "points_cost": 10, "stock": 5})).await;
-    b.goto(&format!("/admin/rewards/{}", latte.body["id"]))
-        .await;
-    b.fill("#points_cost", "-3").await;
-    b.click("#save-reward").await;
-    assert!(b.text("#reward-error").await.contains("points_cost"));
-    b.fill("#points_cost", "12").await;
-    b.fill("#stock", "7").await;
-    b.click("#save-reward").await;
-    assert!(b.exists("#saved").await);
-    let edited = owner
-        .get(&format!("/api/v1/rewards/{}", latte.body["id"]))
-        .await
-        .body;
-    assert_eq!(
-        (
-            edited["points_cost"].as_i64(),
-            edited["stock"].as_i64(),
-            edited["name"].as_str()
-        ),
-        (Some(12), Some(7), Some("Latte"))
-    );
-
-    // Rewards: archive one from the list.
-    let r = owner
-        .post(
-            "/api/v1/rewards",
-            json!({"kind": "coupon", "category": "x", "name": "Old latte", "points_cost": 10}),
-        )
-        .await;
-    b.goto("/admin/rewards").await;
-    b.click(&format!(
-        "form[action='/admin/rewards/{}/archive'] button",
-        r.body["id"]
-    ))
-    .await;
-    assert!(!b.text("#rewards").await.contains("Old latte"));
-    assert_eq!(
-        owner
-            .get(&format!("/api/v1/rewards/{}", r.body["id"]))
+        // Rewards: edit one (a negative cost is refused, naming the field), then archive one.
+        let latte = owner.post("/api/v1/rewards", json!({"kind": "coupon", "category": "x", "name": "Latte", "points_cost": 10, "stock": 5})).await;
+        b.goto(&format!("/admin/rewards/{}", latte.body["id"]))
+            .await;
+        b.fill("#points_cost", "-3").await;
+        b.click("#save-reward").await;
+        assert!(b.text("#reward-error").await.contains("points_cost"));
+        b.fill("#points_cost", "12").await;
+        b.fill("#stock", "7").await;
+        b.click("#save-reward").await;
+        assert!(b.exists("#saved").await);
+        let edited = owner
+            .get(&format!("/api/v1/rewards/{}", latte.body["id"]))
             .await
-            .body["archived"],
-        true
-    );
+            .body;
+        assert_eq!(
+            (
+                edited["points_cost"].as_i64(),
+                edited["stock"].as_i64(),
+                edited["name"].as_str()
+            ),
+            (Some(12), Some(7), Some("Latte"))
+        );
 
-    // An API key made on the page works once shown.
-    b.goto("/admin/api-keys").await;
-    b.fill("#key-name", "POS").await;
-    b.click("input[name='scope:branches.read']").await;
-    b.click("form[action='/admin/api-keys'] button").await;
-    let secret = b.text("#key-secret").await;
-    assert_eq!(
-        app.with_key(&secret).get("/api/v1/branches").await.status,
-        200
-    );
-    b.goto("/admin/audit?action=api_key.created").await;
-    assert!(b.page_text().await.contains("api_key.created"));
-    b.close().await;
-}
+        // Rewards: archive one from the list.
+        let r = owner
+            .post(
+                "/api/v1/rewards",
+                json!({"kind": "coupon", "category": "x", "name": "Old latte", "points_cost": 10}),
+            )
+            .await;
+        b.goto("/admin/rewards").await;
+        b.click(&format!(
+            "form[action='/admin/rewards/{}/archive'] button",
+            r.body["id"]
+        ))
+        .await;
+        assert!(!b.text("#rewards").await.contains("Old latte"));
+        assert_eq!(
+            owner
+                .get(&format!("/api/v1/rewards/{}", r.body["id"]))
+                .await
+                .body["archived"],
+            true
+        );
+
+        // An API key made on the page works once shown.
+        b.goto("/admin/api-keys").await;
+        b.fill("#key-name", "POS").await;
+        b.click("input[name='scope:branches.read']").await;
+        b.click("form[action='/admin/api-keys'] button").await;
+        let secret = b.text("#key-secret").await;
+        assert_eq!(
+            app.with_key(&secret).get("/api/v1/branches").await.status,
+            200
+        );
+        b.goto("/admin/audit?action=api_key.created").await;
+        assert!(b.page_text().await.contains("api_key.created"));
+        b.close().await;
+    }
+);
 
 async fn member_sign_in(b: &Browser, owner: &crate::helpers::User, phone: &str) {
     b.goto("/m/kafe/login?lang=en").await;
@@ -635,117 +672,121 @@ async fn member_sign_in(b: &Browser, owner: &crate::helpers::User, phone: &str) 
     b.click("#verify").await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_member_buys_lucky_draw_entries_with_a_code_and_fulfilment_ships_a_parcel() {
-    let (app, owner, _, _, m) = shop().await;
-    owner
-        .post(
-            &format!("/api/v1/members/{m}/points/adjust"),
-            json!({"points": 500, "reason": "t"}),
-        )
-        .await;
-    let now = jiff::Timestamp::now();
-    let hour = jiff::SignedDuration::from_hours(1);
-    let d = owner.post("/api/v1/draws", json!({"name": "iPhone", "entry_cost": 50, "winners": 1, "opens_at": now - hour, "closes_at": now + hour})).await;
-    let b = Browser::start(&app.base).await;
-    member_sign_in(&b, &owner, "0812345678").await;
-    b.goto("/m/kafe/draws").await;
-    b.fill(".draw input[name=entries]", "2").await;
-    b.click(".draw button").await;
-    b.fill("#code", &last_code(&owner).await).await;
-    b.click("#confirm-entries").await;
-    assert_eq!(b.text(".draw .mine").await, "2");
-    b.screenshot("member-draws-en").await;
-    assert_eq!(owner.points(m).await["balance"], 400);
-    assert_eq!(
+page_test!(
+    a_member_buys_lucky_draw_entries_with_a_code_and_fulfilment_ships_a_parcel,
+    |backend| {
+        let (app, owner, _, _, m) = shop(backend).await;
         owner
-            .get(&format!("/api/v1/draws/{}", d.body["id"]))
-            .await
-            .body["entries"],
-        2
-    );
-    b.close().await;
+            .post(
+                &format!("/api/v1/members/{m}/points/adjust"),
+                json!({"points": 500, "reason": "t"}),
+            )
+            .await;
+        let now = jiff::Timestamp::now();
+        let hour = jiff::SignedDuration::from_hours(1);
+        let d = owner.post("/api/v1/draws", json!({"name": "iPhone", "entry_cost": 50, "winners": 1, "opens_at": now - hour, "closes_at": now + hour})).await;
+        let b = Browser::for_app(&app).await;
+        member_sign_in(&b, &owner, "0812345678").await;
+        b.goto("/m/kafe/draws").await;
+        b.fill(".draw input[name=entries]", "2").await;
+        b.click(".draw button").await;
+        b.fill("#code", &last_code(&owner).await).await;
+        b.click("#confirm-entries").await;
+        assert_eq!(b.text(".draw .mine").await, "2");
+        b.screenshot("member-draws-en").await;
+        assert_eq!(owner.points(m).await["balance"], 400);
+        assert_eq!(
+            owner
+                .get(&format!("/api/v1/draws/{}", d.body["id"]))
+                .await
+                .body["entries"],
+            2
+        );
+        b.close().await;
 
-    // A parcel: the fulfilment role packs and ships it on the staff page.
-    owner
-        .put("/api/v1/spend-settings", json!({"require_otp": false}))
-        .await;
-    let r = owner
+        // A parcel: the fulfilment role packs and ships it on the staff page.
+        owner
+            .put("/api/v1/spend-settings", json!({"require_otp": false}))
+            .await;
+        let r = owner
         .post(
             "/api/v1/rewards",
             json!({"kind": "shipped", "category": "goods", "name": "Tumbler", "points_cost": 100}),
         )
         .await;
-    let address = json!({"recipient": "Mali", "phone": "0812345678", "line1": "1 Sukhumvit", "district": "Watthana", "province": "Bangkok", "postcode": "10110"});
-    let res = owner
-        .post(
-            &format!("/api/v1/rewards/{}/redeem", r.body["id"]),
-            json!({"member_id": m, "shipping": address}),
-        )
-        .await;
-    let id = res.body["redemption"]["id"].as_i64().unwrap();
-    let packer = app.hire(&owner, "kafe", "fulfilment").await;
-    let b = Browser::start(&app.base).await;
-    b.sign_in("kafe", packer.me["email"].as_str().unwrap(), PASSWORD, "th")
-        .await;
-    b.goto("/staff/fulfilment").await;
-    b.click(&format!("#shipment-{id} button")).await;
-    b.fill(&format!("#carrier-{id}"), "Kerry").await;
-    b.fill(&format!("#tracking-{id}"), "KEX1").await;
-    b.screenshot("staff-fulfilment-th").await;
-    b.click(&format!("#shipment-{id} button")).await;
-    let r = owner.get(&format!("/api/v1/redemptions/{id}")).await;
-    assert_eq!(
-        (r.body["status"].as_str(), r.body["tracking"].as_str()),
-        (Some("shipped"), Some("KEX1"))
-    );
-    b.close().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_member_orders_a_shipped_reward_with_their_address() {
-    let (app, owner, _, _, m) = shop().await;
-    owner
-        .post(
-            &format!("/api/v1/members/{m}/points/adjust"),
-            json!({"points": 500, "reason": "t"}),
-        )
-        .await;
-    let r = owner.post("/api/v1/rewards", json!({"kind": "shipped", "category": "goods", "name": "แก้วเก็บความเย็น", "points_cost": 300})).await;
-    let b = Browser::start(&app.base).await;
-    member_sign_in(&b, &owner, "0812345678").await;
-    b.goto("/m/kafe/rewards?lang=th").await;
-    b.click(&format!("#reward-{} button", r.body["id"])).await;
-    assert_eq!(
-        b.value("#recipient").await,
-        "Mali",
-        "pre-filled from the profile"
-    );
-    for (id, v) in [
-        ("#line1", "99/1 ถ.สุขุมวิท"),
-        ("#district", "วัฒนา"),
-        ("#province", "กรุงเทพฯ"),
-        ("#postcode", "101"),
-    ] {
-        b.fill(id, v).await;
+        let address = json!({"recipient": "Mali", "phone": "0812345678", "line1": "1 Sukhumvit", "district": "Watthana", "province": "Bangkok", "postcode": "10110"});
+        let res = owner
+            .post(
+                &format!("/api/v1/rewards/{}/redeem", r.body["id"]),
+                json!({"member_id": m, "shipping": address}),
+            )
+            .await;
+        let id = res.body["redemption"]["id"].as_i64().unwrap();
+        let packer = app.hire(&owner, "kafe", "fulfilment").await;
+        let b = Browser::for_app(&app).await;
+        b.sign_in("kafe", packer.me["email"].as_str().unwrap(), PASSWORD, "th")
+            .await;
+        b.goto("/staff/fulfilment").await;
+        b.click(&format!("#shipment-{id} button")).await;
+        b.fill(&format!("#carrier-{id}"), "Kerry").await;
+        b.fill(&format!("#tracking-{id}"), "KEX1").await;
+        b.screenshot("staff-fulfilment-th").await;
+        b.click(&format!("#shipment-{id} button")).await;
+        let r = owner.get(&format!("/api/v1/redemptions/{id}")).await;
+        assert_eq!(
+            (r.body["status"].as_str(), r.body["tracking"].as_str()),
+            (Some("shipped"), Some("KEX1"))
+        );
+        b.close().await;
     }
-    b.fill("#code", &last_code(&owner).await).await;
-    b.click("#confirm-redeem").await;
-    assert!(b.text("#address-error").await.starts_with("postcode"));
-    assert_eq!(
-        b.value("#line1").await,
-        "99/1 ถ.สุขุมวิท",
-        "what was typed stays"
-    );
-    assert_eq!(owner.points(m).await["balance"], 500, "nothing taken");
-    b.fill("#postcode", "10110").await;
-    b.fill("#code", &last_code(&owner).await).await;
-    b.click("#confirm-redeem").await;
-    assert_eq!(b.text("#m-coupon-status").await, "รอแพ็ก");
-    assert_eq!(owner.points(m).await["balance"], 200);
-    let queue = owner
-        .all("/api/v1/redemptions?kind=shipped&status=pending")
-        .await;
-    assert_eq!(queue[0]["shipping"]["province"], "กรุงเทพฯ");
-    b.close().await;
-}
+);
+
+page_test!(
+    a_member_orders_a_shipped_reward_with_their_address,
+    |backend| {
+        let (app, owner, _, _, m) = shop(backend).await;
+        owner
+            .post(
+                &format!("/api/v1/members/{m}/points/adjust"),
+                json!({"points": 500, "reason": "t"}),
+            )
+            .await;
+        let r = owner.post("/api/v1/rewards", json!({"kind": "shipped", "category": "goods", "name": "แก้วเก็บความเย็น", "points_cost": 300})).await;
+        let b = Browser::for_app(&app).await;
+        member_sign_in(&b, &owner, "0812345678").await;
+        b.goto("/m/kafe/rewards?lang=th").await;
+        b.click(&format!("#reward-{} button", r.body["id"])).await;
+        assert_eq!(
+            b.value("#recipient").await,
+            "Mali",
+            "pre-filled from the profile"
+        );
+        for (id, v) in [
+            ("#line1", "99/1 ถ.สุขุมวิท"),
+            ("#district", "วัฒนา"),
+            ("#province", "กรุงเทพฯ"),
+            ("#postcode", "101"),
+        ] {
+            b.fill(id, v).await;
+        }
+        b.fill("#code", &last_code(&owner).await).await;
+        b.click("#confirm-redeem").await;
+        assert!(b.text("#address-error").await.starts_with("postcode"));
+        assert_eq!(
+            b.value("#line1").await,
+            "99/1 ถ.สุขุมวิท",
+            "what was typed stays"
+        );
+        assert_eq!(owner.points(m).await["balance"], 500, "nothing taken");
+        b.fill("#postcode", "10110").await;
+        b.fill("#code", &last_code(&owner).await).await;
+        b.click("#confirm-redeem").await;
+        assert_eq!(b.text("#m-coupon-status").await, "รอแพ็ก");
+        assert_eq!(owner.points(m).await["balance"], 200);
+        let queue = owner
+            .all("/api/v1/redemptions?kind=shipped&status=pending")
+            .await;
+        assert_eq!(queue[0]["shipping"]["province"], "กรุงเทพฯ");
+        b.close().await;
+    }
+);
