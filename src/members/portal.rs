@@ -4,8 +4,9 @@
 //! runs in the same functions as the API.
 
 use axum::Form;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
@@ -71,39 +72,87 @@ fn page(
     )
 }
 
-struct Shop {
+/// The shop of a member page (`/m/{shop}/…`), open to its members: not found for an
+/// unknown or closed shop, an error page when the database cannot say.
+pub struct MemberShop {
     id: i64,
     name: String,
 }
 
-async fn shop(app: &AppState, slug: &str) -> Option<Shop> {
-    crate::tenants::store::find_tenant_by_slug(&app.db, slug)
-        .await
-        .ok()
-        .flatten()
-        .filter(|t| t.status == "active")
-        .map(|t| Shop {
-            id: t.id,
-            name: t.name,
-        })
+impl FromRequestParts<AppState> for MemberShop {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Response> {
+        let slug = parts
+            .uri
+            .path()
+            .strip_prefix("/m/")
+            .and_then(|rest| rest.split('/').next())
+            .unwrap_or_default();
+        match crate::tenants::store::find_tenant_by_slug(&app.db, slug).await {
+            Ok(Some(t)) if t.status == "active" => Ok(MemberShop {
+                id: t.id,
+                name: t.name,
+            }),
+            Ok(_) => Err(not_found()),
+            Err(e) => Err(failure(e)),
+        }
+    }
+}
+
+/// A member page for a member signed in to its shop, in the page's language: anyone
+/// else is sent to the shop's sign-in page. The opening every signed-in page shares.
+pub struct MemberPage {
+    shop: MemberShop,
+    session: crate::members::store::MemberSession,
+    lang: Language,
+}
+
+impl FromRequestParts<AppState> for MemberPage {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Response> {
+        let shop = MemberShop::from_request_parts(parts, app).await?;
+        let jar = CookieJar::from_headers(&parts.headers);
+        let lang = language(parts.uri.query(), &jar);
+        match session(app, &jar, &shop).await? {
+            Some(session) => Ok(MemberPage {
+                shop,
+                session,
+                lang,
+            }),
+            None => {
+                let slug = parts.uri.path().trim_start_matches("/m/");
+                let slug = slug.split('/').next().unwrap_or_default();
+                Err(Redirect::to(&format!("/m/{slug}/login")).into_response())
+            }
+        }
+    }
 }
 
 fn not_found() -> Response {
     (StatusCode::NOT_FOUND, Html("Not found".to_string())).into_response()
 }
 
+/// What a member sees when the server could not do its part (the details go to the log).
+fn failure(e: impl std::fmt::Display) -> Response {
+    let e = crate::error::ApiError::internal(e);
+    (StatusCode::INTERNAL_SERVER_ERROR, Html(e.message)).into_response()
+}
+
 /// The signed-in member of this shop, if any.
 async fn session(
     app: &AppState,
     jar: &CookieJar,
-    shop: &Shop,
-) -> Option<crate::members::store::MemberSession> {
-    let c = jar.get(COOKIE)?;
+    shop: &MemberShop,
+) -> Result<Option<crate::members::store::MemberSession>, Response> {
+    let Some(c) = jar.get(COOKIE) else {
+        return Ok(None);
+    };
     crate::members::store::member_session(&app.db, &token_hash(c.value()))
         .await
-        .ok()
-        .flatten()
-        .filter(|s| s.tenant_id == shop.id)
+        .map(|s| s.filter(|s| s.tenant_id == shop.id))
+        .map_err(failure)
 }
 
 #[derive(Deserialize, Default)]
@@ -188,14 +237,12 @@ fn login_body(
 
 /// `GET /m/{shop}/login`.
 pub async fn show_login(
+    shop: MemberShop,
     State(app): State<AppState>,
     Path(slug): Path<String>,
     jar: CookieJar,
     Query(q): Query<LangQuery>,
 ) -> Response {
-    let Some(shop) = shop(&app, &slug).await else {
-        return not_found();
-    };
     let lang = lang_of(&q, &jar);
     let jar = jar.add(Cookie::build(("lang", lang.as_str())).path("/").build());
     let (jar, form_token) = crate::web::form_token(&app, jar);
@@ -214,15 +261,13 @@ pub async fn show_login(
 
 /// `POST /m/{shop}/login`: text a code to the member's phone.
 pub async fn send_login_code(
+    shop: MemberShop,
     State(app): State<AppState>,
     Path(slug): Path<String>,
     meta: RequestMeta,
     jar: CookieJar,
     Form(form): Form<LoginForm>,
 ) -> Response {
-    let Some(shop) = shop(&app, &slug).await else {
-        return not_found();
-    };
     let lang = language(None, &jar);
     if !crate::web::form_token_ok(&jar, &form.form_token) {
         return form_expired(&app, jar, lang, &shop.name, &slug);
@@ -300,14 +345,12 @@ fn otp_error(lang: Language, e: &crate::error::ApiError) -> String {
 
 /// `POST /m/{shop}/login/verify`: check the code, start the member's session.
 pub async fn verify_login(
+    shop: MemberShop,
     State(app): State<AppState>,
     Path(slug): Path<String>,
     jar: CookieJar,
     Form(form): Form<LoginForm>,
 ) -> Response {
-    let Some(shop) = shop(&app, &slug).await else {
-        return not_found();
-    };
     let lang = language(None, &jar);
     if !crate::web::form_token_ok(&jar, &form.form_token) {
         return form_expired(&app, jar, lang, &shop.name, &slug);
@@ -384,18 +427,15 @@ pub async fn verify_login(
 
 /// `GET /m/{shop}`: balance, expiring points, tier progress and recent history.
 pub async fn home(
+    MemberPage {
+        shop,
+        session: s,
+        lang,
+    }: MemberPage,
     State(app): State<AppState>,
     Path(slug): Path<String>,
     jar: CookieJar,
-    Query(q): Query<LangQuery>,
 ) -> Response {
-    let Some(shop) = shop(&app, &slug).await else {
-        return not_found();
-    };
-    let lang = lang_of(&q, &jar);
-    let Some(s) = session(&app, &jar, &shop).await else {
-        return Redirect::to(&format!("/m/{slug}/login")).into_response();
-    };
     let jar = jar.add(Cookie::build(("lang", lang.as_str())).path("/").build());
     let member = crate::members::store::get(&app.db, shop.id, s.member_id)
         .await
@@ -484,18 +524,15 @@ pub async fn logout(
 
 /// `GET /m/{shop}/rewards`: the catalog with this member's prices.
 pub async fn rewards(
+    MemberPage {
+        shop,
+        session: s,
+        lang,
+    }: MemberPage,
     State(app): State<AppState>,
     Path(slug): Path<String>,
     jar: CookieJar,
-    Query(q): Query<LangQuery>,
 ) -> Response {
-    let Some(shop) = shop(&app, &slug).await else {
-        return not_found();
-    };
-    let lang = lang_of(&q, &jar);
-    let Some(s) = session(&app, &jar, &shop).await else {
-        return Redirect::to(&format!("/m/{slug}/login")).into_response();
-    };
     let catalog = crate::rewards::catalog_for(&app.db, shop.id, s.member_id)
         .await
         .unwrap_or_default();
@@ -550,19 +587,16 @@ pub struct RedeemForm {
 /// `POST /m/{shop}/rewards/{id}`: first a code is texted; with the code, the reward is
 /// redeemed and the coupon shown.
 pub async fn redeem(
+    MemberPage {
+        shop,
+        session: s,
+        lang,
+    }: MemberPage,
     State(app): State<AppState>,
     Path((slug, reward)): Path<(String, String)>,
     meta: RequestMeta,
-    jar: CookieJar,
     Form(form): Form<RedeemForm>,
 ) -> Response {
-    let Some(shop) = shop(&app, &slug).await else {
-        return not_found();
-    };
-    let lang = language(None, &jar);
-    let Some(s) = session(&app, &jar, &shop).await else {
-        return Redirect::to(&format!("/m/{slug}/login")).into_response();
-    };
     if !constant_time_eq(&s.csrf_token, &form.csrf) {
         return (
             StatusCode::FORBIDDEN,
@@ -759,18 +793,15 @@ pub async fn redeem(
 
 /// `GET /m/{shop}/coupons`: the member's coupons, codes and shipments.
 pub async fn coupons(
+    MemberPage {
+        shop,
+        session: s,
+        lang,
+    }: MemberPage,
     State(app): State<AppState>,
     Path(slug): Path<String>,
     jar: CookieJar,
-    Query(q): Query<LangQuery>,
 ) -> Response {
-    let Some(shop) = shop(&app, &slug).await else {
-        return not_found();
-    };
-    let lang = lang_of(&q, &jar);
-    let Some(s) = session(&app, &jar, &shop).await else {
-        return Redirect::to(&format!("/m/{slug}/login")).into_response();
-    };
     let f = crate::rewards::store::Filter {
         member_id: Some(s.member_id),
         ..Default::default()
@@ -796,18 +827,15 @@ pub async fn coupons(
 
 /// `GET /m/{shop}/coupons/{id}`: one coupon, with its code and QR to show at the counter.
 pub async fn coupon(
+    MemberPage {
+        shop,
+        session: s,
+        lang,
+    }: MemberPage,
     State(app): State<AppState>,
     Path((slug, id)): Path<(String, String)>,
     jar: CookieJar,
-    Query(q): Query<LangQuery>,
 ) -> Response {
-    let Some(shop) = shop(&app, &slug).await else {
-        return not_found();
-    };
-    let lang = lang_of(&q, &jar);
-    let Some(s) = session(&app, &jar, &shop).await else {
-        return Redirect::to(&format!("/m/{slug}/login")).into_response();
-    };
     let Ok(id) = id.parse::<i64>() else {
         return not_found();
     };
@@ -843,18 +871,18 @@ pub async fn coupon(
 
 /// `GET /m/{shop}/claim/{token}`: the bill a claim QR is for, and a button to collect it.
 pub async fn show_claim(
+    shop: MemberShop,
     State(app): State<AppState>,
     Path((slug, token)): Path<(String, String)>,
     jar: CookieJar,
     Query(q): Query<LangQuery>,
 ) -> Response {
-    let Some(shop) = shop(&app, &slug).await else {
-        return not_found();
-    };
     let lang = lang_of(&q, &jar);
     let here = format!("/m/{slug}/claim/{token}");
-    let Some(s) = session(&app, &jar, &shop).await else {
-        return Redirect::to(&format!("/m/{slug}/login?next={here}")).into_response();
+    let s = match session(&app, &jar, &shop).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return Redirect::to(&format!("/m/{slug}/login?next={here}")).into_response(),
+        Err(failed) => return failed,
     };
     let claim = crate::earning::claims::find(&app.db, shop.id, &token)
         .await
@@ -894,19 +922,16 @@ pub struct CsrfOnly {
 
 /// `POST /m/{shop}/claim/{token}`: collect the points.
 pub async fn collect_claim(
+    MemberPage {
+        shop,
+        session: s,
+        lang,
+    }: MemberPage,
     State(app): State<AppState>,
     Path((slug, token)): Path<(String, String)>,
     meta: RequestMeta,
-    jar: CookieJar,
     Form(form): Form<CsrfOnly>,
 ) -> Response {
-    let Some(shop) = shop(&app, &slug).await else {
-        return not_found();
-    };
-    let lang = language(None, &jar);
-    let Some(s) = session(&app, &jar, &shop).await else {
-        return Redirect::to(&format!("/m/{slug}/login")).into_response();
-    };
     if !constant_time_eq(&s.csrf_token, &form.csrf) {
         return (
             StatusCode::FORBIDDEN,
@@ -1018,14 +1043,12 @@ fn signup_body(
 
 /// `GET /m/{shop}/signup`.
 pub async fn show_signup(
+    shop: MemberShop,
     State(app): State<AppState>,
     Path(slug): Path<String>,
     jar: CookieJar,
     Query(q): Query<LangQuery>,
 ) -> Response {
-    let Some(shop) = shop(&app, &slug).await else {
-        return not_found();
-    };
     let lang = lang_of(&q, &jar);
     let Ok((_, form)) = crate::members::signup::shop_form(&app, &slug).await else {
         return not_found();
@@ -1049,15 +1072,13 @@ pub async fn show_signup(
 
 /// `POST /m/{shop}/signup`: the same checks as the API; errors next to their field.
 pub async fn submit_signup(
+    shop: MemberShop,
     State(app): State<AppState>,
     Path(slug): Path<String>,
     meta: RequestMeta,
     jar: CookieJar,
     Form(mut f): Form<Fields>,
 ) -> Response {
-    let Some(shop) = shop(&app, &slug).await else {
-        return not_found();
-    };
     let lang = language(None, &jar);
     let Ok((_, form)) = crate::members::signup::shop_form(&app, &slug).await else {
         return not_found();
@@ -1188,18 +1209,15 @@ mod tests {
 
 /// `GET /m/{shop}/draws`: open lucky draws, the member's entries, and a form to buy more.
 pub async fn draws(
+    MemberPage {
+        shop,
+        session: s,
+        lang,
+    }: MemberPage,
     State(app): State<AppState>,
     Path(slug): Path<String>,
     jar: CookieJar,
-    Query(q): Query<LangQuery>,
 ) -> Response {
-    let Some(shop) = shop(&app, &slug).await else {
-        return not_found();
-    };
-    let lang = lang_of(&q, &jar);
-    let Some(s) = session(&app, &jar, &shop).await else {
-        return Redirect::to(&format!("/m/{slug}/login")).into_response();
-    };
     let rows = crate::draws::store::list(&app.db, shop.id, i64::MAX, 50)
         .await
         .unwrap_or_default();
@@ -1251,19 +1269,16 @@ pub struct EntryForm {
 
 /// `POST /m/{shop}/draws/{id}`: a code is texted first; with it, the entries are bought.
 pub async fn enter_draw(
+    MemberPage {
+        shop,
+        session: s,
+        lang,
+    }: MemberPage,
     State(app): State<AppState>,
     Path((slug, draw)): Path<(String, String)>,
     meta: RequestMeta,
-    jar: CookieJar,
     Form(form): Form<EntryForm>,
 ) -> Response {
-    let Some(shop) = shop(&app, &slug).await else {
-        return not_found();
-    };
-    let lang = language(None, &jar);
-    let Some(s) = session(&app, &jar, &shop).await else {
-        return Redirect::to(&format!("/m/{slug}/login")).into_response();
-    };
     if !constant_time_eq(&s.csrf_token, &form.csrf) {
         return (
             StatusCode::FORBIDDEN,
