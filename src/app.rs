@@ -75,7 +75,7 @@ async fn request_timeout(State(app): State<AppState>, req: Request, next: Next) 
 }
 
 /// Build the state and the full router.
-pub fn build(db: Db, settings: Settings) -> (AppState, Router) {
+pub fn build(db: Db, settings: Settings, clock: crate::clock::Clock) -> (AppState, Router) {
     let (api_router, doc, policies) = api_parts();
     let state = AppState::new(Inner {
         login_limiter: LoginLimiter::new(
@@ -109,9 +109,11 @@ pub fn build(db: Db, settings: Settings) -> (AppState, Router) {
                 },
             )
         }),
-        api_keys: crate::auth::api_keys::KeyCache::new(std::time::Duration::from_secs(
-            settings.api_key_trust_secs,
-        )),
+        api_keys: crate::auth::api_keys::KeyCache::new(
+            std::time::Duration::from_secs(settings.api_key_trust_secs),
+            clock.clone(),
+        ),
+        clock,
         db,
         policies,
         openapi: Arc::new(doc),
@@ -264,7 +266,7 @@ pub fn spawn_housekeeping(state: AppState) -> Option<tokio::task::JoinHandle<()>
         let mut tick = tokio::time::interval(Duration::from_secs(every));
         loop {
             tick.tick().await;
-            match crate::ledger::run_expiry(&state.db, crate::store::now_micros()).await {
+            match crate::ledger::run_expiry(&state.db, state.clock.now_micros()).await {
                 Ok(run) if run.lots == 0 => {}
                 Ok(run) => tracing::info!(
                     lots = run.lots,
@@ -278,8 +280,7 @@ pub fn spawn_housekeeping(state: AppState) -> Option<tokio::task::JoinHandle<()>
                     tracing::warn!(error = %e.message, "expiry run failed")
                 }
             }
-            match crate::earning::run_birthday_bonuses(&state.db, crate::store::now_micros()).await
-            {
+            match crate::earning::run_birthday_bonuses(&state.db, state.clock.now_micros()).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(members = n, "granted birthday bonuses"),
                 Err(e) => {
@@ -287,7 +288,7 @@ pub fn spawn_housekeeping(state: AppState) -> Option<tokio::task::JoinHandle<()>
                     tracing::warn!(error = %e.message, "birthday bonus run failed")
                 }
             }
-            match crate::tiers::run_reviews(&state.db, crate::store::now_micros(), None).await {
+            match crate::tiers::run_reviews(&state.db, state.clock.now_micros(), None).await {
                 Ok(r) if r.reviewed == 0 => {}
                 Ok(r) => tracing::info!(
                     reviewed = r.reviewed,
@@ -299,7 +300,7 @@ pub fn spawn_housekeeping(state: AppState) -> Option<tokio::task::JoinHandle<()>
                     tracing::warn!(error = %e.message, "tier review failed")
                 }
             }
-            match crate::rewards::run_coupon_expiry(&state.db, crate::store::now_micros()).await {
+            match crate::rewards::run_coupon_expiry(&state.db, state.clock.now_micros()).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(coupons = n, "expired unused coupons"),
                 Err(e) => {
@@ -341,11 +342,29 @@ pub async fn serve(
     settings: Settings,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    serve_with_clock(
+        listener,
+        db,
+        settings,
+        crate::clock::Clock::default(),
+        shutdown,
+    )
+    .await
+}
+
+/// [`serve`], going by `clock` (a test's, which it moves ahead instead of sleeping).
+pub async fn serve_with_clock(
+    listener: tokio::net::TcpListener,
+    db: Db,
+    settings: Settings,
+    clock: crate::clock::Clock,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let grace = Duration::from_secs(settings.shutdown_grace_secs);
     let header_timeout = Duration::from_secs(settings.header_read_timeout_secs);
     // Uploads and the key file live here: the server user's alone.
     crate::files::private_dir(&settings.data_dir)?;
-    let (state, router) = build(db.clone(), settings);
+    let (state, router) = build(db.clone(), settings, clock);
     let interrupted = crate::members::import_jobs::fail_interrupted(&db).await?;
     if interrupted > 0 {
         tracing::warn!(

@@ -27,6 +27,8 @@ pub struct Inner {
     pub sms: crate::otp::sms::SmsSender,
     /// Group-committing purchase writer (None when `ledger_group_commit` is off).
     pub ledger_writer: Option<crate::earning::writer::LedgerWriter>,
+    /// The time this server goes by (`Clock::advance` in tests).
+    pub clock: crate::clock::Clock,
     /// API keys recently found valid.
     pub api_keys: crate::auth::api_keys::KeyCache,
 }

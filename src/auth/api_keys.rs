@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -105,6 +105,7 @@ const MOST_KEYS: usize = 10_000;
 /// within that time.
 pub struct KeyCache {
     trusted_for: Duration,
+    clock: crate::clock::Clock,
     keys: Mutex<HashMap<i64, Trusted>>,
     /// Keys forgotten so far: a key read before a revocation is not held after it.
     forgotten: AtomicU64,
@@ -113,13 +114,15 @@ pub struct KeyCache {
 struct Trusted {
     secret_hash: String,
     principal: Principal,
-    until: Instant,
+    /// µs since the Unix epoch, by the cache's clock.
+    until: i64,
 }
 
 impl KeyCache {
-    pub fn new(trusted_for: Duration) -> KeyCache {
+    pub fn new(trusted_for: Duration, clock: crate::clock::Clock) -> KeyCache {
         KeyCache {
             trusted_for,
+            clock,
             keys: Mutex::default(),
             forgotten: AtomicU64::default(),
         }
@@ -154,7 +157,8 @@ impl KeyCache {
     /// does not match, `None` if the key is not held (or no longer trusted).
     fn get(&self, id: i64, secret_hash: &str) -> Option<Option<Principal>> {
         let keys = self.lock();
-        let held = keys.get(&id).filter(|t| t.until > Instant::now())?;
+        let now = self.clock.now_micros();
+        let held = keys.get(&id).filter(|t| t.until > now)?;
         Some(constant_time_eq(&held.secret_hash, secret_hash).then(|| held.principal.clone()))
     }
 
@@ -164,7 +168,7 @@ impl KeyCache {
         if self.trusted_for.is_zero() {
             return;
         }
-        let now = Instant::now();
+        let now = self.clock.now_micros();
         let mut keys = self.lock();
         if self.epoch() != epoch {
             return;
@@ -180,7 +184,9 @@ impl KeyCache {
             Trusted {
                 secret_hash,
                 principal,
-                until: now + self.trusted_for,
+                until: now.saturating_add(
+                    i64::try_from(self.trusted_for.as_micros()).unwrap_or(i64::MAX),
+                ),
             },
         );
     }

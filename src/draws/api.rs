@@ -72,9 +72,8 @@ pub struct Draw {
     pub drawn_at: Option<Timestamp>,
 }
 
-fn view(row: DrawRow, members: &[(i64, i64)]) -> ApiResult<Draw> {
+fn view(row: DrawRow, members: &[(i64, i64)], now: Timestamp) -> ApiResult<Draw> {
     let spec: DrawSpec = serde_json::from_str(&row.spec).map_err(ApiError::internal)?;
-    let now = Timestamp::now();
     let status = if row.drawn_at.is_some() {
         "drawn"
     } else if now < spec.opens_at {
@@ -135,7 +134,7 @@ pub(crate) async fn list_draws(
     let rows = store::list(&app.db, ctx.tenant_id(), before, limit).await?;
     let draws = rows
         .into_iter()
-        .map(|r| view(r, &[]))
+        .map(|r| view(r, &[], app.clock.now()))
         .collect::<ApiResult<Vec<_>>>()?;
     Ok(Json(Page::from_rows(draws, limit, |d| d.id)))
 }
@@ -188,7 +187,10 @@ pub(crate) async fn create_draw(
     .await?;
     tx.commit().await?;
     let (row, entries) = load(&app, ctx.tenant_id(), id).await?;
-    Ok((StatusCode::CREATED, Json(view(row, &entries)?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(view(row, &entries, app.clock.now())?),
+    ))
 }
 
 #[utoipa::path(get, path = "/draws/{id}", tag = "draws", operation_id = "get_draw",
@@ -200,7 +202,7 @@ async fn get_draw(
     PathId(id): PathId,
 ) -> ApiResult<Json<Draw>> {
     let (row, entries) = load(&app, ctx.tenant_id(), id).await?;
-    Ok(Json(view(row, &entries)?))
+    Ok(Json(view(row, &entries, app.clock.now())?))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -263,6 +265,7 @@ async fn enter_draw(
         idem_key,
         actor,
         &ctx.meta,
+        app.clock.now(),
     )
     .await?;
     Ok((StatusCode::CREATED, Json(entered)))
@@ -282,6 +285,7 @@ pub async fn enter(
     idem_key: String,
     actor: ActorRef<'_>,
     meta: &crate::audit::RequestMeta,
+    now: Timestamp,
 ) -> ApiResult<Entered> {
     let row = store::get(db, tenant, id)
         .await?
@@ -290,7 +294,6 @@ pub async fn enter(
     if !(1..=100).contains(&entries) {
         return Err(ApiError::invalid("entries", "must be between 1 and 100"));
     }
-    let now = Timestamp::now();
     if row.drawn_at.is_some() || now < spec.opens_at || now >= spec.closes_at {
         return Err(ApiError::new(
             Code::WrongState,
@@ -377,7 +380,7 @@ pub(crate) async fn make_draw(
             "this draw was already made",
         ));
     }
-    if Timestamp::now() < spec.closes_at {
+    if app.clock.now() < spec.closes_at {
         return Err(ApiError::new(
             Code::WrongState,
             "the draw is still open; make it after it closes",
@@ -414,7 +417,7 @@ pub(crate) async fn make_draw(
     .await?;
     tx.commit().await?;
     let (row, entries) = load(&app, tenant, id).await?;
-    Ok(Json(view(row, &entries)?))
+    Ok(Json(view(row, &entries, app.clock.now())?))
 }
 
 async fn proof_of(app: &AppState, tenant: i64, id: i64) -> ApiResult<Proof> {

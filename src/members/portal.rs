@@ -1348,7 +1348,7 @@ pub async fn enter_draw(
         id: Some(member.id),
         label: "member page",
     };
-    match crate::draws::api::enter(&app.db, shop.id, draw_id, member.id, entries, Some(&proof), format!("draw:member:{challenge}"), actor, &meta).await {
+    match crate::draws::api::enter(&app.db, shop.id, draw_id, member.id, entries, Some(&proof), format!("draw:member:{challenge}"), actor, &meta, app.clock.now()).await {
         Ok(_) => Redirect::to(&format!("/m/{slug}/draws")).into_response(),
         Err(e) if matches!(e.code, crate::error::Code::OtpInvalid | crate::error::Code::OtpExpired) => {
             (StatusCode::UNPROCESSABLE_ENTITY, page(lang, &shop.name, &slug, t(lang, "a_draws"), true, code_form(challenge, Some(otp_error(lang, &e))))).into_response()

@@ -15,7 +15,7 @@ db_test!(
             .put("/api/v1/spend-settings", json!({"require_otp": false}))
             .await;
         let now = jiff::Timestamp::now();
-        let closes = now + jiff::SignedDuration::from_secs(3);
+        let closes = now + jiff::SignedDuration::from_hours(1);
         let created = owner
         .post("/api/v1/draws", json!({"name": "iPhone draw", "entry_cost": 10, "max_entries_per_member": 3, "winners": 2,
             "opens_at": now - jiff::SignedDuration::from_hours(1), "closes_at": closes}))
@@ -65,11 +65,12 @@ db_test!(
             .await;
         assert_eq!((early.status, early.code()), (409, "wrong_state"));
 
-        tokio::time::sleep(std::time::Duration::from_millis(
-            u64::try_from(closes.duration_since(jiff::Timestamp::now()).as_millis()).unwrap_or(0)
-                + 200,
-        ))
-        .await;
+        // After the draw closes.
+        let until_closed = closes.duration_since(jiff::Timestamp::now());
+        app.clock.advance(
+            std::time::Duration::try_from(until_closed).unwrap_or_default()
+                + std::time::Duration::from_secs(1),
+        );
         let late = owner
             .post(
                 &format!("/api/v1/draws/{id}/entries"),

@@ -43,6 +43,8 @@ macro_rules! db_test {
 pub struct TestApp {
     pub base: String,
     pub db: Db,
+    /// The server's clock: a test of something that happens later moves it ahead.
+    pub clock: loyal::clock::Clock,
     pub backend: Backend,
     _dir: Option<tempfile::TempDir>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -229,11 +231,14 @@ impl TestApp {
         configure(&mut settings);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server_db = db.clone();
+        let clock = loyal::clock::Clock::default();
+        let server_clock = clock.clone();
         tokio::spawn(async move {
-            let _ = loyal::app::serve(listener, server_db, settings, async {
-                let _ = stopped.await;
-            })
-            .await;
+            let _ =
+                loyal::app::serve_with_clock(listener, server_db, settings, server_clock, async {
+                    let _ = stopped.await;
+                })
+                .await;
         });
         // Answering means the server has set itself up (its encryption key written into
         // the data directory): a test that ends sooner would have its directory removed
@@ -249,6 +254,7 @@ impl TestApp {
         TestApp {
             base: format!("http://{addr}"),
             db,
+            clock,
             backend,
             _dir: dir,
             stop: Some(stop),
