@@ -350,7 +350,7 @@ async fn seed_rewards(db: &Db, tenant_id: i64, meta: &RequestMeta) -> anyhow::Re
         .tomorrow()?
         .to_zoned(tz)?
         .timestamp();
-    let draw = crate::draws::api::DrawSpec {
+    let draw = crate::draws::DrawSpec {
         name: "จับรางวัล iPhone ประจำเดือน / Monthly iPhone draw".into(),
         description: "50 points per entry, up to 10 entries per member".into(),
         entry_cost: 50,

@@ -136,6 +136,130 @@ pub async fn verify_cli(source: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+use jiff::Timestamp;
+
+use crate::audit::{self, ActorRef, Change};
+use crate::error::{ApiError, ApiResult, Code};
+use crate::ledger::model::{Currency, MAX_AMOUNT};
+use crate::ledger::{Kind, Posting};
+use crate::otp::OtpProof;
+
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DrawSpec {
+    /// `iPhone draw, December`.
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// Points per entry.
+    pub entry_cost: i64,
+    /// Most entries one member may buy (absent = no limit).
+    pub max_entries_per_member: Option<i64>,
+    /// How many prizes (one per member).
+    pub winners: i64,
+    #[schema(value_type = String, format = DateTime)]
+    pub opens_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub closes_at: Timestamp,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Entered {
+    pub entry_ids: Vec<i64>,
+    /// Points spent.
+    pub points: i64,
+    pub balance: i64,
+    pub txn_id: i64,
+}
+
+/// Buy entries for a member (the API and the member page): checks the draw is open,
+/// the one-time code, the per-member cap; debits the points and records the entries in
+/// one transaction under the member's lock.
+#[allow(clippy::too_many_arguments)]
+pub async fn enter(
+    db: &crate::store::Db,
+    tenant: i64,
+    id: i64,
+    member_id: i64,
+    entries: i64,
+    otp: Option<&OtpProof>,
+    idem_key: String,
+    actor: ActorRef<'_>,
+    meta: &crate::audit::RequestMeta,
+    now: Timestamp,
+) -> ApiResult<Entered> {
+    let row = store::get(db, tenant, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("draw"))?;
+    let spec: DrawSpec = serde_json::from_str(&row.spec).map_err(ApiError::internal)?;
+    if !(1..=100).contains(&entries) {
+        return Err(ApiError::invalid("entries", "must be between 1 and 100"));
+    }
+    if row.drawn_at.is_some() || now < spec.opens_at || now >= spec.closes_at {
+        return Err(ApiError::new(
+            Code::WrongState,
+            "this draw is not open for entries",
+        ));
+    }
+    let proof = crate::otp::require(db, tenant, member_id, otp).await?;
+    let settings = crate::ledger::store::settings(db, tenant).await?;
+    let tz = crate::ledger::tenant_time_zone(db, tenant).await?;
+    let mut tx = db.begin().await?;
+    crate::ledger::store::lock_member(&mut tx, tenant, member_id, Currency::Points).await?;
+    if let Some(max) = spec.max_entries_per_member {
+        let held = store::member_entries(&mut tx, tenant, id, member_id).await?;
+        if held + entries > max {
+            return Err(ApiError::field(
+                Code::LimitReached,
+                "entries",
+                format!("a member may hold at most {max} entries; this member has {held}"),
+            ));
+        }
+    }
+    let points = spec
+        .entry_cost
+        .checked_mul(entries)
+        .filter(|p| *p <= MAX_AMOUNT)
+        .ok_or_else(|| ApiError::invalid("entries", "too many points"))?;
+    let posting = Posting {
+        amount: points,
+        idem_key,
+        request_hash: format!("draw|{id}|{member_id}|{entries}"),
+        reason: Some(format!("lucky draw: {}", spec.name)),
+        actor_kind: actor.kind.to_string(),
+        actor_id: actor.id,
+        details: serde_json::json!({"draw_id": id, "entries": entries}),
+        ..Posting::blank(tenant, member_id, Kind::Redeem)
+    };
+    let posted = crate::ledger::store::post(&mut tx, &posting, &settings, &tz).await?;
+    if posted.replayed {
+        return Err(ApiError::new(
+            Code::IdempotencyKeyReused,
+            "these entries were already bought with this Idempotency-Key",
+        ));
+    }
+    let entry_ids =
+        store::add_entries(&mut tx, tenant, id, member_id, posted.txn_id, entries).await?;
+    if let Some(p) = &proof {
+        crate::otp::consume(&mut tx, tenant, p).await?;
+    }
+    audit::record_as(
+        &mut tx,
+        tenant,
+        actor,
+        meta,
+        Change::new("draw.entered", "draw", id).details(serde_json::json!({"member_id": member_id, "entries": entry_ids, "points": points, "txn_id": posted.txn_id})),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Entered {
+        entry_ids,
+        points,
+        balance: posted.balance,
+        txn_id: posted.txn_id,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -713,9 +713,10 @@ pub async fn redeem(
             province: form.province.clone(),
             postcode: form.postcode.clone(),
         };
-        match crate::rewards::api::check_address(&a) {
+        match a.checked() {
             Ok(a) => Some(a),
             Err(e) => {
+                let e = crate::error::ApiError::from(e);
                 let msg = format!(
                     "{}: {}",
                     e.field
@@ -1224,7 +1225,7 @@ pub async fn draws(
     let now = jiff::Timestamp::now();
     let mut cards = vec![];
     for r in rows {
-        let Ok(spec) = serde_json::from_str::<crate::draws::api::DrawSpec>(&r.spec) else {
+        let Ok(spec) = serde_json::from_str::<crate::draws::DrawSpec>(&r.spec) else {
             continue;
         };
         let mine = crate::draws::store::member_entry_count(&app.db, shop.id, r.id, s.member_id)
@@ -1348,7 +1349,7 @@ pub async fn enter_draw(
         id: Some(member.id),
         label: "member page",
     };
-    match crate::draws::api::enter(&app.db, shop.id, draw_id, member.id, entries, Some(&proof), format!("draw:member:{challenge}"), actor, &meta, app.clock.now()).await {
+    match crate::draws::enter(&app.db, shop.id, draw_id, member.id, entries, Some(&proof), format!("draw:member:{challenge}"), actor, &meta, app.clock.now()).await {
         Ok(_) => Redirect::to(&format!("/m/{slug}/draws")).into_response(),
         Err(e) if matches!(e.code, crate::error::Code::OtpInvalid | crate::error::Code::OtpExpired) => {
             (StatusCode::UNPROCESSABLE_ENTITY, page(lang, &shop.name, &slug, t(lang, "a_draws"), true, code_form(challenge, Some(otp_error(lang, &e))))).into_response()

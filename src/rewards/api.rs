@@ -251,29 +251,10 @@ pub struct RedeemRewardRequest {
     pub dry_run: bool,
 }
 
-pub(crate) fn check_address(a: &Address) -> ApiResult<Address> {
-    let f = |v: &str, name: &str, max: usize| {
-        crate::types::text(v, name, 1, max)
-            .map_err(|m| ApiError::invalid(format!("shipping.{name}"), m))
-    };
-    let postcode = f(&a.postcode, "postcode", 10)?;
-    if !(postcode.len() == 5 && postcode.bytes().all(|b| b.is_ascii_digit())) {
-        return Err(ApiError::invalid(
-            "shipping.postcode",
-            "a Thai postcode has 5 digits",
-        ));
+impl From<super::model::AddressError> for ApiError {
+    fn from(e: super::model::AddressError) -> ApiError {
+        ApiError::invalid(format!("shipping.{}", e.field), e.message)
     }
-    let phone = crate::members::model::Phone::parse(&a.phone)
-        .map_err(|m| ApiError::invalid("shipping.phone", m))?;
-    Ok(Address {
-        recipient: f(&a.recipient, "recipient", 120)?,
-        phone: phone.as_str().to_string(),
-        line1: f(&a.line1, "line1", 200)?,
-        line2: a.line2.as_deref().map(|l| f(l, "line2", 200)).transpose()?,
-        district: f(&a.district, "district", 100)?,
-        province: f(&a.province, "province", 100)?,
-        postcode,
-    })
 }
 
 /// Redeem a reward for a member: the points and the stock are taken in one
@@ -309,7 +290,7 @@ async fn redeem_reward(
     if member.status != "active" {
         return Err(ApiError::invalid("member_id", "this member is blocked"));
     }
-    let shipping = req.shipping.as_ref().map(check_address).transpose()?;
+    let shipping = req.shipping.as_ref().map(Address::checked).transpose()?;
     let idem_key = crate::ledger::api::ledger_key("reward", &ctx.principal, &headers);
     let input = RedeemInput {
         tenant_id: tenant,

@@ -316,6 +316,62 @@ pub fn shipping_step_allowed(from: &str, to: &str) -> bool {
     )
 }
 
+/// A shipping address (for shipped rewards).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Address {
+    pub recipient: String,
+    pub phone: String,
+    pub line1: String,
+    pub line2: Option<String>,
+    /// District / sub-district (อำเภอ/ตำบล).
+    pub district: String,
+    pub province: String,
+    pub postcode: String,
+}
+
+/// Why a shipping address was refused: the field at fault and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct AddressError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl Address {
+    /// The address with every field trimmed and checked, the phone in E.164.
+    pub fn checked(&self) -> Result<Address, AddressError> {
+        let f = |v: &str, field: &'static str, max: usize| {
+            crate::types::text(v, field, 1, max).map_err(|message| AddressError { field, message })
+        };
+        let postcode = f(&self.postcode, "postcode", 10)?;
+        if !(postcode.len() == 5 && postcode.bytes().all(|b| b.is_ascii_digit())) {
+            return Err(AddressError {
+                field: "postcode",
+                message: "a Thai postcode has 5 digits".into(),
+            });
+        }
+        let phone =
+            crate::members::model::Phone::parse(&self.phone).map_err(|message| AddressError {
+                field: "phone",
+                message: message.to_string(),
+            })?;
+        Ok(Address {
+            recipient: f(&self.recipient, "recipient", 120)?,
+            phone: phone.as_str().to_string(),
+            line1: f(&self.line1, "line1", 200)?,
+            line2: self
+                .line2
+                .as_deref()
+                .map(|l| f(l, "line2", 200))
+                .transpose()?,
+            district: f(&self.district, "district", 100)?,
+            province: f(&self.province, "province", 100)?,
+            postcode,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,6 @@
 //! The only SQL of rewards: the catalog, code pools and redemptions.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::model::RewardSpec;
 use crate::store::{Db, Tx, now_micros};
@@ -172,19 +172,7 @@ pub async fn coupon_code_taken(tx: &mut Tx, tenant_id: i64, code: &str) -> sqlx:
     Ok(row.is_some())
 }
 
-/// A shipping address (for shipped rewards).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Address {
-    pub recipient: String,
-    pub phone: String,
-    pub line1: String,
-    pub line2: Option<String>,
-    /// District / sub-district (อำเภอ/ตำบล).
-    pub district: String,
-    pub province: String,
-    pub postcode: String,
-}
+pub use super::model::Address;
 
 /// A redemption: what was redeemed, by whom, for how many points, and where it stands.
 #[derive(Clone, Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
