@@ -33,6 +33,7 @@ impl From<LedgerError> for ApiError {
                 "points",
                 "a member's balance holds at most 100 billion points (and owes at most as many); this would pass it",
             ),
+            LedgerError::ExpiryIsARun => ApiError::internal(e),
             LedgerError::Db(e) => ApiError::from(e),
         }
     }

@@ -255,8 +255,6 @@ pub struct Posting {
     pub bill_satang: Option<i64>,
     /// The transaction a reversal or cancellation undoes.
     pub reverses_id: Option<i64>,
-    /// The lot an expiry closes.
-    pub lot_id: Option<i64>,
     pub reason: Option<String>,
     pub actor_kind: String,
     pub actor_id: Option<i64>,
@@ -280,7 +278,6 @@ impl Posting {
             branch_id: None,
             bill_satang: None,
             reverses_id: None,
-            lot_id: None,
             reason: None,
             actor_kind: "system".into(),
             actor_id: None,
@@ -314,6 +311,8 @@ pub enum LedgerError {
     /// The movement, or the balance or debt it leaves, would pass [`MAX_POINTS`].
     #[error("a balance holds at most {MAX_POINTS} points")]
     PointsLimit,
+    #[error("points expire only through an expiry run")]
+    ExpiryIsARun,
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
@@ -1041,18 +1040,9 @@ pub async fn post(
             applied = -p.amount;
             balance += applied;
         }
-        Kind::Expire => {
-            let lot = p.lot_id.ok_or(LedgerError::NothingToUndo("no lot given"))?;
-            let remaining: Option<(i64,)> = on_tx!(tx, c => sqlx::query_as(
-                "SELECT remaining FROM lots WHERE tenant_id = $1 AND id = $2 AND member_id = $3 AND remaining > 0")
-                .bind(tenant).bind(lot).bind(member).fetch_optional(c).await)?;
-            let Some((remaining,)) = remaining else {
-                return Err(LedgerError::NothingToUndo("the lot is already closed"));
-            };
-            allocate(tx, tenant, txn_id, lot, remaining).await?;
-            applied = -remaining;
-            balance += applied;
-        }
+        // Lots expire only through an expiry run (`expire_due`), set-based and in
+        // member order, never one posting at a time.
+        Kind::Expire => return Err(LedgerError::ExpiryIsARun),
         Kind::Reversal => {
             let source = p
                 .reverses_id
@@ -1103,7 +1093,7 @@ pub async fn post(
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)")
         .bind(tenant).bind(txn_id).bind(member).bind(currency.as_str()).bind(p.kind.as_str()).bind(applied).bind(uncollected)
         .bind(&p.idem_key).bind(&p.request_hash).bind(&p.receipt).bind(p.branch_id).bind(p.bill_satang).bind(p.reverses_id)
-        .bind(p.lot_id).bind(&p.reason).bind(&p.actor_kind).bind(p.actor_id).bind(p.occurred_at).bind(now)
+        .bind(None::<i64>).bind(&p.reason).bind(&p.actor_kind).bind(p.actor_id).bind(p.occurred_at).bind(now)
         .bind(p.details.to_string())
         .execute(c).await.map(|r| r.rows_affected()))?;
     if applied != 0 {

@@ -929,3 +929,31 @@ db_test!(a_members_history_page_reads_only_that_members_rows, |app| {
         }
     }
 });
+
+db_test!(
+    points_expire_only_through_an_expiry_run_never_one_posting,
+    |app| {
+        use loyal::ledger::store::{self, Kind, Posting};
+        let owner = app.signup("kafe").await;
+        let m = owner.member("0812345678").await;
+        owner.purchase(m, 10_000, "R1").await;
+        let tenant = owner.me["tenant_id"].as_i64().unwrap();
+        let settings = store::settings(&app.db, tenant).await.unwrap();
+        let mut tx = app.db.begin().await.unwrap();
+        let posting = Posting {
+            amount: 1,
+            idem_key: "expire-one".into(),
+            request_hash: "expire-one".into(),
+            ..Posting::blank(tenant, m, Kind::Expire)
+        };
+        let refused = store::post(&mut tx, &posting, &settings, &jiff::tz::TimeZone::UTC).await;
+        assert!(
+            matches!(refused, Err(loyal::ledger::LedgerError::ExpiryIsARun)),
+            "{refused:?}"
+        );
+        drop(tx);
+        let balance = owner.points(m).await["balance"].as_i64().unwrap();
+        assert!(balance > 0, "the points are still there");
+        app.assert_no_drift().await;
+    }
+);

@@ -67,7 +67,6 @@ impl World {
             branch_id: None,
             bill_satang: None,
             reverses_id: None,
-            lot_id: None,
             reason: None,
             actor_kind: "test".into(),
             actor_id: None,
