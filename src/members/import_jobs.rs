@@ -81,6 +81,21 @@ async fn load(db: &Db, tenant_id: i64, id: i64) -> sqlx::Result<Option<ImportJob
     }))
 }
 
+/// An import's refused rows after `after_row`, at most `limit` of them, in row order:
+/// (row, column, value, reason).
+async fn error_rows(
+    db: &Db,
+    tenant_id: i64,
+    import_id: i64,
+    after_row: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<(i64, String, String, String)>> {
+    on_db!(db, pool => sqlx::query_as(
+        "SELECT row_no, column_name, value, reason FROM member_import_errors WHERE tenant_id = $1 AND import_id = $2 AND row_no > $3
+         ORDER BY row_no, column_name LIMIT $4")
+        .bind(tenant_id).bind(import_id).bind(after_row).bind(limit).fetch_all(pool).await)
+}
+
 async fn set_progress(db: &Db, tenant_id: i64, id: i64, counts: &ImportCounts) {
     let json = serde_json::to_string(counts).unwrap_or_default();
     let _ = on_db!(db, pool => sqlx::query("UPDATE member_imports SET counts = $3 WHERE tenant_id = $1 AND id = $2")
@@ -344,10 +359,14 @@ async fn import_errors(
         cursor: None,
     }
     .limit()?;
-    let rows: Vec<(i64, String, String, String)> = on_db!(&app.db, pool => sqlx::query_as(
-        "SELECT row_no, column_name, value, reason FROM member_import_errors WHERE tenant_id = $1 AND import_id = $2 AND row_no > $3
-         ORDER BY row_no, column_name LIMIT $4")
-        .bind(ctx.tenant_id()).bind(id).bind(q.after_row.unwrap_or(0)).bind(limit).fetch_all(pool).await)?;
+    let rows = error_rows(
+        &app.db,
+        ctx.tenant_id(),
+        id,
+        q.after_row.unwrap_or(0),
+        limit,
+    )
+    .await?;
     let items: Vec<RowError> = rows
         .into_iter()
         .map(|(row, column, value, reason)| RowError {
