@@ -76,10 +76,7 @@ async fn member_card(
 }
 
 async fn branch_select(app: &AppState, p: &Principal, lang: Language, selected: &str) -> Markup {
-    let branches = crate::web::branches_for(app, p).await.unwrap_or_else(|e| {
-        tracing::error!(error = %e, "branches not listed");
-        Vec::new()
-    });
+    let branches = crate::web::branches_to_show(app, p).await;
     html! {
         label for="branch_id" { (t(lang, "branch")) }
         select #branch_id name="branch_id" {
@@ -389,12 +386,7 @@ pub async fn submit_claim(
         .await;
         return (StatusCode::UNPROCESSABLE_ENTITY, Html(page.into_string())).into_response();
     };
-    let allowed = crate::web::branches_for(&app, &p)
-        .await
-        .unwrap_or_else(|e| {
-            tracing::error!(error = %e, "branches not listed");
-            Vec::new()
-        });
+    let allowed = crate::web::branches_to_show(&app, &p).await;
     let branch = form
         .branch_id
         .parse::<i64>()

@@ -62,10 +62,7 @@ async fn coupon_page(
     } else {
         Some(super::check_coupon(&app.db, tenant, code).await)
     };
-    let branches = crate::web::branches_for(app, p).await.unwrap_or_else(|e| {
-        tracing::error!(error = %e, "branches not listed");
-        Vec::new()
-    });
+    let branches = crate::web::branches_to_show(app, p).await;
     let tz = crate::ledger::tenant_time_zone(&app.db, tenant)
         .await
         .unwrap_or(jiff::tz::TimeZone::UTC);

@@ -243,6 +243,15 @@ pub async fn branches_for(
         .collect())
 }
 
+/// [`branches_for`] where the page goes on without them (a select, a filter): a
+/// database error is logged and the list left empty, so the page is still drawn.
+pub async fn branches_to_show(app: &AppState, p: &Principal) -> Vec<crate::tenants::store::Branch> {
+    branches_for(app, p).await.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "branches not listed");
+        Vec::new()
+    })
+}
+
 /// An error the page shows in place of what it could not do (the details go to the log).
 pub fn failure_notice(lang: Language, err: impl std::fmt::Display) -> Markup {
     let e = crate::error::ApiError::internal(err);
