@@ -660,7 +660,7 @@ async fn run_command(cli: Cli, opened: &Opened) -> anyhow::Result<()> {
         } => crate::draws::verify_cli(&proof).await,
         Command::Verify => {
             let db = opened.open(&settings).await?;
-            let drift = crate::ledger::store::verify(&db).await?;
+            let drift = crate::ledger::verify(&db).await?;
             if drift.is_empty() {
                 println!("ledger verified: every balance matches its entries and lots");
                 return Ok(());
@@ -725,7 +725,7 @@ async fn bind(settings: &Settings) -> anyhow::Result<tokio::net::TcpListener> {
 
 /// `loyal expire --dry-run`: per shop, what is due at `at`.
 async fn print_due(db: &Db, at: i64) -> anyhow::Result<()> {
-    let due = crate::ledger::store::due_by_shop(db, at).await?;
+    let due = crate::ledger::due_by_shop(db, at).await?;
     let when = crate::types::timestamp(at);
     if due.is_empty() {
         println!("dry run: nothing would expire by {when}");

@@ -4,8 +4,8 @@
 use crate::audit::RequestMeta;
 use crate::audit::{self, ActorRef, Change};
 use crate::auth::{Role, secrets};
+use crate::ledger;
 use crate::ledger::model::{ExpiryPolicy, RoundUp};
-use crate::ledger::store as ledger_store;
 use crate::members::consent::{AnswerOption, Channel, Question};
 use crate::members::model::Phone;
 use crate::members::store as members_store;
@@ -159,7 +159,7 @@ pub async fn seed(db: &Db) -> anyhow::Result<DemoLogins> {
         .await?;
     }
     let rules = demo_rules();
-    ledger_store::save_settings(&mut tx, tenant_id, &demo_ledger_settings()).await?;
+    ledger::save_settings(&mut tx, tenant_id, &demo_ledger_settings()).await?;
     rules_store::save(&mut tx, tenant_id, &rules).await?;
     audit::record_as(
         &mut tx,
@@ -397,8 +397,8 @@ const MEMBERS: &[(&str, &str)] = &[
 ];
 
 /// 24-month expiry rounded to month end, 1 point per 25 THB, 20 welcome points.
-fn demo_ledger_settings() -> ledger_store::LedgerSettings {
-    ledger_store::LedgerSettings {
+fn demo_ledger_settings() -> ledger::LedgerSettings {
+    ledger::LedgerSettings {
         expiry: ExpiryPolicy::Rolling {
             months: 24,
             round_up: RoundUp::MonthEnd,

@@ -494,7 +494,7 @@ pub async fn earn(b: EarnBench) -> anyhow::Result<EarnReport> {
     print_requests("healthz", &lat, errors, elapsed);
     let (lat, errors, elapsed) = shop.single_purchases(-1, "F", 422).await;
     print_requests("refused purchase", &lat, errors, elapsed);
-    let drift = crate::ledger::store::verify(&db).await?;
+    let drift = crate::ledger::verify(&db).await?;
     report.drift = drift.len();
     println!(
         "verify after the run: {}",

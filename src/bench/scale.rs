@@ -2,7 +2,7 @@
 //! one run.
 //!
 //! 1. Generates a dataset straight into a fresh database with the ledger's bulk writer
-//!    ([`crate::ledger::store::post_credits_to_new_members`]): N members with unique Thai
+//!    ([`crate::ledger::post_credits_to_new_members`]): N members with unique Thai
 //!    mobile numbers and Thai names, each with a purchase history whose length follows a
 //!    heavy-tailed (Lomax) distribution, spread over the last two years, in a shop whose
 //!    points expire after 12 months, so about half the lots are due for expiry.
@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use rand::{Rng, SeedableRng};
 
 use crate::auth::permissions::Permission;
-use crate::ledger::store::{Kind, Posting};
+use crate::ledger::{Kind, Posting};
 use crate::store::Val::{Int, OptInt, Text};
 use crate::store::{Db, Tx};
 
@@ -147,7 +147,7 @@ struct Shop {
     tenant_id: i64,
     branch_id: i64,
     api_key: String,
-    settings: crate::ledger::store::LedgerSettings,
+    settings: crate::ledger::LedgerSettings,
     tz: jiff::tz::TimeZone,
 }
 
@@ -176,7 +176,7 @@ async fn create_shop(db: &Db) -> anyhow::Result<Shop> {
         "",
     )
     .await?;
-    let settings = crate::ledger::store::LedgerSettings {
+    let settings = crate::ledger::LedgerSettings {
         expiry: crate::ledger::model::ExpiryPolicy::Rolling {
             months: 12,
             round_up: crate::ledger::model::RoundUp::None,
@@ -184,7 +184,7 @@ async fn create_shop(db: &Db) -> anyhow::Result<Shop> {
         pending_days: 0,
         ..Default::default()
     };
-    crate::ledger::store::save_settings(&mut tx, tenant_id, &settings).await?;
+    crate::ledger::save_settings(&mut tx, tenant_id, &settings).await?;
     let api_key = lookup_key(&mut tx, tenant_id).await?;
     tx.commit().await?;
     Ok(Shop {
@@ -234,7 +234,7 @@ async fn find_shop(db: &Db) -> anyhow::Result<(Shop, u64)> {
     .bind(tenant_id)
     .fetch_one(pool)
     .await)?;
-    let settings = crate::ledger::store::settings(db, tenant_id).await?;
+    let settings = crate::ledger::settings(db, tenant_id).await?;
     let mut tx = db.begin().await?;
     let api_key = lookup_key(&mut tx, tenant_id).await?;
     tx.commit().await?;
@@ -294,7 +294,7 @@ async fn generate_chunk(
             purchases.push(Posting {
                 amount: (bill / 2_500).max(1),
                 request_hash: format!("{member}|{bill}|Some({})|", shop.branch_id),
-                idem_key: crate::ledger::store::purchase_key(&receipt),
+                idem_key: crate::ledger::purchase_key(&receipt),
                 receipt: Some(receipt),
                 branch_id: Some(shop.branch_id),
                 bill_satang: Some(bill),
@@ -304,8 +304,12 @@ async fn generate_chunk(
             });
         }
     }
-    crate::ledger::store::post_credits_to_new_members(tx, &purchases, &shop.settings, &shop.tz)
-        .await?;
+    crate::ledger::post_credits_to_new_members(
+        tx,
+        &purchases,
+        crate::ledger::ShopRules::new(&shop.settings, &shop.tz),
+    )
+    .await?;
     Ok(purchases.len() as u64)
 }
 
@@ -607,7 +611,7 @@ pub async fn scale(b: ScaleBench) -> anyhow::Result<ScaleReport> {
 
     // 5. The whole ledger checked.
     let started = Instant::now();
-    report.drift = crate::ledger::store::verify(&db).await?.len();
+    report.drift = crate::ledger::verify(&db).await?.len();
     println!(
         "verify: {} difference(s) in {:.1} s",
         report.drift,

@@ -202,10 +202,10 @@ pub async fn enter(
         ));
     }
     let proof = crate::otp::require(db, tenant, member_id, otp).await?;
-    let settings = crate::ledger::store::settings(db, tenant).await?;
+    let settings = crate::ledger::settings(db, tenant).await?;
     let tz = crate::ledger::tenant_time_zone(db, tenant).await?;
     let mut tx = db.begin().await?;
-    crate::ledger::store::lock_member(&mut tx, tenant, member_id, Currency::Points).await?;
+    crate::ledger::lock_member(&mut tx, tenant, member_id, Currency::Points).await?;
     if let Some(max) = spec.max_entries_per_member {
         let held = store::member_entries(&mut tx, tenant, id, member_id).await?;
         if held + entries > max {
@@ -231,7 +231,12 @@ pub async fn enter(
         details: serde_json::json!({"draw_id": id, "entries": entries}),
         ..Posting::blank(tenant, member_id, Kind::Redeem)
     };
-    let posted = crate::ledger::store::post(&mut tx, &posting, &settings, &tz).await?;
+    let posted = crate::ledger::post(
+        &mut tx,
+        &posting,
+        crate::ledger::ShopRules::new(&settings, &tz),
+    )
+    .await?;
     if posted.replayed {
         return Err(ApiError::new(
             Code::IdempotencyKeyReused,

@@ -16,8 +16,8 @@ use crate::auth::{Ctx, Principal};
 use crate::error::{ApiError, ApiResult, Code};
 use crate::http::idempotency::HoldsSecret;
 use crate::http::json::JsonBody;
+use crate::ledger;
 use crate::ledger::api::{actor_ref, amount_in_range};
-use crate::ledger::store;
 use crate::rules::model::LineItem;
 use crate::state::AppState;
 use crate::store::now_micros;
@@ -325,7 +325,7 @@ async fn refund_purchase(
     }
     // A staff member limited to branches refunds only what was bought there.
     if !ctx.principal.branches.is_empty() {
-        let purchase = store::find_purchase(&app.db, tenant, req.receipt.trim())
+        let purchase = ledger::find_purchase(&app.db, tenant, req.receipt.trim())
             .await?
             .ok_or_else(|| ApiError::not_found("a purchase with this receipt"))?;
         ctx.principal.check_branch(purchase.branch_id, "receipt")?;

@@ -19,7 +19,7 @@ use crate::audit::{self, ActorRef, Change};
 use crate::error::ApiError;
 use crate::ledger::LedgerError;
 use crate::ledger::model::{Currency, MAX_POINTS};
-use crate::ledger::store::{self, Credit, KeyedTxn, Kind, Posting};
+use crate::ledger::{self, Credit, KeyedTxn, Kind, Posting, ShopRules};
 use crate::rules::model::{Bill, Evaluation, TierBonus, evaluate};
 use crate::store::Tx;
 
@@ -102,7 +102,7 @@ impl<'a> Prepared<'a> {
             .tomorrow()
             .and_then(|d| d.start_of_day())
             .map_err(ApiError::internal)?;
-        let key = store::purchase_key(&input.receipt);
+        let key = ledger::purchase_key(&input.receipt);
         let items_hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
             serde_json::to_vec(&input.items).unwrap_or_default(),
         ));
@@ -151,7 +151,7 @@ async fn record_round(
 
     // Lock the members first: the daily cap and the tier must not move under us.
     let members: Vec<(i64, i64)> = prepared.iter().map(Prepared::member).collect();
-    let points_held = store::lock_balances(tx, Currency::Points, &members).await?;
+    let points_held = ledger::lock_balances(tx, Currency::Points, &members).await?;
 
     // Receipts recorded before are answered with what was recorded then.
     let keys: Vec<(i64, &str)> = prepared
@@ -161,7 +161,7 @@ async fn record_round(
             [(tenant, x.key.as_str()), (tenant, x.stamps_key.as_str())]
         })
         .collect();
-    let recorded = store::txns_by_keys(tx, &keys).await?;
+    let recorded = ledger::txns_by_keys(tx, &keys).await?;
     let mut live = Vec::with_capacity(prepared.len());
     for x in prepared {
         let balance = points_held[&x.member()].0;
@@ -181,7 +181,7 @@ async fn record_round(
         .filter(|x| x.p.ctx.rules.cap_per_day.is_some())
         .map(|x| (x.p.input.tenant_id, x.p.input.member_id, x.day.0, x.day.1))
         .collect();
-    let earned_today = store::earned_in_windows(tx, &windows).await?;
+    let earned_today = ledger::earned_in_windows(tx, &windows).await?;
     let tiered: Vec<_> = live
         .iter()
         .filter(|x| x.p.ctx.tiers.enabled)
@@ -272,7 +272,7 @@ async fn record_round(
         .filter(|e| e.write_stamps)
         .map(|e| e.x.member())
         .collect();
-    let stamps_held = store::lock_balances(tx, Currency::Stamps, &stamp_members).await?;
+    let stamps_held = ledger::lock_balances(tx, Currency::Stamps, &stamp_members).await?;
     let (earning, over): (Vec<_>, Vec<_>) = earning.into_iter().partition(|e| {
         !e.write_stamps || stamps_held[&e.x.member()].0.saturating_add(e.eval.stamps) <= MAX_POINTS
     });
@@ -331,11 +331,10 @@ async fn record_round(
         .zip(&shops)
         .map(|(posting, ctx)| Credit {
             posting,
-            settings: &ctx.settings,
-            time_zone: &ctx.tz,
+            rules: ShopRules::new(&ctx.settings, &ctx.tz),
         })
         .collect();
-    let posted = store::post_credits(tx, &credits, &held).await?;
+    let posted = ledger::post_credits(tx, &credits, &held).await?;
 
     // The bills count towards the members' tiers at once (an upgrade never waits).
     let now = crate::store::now_micros();

@@ -20,7 +20,7 @@ use crate::audit::RequestMeta;
 use crate::audit::{self, ActorRef, Change};
 use crate::error::{ApiError, Code};
 use crate::ledger::model;
-use crate::ledger::store::{self as ledger_store, Kind, Posted, Posting};
+use crate::ledger::{self, Kind, Posted, Posting};
 use crate::ledger::{post_one, tenant_time_zone};
 use crate::rules::model::Applied;
 use crate::store::Db;
@@ -47,7 +47,7 @@ pub struct PurchaseOutcome {
 /// rules, tier program and time zone. Loaded once per purchase, or once per shop for a
 /// whole group of purchases in the group-committing writer.
 pub struct EarnContext {
-    pub settings: ledger_store::LedgerSettings,
+    pub settings: ledger::LedgerSettings,
     pub rules: crate::rules::model::EarningRules,
     pub tiers: crate::tiers::model::TierProgram,
     pub tz: jiff::tz::TimeZone,
@@ -56,7 +56,7 @@ pub struct EarnContext {
 impl EarnContext {
     /// Read in one query (the writer does it per shop for every group it commits).
     pub async fn load(db: &Db, tenant_id: i64) -> Result<EarnContext, ApiError> {
-        let shop = ledger_store::shop_for_earning(db, tenant_id, crate::tiers::store::PROGRAM_DOC)
+        let shop = ledger::shop_for_earning(db, tenant_id, crate::tiers::store::PROGRAM_DOC)
             .await?
             .ok_or_else(|| ApiError::not_found("shop"))?;
         Ok(EarnContext {
@@ -239,19 +239,19 @@ pub async fn refund_purchase(
     meta: &RequestMeta,
 ) -> Result<RefundResult, ApiError> {
     let tenant = r.tenant_id;
-    let purchase = ledger_store::find_purchase(db, tenant, &r.receipt)
+    let purchase = ledger::find_purchase(db, tenant, &r.receipt)
         .await?
         .ok_or_else(|| {
             ApiError::field(Code::NotFound, "receipt", "no purchase has this receipt")
         })?;
-    let settings = ledger_store::settings(db, tenant).await?;
+    let settings = ledger::settings(db, tenant).await?;
     let tz = tenant_time_zone(db, tenant).await?;
     let mut tx = db.begin().await?;
     let (refunded, reversed) =
-        ledger_store::refund_state_locked(&mut tx, tenant, purchase.member_id, purchase.id).await?;
+        ledger::refund_state_locked(&mut tx, tenant, purchase.member_id, purchase.id).await?;
     let bill = purchase.bill_satang.unwrap_or(0);
     let key = format!("refund:{}:{}", r.receipt, r.refund_id);
-    let prior = ledger_store::txn_by_key_full(&mut tx, tenant, &key).await?;
+    let prior = ledger::txn_by_key_full(&mut tx, tenant, &key).await?;
     let amount = match (prior.is_some(), r.amount_satang) {
         // A retry: let the ledger answer with the first result.
         (true, a) => a.unwrap_or(0),
@@ -283,19 +283,23 @@ pub async fn refund_purchase(
         details: serde_json::json!({"refund_id": r.refund_id}),
         ..Posting::blank(tenant, purchase.member_id, Kind::Reversal)
     };
-    let posted = ledger_store::post(&mut tx, &posting, &settings, &tz).await?;
+    let posted = ledger::post(
+        &mut tx,
+        &posting,
+        crate::ledger::ShopRules::new(&settings, &tz),
+    )
+    .await?;
     // Stamps earned on the bill are taken back in the same proportion.
     let mut stamps = 0;
-    if let Some(stamp_txn) = ledger_store::txn_by_key_full(
+    if let Some(stamp_txn) = ledger::txn_by_key_full(
         &mut tx,
         tenant,
-        &format!("{}:stamps", ledger_store::purchase_key(&r.receipt)),
+        &format!("{}:stamps", ledger::purchase_key(&r.receipt)),
     )
     .await?
     {
         let (_, stamps_before) =
-            ledger_store::refund_state_locked(&mut tx, tenant, purchase.member_id, stamp_txn.id)
-                .await?;
+            ledger::refund_state_locked(&mut tx, tenant, purchase.member_id, stamp_txn.id).await?;
         let reversal = Posting {
             currency: model::Currency::Stamps,
             amount: model::refund_points(stamp_txn.amount, bill, refunded, amount, stamps_before),
@@ -303,7 +307,7 @@ pub async fn refund_purchase(
             reverses_id: Some(stamp_txn.id),
             ..posting.clone()
         };
-        stamps = ledger_store::post(&mut tx, &reversal, &settings, &tz)
+        stamps = ledger::post(&mut tx, &reversal, ledger::ShopRules::new(&settings, &tz))
             .await?
             .points;
     }
@@ -337,7 +341,7 @@ pub async fn grant_welcome(
     member_id: i64,
     occurred_at: i64,
 ) -> Result<Option<Posted>, ApiError> {
-    let settings = ledger_store::settings(db, tenant_id).await?;
+    let settings = ledger::settings(db, tenant_id).await?;
     if settings.welcome_points <= 0 {
         return Ok(None);
     }
@@ -351,7 +355,7 @@ pub async fn grant_welcome(
         ..Posting::blank(tenant_id, member_id, Kind::Bonus)
     };
     Ok(Some(
-        ledger_store::post(tx, &posting, &settings, &tz).await?,
+        ledger::post(tx, &posting, ledger::ShopRules::new(&settings, &tz)).await?,
     ))
 }
 

@@ -52,7 +52,7 @@ async fn member_card(
     m: &crate::members::store::Member,
     lang: Language,
 ) -> Markup {
-    let points = crate::ledger::store::balance_summary(
+    let points = crate::ledger::balance_summary(
         &app.db,
         tenant,
         m.id,

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::ledger::store::purchase_key;
+use crate::ledger::purchase_key;
 use crate::on_db;
 use crate::store::Db;
 

@@ -9,9 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::model::{Currency, MAX_AMOUNT, MAX_POINTS};
-use super::store::{
-    self, BalanceSummary, HistoryLine, Kind, LedgerSettings, Liability, Posted, Posting,
-};
+use super::{BalanceSummary, HistoryLine, Kind, LedgerSettings, Liability, Posted, Posting};
 use crate::audit::{self, ActorRef, Change};
 use crate::auth::{Ctx, Principal};
 use crate::error::{ApiError, ApiResult, Code};
@@ -85,7 +83,7 @@ pub(crate) async fn get_ledger_settings(
     State(app): State<AppState>,
     ctx: Ctx,
 ) -> ApiResult<Json<LedgerSettings>> {
-    Ok(Json(store::settings(&app.db, ctx.tenant_id()).await?))
+    Ok(Json(super::settings(&app.db, ctx.tenant_id()).await?))
 }
 
 /// Replace the shop's ledger rules. They apply to postings from now on; existing lots
@@ -109,7 +107,7 @@ pub(crate) async fn put_ledger_settings(
     }
     points_in_range("welcome_points", s.welcome_points, 0)?;
     let mut tx = app.db.begin().await?;
-    store::save_settings(&mut tx, ctx.tenant_id(), &s).await?;
+    super::save_settings(&mut tx, ctx.tenant_id(), &s).await?;
     audit::record(
         &mut tx,
         &ctx,
@@ -218,7 +216,7 @@ async fn redeem_points(
         .map_err(|e| ApiError::invalid("reference", e))?;
     if req.dry_run {
         let summary =
-            store::balance_summary(&app.db, ctx.tenant_id(), member, req.currency).await?;
+            super::balance_summary(&app.db, ctx.tenant_id(), member, req.currency).await?;
         if summary.available < points {
             return Err(super::LedgerError::InsufficientPoints {
                 available: summary.available,
@@ -305,7 +303,7 @@ async fn cancel_redemption(
     ctx: Ctx,
     PathId(txn): PathId,
 ) -> ApiResult<(StatusCode, Json<DebitResult>)> {
-    let original = store::get_txn(&app.db, ctx.tenant_id(), txn)
+    let original = super::get_txn(&app.db, ctx.tenant_id(), txn)
         .await?
         .filter(|t| t.kind == "redeem")
         .ok_or_else(|| ApiError::not_found("redemption"))?;
@@ -356,8 +354,8 @@ async fn member_points(
         return Err(ApiError::not_found("member"));
     };
     Ok(Json(MemberPoints {
-        points: store::balance_summary(&app.db, ctx.tenant_id(), member, Currency::Points).await?,
-        stamps: store::balance_summary(&app.db, ctx.tenant_id(), member, Currency::Stamps).await?,
+        points: super::balance_summary(&app.db, ctx.tenant_id(), member, Currency::Points).await?,
+        stamps: super::balance_summary(&app.db, ctx.tenant_id(), member, Currency::Stamps).await?,
     }))
 }
 
@@ -376,7 +374,7 @@ async fn member_ledger(
         return Err(ApiError::not_found("member"));
     };
     let limit = page.limit()?;
-    let rows = store::history(&app.db, ctx.tenant_id(), member, page.before_id()?, limit).await?;
+    let rows = super::history(&app.db, ctx.tenant_id(), member, page.before_id()?, limit).await?;
     Ok(Json(Page::from_rows(rows, limit, |l| l.id)))
 }
 
@@ -417,6 +415,6 @@ async fn liability_report(
         ));
     }
     Ok(Json(
-        store::liability(&app.db, ctx.tenant_id(), q.currency, from, to).await?,
+        super::liability(&app.db, ctx.tenant_id(), q.currency, from, to).await?,
     ))
 }

@@ -2,21 +2,42 @@
 //! points or stamps, with lots that expire and debits that consume the soonest-expiring
 //! lots first.
 //!
-//! Must never happen: a balance change that does not go through [`store::post`]; a
+//! Its public face is this module: callers post through [`post`], [`post_one`] or
+//! [`post_credits`] and read through the functions re-exported here; its storage
+//! ([`store`]) is private to it. Every posting is planned by the one pure planner
+//! ([`plan::plan`]) and written by the one writer.
+//!
+//! Must never happen: a balance change that does not go through the planner; a
 //! transaction whose entries do not sum to zero; a debit that takes a balance below zero
 //! (only a refund may, under the `allow_negative` policy); the same idempotency key or
 //! receipt granting points twice; a float anywhere near an amount.
 
 pub mod api;
 pub mod model;
-pub mod store;
+pub mod plan;
+pub mod posting;
+mod store;
 
 use crate::audit::RequestMeta;
 use crate::audit::{self, ActorRef, Change};
 use crate::error::{ApiError, Code};
-
 use crate::store::Db;
-pub use store::{Kind, LedgerError, Posted, Posting};
+
+pub use model::LedgerSettings;
+pub use posting::{ISSUING_ACCOUNTS, Kind, LedgerError, Posted, Posting, ShopRules};
+pub use store::expiry::{DueInShop, due_by_shop};
+pub use store::members::{lock_members, merge_members, scrub_free_text};
+pub use store::read::{
+    BalanceSummary, HISTORY, HistoryLine, KeyedTxn, Liability, PurchaseRecord, TxnRef,
+    balance_summary, earned_in_windows, find_purchase, full_history, get_txn, history, liability,
+    purchase_key, txn_by_key_full, txns_by_keys,
+};
+pub use store::verify::{Drift, verify};
+pub use store::write::{
+    AccountId, Credit, lock_balances, lock_member, post, post_credits, post_credits_to_new_members,
+    refund_state_locked,
+};
+pub use store::{ShopForEarning, save_settings, settings, shop_for_earning};
 
 impl From<LedgerError> for ApiError {
     fn from(e: LedgerError) -> Self {
@@ -33,7 +54,7 @@ impl From<LedgerError> for ApiError {
                 "points",
                 "a member's balance holds at most 100 billion points (and owes at most as many); this would pass it",
             ),
-            LedgerError::ExpiryIsARun => ApiError::internal(e),
+            LedgerError::ExpiryIsARun | LedgerError::FactsDoNotFit(_) => ApiError::internal(e),
             LedgerError::Db(e) => ApiError::from(e),
         }
     }
@@ -55,10 +76,14 @@ pub async fn post_one(
     meta: &RequestMeta,
     action: &str,
 ) -> Result<Posted, ApiError> {
-    let settings = store::settings(db, posting.tenant_id).await?;
+    let settings = settings(db, posting.tenant_id).await?;
     let tz = tenant_time_zone(db, posting.tenant_id).await?;
     let mut tx = db.begin().await?;
-    let posted = store::post(&mut tx, posting, &settings, &tz).await?;
+    let rules = ShopRules {
+        settings: &settings,
+        time_zone: &tz,
+    };
+    let posted = post(&mut tx, posting, rules).await?;
     if !posted.replayed {
         // The reason (free text that may name a person) lives in the ledger row only, so
         // erasing a member can remove it from one place.
@@ -136,7 +161,7 @@ impl ExpiryRun {
 }
 
 /// Expire every lot past its date, across tenants, in batches of members
-/// ([`EXPIRY_LIMITS`], [`store::expire_due`]): one expiry movement per member per run
+/// ([`EXPIRY_LIMITS`], [`store::expiry::expire_due`]): one expiry movement per member per run
 /// (one per batch for a member with more due lots than one batch may close), each batch audited
 /// once per shop. Safe to re-run, or to run twice at once: nothing expires twice.
 pub async fn run_expiry(db: &Db, now: i64) -> Result<ExpiryRun, ApiError> {
@@ -151,7 +176,7 @@ pub async fn run_expiry_with(
 ) -> Result<ExpiryRun, ApiError> {
     let mut run = ExpiryRun::default();
     // Counted to 1 at least: whether anything is due at all.
-    let due = store::count_due(db, now, limits.walk_from.max(1)).await?;
+    let due = store::expiry::count_due(db, now, limits.walk_from.max(1)).await?;
     if due == 0 {
         // The server's run every minute, mostly: no connection or checkpointer of its
         // own, no write lock taken.
@@ -171,27 +196,33 @@ pub async fn run_expiry_with(
     };
     let mut scan = limits.scan;
     let mut deadlocks = 0;
-    let mut after: Option<store::AccountKey> = None;
+    let mut after: Option<store::expiry::AccountKey> = None;
     loop {
         let started = std::time::Instant::now();
         let mut tx = db.begin().await?;
         let order = if walk {
-            store::ExpiryOrder::After(after.as_ref())
+            store::expiry::ExpiryOrder::After(after.as_ref())
         } else {
-            store::ExpiryOrder::Soonest
+            store::expiry::ExpiryOrder::Soonest
         };
-        let batch =
-            match store::expire_due(&mut tx, now, order, scan.size() as i64, limits.max_lots).await
-            {
-                Ok(batch) => batch,
-                // A purchase group locked the same members in another order; it went through,
-                // so this batch is tried again.
-                Err(e) if crate::store::is_deadlock(&e) && deadlocks < 10 => {
-                    deadlocks += 1;
-                    continue;
-                }
-                Err(e) => return Err(e.into()),
-            };
+        let batch = match store::expiry::expire_due(
+            &mut tx,
+            now,
+            order,
+            scan.size() as i64,
+            limits.max_lots,
+        )
+        .await
+        {
+            Ok(batch) => batch,
+            // A purchase group locked the same members in another order; it went through,
+            // so this batch is tried again.
+            Err(LedgerError::Db(e)) if crate::store::is_deadlock(&e) && deadlocks < 10 => {
+                deadlocks += 1;
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
         let Some(next) = batch.next else {
             run.analyzed = analyze_changed_tables(db, &run).await;
             return Ok(run);
@@ -243,17 +274,10 @@ pub async fn member_view(
     db: &Db,
     tenant_id: i64,
     member_id: i64,
-) -> Result<
-    (
-        store::BalanceSummary,
-        store::BalanceSummary,
-        Vec<store::HistoryLine>,
-    ),
-    ApiError,
-> {
-    let points = store::balance_summary(db, tenant_id, member_id, model::Currency::Points).await?;
-    let stamps = store::balance_summary(db, tenant_id, member_id, model::Currency::Stamps).await?;
-    let mut recent = store::history(db, tenant_id, member_id, i64::MAX, 20).await?;
+) -> Result<(BalanceSummary, BalanceSummary, Vec<HistoryLine>), ApiError> {
+    let points = balance_summary(db, tenant_id, member_id, model::Currency::Points).await?;
+    let stamps = balance_summary(db, tenant_id, member_id, model::Currency::Stamps).await?;
+    let mut recent = history(db, tenant_id, member_id, i64::MAX, 20).await?;
     recent.truncate(20);
     Ok((points, stamps, recent))
 }

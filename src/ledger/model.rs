@@ -53,6 +53,30 @@ impl Currency {
     }
 }
 
+/// A tenant's ledger rules.
+#[derive(Clone, Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct LedgerSettings {
+    pub earn: EarnRate,
+    pub expiry: ExpiryPolicy,
+    /// Points from purchases become spendable this many days later (0 = at once).
+    pub pending_days: u16,
+    pub refund_policy: RefundPolicy,
+    /// Points granted to every new member.
+    pub welcome_points: i64,
+}
+
+impl Default for LedgerSettings {
+    fn default() -> Self {
+        LedgerSettings {
+            earn: EarnRate::default(),
+            expiry: ExpiryPolicy::Never,
+            pending_days: 0,
+            refund_policy: RefundPolicy::AllowNegative,
+            welcome_points: 0,
+        }
+    }
+}
+
 /// How a fractional number of points is turned into a whole one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema, Default)]
 #[serde(rename_all = "snake_case")]

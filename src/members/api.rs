@@ -321,10 +321,10 @@ pub(crate) async fn list_members(
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Member360 {
     pub member: Member,
-    pub points: crate::ledger::store::BalanceSummary,
-    pub stamps: crate::ledger::store::BalanceSummary,
+    pub points: crate::ledger::BalanceSummary,
+    pub stamps: crate::ledger::BalanceSummary,
     /// The 20 most recent ledger movements.
-    pub recent_ledger: Vec<crate::ledger::store::HistoryLine>,
+    pub recent_ledger: Vec<crate::ledger::HistoryLine>,
     /// The current consent per purpose.
     pub consents: Vec<super::consent::ConsentRecord>,
     /// Tier level, progress and history (level absent when the shop has no tiers).
@@ -472,7 +472,7 @@ async fn merge_members(
     let mut tx = app.db.begin().await?;
     // Checked again under the members' locks: a merge of the same two the other way
     // round, at the same moment, must not leave neither active.
-    let held = crate::ledger::store::lock_members(&mut tx, tenant, &[other.id, id]).await?;
+    let held = crate::ledger::lock_members(&mut tx, tenant, &[other.id, id]).await?;
     if !store::both_mergeable(&mut tx, tenant, other.id, id).await? {
         return Err(ApiError::new(
             Code::WrongState,
@@ -492,9 +492,9 @@ async fn merge_members(
         a.0.saturating_add(b.0) > crate::ledger::model::MAX_POINTS
             || a.1.saturating_add(b.1) > crate::ledger::model::MAX_POINTS
     }) {
-        return Err(crate::ledger::store::LedgerError::PointsLimit.into());
+        return Err(crate::ledger::LedgerError::PointsLimit.into());
     }
-    crate::ledger::store::merge_members(&mut tx, tenant, other.id, id).await?;
+    crate::ledger::merge_members(&mut tx, tenant, other.id, id).await?;
     store::merge_profiles(&mut tx, tenant, other.id, id).await?;
     audit::record(
         &mut tx,

@@ -523,7 +523,7 @@ pub async fn import_file_with(
         });
         checker.headers.is_some()
     });
-    let settings = crate::ledger::store::settings(db, target.tenant_id)
+    let settings = crate::ledger::settings(db, target.tenant_id)
         .await
         .map_err(|e| e.to_string())?;
     let tz = crate::ledger::tenant_time_zone(db, target.tenant_id)
@@ -678,16 +678,16 @@ impl<T: AsyncErrorSink> AsyncErrorSink for &mut T {
 /// Write one batch of good rows in one transaction: new members with their profile and
 /// opening balance; rows whose phone is already a member change nothing. Set-based: one
 /// multi-row insert of members (`ON CONFLICT DO NOTHING` tells which were new), then the
-/// new members' opening balances with [`crate::ledger::store::post_credits_to_new_members`].
+/// new members' opening balances with [`crate::ledger::post_credits_to_new_members`].
 async fn write_batch(
     db: &crate::store::Db,
     target: &ImportTarget,
     rows: &[ImportRow],
-    settings: &crate::ledger::store::LedgerSettings,
+    settings: &crate::ledger::LedgerSettings,
     tz: &jiff::tz::TimeZone,
     counts: &mut ImportCounts,
 ) -> Result<(), String> {
-    use crate::ledger::store::{Kind, Posting};
+    use crate::ledger::{Kind, Posting};
     use crate::store::Val::{Int, OptInt, OptText, Text};
     if rows.is_empty() {
         return Ok(());
@@ -750,9 +750,16 @@ async fn write_batch(
             }
         })
         .collect();
-    crate::ledger::store::post_credits_to_new_members(&mut tx, &openings, settings, tz)
-        .await
-        .map_err(fail)?;
+    crate::ledger::post_credits_to_new_members(
+        &mut tx,
+        &openings,
+        crate::ledger::ShopRules::new(settings, tz),
+    )
+    .await
+    .map_err(|e| match e {
+        crate::ledger::LedgerError::Db(e) => fail(e),
+        refused => refused.to_string(),
+    })?;
     let imported = created.len() as u64;
     let points: i64 = openings.iter().map(|p| p.amount).sum();
     counts.existing += rows.len() as u64 - imported;

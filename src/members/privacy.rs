@@ -29,10 +29,10 @@ pub struct MemberExport {
     pub member: Member,
     /// The national ID in full (the export goes to the person themselves).
     pub national_id: Option<String>,
-    pub points: crate::ledger::store::BalanceSummary,
-    pub stamps: crate::ledger::store::BalanceSummary,
+    pub points: crate::ledger::BalanceSummary,
+    pub stamps: crate::ledger::BalanceSummary,
     /// Every movement of their points and stamps, oldest first.
-    pub ledger: Vec<crate::ledger::store::HistoryLine>,
+    pub ledger: Vec<crate::ledger::HistoryLine>,
     /// Consents given and withdrawn, oldest first.
     pub consents: Vec<super::consent::ConsentRecord>,
     /// What staff did to their record.
@@ -58,7 +58,7 @@ async fn export_member(
         None => None,
     };
     let (points, stamps, _) = crate::ledger::member_view(&app.db, tenant, id).await?;
-    let ledger = crate::ledger::store::full_history(&app.db, tenant, id).await?;
+    let ledger = crate::ledger::full_history(&app.db, tenant, id).await?;
     let filter = crate::audit::Filter {
         target_kind: Some("member".into()),
         target_id: Some(id),
@@ -110,7 +110,7 @@ async fn erase_member(
     let mut tx = app.db.begin().await?;
     // Under the member's lock, as a merge takes it: a merge and an erasure at once run
     // one after the other, and an erased member's data is never merged into another.
-    crate::ledger::store::lock_members(&mut tx, tenant, &[id]).await?;
+    crate::ledger::lock_members(&mut tx, tenant, &[id]).await?;
     match store::status_in(&mut tx, tenant, id).await?.as_deref() {
         Some("erased") => {
             return Err(ApiError::new(
@@ -127,7 +127,7 @@ async fn erase_member(
         _ => {}
     }
     store::anonymise(&mut tx, tenant, id).await?;
-    let scrubbed = crate::ledger::store::scrub_free_text(&mut tx, tenant, id).await?
+    let scrubbed = crate::ledger::scrub_free_text(&mut tx, tenant, id).await?
         + crate::rewards::store::scrub_addresses(&mut tx, tenant, id).await?;
     audit::record(
         &mut tx,

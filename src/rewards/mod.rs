@@ -110,15 +110,13 @@ pub async fn redeem(
     };
     let program = crate::tiers::store::program(db, tenant).await?;
     let tz = crate::ledger::tenant_time_zone(db, tenant).await?;
-    let settings = crate::ledger::store::settings(db, tenant).await?;
+    let settings = crate::ledger::settings(db, tenant).await?;
     let now = now_micros();
     let now_ts = crate::types::timestamp(now);
 
     let mut tx = db.begin().await?;
-    crate::ledger::store::lock_member(&mut tx, tenant, input.member_id, Currency::Points).await?;
-    if let Some(prior) =
-        crate::ledger::store::txn_by_key_full(&mut tx, tenant, &input.idem_key).await?
-    {
+    crate::ledger::lock_member(&mut tx, tenant, input.member_id, Currency::Points).await?;
+    if let Some(prior) = crate::ledger::txn_by_key_full(&mut tx, tenant, &input.idem_key).await? {
         let existing = store::by_txn_tx(&mut tx, tenant, prior.id).await?;
         let same = existing
             .as_ref()
@@ -129,10 +127,9 @@ pub async fn redeem(
                 "this idempotency key was used for another redemption",
             ));
         }
-        let balance =
-            crate::ledger::store::balance_summary(db, tenant, input.member_id, Currency::Points)
-                .await?
-                .balance;
+        let balance = crate::ledger::balance_summary(db, tenant, input.member_id, Currency::Points)
+            .await?
+            .balance;
         return Ok(RedeemOutcome {
             points: -prior.amount,
             redemption: existing,
@@ -181,8 +178,7 @@ pub async fn redeem(
     }
     if input.dry_run {
         let summary =
-            crate::ledger::store::balance_summary(db, tenant, input.member_id, Currency::Points)
-                .await?;
+            crate::ledger::balance_summary(db, tenant, input.member_id, Currency::Points).await?;
         if summary.available < price {
             return Err(crate::ledger::LedgerError::InsufficientPoints {
                 available: summary.available,
@@ -222,7 +218,12 @@ pub async fn redeem(
         details: serde_json::json!({"reward_id": reward.id, "redemption_id": redemption_id}),
         ..Posting::blank(tenant, input.member_id, Kind::Redeem)
     };
-    let posted = crate::ledger::store::post(&mut tx, &posting, &settings, &tz).await?;
+    let posted = crate::ledger::post(
+        &mut tx,
+        &posting,
+        crate::ledger::ShopRules::new(&settings, &tz),
+    )
+    .await?;
     let (mut coupon_code, mut digital_code) = (None, None);
     let status = match spec.kind {
         RewardKind::Coupon | RewardKind::Voucher => {
@@ -313,10 +314,10 @@ async fn undo(
     let found = store::get_redemption(db, tenant, redemption_id)
         .await?
         .ok_or_else(|| ApiError::not_found("redemption"))?;
-    let settings = crate::ledger::store::settings(db, tenant).await?;
+    let settings = crate::ledger::settings(db, tenant).await?;
     let tz = crate::ledger::tenant_time_zone(db, tenant).await?;
     let mut tx = db.begin().await?;
-    crate::ledger::store::lock_member(&mut tx, tenant, found.member_id, Currency::Points).await?;
+    crate::ledger::lock_member(&mut tx, tenant, found.member_id, Currency::Points).await?;
     let current = store::get_redemption_tx(&mut tx, tenant, redemption_id)
         .await?
         .ok_or_else(|| ApiError::not_found("redemption"))?;
@@ -352,9 +353,13 @@ async fn undo(
             actor_id: actor.id,
             ..Posting::blank(tenant, current.member_id, Kind::RedeemCancel)
         };
-        refunded = crate::ledger::store::post(&mut tx, &posting, &settings, &tz)
-            .await?
-            .points;
+        refunded = crate::ledger::post(
+            &mut tx,
+            &posting,
+            crate::ledger::ShopRules::new(&settings, &tz),
+        )
+        .await?
+        .points;
     }
     store::return_stock(&mut tx, tenant, current.reward_id).await?;
     audit::record_as(
@@ -637,7 +642,7 @@ pub async fn catalog_for(
                 .map(|l| l.code.clone())
         })
         .flatten();
-    let available = crate::ledger::store::balance_summary(db, tenant, member_id, Currency::Points)
+    let available = crate::ledger::balance_summary(db, tenant, member_id, Currency::Points)
         .await?
         .available;
     let now = Timestamp::now();

@@ -201,7 +201,7 @@ async fn review_member(
 ) -> Result<(), ApiError> {
     let mut tx = db.begin().await?;
     // Serialise with the member's purchases (which may upgrade them meanwhile).
-    crate::ledger::store::lock_member(
+    crate::ledger::lock_member(
         &mut tx,
         tenant_id,
         member_id,

@@ -20,9 +20,9 @@ async fn drift_after(
     app: &crate::helpers::TestApp,
     corrupt_sql: &str,
     undo_sql: &str,
-) -> Vec<loyal::ledger::store::Drift> {
+) -> Vec<loyal::ledger::Drift> {
     corrupt(&app.db, corrupt_sql).await;
-    let drift = loyal::ledger::store::verify(&app.db).await.unwrap();
+    let drift = loyal::ledger::verify(&app.db).await.unwrap();
     corrupt(&app.db, undo_sql).await;
     app.assert_no_drift().await;
     drift

@@ -97,7 +97,7 @@ async fn blocked_writer(
 ) -> (LedgerWriter, loyal::store::Tx, Pending) {
     let writer = LedgerWriter::start(&app.db, config);
     let mut lock = app.db.begin().await.unwrap();
-    loyal::ledger::store::lock_member(&mut lock, s.tenant, s.plug, Currency::Points)
+    loyal::ledger::lock_member(&mut lock, s.tenant, s.plug, Currency::Points)
         .await
         .unwrap();
     let plug = send(&writer, purchase(s.tenant, s.plug, "plug"));

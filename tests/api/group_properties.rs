@@ -96,8 +96,8 @@ fn said(answer: Answer) -> Said {
 async fn standing(w: &World) -> Vec<(i64, i64, Option<String>)> {
     let mut out = vec![];
     for &m in &w.members {
-        let points = loyal::ledger::store::balance_summary(&w.db, w.tenant, m, Currency::Points);
-        let stamps = loyal::ledger::store::balance_summary(&w.db, w.tenant, m, Currency::Stamps);
+        let points = loyal::ledger::balance_summary(&w.db, w.tenant, m, Currency::Points);
+        let stamps = loyal::ledger::balance_summary(&w.db, w.tenant, m, Currency::Stamps);
         let level = loyal::tiers::store::standing(&w.db, w.tenant, m)
             .await
             .unwrap();
@@ -155,10 +155,7 @@ async fn run(backend: Backend, bills: Vec<Bill>, cap_per_day: Option<i64>) {
     assert_eq!(standing(&grouped).await, standing(&alone).await, "members");
     for w in [&alone, &grouped] {
         assert!(
-            loyal::ledger::store::verify(&w.db)
-                .await
-                .unwrap()
-                .is_empty(),
+            loyal::ledger::verify(&w.db).await.unwrap().is_empty(),
             "drift"
         );
     }

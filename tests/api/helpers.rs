@@ -175,7 +175,7 @@ pub async fn fresh_db(backend: Backend) -> (Db, Option<tempfile::TempDir>) {
 impl TestApp {
     /// The ledger's own check (`loyal verify`): every balance matches its entries and lots.
     pub async fn assert_no_drift(&self) {
-        let drift = loyal::ledger::store::verify(&self.db).await.unwrap();
+        let drift = loyal::ledger::verify(&self.db).await.unwrap();
         assert!(drift.is_empty(), "ledger drift: {drift:?}");
     }
 

@@ -904,7 +904,7 @@ db_test!(
 db_test!(a_members_history_page_reads_only_that_members_rows, |app| {
     use crate::helpers::Bind::Int;
     let binds = [Int(1), Int(2), Int(3), Int(4)];
-    let steps = crate::helpers::plan_steps(&app.db, loyal::ledger::store::HISTORY, &binds).await;
+    let steps = crate::helpers::plan_steps(&app.db, loyal::ledger::HISTORY, &binds).await;
     match app.db.backend() {
         loyal::store::Backend::Sqlite => {
             assert!(
@@ -933,12 +933,12 @@ db_test!(a_members_history_page_reads_only_that_members_rows, |app| {
 db_test!(
     points_expire_only_through_an_expiry_run_never_one_posting,
     |app| {
-        use loyal::ledger::store::{self, Kind, Posting};
+        use loyal::ledger::{self, Kind, Posting};
         let owner = app.signup("kafe").await;
         let m = owner.member("0812345678").await;
         owner.purchase(m, 10_000, "R1").await;
         let tenant = owner.me["tenant_id"].as_i64().unwrap();
-        let settings = store::settings(&app.db, tenant).await.unwrap();
+        let settings = ledger::settings(&app.db, tenant).await.unwrap();
         let mut tx = app.db.begin().await.unwrap();
         let posting = Posting {
             amount: 1,
@@ -946,7 +946,12 @@ db_test!(
             request_hash: "expire-one".into(),
             ..Posting::blank(tenant, m, Kind::Expire)
         };
-        let refused = store::post(&mut tx, &posting, &settings, &jiff::tz::TimeZone::UTC).await;
+        let refused = ledger::post(
+            &mut tx,
+            &posting,
+            ledger::ShopRules::new(&settings, &jiff::tz::TimeZone::UTC),
+        )
+        .await;
         assert!(
             matches!(refused, Err(loyal::ledger::LedgerError::ExpiryIsARun)),
             "{refused:?}"

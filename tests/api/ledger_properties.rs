@@ -6,7 +6,7 @@ use proptest::prelude::*;
 
 use crate::helpers::{Backend, fresh_db};
 use loyal::ledger::model::{Currency, ExpiryPolicy, RefundPolicy, RoundUp};
-use loyal::ledger::store::{self, Kind, LedgerSettings, Posting};
+use loyal::ledger::{self, Kind, LedgerSettings, Posting};
 use loyal::store::Db;
 
 const MEMBERS: usize = 3;
@@ -75,9 +75,14 @@ impl World {
         }
     }
 
-    async fn post(&mut self, p: Posting) -> Result<store::Posted, store::LedgerError> {
+    async fn post(&mut self, p: Posting) -> Result<ledger::Posted, ledger::LedgerError> {
         let mut tx = self.db.begin().await.unwrap();
-        let r = store::post(&mut tx, &p, &self.settings, &self.tz).await;
+        let r = ledger::post(
+            &mut tx,
+            &p,
+            ledger::ShopRules::new(&self.settings, &self.tz),
+        )
+        .await;
         if r.is_ok() {
             tx.commit().await.unwrap();
             self.last = Some(p);
@@ -149,11 +154,11 @@ pub(crate) async fn setup(
 
 /// Check every invariant; `expected` is the balance each member should have.
 async fn check(w: &World, expected: &[i64]) {
-    let drift = store::verify(&w.db).await.unwrap();
+    let drift = ledger::verify(&w.db).await.unwrap();
     assert!(drift.is_empty(), "drift: {drift:?}");
     let mut total = 0;
     for (i, m) in w.members.iter().enumerate() {
-        let s = store::balance_summary(&w.db, w.tenant, *m, Currency::Points)
+        let s = ledger::balance_summary(&w.db, w.tenant, *m, Currency::Points)
             .await
             .unwrap();
         assert_eq!(s.balance, expected[i], "member {i}'s balance");
@@ -164,7 +169,7 @@ async fn check(w: &World, expected: &[i64]) {
         assert!(s.debt >= 0);
         total += s.balance;
     }
-    let l = store::liability(&w.db, w.tenant, Currency::Points, i64::MIN + 1, i64::MAX)
+    let l = ledger::liability(&w.db, w.tenant, Currency::Points, i64::MIN + 1, i64::MAX)
         .await
         .unwrap();
     assert_eq!(
@@ -194,7 +199,7 @@ async fn run(backend: Backend, ops: Vec<Op>, refund_policy: RefundPolicy) {
                         expected[member] -= points;
                         w.redemptions.push((member, posted.txn_id));
                     }
-                    Err(store::LedgerError::InsufficientPoints { available }) => {
+                    Err(ledger::LedgerError::InsufficientPoints { available }) => {
                         assert!(available < points)
                     }
                     Err(e) => panic!("{e}"),
@@ -228,7 +233,7 @@ async fn run(backend: Backend, ops: Vec<Op>, refund_policy: RefundPolicy) {
                 let p = w.posting(member, kind, points.abs());
                 match w.post(p).await {
                     Ok(posted) => expected[member] += posted.points,
-                    Err(store::LedgerError::InsufficientPoints { .. }) => {}
+                    Err(ledger::LedgerError::InsufficientPoints { .. }) => {}
                     Err(e) => panic!("{e}"),
                 }
             }
@@ -276,7 +281,7 @@ async fn run(backend: Backend, ops: Vec<Op>, refund_policy: RefundPolicy) {
                     "a second expiry run changes nothing"
                 );
                 for (i, m) in w.members.iter().enumerate() {
-                    expected[i] = store::balance_summary(&w.db, w.tenant, *m, Currency::Points)
+                    expected[i] = ledger::balance_summary(&w.db, w.tenant, *m, Currency::Points)
                         .await
                         .unwrap()
                         .balance;
@@ -287,15 +292,17 @@ async fn run(backend: Backend, ops: Vec<Op>, refund_policy: RefundPolicy) {
                 // Re-send the last successful posting: it must be a replay that changes nothing.
                 let Some(p) = w.last.clone() else { continue };
                 let mut tx = w.db.begin().await.unwrap();
-                let posted = store::post(&mut tx, &p, &w.settings, &w.tz).await.unwrap();
+                let posted = ledger::post(&mut tx, &p, ledger::ShopRules::new(&w.settings, &w.tz))
+                    .await
+                    .unwrap();
                 tx.commit().await.unwrap();
                 assert!(posted.replayed);
                 let mut other = p.clone();
                 other.request_hash.push('x');
                 let mut tx = w.db.begin().await.unwrap();
                 assert!(matches!(
-                    store::post(&mut tx, &other, &w.settings, &w.tz).await,
-                    Err(store::LedgerError::KeyReused)
+                    ledger::post(&mut tx, &other, ledger::ShopRules::new(&w.settings, &w.tz)).await,
+                    Err(ledger::LedgerError::KeyReused)
                 ));
             }
         }
