@@ -137,7 +137,27 @@ struct Earning<'a> {
     write_stamps: bool,
 }
 
-/// Record one round: purchases of distinct members with distinct receipts.
+/// What a round reads before the rules run, under the members' balance locks.
+struct RoundFacts {
+    /// (balance, debt) of each member's points, locked for this transaction.
+    points_held: HashMap<(i64, i64), (i64, i64)>,
+    /// Transactions already holding a receipt's keys (points or stamps).
+    recorded: HashMap<(i64, String), KeyedTxn>,
+    /// Points earned on the bill's local day, for shops with a daily cap.
+    earned_today: HashMap<(i64, i64), i64>,
+    /// Tier levels held, for shops with tiers.
+    levels: HashMap<(i64, i64), usize>,
+}
+
+/// What the rules decided for one purchase of a round.
+enum Decision<'a> {
+    /// Answered without writing: a replay, a dry run or a refusal.
+    Answer(usize, Answer),
+    Earn(Earning<'a>),
+}
+
+/// Record one round: purchases of distinct members with distinct receipts. Reads what
+/// the rules need, decides each purchase in memory, then writes the ones that earn.
 async fn record_round(
     tx: &mut Tx,
     group: &[Purchase<'_>],
@@ -148,12 +168,26 @@ async fn record_round(
         .iter()
         .map(|&i| Prepared::new(i, group[i]))
         .collect::<Result<Vec<_>, _>>()?;
+    let facts = read_round(tx, &prepared).await?;
+    let mut earning = Vec::with_capacity(prepared.len());
+    for decision in prepared.into_iter().map(|x| decide(x, &facts)) {
+        match decision {
+            Decision::Answer(index, answer) => answers[index] = Some(answer),
+            Decision::Earn(e) => earning.push(e),
+        }
+    }
+    if earning.is_empty() {
+        return Ok(());
+    }
+    write_round(tx, earning, facts.points_held, answers).await
+}
 
-    // Lock the members first: the daily cap and the tier must not move under us.
+/// Lock the round's members first (the daily cap and the tier must not move under
+/// us), then read the receipts recorded before, the points earned today (only for shops
+/// with a daily cap, the one rule that looks at it) and the tier levels.
+async fn read_round(tx: &mut Tx, prepared: &[Prepared<'_>]) -> Result<RoundFacts, ApiError> {
     let members: Vec<(i64, i64)> = prepared.iter().map(Prepared::member).collect();
     let points_held = ledger::lock_balances(tx, Currency::Points, &members).await?;
-
-    // Receipts recorded before are answered with what was recorded then.
     let keys: Vec<(i64, &str)> = prepared
         .iter()
         .flat_map(|x| {
@@ -162,111 +196,116 @@ async fn record_round(
         })
         .collect();
     let recorded = ledger::txns_by_keys(tx, &keys).await?;
-    let mut live = Vec::with_capacity(prepared.len());
-    for x in prepared {
-        let balance = points_held[&x.member()].0;
-        match recorded.get(&(x.p.input.tenant_id, x.key.clone())) {
-            Some(prior) => answers[x.index] = Some(replay(&x, prior, balance)),
-            None => live.push(x),
-        }
-    }
-    if live.is_empty() {
-        return Ok(());
-    }
-
-    // What the rules need: points already earned on the bill's local day (read only for
-    // shops with a daily cap, the one rule that looks at it), tier levels.
-    let windows: Vec<_> = live
-        .iter()
+    // Only purchases not recorded before earn: the windows and levels are theirs.
+    let live = || {
+        prepared
+            .iter()
+            .filter(|x| !recorded.contains_key(&(x.p.input.tenant_id, x.key.clone())))
+    };
+    let windows: Vec<_> = live()
         .filter(|x| x.p.ctx.rules.cap_per_day.is_some())
         .map(|x| (x.p.input.tenant_id, x.p.input.member_id, x.day.0, x.day.1))
         .collect();
-    let earned_today = ledger::earned_in_windows(tx, &windows).await?;
-    let tiered: Vec<_> = live
-        .iter()
+    let tiered: Vec<_> = live()
         .filter(|x| x.p.ctx.tiers.enabled)
         .map(|x| (x.p.input.tenant_id, x.p.input.member_id, &x.p.ctx.tiers))
         .collect();
+    let earned_today = ledger::earned_in_windows(tx, &windows).await?;
     let levels: HashMap<(i64, i64), usize> = tiered
         .iter()
         .map(|&(t, m, _)| (t, m))
         .zip(crate::tiers::levels_held(tx, &tiered).await?)
         .collect();
+    Ok(RoundFacts {
+        points_held,
+        recorded,
+        earned_today,
+        levels,
+    })
+}
 
-    let mut earning = Vec::with_capacity(live.len());
-    for x in live {
-        let ctx = x.p.ctx;
-        let level = levels.get(&x.member()).copied().unwrap_or(0);
-        let held = if ctx.tiers.enabled {
-            crate::tiers::held(&ctx.tiers, level)
-        } else {
-            None
+/// Decide one purchase from what was read, without I/O: a replay of a receipt recorded
+/// before, a refusal, a dry run's answer, or the points and stamps it earns.
+fn decide<'a>(x: Prepared<'a>, facts: &RoundFacts) -> Decision<'a> {
+    let balance = facts.points_held[&x.member()].0;
+    if let Some(prior) = facts.recorded.get(&(x.p.input.tenant_id, x.key.clone())) {
+        return Decision::Answer(x.index, replay(&x, prior, balance));
+    }
+    let ctx = x.p.ctx;
+    let level = facts.levels.get(&x.member()).copied().unwrap_or(0);
+    let held = if ctx.tiers.enabled {
+        crate::tiers::held(&ctx.tiers, level)
+    } else {
+        None
+    };
+    let bill = Bill {
+        amount_satang: x.p.input.amount_satang,
+        branch_id: x.p.input.branch_id,
+        at: &x.local,
+        items: &x.p.input.items,
+        earned_today: facts.earned_today.get(&x.member()).copied().unwrap_or(0),
+        tier: held.as_ref().map(|l| TierBonus {
+            code: &l.code,
+            name: &l.name,
+            earn_percent: l.earn_percent,
+        }),
+    };
+    let eval = evaluate(&ctx.settings.earn, &ctx.rules, &bill);
+    // The rules' arithmetic saturates; what passes the ledger's limit is refused here.
+    if eval.points > MAX_POINTS
+        || eval.stamps > MAX_POINTS
+        || (!x.p.input.dry_run
+            && eval.points > 0
+            && balance.saturating_add(eval.points) > MAX_POINTS)
+    {
+        return Decision::Answer(x.index, Err(LedgerError::PointsLimit.into()));
+    }
+    if x.p.input.dry_run {
+        let outcome = PurchaseOutcome {
+            purchase_id: None,
+            points: eval.points,
+            stamps: eval.stamps,
+            rules: eval.applied,
+            balance: None,
+            tier_change: None,
+            replayed: false,
+            dry_run: true,
         };
-        let bill = Bill {
-            amount_satang: x.p.input.amount_satang,
-            branch_id: x.p.input.branch_id,
-            at: &x.local,
-            items: &x.p.input.items,
-            earned_today: earned_today.get(&x.member()).copied().unwrap_or(0),
-            tier: held.as_ref().map(|l| TierBonus {
-                code: &l.code,
-                name: &l.name,
-                earn_percent: l.earn_percent,
-            }),
-        };
-        let eval = evaluate(&ctx.settings.earn, &ctx.rules, &bill);
-        // The rules' arithmetic saturates; what passes the ledger's limit is refused here.
-        let balance = points_held[&x.member()].0;
-        if eval.points > MAX_POINTS
-            || eval.stamps > MAX_POINTS
-            || (!x.p.input.dry_run
-                && eval.points > 0
-                && balance.saturating_add(eval.points) > MAX_POINTS)
+        return Decision::Answer(x.index, Ok(outcome));
+    }
+    // Stamps recorded under this receipt before (only possible if the points were not):
+    // the same request leaves them be, another one is refused, as `post` does.
+    let write_stamps = match facts
+        .recorded
+        .get(&(x.p.input.tenant_id, x.stamps_key.clone()))
+    {
+        _ if eval.stamps <= 0 => false,
+        None => true,
+        Some(prior)
+            if prior.request_hash == x.request_hash
+                && prior.member_id == x.p.input.member_id
+                && prior.currency == Currency::Stamps.as_str() =>
         {
-            answers[x.index] = Some(Err(LedgerError::PointsLimit.into()));
-            continue;
+            false
         }
-        if x.p.input.dry_run {
-            answers[x.index] = Some(Ok(PurchaseOutcome {
-                purchase_id: None,
-                points: eval.points,
-                stamps: eval.stamps,
-                rules: eval.applied,
-                balance: None,
-                tier_change: None,
-                replayed: false,
-                dry_run: true,
-            }));
-            continue;
-        }
-        // Stamps recorded under this receipt before (only possible if the points were
-        // not): the same request leaves them be, another one is refused, as `post` does.
-        let write_stamps = match recorded.get(&(x.p.input.tenant_id, x.stamps_key.clone())) {
-            _ if eval.stamps <= 0 => false,
-            None => true,
-            Some(prior)
-                if prior.request_hash == x.request_hash
-                    && prior.member_id == x.p.input.member_id
-                    && prior.currency == Currency::Stamps.as_str() =>
-            {
-                false
-            }
-            Some(_) => {
-                answers[x.index] = Some(Err(LedgerError::KeyReused.into()));
-                continue;
-            }
-        };
-        earning.push(Earning {
-            x,
-            eval,
-            level,
-            write_stamps,
-        });
-    }
-    if earning.is_empty() {
-        return Ok(());
-    }
+        Some(_) => return Decision::Answer(x.index, Err(LedgerError::KeyReused.into())),
+    };
+    Decision::Earn(Earning {
+        x,
+        eval,
+        level,
+        write_stamps,
+    })
+}
 
+/// Write the purchases of a round that earn: lock the stamp balances they add to, post
+/// their points and stamps, upgrade tiers, audit, and answer each.
+async fn write_round(
+    tx: &mut Tx,
+    earning: Vec<Earning<'_>>,
+    points_held: HashMap<(i64, i64), (i64, i64)>,
+    answers: &mut [Option<Answer>],
+) -> Result<(), ApiError> {
     let stamp_members: Vec<_> = earning
         .iter()
         .filter(|e| e.write_stamps)
