@@ -248,13 +248,20 @@ pub async fn show(
         &jar,
     );
     let step = step_of(&q);
+    if !p.allows(step_needs(step)) {
+        return crate::web::refuse(lang);
+    }
     let mut defaults = Fields::new();
-    if step == "shop"
-        && let Ok(Some(tenant)) = crate::tenants::store::get_tenant(&app.db, p.tenant_id).await
-    {
-        defaults.insert("name".into(), tenant.name);
-        defaults.insert("time_zone".into(), tenant.time_zone);
-        defaults.insert("language".into(), tenant.language);
+    if step == "shop" {
+        match crate::tenants::store::get_tenant(&app.db, p.tenant_id).await {
+            Ok(Some(tenant)) => {
+                defaults.insert("name".into(), tenant.name);
+                defaults.insert("time_zone".into(), tenant.time_zone);
+                defaults.insert("language".into(), tenant.language);
+            }
+            Ok(None) => {}
+            Err(e) => return crate::web::server_error(lang, e),
+        }
     }
     let v = |k: &str, d: &str| defaults.get(k).cloned().unwrap_or_else(|| d.to_string());
     let form = step_form(lang, step, &v, &|_| None);
@@ -264,6 +271,15 @@ pub async fn show(
             .build(),
     );
     (jar, Html(page(lang, &p, step, form, None).into_string())).into_response()
+}
+
+/// The permission a step of the wizard needs, to be shown and to be saved.
+fn step_needs(step: &str) -> Permission {
+    STEPS
+        .iter()
+        .find(|s| s.0 == step)
+        .map(|s| s.2)
+        .unwrap_or(Permission::TenantManage)
 }
 
 /// `POST /admin/setup?step=`: save the step through the API's handler; on success go to
@@ -278,11 +294,7 @@ pub async fn submit(
 ) -> Response {
     let lang = language(None, &jar);
     let step = step_of(&q);
-    let needs = STEPS
-        .iter()
-        .find(|s| s.0 == step)
-        .map(|s| s.2)
-        .unwrap_or(Permission::TenantManage);
+    let needs = step_needs(step);
     if !csrf_ok(&p, f.get("_csrf").map(String::as_str).unwrap_or_default()) || !p.allows(needs) {
         return (
             StatusCode::FORBIDDEN,

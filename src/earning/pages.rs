@@ -58,18 +58,21 @@ async fn member_card(
         m.id,
         crate::ledger::model::Currency::Points,
     )
-    .await
-    .ok();
-    let tier = crate::tiers::status(&app.db, tenant, m.id, crate::store::now_micros())
-        .await
-        .ok();
+    .await;
+    let tier = crate::tiers::status(&app.db, tenant, m.id, crate::store::now_micros()).await;
     html! {
         section.card #member aria-label=(t(lang, "member")) {
             p.big { (m.first_name) " " (m.last_name) }
             p.muted { (m.phone) }
-            @if let Some(p) = points { p { (t(lang, "balance")) ": " strong #balance { (p.balance) } " " (t(lang, "points")) } }
-            @if let Some(level) = tier.and_then(|t| t.level) {
-                p { (t(lang, "tier")) ": " strong #tier { (if lang == Language::En { level.name_en.clone().unwrap_or(level.name.clone()) } else { level.name.clone() }) } }
+            @match points {
+                Ok(p) => p { (t(lang, "balance")) ": " strong #balance { (p.balance) } " " (t(lang, "points")) },
+                Err(e) => (crate::web::failure_notice(lang, e)),
+            }
+            @match tier {
+                Ok(status) => @if let Some(level) = status.level {
+                    p { (t(lang, "tier")) ": " strong #tier { (if lang == Language::En { level.name_en.clone().unwrap_or(level.name.clone()) } else { level.name.clone() }) } }
+                },
+                Err(e) => p.error role="alert" { (crate::web::localise_error(lang, &e)) },
             }
         }
     }
@@ -99,16 +102,17 @@ struct View<'a> {
 async fn render(app: &AppState, v: View<'_>) -> Markup {
     let tenant = v.p.tenant_id;
     let lang = v.lang;
-    let member = match Phone::parse(&v.form.phone) {
+    let (member, lookup_failed) = match Phone::parse(&v.form.phone) {
         Ok(phone) if v.phone_error.is_none() => {
-            crate::members::store::find_by_phone(&app.db, tenant, &phone)
-                .await
-                .ok()
-                .flatten()
+            match crate::members::store::find_by_phone(&app.db, tenant, &phone).await {
+                Ok(found) => (found, None),
+                Err(e) => (None, Some(crate::web::failure_notice(lang, e))),
+            }
         }
-        _ => None,
+        _ => (None, None),
     };
     let not_found = v.phone_error.is_none()
+        && lookup_failed.is_none()
         && !v.form.phone.trim().is_empty()
         && member.is_none()
         && Phone::parse(&v.form.phone).is_ok();
@@ -121,6 +125,7 @@ async fn render(app: &AppState, v: View<'_>) -> Markup {
             (field_error("phone", v.phone_error.map(|k| t(lang, k)).or(not_found.then(|| t(lang, "no_member")))))
             button type="submit" { (t(lang, "find")) }
         }
+        @if let Some(notice) = lookup_failed { (notice) }
         @if let Some(m) = &member {
             (member_card(app, tenant, m, lang).await)
             form method="post" action="/staff/earn" {
@@ -259,28 +264,10 @@ pub async fn submit_earn(
     let Some(amount) = parse_baht(&form.amount) else {
         return again(Some("bad_amount"), None, form).await;
     };
-    // Only a branch this person works at: one the form names that is not theirs, or
-    // branches the database could not list, are refused, never recorded as no branch.
-    let allowed = match crate::web::branches_for(&app, &p).await {
-        Ok(allowed) => allowed,
-        Err(e) => return again(None, Some(crate::web::failure_notice(lang, e)), form).await,
+    let branch_id = match counter_branch(&app, &p, &form.branch_id, lang).await {
+        Ok(branch) => branch,
+        Err(notice) => return again(None, Some(notice), form).await,
     };
-    let branch_id = match form.branch_id.trim() {
-        "" => None,
-        named => match named.parse::<i64>() {
-            Ok(b) if allowed.iter().any(|x| x.id == b) => Some(b),
-            _ => {
-                let e = crate::error::ApiError::invalid("branch_id", "choose one of your branches");
-                let notice =
-                    html! { p.error role="alert" { (crate::web::localise_error(lang, &e)) } };
-                return again(None, Some(notice), form).await;
-            }
-        },
-    };
-    if let Err(e) = p.check_branch(branch_id, "branch_id") {
-        let notice = html! { p.error role="alert" { (crate::web::localise_error(lang, &e)) } };
-        return again(None, Some(notice), form).await;
-    }
     let receipt = match crate::types::text(&form.receipt, "receipt", 1, 64) {
         Ok(r) => r,
         Err(_) => format!("POS-{}", crate::ids::next_id()),
@@ -358,6 +345,35 @@ pub async fn submit_earn(
     again(None, Some(notice), form).await
 }
 
+/// The branch a counter form names: none, or one this person works at. One the form
+/// names that is not theirs, or branches the database could not list, are refused (the
+/// notice to show), never recorded as no branch.
+async fn counter_branch(
+    app: &AppState,
+    p: &Principal,
+    named: &str,
+    lang: Language,
+) -> Result<Option<i64>, Markup> {
+    let refused = |e: crate::error::ApiError| {
+        html! { p.error role="alert" { (crate::web::localise_error(lang, &e)) } }
+    };
+    let allowed = crate::web::branches_for(app, p)
+        .await
+        .map_err(|e| crate::web::failure_notice(lang, e))?;
+    let branch = match named.trim() {
+        "" => None,
+        named => match named.parse::<i64>() {
+            Ok(b) if allowed.iter().any(|x| x.id == b) => Some(b),
+            _ => {
+                let e = crate::error::ApiError::invalid("branch_id", "choose one of your branches");
+                return Err(refused(e));
+            }
+        },
+    };
+    p.check_branch(branch, "branch_id").map_err(refused)?;
+    Ok(branch)
+}
+
 /// `POST /staff/claims`: make a one-time claim QR for a bill.
 pub async fn submit_claim(
     State(app): State<AppState>,
@@ -386,37 +402,38 @@ pub async fn submit_claim(
         .await;
         return (StatusCode::UNPROCESSABLE_ENTITY, Html(page.into_string())).into_response();
     };
-    let allowed = crate::web::branches_to_show(&app, &p).await;
-    let branch = form
-        .branch_id
-        .parse::<i64>()
-        .ok()
-        .filter(|b| allowed.iter().any(|x| x.id == *b));
-    let slug = crate::tenants::store::get_tenant(&app.db, p.tenant_id)
-        .await
-        .ok()
-        .flatten()
-        .map(|t| t.slug)
-        .unwrap_or_default();
     let (kind, id, label) = p.audit_actor();
     let actor = ActorRef {
         kind,
         id: Some(id),
         label: &label,
     };
-    let notice = match crate::earning::claims::create(
-        &app.db,
-        &app.settings.public_url,
-        &slug,
-        p.tenant_id,
-        amount,
-        branch,
-        10,
-        actor,
-        &meta,
-    )
-    .await
-    {
+    let made = match counter_branch(&app, &p, &form.branch_id, lang).await {
+        Ok(branch) => {
+            match crate::tenants::store::get_tenant(&app.db, p.tenant_id).await {
+                Ok(Some(tenant)) => {
+                    let url = &app.settings.public_url;
+                    crate::earning::claims::create(
+                    &app.db,
+                    url,
+                    &tenant.slug,
+                    p.tenant_id,
+                    amount,
+                    branch,
+                    10,
+                    actor,
+                    &meta,
+                )
+                .await
+                .map_err(|e| html! { p.error role="alert" { (crate::web::localise_error(lang, &e)) } })
+                }
+                Ok(None) => Err(crate::web::failure_notice(lang, "the shop is gone")),
+                Err(e) => Err(crate::web::failure_notice(lang, e)),
+            }
+        }
+        Err(notice) => Err(notice),
+    };
+    let notice = match made {
         Ok(c) => html! {
             section.card #claim {
                 p { (baht(c.amount_satang)) " ฿" }
@@ -425,7 +442,7 @@ pub async fn submit_claim(
                 a #claim-link href=(c.url) { (c.url) }
             }
         },
-        Err(e) => html! { p.error role="alert" { (crate::web::localise_error(lang, &e)) } },
+        Err(notice) => notice,
     };
     let page = render(
         &app,

@@ -69,7 +69,20 @@ pub fn refuse(lang: Language) -> Response {
         .into_response()
 }
 
-/// A signed-in staff member on a page; redirects to the login page otherwise.
+/// A page that could not be built because the database failed: a 500 with the error
+/// in the page's language (the details go to the log), never a page that pretends
+/// there was nothing to show.
+pub fn server_error(lang: Language, err: impl std::fmt::Display) -> Response {
+    let body = failure_notice(lang, err);
+    (
+        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        axum::response::Html(layout(lang, t(lang, "server_error"), body).into_string()),
+    )
+        .into_response()
+}
+
+/// A signed-in staff member on a page; redirects to the login page otherwise (and shows
+/// an error when the session could not be read).
 pub struct PageSession(pub Principal);
 
 impl FromRequestParts<AppState> for PageSession {
@@ -78,7 +91,9 @@ impl FromRequestParts<AppState> for PageSession {
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Response> {
         let jar = CookieJar::from_headers(&parts.headers);
         let principal = match jar.get(sessions::COOKIE) {
-            Some(c) => sessions::resolve(&app.db, c.value()).await.ok().flatten(),
+            Some(c) => sessions::resolve(&app.db, c.value())
+                .await
+                .map_err(|e| server_error(language(None, &jar), e))?,
             None => None,
         };
         principal

@@ -86,6 +86,11 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
         "Your role does not allow this page",
     ),
     (
+        "server_error",
+        "ระบบขัดข้อง กรุณาลองใหม่อีกครั้ง",
+        "Something went wrong; please try again",
+    ),
+    (
         "form_expired",
         "แบบฟอร์มหมดอายุ กรุณาลองใหม่",
         "The form expired; please try again",

@@ -55,7 +55,7 @@ fn is_write(m: &Method) -> bool {
 }
 
 /// The product's role table, written out independently of the server's code.
-fn expected_permissions(role: &str) -> Vec<&'static str> {
+pub(crate) fn expected_permissions(role: &str) -> Vec<&'static str> {
     let all = vec![
         "tenant.read",
         "tenant.manage",

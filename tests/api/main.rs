@@ -17,6 +17,7 @@ mod ledger;
 mod ledger_properties;
 mod members;
 mod openapi_snapshot;
+mod page_access;
 mod pages;
 mod rewards;
 mod rules;

@@ -1,0 +1,141 @@
+//! Every staff page × every role, as `access.rs` does for the API: a role sees a page
+//! exactly when the product's role table gives it the page's permission, every other
+//! role gets the refusal page (403), and a visitor who is not signed in is sent to the
+//! sign-in page. The pages are written out here, apart from the server's code, and a
+//! test checks that the list names every staff page the router serves.
+
+use serde_json::json;
+
+use crate::access::expected_permissions;
+use crate::db_test;
+use crate::helpers::User;
+
+/// (path, the permission it needs; "" = any signed-in staff). `{member}` and `{reward}`
+/// are replaced by ids of the shop's own.
+const PAGES: &[(&str, &str)] = &[
+    ("/admin", ""),
+    ("/admin/mailbox", "tenant.manage"),
+    ("/admin/members", "members.read"),
+    ("/admin/members/{member}", "members.read"),
+    ("/admin/import", "members.write"),
+    ("/admin/rewards", "tenant.read"),
+    ("/admin/rewards/{reward}", "rewards.manage"),
+    ("/admin/tiers", "rules.manage"),
+    ("/admin/signup-form", "tenant.manage"),
+    ("/admin/draws", "tenant.read"),
+    ("/admin/audit", "audit.read"),
+    ("/admin/api-keys", "api_keys.manage"),
+    ("/admin/settings/tiers", "rules.manage"),
+    ("/admin/settings/earning", "rules.manage"),
+    ("/admin/settings/ledger", "rules.manage"),
+    ("/admin/settings/spend", "rules.manage"),
+    ("/admin/settings/signup-form", "tenant.manage"),
+    ("/admin/setup", "tenant.manage"),
+    ("/staff/earn", "points.earn"),
+    ("/staff/coupons", "coupons.validate"),
+    ("/staff/fulfilment", "fulfilment.manage"),
+];
+
+/// Staff pages served only to a form's post (their refusals are in `security.rs` and the
+/// pages' own tests), and redirects.
+const NOT_PAGES: &[&str] = &[
+    "/admin/rewards/{id}/archive",
+    "/admin/draws/{id}",
+    "/admin/api-keys/{id}/revoke",
+    "/admin/settings/{which}",
+    "/admin/rewards/{id}",
+    "/admin/members/{id}",
+    "/staff",
+    "/staff/claims",
+];
+
+const ROLES: &[&str] = &[
+    "owner",
+    "admin",
+    "manager",
+    "cashier",
+    "fulfilment",
+    "analyst",
+];
+
+fn path_of(page: &str, member: i64, reward: i64) -> String {
+    page.replace("{member}", &member.to_string())
+        .replace("{reward}", &reward.to_string())
+}
+
+#[test]
+fn the_list_names_every_staff_page_the_router_serves() {
+    let router = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/app.rs"))
+        .expect("src/app.rs");
+    let served: Vec<&str> = router
+        .split(".route(")
+        .skip(1)
+        .filter_map(|r| r.trim_start().strip_prefix('"')?.split('"').next())
+        .filter(|p| p.starts_with("/admin") || p.starts_with("/staff"))
+        .collect();
+    assert!(served.len() > 15, "routes not found in src/app.rs");
+    for path in served {
+        let listed = PAGES.iter().any(|(p, _)| {
+            *p == path
+                || p.replace("{member}", "{id}") == path
+                || p.replace("{reward}", "{id}") == path
+        }) || NOT_PAGES.contains(&path);
+        assert!(
+            listed,
+            "{path} is served but not in PAGES: say who may see it"
+        );
+    }
+}
+
+db_test!(
+    every_staff_page_is_shown_to_exactly_the_roles_allowed_it,
+    |app| {
+        let owner = app.signup("kafe").await;
+        let member = owner.member("0812345678").await;
+        let reward = crate::rewards::reward(
+            &owner,
+            json!({"kind": "coupon", "category": "drinks", "name": "ลาเต้ฟรี", "points_cost": 10}),
+        )
+        .await;
+        let mut people: Vec<(&str, User)> = vec![];
+        for role in ROLES {
+            let user = match *role {
+                "owner" => app
+                    .login("kafe", "owner@kafe.test", crate::helpers::PASSWORD)
+                    .await
+                    .expect("the owner signs in"),
+                other => app.hire(&owner, "kafe", other).await,
+            };
+            people.push((role, user));
+        }
+        let visitor = app.anonymous();
+        let mut wrong = vec![];
+        for (page, needs) in PAGES {
+            let path = path_of(page, member, reward);
+            let res = visitor.get(&path).await;
+            if res.status != 303 || res.header("location") != "/login" {
+                wrong.push(format!(
+                    "{path} to a visitor: {} to {:?}",
+                    res.status,
+                    res.header("location")
+                ));
+            }
+            for (role, user) in &people {
+                let allowed = needs.is_empty() || expected_permissions(role).contains(needs);
+                let res = user.get(&path).await;
+                let ok = if allowed {
+                    res.status == 200
+                } else {
+                    res.status == 403
+                };
+                if !ok {
+                    wrong.push(format!(
+                        "{path} to {role} (allowed: {allowed}): {}",
+                        res.status
+                    ));
+                }
+            }
+        }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
+);
