@@ -13,10 +13,11 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::store::{self, KeyRow};
 use super::{Actor, Permission, Principal};
 use crate::auth::secrets::{constant_time_eq, random_token, token_hash};
+use crate::ids;
 use crate::store::{Db, Tx, now_micros};
-use crate::{ids, on_db, on_tx};
 
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct ApiKey {
@@ -33,40 +34,21 @@ pub struct ApiKey {
     pub revoked_at: Option<jiff::Timestamp>,
 }
 
-#[derive(sqlx::FromRow)]
-struct KeyRow {
-    id: i64,
-    name: String,
-    scopes: String,
-    created_by: i64,
-    created_at: i64,
-    last_used_at: Option<i64>,
-    revoked_at: Option<i64>,
-}
-
 fn parse_scopes(scopes: &str) -> Vec<Permission> {
     scopes.split(' ').filter_map(|s| s.parse().ok()).collect()
 }
 
-impl KeyRow {
-    fn scopes(&self) -> Vec<Permission> {
-        parse_scopes(&self.scopes)
-    }
-
-    fn into_api(self) -> ApiKey {
-        ApiKey {
-            scopes: self.scopes(),
-            id: self.id,
-            name: self.name,
-            created_by: self.created_by,
-            created_at: crate::types::timestamp(self.created_at),
-            last_used_at: self.last_used_at.map(crate::types::timestamp),
-            revoked_at: self.revoked_at.map(crate::types::timestamp),
-        }
+fn into_api(row: KeyRow) -> ApiKey {
+    ApiKey {
+        scopes: parse_scopes(&row.scopes),
+        id: row.id,
+        name: row.name,
+        created_by: row.created_by,
+        created_at: crate::types::timestamp(row.created_at),
+        last_used_at: row.last_used_at.map(crate::types::timestamp),
+        revoked_at: row.revoked_at.map(crate::types::timestamp),
     }
 }
-
-const COLUMNS: &str = "id, name, scopes, created_by, created_at, last_used_at, revoked_at";
 
 /// Create a key for the staff member `created_by`, made by them or by their key
 /// `parent_key_id` (revoking that key revokes this one); returns its id and the full key
@@ -86,11 +68,20 @@ pub async fn create(
         .map(|p| p.as_str())
         .collect::<Vec<_>>()
         .join(" ");
-    on_tx!(tx, c => sqlx::query(
-        "INSERT INTO api_keys (tenant_id, id, name, secret_hash, scopes, created_by, parent_key_id, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
-        .bind(tenant_id).bind(id).bind(name).bind(token_hash(&secret)).bind(&scopes).bind(created_by).bind(parent_key_id).bind(now_micros())
-        .execute(c).await.map(|r| r.rows_affected()))?;
+    store::insert_key(
+        tx,
+        &store::NewKeyRow {
+            tenant_id,
+            id,
+            name,
+            secret_hash: &token_hash(&secret),
+            scopes: &scopes,
+            created_by,
+            parent_key_id,
+            created_at: now_micros(),
+        },
+    )
+    .await?;
     Ok((id, format!("lk_{id}_{secret}")))
 }
 
@@ -192,21 +183,6 @@ impl KeyCache {
     }
 }
 
-/// A key with its maker's role and one of their branches (a row per branch).
-#[derive(sqlx::FromRow)]
-struct ResolvedRow {
-    tenant_id: i64,
-    id: i64,
-    name: String,
-    secret_hash: String,
-    scopes: String,
-    created_by: i64,
-    last_used_at: Option<i64>,
-    revoked_at: Option<i64>,
-    role: String,
-    branch_id: Option<i64>,
-}
-
 /// The principal of a valid, unrevoked key of an active tenant whose maker is active.
 pub async fn resolve(db: &Db, cache: &KeyCache, key: &str) -> sqlx::Result<Option<Principal>> {
     let Some((id, secret)) = key
@@ -223,15 +199,7 @@ pub async fn resolve(db: &Db, cache: &KeyCache, key: &str) -> sqlx::Result<Optio
         return Ok(held);
     }
     let epoch = cache.epoch();
-    let rows: Vec<ResolvedRow> = on_db!(db, pool => sqlx::query_as(
-        "SELECT k.tenant_id, k.id, k.name, k.secret_hash, k.scopes, k.created_by, k.last_used_at,
-                k.revoked_at, s.role, sb.branch_id
-         FROM api_keys k
-         JOIN tenants t ON t.id = k.tenant_id
-         JOIN staff s ON s.tenant_id = k.tenant_id AND s.id = k.created_by
-         LEFT JOIN staff_branches sb ON sb.tenant_id = s.tenant_id AND sb.staff_id = s.id
-         WHERE k.id = $1 AND t.status = 'active' AND s.active = TRUE")
-        .bind(id).fetch_all(pool).await)?;
+    let rows = store::key_with_maker(db, id).await?;
     let Some(row) = rows.first() else {
         return Ok(None);
     };
@@ -244,8 +212,7 @@ pub async fn resolve(db: &Db, cache: &KeyCache, key: &str) -> sqlx::Result<Optio
     // Record use at most once a minute, so reads do not turn into writes.
     let now = now_micros();
     if row.last_used_at.is_none_or(|t| now - t > 60_000_000) {
-        on_db!(db, pool => sqlx::query("UPDATE api_keys SET last_used_at = $3 WHERE tenant_id = $1 AND id = $2")
-            .bind(row.tenant_id).bind(row.id).bind(now).execute(pool).await.map(|r| r.rows_affected()))?;
+        store::set_key_last_used(db, row.tenant_id, row.id, now).await?;
     }
     let scopes = parse_scopes(&row.scopes)
         .into_iter()
@@ -272,17 +239,12 @@ pub async fn list(
     before_id: i64,
     limit: i64,
 ) -> sqlx::Result<Vec<ApiKey>> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM api_keys WHERE tenant_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3"
-    );
-    let rows: Vec<KeyRow> = on_db!(db, pool => sqlx::query_as(&sql).bind(tenant_id).bind(before_id).bind(limit + 1).fetch_all(pool).await)?;
-    Ok(rows.into_iter().map(KeyRow::into_api).collect())
+    let rows = store::list_keys(db, tenant_id, before_id, limit).await?;
+    Ok(rows.into_iter().map(into_api).collect())
 }
 
 pub async fn get(db: &Db, tenant_id: i64, id: i64) -> sqlx::Result<Option<ApiKey>> {
-    let sql = format!("SELECT {COLUMNS} FROM api_keys WHERE tenant_id = $1 AND id = $2");
-    let row: Option<KeyRow> = on_db!(db, pool => sqlx::query_as(&sql).bind(tenant_id).bind(id).fetch_optional(pool).await)?;
-    Ok(row.map(KeyRow::into_api))
+    Ok(store::key(db, tenant_id, id).await?.map(into_api))
 }
 
 /// Revoke a key; false if it does not exist in this tenant or was already revoked.
@@ -290,18 +252,14 @@ pub async fn get(db: &Db, tenant_id: i64, id: i64) -> sqlx::Result<Option<ApiKey
 /// exist in this tenant or was already revoked).
 pub async fn revoke(tx: &mut Tx, tenant_id: i64, id: i64) -> sqlx::Result<Vec<i64>> {
     let now = now_micros();
-    let done = on_tx!(tx, c => sqlx::query("UPDATE api_keys SET revoked_at = $3 WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL")
-        .bind(tenant_id).bind(id).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
+    let done = store::revoke_key(tx, tenant_id, id, now).await?;
     if done == 0 {
         return Ok(vec![]);
     }
     let mut revoked = vec![id];
     let mut makers = vec![id];
     while let Some(maker) = makers.pop() {
-        let made: Vec<(i64,)> = on_tx!(tx, c => sqlx::query_as(
-            "UPDATE api_keys SET revoked_at = $3 WHERE tenant_id = $1 AND parent_key_id = $2 AND revoked_at IS NULL RETURNING id")
-            .bind(tenant_id).bind(maker).bind(now).fetch_all(c).await)?;
-        for (key,) in made {
+        for key in store::revoke_keys_made_by(tx, tenant_id, maker, now).await? {
             revoked.push(key);
             makers.push(key);
         }

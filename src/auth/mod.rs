@@ -14,6 +14,7 @@ pub mod permissions;
 pub mod rate_limit;
 pub mod secrets;
 pub mod sessions;
+pub mod store;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;

@@ -6,12 +6,15 @@
 
 use serde::Serialize;
 
+use super::store;
 use crate::audit::RequestMeta;
 use crate::audit::{self, ActorRef, Change};
 use crate::auth::secrets::{random_token, token_hash};
 use crate::error::{ApiError, Code};
+use crate::ids;
 use crate::store::{Db, now_micros};
-use crate::{ids, on_db};
+
+pub use super::store::Claim;
 
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct NewClaim {
@@ -42,11 +45,20 @@ pub async fn create(
     let now = now_micros();
     let expires_at = now + valid_minutes * 60_000_000;
     let mut tx = db.begin().await?;
-    crate::on_tx!(&mut tx, c => sqlx::query(
-        "INSERT INTO point_claims (tenant_id, id, token_hash, amount_satang, branch_id, created_by, expires_at, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
-        .bind(tenant_id).bind(id).bind(token_hash(&token)).bind(amount_satang).bind(branch_id).bind(actor.label)
-        .bind(expires_at).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
+    store::insert_claim(
+        &mut tx,
+        &store::NewClaimRow {
+            tenant_id,
+            id,
+            token_hash: &token_hash(&token),
+            amount_satang,
+            branch_id,
+            created_by: actor.label,
+            expires_at,
+            created_at: now,
+        },
+    )
+    .await?;
     audit::record_as(
         &mut tx,
         tenant_id,
@@ -71,20 +83,8 @@ pub async fn create(
     })
 }
 
-#[derive(Clone, Debug, sqlx::FromRow)]
-pub struct Claim {
-    pub id: i64,
-    pub tenant_id: i64,
-    pub amount_satang: i64,
-    pub branch_id: Option<i64>,
-    pub expires_at: i64,
-    pub claimed_member: Option<i64>,
-}
-
 pub async fn find(db: &Db, tenant_id: i64, token: &str) -> sqlx::Result<Option<Claim>> {
-    on_db!(db, pool => sqlx::query_as(
-        "SELECT id, tenant_id, amount_satang, branch_id, expires_at, claimed_member FROM point_claims WHERE token_hash = $1 AND tenant_id = $2")
-        .bind(token_hash(token)).bind(tenant_id).fetch_optional(pool).await)
+    store::claim_by_token_hash(db, tenant_id, &token_hash(token)).await
 }
 
 /// Collect a claim's points for a member.
@@ -137,7 +137,6 @@ pub async fn collect(
                 e
             }
         })?;
-    on_db!(db, pool => sqlx::query("UPDATE point_claims SET claimed_member = $3, claimed_at = $4 WHERE tenant_id = $1 AND id = $2 AND claimed_member IS NULL")
-        .bind(tenant_id).bind(claim.id).bind(member_id).bind(now_micros()).execute(pool).await.map(|r| r.rows_affected()))?;
+    store::mark_claimed(db, tenant_id, claim.id, member_id).await?;
     Ok(outcome)
 }

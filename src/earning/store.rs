@@ -1,11 +1,11 @@
-//! What earning reads of the ledger's rows in its own terms: a purchase as recorded,
-//! with the rules that gave its points.
+//! The only SQL of earning: what it reads of the ledger's rows in its own terms (a
+//! purchase as recorded, with the rules that gave its points), and the claim QR codes.
 
 use serde::Serialize;
 
 use crate::ledger::purchase_key;
-use crate::on_db;
-use crate::store::Db;
+use crate::store::{Db, Tx, now_micros};
+use crate::{on_db, on_tx};
 
 /// A purchase as recorded, found by its receipt: what a till that lost the answer
 /// needs, and what refunds have taken back since.
@@ -62,4 +62,59 @@ pub async fn purchase_by_receipt(
         occurred_at: crate::types::timestamp(occurred_at),
         recorded_at: crate::types::timestamp(created_at),
     }))
+}
+
+/// A claim QR code as stored; its token is kept as a hash.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Claim {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub amount_satang: i64,
+    pub branch_id: Option<i64>,
+    pub expires_at: i64,
+    pub claimed_member: Option<i64>,
+}
+
+/// A new claim QR code's row.
+pub struct NewClaimRow<'a> {
+    pub tenant_id: i64,
+    pub id: i64,
+    pub token_hash: &'a str,
+    pub amount_satang: i64,
+    pub branch_id: Option<i64>,
+    /// Who made it (the audit label of the staff member or key).
+    pub created_by: &'a str,
+    pub expires_at: i64,
+    pub created_at: i64,
+}
+
+/// Write a new claim QR code, in the transaction that records its audit entry.
+pub async fn insert_claim(tx: &mut Tx, c: &NewClaimRow<'_>) -> sqlx::Result<u64> {
+    on_tx!(tx, conn => sqlx::query(
+        "INSERT INTO point_claims (tenant_id, id, token_hash, amount_satang, branch_id, created_by, expires_at, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+        .bind(c.tenant_id).bind(c.id).bind(c.token_hash).bind(c.amount_satang).bind(c.branch_id).bind(c.created_by)
+        .bind(c.expires_at).bind(c.created_at).execute(conn).await.map(|r| r.rows_affected()))
+}
+
+/// The claim of a shop whose token has this hash.
+pub async fn claim_by_token_hash(
+    db: &Db,
+    tenant_id: i64,
+    token_hash: &str,
+) -> sqlx::Result<Option<Claim>> {
+    on_db!(db, pool => sqlx::query_as(
+        "SELECT id, tenant_id, amount_satang, branch_id, expires_at, claimed_member FROM point_claims WHERE token_hash = $1 AND tenant_id = $2")
+        .bind(token_hash).bind(tenant_id).fetch_optional(pool).await)
+}
+
+/// Mark a claim collected by a member, unless one already collected it.
+pub async fn mark_claimed(
+    db: &Db,
+    tenant_id: i64,
+    claim_id: i64,
+    member_id: i64,
+) -> sqlx::Result<u64> {
+    on_db!(db, pool => sqlx::query("UPDATE point_claims SET claimed_member = $3, claimed_at = $4 WHERE tenant_id = $1 AND id = $2 AND claimed_member IS NULL")
+        .bind(tenant_id).bind(claim_id).bind(member_id).bind(now_micros()).execute(pool).await.map(|r| r.rows_affected()))
 }

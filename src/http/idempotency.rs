@@ -30,8 +30,8 @@ use sha2::{Digest, Sha256};
 
 use crate::auth::Principal;
 use crate::error::{ApiError, Code};
-use crate::on_db;
 use crate::state::AppState;
+use crate::store::idempotency::{self as keys, KeyRef};
 use crate::store::{Db, now_micros};
 
 pub const HEADER: &str = "idempotency-key";
@@ -61,32 +61,14 @@ enum Claim {
     Mismatch,
 }
 
-/// One key of one caller.
-struct KeyRef<'a> {
-    tenant_id: i64,
-    owner: &'a str,
-    key: &'a str,
-}
-
-/// request_hash, status_code, response_type, response_body, lease_until
-type StoredRow = (String, Option<i32>, Option<String>, Option<Vec<u8>>, i64);
-
 async fn claim(db: &Db, k: &KeyRef<'_>, hash: &str, lease_micros: i64) -> sqlx::Result<Claim> {
     let now = now_micros();
     let token = crate::auth::secrets::random_token();
-    let inserted = on_db!(db, pool => sqlx::query(
-        "INSERT INTO idempotency_keys (tenant_id, owner, key, request_hash, created_at, lease_until, claim)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tenant_id, owner, key) DO NOTHING")
-        .bind(k.tenant_id).bind(k.owner).bind(k.key).bind(hash).bind(now).bind(now + lease_micros).bind(&token)
-        .execute(pool).await.map(|r| r.rows_affected()))?;
+    let inserted = keys::insert_claim(db, k, hash, now, now + lease_micros, &token).await?;
     if inserted == 1 {
         return Ok(Claim::New(token));
     }
-    let row: Option<StoredRow> = on_db!(db, pool => sqlx::query_as(
-        "SELECT request_hash, status_code, response_type, response_body, lease_until FROM idempotency_keys
-         WHERE tenant_id = $1 AND owner = $2 AND key = $3")
-        .bind(k.tenant_id).bind(k.owner).bind(k.key).fetch_optional(pool).await)?;
-    Ok(match row {
+    Ok(match keys::stored(db, k).await? {
         None => Claim::InProgress(1), // released between our two statements: retry
         Some((h, ..)) if h != hash => Claim::Mismatch,
         Some((_, Some(status), content_type, body, _)) => Claim::Replay {
@@ -96,11 +78,8 @@ async fn claim(db: &Db, k: &KeyRef<'_>, hash: &str, lease_micros: i64) -> sqlx::
         },
         // The request that claimed it can no longer be running: take its place.
         Some((.., lease_until)) if lease_until < now => {
-            let taken = on_db!(db, pool => sqlx::query(
-                "UPDATE idempotency_keys SET lease_until = $4, created_at = $5, claim = $7
-                 WHERE tenant_id = $1 AND owner = $2 AND key = $3 AND status_code IS NULL AND lease_until = $6")
-                .bind(k.tenant_id).bind(k.owner).bind(k.key).bind(now + lease_micros).bind(now).bind(lease_until).bind(&token)
-                .execute(pool).await.map(|r| r.rows_affected()))?;
+            let taken =
+                keys::take_over(db, k, now + lease_micros, now, lease_until, &token).await?;
             if taken == 1 {
                 Claim::New(token)
             } else {
@@ -121,27 +100,25 @@ async fn store(
     content_type: Option<&str>,
     body: &[u8],
 ) -> sqlx::Result<()> {
-    on_db!(db, pool => sqlx::query(
-        "UPDATE idempotency_keys SET status_code = $4, response_type = $5, response_body = $6
-         WHERE tenant_id = $1 AND owner = $2 AND key = $3 AND claim = $7")
-        .bind(k.tenant_id).bind(k.owner).bind(k.key).bind(status.as_u16() as i32).bind(content_type).bind(body).bind(token)
-        .execute(pool).await.map(|r| r.rows_affected()))?;
+    keys::store_answer(db, k, token, status.as_u16() as i32, content_type, body).await?;
     Ok(())
 }
 
 /// Free the key, if it is still this request's.
 async fn release(db: &Db, tenant_id: i64, owner: &str, key: &str, token: &str) -> sqlx::Result<()> {
-    on_db!(db, pool => sqlx::query(
-        "DELETE FROM idempotency_keys WHERE tenant_id = $1 AND owner = $2 AND key = $3 AND status_code IS NULL AND claim = $4")
-        .bind(tenant_id).bind(owner).bind(key).bind(token).execute(pool).await.map(|r| r.rows_affected()))?;
+    let k = KeyRef {
+        tenant_id,
+        owner,
+        key,
+    };
+    keys::release(db, &k, token).await?;
     Ok(())
 }
 
 /// Delete keys older than `max_age_hours` (run periodically).
 pub async fn purge_older_than(db: &Db, max_age_hours: i64) -> sqlx::Result<u64> {
     let cutoff = now_micros() - max_age_hours * 3_600_000_000;
-    let done = on_db!(db, pool => sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1").bind(cutoff).execute(pool).await.map(|r| r.rows_affected()))?;
-    Ok(done)
+    keys::delete_older_than(db, cutoff).await
 }
 
 fn valid_key(v: &HeaderValue) -> Option<&str> {

@@ -5,8 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::store;
 use crate::store::{Db, Tx, now_micros};
-use crate::{ids, on_db, on_tx};
 
 /// A marketing channel a member can consent to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
@@ -115,21 +115,14 @@ impl SignupFormInput {
     }
 }
 
-async fn latest_text(db: &Db, tenant_id: i64, kind: &str) -> sqlx::Result<Option<(i64, String)>> {
-    on_db!(db, pool => sqlx::query_as("SELECT version, body FROM legal_texts WHERE tenant_id = $1 AND kind = $2 ORDER BY version DESC LIMIT 1")
-        .bind(tenant_id).bind(kind).fetch_optional(pool).await)
-}
-
 /// The shop's form, or None when it has not configured one.
 pub async fn form(db: &Db, tenant_id: i64) -> sqlx::Result<Option<SignupForm>> {
-    let row: Option<(String, String)> = on_db!(db, pool => sqlx::query_as("SELECT channels, questions FROM signup_forms WHERE tenant_id = $1")
-        .bind(tenant_id).fetch_optional(pool).await)?;
-    let Some((channels, questions)) = row else {
+    let Some((channels, questions)) = store::signup_form(db, tenant_id).await? else {
         return Ok(None);
     };
     let (Some((tv, terms)), Some((pv, privacy))) = (
-        latest_text(db, tenant_id, "terms").await?,
-        latest_text(db, tenant_id, "privacy").await?,
+        store::latest_legal_text(db, tenant_id, "terms").await?,
+        store::latest_legal_text(db, tenant_id, "privacy").await?,
     ) else {
         return Ok(None);
     };
@@ -152,19 +145,15 @@ pub async fn save_form(
 ) -> sqlx::Result<()> {
     let now = now_micros();
     for (kind, text) in [("terms", &input.terms), ("privacy", &input.privacy)] {
-        let current = latest_text(db, tenant_id, kind).await?;
+        let current = store::latest_legal_text(db, tenant_id, kind).await?;
         if current.as_ref().map(|c| &c.1) != Some(text) {
             let next = current.map(|c| c.0 + 1).unwrap_or(1);
-            on_tx!(tx, c => sqlx::query("INSERT INTO legal_texts (tenant_id, kind, version, body, created_at) VALUES ($1, $2, $3, $4, $5)")
-                .bind(tenant_id).bind(kind).bind(next).bind(text).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
+            store::insert_legal_text(tx, tenant_id, kind, next, text, now).await?;
         }
     }
     let channels = serde_json::to_string(&input.marketing_channels).unwrap_or_else(|_| "[]".into());
     let questions = serde_json::to_string(&input.questions).unwrap_or_else(|_| "[]".into());
-    on_tx!(tx, c => sqlx::query(
-        "INSERT INTO signup_forms (tenant_id, channels, questions, updated_at) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (tenant_id) DO UPDATE SET channels = $2, questions = $3, updated_at = $4")
-        .bind(tenant_id).bind(&channels).bind(&questions).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
+    store::upsert_signup_form(tx, tenant_id, &channels, &questions, now).await?;
     Ok(())
 }
 
@@ -178,10 +167,7 @@ pub async fn record(
     version: Option<i64>,
     channel: &str,
 ) -> sqlx::Result<()> {
-    on_tx!(tx, c => sqlx::query(
-        "INSERT INTO consents (tenant_id, id, member_id, purpose, granted, version, channel, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
-        .bind(tenant_id).bind(ids::next_id()).bind(member_id).bind(purpose).bind(granted).bind(version).bind(channel).bind(now_micros())
-        .execute(c).await.map(|r| r.rows_affected()))?;
+    store::insert_consent(tx, tenant_id, member_id, purpose, granted, version, channel).await?;
     Ok(())
 }
 
@@ -204,9 +190,7 @@ pub struct ConsentRecord {
 
 /// Every consent record of a member, oldest first.
 pub async fn history(db: &Db, tenant_id: i64, member_id: i64) -> sqlx::Result<Vec<ConsentRecord>> {
-    let mut rows: Vec<ConsentRecord> = on_db!(db, pool => sqlx::query_as(
-        "SELECT purpose, granted, version, channel, at AS at_micros FROM consents WHERE tenant_id = $1 AND member_id = $2 ORDER BY id")
-        .bind(tenant_id).bind(member_id).fetch_all(pool).await)?;
+    let mut rows = store::consents(db, tenant_id, member_id).await?;
     for r in &mut rows {
         r.at = crate::types::timestamp(r.at_micros);
     }

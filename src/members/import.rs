@@ -688,7 +688,6 @@ async fn write_batch(
     counts: &mut ImportCounts,
 ) -> Result<(), String> {
     use crate::ledger::{Kind, Posting};
-    use crate::store::Val::{Int, OptInt, OptText, Text};
     if rows.is_empty() {
         return Ok(());
     }
@@ -699,38 +698,18 @@ async fn write_batch(
         .iter()
         .map(|r| r.birthday.as_ref().map(|b| b.to_string()))
         .collect();
-    let member_rows: Vec<_> = rows
-        .iter()
-        .zip(&ids)
-        .zip(&birthdays)
-        .map(|((r, &id), birthday)| {
-            vec![
-                Int(target.tenant_id),
-                Int(id),
-                Text(r.phone.as_str()),
-                Text(&r.first_name),
-                Text(&r.last_name),
-                OptText(r.email.as_ref().map(|e| e.as_str())),
-                OptInt(target.branch_id),
-                Int(now),
-                Int(now),
-                Text(r.gender.map_or("unspecified", |g| g.as_str())),
-                OptText(birthday.as_deref()),
-            ]
-        })
-        .collect();
+    let member_rows = super::store::imported_member_values(
+        target.tenant_id,
+        target.branch_id,
+        rows,
+        &ids,
+        &birthdays,
+        now,
+    );
     let mut tx = db.begin().await.map_err(fail)?;
-    let created: std::collections::HashSet<i64> = crate::store::fetch_values::<(i64,)>(
-        &mut tx,
-        "INSERT INTO members (tenant_id, id, phone, first_name, last_name, email, join_branch_id, created_at, updated_at, gender, birthday)",
-        "ON CONFLICT (tenant_id, phone) DO NOTHING RETURNING id",
-        &member_rows,
-    )
-    .await
-    .map_err(fail)?
-    .into_iter()
-    .map(|(id,)| id)
-    .collect();
+    let created = super::store::insert_imported_members(&mut tx, &member_rows)
+        .await
+        .map_err(fail)?;
     let openings: Vec<Posting> = rows
         .iter()
         .zip(&ids)

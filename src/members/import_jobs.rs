@@ -15,12 +15,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::import::{ImportCounts, ImportTarget, RowError, TEMPLATE_CSV};
+use super::store;
 use crate::auth::Ctx;
 use crate::error::{ApiError, ApiResult, Code};
 use crate::http::query::{Page, PathId, QueryParams};
 use crate::state::AppState;
-use crate::store::{Db, now_micros};
-use crate::{on_db, on_tx};
+use crate::store::Db;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -51,23 +51,8 @@ pub struct ImportJob {
     pub finished_at: Option<jiff::Timestamp>,
 }
 
-#[derive(sqlx::FromRow)]
-struct JobRow {
-    id: i64,
-    file_name: String,
-    branch_id: Option<i64>,
-    status: String,
-    counts: String,
-    error: Option<String>,
-    bytes: i64,
-    created_at: i64,
-    finished_at: Option<i64>,
-}
-
 async fn load(db: &Db, tenant_id: i64, id: i64) -> sqlx::Result<Option<ImportJob>> {
-    let row: Option<JobRow> = on_db!(db, pool => sqlx::query_as(
-        "SELECT id, file_name, branch_id, status, counts, error, bytes, created_at, finished_at FROM member_imports WHERE tenant_id = $1 AND id = $2")
-        .bind(tenant_id).bind(id).fetch_optional(pool).await)?;
+    let row = store::import_job(db, tenant_id, id).await?;
     Ok(row.map(|r| ImportJob {
         id: r.id,
         file_name: r.file_name,
@@ -81,25 +66,9 @@ async fn load(db: &Db, tenant_id: i64, id: i64) -> sqlx::Result<Option<ImportJob
     }))
 }
 
-/// An import's refused rows after `after_row`, at most `limit` of them, in row order:
-/// (row, column, value, reason).
-async fn error_rows(
-    db: &Db,
-    tenant_id: i64,
-    import_id: i64,
-    after_row: i64,
-    limit: i64,
-) -> sqlx::Result<Vec<(i64, String, String, String)>> {
-    on_db!(db, pool => sqlx::query_as(
-        "SELECT row_no, column_name, value, reason FROM member_import_errors WHERE tenant_id = $1 AND import_id = $2 AND row_no > $3
-         ORDER BY row_no, column_name LIMIT $4")
-        .bind(tenant_id).bind(import_id).bind(after_row).bind(limit).fetch_all(pool).await)
-}
-
 async fn set_progress(db: &Db, tenant_id: i64, id: i64, counts: &ImportCounts) {
     let json = serde_json::to_string(counts).unwrap_or_default();
-    let _ = on_db!(db, pool => sqlx::query("UPDATE member_imports SET counts = $3 WHERE tenant_id = $1 AND id = $2")
-        .bind(tenant_id).bind(id).bind(&json).execute(pool).await.map(|r| r.rows_affected()));
+    let _ = store::set_import_counts(db, tenant_id, id, &json).await;
 }
 
 async fn finish(db: &Db, tenant_id: i64, id: i64, result: &Result<ImportCounts, String>) {
@@ -107,9 +76,7 @@ async fn finish(db: &Db, tenant_id: i64, id: i64, result: &Result<ImportCounts, 
         Ok(c) => ("done", serde_json::to_string(c).unwrap_or_default(), None),
         Err(e) => ("failed", String::new(), Some(e.clone())),
     };
-    let done = on_db!(db, pool => sqlx::query(
-        "UPDATE member_imports SET status = $3, counts = CASE WHEN $4 = '' THEN counts ELSE $4 END, error = $5, finished_at = $6 WHERE tenant_id = $1 AND id = $2")
-        .bind(tenant_id).bind(id).bind(status).bind(&counts).bind(&error).bind(now_micros()).execute(pool).await.map(|r| r.rows_affected()));
+    let done = store::finish_import_job(db, tenant_id, id, status, &counts, error.as_deref()).await;
     if let Err(e) = done {
         tracing::error!(error = %e, import = id, "could not record the end of an import");
     }
@@ -135,10 +102,7 @@ impl super::import::AsyncErrorSink for DbErrors {
             return;
         };
         for e in errors.iter().take(room) {
-            let _ = on_tx!(&mut tx, c => sqlx::query(
-                "INSERT INTO member_import_errors (tenant_id, import_id, row_no, column_name, value, reason) VALUES ($1, $2, $3, $4, $5, $6)")
-                .bind(self.tenant_id).bind(self.import_id).bind(e.row as i64).bind(&e.column).bind(&e.value).bind(&e.reason)
-                .execute(c).await.map(|r| r.rows_affected()));
+            let _ = store::insert_import_error(&mut tx, self.tenant_id, self.import_id, e).await;
         }
         if tx.commit().await.is_ok() {
             self.stored += errors.len().min(room);
@@ -149,9 +113,7 @@ impl super::import::AsyncErrorSink for DbErrors {
 /// Jobs left running by a stopped server are marked failed (re-uploading is safe:
 /// members already imported are skipped and get no extra points).
 pub async fn fail_interrupted(db: &Db) -> sqlx::Result<u64> {
-    on_db!(db, pool => sqlx::query(
-        "UPDATE member_imports SET status = 'failed', error = 'interrupted by a server restart; upload the file again (imported rows are skipped)', finished_at = $1 WHERE status = 'running'")
-        .bind(now_micros()).execute(pool).await.map(|r| r.rows_affected()))
+    store::fail_running_imports(db).await
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -221,10 +183,16 @@ async fn start_import(
     };
     let (actor_kind, actor_id, actor_label) = ctx.principal.audit_actor();
     let mut tx = app.db.begin().await?;
-    on_tx!(&mut tx, c => sqlx::query(
-        "INSERT INTO member_imports (tenant_id, id, file_name, branch_id, status, bytes, created_by, created_at) VALUES ($1, $2, $3, $4, 'running', $5, $6, $7)")
-        .bind(ctx.tenant_id()).bind(id).bind(&file_name).bind(p.branch_id).bind(bytes as i64).bind(actor_id).bind(now_micros())
-        .execute(c).await.map(|r| r.rows_affected()))?;
+    store::insert_import_job(
+        &mut tx,
+        ctx.tenant_id(),
+        id,
+        &file_name,
+        p.branch_id,
+        bytes as i64,
+        actor_id,
+    )
+    .await?;
     crate::audit::record(
         &mut tx,
         &ctx,
@@ -359,7 +327,7 @@ async fn import_errors(
         cursor: None,
     }
     .limit()?;
-    let rows = error_rows(
+    let rows = store::import_errors(
         &app.db,
         ctx.tenant_id(),
         id,

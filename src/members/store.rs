@@ -1,9 +1,14 @@
-//! The only SQL of members.
+//! The only SQL of members: profiles, tags, member sessions, the signup form and
+//! consents, and imports.
+
+use std::collections::HashSet;
 
 use serde::Serialize;
 
+use super::consent::ConsentRecord;
+use super::import::{ImportRow, RowError};
 use super::model::{Gender, Phone};
-use crate::store::{Db, Tx, now_micros};
+use crate::store::{Db, Tx, Val, now_micros};
 use crate::{ids, on_db, on_tx};
 
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema, sqlx::FromRow)]
@@ -563,6 +568,222 @@ pub async fn purge_expired_member_sessions(db: &Db) -> sqlx::Result<u64> {
 pub async fn delete_member_session(db: &Db, token_hash: &str) -> sqlx::Result<()> {
     on_db!(db, pool => sqlx::query("DELETE FROM member_sessions WHERE token_hash = $1").bind(token_hash).execute(pool).await.map(|r| r.rows_affected()))?;
     Ok(())
+}
+
+/// The latest version of a shop's legal text of this kind (`terms`, `privacy`): its
+/// version number and text.
+pub async fn latest_legal_text(
+    db: &Db,
+    tenant_id: i64,
+    kind: &str,
+) -> sqlx::Result<Option<(i64, String)>> {
+    on_db!(db, pool => sqlx::query_as("SELECT version, body FROM legal_texts WHERE tenant_id = $1 AND kind = $2 ORDER BY version DESC LIMIT 1")
+        .bind(tenant_id).bind(kind).fetch_optional(pool).await)
+}
+
+/// Write a new version of a shop's legal text.
+pub async fn insert_legal_text(
+    tx: &mut Tx,
+    tenant_id: i64,
+    kind: &str,
+    version: i64,
+    body: &str,
+    at: i64,
+) -> sqlx::Result<u64> {
+    on_tx!(tx, c => sqlx::query("INSERT INTO legal_texts (tenant_id, kind, version, body, created_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(tenant_id).bind(kind).bind(version).bind(body).bind(at).execute(c).await.map(|r| r.rows_affected()))
+}
+
+/// A shop's signup form as saved: its marketing channels and questions (JSON).
+pub async fn signup_form(db: &Db, tenant_id: i64) -> sqlx::Result<Option<(String, String)>> {
+    on_db!(db, pool => sqlx::query_as("SELECT channels, questions FROM signup_forms WHERE tenant_id = $1")
+        .bind(tenant_id).fetch_optional(pool).await)
+}
+
+/// Write a shop's signup form (channels and questions as JSON), replacing the one saved.
+pub async fn upsert_signup_form(
+    tx: &mut Tx,
+    tenant_id: i64,
+    channels: &str,
+    questions: &str,
+    at: i64,
+) -> sqlx::Result<u64> {
+    on_tx!(tx, c => sqlx::query(
+        "INSERT INTO signup_forms (tenant_id, channels, questions, updated_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (tenant_id) DO UPDATE SET channels = $2, questions = $3, updated_at = $4")
+        .bind(tenant_id).bind(channels).bind(questions).bind(at).execute(c).await.map(|r| r.rows_affected()))
+}
+
+/// Write a consent record (given or withdrawn), timed now.
+pub async fn insert_consent(
+    tx: &mut Tx,
+    tenant_id: i64,
+    member_id: i64,
+    purpose: &str,
+    granted: bool,
+    version: Option<i64>,
+    channel: &str,
+) -> sqlx::Result<u64> {
+    on_tx!(tx, c => sqlx::query(
+        "INSERT INTO consents (tenant_id, id, member_id, purpose, granted, version, channel, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+        .bind(tenant_id).bind(ids::next_id()).bind(member_id).bind(purpose).bind(granted).bind(version).bind(channel).bind(now_micros())
+        .execute(c).await.map(|r| r.rows_affected()))
+}
+
+/// Every consent record of a member, oldest first (`at` left as stored, in `at_micros`).
+pub async fn consents(db: &Db, tenant_id: i64, member_id: i64) -> sqlx::Result<Vec<ConsentRecord>> {
+    on_db!(db, pool => sqlx::query_as(
+        "SELECT purpose, granted, version, channel, at AS at_micros FROM consents WHERE tenant_id = $1 AND member_id = $2 ORDER BY id")
+        .bind(tenant_id).bind(member_id).fetch_all(pool).await)
+}
+
+/// The values of imported members' rows for [`insert_imported_members`], a row per
+/// member (`ids[i]` is `rows[i]`'s new id). Built before the batch's transaction begins,
+/// so the write lock is not held meanwhile.
+pub fn imported_member_values<'a>(
+    tenant_id: i64,
+    branch_id: Option<i64>,
+    rows: &'a [ImportRow],
+    ids: &[i64],
+    birthdays: &'a [Option<String>],
+    now: i64,
+) -> Vec<Vec<Val<'a>>> {
+    use crate::store::Val::{Int, OptInt, OptText, Text};
+    rows.iter()
+        .zip(ids)
+        .zip(birthdays)
+        .map(|((r, &id), birthday)| {
+            vec![
+                Int(tenant_id),
+                Int(id),
+                Text(r.phone.as_str()),
+                Text(&r.first_name),
+                Text(&r.last_name),
+                OptText(r.email.as_ref().map(|e| e.as_str())),
+                OptInt(branch_id),
+                Int(now),
+                Int(now),
+                Text(r.gender.map_or("unspecified", |g| g.as_str())),
+                OptText(birthday.as_deref()),
+            ]
+        })
+        .collect()
+}
+
+/// Insert imported members ([`imported_member_values`]) with as few statements as the
+/// backends allow; a phone already a member's is skipped. The ids of the members created.
+pub async fn insert_imported_members(
+    tx: &mut Tx,
+    values: &[Vec<Val<'_>>],
+) -> sqlx::Result<HashSet<i64>> {
+    Ok(crate::store::fetch_values::<(i64,)>(
+        tx,
+        "INSERT INTO members (tenant_id, id, phone, first_name, last_name, email, join_branch_id, created_at, updated_at, gender, birthday)",
+        "ON CONFLICT (tenant_id, phone) DO NOTHING RETURNING id",
+        values,
+    )
+    .await?
+    .into_iter()
+    .map(|(id,)| id)
+    .collect())
+}
+
+/// A new import job's row, `running`, timed now.
+pub async fn insert_import_job(
+    tx: &mut Tx,
+    tenant_id: i64,
+    id: i64,
+    file_name: &str,
+    branch_id: Option<i64>,
+    bytes: i64,
+    created_by: i64,
+) -> sqlx::Result<u64> {
+    on_tx!(tx, c => sqlx::query(
+        "INSERT INTO member_imports (tenant_id, id, file_name, branch_id, status, bytes, created_by, created_at) VALUES ($1, $2, $3, $4, 'running', $5, $6, $7)")
+        .bind(tenant_id).bind(id).bind(file_name).bind(branch_id).bind(bytes).bind(created_by).bind(now_micros())
+        .execute(c).await.map(|r| r.rows_affected()))
+}
+
+/// An import job as stored (counts as JSON).
+#[derive(sqlx::FromRow)]
+pub struct ImportJobRow {
+    pub id: i64,
+    pub file_name: String,
+    pub branch_id: Option<i64>,
+    pub status: String,
+    pub counts: String,
+    pub error: Option<String>,
+    pub bytes: i64,
+    pub created_at: i64,
+    pub finished_at: Option<i64>,
+}
+
+/// A shop's import job by id.
+pub async fn import_job(db: &Db, tenant_id: i64, id: i64) -> sqlx::Result<Option<ImportJobRow>> {
+    on_db!(db, pool => sqlx::query_as(
+        "SELECT id, file_name, branch_id, status, counts, error, bytes, created_at, finished_at FROM member_imports WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant_id).bind(id).fetch_optional(pool).await)
+}
+
+/// An import's refused rows after `after_row`, at most `limit` of them, in row order:
+/// (row, column, value, reason).
+pub async fn import_errors(
+    db: &Db,
+    tenant_id: i64,
+    import_id: i64,
+    after_row: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<(i64, String, String, String)>> {
+    on_db!(db, pool => sqlx::query_as(
+        "SELECT row_no, column_name, value, reason FROM member_import_errors WHERE tenant_id = $1 AND import_id = $2 AND row_no > $3
+         ORDER BY row_no, column_name LIMIT $4")
+        .bind(tenant_id).bind(import_id).bind(after_row).bind(limit).fetch_all(pool).await)
+}
+
+/// Write an import job's counts so far (JSON).
+pub async fn set_import_counts(
+    db: &Db,
+    tenant_id: i64,
+    id: i64,
+    counts: &str,
+) -> sqlx::Result<u64> {
+    on_db!(db, pool => sqlx::query("UPDATE member_imports SET counts = $3 WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant_id).bind(id).bind(counts).execute(pool).await.map(|r| r.rows_affected()))
+}
+
+/// Write the end of an import job, timed now: its status, its final counts (JSON; empty
+/// keeps those written so far) and why it failed, if it did.
+pub async fn finish_import_job(
+    db: &Db,
+    tenant_id: i64,
+    id: i64,
+    status: &str,
+    counts: &str,
+    error: Option<&str>,
+) -> sqlx::Result<u64> {
+    on_db!(db, pool => sqlx::query(
+        "UPDATE member_imports SET status = $3, counts = CASE WHEN $4 = '' THEN counts ELSE $4 END, error = $5, finished_at = $6 WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant_id).bind(id).bind(status).bind(counts).bind(error).bind(now_micros()).execute(pool).await.map(|r| r.rows_affected()))
+}
+
+/// Write one refused row of an import to its error report.
+pub async fn insert_import_error(
+    tx: &mut Tx,
+    tenant_id: i64,
+    import_id: i64,
+    e: &RowError,
+) -> sqlx::Result<u64> {
+    on_tx!(tx, c => sqlx::query(
+        "INSERT INTO member_import_errors (tenant_id, import_id, row_no, column_name, value, reason) VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind(tenant_id).bind(import_id).bind(e.row as i64).bind(&e.column).bind(&e.value).bind(&e.reason)
+        .execute(c).await.map(|r| r.rows_affected()))
+}
+
+/// Mark failed, timed now, every import job still `running` (a stopped server left them).
+pub async fn fail_running_imports(db: &Db) -> sqlx::Result<u64> {
+    on_db!(db, pool => sqlx::query(
+        "UPDATE member_imports SET status = 'failed', error = 'interrupted by a server restart; upload the file again (imported rows are skipped)', finished_at = $1 WHERE status = 'running'")
+        .bind(now_micros()).execute(pool).await.map(|r| r.rows_affected()))
 }
 
 #[cfg(test)]

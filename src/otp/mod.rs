@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod sms;
+pub mod store;
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -17,8 +18,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{ApiError, Code};
+use crate::ids;
 use crate::store::{Db, Tx, now_micros};
-use crate::{ids, on_db, on_tx};
 
 pub const VALID_MICROS: i64 = 5 * 60 * 1_000_000;
 pub const MAX_ATTEMPTS: i64 = 5;
@@ -108,11 +109,19 @@ pub async fn send(
     let code = format!("{:06}", rand::rng().random_range(0..1_000_000));
     let id = ids::next_id();
     let now = now_micros();
-    on_db!(&app.db, pool => sqlx::query(
-        "INSERT INTO otp_challenges (tenant_id, id, member_id, code_hash, purpose, attempts, expires_at, created_at)
-         VALUES ($1, $2, $3, $4, $5, 0, $6, $7)")
-        .bind(tenant_id).bind(id).bind(member_id).bind(hash(id, &code)).bind(purpose).bind(now + VALID_MICROS).bind(now)
-        .execute(pool).await.map(|r| r.rows_affected()))?;
+    store::insert_challenge(
+        &app.db,
+        &store::NewChallenge {
+            tenant_id,
+            id,
+            member_id,
+            code_hash: &hash(id, &code),
+            purpose,
+            expires_at: now + VALID_MICROS,
+            created_at: now,
+        },
+    )
+    .await?;
     let shop = crate::tenants::store::get_tenant(&app.db, tenant_id)
         .await?
         .map(|t| t.name)
@@ -137,12 +146,6 @@ pub async fn send(
     })
 }
 
-#[derive(sqlx::FromRow)]
-struct Row {
-    expires_at: i64,
-    used_at: Option<i64>,
-}
-
 /// Check a proof for this member (own transaction, so a wrong guess counts even though
 /// the spend it came with fails). Does not use the code up: [`consume`] does, in the
 /// spend's transaction. Each comparison first takes one of the code's attempts in the
@@ -156,19 +159,21 @@ pub async fn check(
     proof: &OtpProof,
 ) -> Result<(), ApiError> {
     let now = now_micros();
-    let taken: Option<(String, i64)> = on_db!(db, pool => sqlx::query_as(
-        "UPDATE otp_challenges SET attempts = attempts + 1
-         WHERE tenant_id = $1 AND id = $2 AND member_id = $3 AND purpose = $4
-           AND used_at IS NULL AND expires_at > $5 AND attempts < $6
-         RETURNING code_hash, attempts")
-        .bind(tenant_id).bind(proof.challenge_id).bind(member_id).bind(purpose).bind(now).bind(MAX_ATTEMPTS)
-        .fetch_optional(pool).await)?;
+    let taken = store::take_attempt(
+        db,
+        tenant_id,
+        proof.challenge_id,
+        member_id,
+        purpose,
+        now,
+        MAX_ATTEMPTS,
+    )
+    .await?;
     let expired = |m: &str| ApiError::field(Code::OtpExpired, "otp.challenge_id", m.to_string());
     let Some((code_hash, attempts)) = taken else {
         // No attempt left to take: say why.
-        let row: Option<Row> = on_db!(db, pool => sqlx::query_as(
-            "SELECT expires_at, used_at FROM otp_challenges WHERE tenant_id = $1 AND id = $2 AND member_id = $3 AND purpose = $4")
-            .bind(tenant_id).bind(proof.challenge_id).bind(member_id).bind(purpose).fetch_optional(pool).await)?;
+        let row =
+            store::challenge_state(db, tenant_id, proof.challenge_id, member_id, purpose).await?;
         return Err(match row {
             None => expired("no such code was sent to this member; request a new one"),
             Some(r) if r.used_at.is_some() => {
@@ -192,8 +197,7 @@ pub async fn check(
 
 /// Use the (checked) code up, in the spend's transaction: a second spend with it fails.
 pub async fn consume(tx: &mut Tx, tenant_id: i64, proof: &OtpProof) -> Result<(), ApiError> {
-    let n = on_tx!(tx, c => sqlx::query("UPDATE otp_challenges SET used_at = $3 WHERE tenant_id = $1 AND id = $2 AND used_at IS NULL")
-        .bind(tenant_id).bind(proof.challenge_id).bind(now_micros()).execute(c).await.map(|r| r.rows_affected()))?;
+    let n = store::use_challenge(tx, tenant_id, proof.challenge_id).await?;
     if n != 1 {
         return Err(ApiError::field(
             Code::OtpExpired,

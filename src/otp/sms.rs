@@ -5,8 +5,7 @@
 use std::time::Duration;
 
 use crate::config::Settings;
-use crate::store::{Db, now_micros};
-use crate::{ids, on_db};
+use crate::store::Db;
 
 #[derive(Clone, Debug)]
 pub enum SmsSender {
@@ -56,10 +55,9 @@ impl SmsSender {
                     to = %super::mask_phone(phone),
                     "text message put in the developer mailbox (no SMS gateway configured)"
                 );
-                on_db!(db, pool => sqlx::query("INSERT INTO sms_outbox (tenant_id, id, phone, body, created_at) VALUES ($1, $2, $3, $4, $5)")
-                    .bind(tenant_id).bind(ids::next_id()).bind(phone).bind(text).bind(now_micros())
-                    .execute(pool).await.map(|r| r.rows_affected()))
-                .map_err(|e| e.to_string())?;
+                super::store::insert_mailbox_message(db, tenant_id, phone, text)
+                    .await
+                    .map_err(|e| e.to_string())?;
                 Ok(())
             }
             SmsSender::Gateway { url, token, client } => {
@@ -96,6 +94,5 @@ pub struct MailboxMessage {
 
 /// The latest messages of a shop's developer mailbox, newest first.
 pub async fn mailbox(db: &Db, tenant_id: i64, limit: i64) -> sqlx::Result<Vec<MailboxMessage>> {
-    on_db!(db, pool => sqlx::query_as("SELECT id, phone, body, created_at FROM sms_outbox WHERE tenant_id = $1 ORDER BY id DESC LIMIT $2")
-        .bind(tenant_id).bind(limit).fetch_all(pool).await)
+    super::store::mailbox_messages(db, tenant_id, limit).await
 }

@@ -13,6 +13,7 @@ mod batches;
 mod bulk;
 pub mod docs;
 pub mod id_nodes;
+pub mod idempotency;
 mod sqlite;
 mod statistics;
 mod windows;
