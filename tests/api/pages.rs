@@ -106,6 +106,24 @@ page_test!(
         );
         assert!(!b.exists("#confirm").await);
         assert_eq!(owner.points(m).await["balance"], 10);
+        // The claim QR form refuses it the same way: no claim is made for no branch.
+        b.goto("/staff/earn").await;
+        b.click("#claim-qr summary").await;
+        b.client
+            .execute(
+                &format!("document.querySelector('#claim-qr option').value = '{nimman}'"),
+                vec![],
+            )
+            .await
+            .unwrap();
+        b.fill("#claim-amount", "500").await;
+        b.click("#make-qr").await;
+        assert!(
+            b.page_text().await.contains("choose one of your branches"),
+            "{}",
+            b.page_text().await
+        );
+        assert!(!b.exists("#claim").await);
 
         // The same in Thai; a bad amount is refused next to the field, keeping what was typed.
         b.goto("/staff/earn?lang=th&phone=0812345678").await;
