@@ -19,6 +19,7 @@ pub mod http;
 pub mod ids;
 pub mod ledger;
 pub mod members;
+pub mod money;
 pub mod otp;
 pub mod qr;
 pub mod rewards;

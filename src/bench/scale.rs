@@ -292,12 +292,12 @@ async fn generate_chunk(
             let bill: i64 = rng.random_range(4_000..300_000); // 40 to 3,000 baht
             let receipt = format!("G{}", crate::ids::next_id());
             purchases.push(Posting {
-                amount: (bill / 2_500).max(1),
+                amount: crate::money::Points::new((bill / 2_500).max(1)),
                 request_hash: format!("{member}|{bill}|Some({})|", shop.branch_id),
                 idem_key: crate::ledger::purchase_key(&receipt),
                 receipt: Some(receipt),
                 branch_id: Some(shop.branch_id),
-                bill_satang: Some(bill),
+                bill_satang: Some(crate::money::Satang::new(bill)),
                 actor_kind: "system".into(),
                 occurred_at: now - rng.random_range(0..730 * DAY_MICROS),
                 ..Posting::blank(shop.tenant_id, member, Kind::Earn)

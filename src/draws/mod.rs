@@ -222,7 +222,7 @@ pub async fn enter(
         .filter(|p| *p <= MAX_AMOUNT)
         .ok_or_else(|| ApiError::invalid("entries", "too many points"))?;
     let posting = Posting {
-        amount: points,
+        amount: crate::money::Points::new(points),
         idem_key,
         request_hash: format!("draw|{id}|{member_id}|{entries}"),
         reason: Some(format!("lucky draw: {}", spec.name)),
@@ -260,7 +260,7 @@ pub async fn enter(
     Ok(Entered {
         entry_ids,
         points,
-        balance: posted.balance,
+        balance: posted.balance.get(),
         txn_id: posted.txn_id,
     })
 }

@@ -20,6 +20,7 @@ use crate::error::ApiError;
 use crate::ledger::LedgerError;
 use crate::ledger::model::{Currency, MAX_POINTS};
 use crate::ledger::{self, Credit, KeyedTxn, Kind, Posting, ShopRules};
+use crate::money::Points;
 use crate::rules::model::{Bill, Evaluation, TierBonus, evaluate};
 use crate::store::Tx;
 
@@ -340,7 +341,7 @@ async fn write_round(
     for e in &earning {
         let (input, actor, ctx) = (e.x.p.input, e.x.p.actor, e.x.p.ctx);
         let points = Posting {
-            amount: e.eval.points,
+            amount: Points::new(e.eval.points),
             idem_key: e.x.key.clone(),
             request_hash: e.x.request_hash.clone(),
             receipt: Some(input.receipt.clone()),
@@ -354,7 +355,7 @@ async fn write_round(
         };
         let stamps = e.write_stamps.then(|| Posting {
             currency: Currency::Stamps,
-            amount: e.eval.stamps,
+            amount: Points::new(e.eval.stamps),
             idem_key: e.x.stamps_key.clone(),
             details: serde_json::json!({}),
             ..points.clone()
@@ -416,10 +417,10 @@ async fn write_round(
         let posted = &posted[first];
         answers[e.x.index] = Some(Ok(PurchaseOutcome {
             purchase_id: Some(posted.txn_id),
-            points: posted.points,
+            points: posted.points.get(),
             stamps: e.eval.stamps,
             rules: e.eval.applied,
-            balance: Some(posted.balance),
+            balance: Some(posted.balance.get()),
             tier_change,
             replayed: false,
             dry_run: false,

@@ -14,6 +14,7 @@ pub mod purchase;
 pub mod store;
 pub mod writer;
 
+use crate::money::{Points, Satang};
 use std::collections::{BTreeMap, HashMap};
 
 use crate::audit::RequestMeta;
@@ -270,12 +271,18 @@ pub async fn refund_purchase(
         (false, a) => a.unwrap_or(bill - refunded),
     };
     let posting = Posting {
-        amount: model::refund_points(purchase.amount, bill, refunded, amount, reversed),
+        amount: Points::new(model::refund_points(
+            purchase.amount,
+            bill,
+            refunded,
+            amount,
+            reversed,
+        )),
         idem_key: key,
         request_hash: format!("{:?}", r.amount_satang),
         receipt: Some(r.receipt.clone()),
         branch_id: purchase.branch_id,
-        bill_satang: Some(amount),
+        bill_satang: Some(Satang::new(amount)),
         reverses_id: Some(purchase.id),
         reason: Some(format!("refund {}", r.refund_id)),
         actor_kind: actor.kind.to_string(),
@@ -302,14 +309,21 @@ pub async fn refund_purchase(
             ledger::refund_state_locked(&mut tx, tenant, purchase.member_id, stamp_txn.id).await?;
         let reversal = Posting {
             currency: model::Currency::Stamps,
-            amount: model::refund_points(stamp_txn.amount, bill, refunded, amount, stamps_before),
+            amount: Points::new(model::refund_points(
+                stamp_txn.amount,
+                bill,
+                refunded,
+                amount,
+                stamps_before,
+            )),
             idem_key: format!("{}:stamps", posting.idem_key),
             reverses_id: Some(stamp_txn.id),
             ..posting.clone()
         };
         stamps = ledger::post(&mut tx, &reversal, ledger::ShopRules::new(&settings, &tz))
             .await?
-            .points;
+            .points
+            .get();
     }
     if !posted.replayed {
         let details = serde_json::json!({"receipt": posting.receipt, "refund_satang": amount, "points": posted.points, "stamps": stamps, "uncollected": posted.uncollected});
@@ -325,10 +339,10 @@ pub async fn refund_purchase(
     }
     Ok(RefundResult {
         reversal_id: posted.txn_id,
-        points: posted.points,
+        points: posted.points.get(),
         stamps,
-        uncollected: posted.uncollected,
-        balance: posted.balance,
+        uncollected: posted.uncollected.get(),
+        balance: posted.balance.get(),
         replayed: posted.replayed,
     })
 }
@@ -347,7 +361,7 @@ pub async fn grant_welcome(
     }
     let tz = tenant_time_zone(db, tenant_id).await?;
     let posting = Posting {
-        amount: settings.welcome_points,
+        amount: Points::new(settings.welcome_points),
         idem_key: format!("welcome:{member_id}"),
         request_hash: format!("welcome:{member_id}"),
         reason: Some("welcome points".into()),
@@ -381,7 +395,7 @@ pub async fn run_birthday_bonuses(db: &Db, now: i64) -> Result<u64, ApiError> {
         for member_id in crate::members::store::with_birthday(db, tenant_id, &days).await? {
             let key = format!("birthday:{member_id}:{}", today.year());
             let posting = Posting {
-                amount: bonus,
+                amount: Points::new(bonus),
                 idem_key: key.clone(),
                 request_hash: key,
                 reason: Some("birthday bonus".into()),

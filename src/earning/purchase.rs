@@ -8,6 +8,7 @@
 use crate::rules::model::{LineItem, validate_items};
 
 use crate::ledger::model::MAX_AMOUNT;
+use crate::money::Satang;
 
 /// How far ahead of the clock a purchase may be dated.
 pub const MAX_AHEAD_MICROS: i64 = 300_000_000;
@@ -20,7 +21,7 @@ pub struct PurchaseInput {
     pub tenant_id: i64,
     /// The member as sent; recording replaces an alias by the profile it was merged into.
     pub member_id: i64,
-    pub amount_satang: i64,
+    pub amount_satang: Satang,
     pub receipt: String,
     pub branch_id: Option<i64>,
     pub occurred_at: i64,
@@ -88,7 +89,7 @@ impl PurchaseInput {
         Ok(PurchaseInput {
             tenant_id: p.tenant_id,
             member_id: p.member_id,
-            amount_satang: p.amount_satang,
+            amount_satang: Satang::new(p.amount_satang),
             receipt,
             branch_id: p.branch_id,
             occurred_at,

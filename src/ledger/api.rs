@@ -152,8 +152,8 @@ impl DebitResult {
         };
         let body = DebitResult {
             txn_id: Some(posted.txn_id),
-            points: posted.points,
-            balance: posted.balance,
+            points: posted.points.get(),
+            balance: posted.balance.get(),
             replayed: posted.replayed,
             dry_run: false,
         };
@@ -236,7 +236,7 @@ async fn redeem_points(
     }
     let posting = Posting {
         currency: req.currency,
-        amount: points,
+        amount: crate::money::Points::new(points),
         idem_key: ledger_key("redeem", &ctx.principal, &headers),
         reason: reference,
         ..Posting::blank(ctx.tenant_id(), member, Kind::Redeem)
@@ -284,7 +284,7 @@ async fn adjust_points(
     };
     let posting = Posting {
         currency: req.currency,
-        amount: magnitude,
+        amount: crate::money::Points::new(magnitude),
         idem_key: ledger_key("adjust", &ctx.principal, &headers),
         reason: Some(reason),
         ..Posting::blank(ctx.tenant_id(), member, kind)

@@ -6,6 +6,8 @@ use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
 use serde::{Deserialize, Serialize};
 
+use crate::money::Satang;
+
 /// The largest amount (points or satang) a single request may carry: keeps every sum of
 /// a member's history far inside i64 and every product inside i128.
 pub const MAX_AMOUNT: i64 = 1_000_000_000_000;
@@ -153,8 +155,10 @@ impl EarnRate {
         Ok(())
     }
 
-    /// Points for a bill of `amount_satang` (already validated to 0..=MAX_AMOUNT).
-    pub fn points_for(&self, amount_satang: i64) -> i64 {
+    /// Points for a bill (already validated to 0..=MAX_AMOUNT), before the shop's rules
+    /// and the ledger's limit.
+    pub fn points_for(&self, bill: Satang) -> i64 {
+        let amount_satang = bill.get();
         if amount_satang < self.min_spend_satang || amount_satang <= 0 {
             return 0;
         }
@@ -334,29 +338,29 @@ mod tests {
     #[test]
     fn earn_rate_rounds_at_the_boundaries() {
         let floor = EarnRate::default();
-        assert_eq!(floor.points_for(2499), 0);
-        assert_eq!(floor.points_for(2500), 1);
-        assert_eq!(floor.points_for(24_999), 9);
+        assert_eq!(floor.points_for(Satang::new(2499)), 0);
+        assert_eq!(floor.points_for(Satang::new(2500)), 1);
+        assert_eq!(floor.points_for(Satang::new(24_999)), 9);
         let nearest = EarnRate {
             rounding: Rounding::Nearest,
             ..floor
         };
-        assert_eq!(nearest.points_for(1249), 0);
-        assert_eq!(nearest.points_for(1250), 1);
+        assert_eq!(nearest.points_for(Satang::new(1249)), 0);
+        assert_eq!(nearest.points_for(Satang::new(1250)), 1);
         let ceil = EarnRate {
             rounding: Rounding::Ceil,
             ..floor
         };
-        assert_eq!(ceil.points_for(1), 1);
-        assert_eq!(ceil.points_for(2500), 1);
-        assert_eq!(ceil.points_for(2501), 2);
+        assert_eq!(ceil.points_for(Satang::new(1)), 1);
+        assert_eq!(ceil.points_for(Satang::new(2500)), 1);
+        assert_eq!(ceil.points_for(Satang::new(2501)), 2);
         let min = EarnRate {
             min_spend_satang: 10_000,
             ..floor
         };
-        assert_eq!(min.points_for(9_999), 0);
-        assert_eq!(min.points_for(10_000), 4);
-        assert_eq!(floor.points_for(MAX_AMOUNT), MAX_AMOUNT / 2500);
+        assert_eq!(min.points_for(Satang::new(9_999)), 0);
+        assert_eq!(min.points_for(Satang::new(10_000)), 4);
+        assert_eq!(floor.points_for(Satang::new(MAX_AMOUNT)), MAX_AMOUNT / 2500);
     }
 
     #[test]

@@ -10,13 +10,14 @@ use jiff::tz::TimeZone;
 
 use super::model::{LedgerSettings, MAX_POINTS, OpenLot, RefundPolicy, fefo_order, plan_debit};
 use super::posting::{Kind, LedgerError, Posting, ShopRules};
+use crate::money::Points;
 
 /// A member's account in one currency: what its balance row holds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Account {
-    pub balance: i64,
+    pub balance: Points,
     /// Points owed from refunds of points already spent; new credits repay it first.
-    pub debt: i64,
+    pub debt: Points,
 }
 
 /// What the planner needs to know beside the account, by kind of posting.
@@ -45,7 +46,7 @@ pub enum Facts<'a> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NewLot {
     pub id: i64,
-    pub amount: i64,
+    pub amount: Points,
     /// Spendable from (0 = at once).
     pub pending_until: i64,
     pub expires_at: Option<i64>,
@@ -57,9 +58,9 @@ pub struct Planned {
     pub txn_id: i64,
     /// The change to the balance (negative for debits); the member's entry, and minus it
     /// the system account's.
-    pub applied: i64,
+    pub applied: Points,
     /// Points a refund could not take back (policy `within_balance`).
-    pub uncollected: i64,
+    pub uncollected: Points,
     pub new_lot: Option<NewLot>,
     /// Points taken from lots (lot, points); negative gives back.
     pub allocations: Vec<(i64, i64)>,
@@ -80,12 +81,12 @@ pub fn plan(
     txn_id: i64,
     new_id: &mut dyn FnMut() -> i64,
 ) -> Result<Planned, LedgerError> {
-    let Account {
-        mut balance,
-        mut debt,
-    } = account;
-    if !(0..=MAX_POINTS).contains(&p.amount)
-        || (p.kind.is_credit() && p.amount > 0 && balance.saturating_add(p.amount) > MAX_POINTS)
+    // Every amount here is within MAX_POINTS (checked first, or held under it by the
+    // limits below), so the arithmetic on the plain integers cannot overflow.
+    let (mut balance, mut debt, amount) =
+        (account.balance.get(), account.debt.get(), p.amount.get());
+    if !(0..=MAX_POINTS).contains(&amount)
+        || (p.kind.is_credit() && amount > 0 && balance.saturating_add(amount) > MAX_POINTS)
     {
         return Err(LedgerError::PointsLimit);
     }
@@ -95,19 +96,19 @@ pub fn plan(
     let applied = match (p.kind, facts) {
         (Kind::Earn | Kind::Bonus | Kind::Opening | Kind::AdjustCredit, Facts::Credit) => {
             // Points owed from earlier refunds are repaid before a new lot is opened.
-            let repay = p.amount.min(debt);
+            let repay = amount.min(debt);
             debt -= repay;
-            let amount = p.amount - repay;
-            if amount > 0 {
+            let opened = amount - repay;
+            if opened > 0 {
                 let (pending_until, expires_at) = lot_dates(p, rules.settings, rules.time_zone);
                 new_lot = Some(NewLot {
                     id: new_id(),
-                    amount,
+                    amount: Points::new(opened),
                     pending_until,
                     expires_at,
                 });
             }
-            p.amount
+            amount
         }
         (
             Kind::RedeemCancel,
@@ -140,14 +141,14 @@ pub fn plan(
                 .map(|l| l.remaining)
                 .sum();
             let spendable = spendable_lots.min(balance).max(0);
-            if p.amount > spendable {
+            if amount > spendable {
                 return Err(LedgerError::InsufficientPoints {
                     available: spendable,
                 });
             }
-            allocations = plan_debit(lots, p.amount, now)
+            allocations = plan_debit(lots, amount, now)
                 .map_err(|available| LedgerError::InsufficientPoints { available })?;
-            -p.amount
+            -amount
         }
         (Kind::Reversal, Facts::Reversal { lots, source_lot }) => {
             if p.reverses_id.is_none() {
@@ -160,7 +161,7 @@ pub fn plan(
             if let Some(source) = source_lot {
                 lots.sort_by_key(|l| l.id != source);
             }
-            let mut left = p.amount;
+            let mut left = amount;
             for lot in lots.iter().filter(|l| l.remaining > 0) {
                 if left == 0 {
                     break;
@@ -172,13 +173,13 @@ pub fn plan(
             match rules.settings.refund_policy {
                 RefundPolicy::AllowNegative => {
                     debt += left;
-                    -p.amount
+                    -amount
                 }
                 RefundPolicy::WithinBalance => {
                     // Lots can exceed the balance only when there is debt; never take more
                     // than the balance holds.
                     uncollected = left;
-                    -(p.amount - left)
+                    -(amount - left)
                 }
             }
         }
@@ -200,18 +201,21 @@ pub fn plan(
     // A cancelled redemption's points return on top of later credits; refunds grow debt.
     // Only a movement that raises a balance or debt past the limit is refused (one held
     // from before the limit may still shrink).
-    if (balance > MAX_POINTS && balance > account.balance)
-        || (debt > MAX_POINTS && debt > account.debt)
+    if (balance > MAX_POINTS && balance > account.balance.get())
+        || (debt > MAX_POINTS && debt > account.debt.get())
     {
         return Err(LedgerError::PointsLimit);
     }
     Ok(Planned {
         txn_id,
-        applied,
-        uncollected,
+        applied: Points::new(applied),
+        uncollected: Points::new(uncollected),
         new_lot,
         allocations,
-        after: Account { balance, debt },
+        after: Account {
+            balance: Points::new(balance),
+            debt: Points::new(debt),
+        },
     })
 }
 
@@ -238,7 +242,7 @@ mod tests {
 
     fn posting(kind: Kind, amount: i64) -> Posting {
         Posting {
-            amount,
+            amount: Points::new(amount),
             reverses_id: Some(1),
             occurred_at: 0,
             ..Posting::blank(1, 1, kind)
@@ -258,6 +262,13 @@ mod tests {
         })
     }
 
+    fn account(balance: i64, debt: i64) -> Account {
+        Account {
+            balance: Points::new(balance),
+            debt: Points::new(debt),
+        }
+    }
+
     fn lot(id: i64, remaining: i64) -> OpenLot {
         OpenLot {
             id,
@@ -269,20 +280,11 @@ mod tests {
 
     #[test]
     fn a_credit_repays_debt_before_it_opens_a_lot() {
-        let owed = Account {
-            balance: -30,
-            debt: 30,
-        };
+        let owed = account(-30, 30);
         let p = planned(owed, &posting(Kind::Earn, 50), Facts::Credit).unwrap();
-        assert_eq!(p.applied, 50);
-        assert_eq!(p.new_lot.map(|l| l.amount), Some(20));
-        assert_eq!(
-            p.after,
-            Account {
-                balance: 20,
-                debt: 0
-            }
-        );
+        assert_eq!(p.applied, Points::new(50));
+        assert_eq!(p.new_lot.map(|l| l.amount), Some(Points::new(20)));
+        assert_eq!(p.after, account(20, 0));
         let all_owed = planned(owed, &posting(Kind::Earn, 30), Facts::Credit).unwrap();
         assert_eq!(all_owed.new_lot, None);
     }
@@ -303,23 +305,14 @@ mod tests {
     #[test]
     fn a_refund_takes_the_purchases_own_lot_first_and_what_is_missing_becomes_debt() {
         let lots = [lot(7, 10), lot(8, 5)];
-        let account = Account {
-            balance: 15,
-            debt: 0,
-        };
+        let held = account(15, 0);
         let facts = Facts::Reversal {
             lots: &lots,
             source_lot: Some(8),
         };
-        let p = planned(account, &posting(Kind::Reversal, 20), facts).unwrap();
+        let p = planned(held, &posting(Kind::Reversal, 20), facts).unwrap();
         assert_eq!(p.allocations, vec![(8, 5), (7, 10)]);
-        assert_eq!(
-            p.after,
-            Account {
-                balance: -5,
-                debt: 5
-            }
-        );
+        assert_eq!(p.after, account(-5, 5));
     }
 
     proptest! {
@@ -335,7 +328,7 @@ mod tests {
         ) {
             let lots: Vec<OpenLot> = remaining.iter().enumerate().map(|(i, &r)| lot(i as i64, r)).collect();
             let held: i64 = remaining.iter().sum();
-            let account = Account { balance: held - debt, debt };
+            let account = account(held - debt, debt);
             let due: Vec<(i64, i64)> = lots.iter().map(|l| (l.id, l.remaining)).collect();
             let facts = match kind {
                 Kind::Earn => Facts::Credit,
@@ -345,14 +338,14 @@ mod tests {
             };
             match planned(account, &posting(kind, amount), facts) {
                 Ok(p) => {
-                    prop_assert_eq!(p.after.balance, account.balance + p.applied);
+                    prop_assert_eq!(p.after.balance.get(), account.balance.get() + p.applied.get());
                     for &(id, take) in &p.allocations {
                         prop_assert!(take <= lots[id as usize].remaining);
                     }
                     let taken: i64 = p.allocations.iter().map(|a| a.1).sum();
                     match kind {
                         Kind::Redeem => prop_assert_eq!(taken, amount),
-                        Kind::Reversal => prop_assert_eq!(taken + (p.after.debt - debt), amount),
+                        Kind::Reversal => prop_assert_eq!(taken + (p.after.debt.get() - debt), amount),
                         Kind::Expire => prop_assert_eq!(taken, held),
                         _ => prop_assert_eq!(taken, 0),
                     }

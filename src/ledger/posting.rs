@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use super::model::{Currency, LedgerSettings, MAX_POINTS};
+use crate::money::{Points, Satang};
 use crate::store::now_micros;
 
 /// A kind of movement, with the direction it moves the member's balance and the system
@@ -68,14 +69,14 @@ pub struct Posting {
     pub currency: Currency,
     pub kind: Kind,
     /// The magnitude requested (≥ 0); the direction comes from `kind`.
-    pub amount: i64,
+    pub amount: Points,
     /// Unique per tenant: a second posting with the same key returns the first.
     pub idem_key: String,
     /// Identifies the request's content: the same key with another hash is refused.
     pub request_hash: String,
     pub receipt: Option<String>,
     pub branch_id: Option<i64>,
-    pub bill_satang: Option<i64>,
+    pub bill_satang: Option<Satang>,
     /// The transaction a reversal or cancellation undoes.
     pub reverses_id: Option<i64>,
     pub reason: Option<String>,
@@ -94,7 +95,7 @@ impl Posting {
             member_id,
             currency: Currency::Points,
             kind,
-            amount: 0,
+            amount: Points::ZERO,
             idem_key: String::new(),
             request_hash: String::new(),
             receipt: None,
@@ -115,10 +116,13 @@ impl Posting {
 pub struct Posted {
     pub txn_id: i64,
     /// The change to the balance actually applied (negative for debits).
-    pub points: i64,
+    #[schema(value_type = i64)]
+    pub points: Points,
     /// Points a refund could not take back (policy `within_balance`).
-    pub uncollected: i64,
-    pub balance: i64,
+    #[schema(value_type = i64)]
+    pub uncollected: Points,
+    #[schema(value_type = i64)]
+    pub balance: Points,
     /// True when this answers a retry: nothing new was written.
     pub replayed: bool,
 }

@@ -717,7 +717,7 @@ async fn write_batch(
         .map(|(r, &id)| {
             let key = format!("opening:{id}");
             Posting {
-                amount: r.points,
+                amount: crate::money::Points::new(r.points),
                 request_hash: key.clone(),
                 idem_key: key,
                 reason: Some(format!("opening balance (import row {})", r.row)),
@@ -740,7 +740,7 @@ async fn write_batch(
         refused => refused.to_string(),
     })?;
     let imported = created.len() as u64;
-    let points: i64 = openings.iter().map(|p| p.amount).sum();
+    let points: i64 = openings.iter().map(|p| p.amount.get()).sum();
     counts.existing += rows.len() as u64 - imported;
     if imported > 0 {
         let actor = crate::audit::ActorRef {

@@ -299,7 +299,7 @@ pub async fn sign_up(
     tx.commit().await?;
     Ok(SignupResult {
         member_id: id,
-        welcome_points: welcome.map(|w| w.points).unwrap_or(0),
+        welcome_points: welcome.map(|w| w.points.get()).unwrap_or(0),
     })
 }
 

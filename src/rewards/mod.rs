@@ -209,7 +209,7 @@ pub async fn redeem(
     }
     let redemption_id = crate::ids::next_id();
     let posting = Posting {
-        amount: price,
+        amount: crate::money::Points::new(price),
         idem_key: input.idem_key.clone(),
         request_hash: format!("reward|{}|{}", reward.id, input.member_id),
         reason: Some(format!("reward: {}", spec.name)),
@@ -291,7 +291,7 @@ pub async fn redeem(
     Ok(RedeemOutcome {
         redemption,
         points: price,
-        balance: posted.balance,
+        balance: posted.balance.get(),
         replayed: false,
         dry_run: false,
     })
@@ -359,7 +359,8 @@ async fn undo(
             crate::ledger::ShopRules::new(&settings, &tz),
         )
         .await?
-        .points;
+        .points
+        .get();
     }
     store::return_stock(&mut tx, tenant, current.reward_id).await?;
     audit::record_as(

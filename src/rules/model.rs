@@ -5,6 +5,7 @@ use jiff::civil::{Date, Time};
 use serde::{Deserialize, Serialize};
 
 use crate::ledger::model::{EarnRate, MAX_AMOUNT};
+use crate::money::Satang;
 
 /// A day of the week (the shop's local calendar).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -249,7 +250,7 @@ pub fn validate_items(items: &[LineItem], bill_satang: i64) -> Result<(), (Strin
 
 /// What a bill is, for the rules.
 pub struct Bill<'a> {
-    pub amount_satang: i64,
+    pub amount_satang: Satang,
     pub branch_id: Option<i64>,
     /// When it happened, in the shop's time zone.
     pub at: &'a Zoned,
@@ -331,7 +332,7 @@ pub fn evaluate(rate: &EarnRate, rules: &EarningRules, bill: &Bill) -> Evaluatio
                         min_spend_satang: 0,
                         ..*rate
                     }
-                    .points_for(spend)
+                    .points_for(Satang::new(spend))
                 }
                 _ => base,
             };
@@ -424,7 +425,7 @@ mod tests {
 
     fn bill<'a>(amount: i64, z: &'a Zoned, items: &'a [LineItem]) -> Bill<'a> {
         Bill {
-            amount_satang: amount,
+            amount_satang: Satang::new(amount),
             branch_id: Some(7),
             at: z,
             items,

@@ -941,7 +941,7 @@ db_test!(
         let settings = ledger::settings(&app.db, tenant).await.unwrap();
         let mut tx = app.db.begin().await.unwrap();
         let posting = Posting {
-            amount: 1,
+            amount: loyal::money::Points::new(1),
             idem_key: "expire-one".into(),
             request_hash: "expire-one".into(),
             ..Posting::blank(tenant, m, Kind::Expire)

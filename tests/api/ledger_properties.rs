@@ -60,7 +60,7 @@ impl World {
             member_id: self.members[member],
             currency: Currency::Points,
             kind,
-            amount,
+            amount: loyal::money::Points::new(amount),
             idem_key: format!("op-{}", self.n),
             request_hash: format!("h-{}", self.n),
             receipt: None,
@@ -188,14 +188,14 @@ async fn run(backend: Backend, ops: Vec<Op>, refund_policy: RefundPolicy) {
             Op::Earn { member, points } => {
                 let p = w.posting(member, Kind::Earn, points);
                 let posted = w.post(p).await.unwrap();
-                expected[member] += posted.points;
+                expected[member] += posted.points.get();
                 w.purchases.push((member, posted.txn_id, points, 0));
             }
             Op::Redeem { member, points } => {
                 let p = w.posting(member, Kind::Redeem, points);
                 match w.post(p).await {
                     Ok(posted) => {
-                        assert_eq!(posted.points, -points);
+                        assert_eq!(posted.points.get(), -points);
                         expected[member] -= points;
                         w.redemptions.push((member, posted.txn_id));
                     }
@@ -220,8 +220,8 @@ async fn run(backend: Backend, ops: Vec<Op>, refund_policy: RefundPolicy) {
                 let mut p = w.posting(m, Kind::Reversal, points);
                 p.reverses_id = Some(txn);
                 let posted = w.post(p).await.unwrap();
-                assert_eq!(-posted.points + posted.uncollected, points);
-                expected[m] += posted.points;
+                assert_eq!(-posted.points.get() + posted.uncollected.get(), points);
+                expected[m] += posted.points.get();
                 w.purchases[idx].3 += pct;
             }
             Op::Adjust { member, points } if points != 0 => {
@@ -232,7 +232,7 @@ async fn run(backend: Backend, ops: Vec<Op>, refund_policy: RefundPolicy) {
                 };
                 let p = w.posting(member, kind, points.abs());
                 match w.post(p).await {
-                    Ok(posted) => expected[member] += posted.points,
+                    Ok(posted) => expected[member] += posted.points.get(),
                     Err(ledger::LedgerError::InsufficientPoints { .. }) => {}
                     Err(e) => panic!("{e}"),
                 }
@@ -246,8 +246,8 @@ async fn run(backend: Backend, ops: Vec<Op>, refund_policy: RefundPolicy) {
                 let mut p = w.posting(m, Kind::RedeemCancel, 0);
                 p.reverses_id = Some(txn);
                 let posted = w.post(p).await.unwrap();
-                assert!(posted.points > 0);
-                expected[m] += posted.points;
+                assert!(posted.points.get() > 0);
+                expected[m] += posted.points.get();
             }
             Op::Advance { days } => {
                 w.clock = (w.clock + days * DAY).min(loyal::store::now_micros())

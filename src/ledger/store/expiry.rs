@@ -9,6 +9,7 @@ use crate::ids;
 use crate::ledger::model::{Currency, LedgerSettings};
 use crate::ledger::plan::{Account, Facts, plan};
 use crate::ledger::posting::{Kind, LedgerError, Posting, ShopRules};
+use crate::money::Points;
 use crate::store::{Db, Tx, fetch_values};
 use crate::{on_db, on_tx};
 
@@ -177,7 +178,11 @@ pub async fn expire_due(
         .into_iter()
         .map(|(tenant, member, currency, balance, debt)| {
             let id = (tenant, member, Currency::from_db(&currency));
-            (id, Account { balance, debt })
+            let account = Account {
+                balance: Points::new(balance),
+                debt: Points::new(debt),
+            };
+            (id, account)
         })
         .collect();
     let mut open: Vec<(i64, i64, String, i64, i64)> = fetch_values(
@@ -242,7 +247,7 @@ pub async fn expire_due(
         let key = format!("expire:{txn}");
         let posting = Posting {
             currency: *currency,
-            amount: lots.iter().map(|l| l.1).sum(),
+            amount: Points::new(lots.iter().map(|l| l.1).sum()),
             idem_key: key.clone(),
             request_hash: key,
             reason: Some("expired".into()),

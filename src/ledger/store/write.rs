@@ -11,6 +11,7 @@ use crate::ids;
 use crate::ledger::model::{Currency, OpenLot};
 use crate::ledger::plan::{Account, Facts, Planned, plan};
 use crate::ledger::posting::{Kind, LedgerError, Posted, Posting, ShopRules};
+use crate::money::{Points, Satang};
 use crate::on_tx;
 use crate::store::{Tx, now_micros};
 
@@ -27,7 +28,10 @@ async fn lock_balance(
 ) -> sqlx::Result<Account> {
     let held = lock_balances(tx, currency, &[(tenant_id, member_id)]).await?;
     let (balance, debt) = held[&(tenant_id, member_id)];
-    Ok(Account { balance, debt })
+    Ok(Account {
+        balance: Points::new(balance),
+        debt: Points::new(debt),
+    })
 }
 
 /// Lock many members' balance rows in one currency (creating the missing ones) with one
@@ -135,7 +139,7 @@ pub async fn lock_member(
 ) -> sqlx::Result<i64> {
     lock_balance(tx, tenant_id, member_id, currency)
         .await
-        .map(|b| b.balance)
+        .map(|b| b.balance.get())
 }
 
 /// A credit for [`post_credits`]: the posting and the rules of its shop.
@@ -166,7 +170,10 @@ pub async fn post_credits(
         let id = (p.tenant_id, p.member_id, p.currency);
         let account = accounts.entry(id).or_insert_with(|| {
             held.get(&id)
-                .map(|&(balance, debt)| Account { balance, debt })
+                .map(|&(balance, debt)| Account {
+                    balance: Points::new(balance),
+                    debt: Points::new(debt),
+                })
                 .unwrap_or_default()
         });
         let planned = plan(
@@ -220,8 +227,8 @@ pub async fn post(tx: &mut Tx, p: &Posting, rules: ShopRules<'_>) -> Result<Post
         }
         return Ok(Posted {
             txn_id: e.id,
-            points: e.amount,
-            uncollected: e.uncollected,
+            points: Points::new(e.amount),
+            uncollected: Points::new(e.uncollected),
             balance: account.balance,
             replayed: true,
         });
@@ -315,13 +322,13 @@ pub(super) async fn write(
             Int(member),
             Text(currency),
             Text(p.kind.as_str()),
-            Int(plan.applied),
-            Int(plan.uncollected),
+            Int(plan.applied.get()),
+            Int(plan.uncollected.get()),
             Text(&p.idem_key),
             Text(&p.request_hash),
             OptText(p.receipt.as_deref()),
             OptInt(p.branch_id),
-            OptInt(p.bill_satang),
+            OptInt(p.bill_satang.map(Satang::get)),
             OptInt(p.reverses_id),
             OptInt(None),
             OptText(p.reason.as_deref()),
@@ -338,8 +345,8 @@ pub(super) async fn write(
                 Int(member),
                 Text(currency),
                 Int(txn),
-                Int(lot.amount),
-                Int(lot.amount),
+                Int(lot.amount.get()),
+                Int(lot.amount.get()),
                 Int(p.occurred_at),
                 Int(lot.pending_until),
                 OptInt(lot.expires_at),
@@ -349,10 +356,11 @@ pub(super) async fn write(
             allocations.push(vec![Int(tenant), Int(txn), Int(lot), Int(amount)]);
             *taken.entry((tenant, lot)).or_default() += amount;
         }
-        if plan.applied != 0 {
+        if plan.applied != Points::ZERO {
+            let applied = plan.applied.get();
             for (account, member, amount) in [
-                ("member", Some(member), plan.applied),
-                (p.kind.system_account(), None, -plan.applied),
+                ("member", Some(member), applied),
+                (p.kind.system_account(), None, -applied),
             ] {
                 entries.push(vec![
                     Int(tenant),
@@ -378,8 +386,8 @@ pub(super) async fn write(
                 Int(tenant),
                 Int(member),
                 Text(currency.as_str()),
-                Int(account.balance),
-                Int(account.debt),
+                Int(account.balance.get()),
+                Int(account.debt.get()),
                 Int(now),
             ]
         })
