@@ -139,7 +139,8 @@ pub async fn verify_cli(source: &str) -> anyhow::Result<()> {
 use jiff::Timestamp;
 
 use crate::audit::{self, ActorRef, Change};
-use crate::error::{ApiError, ApiResult, Code};
+use crate::error::{ApiError, Code};
+use crate::ledger::LedgerError;
 use crate::ledger::model::{Currency, MAX_AMOUNT};
 use crate::ledger::{Kind, Posting};
 use crate::otp::OtpProof;
@@ -172,6 +173,53 @@ pub struct Entered {
     pub txn_id: i64,
 }
 
+/// Why entries could not be bought. The API and the member page turn it into their
+/// answer ([`From<DrawError> for ApiError`]); the page also tells a wrong code apart.
+#[derive(Debug, thiserror::Error)]
+pub enum DrawError {
+    #[error("draw not found")]
+    NotFound,
+    #[error("must be between 1 and 100")]
+    EntriesOutOfRange,
+    #[error("this draw is not open for entries")]
+    NotOpen,
+    #[error("a member may hold at most {max} entries; this member has {held}")]
+    EntryLimit { max: i64, held: i64 },
+    #[error("too many points")]
+    TooManyPoints,
+    #[error("these entries were already bought with this Idempotency-Key")]
+    AlreadyBought,
+    /// The one-time code was missing, wrong or used up (as the codes' own answer says).
+    #[error("{}", .0.message)]
+    Code(ApiError),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    /// The draw's saved settings, or the shop's time zone, could not be read.
+    #[error("{0}")]
+    Unreadable(String),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+impl From<DrawError> for ApiError {
+    fn from(e: DrawError) -> ApiError {
+        let message = e.to_string();
+        match e {
+            DrawError::NotFound => ApiError::new(Code::NotFound, message),
+            DrawError::EntriesOutOfRange | DrawError::TooManyPoints => {
+                ApiError::invalid("entries", message)
+            }
+            DrawError::NotOpen => ApiError::new(Code::WrongState, message),
+            DrawError::EntryLimit { .. } => ApiError::field(Code::LimitReached, "entries", message),
+            DrawError::AlreadyBought => ApiError::new(Code::IdempotencyKeyReused, message),
+            DrawError::Code(e) => e,
+            DrawError::Ledger(e) => e.into(),
+            DrawError::Unreadable(e) => ApiError::internal(e),
+            DrawError::Db(e) => e.into(),
+        }
+    }
+}
+
 /// Buy entries for a member (the API and the member page): checks the draw is open,
 /// the one-time code, the per-member cap; debits the points and records the entries in
 /// one transaction under the member's lock.
@@ -187,40 +235,38 @@ pub async fn enter(
     actor: ActorRef<'_>,
     meta: &crate::audit::RequestMeta,
     now: Timestamp,
-) -> ApiResult<Entered> {
+) -> Result<Entered, DrawError> {
     let row = store::get(db, tenant, id)
         .await?
-        .ok_or_else(|| ApiError::not_found("draw"))?;
-    let spec: DrawSpec = serde_json::from_str(&row.spec).map_err(ApiError::internal)?;
+        .ok_or(DrawError::NotFound)?;
+    let spec: DrawSpec =
+        serde_json::from_str(&row.spec).map_err(|e| DrawError::Unreadable(e.to_string()))?;
     if !(1..=100).contains(&entries) {
-        return Err(ApiError::invalid("entries", "must be between 1 and 100"));
+        return Err(DrawError::EntriesOutOfRange);
     }
     if row.drawn_at.is_some() || now < spec.opens_at || now >= spec.closes_at {
-        return Err(ApiError::new(
-            Code::WrongState,
-            "this draw is not open for entries",
-        ));
+        return Err(DrawError::NotOpen);
     }
-    let proof = crate::otp::require(db, tenant, member_id, otp).await?;
+    let proof = crate::otp::require(db, tenant, member_id, otp)
+        .await
+        .map_err(DrawError::Code)?;
     let settings = crate::ledger::settings(db, tenant).await?;
-    let tz = crate::ledger::tenant_time_zone(db, tenant).await?;
+    let tz = crate::ledger::tenant_time_zone(db, tenant)
+        .await
+        .map_err(|e| DrawError::Unreadable(e.message))?;
     let mut tx = db.begin().await?;
     crate::ledger::lock_member(&mut tx, tenant, member_id, Currency::Points).await?;
     if let Some(max) = spec.max_entries_per_member {
         let held = store::member_entries(&mut tx, tenant, id, member_id).await?;
         if held + entries > max {
-            return Err(ApiError::field(
-                Code::LimitReached,
-                "entries",
-                format!("a member may hold at most {max} entries; this member has {held}"),
-            ));
+            return Err(DrawError::EntryLimit { max, held });
         }
     }
     let points = spec
         .entry_cost
         .checked_mul(entries)
         .filter(|p| *p <= MAX_AMOUNT)
-        .ok_or_else(|| ApiError::invalid("entries", "too many points"))?;
+        .ok_or(DrawError::TooManyPoints)?;
     let posting = Posting {
         amount: crate::money::Points::new(points),
         idem_key,
@@ -238,15 +284,14 @@ pub async fn enter(
     )
     .await?;
     if posted.replayed {
-        return Err(ApiError::new(
-            Code::IdempotencyKeyReused,
-            "these entries were already bought with this Idempotency-Key",
-        ));
+        return Err(DrawError::AlreadyBought);
     }
     let entry_ids =
         store::add_entries(&mut tx, tenant, id, member_id, posted.txn_id, entries).await?;
     if let Some(p) = &proof {
-        crate::otp::consume(&mut tx, tenant, p).await?;
+        crate::otp::consume(&mut tx, tenant, p)
+            .await
+            .map_err(DrawError::Code)?;
     }
     audit::record_as(
         &mut tx,

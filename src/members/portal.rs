@@ -753,7 +753,10 @@ pub async fn redeem(
         id: Some(member.id),
         label: "member page",
     };
-    match crate::rewards::redeem(&app.db, &input, actor, &meta).await {
+    match crate::rewards::redeem(&app.db, &input, actor, &meta)
+        .await
+        .map_err(crate::error::ApiError::from)
+    {
         Ok(o) => match o.redemption {
             Some(r) => Redirect::to(&format!("/m/{slug}/coupons/{}", r.id)).into_response(),
             None => Redirect::to(&format!("/m/{slug}/coupons")).into_response(),
@@ -1349,12 +1352,44 @@ pub async fn enter_draw(
         id: Some(member.id),
         label: "member page",
     };
-    match crate::draws::enter(&app.db, shop.id, draw_id, member.id, entries, Some(&proof), format!("draw:member:{challenge}"), actor, &meta, app.clock.now()).await {
+    match crate::draws::enter(
+        &app.db,
+        shop.id,
+        draw_id,
+        member.id,
+        entries,
+        Some(&proof),
+        format!("draw:member:{challenge}"),
+        actor,
+        &meta,
+        app.clock.now(),
+    )
+    .await
+    {
         Ok(_) => Redirect::to(&format!("/m/{slug}/draws")).into_response(),
-        Err(e) if matches!(e.code, crate::error::Code::OtpInvalid | crate::error::Code::OtpExpired) => {
-            (StatusCode::UNPROCESSABLE_ENTITY, page(lang, &shop.name, &slug, t(lang, "a_draws"), true, code_form(challenge, Some(otp_error(lang, &e))))).into_response()
+        Err(crate::draws::DrawError::Code(e))
+            if matches!(
+                e.code,
+                crate::error::Code::OtpInvalid | crate::error::Code::OtpExpired
+            ) =>
+        {
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                page(
+                    lang,
+                    &shop.name,
+                    &slug,
+                    t(lang, "a_draws"),
+                    true,
+                    code_form(challenge, Some(otp_error(lang, &e))),
+                ),
+            )
+                .into_response()
         }
-        Err(e) => (e.code.status(), page(lang, &shop.name, &slug, t(lang, "a_draws"), true, html! { p.error #draw-error role="alert" { (crate::web::localise_error(lang, &e)) } })).into_response(),
+        Err(e) => {
+            let e = crate::error::ApiError::from(e);
+            (e.code.status(), page(lang, &shop.name, &slug, t(lang, "a_draws"), true, html! { p.error #draw-error role="alert" { (crate::web::localise_error(lang, &e)) } })).into_response()
+        }
     }
 }
 

@@ -18,6 +18,7 @@ use jiff::{Timestamp, ToSpan};
 use crate::audit::RequestMeta;
 use crate::audit::{self, ActorRef, Change};
 use crate::error::{ApiError, Code};
+use crate::ledger::LedgerError;
 use crate::ledger::model::Currency;
 use crate::ledger::{Kind, Posting};
 use crate::otp::OtpProof;
@@ -49,14 +50,71 @@ pub struct RedeemOutcome {
     pub dry_run: bool,
 }
 
-fn refusal_error(r: Refusal) -> ApiError {
-    match r {
-        Refusal::Unavailable(why) => ApiError::field(Code::RewardUnavailable, "reward_id", why),
-        Refusal::TierRestricted => ApiError::field(
-            Code::TierRestricted,
-            "reward_id",
-            "this reward is for members of other tier levels",
-        ),
+/// Why a reward could not be redeemed. The API and the member page turn it into their
+/// answer ([`From<RedeemError> for ApiError`]).
+#[derive(Debug, thiserror::Error)]
+pub enum RedeemError {
+    #[error("reward not found")]
+    NotFound,
+    #[error("a shipped reward needs the member's address")]
+    AddressMissing,
+    #[error("this idempotency key was used for another redemption")]
+    KeyReused,
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("this reward is for members of other tier levels")]
+    TierRestricted,
+    #[error("a member may redeem this reward at most {max} times")]
+    MemberLimit { max: i64 },
+    #[error("a member may redeem this reward at most {count} times per {per}")]
+    PeriodLimit { count: i64, per: &'static str },
+    #[error("this reward is out of stock")]
+    OutOfStock,
+    #[error("no codes are left for this reward")]
+    NoCodesLeft,
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    /// From a capability this one relies on that answers in the API's terms (one-time
+    /// codes, tiers, the shop's time zone): passed on as it is.
+    #[error("{}", .0.message)]
+    Upstream(ApiError),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+impl From<ApiError> for RedeemError {
+    fn from(e: ApiError) -> RedeemError {
+        RedeemError::Upstream(e)
+    }
+}
+
+impl From<Refusal> for RedeemError {
+    fn from(r: Refusal) -> RedeemError {
+        match r {
+            Refusal::Unavailable(why) => RedeemError::Unavailable(why.to_string()),
+            Refusal::TierRestricted => RedeemError::TierRestricted,
+        }
+    }
+}
+
+impl From<RedeemError> for ApiError {
+    fn from(e: RedeemError) -> ApiError {
+        let message = e.to_string();
+        let on_reward = |code| ApiError::field(code, "reward_id", message.clone());
+        match e {
+            RedeemError::NotFound => ApiError::new(Code::NotFound, message),
+            RedeemError::AddressMissing => ApiError::field(Code::MissingField, "shipping", message),
+            RedeemError::KeyReused => ApiError::new(Code::IdempotencyKeyReused, message),
+            RedeemError::Unavailable(_) => on_reward(Code::RewardUnavailable),
+            RedeemError::TierRestricted => on_reward(Code::TierRestricted),
+            RedeemError::MemberLimit { .. } | RedeemError::PeriodLimit { .. } => {
+                on_reward(Code::LimitReached)
+            }
+            RedeemError::OutOfStock | RedeemError::NoCodesLeft => on_reward(Code::OutOfStock),
+            RedeemError::Ledger(e) => e.into(),
+            RedeemError::Upstream(e) => e,
+            RedeemError::Db(e) => e.into(),
+        }
     }
 }
 
@@ -89,26 +147,24 @@ pub async fn redeem(
     input: &RedeemInput,
     actor: ActorRef<'_>,
     meta: &RequestMeta,
-) -> Result<RedeemOutcome, ApiError> {
+) -> Result<RedeemOutcome, RedeemError> {
     let tenant = input.tenant_id;
     let reward = store::get(db, tenant, input.reward_id)
         .await?
         .filter(|r| !r.archived)
-        .ok_or_else(|| ApiError::not_found("reward"))?;
+        .ok_or(RedeemError::NotFound)?;
     let spec = &reward.spec;
     if spec.kind == RewardKind::Shipped && input.shipping.is_none() {
-        return Err(ApiError::field(
-            Code::MissingField,
-            "shipping",
-            "a shipped reward needs the member's address",
-        ));
+        return Err(RedeemError::AddressMissing);
     }
     let proof = if input.dry_run {
         None
     } else {
         crate::otp::require(db, tenant, input.member_id, input.otp.as_ref()).await?
     };
-    let program = crate::tiers::store::program(db, tenant).await?;
+    let program = crate::tiers::store::program(db, tenant)
+        .await
+        .map_err(ApiError::from)?;
     let tz = crate::ledger::tenant_time_zone(db, tenant).await?;
     let settings = crate::ledger::settings(db, tenant).await?;
     let now = now_micros();
@@ -122,10 +178,7 @@ pub async fn redeem(
             .as_ref()
             .is_some_and(|r| r.reward_id == input.reward_id && r.member_id == input.member_id);
         if !same {
-            return Err(ApiError::new(
-                Code::IdempotencyKeyReused,
-                "this idempotency key was used for another redemption",
-            ));
+            return Err(RedeemError::KeyReused);
         }
         let balance = crate::ledger::balance_summary(db, tenant, input.member_id, Currency::Points)
             .await?
@@ -141,7 +194,7 @@ pub async fn redeem(
     let level = crate::tiers::held_tx(&mut tx, &program, tenant, input.member_id).await?;
     let level_code = level.as_ref().map(|l| l.code.as_str());
     if let Some(r) = spec.refusal(now_ts, level_code) {
-        return Err(refusal_error(r));
+        return Err(r.into());
     }
     let price = spec.price_for(level_code);
     if let Some(max) = spec.per_member_limit
@@ -149,11 +202,7 @@ pub async fn redeem(
             .await?
             >= max
     {
-        return Err(ApiError::field(
-            Code::LimitReached,
-            "reward_id",
-            format!("a member may redeem this reward at most {max} times"),
-        ));
+        return Err(RedeemError::MemberLimit { max });
     }
     if let Some(limit) = spec.period_limit {
         let from = period_start(limit.per, now_ts, &tz)?;
@@ -166,31 +215,23 @@ pub async fn redeem(
                 LimitPeriod::Week => "week",
                 LimitPeriod::Month => "month",
             };
-            return Err(ApiError::field(
-                Code::LimitReached,
-                "reward_id",
-                format!(
-                    "a member may redeem this reward at most {} times per {per}",
-                    limit.count
-                ),
-            ));
+            return Err(RedeemError::PeriodLimit {
+                count: limit.count,
+                per,
+            });
         }
     }
     if input.dry_run {
         let summary =
             crate::ledger::balance_summary(db, tenant, input.member_id, Currency::Points).await?;
         if summary.available < price {
-            return Err(crate::ledger::LedgerError::InsufficientPoints {
+            return Err(LedgerError::InsufficientPoints {
                 available: summary.available,
             }
             .into());
         }
         if spec.stock == Some(0) {
-            return Err(ApiError::field(
-                Code::OutOfStock,
-                "reward_id",
-                "this reward is out of stock",
-            ));
+            return Err(RedeemError::OutOfStock);
         }
         return Ok(RedeemOutcome {
             redemption: None,
@@ -201,11 +242,7 @@ pub async fn redeem(
         });
     }
     if !store::take_stock(&mut tx, tenant, reward.id).await? {
-        return Err(ApiError::field(
-            Code::OutOfStock,
-            "reward_id",
-            "this reward is out of stock",
-        ));
+        return Err(RedeemError::OutOfStock);
     }
     let redemption_id = crate::ids::next_id();
     let posting = Posting {
@@ -239,13 +276,7 @@ pub async fn redeem(
             {
                 Some(c) => Some(c),
                 None if spec.generate_codes => Some(model::new_code(12)),
-                None => {
-                    return Err(ApiError::field(
-                        Code::OutOfStock,
-                        "reward_id",
-                        "no codes are left for this reward",
-                    ));
-                }
+                None => return Err(RedeemError::NoCodesLeft),
             };
             "issued"
         }
