@@ -279,13 +279,7 @@ async fn generate_chunk(
             ]
         })
         .collect();
-    crate::store::execute_values(
-        tx,
-        "INSERT INTO members (tenant_id, id, phone, first_name, last_name, join_branch_id, created_at, updated_at)",
-        "",
-        &members,
-    )
-    .await?;
+    crate::members::store::insert_new_members(tx, &members).await?;
     let mut purchases = Vec::new();
     for &member in &ids {
         for _ in 0..purchase_count(rng, mean_purchases) {

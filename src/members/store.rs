@@ -688,6 +688,21 @@ pub async fn insert_imported_members(
     .collect())
 }
 
+/// Members known to be new, all of them (a generated benchmark dataset), as rows of
+/// (tenant, id, phone, first name, last name, join branch, created, updated): a plain
+/// insert, which PostgreSQL takes as `COPY` when there are many. A phone already a
+/// member's fails the whole call.
+pub async fn insert_new_members(tx: &mut Tx, values: &[Vec<Val<'_>>]) -> sqlx::Result<()> {
+    crate::store::execute_values(
+        tx,
+        "INSERT INTO members (tenant_id, id, phone, first_name, last_name, join_branch_id, created_at, updated_at)",
+        "",
+        values,
+    )
+    .await
+    .map(|_| ())
+}
+
 /// A new import job's row, `running`, timed now.
 pub async fn insert_import_job(
     tx: &mut Tx,
