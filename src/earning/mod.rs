@@ -14,15 +14,15 @@ pub mod purchase;
 pub mod store;
 pub mod writer;
 
-use crate::money::{Points, Satang};
 use std::collections::{BTreeMap, HashMap};
 
 use crate::audit::RequestMeta;
 use crate::audit::{self, ActorRef, Change};
 use crate::error::{ApiError, Code};
 use crate::ledger::model;
-use crate::ledger::{self, Kind, Posted, Posting};
+use crate::ledger::{self, Kind, LedgerError, Posted, Posting};
 use crate::ledger::{post_one, tenant_time_zone};
+use crate::money::{Points, Satang};
 use crate::rules::model::Applied;
 use crate::store::Db;
 pub use purchase::{NewPurchase, PurchaseError, PurchaseInput};
@@ -230,6 +230,39 @@ pub struct RefundResult {
     pub replayed: bool,
 }
 
+/// Why a refund was refused. The API turns it into its answer, naming the request's
+/// field at fault ([`From<RefundError> for ApiError`]).
+#[derive(Debug, thiserror::Error)]
+pub enum RefundError {
+    #[error("no purchase has this receipt")]
+    NoSuchPurchase,
+    #[error("this purchase is already fully refunded")]
+    AlreadyRefunded,
+    #[error("at most {left} satang remain to refund")]
+    MoreThanLeft { left: i64 },
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    /// The shop's time zone could not be read (as that lookup answers).
+    #[error("{}", .0.message)]
+    Upstream(ApiError),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+impl From<RefundError> for ApiError {
+    fn from(e: RefundError) -> ApiError {
+        let message = e.to_string();
+        match e {
+            RefundError::NoSuchPurchase => ApiError::field(Code::NotFound, "receipt", message),
+            RefundError::AlreadyRefunded => ApiError::new(Code::NothingToUndo, message),
+            RefundError::MoreThanLeft { .. } => ApiError::invalid("amount_satang", message),
+            RefundError::Ledger(e) => e.into(),
+            RefundError::Upstream(e) => e,
+            RefundError::Db(e) => e.into(),
+        }
+    }
+}
+
 /// Refund a purchase in full or in part: points and stamps are reversed in proportion
 /// to the refunded share, computed under the member's lock so two refunds of one
 /// purchase at once cannot both reverse the same share.
@@ -238,15 +271,15 @@ pub async fn refund_purchase(
     r: &RefundInput,
     actor: ActorRef<'_>,
     meta: &RequestMeta,
-) -> Result<RefundResult, ApiError> {
+) -> Result<RefundResult, RefundError> {
     let tenant = r.tenant_id;
     let purchase = ledger::find_purchase(db, tenant, &r.receipt)
         .await?
-        .ok_or_else(|| {
-            ApiError::field(Code::NotFound, "receipt", "no purchase has this receipt")
-        })?;
+        .ok_or(RefundError::NoSuchPurchase)?;
     let settings = ledger::settings(db, tenant).await?;
-    let tz = tenant_time_zone(db, tenant).await?;
+    let tz = tenant_time_zone(db, tenant)
+        .await
+        .map_err(RefundError::Upstream)?;
     let mut tx = db.begin().await?;
     let (refunded, reversed) =
         ledger::refund_state_locked(&mut tx, tenant, purchase.member_id, purchase.id).await?;
@@ -256,17 +289,11 @@ pub async fn refund_purchase(
     let amount = match (prior.is_some(), r.amount_satang) {
         // A retry: let the ledger answer with the first result.
         (true, a) => a.unwrap_or(0),
-        (false, _) if refunded >= bill => {
-            return Err(ApiError::new(
-                Code::NothingToUndo,
-                "this purchase is already fully refunded",
-            ));
-        }
+        (false, _) if refunded >= bill => return Err(RefundError::AlreadyRefunded),
         (false, Some(a)) if a > bill - refunded => {
-            return Err(ApiError::invalid(
-                "amount_satang",
-                format!("at most {} satang remain to refund", bill - refunded),
-            ));
+            return Err(RefundError::MoreThanLeft {
+                left: bill - refunded,
+            });
         }
         (false, a) => a.unwrap_or(bill - refunded),
     };

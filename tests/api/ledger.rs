@@ -342,6 +342,20 @@ db_test!(
             (retry.status, retry.body["replayed"].as_bool()),
             (200, Some(true))
         );
+        // More than is left of the bill is refused, naming the amount.
+        let too_much = owner
+            .post(
+                "/api/v1/purchases/refunds",
+                json!({"receipt": "B1", "refund_id": "RF9", "amount_satang": 75_001}),
+            )
+            .await;
+        assert_eq!(
+            (too_much.status, too_much.field()),
+            (422, "amount_satang"),
+            "{}",
+            too_much.body
+        );
+        assert!(too_much.body["detail"].as_str().unwrap().contains("75000"));
         // The member spends everything, then the rest of the bill is refunded.
         owner.redeem(m, 30).await;
         let rest = owner
