@@ -118,6 +118,58 @@ impl From<RedeemError> for ApiError {
     }
 }
 
+/// What a change to a redemption answers when another change got there first.
+const CHANGED_MEANWHILE: &str = "this redemption changed meanwhile; reload it";
+
+/// Why a redemption could not be changed: cancelled, expired, a coupon used, a shipment
+/// moved along. The API and the staff pages turn it into their answer
+/// ([`From<RedemptionError> for ApiError`]).
+#[derive(Debug, thiserror::Error)]
+pub enum RedemptionError {
+    #[error("redemption not found")]
+    NotFound,
+    #[error("no coupon has this code")]
+    NoSuchCoupon,
+    #[error("{0}")]
+    WrongState(String),
+    /// A shipment asked to move to a status it cannot reach from where it is.
+    #[error("{0}")]
+    ShippingStep(String),
+    /// The coupon cannot be used: `used` (and by whom, when, where) or not usable.
+    #[error("{message}")]
+    CouponRefused { used: bool, message: String },
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    /// From the shop's time zone lookup, as it answers.
+    #[error("{}", .0.message)]
+    Upstream(ApiError),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+impl From<RedemptionError> for ApiError {
+    fn from(e: RedemptionError) -> ApiError {
+        let message = e.to_string();
+        match e {
+            RedemptionError::NotFound => ApiError::new(Code::NotFound, message),
+            RedemptionError::NoSuchCoupon => ApiError::field(Code::NotFound, "code", message),
+            RedemptionError::WrongState(_) => ApiError::new(Code::WrongState, message),
+            RedemptionError::ShippingStep(_) => {
+                ApiError::field(Code::WrongState, "status", message)
+            }
+            RedemptionError::CouponRefused { used: true, .. } => {
+                ApiError::field(Code::CouponUsed, "code", message)
+            }
+            RedemptionError::CouponRefused { used: false, .. } => {
+                ApiError::field(Code::CouponNotUsable, "code", message)
+            }
+            RedemptionError::Ledger(e) => e.into(),
+            RedemptionError::Upstream(e) => e,
+            RedemptionError::Db(e) => e.into(),
+        }
+    }
+}
+
 /// Start of the local day, week (Monday) or month containing `now`.
 fn period_start(
     period: LimitPeriod,
@@ -341,17 +393,19 @@ async fn undo(
     actor: ActorRef<'_>,
     meta: &RequestMeta,
     action: &str,
-) -> Result<Redemption, ApiError> {
+) -> Result<Redemption, RedemptionError> {
     let found = store::get_redemption(db, tenant, redemption_id)
         .await?
-        .ok_or_else(|| ApiError::not_found("redemption"))?;
+        .ok_or(RedemptionError::NotFound)?;
     let settings = crate::ledger::settings(db, tenant).await?;
-    let tz = crate::ledger::tenant_time_zone(db, tenant).await?;
+    let tz = crate::ledger::tenant_time_zone(db, tenant)
+        .await
+        .map_err(RedemptionError::Upstream)?;
     let mut tx = db.begin().await?;
     crate::ledger::lock_member(&mut tx, tenant, found.member_id, Currency::Points).await?;
     let current = store::get_redemption_tx(&mut tx, tenant, redemption_id)
         .await?
-        .ok_or_else(|| ApiError::not_found("redemption"))?;
+        .ok_or(RedemptionError::NotFound)?;
     let from = current.status.as_str();
     let allowed = match current.kind.as_str() {
         "coupon" | "voucher" => from == "issued",
@@ -365,13 +419,10 @@ async fn undo(
             }
             (_, s) => format!("this redemption is {s}"),
         };
-        return Err(ApiError::new(Code::WrongState, why));
+        return Err(RedemptionError::WrongState(why));
     }
     if !store::set_status(&mut tx, tenant, redemption_id, from, to).await? {
-        return Err(ApiError::new(
-            Code::WrongState,
-            "this redemption changed meanwhile; reload it",
-        ));
+        return Err(RedemptionError::WrongState(CHANGED_MEANWHILE.into()));
     }
     let mut refunded = 0;
     if refund && current.points > 0 {
@@ -405,7 +456,7 @@ async fn undo(
     .await?;
     let after = store::get_redemption_tx(&mut tx, tenant, redemption_id).await?;
     tx.commit().await?;
-    after.ok_or_else(|| ApiError::not_found("redemption"))
+    after.ok_or(RedemptionError::NotFound)
 }
 
 /// Cancel a redemption with the points refunded (coupons and vouchers not yet used,
@@ -416,7 +467,7 @@ pub async fn cancel(
     redemption_id: i64,
     actor: ActorRef<'_>,
     meta: &RequestMeta,
-) -> Result<Redemption, ApiError> {
+) -> Result<Redemption, RedemptionError> {
     undo(
         db,
         tenant,
@@ -469,8 +520,8 @@ pub async fn run_coupon_expiry(db: &Db, now: i64) -> Result<u64, ApiError> {
             {
                 Ok(_) => expired += 1,
                 // Used or cancelled meanwhile.
-                Err(e) if e.code == Code::WrongState => {}
-                Err(e) => return Err(e),
+                Err(RedemptionError::WrongState(_)) => {}
+                Err(e) => return Err(e.into()),
             }
         }
     }
@@ -494,8 +545,10 @@ async fn explain(
     tenant: i64,
     r: &Redemption,
     now: i64,
-) -> Result<Option<(Code, String)>, ApiError> {
-    let tz = crate::ledger::tenant_time_zone(db, tenant).await?;
+) -> Result<Option<(bool, String)>, RedemptionError> {
+    let tz = crate::ledger::tenant_time_zone(db, tenant)
+        .await
+        .map_err(RedemptionError::Upstream)?;
     let local = |m: i64| {
         crate::types::timestamp(m)
             .to_zoned(tz.clone())
@@ -512,7 +565,7 @@ async fn explain(
                 None => String::new(),
             };
             Some((
-                Code::CouponUsed,
+                true,
                 format!(
                     "already used on {} at {} by {}",
                     r.used_at.map(local).unwrap_or_default(),
@@ -522,20 +575,24 @@ async fn explain(
             ))
         }
         "issued" if r.expires_at.is_some_and(|e| e <= now) => Some((
-            Code::CouponNotUsable,
+            false,
             format!("expired on {}", r.expires_at.map(local).unwrap_or_default()),
         )),
         "issued" => None,
-        other => Some((Code::CouponNotUsable, format!("this coupon is {other}"))),
+        other => Some((false, format!("this coupon is {other}"))),
     })
 }
 
 /// Look a coupon up by the code typed or scanned at the counter.
-pub async fn check_coupon(db: &Db, tenant: i64, typed: &str) -> Result<CouponView, ApiError> {
+pub async fn check_coupon(
+    db: &Db,
+    tenant: i64,
+    typed: &str,
+) -> Result<CouponView, RedemptionError> {
     let code = model::normalise_code(typed);
     let r = store::by_coupon_code(db, tenant, &code)
         .await?
-        .ok_or_else(|| ApiError::field(Code::NotFound, "code", "no coupon has this code"))?;
+        .ok_or(RedemptionError::NoSuchCoupon)?;
     let member = crate::members::store::get(db, tenant, r.member_id).await?;
     let problem = explain(db, tenant, &r, now_micros()).await?.map(|(_, m)| m);
     Ok(CouponView {
@@ -565,21 +622,21 @@ pub async fn use_coupon(
     branch_id: i64,
     actor: ActorRef<'_>,
     meta: &RequestMeta,
-) -> Result<Redemption, ApiError> {
+) -> Result<Redemption, RedemptionError> {
     let code = model::normalise_code(typed);
     let r = store::by_coupon_code(db, tenant, &code)
         .await?
-        .ok_or_else(|| ApiError::field(Code::NotFound, "code", "no coupon has this code"))?;
+        .ok_or(RedemptionError::NoSuchCoupon)?;
     let now = now_micros();
     let mut tx = db.begin().await?;
     if !store::mark_used(&mut tx, tenant, r.id, branch_id, actor.label, now).await? {
         drop(tx);
         // Someone else won, or it was not usable: say why, from the current row.
         let current = store::get_redemption(db, tenant, r.id).await?.unwrap_or(r);
-        let (code, msg) = explain(db, tenant, &current, now)
+        let (used, message) = explain(db, tenant, &current, now)
             .await?
-            .unwrap_or((Code::CouponNotUsable, "this coupon cannot be used".into()));
-        return Err(ApiError::field(code, "code", msg));
+            .unwrap_or((false, "this coupon cannot be used".into()));
+        return Err(RedemptionError::CouponRefused { used, message });
     }
     audit::record_as(
         &mut tx,
@@ -592,7 +649,7 @@ pub async fn use_coupon(
     .await?;
     let after = store::get_redemption_tx(&mut tx, tenant, r.id).await?;
     tx.commit().await?;
-    after.ok_or_else(|| ApiError::not_found("redemption"))
+    after.ok_or(RedemptionError::NotFound)
 }
 
 /// Move a shipped reward along: pending → packed → shipped (carrier and tracking) →
@@ -607,29 +664,24 @@ pub async fn advance_shipping(
     tracking: Option<&str>,
     actor: ActorRef<'_>,
     meta: &RequestMeta,
-) -> Result<Redemption, ApiError> {
+) -> Result<Redemption, RedemptionError> {
     let r = store::get_redemption(db, tenant, id)
         .await?
-        .ok_or_else(|| ApiError::not_found("redemption"))?;
+        .ok_or(RedemptionError::NotFound)?;
     if r.kind != "shipped" {
-        return Err(ApiError::new(
-            Code::WrongState,
-            "only shipped rewards have a delivery status",
+        return Err(RedemptionError::WrongState(
+            "only shipped rewards have a delivery status".into(),
         ));
     }
     if !model::shipping_step_allowed(&r.status, to) {
-        return Err(ApiError::field(
-            Code::WrongState,
-            "status",
-            format!("a {} shipment cannot become {to}", r.status),
-        ));
+        return Err(RedemptionError::ShippingStep(format!(
+            "a {} shipment cannot become {to}",
+            r.status
+        )));
     }
     let mut tx = db.begin().await?;
     if !store::set_status(&mut tx, tenant, id, &r.status, to).await? {
-        return Err(ApiError::new(
-            Code::WrongState,
-            "this redemption changed meanwhile; reload it",
-        ));
+        return Err(RedemptionError::WrongState(CHANGED_MEANWHILE.into()));
     }
     store::set_shipping(&mut tx, tenant, id, carrier, tracking).await?;
     audit::record_as(
@@ -643,7 +695,7 @@ pub async fn advance_shipping(
     .await?;
     let after = store::get_redemption_tx(&mut tx, tenant, id).await?;
     tx.commit().await?;
-    after.ok_or_else(|| ApiError::not_found("redemption"))
+    after.ok_or(RedemptionError::NotFound)
 }
 
 /// A reward as one member sees it: their price and whether they can redeem it now.

@@ -186,13 +186,14 @@ pub async fn submit_coupon(
         {
             Ok(_) => html! { p.ok #coupon-result role="status" { (t(lang, "coupon_used_ok")) } },
             // The details (when, where, by whom) are shown on the card below, in the page's language.
-            Err(e) if e.code == crate::error::Code::CouponUsed => {
+            Err(super::RedemptionError::CouponRefused { used: true, .. }) => {
                 html! { p.error #coupon-result role="alert" { (t(lang, "st_used")) } }
             }
-            Err(e) if e.code == crate::error::Code::CouponNotUsable => {
+            Err(super::RedemptionError::CouponRefused { used: false, .. }) => {
                 html! { p.error #coupon-result role="alert" { (t(lang, "coupon_expired")) } }
             }
             Err(e) => {
+                let e = crate::error::ApiError::from(e);
                 html! { p.error #coupon-result role="alert" { (crate::web::localise_error(lang, &e)) } }
             }
         }
@@ -321,7 +322,10 @@ pub async fn submit_fulfilment(
         .await
         {
             Ok(r) => html! { p.ok role="status" { (r.reward_name) ": " (r.status) } },
-            Err(e) => html! { p.error role="alert" { (crate::web::localise_error(lang, &e)) } },
+            Err(e) => {
+                let e = crate::error::ApiError::from(e);
+                html! { p.error role="alert" { (crate::web::localise_error(lang, &e)) } }
+            }
         }
     };
     fulfilment_page(&app, &p, lang, Some(notice)).await
