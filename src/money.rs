@@ -1,7 +1,8 @@
 //! Money and points as integers in types of their own, so a bill's satang can never be
 //! added to a balance's points by mistake, and arithmetic that could overflow is checked
 //! and refused with an error that says what would have passed its limit. Both are
-//! stored and sent as plain integers (JSON numbers, `BIGINT` columns).
+//! sent as plain integers (JSON numbers) and stored through [`Points::get`] and
+//! [`Satang::get`].
 
 use serde::{Deserialize, Serialize};
 
@@ -44,10 +45,6 @@ macro_rules! amount {
             pub fn checked_mul(self, times: i64) -> Result<$name, Overflow> {
                 self.0.checked_mul(times).map($name).ok_or(Overflow { what: $what })
             }
-
-            pub fn is_positive(self) -> bool {
-                self.0 > 0
-            }
         }
 
         impl std::fmt::Display for $name {
@@ -67,41 +64,6 @@ macro_rules! amount {
             /// saturates rather than wraps if one were not.
             fn sum<I: Iterator<Item = $name>>(iter: I) -> $name {
                 $name(iter.fold(0i64, |sum, a| sum.saturating_add(a.0)))
-            }
-        }
-
-        impl sqlx::Type<sqlx::Sqlite> for $name {
-            fn type_info() -> sqlx::sqlite::SqliteTypeInfo {
-                <i64 as sqlx::Type<sqlx::Sqlite>>::type_info()
-            }
-        }
-
-        impl sqlx::Type<sqlx::Postgres> for $name {
-            fn type_info() -> sqlx::postgres::PgTypeInfo {
-                <i64 as sqlx::Type<sqlx::Postgres>>::type_info()
-            }
-        }
-
-        impl<'q, DB: sqlx::Database> sqlx::Encode<'q, DB> for $name
-        where
-            i64: sqlx::Encode<'q, DB>,
-        {
-            fn encode_by_ref(
-                &self,
-                buf: &mut <DB as sqlx::Database>::ArgumentBuffer<'q>,
-            ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
-                <i64 as sqlx::Encode<'q, DB>>::encode_by_ref(&self.0, buf)
-            }
-        }
-
-        impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for $name
-        where
-            i64: sqlx::Decode<'r, DB>,
-        {
-            fn decode(
-                value: <DB as sqlx::Database>::ValueRef<'r>,
-            ) -> Result<$name, sqlx::error::BoxDynError> {
-                <i64 as sqlx::Decode<'r, DB>>::decode(value).map($name)
             }
         }
     };

@@ -198,16 +198,17 @@ async fn read_round(tx: &mut Tx, prepared: &[Prepared<'_>]) -> Result<RoundFacts
         .collect();
     let recorded = ledger::txns_by_keys(tx, &keys).await?;
     // Only purchases not recorded before earn: the windows and levels are theirs.
-    let live = || {
-        prepared
-            .iter()
-            .filter(|x| !recorded.contains_key(&(x.p.input.tenant_id, x.key.clone())))
-    };
-    let windows: Vec<_> = live()
+    let live: Vec<&Prepared<'_>> = prepared
+        .iter()
+        .filter(|x| !recorded.contains_key(&(x.p.input.tenant_id, x.key.clone())))
+        .collect();
+    let windows: Vec<_> = live
+        .iter()
         .filter(|x| x.p.ctx.rules.cap_per_day.is_some())
         .map(|x| (x.p.input.tenant_id, x.p.input.member_id, x.day.0, x.day.1))
         .collect();
-    let tiered: Vec<_> = live()
+    let tiered: Vec<_> = live
+        .iter()
         .filter(|x| x.p.ctx.tiers.enabled)
         .map(|x| (x.p.input.tenant_id, x.p.input.member_id, &x.p.ctx.tiers))
         .collect();

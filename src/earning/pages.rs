@@ -408,31 +408,30 @@ pub async fn submit_claim(
         id: Some(id),
         label: &label,
     };
-    let made = match counter_branch(&app, &p, &form.branch_id, lang).await {
-        Ok(branch) => {
-            match crate::tenants::store::get_tenant(&app.db, p.tenant_id).await {
-                Ok(Some(tenant)) => {
-                    let url = &app.settings.public_url;
-                    crate::earning::claims::create(
-                    &app.db,
-                    url,
-                    &tenant.slug,
-                    p.tenant_id,
-                    amount,
-                    branch,
-                    10,
-                    actor,
-                    &meta,
-                )
-                .await
-                .map_err(|e| html! { p.error role="alert" { (crate::web::localise_error(lang, &e)) } })
-                }
-                Ok(None) => Err(crate::web::failure_notice(lang, "the shop is gone")),
-                Err(e) => Err(crate::web::failure_notice(lang, e)),
-            }
-        }
-        Err(notice) => Err(notice),
-    };
+    // Each step's refusal is the notice to show.
+    let made = async {
+        let branch = counter_branch(&app, &p, &form.branch_id, lang).await?;
+        let tenant = match crate::tenants::store::get_tenant(&app.db, p.tenant_id).await {
+            Ok(Some(tenant)) => tenant,
+            Ok(None) => return Err(crate::web::failure_notice(lang, "the shop is gone")),
+            Err(e) => return Err(crate::web::failure_notice(lang, e)),
+        };
+        let url = &app.settings.public_url;
+        crate::earning::claims::create(
+            &app.db,
+            url,
+            &tenant.slug,
+            p.tenant_id,
+            amount,
+            branch,
+            10,
+            actor,
+            &meta,
+        )
+        .await
+        .map_err(|e| html! { p.error role="alert" { (crate::web::localise_error(lang, &e)) } })
+    }
+    .await;
     let notice = match made {
         Ok(c) => html! {
             section.card #claim {
