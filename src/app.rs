@@ -39,6 +39,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .merge(crate::otp::api::routes())
         .merge(crate::rewards::api::routes())
         .merge(crate::draws::api::routes())
+        .merge(crate::overview::api::routes())
 }
 
 /// The API router, its OpenAPI document and the access rules read from it.
@@ -135,7 +136,8 @@ pub fn build(db: Db, settings: Settings, clock: crate::clock::Clock) -> (AppStat
             get(crate::auth::pages::show_login).post(crate::auth::pages::submit_login),
         )
         .route("/logout", post(crate::auth::pages::submit_logout))
-        .route("/admin", get(crate::auth::pages::admin_home))
+        .route("/admin", get(crate::overview::pages::admin_home))
+        .route("/admin/points", get(crate::overview::pages::points_page))
         .route("/admin/mailbox", get(crate::otp::api::mailbox_page))
         .route("/admin/members", get(crate::console::admin::members))
         .route("/admin/members/{id}", get(crate::console::admin::member))
@@ -285,7 +287,7 @@ pub fn spawn_housekeeping(state: AppState) -> Option<tokio::task::JoinHandle<()>
                 Ok(n) => tracing::info!(members = n, "granted birthday bonuses"),
                 Err(e) => {
                     housekeeping_failed("birthday_bonuses");
-                    tracing::warn!(error = %e.message, "birthday bonus run failed")
+                    tracing::warn!(error = %e, "birthday bonus run failed")
                 }
             }
             match crate::tiers::run_reviews(&state.db, state.clock.now_micros(), None).await {
@@ -297,7 +299,7 @@ pub fn spawn_housekeeping(state: AppState) -> Option<tokio::task::JoinHandle<()>
                 ),
                 Err(e) => {
                     housekeeping_failed("tier_reviews");
-                    tracing::warn!(error = %e.message, "tier review failed")
+                    tracing::warn!(error = %e, "tier review failed")
                 }
             }
             match crate::rewards::run_coupon_expiry(&state.db, state.clock.now_micros()).await {

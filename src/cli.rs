@@ -525,7 +525,7 @@ async fn run_command(cli: Cli, opened: &Opened) -> anyhow::Result<()> {
             let db = opened.open(&settings).await?;
             let run = crate::tiers::run_reviews(&db, crate::store::now_micros(), None)
                 .await
-                .map_err(|e| anyhow::anyhow!(e.message))?;
+                .map_err(|e| anyhow::anyhow!(e))?;
             println!(
                 "reviewed {} member cycles: {} downgraded, {} upgraded",
                 run.reviewed, run.downgraded, run.upgraded

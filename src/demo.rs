@@ -235,7 +235,7 @@ pub async fn seed(db: &Db) -> anyhow::Result<DemoLogins> {
         .await?;
         crate::earning::grant_welcome(&mut tx, db, tenant_id, id, now_micros())
             .await
-            .map_err(|e| anyhow::anyhow!(e.message))?;
+            .map_err(|e| anyhow::anyhow!(e))?;
         members.push(id);
     }
     tx.commit().await?;
@@ -396,7 +396,8 @@ const MEMBERS: &[(&str, &str)] = &[
     ("Araya", "Phromma"),
 ];
 
-/// 24-month expiry rounded to month end, 1 point per 25 THB, 20 welcome points.
+/// 24-month expiry rounded to month end, 1 point per 25 THB, 20 welcome points; a point
+/// valued at 33 satang (the 50 THB voucher costs 150 points).
 fn demo_ledger_settings() -> ledger::LedgerSettings {
     ledger::LedgerSettings {
         expiry: ExpiryPolicy::Rolling {
@@ -404,6 +405,7 @@ fn demo_ledger_settings() -> ledger::LedgerSettings {
             round_up: RoundUp::MonthEnd,
         },
         welcome_points: 20,
+        point_value_satang: 33,
         ..Default::default()
     }
 }
@@ -499,7 +501,7 @@ async fn seed_purchases(
             };
             crate::earning::record_purchase(db, input, actor, meta)
                 .await
-                .map_err(|e| anyhow::anyhow!(e.message))?;
+                .map_err(|e| anyhow::anyhow!(e))?;
         }
     }
     Ok(())

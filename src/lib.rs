@@ -21,6 +21,7 @@ pub mod ledger;
 pub mod members;
 pub mod money;
 pub mod otp;
+pub mod overview;
 pub mod qr;
 pub mod rewards;
 pub mod rules;

@@ -8,7 +8,7 @@ use axum_extra::extract::cookie::Cookie;
 use maud::html;
 use serde::Deserialize;
 
-use super::{Actor, sessions};
+use super::sessions;
 use crate::audit::RequestMeta;
 use crate::error::Code;
 use crate::state::AppState;
@@ -70,9 +70,9 @@ pub async fn submit_login(
         return (axum::http::StatusCode::FORBIDDEN, jar, page).into_response();
     }
     match super::api::authenticate(&app, &meta, &form.tenant, &form.email, &form.password).await {
-        Ok((_, session)) => (
+        Ok((p, session)) => (
             jar.add(super::api::session_cookie(&app, session.token)),
-            Redirect::to("/admin"),
+            Redirect::to(crate::web::landing(&p)),
         )
             .into_response(),
         Err(e) => {
@@ -116,69 +116,4 @@ pub async fn submit_logout(
         Redirect::to("/login"),
     )
         .into_response()
-}
-
-/// The signed-in staff member's home: shop, branches and staff at a glance.
-pub async fn admin_home(
-    State(app): State<AppState>,
-    PageSession(p): PageSession,
-    RawQuery(q): RawQuery,
-    jar: CookieJar,
-) -> Response {
-    let lang = language(q.as_deref(), &jar);
-    let tenant = crate::tenants::store::get_tenant(&app.db, p.tenant_id)
-        .await
-        .ok()
-        .flatten();
-    let branches = crate::tenants::store::list_branches(&app.db, p.tenant_id, i64::MAX, 100)
-        .await
-        .unwrap_or_default();
-    let staff = if p.allows(super::Permission::StaffRead) {
-        crate::staff::store::list_staff(&app.db, p.tenant_id, i64::MAX, 100)
-            .await
-            .unwrap_or_default()
-    } else {
-        vec![]
-    };
-    let (name, role) = match &p.actor {
-        Actor::Staff { name, role, .. } => (name.clone(), role.as_str()),
-        Actor::ApiKey { name, .. } => (name.clone(), "api_key"),
-    };
-    let body = html! {
-        h1 { (tenant.as_ref().map(|t| t.name.as_str()).unwrap_or("Loyal")) }
-        p { (t(lang, "welcome")) ", " strong { (name) } " (" (role) ")" }
-        form method="post" action="/logout" {
-            input type="hidden" name="_csrf" value=(p.csrf_token.clone().unwrap_or_default());
-            button type="submit" { (t(lang, "sign_out")) }
-        }
-        nav aria-label=(t(lang, "menu")) style="background:none;padding:0" {
-            ul {
-                @if p.allows(super::Permission::TenantManage) { li { a #to-setup href="/admin/setup" style="color:#0b5394" { (t(lang, "w_title")) } } }
-                @if p.allows(super::Permission::PointsEarn) { li { a href="/staff/earn" style="color:#0b5394" { (t(lang, "counter")) } } }
-                @if p.allows(super::Permission::CouponsValidate) { li { a href="/staff/coupons" style="color:#0b5394" { (t(lang, "coupons")) } } }
-                @if p.allows(super::Permission::FulfilmentManage) { li { a href="/staff/fulfilment" style="color:#0b5394" { (t(lang, "fulfilment")) } } }
-                @if p.allows(super::Permission::MembersRead) { li { a #to-members href="/admin/members" style="color:#0b5394" { (t(lang, "a_members")) } } }
-                @if p.allows(super::Permission::MembersWrite) { li { a href="/admin/import" style="color:#0b5394" { (t(lang, "a_import")) } } }
-                li { a href="/admin/rewards" style="color:#0b5394" { (t(lang, "m_rewards")) } }
-                li { a href="/admin/draws" style="color:#0b5394" { (t(lang, "a_draws")) } }
-                @if p.allows(super::Permission::RulesManage) { li { a href="/admin/tiers" style="color:#0b5394" { (t(lang, "w_tiers")) } } }
-                @if p.allows(super::Permission::TenantManage) { li { a href="/admin/signup-form" style="color:#0b5394" { (t(lang, "s_sign_up")) } } }
-                @if p.allows(super::Permission::RulesManage) { li { a href="/admin/settings/earning" style="color:#0b5394" { (t(lang, "a_settings")) } } }
-                @if p.allows(super::Permission::AuditRead) { li { a href="/admin/audit" style="color:#0b5394" { (t(lang, "a_audit")) } } }
-                @if p.allows(super::Permission::ApiKeysManage) { li { a href="/admin/api-keys" style="color:#0b5394" { "API keys" } } }
-                @if p.allows(super::Permission::TenantManage) { li { a href="/admin/mailbox" style="color:#0b5394" { "SMS mailbox" } } }
-            }
-        }
-        h2 { (t(lang, "branches")) }
-        ul { @for b in &branches { li { (b.code) " — " (b.name) } } }
-        @if !staff.is_empty() {
-            h2 { (t(lang, "staff")) }
-            table {
-                tr { th { (t(lang, "email")) } th { (t(lang, "role")) } }
-                @for s in &staff { tr { td { (s.email) } td { (s.role.as_str()) } } }
-            }
-        }
-        p { a href="/api/docs" { (t(lang, "api_docs")) } }
-    };
-    Html(layout(lang, "Admin", body).into_string()).into_response()
 }

@@ -143,7 +143,8 @@ use crate::error::{ApiError, Code};
 use crate::ledger::LedgerError;
 use crate::ledger::model::{Currency, MAX_AMOUNT};
 use crate::ledger::{Kind, Posting};
-use crate::otp::OtpProof;
+use crate::otp::{OtpError, OtpProof};
+use crate::tenants::ShopError;
 
 #[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -189,9 +190,11 @@ pub enum DrawError {
     TooManyPoints,
     #[error("these entries were already bought with this Idempotency-Key")]
     AlreadyBought,
-    /// The one-time code was missing, wrong or used up (as the codes' own answer says).
-    #[error("{}", .0.message)]
-    Code(ApiError),
+    /// The one-time code was missing, wrong or used up.
+    #[error(transparent)]
+    Otp(#[from] OtpError),
+    #[error(transparent)]
+    Shop(#[from] ShopError),
     #[error(transparent)]
     Ledger(#[from] LedgerError),
     /// The draw's saved settings, or the shop's time zone, could not be read.
@@ -212,7 +215,8 @@ impl From<DrawError> for ApiError {
             DrawError::NotOpen => ApiError::new(Code::WrongState, message),
             DrawError::EntryLimit { .. } => ApiError::field(Code::LimitReached, "entries", message),
             DrawError::AlreadyBought => ApiError::new(Code::IdempotencyKeyReused, message),
-            DrawError::Code(e) => e,
+            DrawError::Otp(e) => e.into(),
+            DrawError::Shop(e) => e.into(),
             DrawError::Ledger(e) => e.into(),
             DrawError::Unreadable(e) => ApiError::internal(e),
             DrawError::Db(e) => e.into(),
@@ -247,13 +251,9 @@ pub async fn enter(
     if row.drawn_at.is_some() || now < spec.opens_at || now >= spec.closes_at {
         return Err(DrawError::NotOpen);
     }
-    let proof = crate::otp::require(db, tenant, member_id, otp)
-        .await
-        .map_err(DrawError::Code)?;
+    let proof = crate::otp::require(db, tenant, member_id, otp).await?;
     let settings = crate::ledger::settings(db, tenant).await?;
-    let tz = crate::ledger::tenant_time_zone(db, tenant)
-        .await
-        .map_err(|e| DrawError::Unreadable(e.message))?;
+    let tz = crate::tenants::time_zone(db, tenant).await?;
     let mut tx = db.begin().await?;
     crate::ledger::lock_member(&mut tx, tenant, member_id, Currency::Points).await?;
     if let Some(max) = spec.max_entries_per_member {
@@ -289,9 +289,7 @@ pub async fn enter(
     let entry_ids =
         store::add_entries(&mut tx, tenant, id, member_id, posted.txn_id, entries).await?;
     if let Some(p) = &proof {
-        crate::otp::consume(&mut tx, tenant, p)
-            .await
-            .map_err(DrawError::Code)?;
+        crate::otp::consume(&mut tx, tenant, p).await?;
     }
     audit::record_as(
         &mut tx,

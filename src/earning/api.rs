@@ -13,7 +13,7 @@ use super::{
 };
 use crate::audit::ActorRef;
 use crate::auth::{Ctx, Principal};
-use crate::error::{ApiError, ApiResult, Code};
+use crate::error::{ApiError, ApiResult};
 use crate::http::idempotency::HoldsSecret;
 use crate::http::json::JsonBody;
 use crate::ledger;
@@ -110,19 +110,10 @@ async fn get_purchase(
         .ok_or_else(|| ApiError::not_found(&format!("a purchase with receipt {receipt:?}")))
 }
 
-/// The ledger's answer in the request's terms: a receipt recorded earlier with other
-/// details is the client's conflict, not a key problem, so say so on the receipt field;
-/// a field the ledger names (`member_id`, `branch_id`) gets the request's path.
-fn as_sent(e: ApiError, path: &str) -> ApiError {
-    if e.code == Code::IdempotencyKeyReused {
-        ApiError::field(
-            Code::AlreadyExists,
-            format!("{path}receipt"),
-            "this receipt was already recorded with a different member, amount, branch or items",
-        )
-    } else {
-        under(path, e)
-    }
+/// The recording's answer in the request's terms: a field it names (`receipt`,
+/// `member_id`, `branch_id`) gets the request's path.
+fn as_sent(e: crate::earning::EarnError, path: &str) -> ApiError {
+    under(path, e.into())
 }
 
 /// The error with its field named under `path` (`purchases[3].` in a batch).

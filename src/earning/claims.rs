@@ -12,9 +12,51 @@ use crate::audit::{self, ActorRef, Change};
 use crate::auth::secrets::{random_token, token_hash};
 use crate::error::{ApiError, Code};
 use crate::ids;
+use crate::ledger::LedgerError;
 use crate::store::{Db, now_micros};
 
 pub use super::store::Claim;
+
+/// Why a claim's points could not be collected ([`From<ClaimError> for ApiError`]).
+#[derive(Debug, thiserror::Error)]
+pub enum ClaimError {
+    #[error("claim not found")]
+    NotFound,
+    #[error("this QR code was already used")]
+    AlreadyUsed,
+    #[error("this QR code has expired")]
+    Expired,
+    #[error(transparent)]
+    Earn(super::EarnError),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+impl From<super::EarnError> for ClaimError {
+    /// The claim's receipt recorded for someone else: another member collected it first.
+    fn from(e: super::EarnError) -> ClaimError {
+        match e {
+            super::EarnError::ReceiptReused | super::EarnError::Ledger(LedgerError::KeyReused) => {
+                ClaimError::AlreadyUsed
+            }
+            e => ClaimError::Earn(e),
+        }
+    }
+}
+
+impl From<ClaimError> for ApiError {
+    fn from(e: ClaimError) -> ApiError {
+        let message = e.to_string();
+        match e {
+            ClaimError::NotFound => ApiError::new(Code::NotFound, message),
+            ClaimError::AlreadyUsed | ClaimError::Expired => {
+                ApiError::new(Code::WrongState, message)
+            }
+            ClaimError::Earn(e) => e.into(),
+            ClaimError::Db(e) => e.into(),
+        }
+    }
+}
 
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct NewClaim {
@@ -39,7 +81,7 @@ pub async fn create(
     valid_minutes: i64,
     actor: ActorRef<'_>,
     meta: &RequestMeta,
-) -> Result<NewClaim, ApiError> {
+) -> sqlx::Result<NewClaim> {
     let id = ids::next_id();
     let token = random_token();
     let now = now_micros();
@@ -94,20 +136,13 @@ pub async fn collect(
     token: &str,
     member_id: i64,
     meta: &RequestMeta,
-) -> Result<super::PurchaseOutcome, ApiError> {
+) -> Result<super::PurchaseOutcome, ClaimError> {
     let claim = find(db, tenant_id, token)
         .await?
-        .ok_or_else(|| ApiError::not_found("claim"))?;
+        .ok_or(ClaimError::NotFound)?;
     match claim.claimed_member {
-        Some(m) if m != member_id => {
-            return Err(ApiError::new(
-                Code::WrongState,
-                "this QR code was already used",
-            ));
-        }
-        None if claim.expires_at <= now_micros() => {
-            return Err(ApiError::new(Code::WrongState, "this QR code has expired"));
-        }
+        Some(m) if m != member_id => return Err(ClaimError::AlreadyUsed),
+        None if claim.expires_at <= now_micros() => return Err(ClaimError::Expired),
         _ => {}
     }
     let purchase = super::NewPurchase {
@@ -121,22 +156,18 @@ pub async fn collect(
         dry_run: false,
     };
     // The claim was checked when staff made it; a refusal here is the server's fault.
-    let input = super::PurchaseInput::new(purchase, now_micros())
-        .map_err(|e| ApiError::internal(format!("claim {}: {e}", claim.id)))?;
+    let input = super::PurchaseInput::new(purchase, now_micros()).map_err(|e| {
+        ClaimError::Earn(super::EarnError::Unreadable(format!(
+            "claim {}: {e}",
+            claim.id
+        )))
+    })?;
     let actor = ActorRef {
         kind: "member",
         id: Some(member_id),
         label: "claim QR",
     };
-    let outcome = super::record_purchase(db, input, actor, meta)
-        .await
-        .map_err(|e| {
-            if e.code == Code::IdempotencyKeyReused {
-                ApiError::new(Code::WrongState, "this QR code was already used")
-            } else {
-                e
-            }
-        })?;
+    let outcome = super::record_purchase(db, input, actor, meta).await?;
     store::mark_claimed(db, tenant_id, claim.id, member_id).await?;
     Ok(outcome)
 }

@@ -13,10 +13,9 @@
 
 use std::collections::HashMap;
 
-use super::{EarnContext, PurchaseInput, PurchaseOutcome};
+use super::{EarnContext, EarnError, PurchaseInput, PurchaseOutcome};
 use crate::audit::RequestMeta;
 use crate::audit::{self, ActorRef, Change};
-use crate::error::ApiError;
 use crate::ledger::LedgerError;
 use crate::ledger::model::{Currency, MAX_POINTS};
 use crate::ledger::{self, Credit, KeyedTxn, Kind, Posting, ShopRules};
@@ -34,14 +33,14 @@ pub struct Purchase<'a> {
 }
 
 /// What a purchase's answer is, in the group's order.
-pub type Answer = Result<PurchaseOutcome, ApiError>;
+pub type Answer = Result<PurchaseOutcome, EarnError>;
 
 /// Record every purchase of the group inside the caller's transaction (see the module
 /// documentation); the caller commits. A purchase's own problem (its receipt recorded
 /// before with other details) is its answer and writes nothing for it; a database error
 /// fails the whole call, and the caller rolls back. Dry runs are evaluated like the others
 /// and write nothing.
-pub async fn purchases_in(tx: &mut Tx, group: &[Purchase<'_>]) -> Result<Vec<Answer>, ApiError> {
+pub async fn purchases_in(tx: &mut Tx, group: &[Purchase<'_>]) -> Result<Vec<Answer>, EarnError> {
     let mut answers: Vec<Option<Answer>> = group.iter().map(|_| None).collect();
     for round in rounds(group) {
         record_round(tx, group, &round, &mut answers).await?;
@@ -93,16 +92,17 @@ struct Prepared<'a> {
 }
 
 impl<'a> Prepared<'a> {
-    fn new(index: usize, p: Purchase<'a>) -> Result<Prepared<'a>, ApiError> {
+    fn new(index: usize, p: Purchase<'a>) -> Result<Prepared<'a>, EarnError> {
         let input = p.input;
+        let unreadable = |e: jiff::Error| EarnError::Unreadable(format!("the bill's day: {e}"));
         let local = jiff::Timestamp::from_microsecond(input.occurred_at)
-            .map_err(ApiError::internal)?
+            .map_err(unreadable)?
             .to_zoned(p.ctx.tz.clone());
-        let start = local.start_of_day().map_err(ApiError::internal)?;
+        let start = local.start_of_day().map_err(unreadable)?;
         let end = local
             .tomorrow()
             .and_then(|d| d.start_of_day())
-            .map_err(ApiError::internal)?;
+            .map_err(unreadable)?;
         let key = ledger::purchase_key(&input.receipt);
         let items_hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
             serde_json::to_vec(&input.items).unwrap_or_default(),
@@ -164,7 +164,7 @@ async fn record_round(
     group: &[Purchase<'_>],
     round: &[usize],
     answers: &mut [Option<Answer>],
-) -> Result<(), ApiError> {
+) -> Result<(), EarnError> {
     let prepared = round
         .iter()
         .map(|&i| Prepared::new(i, group[i]))
@@ -186,7 +186,7 @@ async fn record_round(
 /// Lock the round's members first (the daily cap and the tier must not move under
 /// us), then read the receipts recorded before, the points earned today (only for shops
 /// with a daily cap, the one rule that looks at it) and the tier levels.
-async fn read_round(tx: &mut Tx, prepared: &[Prepared<'_>]) -> Result<RoundFacts, ApiError> {
+async fn read_round(tx: &mut Tx, prepared: &[Prepared<'_>]) -> Result<RoundFacts, EarnError> {
     let members: Vec<(i64, i64)> = prepared.iter().map(Prepared::member).collect();
     let points_held = ledger::lock_balances(tx, Currency::Points, &members).await?;
     let keys: Vec<(i64, &str)> = prepared
@@ -290,7 +290,7 @@ fn decide<'a>(x: Prepared<'a>, facts: &RoundFacts) -> Decision<'a> {
         {
             false
         }
-        Some(_) => return Decision::Answer(x.index, Err(LedgerError::KeyReused.into())),
+        Some(_) => return Decision::Answer(x.index, Err(EarnError::ReceiptReused)),
     };
     Decision::Earn(Earning {
         x,
@@ -307,7 +307,7 @@ async fn write_round(
     earning: Vec<Earning<'_>>,
     points_held: HashMap<(i64, i64), (i64, i64)>,
     answers: &mut [Option<Answer>],
-) -> Result<(), ApiError> {
+) -> Result<(), EarnError> {
     let stamp_members: Vec<_> = earning
         .iter()
         .filter(|e| e.write_stamps)
@@ -434,7 +434,7 @@ async fn write_round(
 /// refusal when this request differs from it.
 fn replay(x: &Prepared<'_>, prior: &KeyedTxn, balance: i64) -> Answer {
     if prior.request_hash != x.request_hash || prior.member_id != x.p.input.member_id {
-        return Err(LedgerError::KeyReused.into());
+        return Err(EarnError::ReceiptReused);
     }
     let details: serde_json::Value = serde_json::from_str(&prior.details).unwrap_or_default();
     Ok(PurchaseOutcome {

@@ -15,17 +15,84 @@ pub mod store;
 pub mod writer;
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use crate::audit::RequestMeta;
 use crate::audit::{self, ActorRef, Change};
 use crate::error::{ApiError, Code};
 use crate::ledger::model;
+use crate::ledger::post_one;
 use crate::ledger::{self, Kind, LedgerError, Posted, Posting};
-use crate::ledger::{post_one, tenant_time_zone};
 use crate::money::{Points, Satang};
 use crate::rules::model::Applied;
 use crate::store::Db;
+use crate::tenants::ShopError;
+use crate::tenants::time_zone as tenant_time_zone;
 pub use purchase::{NewPurchase, PurchaseError, PurchaseInput};
+
+/// Why a purchase was not recorded. The API, a batch's items, the counter and claim QR
+/// codes turn it into their answer ([`From<EarnError> for ApiError`]).
+#[derive(Debug, thiserror::Error)]
+pub enum EarnError {
+    #[error("member {0} does not exist")]
+    NoSuchMember(i64),
+    #[error("branch {0} does not exist")]
+    NoSuchBranch(i64),
+    #[error("branch {0} is inactive")]
+    InactiveBranch(i64),
+    /// The receipt was recorded before for another member, amount, branch or items.
+    #[error("this receipt was already recorded with a different member, amount, branch or items")]
+    ReceiptReused,
+    #[error("the ledger's queue is full")]
+    QueueFull,
+    #[error("the ledger writer has stopped")]
+    WriterStopped,
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error(transparent)]
+    Shop(#[from] ShopError),
+    /// The shop's saved settings could not be read, or a bill's day could not be counted.
+    #[error("{0}")]
+    Unreadable(String),
+    /// Shared: one failed read answers every purchase of a group.
+    #[error("database: {0}")]
+    Db(Arc<sqlx::Error>),
+}
+
+impl From<sqlx::Error> for EarnError {
+    fn from(e: sqlx::Error) -> EarnError {
+        EarnError::Db(Arc::new(e))
+    }
+}
+
+impl From<EarnError> for ApiError {
+    fn from(e: EarnError) -> ApiError {
+        let message = e.to_string();
+        match e {
+            EarnError::NoSuchMember(_) => ApiError::invalid("member_id", message),
+            EarnError::NoSuchBranch(_) | EarnError::InactiveBranch(_) => {
+                ApiError::invalid("branch_id", message)
+            }
+            EarnError::ReceiptReused | EarnError::Ledger(LedgerError::KeyReused) => {
+                ApiError::field(
+                    Code::AlreadyExists,
+                    "receipt",
+                    EarnError::ReceiptReused.to_string(),
+                )
+            }
+            EarnError::QueueFull => {
+                let mut e = ApiError::new(Code::Overloaded, message);
+                e.retry_after_secs = Some(1);
+                e
+            }
+            EarnError::WriterStopped | EarnError::Unreadable(_) | EarnError::Db(_) => {
+                ApiError::internal(message)
+            }
+            EarnError::Ledger(e) => e.into(),
+            EarnError::Shop(e) => e.into(),
+        }
+    }
+}
 
 /// What a purchase earned, and why.
 #[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
@@ -56,16 +123,17 @@ pub struct EarnContext {
 
 impl EarnContext {
     /// Read in one query (the writer does it per shop for every group it commits).
-    pub async fn load(db: &Db, tenant_id: i64) -> Result<EarnContext, ApiError> {
+    pub async fn load(db: &Db, tenant_id: i64) -> Result<EarnContext, EarnError> {
         let shop = ledger::shop_for_earning(db, tenant_id, crate::tiers::store::PROGRAM_DOC)
             .await?
-            .ok_or_else(|| ApiError::not_found("shop"))?;
+            .ok_or(ShopError::NotFound)?;
         Ok(EarnContext {
             settings: shop.settings,
             rules: crate::rules::store::parse(shop.rules.as_deref()),
             tiers: crate::store::docs::parse(shop.tier_program.as_deref())
-                .map_err(ApiError::internal)?,
-            tz: jiff::tz::TimeZone::get(&shop.time_zone).map_err(ApiError::internal)?,
+                .map_err(|e| EarnError::Unreadable(format!("tier program: {e}")))?,
+            tz: jiff::tz::TimeZone::get(&shop.time_zone)
+                .map_err(|_| ShopError::UnknownTimeZone(shop.time_zone))?,
         })
     }
 }
@@ -79,7 +147,7 @@ impl EarnContext {
 pub async fn check_members_and_branches(
     db: &Db,
     inputs: &mut [&mut PurchaseInput],
-) -> Result<Vec<Result<(), ApiError>>, ApiError> {
+) -> Result<Vec<Result<(), EarnError>>, sqlx::Error> {
     let mut members: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
     let mut branches: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
     for p in inputs.iter() {
@@ -96,26 +164,13 @@ pub async fn check_members_and_branches(
         .iter_mut()
         .map(|p| {
             let Some(&into) = survivors.get(&(p.tenant_id, p.member_id)) else {
-                return Err(ApiError::invalid(
-                    "member_id",
-                    format!("member {} does not exist", p.member_id),
-                ));
+                return Err(EarnError::NoSuchMember(p.member_id));
             };
             if let Some(b) = p.branch_id {
                 match active.get(&(p.tenant_id, b)) {
                     Some(true) => {}
-                    Some(false) => {
-                        return Err(ApiError::invalid(
-                            "branch_id",
-                            format!("branch {b} is inactive"),
-                        ));
-                    }
-                    None => {
-                        return Err(ApiError::invalid(
-                            "branch_id",
-                            format!("branch {b} does not exist"),
-                        ));
-                    }
+                    Some(false) => return Err(EarnError::InactiveBranch(b)),
+                    None => return Err(EarnError::NoSuchBranch(b)),
                 }
             }
             p.member_id = into.unwrap_or(p.member_id);
@@ -158,7 +213,7 @@ pub async fn record_purchase(
     mut p: PurchaseInput,
     actor: ActorRef<'_>,
     meta: &RequestMeta,
-) -> Result<PurchaseOutcome, ApiError> {
+) -> Result<PurchaseOutcome, EarnError> {
     check_members_and_branches(db, &mut [&mut p])
         .await?
         .pop()
@@ -174,7 +229,7 @@ pub async fn record_purchase_with(
     p: &PurchaseInput,
     actor: ActorRef<'_>,
     meta: &RequestMeta,
-) -> Result<PurchaseOutcome, ApiError> {
+) -> Result<PurchaseOutcome, EarnError> {
     let mut tx = db.begin().await?;
     let outcome = purchase_in(&mut tx, ctx, p, actor, meta).await?;
     // A dry run or a replay wrote nothing worth keeping: dropping the transaction rolls back.
@@ -194,7 +249,7 @@ pub async fn purchase_in(
     p: &PurchaseInput,
     actor: ActorRef<'_>,
     meta: &RequestMeta,
-) -> Result<PurchaseOutcome, ApiError> {
+) -> Result<PurchaseOutcome, EarnError> {
     let purchase = earn::Purchase {
         input: p,
         ctx,
@@ -242,9 +297,8 @@ pub enum RefundError {
     MoreThanLeft { left: i64 },
     #[error(transparent)]
     Ledger(#[from] LedgerError),
-    /// The shop's time zone could not be read (as that lookup answers).
-    #[error("{}", .0.message)]
-    Upstream(ApiError),
+    #[error(transparent)]
+    Shop(#[from] crate::tenants::ShopError),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
@@ -257,7 +311,7 @@ impl From<RefundError> for ApiError {
             RefundError::AlreadyRefunded => ApiError::new(Code::NothingToUndo, message),
             RefundError::MoreThanLeft { .. } => ApiError::invalid("amount_satang", message),
             RefundError::Ledger(e) => e.into(),
-            RefundError::Upstream(e) => e,
+            RefundError::Shop(e) => e.into(),
             RefundError::Db(e) => e.into(),
         }
     }
@@ -277,9 +331,7 @@ pub async fn refund_purchase(
         .await?
         .ok_or(RefundError::NoSuchPurchase)?;
     let settings = ledger::settings(db, tenant).await?;
-    let tz = tenant_time_zone(db, tenant)
-        .await
-        .map_err(RefundError::Upstream)?;
+    let tz = tenant_time_zone(db, tenant).await?;
     let mut tx = db.begin().await?;
     let (refunded, reversed) =
         ledger::refund_state_locked(&mut tx, tenant, purchase.member_id, purchase.id).await?;
@@ -381,7 +433,7 @@ pub async fn grant_welcome(
     tenant_id: i64,
     member_id: i64,
     occurred_at: i64,
-) -> Result<Option<Posted>, ApiError> {
+) -> Result<Option<Posted>, EarnError> {
     let settings = ledger::settings(db, tenant_id).await?;
     if settings.welcome_points <= 0 {
         return Ok(None);
@@ -403,7 +455,7 @@ pub async fn grant_welcome(
 /// Grant the birthday bonus to every member whose birthday is today in their shop's time
 /// zone. Idempotent: one bonus per member per year (key `birthday:<member>:<year>`).
 /// Returns how many bonuses were granted by this run.
-pub async fn run_birthday_bonuses(db: &Db, now: i64) -> Result<u64, ApiError> {
+pub async fn run_birthday_bonuses(db: &Db, now: i64) -> Result<u64, EarnError> {
     let meta = RequestMeta {
         request_id: format!("birthdays-{now}"),
         ip: "local".into(),
@@ -412,7 +464,7 @@ pub async fn run_birthday_bonuses(db: &Db, now: i64) -> Result<u64, ApiError> {
     for (tenant_id, bonus) in crate::rules::store::birthday_bonuses(db).await? {
         let tz = tenant_time_zone(db, tenant_id).await?;
         let today = jiff::Timestamp::from_microsecond(now)
-            .map_err(ApiError::internal)?
+            .map_err(|e| EarnError::Unreadable(format!("today: {e}")))?
             .to_zoned(tz)
             .date();
         let mut days = vec![format!("{:02}-{:02}", today.month(), today.day())];

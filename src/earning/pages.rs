@@ -72,7 +72,7 @@ async fn member_card(
                 Ok(status) => @if let Some(level) = status.level {
                     p { (t(lang, "tier")) ": " strong #tier { (if lang == Language::En { level.name_en.clone().unwrap_or(level.name.clone()) } else { level.name.clone() }) } }
                 },
-                Err(e) => p.error role="alert" { (crate::web::localise_error(lang, &e)) },
+                Err(e) => (crate::web::failure_notice(lang, e)),
             }
         }
     }
@@ -306,7 +306,7 @@ pub async fn submit_earn(
     .await;
     let csrf = p.csrf_token.clone().unwrap_or_default();
     let notice = match outcome {
-        Err(e) => html! { p.error role="alert" { (crate::web::localise_error(lang, &e)) } },
+        Err(e) => html! { p.error role="alert" { (crate::web::localise_error(lang, &e.into())) } },
         Ok(o) if !confirm => html! {
             section.card #preview-result aria-live="polite" {
                 p { (t(lang, "this_bill_earns")) " (" (baht(amount)) " ฿)" }
@@ -429,7 +429,7 @@ pub async fn submit_claim(
             &meta,
         )
         .await
-        .map_err(|e| html! { p.error role="alert" { (crate::web::localise_error(lang, &e)) } })
+        .map_err(|e| crate::web::failure_notice(lang, e))
     }
     .await;
     let notice = match made {

@@ -30,6 +30,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::EarnError;
 use super::earn::{Answer, Purchase, purchases_in};
 use super::{
     EarnContext, PurchaseInput, PurchaseOutcome, check_members_and_branches, record_purchase,
@@ -37,7 +38,6 @@ use super::{
 };
 use crate::audit::ActorRef;
 use crate::audit::RequestMeta;
-use crate::error::{ApiError, Code};
 use crate::store::{Backend, Db};
 
 /// How the writers are set up (from the `ledger_*` settings).
@@ -57,7 +57,7 @@ struct Job {
     actor_id: Option<i64>,
     actor_label: String,
     meta: RequestMeta,
-    reply: oneshot::Sender<Result<PurchaseOutcome, ApiError>>,
+    reply: oneshot::Sender<Result<PurchaseOutcome, EarnError>>,
 }
 
 impl Job {
@@ -145,7 +145,7 @@ impl LedgerWriter {
         input: PurchaseInput,
         actor: ActorRef<'_>,
         meta: &RequestMeta,
-    ) -> Result<PurchaseOutcome, ApiError> {
+    ) -> Result<PurchaseOutcome, EarnError> {
         let (reply, answer) = oneshot::channel();
         let queue = &self.queues[shard_of(input.member_id, self.queues.len())];
         let job = Job {
@@ -159,17 +159,11 @@ impl LedgerWriter {
         queue.try_send(job).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => {
                 metrics::counter!("loyal_ledger_queue_full_total").increment(1);
-                let mut e = ApiError::new(Code::Overloaded, "the ledger's queue is full");
-                e.retry_after_secs = Some(1);
-                e
+                EarnError::QueueFull
             }
-            mpsc::error::TrySendError::Closed(_) => {
-                ApiError::new(Code::Internal, "the ledger writer has stopped")
-            }
+            mpsc::error::TrySendError::Closed(_) => EarnError::WriterStopped,
         })?;
-        answer
-            .await
-            .map_err(|_| ApiError::new(Code::Internal, "the ledger writer has stopped"))?
+        answer.await.map_err(|_| EarnError::WriterStopped)?
     }
 }
 
@@ -207,8 +201,9 @@ async fn commit_group(db: &Db, mut group: Vec<Job>, counters: &Counters) {
     let checked = match check_members_and_branches(db, &mut inputs).await {
         Ok(checked) => checked,
         Err(e) => {
+            let e = Arc::new(e);
             for job in group {
-                let _ = job.reply.send(Err(e.clone()));
+                let _ = job.reply.send(Err(EarnError::Db(e.clone())));
             }
             return;
         }
@@ -267,7 +262,7 @@ async fn commit_group(db: &Db, mut group: Vec<Job>, counters: &Counters) {
 async fn record_together(
     db: &Db,
     ready: &[(Job, Arc<EarnContext>)],
-) -> Result<Vec<Answer>, ApiError> {
+) -> Result<Vec<Answer>, EarnError> {
     let group: Vec<Purchase<'_>> = ready
         .iter()
         .map(|(job, ctx)| Purchase {
@@ -291,7 +286,7 @@ pub async fn record(
     input: PurchaseInput,
     actor: ActorRef<'_>,
     meta: &RequestMeta,
-) -> Result<PurchaseOutcome, ApiError> {
+) -> Result<PurchaseOutcome, EarnError> {
     match writer {
         Some(w) if !input.dry_run => w.record_purchase(input, actor, meta).await,
         _ => record_purchase(db, input, actor, meta).await,

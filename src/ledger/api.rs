@@ -106,6 +106,12 @@ pub(crate) async fn put_ledger_settings(
         return Err(ApiError::invalid("pending_days", "must be at most 365"));
     }
     points_in_range("welcome_points", s.welcome_points, 0)?;
+    if !(0..=MAX_POINT_VALUE_SATANG).contains(&s.point_value_satang) {
+        return Err(ApiError::invalid(
+            "point_value_satang",
+            format!("must be between 0 and {MAX_POINT_VALUE_SATANG} satang"),
+        ));
+    }
     let mut tx = app.db.begin().await?;
     super::save_settings(&mut tx, ctx.tenant_id(), &s).await?;
     audit::record(
@@ -118,6 +124,10 @@ pub(crate) async fn put_ledger_settings(
     tx.commit().await?;
     get_ledger_settings(State(app), ctx).await
 }
+
+/// A point is worth at most 1,000 THB: with the balance limit, the liability in satang
+/// then stays far inside an i64.
+const MAX_POINT_VALUE_SATANG: i64 = 100_000;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -190,6 +200,7 @@ async fn post_as_caller(
         action,
     )
     .await
+    .map_err(ApiError::from)
 }
 
 /// Spend a member's points, soonest-expiring first. Never takes the balance below zero,

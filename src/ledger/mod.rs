@@ -30,7 +30,7 @@ pub use store::members::{lock_members, merge_members, scrub_free_text};
 pub use store::read::{
     BalanceSummary, HISTORY, HistoryLine, KeyedTxn, Liability, PurchaseRecord, TxnRef,
     balance_summary, earned_in_windows, find_purchase, full_history, get_txn, history, liability,
-    purchase_key, txn_by_key_full, txns_by_keys,
+    liability_by_period, purchase_key, txn_by_key_full, txns_by_keys,
 };
 pub use store::verify::{Drift, verify};
 pub use store::write::{
@@ -55,17 +55,10 @@ impl From<LedgerError> for ApiError {
                 "a member's balance holds at most 100 billion points (and owes at most as many); this would pass it",
             ),
             LedgerError::ExpiryIsARun | LedgerError::FactsDoNotFit(_) => ApiError::internal(e),
+            LedgerError::Shop(e) => ApiError::from(e),
             LedgerError::Db(e) => ApiError::from(e),
         }
     }
-}
-
-/// The tenant's time zone (expiry dates are whole days there).
-pub async fn tenant_time_zone(db: &Db, tenant_id: i64) -> Result<jiff::tz::TimeZone, ApiError> {
-    let tenant = crate::tenants::store::get_tenant(db, tenant_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("shop"))?;
-    jiff::tz::TimeZone::get(&tenant.time_zone).map_err(ApiError::internal)
 }
 
 /// Post one movement in its own transaction, with its audit entry.
@@ -75,9 +68,9 @@ pub async fn post_one(
     actor: ActorRef<'_>,
     meta: &RequestMeta,
     action: &str,
-) -> Result<Posted, ApiError> {
+) -> Result<Posted, LedgerError> {
     let settings = settings(db, posting.tenant_id).await?;
-    let tz = tenant_time_zone(db, posting.tenant_id).await?;
+    let tz = crate::tenants::time_zone(db, posting.tenant_id).await?;
     let mut tx = db.begin().await?;
     let rules = ShopRules {
         settings: &settings,

@@ -65,6 +65,11 @@ pub struct LedgerSettings {
     pub refund_policy: RefundPolicy,
     /// Points granted to every new member.
     pub welcome_points: i64,
+    /// What one point is worth to the shop, in satang (what a point saves a member at
+    /// the rewards, as the accountant values it): the points liability in baht is the
+    /// outstanding points times this. 0 = not set.
+    #[serde(default)]
+    pub point_value_satang: i64,
 }
 
 impl Default for LedgerSettings {
@@ -75,6 +80,7 @@ impl Default for LedgerSettings {
             pending_days: 0,
             refund_policy: RefundPolicy::AllowNegative,
             welcome_points: 0,
+            point_value_satang: 0,
         }
     }
 }

@@ -143,6 +143,9 @@ pub enum LedgerError {
     /// A bug: the writer read facts of another kind than the posting's.
     #[error("the ledger was given the wrong facts: {0}")]
     FactsDoNotFit(String),
+    /// The shop a movement belongs to could not be read (its time zone, for expiry dates).
+    #[error(transparent)]
+    Shop(#[from] crate::tenants::ShopError),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }

@@ -526,9 +526,9 @@ pub async fn import_file_with(
     let settings = crate::ledger::settings(db, target.tenant_id)
         .await
         .map_err(|e| e.to_string())?;
-    let tz = crate::ledger::tenant_time_zone(db, target.tenant_id)
+    let tz = crate::tenants::time_zone(db, target.tenant_id)
         .await
-        .map_err(|e| e.message)?;
+        .map_err(|e| e.to_string())?;
     let mut counts = ImportCounts::default();
     let mut pending: Vec<ImportRow> = vec![];
     loop {

@@ -15,7 +15,9 @@ use serde::Deserialize;
 
 use crate::audit::RequestMeta;
 use crate::auth::secrets::{constant_time_eq, random_token, token_hash};
+use crate::earning::claims::ClaimError;
 use crate::members::model::Phone;
+use crate::otp::OtpError;
 use crate::state::AppState;
 use crate::tenants::model::Language;
 use crate::web::{BASE_CSS, EXTRA_CSS, field_error, language, t};
@@ -313,34 +315,60 @@ pub async fn send_login_code(
             ),
         )
         .into_response(),
-        Err(e) => (
-            e.code.status(),
-            page(
-                lang,
-                &shop.name,
-                &slug,
-                t(lang, "sign_in"),
-                false,
-                login_body(
+        Err(e) => {
+            let e = crate::error::ApiError::from(e);
+            (
+                e.code.status(),
+                page(
                     lang,
+                    &shop.name,
                     &slug,
-                    &form,
-                    Some(&crate::web::localise_error(lang, &e)),
-                    None,
-                    None,
+                    t(lang, "sign_in"),
+                    false,
+                    login_body(
+                        lang,
+                        &slug,
+                        &form,
+                        Some(&crate::web::localise_error(lang, &e)),
+                        None,
+                        None,
+                    ),
                 ),
-            ),
-        )
-            .into_response(),
+            )
+                .into_response()
+        }
     }
 }
 
-fn otp_error(lang: Language, e: &crate::error::ApiError) -> String {
-    match e.code {
-        crate::error::Code::OtpInvalid => t(lang, "m_wrong_code").to_string(),
-        crate::error::Code::OtpExpired => t(lang, "m_code_expired").to_string(),
-        _ => crate::web::localise_error(lang, e),
+/// A code's refusal in the page's words.
+fn otp_error(lang: Language, e: OtpError) -> String {
+    match e {
+        OtpError::Wrong { .. } => t(lang, "m_wrong_code").to_string(),
+        OtpError::Spent(_) => t(lang, "m_code_expired").to_string(),
+        other => crate::web::localise_error(lang, &other.into()),
     }
+}
+
+/// A spend step refused: the reason alone, in the page's words, with the answer's status.
+fn spend_refused(
+    lang: Language,
+    shop: &str,
+    slug: &str,
+    title: &str,
+    e: crate::error::ApiError,
+) -> Response {
+    (
+        e.code.status(),
+        page(
+            lang,
+            shop,
+            slug,
+            title,
+            true,
+            html! { p.error #spend-error role="alert" { (crate::web::localise_error(lang, &e)) } },
+        ),
+    )
+        .into_response()
 }
 
 /// `POST /m/{shop}/login/verify`: check the code, start the member's session.
@@ -370,14 +398,14 @@ pub async fn verify_login(
         challenge_id: challenge,
         code: form.code.clone(),
     };
-    let fail = |e: crate::error::ApiError| {
+    let fail = |e: OtpError| {
         let body = login_body(
             lang,
             &slug,
             &form,
             None,
             Some((challenge, crate::otp::mask_phone(&member.phone))),
-            Some(otp_error(lang, &e)),
+            Some(otp_error(lang, e)),
         );
         (
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -402,7 +430,7 @@ pub async fn verify_login(
         )
         .await?;
         tx.commit().await?;
-        Ok::<_, crate::error::ApiError>(())
+        Ok::<_, OtpError>(())
     }
     .await;
     if let Err(e) = result {
@@ -449,7 +477,7 @@ pub async fn home(
     let tier = crate::tiers::status(&app.db, shop.id, s.member_id, crate::store::now_micros())
         .await
         .ok();
-    let tz = crate::ledger::tenant_time_zone(&app.db, shop.id)
+    let tz = crate::tenants::time_zone(&app.db, shop.id)
         .await
         .unwrap_or(jiff::tz::TimeZone::UTC);
     let day = |t: jiff::Timestamp| crate::web::local_date(lang, t, &tz);
@@ -688,18 +716,7 @@ pub async fn redeem(
                 code_form(c.challenge_id, None),
             )
             .into_response(),
-            Err(e) => (
-                e.code.status(),
-                page(
-                    lang,
-                    &shop.name,
-                    &slug,
-                    t(lang, "m_redeem"),
-                    true,
-                    html! { p.error role="alert" { (crate::web::localise_error(lang, &e)) } },
-                ),
-            )
-                .into_response(),
+            Err(e) => spend_refused(lang, &shop.name, &slug, t(lang, "m_redeem"), e.into()),
         };
     }
     let challenge = form.challenge_id.parse::<i64>().unwrap_or(0);
@@ -753,45 +770,24 @@ pub async fn redeem(
         id: Some(member.id),
         label: "member page",
     };
-    match crate::rewards::redeem(&app.db, &input, actor, &meta)
-        .await
-        .map_err(crate::error::ApiError::from)
-    {
+    match crate::rewards::redeem(&app.db, &input, actor, &meta).await {
         Ok(o) => match o.redemption {
             Some(r) => Redirect::to(&format!("/m/{slug}/coupons/{}", r.id)).into_response(),
             None => Redirect::to(&format!("/m/{slug}/coupons")).into_response(),
         },
-        Err(e)
-            if matches!(
-                e.code,
-                crate::error::Code::OtpInvalid | crate::error::Code::OtpExpired
-            ) =>
-        {
-            (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                page(
-                    lang,
-                    &shop.name,
-                    &slug,
-                    t(lang, "m_redeem"),
-                    true,
-                    code_form(challenge, Some(otp_error(lang, &e))),
-                ),
-            )
-                .into_response()
-        }
-        Err(e) => (
-            e.code.status(),
+        Err(crate::rewards::RedeemError::Otp(e)) if e.asks_again() => (
+            StatusCode::UNPROCESSABLE_ENTITY,
             page(
                 lang,
                 &shop.name,
                 &slug,
                 t(lang, "m_redeem"),
                 true,
-                html! { p.error role="alert" { (crate::web::localise_error(lang, &e)) } },
+                code_form(challenge, Some(otp_error(lang, e))),
             ),
         )
             .into_response(),
+        Err(e) => spend_refused(lang, &shop.name, &slug, t(lang, "m_redeem"), e.into()),
     }
 }
 
@@ -953,11 +949,11 @@ pub async fn collect_claim(
                 p { a href=(format!("/m/{slug}")) { (t(lang, "m_home")) } }
             }
         },
-        Err(e) if e.code == crate::error::Code::WrongState => {
+        Err(ClaimError::AlreadyUsed | ClaimError::Expired) => {
             html! { p.error #m-claim-error role="alert" { (t(lang, "m_claim_used")) } }
         }
         Err(e) => {
-            html! { p.error #m-claim-error role="alert" { (crate::web::localise_error(lang, &e)) } }
+            html! { p.error #m-claim-error role="alert" { (crate::web::localise_error(lang, &e.into())) } }
         }
     };
     page(lang, &shop.name, &slug, t(lang, "m_claim"), true, body).into_response()
@@ -1328,18 +1324,7 @@ pub async fn enter_draw(
                 code_form(c.challenge_id, None),
             )
             .into_response(),
-            Err(e) => (
-                e.code.status(),
-                page(
-                    lang,
-                    &shop.name,
-                    &slug,
-                    t(lang, "a_draws"),
-                    true,
-                    html! { p.error role="alert" { (crate::web::localise_error(lang, &e)) } },
-                ),
-            )
-                .into_response(),
+            Err(e) => spend_refused(lang, &shop.name, &slug, t(lang, "a_draws"), e.into()),
         };
     }
     let challenge = form.challenge_id.parse::<i64>().unwrap_or(0);
@@ -1367,29 +1352,19 @@ pub async fn enter_draw(
     .await
     {
         Ok(_) => Redirect::to(&format!("/m/{slug}/draws")).into_response(),
-        Err(crate::draws::DrawError::Code(e))
-            if matches!(
-                e.code,
-                crate::error::Code::OtpInvalid | crate::error::Code::OtpExpired
-            ) =>
-        {
-            (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                page(
-                    lang,
-                    &shop.name,
-                    &slug,
-                    t(lang, "a_draws"),
-                    true,
-                    code_form(challenge, Some(otp_error(lang, &e))),
-                ),
-            )
-                .into_response()
-        }
-        Err(e) => {
-            let e = crate::error::ApiError::from(e);
-            (e.code.status(), page(lang, &shop.name, &slug, t(lang, "a_draws"), true, html! { p.error #draw-error role="alert" { (crate::web::localise_error(lang, &e)) } })).into_response()
-        }
+        Err(crate::draws::DrawError::Otp(e)) if e.asks_again() => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            page(
+                lang,
+                &shop.name,
+                &slug,
+                t(lang, "a_draws"),
+                true,
+                code_form(challenge, Some(otp_error(lang, e))),
+            ),
+        )
+            .into_response(),
+        Err(e) => spend_refused(lang, &shop.name, &slug, t(lang, "a_draws"), e.into()),
     }
 }
 

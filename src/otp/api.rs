@@ -121,7 +121,7 @@ pub async fn mailbox_page(
     let messages = super::sms::mailbox(&app.db, p.tenant_id, 50)
         .await
         .unwrap_or_default();
-    let tz = crate::ledger::tenant_time_zone(&app.db, p.tenant_id)
+    let tz = crate::tenants::time_zone(&app.db, p.tenant_id)
         .await
         .unwrap_or(jiff::tz::TimeZone::UTC);
     let body = maud::html! {

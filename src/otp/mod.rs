@@ -18,11 +18,80 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{ApiError, Code};
+
 use crate::ids;
 use crate::store::{Db, Tx, now_micros};
 
 pub const VALID_MICROS: i64 = 5 * 60 * 1_000_000;
 pub const MAX_ATTEMPTS: i64 = 5;
+
+/// Why a code was not sent or not accepted. The API answers it on the `otp` fields
+/// ([`From<OtpError> for ApiError`]); the member page tells a wrong or spent code apart
+/// to ask for it again ([`OtpError::asks_again`]).
+#[derive(Debug, thiserror::Error)]
+pub enum OtpError {
+    #[error("too many codes sent; try again in {wait_secs} s")]
+    TooManySent { wait_secs: u64 },
+    #[error("the text message could not be sent; try again")]
+    NotSent,
+    #[error("send a one-time code to the member's phone (POST /members/{{id}}/otp) and include it")]
+    Required,
+    #[error("wrong code; {attempts_left} attempts left")]
+    Wrong { attempts_left: i64 },
+    #[error("{}", .0.words())]
+    Spent(Spent),
+    /// The shop's spend settings could not be read.
+    #[error("{0}")]
+    Unreadable(String),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// Why a code can no longer be used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Spent {
+    NeverSent,
+    Used,
+    Expired,
+    TooManyAttempts,
+}
+
+impl Spent {
+    fn words(self) -> &'static str {
+        match self {
+            Spent::NeverSent => "no such code was sent to this member; request a new one",
+            Spent::Used => "this code was already used; request a new one",
+            Spent::Expired => "this code has expired; request a new one",
+            Spent::TooManyAttempts => "too many wrong attempts; request a new code",
+        }
+    }
+}
+
+impl OtpError {
+    /// A wrong or spent code: the member may type another one (or ask for a new one).
+    pub fn asks_again(&self) -> bool {
+        matches!(self, OtpError::Wrong { .. } | OtpError::Spent(_))
+    }
+}
+
+impl From<OtpError> for ApiError {
+    fn from(e: OtpError) -> ApiError {
+        let message = e.to_string();
+        match e {
+            OtpError::TooManySent { wait_secs } => {
+                let mut a = ApiError::new(Code::RateLimited, message);
+                a.retry_after_secs = Some(wait_secs);
+                a
+            }
+            OtpError::NotSent => ApiError::new(Code::SmsFailed, message),
+            OtpError::Required => ApiError::field(Code::OtpRequired, "otp", message),
+            OtpError::Wrong { .. } => ApiError::field(Code::OtpInvalid, "otp.code", message),
+            OtpError::Spent(_) => ApiError::field(Code::OtpExpired, "otp.challenge_id", message),
+            OtpError::Unreadable(e) => ApiError::internal(e),
+            OtpError::Db(e) => e.into(),
+        }
+    }
+}
 
 /// Limits how often codes are sent (in memory, per process).
 #[derive(Clone)]
@@ -97,15 +166,10 @@ pub async fn send(
     phone: &str,
     purpose: &str,
     ip: &str,
-) -> Result<Challenge, ApiError> {
-    app.otp_limiter.check(phone, ip).map_err(|wait| {
-        let mut e = ApiError::new(
-            Code::RateLimited,
-            format!("too many codes sent; try again in {wait} s"),
-        );
-        e.retry_after_secs = Some(wait);
-        e
-    })?;
+) -> Result<Challenge, OtpError> {
+    app.otp_limiter
+        .check(phone, ip)
+        .map_err(|wait_secs| OtpError::TooManySent { wait_secs })?;
     let code = format!("{:06}", rand::rng().random_range(0..1_000_000));
     let id = ids::next_id();
     let now = now_micros();
@@ -134,10 +198,7 @@ pub async fn send(
         .await
         .map_err(|e| {
             tracing::warn!(error = %e, "sending a one-time code failed");
-            ApiError::new(
-                Code::SmsFailed,
-                "the text message could not be sent; try again",
-            )
+            OtpError::NotSent
         })?;
     Ok(Challenge {
         challenge_id: id,
@@ -157,7 +218,7 @@ pub async fn check(
     member_id: i64,
     purpose: &str,
     proof: &OtpProof,
-) -> Result<(), ApiError> {
+) -> Result<(), OtpError> {
     let now = now_micros();
     let taken = store::take_attempt(
         db,
@@ -169,41 +230,31 @@ pub async fn check(
         MAX_ATTEMPTS,
     )
     .await?;
-    let expired = |m: &str| ApiError::field(Code::OtpExpired, "otp.challenge_id", m.to_string());
     let Some((code_hash, attempts)) = taken else {
         // No attempt left to take: say why.
         let row =
             store::challenge_state(db, tenant_id, proof.challenge_id, member_id, purpose).await?;
-        return Err(match row {
-            None => expired("no such code was sent to this member; request a new one"),
-            Some(r) if r.used_at.is_some() => {
-                expired("this code was already used; request a new one")
-            }
-            Some(r) if r.expires_at <= now => expired("this code has expired; request a new one"),
-            Some(_) => expired("too many wrong attempts; request a new code"),
-        });
+        return Err(OtpError::Spent(match row {
+            None => Spent::NeverSent,
+            Some(r) if r.used_at.is_some() => Spent::Used,
+            Some(r) if r.expires_at <= now => Spent::Expired,
+            Some(_) => Spent::TooManyAttempts,
+        }));
     };
     let typed = proof.code.trim();
     if !crate::auth::secrets::constant_time_eq(&hash(proof.challenge_id, typed), &code_hash) {
-        let left = MAX_ATTEMPTS - attempts;
-        return Err(ApiError::field(
-            Code::OtpInvalid,
-            "otp.code",
-            format!("wrong code; {left} attempts left"),
-        ));
+        return Err(OtpError::Wrong {
+            attempts_left: MAX_ATTEMPTS - attempts,
+        });
     }
     Ok(())
 }
 
 /// Use the (checked) code up, in the spend's transaction: a second spend with it fails.
-pub async fn consume(tx: &mut Tx, tenant_id: i64, proof: &OtpProof) -> Result<(), ApiError> {
+pub async fn consume(tx: &mut Tx, tenant_id: i64, proof: &OtpProof) -> Result<(), OtpError> {
     let n = store::use_challenge(tx, tenant_id, proof.challenge_id).await?;
     if n != 1 {
-        return Err(ApiError::field(
-            Code::OtpExpired,
-            "otp.challenge_id",
-            "this code was already used; request a new one",
-        ));
+        return Err(OtpError::Spent(Spent::Used));
     }
     Ok(())
 }
@@ -232,15 +283,12 @@ pub async fn require(
     tenant_id: i64,
     member_id: i64,
     proof: Option<&OtpProof>,
-) -> Result<Option<OtpProof>, ApiError> {
-    let settings: SpendSettings =
-        crate::store::docs::get(db, tenant_id, SPEND_SETTINGS_DOC).await?;
+) -> Result<Option<OtpProof>, OtpError> {
+    let settings: SpendSettings = crate::store::docs::get(db, tenant_id, SPEND_SETTINGS_DOC)
+        .await
+        .map_err(|e| OtpError::Unreadable(format!("spend settings: {e}")))?;
     match proof {
-        None if settings.require_otp => Err(ApiError::field(
-            Code::OtpRequired,
-            "otp",
-            "send a one-time code to the member's phone (POST /members/{id}/otp) and include it",
-        )),
+        None if settings.require_otp => Err(OtpError::Required),
         None => Ok(None),
         Some(p) => {
             check(db, tenant_id, member_id, "spend", p).await?;

@@ -21,8 +21,10 @@ use crate::error::{ApiError, Code};
 use crate::ledger::LedgerError;
 use crate::ledger::model::Currency;
 use crate::ledger::{Kind, Posting};
-use crate::otp::OtpProof;
+use crate::otp::{OtpError, OtpProof};
 use crate::store::{Db, now_micros};
+use crate::tenants::ShopError;
+use crate::tiers::TierError;
 use model::{LimitPeriod, Refusal, RewardKind};
 use store::{Address, Redemption};
 
@@ -74,18 +76,17 @@ pub enum RedeemError {
     NoCodesLeft,
     #[error(transparent)]
     Ledger(#[from] LedgerError),
-    /// From a capability this one relies on that answers in the API's terms (one-time
-    /// codes, tiers, the shop's time zone): passed on as it is.
-    #[error("{}", .0.message)]
-    Upstream(ApiError),
+    #[error(transparent)]
+    Otp(#[from] OtpError),
+    #[error(transparent)]
+    Shop(#[from] ShopError),
+    #[error(transparent)]
+    Tiers(#[from] TierError),
+    /// A limit's period could not be counted in the shop's time zone.
+    #[error("{0}")]
+    Unreadable(String),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
-}
-
-impl From<ApiError> for RedeemError {
-    fn from(e: ApiError) -> RedeemError {
-        RedeemError::Upstream(e)
-    }
 }
 
 impl From<Refusal> for RedeemError {
@@ -112,7 +113,10 @@ impl From<RedeemError> for ApiError {
             }
             RedeemError::OutOfStock | RedeemError::NoCodesLeft => on_reward(Code::OutOfStock),
             RedeemError::Ledger(e) => e.into(),
-            RedeemError::Upstream(e) => e,
+            RedeemError::Otp(e) => e.into(),
+            RedeemError::Shop(e) => e.into(),
+            RedeemError::Tiers(e) => e.into(),
+            RedeemError::Unreadable(e) => ApiError::internal(e),
             RedeemError::Db(e) => e.into(),
         }
     }
@@ -140,9 +144,8 @@ pub enum RedemptionError {
     CouponRefused { used: bool, message: String },
     #[error(transparent)]
     Ledger(#[from] LedgerError),
-    /// From the shop's time zone lookup, as it answers.
-    #[error("{}", .0.message)]
-    Upstream(ApiError),
+    #[error(transparent)]
+    Shop(#[from] ShopError),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
@@ -164,7 +167,7 @@ impl From<RedemptionError> for ApiError {
                 ApiError::field(Code::CouponNotUsable, "code", message)
             }
             RedemptionError::Ledger(e) => e.into(),
-            RedemptionError::Upstream(e) => e,
+            RedemptionError::Shop(e) => e.into(),
             RedemptionError::Db(e) => e.into(),
         }
     }
@@ -175,20 +178,16 @@ fn period_start(
     period: LimitPeriod,
     now: Timestamp,
     tz: &jiff::tz::TimeZone,
-) -> Result<i64, ApiError> {
+) -> Result<i64, jiff::Error> {
     let date = now.to_zoned(tz.clone()).date();
     let first = match period {
         LimitPeriod::Day => date,
-        LimitPeriod::Week => date
-            .checked_sub(i64::from(date.weekday().to_monday_zero_offset()).days())
-            .map_err(ApiError::internal)?,
+        LimitPeriod::Week => {
+            date.checked_sub(i64::from(date.weekday().to_monday_zero_offset()).days())?
+        }
         LimitPeriod::Month => date.first_of_month(),
     };
-    Ok(first
-        .to_zoned(tz.clone())
-        .map_err(ApiError::internal)?
-        .timestamp()
-        .as_microsecond())
+    Ok(first.to_zoned(tz.clone())?.timestamp().as_microsecond())
 }
 
 /// Redeem a reward for a member: check the reward, the member's tier and limits, take
@@ -214,10 +213,8 @@ pub async fn redeem(
     } else {
         crate::otp::require(db, tenant, input.member_id, input.otp.as_ref()).await?
     };
-    let program = crate::tiers::store::program(db, tenant)
-        .await
-        .map_err(ApiError::from)?;
-    let tz = crate::ledger::tenant_time_zone(db, tenant).await?;
+    let program = crate::tiers::store::program(db, tenant).await?;
+    let tz = crate::tenants::time_zone(db, tenant).await?;
     let settings = crate::ledger::settings(db, tenant).await?;
     let now = now_micros();
     let now_ts = crate::types::timestamp(now);
@@ -257,7 +254,8 @@ pub async fn redeem(
         return Err(RedeemError::MemberLimit { max });
     }
     if let Some(limit) = spec.period_limit {
-        let from = period_start(limit.per, now_ts, &tz)?;
+        let from = period_start(limit.per, now_ts, &tz)
+            .map_err(|e| RedeemError::Unreadable(format!("limit period: {e}")))?;
         if store::count_member_redemptions(&mut tx, tenant, input.member_id, reward.id, from)
             .await?
             >= limit.count
@@ -398,9 +396,7 @@ async fn undo(
         .await?
         .ok_or(RedemptionError::NotFound)?;
     let settings = crate::ledger::settings(db, tenant).await?;
-    let tz = crate::ledger::tenant_time_zone(db, tenant)
-        .await
-        .map_err(RedemptionError::Upstream)?;
+    let tz = crate::tenants::time_zone(db, tenant).await?;
     let mut tx = db.begin().await?;
     crate::ledger::lock_member(&mut tx, tenant, found.member_id, Currency::Points).await?;
     let current = store::get_redemption_tx(&mut tx, tenant, redemption_id)
@@ -546,9 +542,7 @@ async fn explain(
     r: &Redemption,
     now: i64,
 ) -> Result<Option<(bool, String)>, RedemptionError> {
-    let tz = crate::ledger::tenant_time_zone(db, tenant)
-        .await
-        .map_err(RedemptionError::Upstream)?;
+    let tz = crate::tenants::time_zone(db, tenant).await?;
     let local = |m: i64| {
         crate::types::timestamp(m)
             .to_zoned(tz.clone())

@@ -63,7 +63,7 @@ async fn coupon_page(
         Some(super::check_coupon(&app.db, tenant, code).await)
     };
     let branches = crate::web::branches_to_show(app, p).await;
-    let tz = crate::ledger::tenant_time_zone(&app.db, tenant)
+    let tz = crate::tenants::time_zone(&app.db, tenant)
         .await
         .unwrap_or(jiff::tz::TimeZone::UTC);
     let local = |m: i64| {

@@ -123,9 +123,9 @@ pub async fn submit_join(
             .into_response();
     };
     match super::api::accept(&app, &meta, &token, name, password).await {
-        Ok((_, session)) => (
+        Ok((p, session)) => (
             jar.add(crate::auth::api::session_cookie(&app, session.token)),
-            Redirect::to("/admin"),
+            Redirect::to(crate::web::landing(&p)),
         )
             .into_response(),
         Err(_) => unusable(lang),

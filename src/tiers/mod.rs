@@ -19,8 +19,31 @@ use serde::Serialize;
 
 use crate::error::ApiError;
 use crate::store::{Db, Tx};
+use crate::tenants::ShopError;
 use model::TierProgram;
 pub use store::TierChange;
+
+/// Why a review or a member's standing could not be worked out.
+#[derive(Debug, thiserror::Error)]
+pub enum TierError {
+    /// The shop's saved tier program could not be read.
+    #[error("tier program: {0}")]
+    Unreadable(String),
+    #[error(transparent)]
+    Shop(#[from] ShopError),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+impl From<TierError> for ApiError {
+    fn from(e: TierError) -> ApiError {
+        match e {
+            TierError::Unreadable(_) => ApiError::internal(e),
+            TierError::Shop(e) => e.into(),
+            TierError::Db(e) => e.into(),
+        }
+    }
+}
 
 /// The level a member holds, as the earning rules and the views need it.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
@@ -170,7 +193,7 @@ pub struct ReviewRun {
 /// Review every member whose cycle has ended by `now`, across tenants. A member whose
 /// reviews were missed (server down for months) is reviewed once per ended cycle, in
 /// order. Running it again changes nothing. `tenant` limits the run to one shop.
-pub async fn run_reviews(db: &Db, now: i64, tenant: Option<i64>) -> Result<ReviewRun, ApiError> {
+pub async fn run_reviews(db: &Db, now: i64, tenant: Option<i64>) -> Result<ReviewRun, TierError> {
     let mut run = ReviewRun::default();
     let mut programs: HashMap<i64, (TierProgram, TimeZone)> = HashMap::new();
     loop {
@@ -181,7 +204,7 @@ pub async fn run_reviews(db: &Db, now: i64, tenant: Option<i64>) -> Result<Revie
         for (tenant_id, member_id) in due {
             if let std::collections::hash_map::Entry::Vacant(slot) = programs.entry(tenant_id) {
                 let program = store::program(db, tenant_id).await?;
-                let tz = crate::ledger::tenant_time_zone(db, tenant_id).await?;
+                let tz = crate::tenants::time_zone(db, tenant_id).await?;
                 slot.insert((program, tz));
             }
             let (program, tz) = &programs[&tenant_id];
@@ -198,7 +221,7 @@ async fn review_member(
     member_id: i64,
     now: i64,
     run: &mut ReviewRun,
-) -> Result<(), ApiError> {
+) -> Result<(), TierError> {
     let mut tx = db.begin().await?;
     // Serialise with the member's purchases (which may upgrade them meanwhile).
     crate::ledger::lock_member(
@@ -324,9 +347,9 @@ pub async fn status(
     tenant_id: i64,
     member_id: i64,
     now: i64,
-) -> Result<TierStatus, ApiError> {
+) -> Result<TierStatus, TierError> {
     let program = store::program(db, tenant_id).await?;
-    let tz = crate::ledger::tenant_time_zone(db, tenant_id).await?;
+    let tz = crate::tenants::time_zone(db, tenant_id).await?;
     let history = store::history(db, tenant_id, member_id, 20).await?;
     let standing = store::standing(db, tenant_id, member_id).await?;
     let index = standing

@@ -10,8 +10,10 @@ use crate::{ids, on_db, on_tx};
 
 pub const PROGRAM_DOC: &str = "tier_program";
 
-pub async fn program(db: &Db, tenant_id: i64) -> anyhow::Result<TierProgram> {
-    docs::get(db, tenant_id, PROGRAM_DOC).await
+pub async fn program(db: &Db, tenant_id: i64) -> Result<TierProgram, super::TierError> {
+    docs::get(db, tenant_id, PROGRAM_DOC)
+        .await
+        .map_err(|e| super::TierError::Unreadable(e.to_string()))
 }
 
 /// A member's stored level (members without one hold the base level).

@@ -137,6 +137,21 @@ pub fn csrf_ok(p: &Principal, form_token: &str) -> bool {
         .is_some_and(|c| crate::auth::secrets::constant_time_eq(c, form_token))
 }
 
+/// Where a person lands after signing in: the figures for those who run the shop, the
+/// counter for a cashier, the shipments for fulfilment.
+pub fn landing(p: &Principal) -> &'static str {
+    use crate::auth::Permission;
+    if p.allows(Permission::ReportsRead) || p.allows(Permission::TenantManage) {
+        "/admin"
+    } else if p.allows(Permission::PointsEarn) {
+        "/staff/earn"
+    } else if p.allows(Permission::FulfilmentManage) {
+        "/staff/fulfilment"
+    } else {
+        "/admin"
+    }
+}
+
 /// A page for staff: the shop's navigation (only what the role may use) and the language
 /// switch around the content.
 pub fn staff_layout(lang: Language, title: &str, p: &Principal, body: Markup) -> Markup {
@@ -149,6 +164,10 @@ pub fn staff_layout(lang: Language, title: &str, p: &Principal, body: Markup) ->
             a href="/admin" { (t(lang, "admin")) }
             a href="?lang=th" lang="th" { "ไทย" }
             a href="?lang=en" lang="en" { "English" }
+            form.nav-form method="post" action="/logout" {
+                input type="hidden" name="_csrf" value=(p.csrf_token.clone().unwrap_or_default());
+                button.nav-button type="submit" { (t(lang, "sign_out")) }
+            }
         }
     };
     html! {
@@ -160,14 +179,25 @@ pub fn staff_layout(lang: Language, title: &str, p: &Principal, body: Markup) ->
                 title { (title) " · Loyal" }
                 style { (BASE_CSS) (EXTRA_CSS) }
             }
-            body { (nav) main { h1 { (title) } (body) } }
+            body { (nav) main.wide { h1 { (title) } (body) } }
         }
     }
 }
 
 pub const EXTRA_CSS: &str = ".card{background:#fff;border:1px solid #ddd;border-radius:.5rem;padding:1rem;margin:1rem 0}\
 .big{font-size:2rem;font-weight:700}ol.steps li[aria-current]{font-weight:700}.ok{color:#0a6b2d;font-weight:600}.muted{color:#555}\
-button.secondary{background:#555}.row{display:flex;gap:.5rem;flex-wrap:wrap}";
+button.secondary{background:#555}.row{display:flex;gap:.5rem;flex-wrap:wrap}\
+main.wide{max-width:64rem}nav{display:flex;flex-wrap:wrap;align-items:center;gap:0 .2rem}nav a{display:inline-flex;align-items:center;min-height:44px}\
+.nav-form{display:inline;margin-left:auto}.nav-button{margin:0;background:none;border:1px solid #fff;min-height:44px;padding:0 .8rem}\
+.figures{display:grid;grid-template-columns:repeat(auto-fill,minmax(11rem,1fr));gap:.75rem;margin:1rem 0}\
+.figure{display:flex;flex-direction:column;background:#fff;border:1px solid #ddd;border-radius:.5rem;padding:.9rem;color:inherit;text-decoration:none;min-height:44px}\
+a.figure:hover,a.figure:focus{border-color:#0b5394;box-shadow:0 0 0 2px #cfe0f3}\
+.figure-label{font-size:.9rem;color:#555}.figure-value{font-size:1.8rem;font-weight:700;font-variant-numeric:tabular-nums}.figure-note{font-size:.85rem;color:#555}\
+th.num,td.num{text-align:right;font-variant-numeric:tabular-nums}thead th{border-bottom:2px solid #bbb}tfoot th,tfoot td{border-top:2px solid #bbb;font-weight:700}\
+.table-wrap{overflow-x:auto}.empty{background:#fff;border:1px dashed #bbb;border-radius:.5rem;padding:1rem}\
+.sections{display:grid;grid-template-columns:repeat(auto-fill,minmax(12rem,1fr));gap:.5rem;background:none;padding:0}\
+.sections a{display:flex;align-items:center;min-height:44px;padding:.5rem .8rem;background:#fff;border:1px solid #ddd;border-radius:.5rem;color:#0b5394;margin:0}\
+a.button{display:inline-flex;align-items:center;min-height:44px;padding:0 1.2rem;background:#0b5394;color:#fff;border-radius:.3rem;text-decoration:none}";
 
 /// An API error in the page's language: the code's meaning in Thai or English, with the
 /// API's detail (which names the exact rule) after it.
@@ -224,6 +254,44 @@ pub fn local_date(lang: Language, at: jiff::Timestamp, tz: &jiff::tz::TimeZone) 
     }
 }
 
+/// A moment in the shop's time zone as people read it: `25/11/2569 14:05` in Thai
+/// (Buddhist era), `2026-11-25 14:05` in English.
+pub fn local_date_time(lang: Language, at: jiff::Timestamp, tz: &jiff::tz::TimeZone) -> String {
+    let z = at.to_zoned(tz.clone());
+    format!(
+        "{} {:02}:{:02}",
+        local_date(lang, at, tz),
+        z.hour(),
+        z.minute()
+    )
+}
+
+/// A count for people: `1,249`, `-1,249`.
+pub fn number(n: i64) -> String {
+    let sign = if n < 0 { "-" } else { "" };
+    format!("{sign}{}", thousands(&n.unsigned_abs().to_string()))
+}
+
+/// A phone number as Thai people write it: `+66812345678` as `081-234-5678`, a Bangkok
+/// line `+6621234567` as `02-123-4567`; numbers of other countries as stored.
+pub fn phone_for_people(e164: &str) -> String {
+    let Some(national) = e164.strip_prefix("+66") else {
+        return e164.to_string();
+    };
+    if !national.bytes().all(|b| b.is_ascii_digit()) {
+        return e164.to_string();
+    }
+    let local = format!("0{national}");
+    match local.len() {
+        // Mobile: 0XX-XXX-XXXX.
+        10 => format!("{}-{}-{}", &local[..3], &local[3..6], &local[6..]),
+        // Bangkok (02) and provincial lines: 0X-XXX-XXXX / 0XX-XXX-XXX.
+        9 if local.starts_with("02") => format!("{}-{}-{}", &local[..2], &local[2..5], &local[5..]),
+        9 => format!("{}-{}-{}", &local[..3], &local[3..6], &local[6..]),
+        _ => local,
+    }
+}
+
 /// Digits grouped by thousands for people: `1249` as `1,249`.
 pub fn thousands(digits: &str) -> String {
     let mut grouped = String::new();
@@ -275,6 +343,30 @@ pub fn failure_notice(lang: Language, err: impl std::fmt::Display) -> Markup {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn numbers_phones_and_moments_read_as_people_write_them() {
+        use crate::tenants::model::Language;
+        assert_eq!(super::number(0), "0");
+        assert_eq!(super::number(1_249), "1,249");
+        assert_eq!(super::number(-1_234_567), "-1,234,567");
+        assert_eq!(super::number(i64::MIN), "-9,223,372,036,854,775,808");
+        assert_eq!(super::phone_for_people("+66812345678"), "081-234-5678");
+        assert_eq!(super::phone_for_people("+6621234567"), "02-123-4567");
+        assert_eq!(super::phone_for_people("+6653123456"), "053-123-456");
+        assert_eq!(super::phone_for_people("+16502530000"), "+16502530000");
+        let tz = jiff::tz::TimeZone::get("Asia/Bangkok").unwrap();
+        // 2026-11-25 07:05 UTC is 14:05 in Bangkok.
+        let at: jiff::Timestamp = "2026-11-25T07:05:00Z".parse().unwrap();
+        assert_eq!(
+            super::local_date_time(Language::Th, at, &tz),
+            "25/11/2569 14:05"
+        );
+        assert_eq!(
+            super::local_date_time(Language::En, at, &tz),
+            "2026-11-25 14:05"
+        );
+    }
+
     #[test]
     fn baht_parses_exactly_and_refuses_fractions_of_satang() {
         assert_eq!(super::parse_baht("249"), Some(24_900));

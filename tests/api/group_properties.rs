@@ -89,7 +89,7 @@ fn said(answer: Answer) -> Said {
             let tier = o.tier_change.map(|t| t.to_level);
             (o.points, o.stamps, o.balance, o.replayed, tier)
         })
-        .map_err(|e| format!("{:?}", e.code))
+        .map_err(|e| format!("{:?}", loyal::error::ApiError::from(e).code))
 }
 
 /// Each member's points, stamps and level.

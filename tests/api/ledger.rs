@@ -1,6 +1,7 @@
 //! The points ledger through the API: purchases, refunds, redemptions, adjustments,
 //! expiry, pending points, history, liability, and concurrency.
 
+use loyal::earning::claims::ClaimError;
 use serde_json::json;
 
 use crate::db_test;
@@ -874,10 +875,10 @@ db_test!(
         assert_eq!(collect(first).await.unwrap().points, 20);
         let again = collect(first).await.unwrap();
         assert!(again.replayed, "scanning twice grants once");
-        assert_eq!(
-            collect(second).await.unwrap_err().code,
-            loyal::error::Code::WrongState
-        );
+        assert!(matches!(
+            collect(second).await.unwrap_err(),
+            ClaimError::AlreadyUsed
+        ));
         assert_eq!(owner.points(first).await["balance"], 20);
         assert_eq!(owner.points(second).await["balance"], 0);
         // Another shop cannot use the token; an expired claim gives nothing.
@@ -886,7 +887,7 @@ db_test!(
         let stranger = other.member("0833333333").await;
         let res =
             loyal::earning::claims::collect(&app.db, other_tenant, token, stranger, &meta).await;
-        assert_eq!(res.unwrap_err().code, loyal::error::Code::NotFound);
+        assert!(matches!(res.unwrap_err(), ClaimError::NotFound));
         let res = owner
             .post(
                 "/api/v1/claims",
@@ -902,7 +903,7 @@ db_test!(
             .to_string();
         loyal::on_db!(&app.db, pool => sqlx::query("UPDATE point_claims SET expires_at = 1 WHERE id = $1").bind(res.body["id"].as_i64().unwrap()).execute(pool).await.map(|r| r.rows_affected())).unwrap();
         let res = loyal::earning::claims::collect(&app.db, tenant, &token2, second, &meta).await;
-        assert_eq!(res.unwrap_err().code, loyal::error::Code::WrongState);
+        assert!(matches!(res.unwrap_err(), ClaimError::Expired));
         let bad = owner
             .post("/api/v1/claims", json!({"amount_satang": 0}))
             .await;

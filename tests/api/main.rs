@@ -17,6 +17,7 @@ mod ledger;
 mod ledger_properties;
 mod members;
 mod openapi_snapshot;
+mod overview;
 mod page_access;
 mod pages;
 mod rewards;

@@ -23,6 +23,7 @@ const PAGES: &[(&str, &str)] = &[
     ("/admin/tiers", "rules.manage"),
     ("/admin/signup-form", "tenant.manage"),
     ("/admin/draws", "tenant.read"),
+    ("/admin/points", "reports.read"),
     ("/admin/audit", "audit.read"),
     ("/admin/api-keys", "api_keys.manage"),
     ("/admin/settings/tiers", "rules.manage"),

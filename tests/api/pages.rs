@@ -808,3 +808,64 @@ page_test!(
         b.close().await;
     }
 );
+
+page_test!(
+    the_owner_lands_on_the_shops_figures_in_thai_and_a_cashier_on_the_counter,
+    |backend| {
+        let (app, owner, cashier, siam, m) = shop(backend).await;
+        owner
+            .set_ledger(crate::helpers::ledger_settings(
+                json!({"point_value_satang": 50}),
+            ))
+            .await;
+        let res = owner.purchase_at_branch(m, 125_000, "R1", siam).await;
+        assert_eq!(res.status, 201, "{}", res.body);
+        let b = Browser::for_app(&app).await;
+        b.sign_in("kafe", "owner@kafe.test", PASSWORD, "th").await;
+        assert!(
+            b.client
+                .current_url()
+                .await
+                .unwrap()
+                .path()
+                .ends_with("/admin")
+        );
+        // 1,250 THB at 1 point per 25 THB: 50 points, worth 25.00 THB at 50 satang each.
+        assert!(b.text("#fig-members").await.contains("สมาชิก"));
+        assert!(b.text("#fig-issued").await.contains("50"));
+        assert!(b.text("#fig-liability").await.contains("25.00 บาท"));
+        assert_eq!(
+            b.text("#today tbody tr")
+                .await
+                .split_whitespace()
+                .collect::<Vec<_>>(),
+            ["Branch", "SIAM", "1", "1,250.00", "50"]
+        );
+        // Counted at: a Buddhist-era date in the shop's time zone.
+        let now = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::get("Asia/Bangkok").unwrap());
+        let be_year = (i32::from(now.year()) + 543).to_string();
+        assert!(
+            b.page_text().await.contains(&be_year),
+            "a Buddhist-era year on the page"
+        );
+        b.screenshot("admin-home-th").await;
+        b.click("#fig-issued").await;
+        assert!(b.exists("#points-by-month").await);
+        assert!(b.text("#points-by-month tbody tr").await.contains("25.00"));
+        b.close().await;
+
+        let b = Browser::for_app(&app).await;
+        let email = cashier.me["email"].as_str().unwrap().to_string();
+        b.sign_in("kafe", &email, PASSWORD, "th").await;
+        assert!(
+            b.client
+                .current_url()
+                .await
+                .unwrap()
+                .path()
+                .ends_with("/staff/earn"),
+            "a cashier starts at the counter"
+        );
+        b.close().await;
+    }
+);

@@ -29,6 +29,7 @@ struct SettingsRow {
     pending_days: i64,
     refund_policy: String,
     welcome_points: i64,
+    point_value_satang: i64,
 }
 
 fn round_up_str(r: RoundUp) -> &'static str {
@@ -53,7 +54,8 @@ fn round_up_from(s: &str) -> RoundUp {
 macro_rules! settings_columns {
     () => {
         "earn_spend_satang, earn_points, earn_rounding, min_spend_satang, expiry_mode,
-         expiry_months, expiry_round_up, pending_days, refund_policy, welcome_points"
+         expiry_months, expiry_round_up, pending_days, refund_policy, welcome_points,
+         point_value_satang"
     };
 }
 
@@ -90,6 +92,7 @@ fn settings_from(row: Option<SettingsRow>) -> LedgerSettings {
             pending_days: r.pending_days as u16,
             refund_policy: RefundPolicy::from_db(&r.refund_policy),
             welcome_points: r.welcome_points,
+            point_value_satang: r.point_value_satang,
         },
     }
 }
@@ -150,14 +153,15 @@ pub async fn save_settings(tx: &mut Tx, tenant_id: i64, s: &LedgerSettings) -> s
     };
     on_tx!(tx, c => sqlx::query(
         "INSERT INTO ledger_settings (tenant_id, earn_spend_satang, earn_points, earn_rounding, min_spend_satang,
-             expiry_mode, expiry_months, expiry_round_up, pending_days, refund_policy, welcome_points, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+             expiry_mode, expiry_months, expiry_round_up, pending_days, refund_policy, welcome_points, updated_at,
+             point_value_satang)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
          ON CONFLICT (tenant_id) DO UPDATE SET earn_spend_satang = $2, earn_points = $3, earn_rounding = $4,
              min_spend_satang = $5, expiry_mode = $6, expiry_months = $7, expiry_round_up = $8, pending_days = $9,
-             refund_policy = $10, welcome_points = $11, updated_at = $12")
+             refund_policy = $10, welcome_points = $11, updated_at = $12, point_value_satang = $13")
         .bind(tenant_id).bind(s.earn.spend_satang).bind(s.earn.points).bind(s.earn.rounding.as_str()).bind(s.earn.min_spend_satang)
         .bind(mode).bind(months).bind(round_up_str(round)).bind(i64::from(s.pending_days)).bind(s.refund_policy.as_str())
-        .bind(s.welcome_points).bind(now_micros())
+        .bind(s.welcome_points).bind(now_micros()).bind(s.point_value_satang)
         .execute(c).await.map(|r| r.rows_affected()))?;
     Ok(())
 }

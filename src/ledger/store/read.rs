@@ -211,27 +211,45 @@ pub async fn liability(
     from: i64,
     to: i64,
 ) -> sqlx::Result<Liability> {
-    let before = account_sums(db, tenant_id, currency, i64::MIN, from).await?;
-    let during = account_sums(db, tenant_id, currency, from, to).await?;
+    let mut periods = liability_by_period(db, tenant_id, currency, &[from, to]).await?;
+    Ok(periods.pop().expect("one period between two bounds"))
+}
+
+/// [`Liability`] for each period between consecutive `bounds` (ascending): the first
+/// period's opening is summed once, and each later period opens where the one before
+/// it closed, so the periods chain exactly.
+pub async fn liability_by_period(
+    db: &Db,
+    tenant_id: i64,
+    currency: Currency,
+    bounds: &[i64],
+) -> sqlx::Result<Vec<Liability>> {
     let sum = |rows: &[(String, i64)], accounts: &[&str]| -> i64 {
         rows.iter()
             .filter(|(a, _)| accounts.contains(&a.as_str()))
             .map(|r| r.1)
             .sum()
     };
-    let opening = sum(&before, &["member"]);
-    let issued = -sum(&during, ISSUING_ACCOUNTS);
-    let redeemed = sum(&during, &["redeemed"]);
-    let expired = sum(&during, &["expired"]);
-    let outstanding = opening + sum(&during, &["member"]);
-    Ok(Liability {
-        currency,
-        opening,
-        issued,
-        redeemed,
-        expired,
-        outstanding,
-    })
+    let Some(&first) = bounds.first() else {
+        return Ok(vec![]);
+    };
+    let before = account_sums(db, tenant_id, currency, i64::MIN, first).await?;
+    let mut opening = sum(&before, &["member"]);
+    let mut periods = Vec::with_capacity(bounds.len().saturating_sub(1));
+    for pair in bounds.windows(2) {
+        let during = account_sums(db, tenant_id, currency, pair[0], pair[1]).await?;
+        let outstanding = opening + sum(&during, &["member"]);
+        periods.push(Liability {
+            currency,
+            opening,
+            issued: -sum(&during, ISSUING_ACCOUNTS),
+            redeemed: sum(&during, &["redeemed"]),
+            expired: sum(&during, &["expired"]),
+            outstanding,
+        });
+        opening = outstanding;
+    }
+    Ok(periods)
 }
 
 #[derive(Clone, Debug, sqlx::FromRow)]

@@ -1,0 +1,1 @@
+../shared/0021_point_value.sql
