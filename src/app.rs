@@ -139,8 +139,16 @@ pub fn build(db: Db, settings: Settings, clock: crate::clock::Clock) -> (AppStat
         .route("/admin", get(crate::overview::pages::admin_home))
         .route("/admin/points", get(crate::overview::pages::points_page))
         .route("/admin/mailbox", get(crate::otp::api::mailbox_page))
-        .route("/admin/members", get(crate::console::admin::members))
-        .route("/admin/members/{id}", get(crate::console::admin::member))
+        .route("/admin/members", get(crate::console::members::members))
+        .route("/admin/members/{id}", get(crate::console::members::member))
+        .route(
+            "/admin/members/{id}/actions",
+            post(crate::console::members::member_action),
+        )
+        .route(
+            "/admin/members/{id}/export",
+            get(crate::console::members::export),
+        )
         .route("/admin/import", get(crate::console::admin::import))
         .route(
             "/admin/rewards",

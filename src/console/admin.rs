@@ -1,4 +1,4 @@
-//! The admin console: members (search, filters, the 360 page), member import, rewards,
+//! The admin console: member import, rewards,
 //! lucky draws, the audit log, API keys, and the shop's rules. Every page calls the API's
 //! own handler and renders its JSON answer, so what the console shows and allows is
 //! exactly what the API does (permissions are checked per page from the same table).
@@ -84,101 +84,6 @@ fn ctx(p: &Principal, meta: RequestMeta) -> Ctx {
         principal: p.clone(),
         meta,
     }
-}
-
-/// `GET /admin/members?q=&tag=&phone=`: search and filter members.
-pub async fn members(
-    State(app): State<AppState>,
-    PageSession(p): PageSession,
-    meta: RequestMeta,
-    jar: CookieJar,
-    Query(q): Query<Fields>,
-) -> Response {
-    let lang = lang_of(&q, &jar);
-    if !p.allows(Permission::MembersRead) {
-        return refuse(lang);
-    }
-    let get = |k: &str| q.get(k).filter(|v| !v.trim().is_empty()).cloned();
-    let query = crate::members::api::MemberQuery {
-        phone: get("phone"),
-        q: get("q"),
-        tag: get("tag"),
-        limit: Some(50),
-        cursor: get("cursor"),
-    };
-    let (status, v) = answer(
-        crate::members::api::list_members(State(app), ctx(&p, meta), QueryParams(query)).await,
-    )
-    .await;
-    let rows = v["items"].as_array().cloned().unwrap_or_default();
-    let body = html! {
-        form method="get" action="/admin/members" role="search" {
-            label for="q" { (t(lang, "a_search")) }
-            input #q name="q" value=(get("q").unwrap_or_default());
-            label for="phone" { (t(lang, "phone")) }
-            input #phone name="phone" type="tel" value=(get("phone").unwrap_or_default());
-            label for="tag" { (t(lang, "a_tag")) }
-            input #tag name="tag" value=(get("tag").unwrap_or_default());
-            button type="submit" { (t(lang, "find")) }
-        }
-        @if !status.is_success() { (problem(&v)) }
-        (table(&rows, &[(t(lang, "s_first_name"), "/first_name"), (t(lang, "s_last_name"), "/last_name"), (t(lang, "phone"), "/phone"), (t(lang, "a_tag"), "/tags")], Some("/admin/members/")))
-        @if let Some(c) = v["next_cursor"].as_str() { p { a href=(format!("/admin/members?cursor={c}")) { (t(lang, "a_more")) } } }
-        p { a href="/admin/import" { (t(lang, "a_import")) } }
-    };
-    page(lang, t(lang, "a_members"), &p, body)
-}
-
-/// `GET /admin/members/{id}`: the customer 360 page.
-pub async fn member(
-    State(app): State<AppState>,
-    PageSession(p): PageSession,
-    meta: RequestMeta,
-    jar: CookieJar,
-    Path(id): Path<i64>,
-    Query(q): Query<Fields>,
-) -> Response {
-    let lang = lang_of(&q, &jar);
-    if !p.allows(Permission::MembersRead) {
-        return refuse(lang);
-    }
-    let (status, v) =
-        answer(crate::members::api::member_360(State(app), ctx(&p, meta), PathId(id)).await).await;
-    if !status.is_success() {
-        return (
-            status,
-            Html(staff_layout(lang, t(lang, "member"), &p, problem(&v)).into_string()),
-        )
-            .into_response();
-    }
-    let m = &v["member"];
-    let ledger = v["recent_ledger"].as_array().cloned().unwrap_or_default();
-    let redemptions = v["redemptions"].as_array().cloned().unwrap_or_default();
-    let consents = v["consents"].as_array().cloned().unwrap_or_default();
-    let body = html! {
-        section.card #profile {
-            p.big { (s(&m["first_name"])) " " (s(&m["last_name"])) }
-            p { (s(&m["phone"])) " · " (s(&m["email"])) }
-            p.muted { (t(lang, "s_birthday")) ": " (s(&m["birthday"])) " · " (t(lang, "a_tag")) ": " (s(&m["tags"])) " · " (t(lang, "status")) ": " (s(&m["status"])) }
-        }
-        section.card #balances {
-            p { (t(lang, "balance")) ": " strong #a-balance { (s(&v["points"]["balance"])) } " · " (t(lang, "m_stamps")) ": " (s(&v["stamps"]["balance"])) }
-            p.muted { (t(lang, "m_expiring_30")) ": " (s(&v["points"]["expiring_30_days"])) }
-            @if v["tier"]["level"].is_object() { p { (t(lang, "tier")) ": " strong { (s(&v["tier"]["level"]["name"])) } } }
-        }
-        h2 { (t(lang, "m_history")) }
-        (table(&ledger, &[("", "/occurred_at"), ("", "/kind"), ("", "/amount"), ("", "/receipt"), ("", "/reason")], None))
-        h2 { (t(lang, "m_coupons")) }
-        (table(&redemptions, &[("", "/reward_name"), ("", "/status"), ("", "/coupon_code"), ("", "/created_at")], None))
-        h2 { (t(lang, "a_consents")) }
-        (table(&consents, &[("", "/purpose"), ("", "/granted"), ("", "/version"), ("", "/at")], None))
-    };
-    page(
-        lang,
-        &format!("{} {}", s(&m["first_name"]), s(&m["last_name"])),
-        &p,
-        body,
-    )
 }
 
 /// `GET /admin/import`: upload a CSV/XLSX of members; progress and the row errors are

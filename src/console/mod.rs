@@ -1,7 +1,9 @@
-//! The shop's console: the setup wizard and the admin pages (members, imports, rewards,
+//! The shop's console: the setup wizard, the members' screens (members.rs) and the admin
+//! pages (imports, rewards,
 //! tiers, signup form, draws, audit, API keys, settings). Above the capabilities: each
 //! page calls a capability's API handler and shows its answer, so the console does what
 //! the API does and nothing else.
 
 pub mod admin;
+pub mod members;
 pub mod setup;

@@ -272,7 +272,7 @@ pub struct AdjustRequest {
 #[utoipa::path(post, path = "/members/{id}/points/adjust", tag = "ledger", operation_id = "adjust_points",
     params(("id" = i64, Path)), request_body = AdjustRequest, security(("api_key" = ["points.adjust"])),
     responses((status = 201, body = DebitResult), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
-async fn adjust_points(
+pub(crate) async fn adjust_points(
     State(app): State<AppState>,
     ctx: Ctx,
     PathId(member): PathId,

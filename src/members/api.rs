@@ -212,7 +212,7 @@ async fn get_member(
 #[utoipa::path(patch, path = "/members/{id}", tag = "members", operation_id = "update_member",
     params(("id" = i64, Path)), request_body = MemberFields, security(("api_key" = ["members.write"])),
     responses((status = 200, body = Member), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
-async fn update_member(
+pub(crate) async fn update_member(
     State(app): State<AppState>,
     ctx: Ctx,
     PathId(id): PathId,

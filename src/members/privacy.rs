@@ -44,7 +44,7 @@ pub struct MemberExport {
 #[utoipa::path(get, path = "/members/{id}/export", tag = "privacy", operation_id = "export_member",
     params(("id" = i64, Path)), security(("api_key" = ["members.sensitive"])),
     responses((status = 200, body = MemberExport), (status = 404, body = crate::error::Problem)))]
-async fn export_member(
+pub(crate) async fn export_member(
     State(app): State<AppState>,
     ctx: Ctx,
     PathId(id): PathId,
@@ -92,7 +92,7 @@ async fn export_member(
 #[utoipa::path(post, path = "/members/{id}/erase", tag = "privacy", operation_id = "erase_member",
     params(("id" = i64, Path)), security(("api_key" = ["members.sensitive"])),
     responses((status = 200, body = Member), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
-async fn erase_member(
+pub(crate) async fn erase_member(
     State(app): State<AppState>,
     ctx: Ctx,
     PathId(id): PathId,

@@ -2,6 +2,7 @@
 //! Pages call the same domain functions as the API; no business rule lives here.
 
 pub mod strings;
+pub mod words;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -197,6 +198,11 @@ th.num,td.num{text-align:right;font-variant-numeric:tabular-nums}thead th{border
 .table-wrap{overflow-x:auto}.empty{background:#fff;border:1px dashed #bbb;border-radius:.5rem;padding:1rem}\
 .sections{display:grid;grid-template-columns:repeat(auto-fill,minmax(12rem,1fr));gap:.5rem;background:none;padding:0}\
 .sections a{display:flex;align-items:center;min-height:44px;padding:.5rem .8rem;background:#fff;border:1px solid #ddd;border-radius:.5rem;color:#0b5394;margin:0}\
+a.button.secondary{background:#555}button.danger{background:#a40000}\
+.columns{display:grid;grid-template-columns:repeat(auto-fit,minmax(16rem,1fr));gap:0 1rem}.card h2{margin-top:0;font-size:1.1rem}\
+dl{display:grid;grid-template-columns:auto 1fr;gap:.3rem 1rem;margin:.5rem 0}dt{color:#555}dd{margin:0}\
+.filters{display:grid;grid-template-columns:repeat(auto-fit,minmax(10rem,1fr));gap:0 .75rem;align-items:end}.filters button{margin:.8rem 0 0}\
+.confirm{border:2px solid #0b5394}.row{align-items:center;margin-top:1rem}.row button{margin-top:0}\
 a.button{display:inline-flex;align-items:center;min-height:44px;padding:0 1.2rem;background:#0b5394;color:#fff;border-radius:.3rem;text-decoration:none}";
 
 /// An API error in the page's language: the code's meaning in Thai or English, with the

@@ -17,6 +17,7 @@ const PAGES: &[(&str, &str)] = &[
     ("/admin/mailbox", "tenant.manage"),
     ("/admin/members", "members.read"),
     ("/admin/members/{member}", "members.read"),
+    ("/admin/members/{member}/export", "members.sensitive"),
     ("/admin/import", "members.write"),
     ("/admin/rewards", "tenant.read"),
     ("/admin/rewards/{reward}", "rewards.manage"),
@@ -40,6 +41,7 @@ const PAGES: &[(&str, &str)] = &[
 /// Staff pages served only to a form's post (their refusals are in `security.rs` and the
 /// pages' own tests), and redirects.
 const NOT_PAGES: &[&str] = &[
+    "/admin/members/{id}/actions",
     "/admin/rewards/{id}/archive",
     "/admin/draws/{id}",
     "/admin/api-keys/{id}/revoke",

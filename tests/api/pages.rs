@@ -869,3 +869,105 @@ page_test!(
         b.close().await;
     }
 );
+
+page_test!(
+    an_owner_adjusts_blocks_exports_and_erases_a_member_from_the_360_page_in_thai,
+    |backend| {
+        let (app, owner, _, siam, m) = shop(backend).await;
+        let res = owner.purchase_at_branch(m, 100_000, "R1", siam).await;
+        assert_eq!(res.status, 201, "{}", res.body);
+        let b = Browser::for_app(&app).await;
+        b.sign_in("kafe", "owner@kafe.test", PASSWORD, "th").await;
+        b.goto(&format!("/admin/members/{m}")).await;
+        assert_eq!(b.text("#a-balance").await, "40");
+        assert_eq!(b.text("#m-phone").await, "081-234-5678");
+        let first = b.text("#history tbody tr").await;
+        assert!(
+            first.contains("ซื้อสินค้า") && first.contains("1,000.00") && first.contains("Branch SIAM"),
+            "{first}"
+        );
+
+        // Adjust: the confirmation says what the balance becomes; confirming twice grants once.
+        b.fill("#points", "50").await;
+        b.fill("#reason", "ชดเชยกาแฟหก").await;
+        b.click("#adjust-next").await;
+        assert_eq!(b.text("#balance-after").await, "90");
+        b.screenshot("admin-member-confirm-th").await;
+        let (csrf, nonce) = (
+            b.value("#confirm-panel input[name=_csrf]").await,
+            b.value("#confirm-panel input[name=nonce]").await,
+        );
+        b.click("#confirm-action").await;
+        assert!(b.text("#action-done").await.contains("ปรับคะแนนแล้ว"));
+        assert_eq!(b.text("#a-balance").await, "90");
+        let again = format!(
+            "document.body.insertAdjacentHTML('beforeend', '<form id=again method=post action=/admin/members/{m}/actions>\
+             <input name=_csrf value={csrf}><input name=action value=adjust><input name=step value=confirm>\
+             <input name=points value=50><input name=reason value=again><input name=nonce value={nonce}></form>');\
+             document.getElementById('again').submit();"
+        );
+        b.client.execute(&again, vec![]).await.unwrap();
+        b.client
+            .wait()
+            .for_element(fantoccini::Locator::Css("#action-done"))
+            .await
+            .unwrap();
+        assert_eq!(
+            b.text("#a-balance").await,
+            "90",
+            "the same confirmation posts once"
+        );
+        assert_eq!(owner.points(m).await["balance"], 90);
+        let row = b.text("#history tbody tr").await;
+        assert!(
+            row.contains("เพิ่มโดยพนักงาน") && row.contains("+50") && row.contains("ชดเชยกาแฟหก"),
+            "{row}"
+        );
+
+        // A deduction beyond the balance is refused next to the points, in Thai words.
+        b.fill("#points", "-500").await;
+        b.fill("#reason", "ทดสอบ").await;
+        b.click("#adjust-next").await;
+        b.click("#confirm-action").await;
+        assert!(b.text("#points-error").await.contains("คะแนนไม่พอ"));
+        assert_eq!(b.value("#points").await, "-500", "what was typed is kept");
+
+        // Block and unblock, each confirmed.
+        b.click("#block-next").await;
+        b.click("#confirm-action").await;
+        assert_eq!(b.text("#m-status").await, "ระงับ");
+        b.click("#block-next").await;
+        b.click("#confirm-action").await;
+        assert_eq!(b.text("#m-status").await, "ใช้งาน");
+        b.screenshot("admin-member-360-th").await;
+
+        // The PDPA export downloads everything held, and is audited.
+        let export = owner.get(&format!("/admin/members/{m}/export")).await;
+        assert_eq!(export.status, 200);
+        assert!(
+            export
+                .header("content-disposition")
+                .contains(&format!("member-{m}.json"))
+        );
+        assert_eq!(export.body["member"]["id"], m);
+        assert_eq!(
+            owner
+                .all("/api/v1/audit-log?action=member.exported")
+                .await
+                .len(),
+            1
+        );
+
+        // Erasure says what is kept before it happens.
+        b.click("#erase-next").await;
+        assert!(b.text("#confirm-panel").await.contains("เก็บไว้"));
+        b.click("#confirm-action").await;
+        assert_eq!(b.text("#m-status").await, "ลบข้อมูลแล้ว");
+        assert!(
+            !b.exists("#adjust").await,
+            "nothing more to do to an erased member"
+        );
+        assert_eq!(owner.points(m).await["balance"], 90, "the points stay");
+        b.close().await;
+    }
+);

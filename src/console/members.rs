@@ -1,0 +1,515 @@
+//! The members' screens of the console: finding a member, the customer 360 page, and
+//! what staff do to a member there. Reads take the API handlers' typed answers; every
+//! change goes through the API's own handler after a confirmation step that says what
+//! will happen, so a page allows and refuses exactly what the API does.
+
+use std::collections::HashMap;
+
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum_extra::extract::CookieJar;
+use maud::{Markup, html};
+
+use crate::audit::RequestMeta;
+use crate::auth::{Ctx, Permission, Principal};
+use crate::error::ApiError;
+use crate::http::json::JsonBody;
+use crate::http::query::{PathId, QueryParams};
+use crate::members::api::Member360;
+use crate::state::AppState;
+use crate::tenants::model::Language;
+use crate::web::words;
+use crate::web::{
+    PageSession, baht, csrf_ok, field_error, language, local_date, local_date_time, localise_error,
+    number, page_language, phone_for_people, refuse, staff_layout, t,
+};
+
+type Fields = HashMap<String, String>;
+
+fn ctx(p: &Principal, meta: RequestMeta) -> Ctx {
+    Ctx {
+        principal: p.clone(),
+        meta,
+    }
+}
+
+fn page(lang: Language, title: &str, p: &Principal, body: Markup) -> Response {
+    Html(staff_layout(lang, title, p, body).into_string()).into_response()
+}
+
+/// `GET /admin/members?q=&tag=&phone=`: search and filter members.
+pub async fn members(
+    State(app): State<AppState>,
+    PageSession(p): PageSession,
+    meta: RequestMeta,
+    jar: CookieJar,
+    Query(q): Query<Fields>,
+) -> Response {
+    let lang = page_language(q.get("lang").map(String::as_str), &jar);
+    if !p.allows(Permission::MembersRead) {
+        return refuse(lang);
+    }
+    let get = |k: &str| q.get(k).filter(|v| !v.trim().is_empty()).cloned();
+    let query = crate::members::api::MemberQuery {
+        phone: get("phone"),
+        q: get("q"),
+        tag: get("tag"),
+        limit: Some(50),
+        cursor: get("cursor"),
+    };
+    let found =
+        crate::members::api::list_members(State(app), ctx(&p, meta), QueryParams(query)).await;
+    let body = html! {
+        form.filters method="get" action="/admin/members" role="search" {
+            div { label for="q" { (t(lang, "a_search")) } input #q name="q" value=(get("q").unwrap_or_default()); }
+            div { label for="phone" { (t(lang, "phone")) } input #phone name="phone" type="tel" value=(get("phone").unwrap_or_default()); }
+            div { label for="tag" { (t(lang, "a_tag")) } input #tag name="tag" value=(get("tag").unwrap_or_default()); }
+            button type="submit" { (t(lang, "find")) }
+        }
+        @match found {
+            Err(e) => p.error role="alert" { (localise_error(lang, &e)) },
+            Ok(page) if page.0.items.is_empty() => p.empty #no-members { (t(lang, "mm_none_found")) " " a href="/admin/import" { (t(lang, "a_import")) } },
+            Ok(page) => {
+                div.table-wrap { table #members {
+                    thead { tr {
+                        th scope="col" { (t(lang, "mm_name")) }
+                        th scope="col" { (t(lang, "phone")) }
+                        th scope="col" { (t(lang, "a_tag")) }
+                        th scope="col" { (t(lang, "status")) }
+                    } }
+                    tbody { @for m in &page.0.items { tr {
+                        td { a href=(format!("/admin/members/{}", m.id)) { (m.first_name) " " (m.last_name) } }
+                        td { (phone_for_people(&m.phone)) }
+                        td { (m.tags.join(", ")) }
+                        td { (words::member_status(lang, &m.status)) }
+                    } } }
+                } }
+                @if let Some(c) = &page.0.next_cursor { p { a href=(format!("/admin/members?cursor={c}")) { (t(lang, "a_more")) } } }
+            }
+        }
+        p { a href="/admin/import" { (t(lang, "a_import")) } }
+    };
+    page(lang, t(lang, "a_members"), &p, body)
+}
+
+/// `GET /admin/members/{id}`: the customer 360 page.
+pub async fn member(
+    State(app): State<AppState>,
+    PageSession(p): PageSession,
+    meta: RequestMeta,
+    jar: CookieJar,
+    Path(id): Path<i64>,
+    Query(q): Query<Fields>,
+) -> Response {
+    let lang = page_language(q.get("lang").map(String::as_str), &jar);
+    if !p.allows(Permission::MembersRead) {
+        return refuse(lang);
+    }
+    member_page(&app, &p, meta, lang, id, None, StatusCode::OK).await
+}
+
+/// What the action panel shows: the forms, a confirmation, or an answer.
+enum Panel {
+    /// Confirm this action (the form's fields are carried along).
+    Confirm { action: String, fields: Fields },
+    /// An action was refused: the error, next to its field.
+    Refused {
+        action: String,
+        fields: Fields,
+        error: ApiError,
+    },
+    /// An action was done.
+    Done(String),
+}
+
+async fn member_page(
+    app: &AppState,
+    p: &Principal,
+    meta: RequestMeta,
+    lang: Language,
+    id: i64,
+    panel: Option<Panel>,
+    status: StatusCode,
+) -> Response {
+    let view = crate::members::api::member_360(State(app.clone()), ctx(p, meta), PathId(id)).await;
+    let v = match view {
+        Ok(v) => v.0,
+        Err(e) => {
+            let body = html! { p.error role="alert" { (localise_error(lang, &e)) } };
+            return (e.code.status(), page(lang, t(lang, "member"), p, body)).into_response();
+        }
+    };
+    let tz = crate::tenants::time_zone(&app.db, p.tenant_id)
+        .await
+        .unwrap_or(jiff::tz::TimeZone::UTC);
+    let branches = crate::web::branches_to_show(app, p).await;
+    let branch = |id: Option<i64>| {
+        id.and_then(|id| branches.iter().find(|b| b.id == id))
+            .map(|b| b.name.clone())
+            .unwrap_or_default()
+    };
+    let m = &v.member;
+    let name = format!("{} {}", m.first_name, m.last_name)
+        .trim()
+        .to_string();
+    let (notice, forms) = actions(lang, p, &v, &name, panel);
+    let body = html! {
+        (notice)
+        div.columns {
+            section.card #profile aria-label=(t(lang, "mm_profile")) {
+                dl {
+                    dt { (t(lang, "phone")) } dd #m-phone { (phone_for_people(&m.phone)) }
+                    @if let Some(email) = &m.email { dt { (t(lang, "email")) } dd { (email) } }
+                    @if let Some(b) = &m.birthday { dt { (t(lang, "mm_birthday")) } dd { (words::birthday(lang, b)) } }
+                    dt { (t(lang, "mm_gender")) } dd { (words::gender(lang, &m.gender)) }
+                    @if !m.tags.is_empty() { dt { (t(lang, "a_tag")) } dd { (m.tags.join(", ")) } }
+                    @if let Some(masked) = &m.national_id_masked { dt { (t(lang, "mm_national_id")) } dd { (masked) } }
+                    dt { (t(lang, "status")) } dd #m-status { (words::member_status(lang, &m.status)) }
+                }
+            }
+            section.card #balances aria-label=(t(lang, "balance")) {
+                p { (t(lang, "balance")) } p.big #a-balance { (number(v.points.balance)) }
+                dl {
+                    dt { (t(lang, "mm_available")) } dd { (number(v.points.available)) }
+                    @if v.points.pending > 0 { dt { (t(lang, "mm_pending")) } dd { (number(v.points.pending)) } }
+                    @if v.points.debt > 0 { dt { (t(lang, "mm_debt")) } dd { (number(v.points.debt)) } }
+                    dt { (t(lang, "m_expiring_30")) } dd { (number(v.points.expiring_30_days)) }
+                    @if let Some(at) = v.points.next_expiry { dt { (t(lang, "mm_next_expiry")) } dd { (number(v.points.next_expiry_points)) " · " (local_date(lang, at, &tz)) } }
+                    dt { (t(lang, "m_stamps")) } dd { (number(v.stamps.balance)) }
+                    @if let Some(level) = &v.tier.level {
+                        dt { (t(lang, "tier")) } dd { strong { (if lang == Language::En { level.name_en.clone().unwrap_or(level.name.clone()) } else { level.name.clone() }) } }
+                    }
+                }
+            }
+        }
+        (forms)
+        h2 { (t(lang, "m_history")) }
+        @if v.recent_ledger.is_empty() {
+            p.empty { (t(lang, "mm_no_history")) }
+        } @else {
+            div.table-wrap { table #history {
+                thead { tr {
+                    th scope="col" { (t(lang, "mm_when")) }
+                    th scope="col" { (t(lang, "mm_what")) }
+                    th.num scope="col" { (t(lang, "points")) }
+                    th.num scope="col" { (t(lang, "mm_bill")) }
+                    th scope="col" { (t(lang, "mm_receipt")) }
+                    th scope="col" { (t(lang, "branch")) }
+                    th scope="col" { (t(lang, "mm_reason")) }
+                } }
+                tbody { @for l in &v.recent_ledger { tr {
+                    td { (local_date_time(lang, l.occurred_at, &tz)) }
+                    td { (words::movement(lang, &l.kind)) @if l.currency == "stamps" { " (" (t(lang, "m_stamps")) ")" } }
+                    td.num { @if l.amount > 0 { "+" } (number(l.amount)) }
+                    td.num { @if let Some(b) = l.bill_satang { (baht(b)) } }
+                    td { (l.receipt.clone().unwrap_or_default()) }
+                    td { (branch(l.branch_id)) }
+                    td { (l.reason.clone().unwrap_or_default()) }
+                } } }
+            } }
+        }
+        h2 { (t(lang, "mm_redemptions")) }
+        @if v.redemptions.is_empty() {
+            p.empty { (t(lang, "mm_no_redemptions")) }
+        } @else {
+            div.table-wrap { table #redemptions {
+                thead { tr {
+                    th scope="col" { (t(lang, "mm_when")) }
+                    th scope="col" { (t(lang, "mm_reward")) }
+                    th.num scope="col" { (t(lang, "points")) }
+                    th scope="col" { (t(lang, "status")) }
+                    th scope="col" { (t(lang, "mm_code")) }
+                } }
+                tbody { @for r in &v.redemptions { tr {
+                    td { (local_date_time(lang, crate::types::timestamp(r.created_at), &tz)) }
+                    td { (r.reward_name) }
+                    td.num { (number(r.points)) }
+                    td { (words::redemption_status(lang, &r.status)) }
+                    td { (r.coupon_code.clone().or(r.digital_code.clone()).unwrap_or_default()) }
+                } } }
+            } }
+        }
+        h2 { (t(lang, "a_consents")) }
+        @if v.consents.is_empty() {
+            p.empty { (t(lang, "mm_no_consents")) }
+        } @else {
+            div.table-wrap { table #consents {
+                thead { tr {
+                    th scope="col" { (t(lang, "mm_purpose")) }
+                    th scope="col" { (t(lang, "mm_given")) }
+                    th scope="col" { (t(lang, "mm_when")) }
+                } }
+                tbody { @for c in &v.consents { tr {
+                    td { (words::consent_purpose(lang, &c.purpose)) @if let Some(ver) = c.version { " (" (t(lang, "mm_version")) " " (ver) ")" } }
+                    td { (if c.granted { t(lang, "mm_yes") } else { t(lang, "mm_no") }) }
+                    td { (local_date_time(lang, c.at, &tz)) }
+                } } }
+            } }
+        }
+    };
+    (status, page(lang, &name, p, body)).into_response()
+}
+
+/// The actions: what shows at the top (a confirmation, what was done, why it was
+/// refused) and the forms the person may use (none while a confirmation is asked).
+fn actions(
+    lang: Language,
+    p: &Principal,
+    v: &Member360,
+    name: &str,
+    panel: Option<Panel>,
+) -> (Markup, Markup) {
+    let id = v.member.id;
+    let csrf = p.csrf_token.clone().unwrap_or_default();
+    let action_url = format!("/admin/members/{id}/actions");
+    let erased = v.member.status == "erased";
+    let (done, refused, confirming) = match panel {
+        Some(Panel::Done(what)) => (Some(what), None, None),
+        Some(Panel::Refused {
+            action,
+            fields,
+            error,
+        }) => (None, Some((action, fields, error)), None),
+        Some(Panel::Confirm { action, fields }) => (None, None, Some((action, fields))),
+        None => (None, None, None),
+    };
+    if let Some((action, fields)) = confirming {
+        let get = |k: &str| fields.get(k).cloned().unwrap_or_default();
+        let question = match action.as_str() {
+            "adjust" => {
+                let points: i64 = get("points").trim().parse().unwrap_or(0);
+                let after = v.points.balance.saturating_add(points);
+                html! {
+                    p.big { @if points > 0 { "+" } (number(points)) " " (t(lang, "points")) }
+                    p { (name) ": " (number(v.points.balance)) " → " strong #balance-after { (number(after)) } }
+                    p.muted { (t(lang, "mm_reason")) ": " (get("reason")) }
+                }
+            }
+            "block" => html! { p { (t(lang, "mm_block_explained")) } },
+            "unblock" => html! { p { (t(lang, "mm_unblock_explained")) } },
+            _ => html! {
+                p { (t(lang, "mm_erase_removed")) }
+                p { strong { (t(lang, "mm_erase_kept")) } }
+            },
+        };
+        let confirm = html! {
+            section.card.confirm #confirm-panel aria-labelledby="confirm-title" {
+                h2 #confirm-title { (t(lang, "mm_confirm_title")) }
+                (question)
+                form method="post" action=(action_url) {
+                    input type="hidden" name="_csrf" value=(csrf);
+                    input type="hidden" name="action" value=(action);
+                    input type="hidden" name="step" value="confirm";
+                    @for k in ["points", "reason", "nonce"] { input type="hidden" name=(k) value=(get(k)); }
+                    div.row {
+                        button #confirm-action type="submit" { (t(lang, "mm_confirm")) }
+                        a.button.secondary href=(format!("/admin/members/{id}")) { (t(lang, "mm_cancel")) }
+                    }
+                }
+            }
+        };
+        return (confirm, html! {});
+    }
+    let refused_on = |a: &str| refused.as_ref().filter(|r| r.0 == a);
+    let typed = |a: &str, k: &str| {
+        refused_on(a)
+            .and_then(|r| r.1.get(k).cloned())
+            .unwrap_or_default()
+    };
+    // An error shows under its field; one that names none, under the form's first.
+    let error_on = |a: &str, field: &str, first: bool| {
+        refused_on(a)
+            .filter(|r| match r.2.field.as_deref() {
+                Some(f) => f == field,
+                None => first,
+            })
+            .map(|r| localise_error(lang, &r.2))
+    };
+    let notice = html! {
+        @if let Some(what) = &done { p.ok #action-done role="status" { (what) } }
+        @if let Some((_, _, error)) = &refused { p.error #action-refused role="alert" { (localise_error(lang, error)) } }
+    };
+    let forms = html! {
+        @if !erased {
+            div.columns {
+                @if p.allows(Permission::PointsAdjust) {
+                    section.card #adjust aria-labelledby="adjust-title" {
+                        h2 #adjust-title { (t(lang, "mm_adjust")) }
+                        form method="post" action=(action_url) {
+                            input type="hidden" name="_csrf" value=(csrf);
+                            input type="hidden" name="action" value="adjust";
+                            label for="points" { (t(lang, "mm_adjust_points")) }
+                            input #points name="points" inputmode="numeric" required value=(typed("adjust", "points"))
+                                aria-describedby="points-error";
+                            (field_error("points", error_on("adjust", "points", true).as_deref()))
+                            label for="reason" { (t(lang, "mm_reason")) }
+                            input #reason name="reason" required maxlength="200" value=(typed("adjust", "reason"))
+                                aria-describedby="reason-error";
+                            (field_error("reason", error_on("adjust", "reason", false).as_deref()))
+                            button #adjust-next type="submit" { (t(lang, "mm_next")) }
+                        }
+                    }
+                }
+                @if p.allows(Permission::MembersWrite) {
+                    section.card #block aria-labelledby="block-title" {
+                        h2 #block-title { (t(lang, "mm_access")) }
+                        @let blocked = v.member.status == "blocked";
+                        form method="post" action=(action_url) {
+                            input type="hidden" name="_csrf" value=(csrf);
+                            input type="hidden" name="action" value=(if blocked { "unblock" } else { "block" });
+                            p.muted { (if blocked { t(lang, "mm_unblock_explained") } else { t(lang, "mm_block_explained") }) }
+                            (field_error("block", error_on(if blocked { "unblock" } else { "block" }, "status", true).as_deref()))
+                            button.secondary #block-next type="submit" { (if blocked { t(lang, "mm_unblock") } else { t(lang, "mm_block") }) }
+                        }
+                    }
+                }
+                @if p.allows(Permission::MembersSensitive) {
+                    section.card #privacy aria-labelledby="privacy-title" {
+                        h2 #privacy-title { (t(lang, "mm_privacy")) }
+                        p { a.button #export href=(format!("/admin/members/{id}/export")) download { (t(lang, "mm_export")) } }
+                        form method="post" action=(action_url) {
+                            input type="hidden" name="_csrf" value=(csrf);
+                            input type="hidden" name="action" value="erase";
+                            (field_error("erase", error_on("erase", "", true).as_deref()))
+                            button.danger #erase-next type="submit" { (t(lang, "mm_erase")) }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    (notice, forms)
+}
+
+/// `POST /admin/members/{id}/actions`: adjust points, block, unblock or erase; the first
+/// post asks to confirm, the second (`step=confirm`) does it through the API's handler.
+pub async fn member_action(
+    State(app): State<AppState>,
+    PageSession(p): PageSession,
+    meta: RequestMeta,
+    jar: CookieJar,
+    Path(id): Path<i64>,
+    Form(mut f): Form<Fields>,
+) -> Response {
+    let lang = language(None, &jar);
+    let action = f.get("action").cloned().unwrap_or_default();
+    let permission = match action.as_str() {
+        "adjust" => Permission::PointsAdjust,
+        "block" | "unblock" => Permission::MembersWrite,
+        "erase" => Permission::MembersSensitive,
+        _ => return Redirect::to(&format!("/admin/members/{id}")).into_response(),
+    };
+    if !p.allows(permission) || !csrf_ok(&p, f.get("_csrf").map(String::as_str).unwrap_or_default())
+    {
+        return refuse(lang);
+    }
+    if f.get("step").map(String::as_str) != Some("confirm") {
+        // The key the confirmed adjustment is posted with: confirming twice posts once.
+        f.insert("nonce".into(), crate::auth::secrets::random_token());
+        let panel = Panel::Confirm { action, fields: f };
+        return member_page(&app, &p, meta, lang, id, Some(panel), StatusCode::OK).await;
+    }
+    let c = ctx(&p, meta.clone());
+    let state = State(app.clone());
+    let done = match action.as_str() {
+        "adjust" => {
+            let points = f.get("points").map(|s| s.trim().replace(',', ""));
+            match points.as_deref().unwrap_or("").parse::<i64>() {
+                Err(_) => Err(ApiError::invalid("points", t(lang, "mm_whole_points"))),
+                Ok(points) => {
+                    let mut headers = HeaderMap::new();
+                    let key = format!(
+                        "page-adjust:{}",
+                        f.get("nonce").cloned().unwrap_or_default()
+                    );
+                    if let Ok(v) = HeaderValue::from_str(&key) {
+                        headers.insert("idempotency-key", v);
+                    }
+                    let req = crate::ledger::api::AdjustRequest {
+                        points,
+                        reason: f.get("reason").cloned().unwrap_or_default(),
+                        currency: Default::default(),
+                    };
+                    crate::ledger::api::adjust_points(state, c, PathId(id), headers, JsonBody(req))
+                        .await
+                        .map(|_| t(lang, "mm_adjusted").to_string())
+                }
+            }
+        }
+        "block" | "unblock" => {
+            let status = if action == "block" {
+                "blocked"
+            } else {
+                "active"
+            };
+            let fields = crate::members::api::MemberFields {
+                status: Some(status.into()),
+                ..Default::default()
+            };
+            crate::members::api::update_member(state, c, PathId(id), JsonBody(fields))
+                .await
+                .map(|_| t(lang, "mm_saved").to_string())
+        }
+        _ => crate::members::privacy::erase_member(state, c, PathId(id))
+            .await
+            .map(|_| t(lang, "mm_erased").to_string()),
+    };
+    match done {
+        Ok(what) => {
+            member_page(
+                &app,
+                &p,
+                meta,
+                lang,
+                id,
+                Some(Panel::Done(what)),
+                StatusCode::OK,
+            )
+            .await
+        }
+        Err(error) => {
+            let status = error.code.status();
+            let panel = Panel::Refused {
+                action,
+                fields: f,
+                error,
+            };
+            member_page(&app, &p, meta, lang, id, Some(panel), status).await
+        }
+    }
+}
+
+/// `GET /admin/members/{id}/export`: everything held on the member (PDPA access
+/// request) as a JSON file, through the API's export (which audits it).
+pub async fn export(
+    State(app): State<AppState>,
+    PageSession(p): PageSession,
+    meta: RequestMeta,
+    jar: CookieJar,
+    Path(id): Path<i64>,
+) -> Response {
+    let lang = language(None, &jar);
+    if !p.allows(Permission::MembersSensitive) {
+        return refuse(lang);
+    }
+    match crate::members::privacy::export_member(State(app), ctx(&p, meta), PathId(id)).await {
+        Ok(export) => {
+            let body = serde_json::to_vec_pretty(&export.0).unwrap_or_default();
+            let file = format!("attachment; filename=\"member-{id}.json\"");
+            (
+                [
+                    (header::CONTENT_TYPE, "application/json".to_string()),
+                    (header::CONTENT_DISPOSITION, file),
+                ],
+                body,
+            )
+                .into_response()
+        }
+        Err(e) => {
+            let body = html! { p.error role="alert" { (localise_error(lang, &e)) } };
+            (e.code.status(), page(lang, t(lang, "member"), &p, body)).into_response()
+        }
+    }
+}
