@@ -586,6 +586,9 @@ pub async fn settings(
     if !p.allows(*perm) {
         return refuse(lang);
     }
+    if *id == "ledger" {
+        return super::ledger_settings::show(&app, &p, meta, lang).await;
+    }
     let v = current_doc(&app, &p, meta, id).await;
     doc_page(
         lang,
@@ -612,6 +615,9 @@ pub async fn save_settings(
     };
     if !p.allows(*perm) || !csrf_ok(&p, f.get("_csrf").map(String::as_str).unwrap_or_default()) {
         return refuse(lang);
+    }
+    if *id == "ledger" {
+        return super::ledger_settings::save(&app, &p, meta, lang, f).await;
     }
     let text = f.get("doc").cloned().unwrap_or_default();
     let bytes = text.as_bytes();

@@ -5,5 +5,6 @@
 //! the API does and nothing else.
 
 pub mod admin;
+pub mod ledger_settings;
 pub mod members;
 pub mod setup;

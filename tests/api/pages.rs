@@ -971,3 +971,69 @@ page_test!(
         b.close().await;
     }
 );
+
+page_test!(
+    an_owner_sets_the_points_rules_on_a_form_in_thai,
+    |backend| {
+        let (app, owner, _, _, _) = shop(backend).await;
+        let b = Browser::for_app(&app).await;
+        b.sign_in("kafe", "owner@kafe.test", PASSWORD, "th").await;
+        b.goto("/admin/settings/ledger").await;
+        assert_eq!(
+            b.value("#earn_baht").await,
+            "25.00",
+            "the saved rate, in baht"
+        );
+        assert!(
+            b.text("#sample").await.contains("249.00") && b.text("#sample").await.contains("9")
+        );
+        let choose = |css: &'static str, value: &'static str| {
+            let client = b.client.clone();
+            async move {
+                client
+                    .find(fantoccini::Locator::Css(css))
+                    .await
+                    .unwrap()
+                    .select_by_value(value)
+                    .await
+                    .unwrap();
+            }
+        };
+
+        // What cannot be read is refused next to its field, in Thai, and kept as typed.
+        b.fill("#earn_baht", "abc").await;
+        b.click("#save-ledger").await;
+        assert!(b.text("#earn_baht-error").await.contains("กรุณาใส่จำนวนเงิน"));
+        assert_eq!(b.value("#earn_baht").await, "abc");
+        // What the API refuses too: a rolling expiry of no months to no period's end.
+        b.fill("#earn_baht", "20").await;
+        choose("#expiry_mode", "rolling").await;
+        b.fill("#expiry_months", "0").await;
+        b.click("#save-ledger").await;
+        assert!(b.exists("#expiry_months-error").await);
+
+        choose("#expiry_mode", "rolling").await;
+        b.fill("#expiry_months", "12").await;
+        choose("#round_up", "year_end").await;
+        b.fill("#point_value_baht", "0.50").await;
+        b.fill("#welcome_points", "30").await;
+        b.click("#save-ledger").await;
+        assert!(b.exists("#saved").await);
+        b.screenshot("admin-ledger-settings-th").await;
+        let s = owner.get("/api/v1/ledger/settings").await.body;
+        assert_eq!(s["earn"]["spend_satang"], 2_000);
+        assert_eq!(
+            s["expiry"],
+            json!({"mode": "rolling", "months": 12, "round_up": "year_end"})
+        );
+        assert_eq!(s["point_value_satang"], 50);
+        assert_eq!(s["welcome_points"], 30);
+        // The sample bill follows the saved rate: 249 THB at 1 point per 20 THB.
+        assert!(b.text("#sample").await.contains("12"));
+        let audit = owner
+            .all("/api/v1/audit-log?action=ledger.settings_changed")
+            .await;
+        assert_eq!(audit.len(), 1, "saved once, through the API, audited");
+        b.close().await;
+    }
+);
