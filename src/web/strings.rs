@@ -65,11 +65,7 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
     ("ls_earn_baht", "ทุก ๆ (บาท)", "Every (THB)"),
     ("ls_earn_points", "ได้คะแนน", "earns (points)"),
     ("ls_rounding", "เศษของคะแนน", "Fractions of a point"),
-    (
-        "ls_floor",
-        "ปัดทิ้ง (249 บาท ได้ 9 คะแนน)",
-        "Round down (249 THB earns 9)",
-    ),
+    ("ls_floor", "ปัดทิ้ง (ปกติ)", "Round down (the usual)"),
     ("ls_nearest", "ปัดเศษครึ่งขึ้น", "Round to the nearest"),
     ("ls_ceil", "ปัดขึ้น", "Round up"),
     (
