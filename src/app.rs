@@ -138,6 +138,24 @@ pub fn build(db: Db, settings: Settings, clock: crate::clock::Clock) -> (AppStat
         .route("/logout", post(crate::auth::pages::submit_logout))
         .route("/admin", get(crate::overview::pages::admin_home))
         .route("/admin/points", get(crate::overview::pages::points_page))
+        .route("/admin/staff", get(crate::console::team::staff))
+        .route("/admin/staff/invite", post(crate::console::team::invite))
+        .route(
+            "/admin/staff/invitations/{id}/{action}",
+            post(crate::console::team::invitation_action),
+        )
+        .route(
+            "/admin/staff/{id}",
+            get(crate::console::team::person).post(crate::console::team::save_person),
+        )
+        .route(
+            "/admin/branches",
+            get(crate::console::team::branches_page).post(crate::console::team::add_branch),
+        )
+        .route(
+            "/admin/branches/{id}",
+            post(crate::console::team::change_branch),
+        )
         .route("/admin/mailbox", get(crate::otp::api::mailbox_page))
         .route("/admin/members", get(crate::console::members::members))
         .route("/admin/members/{id}", get(crate::console::members::member))

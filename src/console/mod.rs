@@ -8,3 +8,4 @@ pub mod admin;
 pub mod ledger_settings;
 pub mod members;
 pub mod setup;
+pub mod team;

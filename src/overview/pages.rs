@@ -185,6 +185,18 @@ fn sections(lang: Language, p: &Principal) -> Markup {
             t(lang, "a_members"),
         ),
         (
+            Permission::StaffRead,
+            "to-staff",
+            "/admin/staff",
+            t(lang, "tm_title"),
+        ),
+        (
+            Permission::BranchesRead,
+            "to-branches",
+            "/admin/branches",
+            t(lang, "branches"),
+        ),
+        (
             Permission::MembersWrite,
             "to-import",
             "/admin/import",
@@ -219,6 +231,12 @@ fn sections(lang: Language, p: &Principal) -> Markup {
             "to-signup-form",
             "/admin/signup-form",
             t(lang, "s_sign_up"),
+        ),
+        (
+            Permission::RulesManage,
+            "to-points-rules",
+            "/admin/settings/ledger",
+            t(lang, "ls_title"),
         ),
         (
             Permission::RulesManage,

@@ -35,7 +35,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// List the shop's staff.
 #[utoipa::path(get, path = "/staff", tag = "staff", operation_id = "list_staff",
     params(PageParams), security(("api_key" = ["staff.read"])), responses((status = 200, body = Page<StaffMember>)))]
-async fn list_staff(
+pub(crate) async fn list_staff(
     State(app): State<AppState>,
     ctx: Ctx,
     QueryParams(page): QueryParams<PageParams>,
@@ -49,7 +49,7 @@ async fn list_staff(
 #[utoipa::path(get, path = "/staff/{id}", tag = "staff", operation_id = "get_staff",
     params(("id" = i64, Path)), security(("api_key" = ["staff.read"])),
     responses((status = 200, body = StaffMember), (status = 404, body = crate::error::Problem)))]
-async fn get_staff(
+pub(crate) async fn get_staff(
     State(app): State<AppState>,
     ctx: Ctx,
     PathId(id): PathId,
@@ -90,7 +90,7 @@ pub struct StaffUpdate {
 #[utoipa::path(patch, path = "/staff/{id}", tag = "staff", operation_id = "update_staff",
     params(("id" = i64, Path)), request_body = StaffUpdate, security(("api_key" = ["staff.manage"])),
     responses((status = 200, body = StaffMember), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
-async fn update_staff(
+pub(crate) async fn update_staff(
     State(app): State<AppState>,
     ctx: Ctx,
     PathId(id): PathId,
@@ -186,7 +186,7 @@ async fn update_staff(
 /// List invitations, newest first.
 #[utoipa::path(get, path = "/invitations", tag = "staff", operation_id = "list_invitations",
     params(PageParams), security(("api_key" = ["staff.manage"])), responses((status = 200, body = Page<Invitation>)))]
-async fn list_invitations(
+pub(crate) async fn list_invitations(
     State(app): State<AppState>,
     ctx: Ctx,
     QueryParams(page): QueryParams<PageParams>,
@@ -299,7 +299,7 @@ pub(crate) async fn create_invitation(
 #[utoipa::path(delete, path = "/invitations/{id}", tag = "staff", operation_id = "revoke_invitation",
     params(("id" = i64, Path)), security(("api_key" = ["staff.manage"])),
     responses((status = 204), (status = 404, body = crate::error::Problem)))]
-async fn revoke_invitation(
+pub(crate) async fn revoke_invitation(
     State(app): State<AppState>,
     ctx: Ctx,
     PathId(id): PathId,

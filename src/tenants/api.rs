@@ -281,7 +281,7 @@ pub(crate) async fn update_tenant(
 /// List the shop's branches, newest first.
 #[utoipa::path(get, path = "/branches", tag = "branches", operation_id = "list_branches",
     params(PageParams), security(("api_key" = ["branches.read"])), responses((status = 200, body = Page<Branch>)))]
-async fn list_branches(
+pub(crate) async fn list_branches(
     State(app): State<AppState>,
     ctx: Ctx,
     QueryParams(page): QueryParams<PageParams>,
@@ -371,7 +371,7 @@ pub struct BranchUpdate {
 #[utoipa::path(patch, path = "/branches/{id}", tag = "branches", operation_id = "update_branch",
     params(("id" = i64, Path)), request_body = BranchUpdate, security(("api_key" = ["branches.manage"])),
     responses((status = 200, body = Branch), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
-async fn update_branch(
+pub(crate) async fn update_branch(
     State(app): State<AppState>,
     ctx: Ctx,
     PathId(id): PathId,

@@ -10,8 +10,8 @@ use crate::access::expected_permissions;
 use crate::db_test;
 use crate::helpers::User;
 
-/// (path, the permission it needs; "" = any signed-in staff). `{member}` and `{reward}`
-/// are replaced by ids of the shop's own.
+/// (path, the permission it needs; "" = any signed-in staff). `{member}`, `{reward}` and
+/// `{staff}` are replaced by ids of the shop's own.
 const PAGES: &[(&str, &str)] = &[
     ("/admin", ""),
     ("/admin/mailbox", "tenant.manage"),
@@ -25,6 +25,9 @@ const PAGES: &[(&str, &str)] = &[
     ("/admin/signup-form", "tenant.manage"),
     ("/admin/draws", "tenant.read"),
     ("/admin/points", "reports.read"),
+    ("/admin/staff", "staff.read"),
+    ("/admin/staff/{staff}", "staff.manage"),
+    ("/admin/branches", "branches.read"),
     ("/admin/audit", "audit.read"),
     ("/admin/api-keys", "api_keys.manage"),
     ("/admin/settings/tiers", "rules.manage"),
@@ -42,6 +45,9 @@ const PAGES: &[(&str, &str)] = &[
 /// pages' own tests), and redirects.
 const NOT_PAGES: &[&str] = &[
     "/admin/members/{id}/actions",
+    "/admin/staff/invite",
+    "/admin/staff/invitations/{id}/{action}",
+    "/admin/branches/{id}",
     "/admin/rewards/{id}/archive",
     "/admin/draws/{id}",
     "/admin/api-keys/{id}/revoke",
@@ -58,9 +64,10 @@ const ROLES: &[&str] = &[
     "analyst",
 ];
 
-fn path_of(page: &str, member: i64, reward: i64) -> String {
+fn path_of(page: &str, member: i64, reward: i64, staff: i64) -> String {
     page.replace("{member}", &member.to_string())
         .replace("{reward}", &reward.to_string())
+        .replace("{staff}", &staff.to_string())
 }
 
 /// Whether a page of the list is served by the router's `route`: segment by segment, a
@@ -116,9 +123,10 @@ db_test!(
             people.push((role, user));
         }
         let visitor = app.anonymous();
+        let staff = people.last().expect("people were hired").1.id();
         let mut wrong = vec![];
         for (page, needs) in PAGES {
-            let path = path_of(page, member, reward);
+            let path = path_of(page, member, reward, staff);
             let res = visitor.get(&path).await;
             if res.status != 303 || res.header("location") != "/login" {
                 wrong.push(format!(

@@ -1037,3 +1037,97 @@ page_test!(
         b.close().await;
     }
 );
+
+page_test!(
+    an_owner_invites_staff_changes_roles_and_closes_a_branch_in_thai,
+    |backend| {
+        let (app, owner, cashier, siam, _) = shop(backend).await;
+        let b = Browser::for_app(&app).await;
+        b.sign_in("kafe", "owner@kafe.test", PASSWORD, "th").await;
+        b.click("#to-staff").await;
+
+        // Invite at any time: a link shown once, its QR, and a LINE share link.
+        b.fill("#email", "noi@kafe.test").await;
+        b.click(&format!("input[name=branch_ids][value='{siam}']"))
+            .await;
+        b.click("#invite-send").await;
+        let first = b.text("#invitation-link").await;
+        assert!(first.contains("/invite/"), "{first}");
+        assert!(b.exists("#invitation .qr svg").await);
+        let share = b
+            .client
+            .find(fantoccini::Locator::Css("#share-line"))
+            .await
+            .unwrap()
+            .attr("href")
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            share.starts_with("https://line.me/R/share?text="),
+            "{share}"
+        );
+        let token = first.rsplit('/').next().unwrap().to_string();
+        assert!(share.contains(&token), "the shared text carries the link");
+        b.screenshot("admin-staff-invite-th").await;
+        assert!(b.text("#invitations").await.contains("noi@kafe.test"));
+
+        // A new link for the same person: the old one stops working.
+        b.click("#invitations form[action$='/renew'] button").await;
+        let second = b.text("#invitation-link").await;
+        assert_ne!(first, second);
+        let old = owner
+            .get(&format!("/api/v1/invitation-tokens/{token}"))
+            .await;
+        assert_eq!(old.body["status"], "revoked", "{}", old.body);
+        b.click("#invitations form[action$='/revoke'] button").await;
+        assert!(b.exists("#team-done").await);
+        assert!(b.exists("#no-invitations").await);
+
+        // Change a cashier into a manager at Siam, then deactivate them.
+        b.click(&format!("#staff a[href='/admin/staff/{}']", cashier.id()))
+            .await;
+        b.client
+            .find(fantoccini::Locator::Css("#role"))
+            .await
+            .unwrap()
+            .select_by_value("manager")
+            .await
+            .unwrap();
+        b.click(&format!("input[name=branch_ids][value='{siam}']"))
+            .await;
+        b.click("#save-person").await;
+        assert!(b.exists("#team-done").await);
+        let person = owner
+            .get(&format!("/api/v1/staff/{}", cashier.id()))
+            .await
+            .body;
+        assert_eq!(
+            (person["role"].as_str(), person["branch_ids"].clone()),
+            (Some("manager"), json!([siam]))
+        );
+        b.click(&format!("#staff a[href='/admin/staff/{}']", cashier.id()))
+            .await;
+        b.click("#active").await;
+        b.click("#save-person").await;
+        assert!(b.text("#staff").await.contains("ปิดการใช้งาน"));
+
+        // Branches: add one, a code used twice is refused next to it, close one.
+        b.goto("/admin/branches").await;
+        b.fill("#code", "nimman").await;
+        b.fill("#name", "สาขานิมมาน").await;
+        b.click("#add-branch-save").await;
+        assert!(b.text("#branches").await.contains("NIMMAN"));
+        b.fill("#code", "NIMMAN").await;
+        b.fill("#name", "อีกสาขา").await;
+        b.click("#add-branch-save").await;
+        assert!(b.exists("#code-error").await);
+        assert_eq!(b.value("#name").await, "อีกสาขา", "what was typed is kept");
+        b.click(&format!("form[action='/admin/branches/{siam}'] button"))
+            .await;
+        let siam_row = owner.get(&format!("/api/v1/branches/{siam}")).await.body;
+        assert_eq!(siam_row["active"], false);
+        b.screenshot("admin-branches-th").await;
+        b.close().await;
+    }
+);
