@@ -170,15 +170,15 @@ pub fn build(db: Db, settings: Settings, clock: crate::clock::Clock) -> (AppStat
         .route("/admin/import", get(crate::console::admin::import))
         .route(
             "/admin/rewards",
-            get(crate::console::admin::rewards).post(crate::console::admin::create_reward),
+            get(crate::console::rewards::rewards).post(crate::console::rewards::create),
         )
         .route(
             "/admin/rewards/{id}/archive",
-            post(crate::console::admin::archive_reward),
+            post(crate::console::rewards::archive),
         )
         .route(
             "/admin/rewards/{id}",
-            get(crate::console::admin::reward).post(crate::console::admin::save_reward),
+            get(crate::console::rewards::reward).post(crate::console::rewards::save),
         )
         .route(
             "/admin/tiers",
@@ -188,16 +188,19 @@ pub fn build(db: Db, settings: Settings, clock: crate::clock::Clock) -> (AppStat
             "/admin/signup-form",
             get(crate::console::admin::signup_form).post(crate::console::admin::save_signup_form),
         )
-        .route("/admin/draws", get(crate::console::admin::draws))
-        .route("/admin/draws/{id}", post(crate::console::admin::make_draw))
-        .route("/admin/audit", get(crate::console::admin::audit))
+        .route(
+            "/admin/draws",
+            get(crate::console::draws::draws).post(crate::console::draws::create),
+        )
+        .route("/admin/draws/{id}", post(crate::console::draws::make))
+        .route("/admin/audit", get(crate::console::audit::audit))
         .route(
             "/admin/api-keys",
-            get(crate::console::admin::api_keys).post(crate::console::admin::create_api_key),
+            get(crate::console::audit::api_keys).post(crate::console::audit::create_api_key),
         )
         .route(
             "/admin/api-keys/{id}/revoke",
-            post(crate::console::admin::revoke_api_key),
+            post(crate::console::audit::revoke_api_key),
         )
         .route(
             "/admin/settings/{which}",

@@ -5,7 +5,10 @@
 //! the API does and nothing else.
 
 pub mod admin;
+pub mod audit;
+pub mod draws;
 pub mod ledger_settings;
 pub mod members;
+pub mod rewards;
 pub mod setup;
 pub mod team;

@@ -626,7 +626,16 @@ page_test!(
             .await;
         b.fill("#points_cost", "-3").await;
         b.click("#save-reward").await;
-        assert!(b.text("#reward-error").await.contains("points_cost"));
+        assert!(b.exists("#reward-error").await);
+        assert!(
+            !b.text("#points_cost-error").await.is_empty(),
+            "named next to its field"
+        );
+        assert_eq!(
+            b.value("#points_cost").await,
+            "-3",
+            "what was typed is kept"
+        );
         b.fill("#points_cost", "12").await;
         b.fill("#stock", "7").await;
         b.click("#save-reward").await;
@@ -1128,6 +1137,95 @@ page_test!(
         let siam_row = owner.get(&format!("/api/v1/branches/{siam}")).await.body;
         assert_eq!(siam_row["active"], false);
         b.screenshot("admin-branches-th").await;
+        b.close().await;
+    }
+);
+
+page_test!(
+    an_owner_adds_a_voucher_schedules_a_draw_and_reads_the_audit_log_in_thai,
+    |backend| {
+        let (app, owner, _, _, _) = shop(backend).await;
+        let b = Browser::for_app(&app).await;
+        b.sign_in("kafe", "owner@kafe.test", PASSWORD, "th").await;
+
+        // A voucher in plain words: what the member gets, its value in baht, no limit.
+        b.goto("/admin/rewards").await;
+        assert!(
+            b.exists("#no-rewards").await,
+            "an empty catalogue says what to do"
+        );
+        b.client
+            .find(fantoccini::Locator::Css("#kind"))
+            .await
+            .unwrap()
+            .select_by_value("voucher")
+            .await
+            .unwrap();
+        b.fill("#name", "ส่วนลด 50 บาท").await;
+        b.fill("#category", "ส่วนลด").await;
+        b.fill("#points_cost", "abc").await;
+        b.click("#new-reward-save").await;
+        assert!(
+            b.text("#points_cost-error")
+                .await
+                .contains("กรุณาใส่จำนวนเต็ม")
+        );
+        assert_eq!(
+            b.value("#name").await,
+            "ส่วนลด 50 บาท",
+            "what was typed is kept"
+        );
+        b.fill("#points_cost", "150").await;
+        b.fill("#value_baht", "50").await;
+        b.click("#new-reward-save").await;
+        let row = b.text("#rewards tbody tr").await;
+        assert!(
+            row.contains("บัตรกำนัลส่วนลด") && row.contains("50.00 บาท") && row.contains("ไม่จำกัด"),
+            "{row}"
+        );
+        b.screenshot("admin-rewards-th").await;
+        let rewards = owner.all("/api/v1/rewards").await;
+        assert_eq!(
+            (
+                rewards[0]["kind"].as_str(),
+                rewards[0]["value_satang"].as_i64()
+            ),
+            (Some("voucher"), Some(5_000))
+        );
+
+        // A lucky draw scheduled on the page, its times typed in the shop's time zone.
+        b.goto("/admin/draws").await;
+        b.fill("#name", "iPhone ปีใหม่").await;
+        b.fill("#entry_cost", "100").await;
+        b.fill("#winners", "1").await;
+        b.client
+            .execute(
+                "document.getElementById('opens_at').value = '2030-01-01T10:00';\
+                 document.getElementById('closes_at').value = '2030-01-31T20:00';",
+                vec![],
+            )
+            .await
+            .unwrap();
+        b.click("#new-draw-save").await;
+        assert!(b.exists("#draws-done").await);
+        let draw = b.text("section.draw").await;
+        assert!(
+            draw.contains("รอเปิด") && draw.contains("1/1/2573 10:00"),
+            "{draw}"
+        );
+        let draws = owner.all("/api/v1/draws").await;
+        assert_eq!(
+            draws[0]["opens_at"], "2030-01-01T03:00:00Z",
+            "10:00 in Bangkok"
+        );
+
+        // The audit log says what happened in words.
+        b.goto("/admin/audit").await;
+        let log = b.text("#audit").await;
+        assert!(
+            log.contains("สร้างการจับรางวัล") && log.contains("เพิ่มของรางวัล"),
+            "{log}"
+        );
         b.close().await;
     }
 );
