@@ -182,7 +182,7 @@ pub fn build(db: Db, settings: Settings, clock: crate::clock::Clock) -> (AppStat
         )
         .route(
             "/admin/tiers",
-            get(crate::console::admin::tiers).post(crate::console::admin::save_tiers),
+            get(crate::console::tiers::tiers).post(crate::console::tiers::save),
         )
         .route(
             "/admin/signup-form",

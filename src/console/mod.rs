@@ -12,3 +12,4 @@ pub mod members;
 pub mod rewards;
 pub mod setup;
 pub mod team;
+pub mod tiers;
