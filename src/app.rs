@@ -265,7 +265,8 @@ pub fn build(db: Db, settings: Settings, clock: crate::clock::Clock) -> (AppStat
         .route(
             "/invite/{token}/qr.svg",
             get(crate::staff::pages::invitation_qr),
-        );
+        )
+        .layer(axum::middleware::from_fn(crate::web::remember_language));
 
     let router = Router::new()
         .merge(api)

@@ -104,6 +104,27 @@ pub fn action_words(lang: Language, action: &str) -> String {
         .unwrap_or_else(|| action.to_string())
 }
 
+/// What an audit entry is about, in the page's words (an unknown kind as it is).
+pub fn target_words(lang: Language, kind: &str) -> String {
+    let key = match kind {
+        "api_key" => "tg_api_key",
+        "branch" => "tg_branch",
+        "claim" => "tg_claim",
+        "draw" => "tg_draw",
+        "invitation" => "tg_invitation",
+        "ledger_txn" => "tg_ledger_txn",
+        "lots" => "tg_lots",
+        "member" => "member",
+        "member_import" => "tg_member_import",
+        "redemption" => "tg_redemption",
+        "reward" => "tg_reward",
+        "staff" => "tg_staff",
+        "tenant" => "tg_tenant",
+        other => return other.to_string(),
+    };
+    t(lang, key).to_string()
+}
+
 /// `GET /admin/audit?action=`.
 pub async fn audit(
     State(app): State<AppState>,
@@ -154,11 +175,11 @@ pub async fn audit(
                 tbody { @for e in &list.0.items { tr {
                     td { (local_date_time(lang, e.at, &tz)) }
                     td { (e.actor_label) }
-                    td { (action_words(lang, &e.action)) " " code.muted { (e.action) } }
+                    td { (action_words(lang, &e.action)) }
                     td { @match (e.target_kind.as_str(), e.target_id) {
                         ("member", Some(id)) => a href=(format!("/admin/members/{id}")) { (t(lang, "member")) " " (id) },
-                        (_, Some(id)) => { (e.target_kind) " " (id) },
-                        _ => { (e.target_kind) },
+                        (_, Some(id)) => { (target_words(lang, &e.target_kind)) " " (id) },
+                        _ => { (target_words(lang, &e.target_kind)) },
                     } }
                     td { (e.ip) }
                 } } }

@@ -49,6 +49,50 @@ pub fn language(parts_query: Option<&str>, jar: &CookieJar) -> Language {
     }
 }
 
+/// Page middleware: a `?lang=th` or `?lang=en` in the address is the person's choice
+/// from then on. The page sees it as if the cookie were already set, and the answer
+/// sets the cookie, so every page (not only those that read the query) follows the
+/// language switch in the navigation.
+pub async fn remember_language(
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    use axum::http::{HeaderValue, header};
+    let chosen = req
+        .uri()
+        .query()
+        .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("lang=")))
+        .filter(|l| matches!(*l, "th" | "en"))
+        .map(str::to_string);
+    let Some(lang) = chosen else {
+        return next.run(req).await;
+    };
+    let others: Vec<String> = req
+        .headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .map(str::trim)
+        .filter(|c| !c.is_empty() && !c.starts_with("lang="))
+        .map(str::to_string)
+        .collect();
+    let cookies = others
+        .into_iter()
+        .chain([format!("lang={lang}")])
+        .collect::<Vec<_>>()
+        .join("; ");
+    req.headers_mut().remove(header::COOKIE);
+    if let Ok(v) = HeaderValue::from_str(&cookies) {
+        req.headers_mut().insert(header::COOKIE, v);
+    }
+    let mut res = next.run(req).await;
+    if let Ok(v) = HeaderValue::from_str(&format!("lang={lang}; Path=/; SameSite=Lax")) {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+    res
+}
+
 /// The language of a page: its `?lang=` value if given, else the cookie, else Thai.
 pub fn page_language(lang_param: Option<&str>, jar: &CookieJar) -> Language {
     language(lang_param.map(|l| format!("lang={l}")).as_deref(), jar)

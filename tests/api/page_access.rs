@@ -154,3 +154,133 @@ db_test!(
         assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     }
 );
+
+/// Pages whose text is data rather than the page's words: the rule documents edited as
+/// JSON (the advanced views) and the developer mailbox's messages as they were sent.
+const DATA_PAGES: &[&str] = &[
+    "/admin/settings/tiers",
+    "/admin/settings/earning",
+    "/admin/settings/spend",
+    "/admin/settings/signup-form",
+    "/admin/mailbox",
+    "/admin/members/{member}/export",
+];
+
+/// Latin words a Thai page may show: names of things that have no Thai word.
+const ACRONYMS: &[&str] = &[
+    "API", "SMS", "OTP", "QR", "LINE", "PDPA", "CSV", "XLSX", "JSON", "SHA-256", "IP", "ID",
+    "Loyal", "English",
+];
+
+/// The visible text of a page: no scripts, styles or tags, entities decoded, and no
+/// text areas (what is in one is what someone typed).
+fn visible_text(html: &str) -> String {
+    let mut text = html.to_string();
+    for tag in ["script", "style", "textarea"] {
+        while let Some(start) = text.find(&format!("<{tag}")) {
+            let end = text[start..]
+                .find(&format!("</{tag}>"))
+                .map(|e| start + e + tag.len() + 3)
+                .unwrap_or(text.len());
+            text.replace_range(start..end, " ");
+        }
+    }
+    let mut out = String::new();
+    let mut in_tag = false;
+    for c in text.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => {
+                in_tag = false;
+                out.push(' ');
+            }
+            _ if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out.replace("&amp;", "&")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+}
+
+fn is_thai(c: char) -> bool {
+    ('\u{0E00}'..='\u{0E7F}').contains(&c)
+}
+
+db_test!(
+    every_staff_page_speaks_only_its_own_language_outside_the_shops_data,
+    |app| {
+        let owner = app.signup("kafe").await;
+        let branch = owner.branch("SIAM").await;
+        let member = owner.member("0812345678").await;
+        assert_eq!(
+            owner
+                .purchase_at_branch(member, 100_000, "R1", branch)
+                .await
+                .status,
+            201
+        );
+        let reward = crate::rewards::reward(
+            &owner,
+            json!({"kind": "coupon", "category": "drinks", "name": "ลาเต้ฟรี", "name_en": "Free latte", "points_cost": 10}),
+        )
+        .await;
+        let staff = app.hire(&owner, "kafe", "cashier").await;
+        // The shop's own data, as the pages may show it.
+        let mut data: Vec<String> = vec![
+            "Shop kafe".into(),
+            "kafe".into(),
+            "Owner".into(),
+            "Branch SIAM".into(),
+            "SIAM".into(),
+            "Mali".into(),
+            "ลาเต้ฟรี".into(),
+            "Free latte".into(),
+            "drinks".into(),
+            "R1".into(),
+            "A cashier".into(),
+        ];
+        for person in owner.all("/api/v1/staff").await {
+            data.push(person["email"].as_str().unwrap().to_string());
+        }
+        data.sort_by_key(|d| std::cmp::Reverse(d.len()));
+        let mut wrong = vec![];
+        for (page, _) in PAGES {
+            if DATA_PAGES.contains(page) {
+                continue;
+            }
+            let path = path_of(page, member, reward, staff.id());
+            for lang in ["th", "en"] {
+                let res = owner.get(&format!("{path}?lang={lang}")).await;
+                assert_eq!(res.status, 200, "{path} in {lang}");
+                let mut text = visible_text(&res.text);
+                for d in &data {
+                    text = text.replace(d.as_str(), " ");
+                }
+                let strays: Vec<&str> = match lang {
+                    "th" => text
+                        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+                        .filter(|w| w.chars().any(|c| c.is_ascii_alphabetic()))
+                        .filter(|w| !ACRONYMS.contains(w))
+                        .collect(),
+                    _ => text
+                        .split(|c: char| !is_thai(c))
+                        .filter(|w| !w.is_empty() && *w != "ไทย")
+                        .collect(),
+                };
+                if !strays.is_empty() {
+                    let mut strays = strays;
+                    strays.dedup();
+                    wrong.push(format!("{path} in {lang}: {strays:?}"));
+                }
+            }
+        }
+        assert!(
+            wrong.is_empty(),
+            "words of the other language:\n{}",
+            wrong.join("\n")
+        );
+    }
+);
