@@ -1168,19 +1168,32 @@ pub async fn submit_signup(
             page(lang, &shop.name, &slug, t(lang, "s_sign_up"), false, body).into_response()
         }
         Err(e) => {
-            let field = match e.field.as_deref() {
-                Some("phone") => "phone".to_string(),
-                Some(f) if f.starts_with("answers.") => format!("q_{}", &f["answers.".len()..]),
-                Some("first_name") => "first_name".into(),
-                Some("accept_terms_version") => "accept_terms".into(),
-                Some("accept_privacy_version") => "accept_privacy".into(),
-                _ => String::new(),
+            use crate::members::signup::SignupError;
+            let (field, msg) = match &e {
+                SignupError::AlreadyMember => {
+                    ("phone".to_string(), t(lang, "s_already_member").to_string())
+                }
+                SignupError::AnswerMissing { question, .. } => {
+                    (format!("q_{question}"), t(lang, "s_required").to_string())
+                }
+                SignupError::TermsChanged { .. } => {
+                    ("accept_terms".into(), t(lang, "s_text_changed").to_string())
+                }
+                SignupError::PrivacyChanged { .. } => (
+                    "accept_privacy".into(),
+                    t(lang, "s_text_changed").to_string(),
+                ),
+                SignupError::NotAnAnswer { question, .. }
+                | SignupError::NoSuchQuestion(question) => (format!("q_{question}"), String::new()),
+                SignupError::Name { field, .. } if *field == "first_name" => {
+                    ("first_name".into(), String::new())
+                }
+                _ => (String::new(), String::new()),
             };
-            let msg = match (e.code, field.as_str()) {
-                (crate::error::Code::AlreadyExists, _) => t(lang, "s_already_member").to_string(),
-                (crate::error::Code::MissingField, _) => t(lang, "s_required").to_string(),
-                (crate::error::Code::StaleVersion, _) => t(lang, "s_text_changed").to_string(),
-                _ => crate::web::localise_error(lang, &e),
+            let msg = if msg.is_empty() {
+                crate::web::localise_error(lang, &e.into())
+            } else {
+                msg
             };
             fail(&field, msg)
         }

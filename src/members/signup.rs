@@ -66,14 +66,14 @@ pub(crate) async fn put_signup_form(
     get_signup_form(State(app), ctx).await
 }
 
-pub async fn shop_form(app: &AppState, slug: &str) -> ApiResult<(i64, SignupForm)> {
+pub async fn shop_form(app: &AppState, slug: &str) -> Result<(i64, SignupForm), SignupError> {
     let tenant = crate::tenants::store::find_tenant_by_slug(&app.db, slug)
         .await?
         .filter(|t| t.status == "active")
-        .ok_or_else(|| ApiError::not_found("shop"))?;
+        .ok_or(SignupError::NoShop)?;
     let form = consent::form(&app.db, tenant.id)
         .await?
-        .ok_or_else(|| ApiError::not_found("signup form"))?;
+        .ok_or(SignupError::NoForm)?;
     Ok((tenant.id, form))
 }
 
@@ -109,6 +109,76 @@ pub struct SignupRequest {
     pub answers: HashMap<String, String>,
 }
 
+/// Why a signup was refused. The API answers it on the request's field
+/// ([`From<SignupError> for ApiError`]); the signup page puts it next to its input.
+#[derive(Debug, thiserror::Error)]
+pub enum SignupError {
+    #[error("too many signups from here or for this phone; try again in {wait_secs} s")]
+    TooMany { wait_secs: u64 },
+    #[error("shop not found")]
+    NoShop,
+    #[error("signup form not found")]
+    NoForm,
+    #[error("the terms changed; the current version is {current}")]
+    TermsChanged { current: i64 },
+    #[error("the privacy notice changed; the current version is {current}")]
+    PrivacyChanged { current: i64 },
+    #[error("this shop does not offer {0:?} messages")]
+    ChannelNotOffered(Channel),
+    /// A name that is empty or too long (`first_name`, `last_name`).
+    #[error("{message}")]
+    Name {
+        field: &'static str,
+        message: String,
+    },
+    #[error("{value:?} is not one of the answers offered")]
+    NotAnAnswer { question: String, value: String },
+    #[error("{label} is required")]
+    AnswerMissing { question: String, label: String },
+    #[error("no such question")]
+    NoSuchQuestion(String),
+    #[error("this phone is already a member; sign in instead")]
+    AlreadyMember,
+    #[error(transparent)]
+    Earn(#[from] crate::earning::EarnError),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+impl From<SignupError> for ApiError {
+    fn from(e: SignupError) -> ApiError {
+        let message = e.to_string();
+        match e {
+            SignupError::TooMany { wait_secs } => {
+                let mut a = ApiError::new(Code::RateLimited, message);
+                a.retry_after_secs = Some(wait_secs);
+                a
+            }
+            SignupError::NoShop | SignupError::NoForm => ApiError::new(Code::NotFound, message),
+            SignupError::TermsChanged { .. } => {
+                ApiError::field(Code::StaleVersion, "accept_terms_version", message)
+            }
+            SignupError::PrivacyChanged { .. } => {
+                ApiError::field(Code::StaleVersion, "accept_privacy_version", message)
+            }
+            SignupError::ChannelNotOffered(_) => ApiError::invalid("marketing", message),
+            SignupError::Name { field, .. } => ApiError::invalid(field, message),
+            SignupError::NotAnAnswer { question, .. } => {
+                ApiError::invalid(format!("answers.{question}"), message)
+            }
+            SignupError::AnswerMissing { question, .. } => {
+                ApiError::field(Code::MissingField, format!("answers.{question}"), message)
+            }
+            SignupError::NoSuchQuestion(question) => {
+                ApiError::field(Code::UnknownField, format!("answers.{question}"), message)
+            }
+            SignupError::AlreadyMember => ApiError::field(Code::AlreadyExists, "phone", message),
+            SignupError::Earn(e) => e.into(),
+            SignupError::Db(e) => e.into(),
+        }
+    }
+}
+
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct SignupResult {
     pub member_id: i64,
@@ -138,7 +208,7 @@ pub async fn sign_up(
     meta: &RequestMeta,
     slug: &str,
     req: &SignupRequest,
-) -> ApiResult<SignupResult> {
+) -> Result<SignupResult, SignupError> {
     // Per address and per phone: a crowd at one shop signs up freely, one address or
     // one phone cannot block anyone else.
     if let Err(wait) = app.signup_limiter.member(
@@ -147,66 +217,48 @@ pub async fn sign_up(
         req.phone.as_str(),
         std::time::Instant::now(),
     ) {
-        let mut e = ApiError::new(
-            Code::RateLimited,
-            format!("too many signups from here or for this phone; try again in {wait} s"),
-        );
-        e.retry_after_secs = Some(wait);
-        return Err(e);
+        return Err(SignupError::TooMany { wait_secs: wait });
     }
     let (tenant, form) = shop_form(app, slug).await?;
     if req.accept_terms_version != form.terms_version {
-        return Err(ApiError::field(
-            Code::StaleVersion,
-            "accept_terms_version",
-            format!(
-                "the terms changed; the current version is {}",
-                form.terms_version
-            ),
-        ));
+        return Err(SignupError::TermsChanged {
+            current: form.terms_version,
+        });
     }
     if req.accept_privacy_version != form.privacy_version {
-        return Err(ApiError::field(
-            Code::StaleVersion,
-            "accept_privacy_version",
-            format!(
-                "the privacy notice changed; the current version is {}",
-                form.privacy_version
-            ),
-        ));
+        return Err(SignupError::PrivacyChanged {
+            current: form.privacy_version,
+        });
     }
     if let Some(c) = req
         .marketing
         .iter()
         .find(|c| !form.marketing_channels.contains(c))
     {
-        return Err(ApiError::invalid(
-            "marketing",
-            format!("this shop does not offer {c:?} messages"),
-        ));
+        return Err(SignupError::ChannelNotOffered(*c));
     }
-    let first = text(&req.first_name, "first_name", 1, 100)
-        .map_err(|e| ApiError::invalid("first_name", e))?;
-    let last =
-        text(&req.last_name, "last_name", 0, 100).map_err(|e| ApiError::invalid("last_name", e))?;
+    let name = |field: &'static str, value: &str, least: usize| {
+        text(value, field, least, 100).map_err(|message| SignupError::Name { field, message })
+    };
+    let first = name("first_name", &req.first_name, 1)?;
+    let last = name("last_name", &req.last_name, 0)?;
     let mut tags: Vec<String> = vec![];
     for q in &form.questions {
         match req.answers.get(&q.id) {
             Some(v) => {
                 let option = q.options.iter().find(|o| &o.value == v).ok_or_else(|| {
-                    ApiError::invalid(
-                        format!("answers.{}", q.id),
-                        format!("{v:?} is not one of the answers offered"),
-                    )
+                    SignupError::NotAnAnswer {
+                        question: q.id.clone(),
+                        value: v.clone(),
+                    }
                 })?;
                 tags.extend(option.tags.iter().map(|t| t.to_lowercase()));
             }
             None if q.required => {
-                return Err(ApiError::field(
-                    Code::MissingField,
-                    format!("answers.{}", q.id),
-                    format!("{} is required", q.label),
-                ));
+                return Err(SignupError::AnswerMissing {
+                    question: q.id.clone(),
+                    label: q.label.clone(),
+                });
             }
             None => {}
         }
@@ -216,11 +268,7 @@ pub async fn sign_up(
         .keys()
         .find(|k| !form.questions.iter().any(|q| &q.id == *k))
     {
-        return Err(ApiError::field(
-            Code::UnknownField,
-            format!("answers.{k}"),
-            "no such question",
-        ));
+        return Err(SignupError::NoSuchQuestion(k.clone()));
     }
     tags.sort();
     tags.dedup();
@@ -234,11 +282,7 @@ pub async fn sign_up(
     };
     let id = match store::insert(&mut tx, tenant, new).await {
         Err(e) if crate::store::is_unique_violation(&e) => {
-            return Err(ApiError::field(
-                Code::AlreadyExists,
-                "phone",
-                "this phone is already a member; sign in instead",
-            ));
+            return Err(SignupError::AlreadyMember);
         }
         other => other?,
     };
