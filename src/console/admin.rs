@@ -16,6 +16,7 @@ use serde_json::Value;
 use crate::audit::RequestMeta;
 use crate::auth::{Ctx, Permission, Principal};
 use crate::http::json::{JsonBody, parse_json};
+use crate::members::consent::Channel;
 use crate::state::AppState;
 use crate::tenants::model::Language;
 use crate::web::{PageSession, csrf_ok, language, refuse, staff_layout, t};
@@ -272,14 +273,20 @@ pub async fn save_settings(
 }
 
 /// The tier program as a form: metric, window, downgrade rule and up to eight levels.
+/// The signup form as typed (or saved): texts, channels ticked, questions as JSON.
+struct SignupFields {
+    terms: String,
+    privacy: String,
+    channels: Vec<Channel>,
+    questions: String,
+}
+
 fn signup_form_page(
     lang: Language,
     p: &Principal,
-    terms: &str,
-    privacy: &str,
-    channels: &[String],
-    questions: &str,
+    f: &SignupFields,
     notice: Option<Markup>,
+    status: StatusCode,
 ) -> Response {
     let csrf = p.csrf_token.clone().unwrap_or_default();
     let body = html! {
@@ -287,22 +294,25 @@ fn signup_form_page(
         form method="post" action="/admin/signup-form" {
             input type="hidden" name="_csrf" value=(csrf);
             label for="terms" { (t(lang, "s_terms")) }
-            textarea #terms name="terms" rows="8" style="width:100%" { (terms) }
+            textarea #terms name="terms" rows="8" { (f.terms) }
             label for="privacy" { (t(lang, "s_privacy")) }
-            textarea #privacy name="privacy" rows="8" style="width:100%" { (privacy) }
-            fieldset { legend { (t(lang, "s_marketing")) }
-                @for c in ["line", "sms", "email"] {
-                    label.choice { input type="checkbox" name=(format!("ch_{c}")) checked[channels.iter().any(|x| x == c)]; " " (crate::web::words::consent_purpose(lang, &format!("marketing_{c}"))) }
+            textarea #privacy name="privacy" rows="8" { (f.privacy) }
+            fieldset.choices { legend { (t(lang, "s_marketing")) }
+                @for (c, code) in [(Channel::Line, "line"), (Channel::Sms, "sms"), (Channel::Email, "email")] {
+                    label.choice { input type="checkbox" name=(format!("ch_{code}")) checked[f.channels.contains(&c)]; " " (crate::web::words::consent_purpose(lang, c.purpose())) }
                 }
             }
             label for="questions" { (t(lang, "a_questions")) }
-            textarea #questions name="questions" rows="8" style="width:100%;font-family:monospace" { (questions) }
+            textarea #questions name="questions" rows="8" style="font-family:monospace" { (f.questions) }
             p.muted { (t(lang, "a_versions")) }
             button type="submit" #save-form { (t(lang, "w_save")) }
         }
-        p { a href="/admin/settings/signup-form" { "JSON" } }
     };
-    page(lang, t(lang, "s_sign_up"), p, body)
+    (
+        status,
+        Html(staff_layout(lang, t(lang, "s_sign_up"), p, body).into_string()),
+    )
+        .into_response()
 }
 
 /// `GET /admin/signup-form`: the terms, privacy notice, marketing channels and questions.
@@ -317,23 +327,25 @@ pub async fn signup_form(
     if !p.allows(Permission::TenantManage) {
         return refuse(lang);
     }
-    let v = current_doc(&app, &p, meta, "signup-form").await;
-    let channels: Vec<String> = v["marketing_channels"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(s)
-        .collect();
-    let questions = serde_json::to_string_pretty(&v["questions"]).unwrap_or_else(|_| "[]".into());
-    signup_form_page(
-        lang,
-        &p,
-        &s(&v["terms"]),
-        &s(&v["privacy"]),
-        &channels,
-        &questions,
-        None,
-    )
+    let saved = crate::members::signup::get_signup_form(State(app), ctx(&p, meta)).await;
+    let fields = match saved {
+        Ok(form) => SignupFields {
+            terms: form.0.terms,
+            privacy: form.0.privacy,
+            channels: form.0.marketing_channels,
+            questions: serde_json::to_string_pretty(&form.0.questions)
+                .unwrap_or_else(|_| "[]".into()),
+        },
+        // None saved yet: an empty form to fill in.
+        Err(e) if e.code == crate::error::Code::NotFound => SignupFields {
+            terms: String::new(),
+            privacy: String::new(),
+            channels: vec![],
+            questions: "[]".into(),
+        },
+        Err(e) => return crate::web::server_error(lang, e.message),
+    };
+    signup_form_page(lang, &p, &fields, None, StatusCode::OK)
 }
 
 /// `POST /admin/signup-form`: saved through the API (a changed text becomes a new version).
@@ -351,57 +363,60 @@ pub async fn save_signup_form(
         return refuse(lang);
     }
     let g = |k: &str| f.get(k).cloned().unwrap_or_default();
-    let channels: Vec<String> = ["line", "sms", "email"]
-        .iter()
-        .filter(|c| f.get(&format!("ch_{c}")).is_some_and(|v| v == "on"))
-        .map(|c| c.to_string())
-        .collect();
-    let questions_text = if g("questions").trim().is_empty() {
-        "[]".to_string()
-    } else {
-        g("questions")
+    let typed = SignupFields {
+        terms: g("terms"),
+        privacy: g("privacy"),
+        channels: [
+            (Channel::Line, "line"),
+            (Channel::Sms, "sms"),
+            (Channel::Email, "email"),
+        ]
+        .into_iter()
+        .filter(|(_, code)| f.get(&format!("ch_{code}")).is_some_and(|v| v == "on"))
+        .map(|(c, _)| c)
+        .collect(),
+        questions: if g("questions").trim().is_empty() {
+            "[]".into()
+        } else {
+            g("questions")
+        },
     };
-    let (status, v) = match serde_json::from_str::<Value>(&questions_text) {
-        Ok(questions) => {
-            let body = serde_json::json!({"terms": g("terms"), "privacy": g("privacy"), "marketing_channels": channels, "questions": questions});
-            match parse_json(body.to_string().as_bytes()) {
-                Ok(b) => {
-                    answer(
-                        crate::members::signup::put_signup_form(
-                            State(app.clone()),
-                            ctx(&p, meta),
-                            JsonBody(b),
-                        )
-                        .await,
-                    )
-                    .await
-                }
-                Err(e) => answer(e).await,
+    let saved =
+        match serde_json::from_str::<Vec<crate::members::consent::Question>>(&typed.questions) {
+            Ok(questions) => {
+                let input = crate::members::consent::SignupFormInput {
+                    terms: typed.terms.clone(),
+                    privacy: typed.privacy.clone(),
+                    marketing_channels: typed.channels.clone(),
+                    questions,
+                };
+                crate::members::signup::put_signup_form(
+                    State(app.clone()),
+                    ctx(&p, meta),
+                    JsonBody(input),
+                )
+                .await
+                .map(|form| form.0)
             }
+            Err(e) => Err(crate::error::ApiError::invalid(
+                "questions",
+                format!("questions: {e}"),
+            )),
+        };
+    match saved {
+        Ok(form) => {
+            let notice = html! { p.ok #saved role="status" { (t(lang, "w_saved")) " · " (t(lang, "s_terms")) " v" (form.terms_version) " · " (t(lang, "s_privacy")) " v" (form.privacy_version) } };
+            signup_form_page(lang, &p, &typed, Some(notice), StatusCode::OK)
         }
-        Err(e) => answer(crate::error::ApiError::invalid("questions", e.to_string())).await,
-    };
-    let notice = if status.is_success() {
-        html! { p.ok #saved role="status" { (t(lang, "w_saved")) " · " (t(lang, "s_terms")) " v" (s(&v["terms_version"])) " · " (t(lang, "s_privacy")) " v" (s(&v["privacy_version"])) } }
-    } else {
-        html! { div #form-error { (problem(&v)) } }
-    };
-    let code = if status.is_success() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
-    (
-        code,
-        signup_form_page(
-            lang,
-            &p,
-            &g("terms"),
-            &g("privacy"),
-            &channels,
-            &questions_text,
-            Some(notice),
-        ),
-    )
-        .into_response()
+        Err(e) => {
+            let notice = html! { p.error #form-error role="alert" { (crate::web::localise_error(lang, &e)) } };
+            signup_form_page(
+                lang,
+                &p,
+                &typed,
+                Some(notice),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+        }
+    }
 }
