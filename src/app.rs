@@ -139,10 +139,13 @@ pub fn build(db: Db, settings: Settings, clock: crate::clock::Clock) -> (AppStat
         .route("/admin", get(crate::overview::pages::admin_home))
         .route("/admin/points", get(crate::overview::pages::points_page))
         .route("/admin/staff", get(crate::console::team::staff))
-        .route("/admin/staff/invite", post(crate::console::team::invite))
+        .route(
+            "/admin/staff/invite",
+            post(crate::console::team::invite).get(crate::console::back_to_page),
+        )
         .route(
             "/admin/staff/invitations/{id}/{action}",
-            post(crate::console::team::invitation_action),
+            post(crate::console::team::invitation_action).get(crate::console::back_to_page),
         )
         .route(
             "/admin/staff/{id}",
@@ -154,14 +157,14 @@ pub fn build(db: Db, settings: Settings, clock: crate::clock::Clock) -> (AppStat
         )
         .route(
             "/admin/branches/{id}",
-            post(crate::console::team::change_branch),
+            post(crate::console::team::change_branch).get(crate::console::back_to_page),
         )
         .route("/admin/mailbox", get(crate::otp::api::mailbox_page))
         .route("/admin/members", get(crate::console::members::members))
         .route("/admin/members/{id}", get(crate::console::members::member))
         .route(
             "/admin/members/{id}/actions",
-            post(crate::console::members::member_action),
+            post(crate::console::members::member_action).get(crate::console::back_to_page),
         )
         .route(
             "/admin/members/{id}/export",
@@ -174,7 +177,7 @@ pub fn build(db: Db, settings: Settings, clock: crate::clock::Clock) -> (AppStat
         )
         .route(
             "/admin/rewards/{id}/archive",
-            post(crate::console::rewards::archive),
+            post(crate::console::rewards::archive).get(crate::console::back_to_page),
         )
         .route(
             "/admin/rewards/{id}",
@@ -192,7 +195,10 @@ pub fn build(db: Db, settings: Settings, clock: crate::clock::Clock) -> (AppStat
             "/admin/draws",
             get(crate::console::draws::draws).post(crate::console::draws::create),
         )
-        .route("/admin/draws/{id}", post(crate::console::draws::make))
+        .route(
+            "/admin/draws/{id}",
+            post(crate::console::draws::make).get(crate::console::back_to_page),
+        )
         .route("/admin/audit", get(crate::console::audit::audit))
         .route(
             "/admin/api-keys",
@@ -200,7 +206,7 @@ pub fn build(db: Db, settings: Settings, clock: crate::clock::Clock) -> (AppStat
         )
         .route(
             "/admin/api-keys/{id}/revoke",
-            post(crate::console::audit::revoke_api_key),
+            post(crate::console::audit::revoke_api_key).get(crate::console::back_to_page),
         )
         .route(
             "/admin/settings/{which}",
@@ -240,7 +246,10 @@ pub fn build(db: Db, settings: Settings, clock: crate::clock::Clock) -> (AppStat
             "/m/{slug}/claim/{token}",
             get(crate::members::portal::show_claim).post(crate::members::portal::collect_claim),
         )
-        .route("/staff/claims", post(crate::earning::pages::submit_claim))
+        .route(
+            "/staff/claims",
+            post(crate::earning::pages::submit_claim).get(crate::console::back_to_page),
+        )
         .route(
             "/m/{slug}/coupons/{id}",
             get(crate::members::portal::coupon),

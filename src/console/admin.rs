@@ -134,7 +134,6 @@ async fn current_doc(app: &AppState, p: &Principal, meta: RequestMeta, which: &s
     let (_, v) = match which {
         "tiers" => answer(crate::tiers::api::get_tier_program(state, c).await).await,
         "earning" => answer(crate::rules::api::get_earning_rules(state, c).await).await,
-        "ledger" => answer(crate::ledger::api::get_ledger_settings(state, c).await).await,
         "signup-form" => answer(crate::members::signup::get_signup_form(state, c).await).await,
         _ => answer(crate::otp::api::get_spend_settings(state, c).await).await,
     };
@@ -237,12 +236,6 @@ pub async fn save_settings(
             }
             Err(e) => answer(e).await,
         },
-        "ledger" => match parse_json(bytes) {
-            Ok(b) => {
-                answer(crate::ledger::api::put_ledger_settings(state, c, JsonBody(b)).await).await
-            }
-            Err(e) => answer(e).await,
-        },
         "signup-form" => match parse_json(bytes) {
             Ok(b) => {
                 answer(crate::members::signup::put_signup_form(state, c, JsonBody(b)).await).await
@@ -272,7 +265,6 @@ pub async fn save_settings(
         .into_response()
 }
 
-/// The tier program as a form: metric, window, downgrade rule and up to eight levels.
 /// The signup form as typed (or saved): texts, channels ticked, questions as JSON.
 struct SignupFields {
     terms: String,

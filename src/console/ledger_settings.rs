@@ -136,7 +136,10 @@ fn form_field(api_field: &str) -> &'static str {
         "pending_days" => "pending_days",
         "welcome_points" => "welcome_points",
         "point_value_satang" => "point_value_baht",
-        _ => "earn_baht",
+        "refund_policy" => "refund_policy",
+        "expiry.round_up" => "round_up",
+        // Not one of the form's inputs: shown above the form only.
+        _ => "",
     }
 }
 

@@ -86,12 +86,29 @@ pub async fn members(
                         td { (words::member_status(lang, &m.status)) }
                     } } }
                 } }
-                @if let Some(c) = &page.0.next_cursor { p { a href=(format!("/admin/members?cursor={c}")) { (t(lang, "a_more")) } } }
+                @if let Some(c) = &page.0.next_cursor { p { a #more-members href=(next_page(&q, c)) { (t(lang, "a_more")) } } }
             }
         }
         p { a href="/admin/import" { (t(lang, "a_import")) } }
     };
     page(lang, t(lang, "a_members"), &p, body)
+}
+
+/// The next page of the same search: the filters kept, the cursor replaced.
+fn next_page(q: &Fields, cursor: &str) -> String {
+    let encode = |v: &str| {
+        percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC).to_string()
+    };
+    let mut parts: Vec<String> = ["q", "phone", "tag"]
+        .into_iter()
+        .filter_map(|k| {
+            q.get(k)
+                .filter(|v| !v.trim().is_empty())
+                .map(|v| format!("{k}={}", encode(v)))
+        })
+        .collect();
+    parts.push(format!("cursor={}", encode(cursor)));
+    format!("/admin/members?{}", parts.join("&"))
 }
 
 /// `GET /admin/members/{id}`: the customer 360 page.
@@ -108,6 +125,11 @@ pub async fn member(
         return refuse(lang);
     }
     member_page(&app, &p, meta, lang, id, None, StatusCode::OK).await
+}
+
+/// The points typed in the adjust form, as a whole number (`1,000` and `-20` read).
+fn typed_points(f: &Fields) -> Option<i64> {
+    f.get("points")?.trim().replace(',', "").parse().ok()
 }
 
 /// What the action panel shows: the forms, a confirmation, or an answer.
@@ -133,7 +155,8 @@ async fn member_page(
     panel: Option<Panel>,
     status: StatusCode,
 ) -> Response {
-    let view = crate::members::api::member_360(State(app.clone()), ctx(p, meta), PathId(id)).await;
+    let view =
+        crate::members::api::member_360(State(app.clone()), ctx(p, meta.clone()), PathId(id)).await;
     let v = match view {
         Ok(v) => v.0,
         Err(e) => {
@@ -144,7 +167,19 @@ async fn member_page(
     let tz = crate::tenants::time_zone(&app.db, p.tenant_id)
         .await
         .unwrap_or(jiff::tz::TimeZone::UTC);
-    let branches = crate::web::branches_to_show(app, p).await;
+    // Every branch, closed ones too: history names where a purchase was made.
+    let listing = crate::http::query::PageParams {
+        limit: Some(crate::http::query::MAX_PAGE_SIZE),
+        cursor: None,
+    };
+    let branches = crate::tenants::api::list_branches(
+        State(app.clone()),
+        ctx(p, meta.clone()),
+        QueryParams(listing),
+    )
+    .await
+    .map(|j| j.0.items)
+    .unwrap_or_default();
     let branch = |id: Option<i64>| {
         id.and_then(|id| branches.iter().find(|b| b.id == id))
             .map(|b| b.name.clone())
@@ -279,7 +314,7 @@ fn actions(
         let get = |k: &str| fields.get(k).cloned().unwrap_or_default();
         let question = match action.as_str() {
             "adjust" => {
-                let points: i64 = get("points").trim().parse().unwrap_or(0);
+                let points = typed_points(&fields).unwrap_or(0);
                 let after = v.points.balance.saturating_add(points);
                 html! {
                     p.big { @if points > 0 { "+" } (number(points)) " " (t(lang, "points")) }
@@ -406,6 +441,17 @@ pub async fn member_action(
         return refuse(lang);
     }
     if f.get("step").map(String::as_str) != Some("confirm") {
+        // What cannot be read is refused before a confirmation that would show it wrong.
+        if action == "adjust" && typed_points(&f).is_none() {
+            let error = ApiError::invalid("points", t(lang, "mm_whole_points"));
+            let status = error.code.status();
+            let panel = Panel::Refused {
+                action,
+                fields: f,
+                error,
+            };
+            return member_page(&app, &p, meta, lang, id, Some(panel), status).await;
+        }
         // The key the confirmed adjustment is posted with: confirming twice posts once.
         f.insert("nonce".into(), crate::auth::secrets::random_token());
         let panel = Panel::Confirm { action, fields: f };
@@ -415,16 +461,16 @@ pub async fn member_action(
     let state = State(app.clone());
     let done = match action.as_str() {
         "adjust" => {
-            let points = f.get("points").map(|s| s.trim().replace(',', ""));
-            match points.as_deref().unwrap_or("").parse::<i64>() {
-                Err(_) => Err(ApiError::invalid("points", t(lang, "mm_whole_points"))),
-                Ok(points) => {
+            let nonce = f.get("nonce").filter(|n| n.len() >= 16);
+            match (typed_points(&f), nonce) {
+                (None, _) => Err(ApiError::invalid("points", t(lang, "mm_whole_points"))),
+                // A confirmation the page did not make: ask again.
+                (Some(_), None) => {
+                    return Redirect::to(&format!("/admin/members/{id}")).into_response();
+                }
+                (Some(points), Some(nonce)) => {
                     let mut headers = HeaderMap::new();
-                    let key = format!(
-                        "page-adjust:{}",
-                        f.get("nonce").cloned().unwrap_or_default()
-                    );
-                    if let Ok(v) = HeaderValue::from_str(&key) {
+                    if let Ok(v) = HeaderValue::from_str(&format!("page-adjust:{nonce}")) {
                         headers.insert("idempotency-key", v);
                     }
                     let req = crate::ledger::api::AdjustRequest {
@@ -511,5 +557,23 @@ pub async fn export(
             let body = html! { p.error role="alert" { (localise_error(lang, &e)) } };
             (e.code.status(), page(lang, t(lang, "member"), &p, body)).into_response()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_points_typed_read_the_same_in_the_confirmation_and_the_adjustment() {
+        let typed = |v: &str| {
+            super::typed_points(
+                &[("points".to_string(), v.to_string())]
+                    .into_iter()
+                    .collect(),
+            )
+        };
+        assert_eq!(typed("1,000"), Some(1_000));
+        assert_eq!(typed(" -20 "), Some(-20));
+        assert_eq!(typed("abc"), None);
+        assert_eq!(typed(""), None);
     }
 }

@@ -13,3 +13,19 @@ pub mod rewards;
 pub mod setup;
 pub mod team;
 pub mod tiers;
+
+/// `GET` on an address that only takes a form (what the language switch opens on the
+/// page a form answered): the page that form belongs to. The language middleware has
+/// already remembered the choice in the cookie.
+pub async fn back_to_page(uri: axum::http::Uri) -> axum::response::Redirect {
+    let path = uri.path();
+    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let to = match parts.as_slice() {
+        ["admin", "members", id, "actions"] => format!("/admin/members/{id}"),
+        ["admin", "staff", ..] => "/admin/staff".into(),
+        ["staff", "claims"] => "/staff/earn".into(),
+        ["admin", section, ..] => format!("/admin/{section}"),
+        _ => "/admin".into(),
+    };
+    axum::response::Redirect::to(&to)
+}

@@ -179,6 +179,7 @@ async fn list_page(
                     (input("stock", "rw_stock", "numeric"))
                     (input("value_baht", "rw_value_baht", "decimal"))
                     (input("per_member_limit", "rw_per_member", "numeric"))
+                    label.choice { input #generate_codes type="checkbox" name="generate_codes" checked[value("generate_codes") == "on"]; " " (t(lang, "rw_generate_codes")) }
                     button #new-reward-save type="submit" { (t(lang, "w_save")) }
                 }
             }
@@ -270,9 +271,10 @@ pub async fn create(
             valid_until: None,
             visible: true,
             value_satang,
-            use_within_days: 30,
+            // As the API's defaults for a reward that does not say.
+            use_within_days: crate::rewards::model::USE_WITHIN_DAYS,
             refund_on_expiry: true,
-            generate_codes: kind == RewardKind::DigitalCode,
+            generate_codes: text(&f, "generate_codes") == "on",
         })
     })();
     let made = match spec {
@@ -415,6 +417,7 @@ fn fields_of(r: &Reward, tz: &jiff::tz::TimeZone) -> Fields {
 pub async fn reward(
     State(app): State<AppState>,
     crate::web::PageSession(p): crate::web::PageSession,
+    meta: RequestMeta,
     jar: CookieJar,
     Path(id): Path<i64>,
 ) -> Response {
@@ -422,17 +425,16 @@ pub async fn reward(
     if !p.allows(Permission::RewardsManage) {
         return refuse(lang);
     }
-    let tz = crate::tenants::time_zone(&app.db, p.tenant_id)
-        .await
-        .unwrap_or(jiff::tz::TimeZone::UTC);
-    match crate::rewards::store::get(&app.db, p.tenant_id, id).await {
-        Ok(Some(r)) => edit_page(lang, &p, id, &fields_of(&r, &tz), r.spec.kind, None),
-        Ok(None) => {
-            let e = ApiError::not_found("reward");
+    let tz = match crate::tenants::time_zone(&app.db, p.tenant_id).await {
+        Ok(tz) => tz,
+        Err(e) => return crate::web::server_error(lang, e),
+    };
+    match crate::rewards::api::get_reward(State(app.clone()), ctx(&p, meta), PathId(id)).await {
+        Ok(r) => edit_page(lang, &p, id, &fields_of(&r.0, &tz), r.0.spec.kind, None),
+        Err(e) => {
             let body = html! { p.error role="alert" { (localise_error(lang, &e)) } };
-            page(lang, t(lang, "m_rewards"), &p, body, StatusCode::NOT_FOUND)
+            page(lang, t(lang, "m_rewards"), &p, body, e.code.status())
         }
-        Err(e) => crate::web::server_error(lang, e),
     }
 }
 
@@ -450,18 +452,32 @@ pub async fn save(
     if !p.allows(Permission::RewardsManage) || !csrf_ok(&p, &text(&f, "_csrf")) {
         return refuse(lang);
     }
-    let current = match crate::rewards::store::get(&app.db, p.tenant_id, id).await {
-        Ok(Some(r)) => r,
-        Ok(None) => return refuse(lang),
+    let current = match crate::rewards::api::get_reward(
+        State(app.clone()),
+        ctx(&p, meta.clone()),
+        PathId(id),
+    )
+    .await
+    {
+        Ok(r) => r.0,
+        Err(e) => {
+            let body = html! { p.error role="alert" { (localise_error(lang, &e)) } };
+            return page(lang, t(lang, "m_rewards"), &p, body, e.code.status());
+        }
+    };
+    let tz = match crate::tenants::time_zone(&app.db, p.tenant_id).await {
+        Ok(tz) => tz,
         Err(e) => return crate::web::server_error(lang, e),
     };
-    let tz = crate::tenants::time_zone(&app.db, p.tenant_id)
-        .await
-        .unwrap_or(jiff::tz::TimeZone::UTC);
+    // The day shown for the saved end: typed again unchanged, the saved instant stays.
+    let shown_day = fields_of(&current, &tz)
+        .remove("valid_until")
+        .unwrap_or_default();
     let kind = current.spec.kind;
     let spec = (|| -> Result<RewardSpec, ApiError> {
         let valid_until = match optional_text(&f, "valid_until") {
             None => None,
+            Some(day) if day == shown_day => current.spec.valid_until,
             Some(day) => {
                 // Offered through the whole of that day in the shop's time zone.
                 let date: jiff::civil::Date = day

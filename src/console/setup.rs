@@ -178,7 +178,12 @@ async fn run_step(app: &AppState, ctx: Ctx, step: &str, body: Value) -> Result<O
             .await
             .map(|_| none),
         "points" => {
-            crate::ledger::api::put_ledger_settings(state, ctx, JsonBody(parse_json(&bytes)?))
+            let mut settings: crate::ledger::LedgerSettings = parse_json(&bytes)?;
+            // The wizard does not ask a point's value: keep the one the shop set.
+            settings.point_value_satang = crate::ledger::settings(&app.db, ctx.tenant_id())
+                .await?
+                .point_value_satang;
+            crate::ledger::api::put_ledger_settings(state, ctx, JsonBody(settings))
                 .await
                 .map(|_| none)
         }

@@ -359,7 +359,7 @@ async fn send_invitation(
 }
 
 /// `POST /admin/staff/invitations/{id}/{renew|revoke}`: a new link for the same person,
-/// role and branches (the old one stops working), or no link at all.
+/// role and branches (made first; only then does the old one stop working), or no link.
 pub async fn invitation_action(
     State(app): State<AppState>,
     crate::web::PageSession(p): crate::web::PageSession,
@@ -372,59 +372,75 @@ pub async fn invitation_action(
     if !p.allows(Permission::StaffManage) || !csrf_ok(&p, &one(&f, "_csrf")) {
         return refuse(lang);
     }
-    let listing = PageParams {
-        limit: Some(crate::http::query::MAX_PAGE_SIZE),
-        cursor: None,
+    let revoke = |app: AppState, meta: RequestMeta| {
+        let c = ctx(&p, meta);
+        async move { crate::staff::api::revoke_invitation(State(app), c, PathId(id)).await }
     };
-    let found = crate::staff::api::list_invitations(
-        State(app.clone()),
-        ctx(&p, meta.clone()),
-        QueryParams(listing),
-    )
-    .await
-    .ok()
-    .and_then(|j| j.0.items.into_iter().find(|i| i.id == id));
-    let revoked =
-        crate::staff::api::revoke_invitation(State(app.clone()), ctx(&p, meta.clone()), PathId(id))
-            .await;
-    match (action.as_str(), revoked, found) {
-        (_, Err(e), _) => {
-            let status = e.code.status();
-            staff_page(&app, &p, meta, lang, Some(Notice::Refused(e)), status).await
-        }
-        ("renew", Ok(_), Some(old)) => match Email::parse(&old.email) {
-            Ok(email) => {
-                let request = NewInvitationRequest {
-                    email,
-                    role: old.role,
-                    branch_ids: old.branch_ids,
-                };
-                send_invitation(&app, &p, meta, lang, request).await
-            }
-            Err(e) => {
-                let e = ApiError::internal(e);
+    match action.as_str() {
+        "revoke" => match revoke(app.clone(), meta.clone()).await {
+            Ok(_) => {
                 staff_page(
                     &app,
                     &p,
                     meta,
                     lang,
-                    Some(Notice::Refused(e)),
-                    StatusCode::INTERNAL_SERVER_ERROR,
+                    Some(Notice::Done("tm_revoked")),
+                    StatusCode::OK,
                 )
                 .await
             }
+            Err(e) => {
+                let status = e.code.status();
+                staff_page(&app, &p, meta, lang, Some(Notice::Refused(e)), status).await
+            }
         },
-        _ => {
-            staff_page(
-                &app,
-                &p,
-                meta,
-                lang,
-                Some(Notice::Done("tm_revoked")),
-                StatusCode::OK,
+        "renew" => {
+            let found = crate::staff::store::get_invitation(&app.db, p.tenant_id, id).await;
+            let old = match found.map(|row| row.map(|r| r.into_api())) {
+                Ok(Some(old)) if old.status == "pending" => old,
+                Ok(_) => {
+                    let e = ApiError::not_found("pending invitation");
+                    return staff_page(
+                        &app,
+                        &p,
+                        meta,
+                        lang,
+                        Some(Notice::Refused(e)),
+                        StatusCode::NOT_FOUND,
+                    )
+                    .await;
+                }
+                Err(e) => return crate::web::server_error(lang, e),
+            };
+            let email = match Email::parse(&old.email) {
+                Ok(email) => email,
+                Err(e) => return crate::web::server_error(lang, e),
+            };
+            let request = NewInvitationRequest {
+                email,
+                role: old.role,
+                branch_ids: old.branch_ids,
+            };
+            let made = crate::staff::api::create_invitation(
+                State(app.clone()),
+                ctx(&p, meta.clone()),
+                JsonBody(request),
             )
-            .await
+            .await;
+            let notice = match made {
+                Ok((_, _, created)) => match revoke(app.clone(), meta.clone()).await {
+                    Ok(_) => Notice::Invited(created.0),
+                    Err(e) => Notice::Refused(e),
+                },
+                Err(e) => Notice::Refused(e),
+            };
+            let status = match &notice {
+                Notice::Refused(e) => e.code.status(),
+                _ => StatusCode::OK,
+            };
+            staff_page(&app, &p, meta, lang, Some(notice), status).await
         }
+        _ => staff_page(&app, &p, meta, lang, None, StatusCode::NOT_FOUND).await,
     }
 }
 
@@ -492,10 +508,24 @@ pub async fn save_person(
     if !p.allows(Permission::StaffManage) || !csrf_ok(&p, &one(&f, "_csrf")) {
         return refuse(lang);
     }
+    // Branches the form could not offer (closed, or outside the editor's own) are kept.
+    let offered: Vec<i64> = branches(&app, &p, &meta)
+        .await
+        .into_iter()
+        .filter(|b| b.active && (p.branches.is_empty() || p.branches.contains(&b.id)))
+        .map(|b| b.id)
+        .collect();
+    let current =
+        crate::staff::api::get_staff(State(app.clone()), ctx(&p, meta.clone()), PathId(id))
+            .await
+            .map(|s| s.0.branch_ids)
+            .unwrap_or_default();
+    let mut branch_ids = all_ids(&f, "branch_ids");
+    branch_ids.extend(current.into_iter().filter(|b| !offered.contains(b)));
     let update = StaffUpdate {
         name: None,
         role: Role::from_str(&one(&f, "role")).ok(),
-        branch_ids: Some(all_ids(&f, "branch_ids")),
+        branch_ids: Some(branch_ids),
         active: Some(one(&f, "active") == "true"),
     };
     match crate::staff::api::update_staff(

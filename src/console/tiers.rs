@@ -27,8 +27,25 @@ use crate::web::{
 
 type Fields = HashMap<String, String>;
 
-/// As many levels as the form offers.
-const ROWS: usize = 8;
+/// The most levels a program may have (the API's limit), so the form never drops one.
+const MAX_ROWS: usize = 20;
+
+/// How many rows the form shows: every level and two empty rows, at least eight.
+fn rows_shown(f: &Fields) -> usize {
+    let last_filled = filled_rows(f).last().map(|r| r + 1).unwrap_or(0);
+    (last_filled + 2).clamp(8, MAX_ROWS)
+}
+
+/// The rows that hold a level, in order: a program's level `i` is the i-th of them.
+fn filled_rows(f: &Fields) -> Vec<usize> {
+    let typed = |i: usize, x: &str| {
+        f.get(&format!("l{i}_{x}"))
+            .is_some_and(|v| !v.trim().is_empty())
+    };
+    (0..MAX_ROWS)
+        .filter(|&i| typed(i, "code") || typed(i, "name"))
+        .collect()
+}
 
 const COLUMNS: [(&str, &str); 6] = [
     ("code", "t_code"),
@@ -96,7 +113,7 @@ fn fields_of(program: &TierProgram) -> Fields {
         }
         .into(),
     );
-    for (i, l) in program.levels.iter().enumerate().take(ROWS) {
+    for (i, l) in program.levels.iter().enumerate().take(MAX_ROWS) {
         put(format!("l{i}_code"), l.code.clone());
         put(format!("l{i}_name"), l.name.clone());
         put(
@@ -122,10 +139,16 @@ struct Refused {
 }
 
 impl Refused {
-    fn new(lang: Language, e: &ApiError) -> Refused {
+    /// `rows` are the form's rows holding levels: an error on `levels[i]` shows on the
+    /// i-th of them (empty rows between levels are skipped when the program is read).
+    fn new(lang: Language, e: &ApiError, rows: &[usize]) -> Refused {
         let field = e.field.clone().unwrap_or_default();
-        let at = match field.strip_prefix("levels[") {
-            Some(rest) => format!("l{}", rest.split(']').next().unwrap_or_default()),
+        let level = field
+            .strip_prefix("levels[")
+            .and_then(|rest| rest.split(']').next())
+            .and_then(|i| i.parse::<usize>().ok());
+        let at = match level {
+            Some(i) => format!("l{}", rows.get(i).copied().unwrap_or(i)),
             None if field.starts_with("window") => "months".into(),
             None => field,
         };
@@ -159,11 +182,8 @@ fn program_from(lang: Language, f: &Fields) -> Result<TierProgram, ApiError> {
         _ => Window::CalendarYear,
     };
     let mut levels = vec![];
-    for i in 0..ROWS {
+    for i in filled_rows(f) {
         let k = |x: &str| get(&format!("l{i}_{x}"));
-        if k("code").is_empty() && k("name").is_empty() {
-            continue;
-        }
         let at = |x: &str| format!("levels[{}].{x}", levels.len());
         let threshold = match metric {
             Metric::SpendSatang if k("threshold").trim_start_matches(['0', '.']).is_empty() => 0,
@@ -223,7 +243,12 @@ fn form(
     let refused = outcome.as_ref().and_then(|o| o.as_ref().err());
     let on = |at: &str| refused.filter(|r| r.at == at).map(|r| r.words.clone());
     let status = refused.map(|r| r.status).unwrap_or(StatusCode::OK);
-    let shown_elsewhere = |r: &Refused| r.at.starts_with('l') || r.at == "months";
+    let filled = filled_rows(f);
+    let on_a_row = |at: &str| {
+        at.strip_prefix('l')
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    };
+    let shown_elsewhere = |r: &Refused| on_a_row(&r.at) || r.at == "months";
     let body = html! {
         @match &outcome {
             Some(Ok(())) => p.ok #saved role="status" { (t(lang, "w_saved")) },
@@ -258,7 +283,7 @@ fn form(
                     @for (_, words) in COLUMNS { th scope="col" { (t(lang, words)) } }
                     th.num scope="col" { (t(lang, "t_holders")) }
                 } }
-                tbody { @for i in 0..ROWS {
+                tbody { @for i in 0..rows_shown(f) {
                     @let row_error = on(&format!("l{i}"));
                     tr {
                         @for (key, words) in COLUMNS {
@@ -266,7 +291,7 @@ fn form(
                             td { input id=(name) name=(name) value=(get(&name)) aria-label=(format!("{} {}", t(lang, words), i + 1))
                                 aria-invalid=[row_error.as_ref().map(|_| "true")]; }
                         }
-                        td.num { @if let Some(n) = holders.get(i).filter(|_| !get(&format!("l{i}_code")).is_empty()) { (number(*n)) } }
+                        td.num { @if let Some(n) = filled.iter().position(|r| *r == i).and_then(|level| holders.get(level)) { (number(*n)) } }
                     }
                     @if let Some(e) = row_error { tr { td colspan="7" { p.field-error id=(format!("l{i}-error")) role="alert" { (e) } } } }
                 } }
@@ -331,7 +356,10 @@ pub async fn save(
             let holders: Vec<i64> = v.0.members_per_level.iter().map(|c| c.members).collect();
             form(lang, &p, &fields_of(&v.0.program), &holders, Some(Ok(())))
         }
-        Err(e) => form(lang, &p, &f, &[], Some(Err(Refused::new(lang, &e)))),
+        Err(e) => {
+            let refused = Refused::new(lang, &e, &filled_rows(&f));
+            form(lang, &p, &f, &[], Some(Err(refused)))
+        }
     }
 }
 
@@ -368,5 +396,32 @@ mod tests {
         let f = fields_of(&program);
         assert_eq!(f["l1_threshold"], "10000.50", "spend is shown in baht");
         assert_eq!(program_from(Language::En, &f).unwrap(), program);
+    }
+
+    #[test]
+    fn an_error_on_a_level_shows_on_the_row_it_was_typed_in() {
+        // Levels typed on rows 0 and 2, row 1 left empty: the API's levels[1] is row 2.
+        let mut f = Fields::new();
+        for (k, v) in [
+            ("l0_code", "member"),
+            ("l0_name", "สมาชิก"),
+            ("l2_code", "gold"),
+            ("l2_name", "โกลด์"),
+        ] {
+            f.insert(k.into(), v.into());
+        }
+        let e = ApiError::invalid("levels[1].threshold", "must be above the level below");
+        assert_eq!(Refused::new(Language::En, &e, &filled_rows(&f)).at, "l2");
+        // A refusal of the whole list has no row: it shows above the form.
+        let e = ApiError::invalid("levels", "an enabled program needs at least 2 levels");
+        assert_eq!(
+            Refused::new(Language::En, &e, &filled_rows(&f)).at,
+            "levels"
+        );
+        // Every level of a long program has a row, and two empty ones follow.
+        for i in 0..12 {
+            f.insert(format!("l{i}_code"), format!("c{i}"));
+        }
+        assert_eq!(rows_shown(&f), 14);
     }
 }

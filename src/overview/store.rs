@@ -39,7 +39,8 @@ pub struct BranchTotals {
     pub points: Option<i64>,
 }
 
-/// Purchases recorded from `first_id` on, per branch.
+/// Purchases recorded from `first_id` on, per branch, by branch id with the purchases
+/// that named none last (on both backends: they sort NULL differently).
 pub async fn purchases_by_branch(
     db: &Db,
     tenant_id: i64,
@@ -50,6 +51,6 @@ pub async fn purchases_by_branch(
                 CAST(SUM(amount) AS BIGINT) AS points
          FROM ledger_txns
          WHERE tenant_id = $1 AND id >= $2 AND kind = 'earn' AND currency = 'points'
-         GROUP BY branch_id ORDER BY branch_id")
+         GROUP BY branch_id ORDER BY branch_id IS NULL, branch_id")
         .bind(tenant_id).bind(first_id).fetch_all(pool).await)
 }

@@ -104,7 +104,7 @@ pub(crate) async fn create_reward(
 #[utoipa::path(get, path = "/rewards/{id}", tag = "rewards", operation_id = "get_reward",
     params(("id" = i64, Path)), security(("api_key" = ["tenant.read"])),
     responses((status = 200, body = Reward), (status = 404, body = crate::error::Problem)))]
-async fn get_reward(
+pub(crate) async fn get_reward(
     State(app): State<AppState>,
     ctx: Ctx,
     PathId(id): PathId,

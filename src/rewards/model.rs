@@ -85,8 +85,11 @@ pub struct PeriodLimit {
 fn yes() -> bool {
     true
 }
+/// Days a coupon or voucher may be used in, when a reward does not say.
+pub const USE_WITHIN_DAYS: u16 = 30;
+
 fn thirty() -> u16 {
-    30
+    USE_WITHIN_DAYS
 }
 
 /// A reward as the shop defines it.

@@ -60,6 +60,11 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
     ("o_sections", "เมนูร้าน", "The shop"),
     ("o_points_page", "คะแนนและภาระคงค้าง", "Points and liability"),
     ("a_api_keys", "คีย์ API", "API keys"),
+    (
+        "rw_generate_codes",
+        "รหัสดิจิทัล: สร้างรหัสให้เองเมื่อไม่มีรหัสที่อัปโหลดไว้",
+        "Digital codes: make a code when none was uploaded",
+    ),
     ("tg_api_key", "คีย์ API", "API key"),
     ("tg_branch", "สาขา", "branch"),
     ("tg_claim", "QR รับคะแนน", "points QR"),

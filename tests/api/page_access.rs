@@ -284,3 +284,63 @@ db_test!(
         );
     }
 );
+
+db_test!(
+    a_new_invitation_link_is_made_before_the_old_one_stops_and_an_unknown_action_changes_nothing,
+    |app| {
+        let owner = app.signup("kafe").await;
+        let admin = app.hire(&owner, "kafe", "admin").await;
+        let inv = owner
+            .post(
+                "/api/v1/invitations",
+                json!({"email": "boss@kafe.test", "role": "owner"}),
+            )
+            .await;
+        assert_eq!(inv.status, 201, "{}", inv.body);
+        let id = inv.body["invitation"]["id"].as_i64().unwrap();
+        let post_form = |user: &User, path: String| {
+            let user = user.clone();
+            async move {
+                let fields = [("_csrf", user.csrf.clone().unwrap_or_default())];
+                let res = user
+                    .client
+                    .post(format!("{}{path}", user.base))
+                    .form(&fields)
+                    .send()
+                    .await
+                    .unwrap();
+                crate::helpers::Resp::read(res).await
+            }
+        };
+        let statuses = |all: Vec<serde_json::Value>| -> Vec<(i64, String)> {
+            all.iter()
+                .filter(|i| i["email"] == "boss@kafe.test")
+                .map(|i| {
+                    (
+                        i["id"].as_i64().unwrap(),
+                        i["status"].as_str().unwrap().to_string(),
+                    )
+                })
+                .collect()
+        };
+        let res = post_form(&owner, format!("/admin/staff/invitations/{id}/bogus")).await;
+        assert_eq!(res.status, 404);
+        // An admin may not make owners: the new link is refused and the old one still works.
+        let res = post_form(&admin, format!("/admin/staff/invitations/{id}/renew")).await;
+        assert_eq!(res.status, 403);
+        assert_eq!(
+            statuses(owner.all("/api/v1/invitations").await),
+            vec![(id, "pending".to_string())]
+        );
+        // The owner renews it: a new pending invitation, the old one revoked.
+        let res = post_form(&owner, format!("/admin/staff/invitations/{id}/renew")).await;
+        assert_eq!(res.status, 200);
+        let now = statuses(owner.all("/api/v1/invitations").await);
+        assert_eq!(now.len(), 2, "{now:?}");
+        assert!(now.contains(&(id, "revoked".to_string())), "{now:?}");
+        assert!(
+            now.iter().any(|(i, s)| *i != id && s == "pending"),
+            "{now:?}"
+        );
+    }
+);
