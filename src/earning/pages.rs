@@ -117,10 +117,17 @@ async fn render(app: &AppState, v: View<'_>) -> Markup {
         && member.is_none()
         && Phone::parse(&v.form.phone).is_ok();
     let csrf = v.p.csrf_token.clone().unwrap_or_default();
+    // Three steps from the counter to points granted: the phone (focused on arrival),
+    // the amount (focused once the member is found), confirm (focused on the preview).
+    let previewing = v.notice.is_some();
     let body = html! {
+        @if member.is_some() || previewing {
+            p { a.button.secondary #next-customer href="/staff/earn" { (t(lang, "next_member")) } }
+        }
         form method="get" action="/staff/earn" role="search" {
             label for="phone" { (t(lang, "phone")) }
             input #phone name="phone" type="tel" inputmode="tel" autocomplete="off" value=(v.form.phone) required
+                autofocus[member.is_none() && !previewing]
                 aria-invalid=[(v.phone_error.is_some() || not_found).then_some("true")] aria-describedby="phone-error";
             (field_error("phone", v.phone_error.map(|k| t(lang, k)).or(not_found.then(|| t(lang, "no_member")))))
             button type="submit" { (t(lang, "find")) }
@@ -134,6 +141,7 @@ async fn render(app: &AppState, v: View<'_>) -> Markup {
                 input type="hidden" name="step" value="preview";
                 label for="amount" { (t(lang, "bill_amount")) }
                 input #amount name="amount" inputmode="decimal" autocomplete="off" value=(v.form.amount) required
+                    autofocus[!previewing || v.amount_error.is_some()]
                     aria-invalid=[v.amount_error.map(|_| "true")] aria-describedby="amount-error";
                 (field_error("amount", v.amount_error.map(|k| t(lang, k))))
                 (branch_select(app, v.p, lang, &v.form.branch_id).await)
@@ -155,6 +163,12 @@ async fn render(app: &AppState, v: View<'_>) -> Markup {
                 }
             }
         }
+        // While a request runs its button says so and cannot be pressed twice.
+        script { (maud::PreEscaped(format!(
+            "document.addEventListener('submit',function(e){{var b=e.target.querySelector('button[type=submit]');\
+             if(b){{setTimeout(function(){{b.disabled=true;b.setAttribute('aria-busy','true');b.textContent={working:?}}},0)}}}});",
+            working = t(lang, "working")
+        ))) }
     };
     staff_layout(lang, t(lang, "counter"), v.p, body)
 }
@@ -320,7 +334,7 @@ pub async fn submit_earn(
                     // The receipt is fixed now, so confirming twice grants once.
                     input type="hidden" name="receipt" value=(receipt);
                     input type="hidden" name="step" value="confirm";
-                    button type="submit" #confirm { (t(lang, "confirm")) }
+                    button type="submit" #confirm autofocus { (t(lang, "confirm")) }
                 }
             }
         },

@@ -60,6 +60,7 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
     ("o_sections", "เมนูร้าน", "The shop"),
     ("o_points_page", "คะแนนและภาระคงค้าง", "Points and liability"),
     ("a_api_keys", "คีย์ API", "API keys"),
+    ("working", "กำลังทำรายการ…", "Working…"),
     (
         "rw_generate_codes",
         "รหัสดิจิทัล: สร้างรหัสให้เองเมื่อไม่มีรหัสที่อัปโหลดไว้",

@@ -60,10 +60,28 @@ page_test!(
         let email = cashier.me["email"].as_str().unwrap().to_string();
         let b = Browser::for_app(&app).await;
         b.sign_in("kafe", &email, PASSWORD, "en").await;
-        b.goto("/staff/earn").await;
+        // Three steps, each field ready for the next: phone, amount, confirm.
+        let focused = || async {
+            b.client
+                .execute("return document.activeElement.id", vec![])
+                .await
+                .unwrap()
+        };
+        assert!(
+            b.client
+                .current_url()
+                .await
+                .unwrap()
+                .path()
+                .ends_with("/staff/earn"),
+            "a cashier starts at the counter"
+        );
+        assert_eq!(focused().await, "phone");
         b.fill("#phone", "081-234-5678").await;
         b.click("form[role=search] button").await;
         assert!(b.text("#member").await.contains("Mali"));
+        assert_eq!(focused().await, "amount");
+        assert!(b.exists("#next-customer").await);
         let options = b
             .client
             .find_all(fantoccini::Locator::Css("#branch_id option"))
@@ -77,6 +95,7 @@ page_test!(
             "10 points",
             "250 THB at 1 point per 25 THB"
         );
+        assert_eq!(focused().await, "confirm");
         b.screenshot("staff-counter-preview-en").await;
         assert_eq!(
             owner.points(m).await["balance"],
