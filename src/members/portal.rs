@@ -851,15 +851,25 @@ pub async fn coupon(
         .coupon_code
         .as_deref()
         .map(|c| crate::qr::svg(&crate::rewards::model::display_code(c)));
+    let tz = crate::tenants::time_zone(&app.db, shop.id).await.ok();
+    // The last moment it may be used, as a day in the shop's calendar.
+    let last_day = r.expires_at.zip(tz.as_ref()).map(|(until, tz)| {
+        let until = crate::types::timestamp(until.saturating_sub(1));
+        crate::web::local_date(lang, until, tz)
+    });
+    let usable = r.status == "issued" && r.coupon_code.is_some();
     let body = html! {
         section.card #m-coupon {
             p.big { (r.reward_name) }
+            @if usable { p.ok #m-show-cashier { (t(lang, "m_show_cashier")) } }
+            @if let Some(v) = r.value_satang { p { (t(lang, "rw_value_baht")) ": " strong { (crate::web::baht(v)) } } }
             @if let Some(code) = &r.coupon_code {
                 @if let Some(svg) = &qr { div.qr role="img" aria-label=(t(lang, "coupon_code")) { (maud::PreEscaped(svg)) } }
                 p { (t(lang, "coupon_code")) ": " strong #m-coupon-code { (crate::rewards::model::display_code(code)) } }
             }
             @if let Some(code) = &r.digital_code { p { (t(lang, "coupon_code")) ": " strong #m-digital-code { (code) } } }
             p { (t(lang, "status")) ": " strong #m-coupon-status { (t(lang, crate::rewards::pages::status_key(&r.status))) } }
+            @if let (Some(day), true) = (&last_day, usable) { p #m-coupon-expiry { (t(lang, "m_use_by")) " " strong { (day) } } }
         }
     };
     (

@@ -60,6 +60,12 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
     ("o_sections", "เมนูร้าน", "The shop"),
     ("o_points_page", "คะแนนและภาระคงค้าง", "Points and liability"),
     ("a_api_keys", "คีย์ API", "API keys"),
+    (
+        "m_show_cashier",
+        "แสดงหน้านี้ให้พนักงานที่เคาน์เตอร์",
+        "Show this to the cashier",
+    ),
+    ("m_use_by", "ใช้ได้ถึงวันที่", "Use it by"),
     ("working", "กำลังทำรายการ…", "Working…"),
     (
         "rw_generate_codes",

@@ -300,6 +300,9 @@ page_test!(
         let code = b.text("#m-coupon-code").await;
         assert_eq!(code.len(), 9, "shown as XXXX-XXXX: {code}");
         assert!(b.exists(".qr svg").await, "the coupon has its QR");
+        assert_eq!(b.text("#m-show-cashier").await, "Show this to the cashier");
+        let use_by = b.text("#m-coupon-expiry").await;
+        assert!(use_by.starts_with("Use it by 20"), "a date: {use_by}");
         b.screenshot("member-coupon-en").await;
         assert_eq!(owner.points(m).await["balance"], 20);
 
