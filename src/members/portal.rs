@@ -680,9 +680,28 @@ pub async fn redeem(
         ("province", "ad_province", form.province.clone()),
         ("postcode", "ad_postcode", form.postcode.clone()),
     ];
+    // What it costs this member (their tier's price) and what is left after, said before
+    // the code is asked for.
+    let price = crate::rewards::catalog_for(&app.db, shop.id, member.id)
+        .await
+        .ok()
+        .and_then(|c| c.into_iter().find(|r| r.reward.id == reward_id))
+        .map(|r| r.price);
+    let available = crate::ledger::balance_summary(
+        &app.db,
+        shop.id,
+        member.id,
+        crate::ledger::model::Currency::Points,
+    )
+    .await
+    .ok()
+    .map(|b| b.available);
     let code_form = |challenge: i64, error: Option<String>| {
         html! {
             p.big { (reward_name) }
+            @if let (Some(price), Some(available)) = (price, available) {
+                p #m-redeem-cost { strong { "−" (crate::web::number(price)) " " (t(lang, "points")) } " · " (t(lang, "m_balance_after")) " " strong { (crate::web::number(available.saturating_sub(price))) } }
+            }
             p { (t(lang, "m_code_sent")) " " strong { (crate::otp::mask_phone(&member.phone)) } }
             form method="post" action=(format!("/m/{slug}/rewards/{reward_id}")) {
                 input type="hidden" name="_csrf" value=(s.csrf_token);

@@ -60,6 +60,7 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
     ("o_sections", "เมนูร้าน", "The shop"),
     ("o_points_page", "คะแนนและภาระคงค้าง", "Points and liability"),
     ("a_api_keys", "คีย์ API", "API keys"),
+    ("m_balance_after", "คงเหลือหลังแลก", "balance after"),
     (
         "m_show_cashier",
         "แสดงหน้านี้ให้พนักงานที่เคาน์เตอร์",

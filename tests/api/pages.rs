@@ -295,6 +295,11 @@ page_test!(
         assert!(b.text(".reward").await.contains("Free latte"));
         b.screenshot("member-rewards-en").await;
         b.click(".reward button").await;
+        assert_eq!(
+            b.text("#m-redeem-cost").await,
+            "−100 points · balance after 20",
+            "the cost and what is left, before the code"
+        );
         b.fill("#code", &last_code(&owner).await).await;
         b.click("#confirm-redeem").await;
         let code = b.text("#m-coupon-code").await;
