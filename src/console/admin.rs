@@ -13,8 +13,9 @@ use axum_extra::extract::CookieJar;
 use maud::{Markup, html};
 use serde_json::Value;
 
+use super::ctx;
 use crate::audit::RequestMeta;
-use crate::auth::{Ctx, Permission, Principal};
+use crate::auth::{Permission, Principal};
 use crate::http::json::{JsonBody, parse_json};
 use crate::members::consent::Channel;
 use crate::state::AppState;
@@ -55,13 +56,6 @@ fn problem(v: &Value) -> Markup {
 
 fn page(lang: Language, title: &str, p: &Principal, body: Markup) -> Response {
     Html(staff_layout(lang, title, p, body).into_string()).into_response()
-}
-
-fn ctx(p: &Principal, meta: RequestMeta) -> Ctx {
-    Ctx {
-        principal: p.clone(),
-        meta,
-    }
 }
 
 /// `GET /admin/import`: upload a CSV/XLSX of members; progress and the row errors are

@@ -11,8 +11,9 @@ use axum::response::{Html, IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use maud::html;
 
+use super::ctx;
 use crate::audit::RequestMeta;
-use crate::auth::{Ctx, Permission, Principal};
+use crate::auth::{Permission, Principal};
 use crate::error::ApiError;
 use crate::http::json::JsonBody;
 use crate::http::query::{PageParams, PathId, QueryParams};
@@ -23,13 +24,6 @@ use crate::web::{
 };
 
 type Fields = HashMap<String, String>;
-
-fn ctx(p: &Principal, meta: RequestMeta) -> Ctx {
-    Ctx {
-        principal: p.clone(),
-        meta,
-    }
-}
 
 /// Every action the audit log records, with its key in the pages' words.
 pub const ACTIONS: &[(&str, &str)] = &[

@@ -11,8 +11,9 @@ use axum::response::{Html, IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use maud::html;
 
+use super::ctx;
 use crate::audit::RequestMeta;
-use crate::auth::{Ctx, Permission, Principal};
+use crate::auth::{Permission, Principal};
 use crate::draws::DrawSpec;
 use crate::error::ApiError;
 use crate::http::json::JsonBody;
@@ -25,13 +26,6 @@ use crate::web::{
 };
 
 type Fields = HashMap<String, String>;
-
-fn ctx(p: &Principal, meta: RequestMeta) -> Ctx {
-    Ctx {
-        principal: p.clone(),
-        meta,
-    }
-}
 
 fn status_words(lang: Language, status: &str) -> String {
     let key = match status {

@@ -12,8 +12,9 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use maud::{Markup, html};
 
+use super::ctx;
 use crate::audit::RequestMeta;
-use crate::auth::{Ctx, Permission, Principal};
+use crate::auth::{Permission, Principal};
 use crate::error::ApiError;
 use crate::http::json::JsonBody;
 use crate::http::query::{PathId, QueryParams};
@@ -27,13 +28,6 @@ use crate::web::{
 };
 
 type Fields = HashMap<String, String>;
-
-fn ctx(p: &Principal, meta: RequestMeta) -> Ctx {
-    Ctx {
-        principal: p.clone(),
-        meta,
-    }
-}
 
 fn page(lang: Language, title: &str, p: &Principal, body: Markup) -> Response {
     Html(staff_layout(lang, title, p, body).into_string()).into_response()

@@ -4,6 +4,14 @@
 //! page calls a capability's API handler and shows its answer, so the console does what
 //! the API does and nothing else.
 
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use maud::Markup;
+
+use crate::audit::RequestMeta;
+use crate::auth::{Ctx, Principal};
+use crate::tenants::model::Language;
+
 pub mod admin;
 pub mod audit;
 pub mod draws;
@@ -28,4 +36,28 @@ pub async fn back_to_page(uri: axum::http::Uri) -> axum::response::Redirect {
         _ => "/admin".into(),
     };
     axum::response::Redirect::to(&to)
+}
+
+/// The API context a console page acts in: the signed-in person and this request, so a
+/// page calls the API's own handler exactly as the API would.
+pub(crate) fn ctx(p: &Principal, meta: RequestMeta) -> Ctx {
+    Ctx {
+        principal: p.clone(),
+        meta,
+    }
+}
+
+/// A console page with the status of its answer.
+pub(crate) fn page(
+    lang: Language,
+    title: &str,
+    p: &Principal,
+    body: Markup,
+    status: StatusCode,
+) -> Response {
+    (
+        status,
+        Html(crate::web::staff_layout(lang, title, p, body).into_string()),
+    )
+        .into_response()
 }

@@ -8,12 +8,13 @@ use std::collections::HashMap;
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::Response;
 use axum_extra::extract::CookieJar;
 use maud::{Markup, html};
 
+use super::{ctx, page};
 use crate::audit::RequestMeta;
-use crate::auth::{Ctx, Permission, Principal};
+use crate::auth::{Permission, Principal};
 use crate::error::ApiError;
 use crate::http::json::JsonBody;
 use crate::http::query::{PathId, QueryParams};
@@ -22,26 +23,10 @@ use crate::rewards::store::Reward;
 use crate::state::AppState;
 use crate::tenants::model::Language;
 use crate::web::{
-    baht, csrf_ok, field_error, language, localise_error, number, parse_baht, refuse, staff_layout,
-    t,
+    baht, csrf_ok, field_error, language, localise_error, number, parse_baht, refuse, t,
 };
 
 type Fields = HashMap<String, String>;
-
-fn ctx(p: &Principal, meta: RequestMeta) -> Ctx {
-    Ctx {
-        principal: p.clone(),
-        meta,
-    }
-}
-
-fn page(lang: Language, title: &str, p: &Principal, body: Markup, status: StatusCode) -> Response {
-    (
-        status,
-        Html(staff_layout(lang, title, p, body).into_string()),
-    )
-        .into_response()
-}
 
 /// What a member gets, in the page's words.
 pub fn kind_words(lang: Language, kind: RewardKind) -> &'static str {

@@ -9,12 +9,13 @@ use std::str::FromStr;
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::Response;
 use axum_extra::extract::CookieJar;
 use maud::{Markup, PreEscaped, html};
 
+use super::{ctx, page};
 use crate::audit::RequestMeta;
-use crate::auth::{Ctx, Permission, Principal, Role};
+use crate::auth::{Permission, Principal, Role};
 use crate::error::ApiError;
 use crate::http::json::JsonBody;
 use crate::http::query::{PageParams, PathId, QueryParams};
@@ -25,19 +26,10 @@ use crate::tenants::api::{BranchUpdate, NewBranch};
 use crate::tenants::model::{BranchCode, Language};
 use crate::tenants::store::Branch;
 use crate::types::Email;
-use crate::web::{
-    csrf_ok, field_error, language, local_date, localise_error, refuse, staff_layout, t,
-};
+use crate::web::{csrf_ok, field_error, language, local_date, localise_error, refuse, t};
 
 /// A form's fields; checkboxes of one name arrive as several pairs.
 type Pairs = Vec<(String, String)>;
-
-fn ctx(p: &Principal, meta: RequestMeta) -> Ctx {
-    Ctx {
-        principal: p.clone(),
-        meta,
-    }
-}
 
 fn one(f: &Pairs, k: &str) -> String {
     f.iter()
@@ -51,14 +43,6 @@ fn all_ids(f: &Pairs, k: &str) -> Vec<i64> {
         .filter(|(n, _)| n == k)
         .filter_map(|(_, v)| v.parse().ok())
         .collect()
-}
-
-fn page(lang: Language, title: &str, p: &Principal, body: Markup, status: StatusCode) -> Response {
-    (
-        status,
-        Html(staff_layout(lang, title, p, body).into_string()),
-    )
-        .into_response()
 }
 
 /// Every branch of the shop (for names and for the checkboxes).

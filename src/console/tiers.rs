@@ -13,8 +13,9 @@ use axum::response::{Html, IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use maud::{Markup, html};
 
+use super::ctx;
 use crate::audit::RequestMeta;
-use crate::auth::{Ctx, Permission, Principal};
+use crate::auth::{Permission, Principal};
 use crate::error::ApiError;
 use crate::http::json::JsonBody;
 use crate::state::AppState;
@@ -55,13 +56,6 @@ const COLUMNS: [(&str, &str); 6] = [
     ("earn_percent", "t_earn_percent"),
     ("benefits", "t_benefits"),
 ];
-
-fn ctx(p: &Principal, meta: RequestMeta) -> Ctx {
-    Ctx {
-        principal: p.clone(),
-        meta,
-    }
-}
 
 fn metric_code(m: Metric) -> &'static str {
     match m {
