@@ -1,10 +1,10 @@
 //! Points that expire: what is due, and the expiry batch a run writes through the
 //! ledger's one writer (one expiry movement per member and currency).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use super::plan_on_postgres;
-use super::write::{AccountId, write};
+use super::write::{AccountId, Balances, write};
 use crate::ids;
 use crate::ledger::model::{Currency, LedgerSettings};
 use crate::ledger::plan::{Account, Facts, plan};
@@ -157,34 +157,20 @@ pub async fn expire_due(
         .map(|(t, m, c)| vec![Int(*t), Int(*m), Text(c)])
         .collect();
     plan_on_postgres(tx, EXPIRY_PLAN).await?;
-    // Lock the members' balance rows before reading their lots: a redemption may be
-    // spending from them. (SQLite's write transaction already shuts out every other
-    // writer.)
-    let lock = match tx.backend() {
-        crate::store::Backend::Postgres => " FOR UPDATE OF b",
-        crate::store::Backend::Sqlite => "",
-    };
-    let held: Vec<(i64, i64, String, i64, i64)> = fetch_values(
-        tx,
-        "SELECT b.tenant_id, b.member_id, b.currency, b.balance, b.debt FROM balances b JOIN (",
-        &format!(
+    // On PostgreSQL, lock the members' balance rows before reading their lots: a
+    // redemption may be spending from them. (SQLite's write transaction already shuts out
+    // every other writer.) The balances are not read: an expiry lowers them by the lots
+    // it closes ([`Balances::Moved`]).
+    if tx.backend() == crate::store::Backend::Postgres {
+        let _: Vec<(i64,)> = fetch_values(
+            tx,
+            "SELECT b.tenant_id FROM balances b JOIN (",
             ") AS v ON b.tenant_id = v.column1 AND b.member_id = v.column2 AND b.currency = v.column3
-             ORDER BY b.tenant_id, b.member_id, b.currency{lock}"
-        ),
-        &keys,
-    )
-    .await?;
-    let held: HashMap<AccountId, Account> = held
-        .into_iter()
-        .map(|(tenant, member, currency, balance, debt)| {
-            let id = (tenant, member, Currency::from_db(&currency));
-            let account = Account {
-                balance: Points::new(balance),
-                debt: Points::new(debt),
-            };
-            (id, account)
-        })
-        .collect();
+             ORDER BY b.tenant_id, b.member_id, b.currency FOR UPDATE OF b",
+            &keys,
+        )
+        .await?;
+    }
     let mut open: Vec<(i64, i64, String, i64, i64)> = fetch_values(
         tx,
         "SELECT l.tenant_id, l.member_id, l.currency, l.id, l.remaining FROM lots l JOIN (",
@@ -241,7 +227,6 @@ pub async fn expire_due(
     };
     let mut postings = Vec::with_capacity(due.len());
     let mut plans = Vec::with_capacity(due.len());
-    let mut accounts = BTreeMap::new();
     for ((tenant, member, currency), lots) in &due {
         let txn = ids::next_id();
         let key = format!("expire:{txn}");
@@ -254,10 +239,9 @@ pub async fn expire_due(
             occurred_at: now,
             ..Posting::blank(*tenant, *member, Kind::Expire)
         };
-        let id = (*tenant, *member, *currency);
-        let account = held.get(&id).copied().unwrap_or_default();
+        // The plan does not depend on the account: it closes the due lots.
         let planned = plan(
-            account,
+            Account::default(),
             &posting,
             Facts::Expiry { due: lots },
             rules,
@@ -265,12 +249,11 @@ pub async fn expire_due(
             txn,
             &mut ids::next_id,
         )?;
-        accounts.insert(id, planned.after);
         postings.push(posting);
         plans.push(planned);
     }
     let written: Vec<_> = postings.iter().zip(&plans).collect();
-    write(tx, &written, &accounts, false).await?;
+    write(tx, &written, Balances::Moved).await?;
     Ok(ExpiryBatch {
         shops: per_shop.into_values().collect(),
         movements: plans.len() as u64,

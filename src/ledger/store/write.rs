@@ -1,9 +1,10 @@
 //! The ledger's one writer. Every movement goes through here: [`post`] (one posting, in
 //! the caller's transaction), [`post_credits`] (a group of purchases, a member import's
 //! opening balances) and the expiry run ([`super::expiry::expire_due`]). Each reads, under
-//! the members' balance locks, what the planner needs ([`Facts`]), plans every posting
-//! with the one pure planner ([`crate::ledger::plan::plan`]) and hands the plans to
-//! [`write`], which writes them all with one multi-row statement per table.
+//! the members' balance locks, what the planner needs ([`Facts`]; an expiry needs only the
+//! due lots, not the balances), plans every posting with the one pure planner
+//! ([`crate::ledger::plan::plan`]) and hands the plans to [`write`], which writes them all
+//! with one multi-row statement per table.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -189,7 +190,12 @@ pub async fn post_credits(
         plans.push(planned);
     }
     let written: Vec<_> = credits.iter().map(|c| c.posting).zip(&plans).collect();
-    write(tx, &written, &accounts, held.is_empty()).await?;
+    let balances = if held.is_empty() {
+        Balances::New(&accounts)
+    } else {
+        Balances::Set(&accounts)
+    };
+    write(tx, &written, balances).await?;
     Ok(plans.iter().map(posted).collect())
 }
 
@@ -281,7 +287,7 @@ pub async fn post(tx: &mut Tx, p: &Posting, rules: ShopRules<'_>) -> Result<Post
         &mut ids::next_id,
     )?;
     let accounts = BTreeMap::from([((tenant, member, currency), planned.after)]);
-    write(tx, &[(p, &planned)], &accounts, false).await?;
+    write(tx, &[(p, &planned)], Balances::Set(&accounts)).await?;
     Ok(posted(&planned))
 }
 
@@ -295,24 +301,37 @@ fn posted(planned: &Planned) -> Posted {
     }
 }
 
+/// How [`write`] leaves the members' balance rows.
+pub(super) enum Balances<'a> {
+    /// Set to what the plans leave: the accounts were locked and read in this
+    /// transaction.
+    Set(&'a BTreeMap<AccountId, Account>),
+    /// Created in this transaction (a member import): a plain insert, which PostgreSQL
+    /// takes as `COPY` when there are many.
+    New(&'a BTreeMap<AccountId, Account>),
+    /// Lowered by what the plans applied, without having been read: an expiry's plan
+    /// does not depend on the account (it closes the due lots and nothing else), so a
+    /// run need not read thousands of balances to write them back.
+    Moved,
+}
+
 /// Write planned postings: their transactions, new lots, allocations (and the lots they
-/// take from), entries (two for each posting that moves points) and the accounts as the
-/// plans leave them. `accounts_are_new`: every account was created in this transaction
-/// (a member import), so the balances are a plain insert, which PostgreSQL takes as
-/// `COPY` when there are many. The tables' rows go together (one round trip on
-/// PostgreSQL, one hand-over to SQLite's thread when they are few); each part writes
-/// rows no other part touches.
+/// take from), entries (two for each posting that moves points) and the members'
+/// balances ([`Balances`]). The tables' rows go together (one round trip on PostgreSQL,
+/// one hand-over to SQLite's thread when they are few); each part writes rows no other
+/// part touches.
 pub(super) async fn write(
     tx: &mut Tx,
     planned: &[(&Posting, &Planned)],
-    accounts: &BTreeMap<AccountId, Account>,
-    accounts_are_new: bool,
+    balances: Balances<'_>,
 ) -> sqlx::Result<()> {
     use crate::store::Val::{Int, OptInt, OptText, Text};
     let now = now_micros();
     let details: Vec<String> = planned.iter().map(|(p, _)| p.details.to_string()).collect();
     let (mut txns, mut lots, mut allocations, mut entries) = (vec![], vec![], vec![], vec![]);
     let mut taken: BTreeMap<(i64, i64), i64> = BTreeMap::new();
+    // What each account moves by, for [`Balances::Moved`] (as a balance: the delta).
+    let mut moved: BTreeMap<AccountId, Account> = BTreeMap::new();
     for ((p, plan), details) in planned.iter().zip(&details) {
         let (tenant, member, currency) = (p.tenant_id, p.member_id, p.currency.as_str());
         let txn = plan.txn_id;
@@ -358,6 +377,9 @@ pub(super) async fn write(
         }
         if plan.applied != Points::ZERO {
             let applied = plan.applied.get();
+            let delta = moved.entry((tenant, member, p.currency)).or_default();
+            // Within MAX_POINTS: an account's moves in one write are bounded by what it holds.
+            delta.balance = Points::new(delta.balance.get() + applied);
             for (account, member, amount) in [
                 ("member", Some(member), applied),
                 (p.kind.system_account(), None, -applied),
@@ -379,6 +401,25 @@ pub(super) async fn write(
         .into_iter()
         .map(|((tenant, lot), amount)| vec![Int(tenant), Int(lot), Int(amount)])
         .collect();
+    let (accounts, balances_head, balances_tail) = match balances {
+        Balances::Set(accounts) => (
+            accounts,
+            "INSERT INTO balances (tenant_id, member_id, currency, balance, debt, updated_at)",
+            "ON CONFLICT (tenant_id, member_id, currency) DO UPDATE
+                 SET balance = excluded.balance, debt = excluded.debt, updated_at = excluded.updated_at",
+        ),
+        Balances::New(accounts) => (
+            accounts,
+            "INSERT INTO balances (tenant_id, member_id, currency, balance, debt, updated_at)",
+            "",
+        ),
+        Balances::Moved => (
+            &moved,
+            "UPDATE balances SET balance = balances.balance + v.column4, updated_at = v.column6 FROM (",
+            ") AS v WHERE balances.tenant_id = v.column1 AND balances.member_id = v.column2
+                 AND balances.currency = v.column3",
+        ),
+    };
     let balances: Vec<_> = accounts
         .iter()
         .map(|(&(tenant, member, currency), account)| {
@@ -392,12 +433,6 @@ pub(super) async fn write(
             ]
         })
         .collect();
-    let balances_tail = if accounts_are_new {
-        ""
-    } else {
-        "ON CONFLICT (tenant_id, member_id, currency) DO UPDATE
-                 SET balance = excluded.balance, debt = excluded.debt, updated_at = excluded.updated_at"
-    };
     crate::store::execute_all(
         tx,
         &[
@@ -418,11 +453,7 @@ pub(super) async fn write(
                 &taken,
             ),
             (INSERT_ENTRIES, "", &entries),
-            (
-                "INSERT INTO balances (tenant_id, member_id, currency, balance, debt, updated_at)",
-                balances_tail,
-                &balances,
-            ),
+            (balances_head, balances_tail, &balances),
         ],
     )
     .await
