@@ -237,6 +237,18 @@ pub fn build(db: Db, settings: Settings, clock: crate::clock::Clock) -> (AppStat
             post(crate::members::portal::redeem),
         )
         .route("/m/{slug}/coupons", get(crate::members::portal::coupons))
+        .route(
+            "/m/{slug}/me",
+            get(crate::members::portal::account).post(crate::members::portal::save_account),
+        )
+        .route(
+            "/m/{slug}/me/data",
+            get(crate::members::portal::download_data),
+        )
+        .route(
+            "/m/{slug}/me/erase",
+            post(crate::members::portal::ask_erasure),
+        )
         .route("/m/{slug}/draws", get(crate::members::portal::draws))
         .route(
             "/m/{slug}/draws/{id}",
@@ -318,7 +330,7 @@ pub fn spawn_housekeeping(state: AppState) -> Option<tokio::task::JoinHandle<()>
                 ),
                 Err(e) => {
                     housekeeping_failed("expiry");
-                    tracing::warn!(error = %e.message, "expiry run failed")
+                    tracing::warn!(error = %e, "expiry run failed")
                 }
             }
             match crate::earning::run_birthday_bonuses(&state.db, state.clock.now_micros()).await {
@@ -346,7 +358,7 @@ pub fn spawn_housekeeping(state: AppState) -> Option<tokio::task::JoinHandle<()>
                 Ok(n) => tracing::info!(coupons = n, "expired unused coupons"),
                 Err(e) => {
                     housekeeping_failed("coupon_expiry");
-                    tracing::warn!(error = %e.message, "coupon expiry failed")
+                    tracing::warn!(error = %e, "coupon expiry failed")
                 }
             }
             state.login_limiter.shrink(std::time::Instant::now());

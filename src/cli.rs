@@ -500,9 +500,7 @@ async fn run_command(cli: Cli, opened: &Opened) -> anyhow::Result<()> {
                 return print_due(&db, at).await;
             }
             let limits = crate::ledger::expiry_limits(transaction_ms);
-            let run = crate::ledger::run_expiry_with(&db, at, limits)
-                .await
-                .map_err(|e| anyhow::anyhow!(e.message))?;
+            let run = crate::ledger::run_expiry_with(&db, at, limits).await?;
             println!(
                 "expired {} points in {} lots ({} transactions, the longest {} ms)",
                 run.points,
@@ -513,9 +511,7 @@ async fn run_command(cli: Cli, opened: &Opened) -> anyhow::Result<()> {
             if !run.analyzed.is_empty() {
                 println!("analyzed (PostgreSQL): {}", run.analyzed.join(", "));
             }
-            let coupons = crate::rewards::run_coupon_expiry(&db, at)
-                .await
-                .map_err(|e| anyhow::anyhow!(e.message))?;
+            let coupons = crate::rewards::run_coupon_expiry(&db, at).await?;
             println!("expired {coupons} unused coupons and vouchers");
             Ok(())
         }

@@ -106,7 +106,7 @@ pub struct Entry {
     #[serde(skip)]
     #[schema(ignore)]
     pub at_micros: i64,
-    /// `staff`, `api_key` or `system`.
+    /// `staff`, `api_key`, `member` (on the member page) or `system`.
     pub actor_kind: String,
     pub actor_id: Option<i64>,
     /// The staff email or API key name at the time.

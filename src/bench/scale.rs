@@ -584,9 +584,7 @@ pub async fn scale(b: ScaleBench) -> anyhow::Result<ScaleReport> {
     report.due_lots_before = count_due_lots(&db, now).await?;
     println!("expiry: {} lots due…", report.due_lots_before);
     let started = Instant::now();
-    let run = crate::ledger::run_expiry(&db, now)
-        .await
-        .map_err(|e| anyhow::anyhow!(e.message))?;
+    let run = crate::ledger::run_expiry(&db, now).await?;
     let expiry = started.elapsed();
     report.expired_lots = run.lots;
     report.expiry_elapsed = expiry;

@@ -45,6 +45,7 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("ledger.settings_changed", "au_ledger_settings_changed"),
     ("member.created", "au_member_created"),
     ("member.erased", "au_member_erased"),
+    ("member.erasure_requested", "au_member_erasure_requested"),
     ("member.exported", "au_member_exported"),
     ("member.merged", "au_member_merged"),
     ("member.national_id_viewed", "au_member_national_id_viewed"),

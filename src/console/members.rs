@@ -53,9 +53,34 @@ pub async fn members(
         limit: Some(50),
         cursor: get("cursor"),
     };
+    // The members who asked to be erased, the soonest due first, with their names.
+    let mut asked = vec![];
+    let requests = match crate::members::self_service::open_erasures(&app.db, p.tenant_id).await {
+        Ok(r) => r,
+        Err(e) => return crate::web::server_error(lang, e),
+    };
+    for r in requests.into_iter().take(20) {
+        match crate::members::store::get(&app.db, p.tenant_id, r.member_id).await {
+            Ok(Some(m)) => asked.push((r, format!("{} {}", m.first_name, m.last_name))),
+            Ok(None) => {}
+            Err(e) => return crate::web::server_error(lang, e),
+        }
+    }
+    let tz = match crate::tenants::time_zone(&app.db, p.tenant_id).await {
+        Ok(tz) => tz,
+        Err(e) => return crate::web::server_error(lang, e),
+    };
     let found =
         crate::members::api::list_members(State(app), ctx(&p, meta), QueryParams(query)).await;
     let body = html! {
+        @if !asked.is_empty() {
+            section.card #erasure-requests {
+                h2 { (t(lang, "mm_erasure_requests")) }
+                ul { @for (r, name) in &asked {
+                    li { a href=(format!("/admin/members/{}", r.member_id)) { (name) } " · " (t(lang, "mm_erasure_due")) " " strong { (local_date(lang, r.due_at, &tz)) } }
+                } }
+            }
+        }
         form.filters method="get" action="/admin/members" role="search" {
             div { label for="q" { (t(lang, "a_search")) } input #q name="q" value=(get("q").unwrap_or_default()); }
             div { label for="phone" { (t(lang, "phone")) } input #phone name="phone" type="tel" value=(get("phone").unwrap_or_default()); }
@@ -186,6 +211,12 @@ async fn member_page(
     let (notice, forms) = actions(lang, p, &v, &name, panel);
     let body = html! {
         (notice)
+        @if let Some(r) = &v.erasure_request {
+            p.error #erasure-asked role="status" {
+                (t(lang, "mm_erasure_asked")) " " (local_date(lang, r.requested_at, &tz))
+                " · " (t(lang, "mm_erasure_due")) " " strong { (local_date(lang, r.due_at, &tz)) }
+            }
+        }
         div.columns {
             section.card #profile aria-label=(t(lang, "mm_profile")) {
                 dl {

@@ -165,6 +165,13 @@ pub struct DrawSpec {
     pub closes_at: Timestamp,
 }
 
+impl DrawSpec {
+    /// Whether entries may be bought at `now`: open, not closed, not yet drawn.
+    pub fn takes_entries(&self, drawn: bool, now: Timestamp) -> bool {
+        !drawn && self.opens_at <= now && now < self.closes_at
+    }
+}
+
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Entered {
     pub entry_ids: Vec<i64>,
@@ -248,7 +255,7 @@ pub async fn enter(
     if !(1..=100).contains(&entries) {
         return Err(DrawError::EntriesOutOfRange);
     }
-    if row.drawn_at.is_some() || now < spec.opens_at || now >= spec.closes_at {
+    if !spec.takes_entries(row.drawn_at.is_some(), now) {
         return Err(DrawError::NotOpen);
     }
     let proof = crate::otp::require(db, tenant, member_id, otp).await?;

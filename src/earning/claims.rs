@@ -125,6 +125,18 @@ pub async fn create(
     })
 }
 
+impl Claim {
+    /// Whether `member_id` may collect it at `now`: not collected by someone else, and
+    /// not expired unless this member already collected it (they get the first result).
+    pub fn open_to(&self, member_id: i64, now: i64) -> Result<(), ClaimError> {
+        match self.claimed_member {
+            Some(m) if m != member_id => Err(ClaimError::AlreadyUsed),
+            None if self.expires_at <= now => Err(ClaimError::Expired),
+            _ => Ok(()),
+        }
+    }
+}
+
 pub async fn find(db: &Db, tenant_id: i64, token: &str) -> sqlx::Result<Option<Claim>> {
     store::claim_by_token_hash(db, tenant_id, &token_hash(token)).await
 }
@@ -140,11 +152,7 @@ pub async fn collect(
     let claim = find(db, tenant_id, token)
         .await?
         .ok_or(ClaimError::NotFound)?;
-    match claim.claimed_member {
-        Some(m) if m != member_id => return Err(ClaimError::AlreadyUsed),
-        None if claim.expires_at <= now_micros() => return Err(ClaimError::Expired),
-        _ => {}
-    }
+    claim.open_to(member_id, now_micros())?;
     let purchase = super::NewPurchase {
         tenant_id,
         member_id,

@@ -157,7 +157,7 @@ impl ExpiryRun {
 /// ([`EXPIRY_LIMITS`], [`store::expiry::expire_due`]): one expiry movement per member per run
 /// (one per batch for a member with more due lots than one batch may close), each batch audited
 /// once per shop. Safe to re-run, or to run twice at once: nothing expires twice.
-pub async fn run_expiry(db: &Db, now: i64) -> Result<ExpiryRun, ApiError> {
+pub async fn run_expiry(db: &Db, now: i64) -> Result<ExpiryRun, LedgerError> {
     run_expiry_with(db, now, EXPIRY_LIMITS).await
 }
 
@@ -166,7 +166,7 @@ pub async fn run_expiry_with(
     db: &Db,
     now: i64,
     limits: ExpiryLimits,
-) -> Result<ExpiryRun, ApiError> {
+) -> Result<ExpiryRun, LedgerError> {
     let mut run = ExpiryRun::default();
     // Counted to 1 at least: whether anything is due at all.
     let due = store::expiry::count_due(db, now, limits.walk_from.max(1)).await?;
@@ -214,7 +214,7 @@ pub async fn run_expiry_with(
                 deadlocks += 1;
                 continue;
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(e),
         };
         let Some(next) = batch.next else {
             run.analyzed = analyze_changed_tables(db, &run).await;
@@ -267,7 +267,7 @@ pub async fn member_view(
     db: &Db,
     tenant_id: i64,
     member_id: i64,
-) -> Result<(BalanceSummary, BalanceSummary, Vec<HistoryLine>), ApiError> {
+) -> sqlx::Result<(BalanceSummary, BalanceSummary, Vec<HistoryLine>)> {
     let points = balance_summary(db, tenant_id, member_id, model::Currency::Points).await?;
     let stamps = balance_summary(db, tenant_id, member_id, model::Currency::Stamps).await?;
     let mut recent = history(db, tenant_id, member_id, i64::MAX, 20).await?;

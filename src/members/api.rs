@@ -331,6 +331,8 @@ pub struct Member360 {
     pub tier: crate::tiers::TierStatus,
     /// The 20 most recent redemptions (coupons, codes, shipments).
     pub redemptions: Vec<crate::rewards::store::Redemption>,
+    /// The member asked to be erased (on the member page) and has not been yet.
+    pub erasure_request: Option<super::self_service::ErasureRequest>,
 }
 
 /// The customer 360 view: profile, tags, attributes, balances and recent history.
@@ -364,6 +366,8 @@ pub(crate) async fn member_360(
         crate::rewards::store::list_redemptions(&app.db, ctx.tenant_id(), &filter, i64::MAX, 20)
             .await?;
     redemptions.truncate(20);
+    let erasure_request =
+        super::self_service::open_erasure(&app.db, ctx.tenant_id(), member.id).await?;
     Ok(Json(Member360 {
         member,
         points: view.0,
@@ -372,6 +376,7 @@ pub(crate) async fn member_360(
         consents,
         tier,
         redemptions,
+        erasure_request,
     }))
 }
 

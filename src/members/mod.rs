@@ -12,5 +12,6 @@ pub mod import_jobs;
 pub mod model;
 pub mod portal;
 pub mod privacy;
+pub mod self_service;
 pub mod signup;
 pub mod store;

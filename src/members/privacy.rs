@@ -50,9 +50,20 @@ pub(crate) async fn export_member(
     PathId(id): PathId,
 ) -> ApiResult<Json<MemberExport>> {
     let tenant = ctx.tenant_id();
-    let member = store::get(&app.db, tenant, id)
+    let export = export(&app, tenant, id)
         .await?
         .ok_or_else(|| ApiError::not_found("member"))?;
+    let mut tx = app.db.begin().await?;
+    audit::record(&mut tx, &ctx, Change::new("member.exported", "member", id)).await?;
+    tx.commit().await?;
+    Ok(Json(export))
+}
+
+/// Everything held on a member (`None`: no such member). The caller records who took it.
+pub async fn export(app: &AppState, tenant: i64, id: i64) -> sqlx::Result<Option<MemberExport>> {
+    let Some(member) = store::get(&app.db, tenant, id).await? else {
+        return Ok(None);
+    };
     let national_id = match store::sealed_national_id(&app.db, tenant, id).await? {
         Some(s) => app.cipher.decrypt(&s, &format!("member:{tenant}:{id}")),
         None => None,
@@ -70,10 +81,7 @@ pub(crate) async fn export_member(
         .await?
         .map(|t| t.name)
         .unwrap_or_default();
-    let mut tx = app.db.begin().await?;
-    audit::record(&mut tx, &ctx, Change::new("member.exported", "member", id)).await?;
-    tx.commit().await?;
-    Ok(Json(MemberExport {
+    Ok(Some(MemberExport {
         exported_at: jiff::Timestamp::now(),
         shop,
         member,
@@ -127,6 +135,7 @@ pub(crate) async fn erase_member(
         _ => {}
     }
     store::anonymise(&mut tx, tenant, id).await?;
+    store::close_erasure_requests(&mut tx, tenant, id, crate::store::now_micros()).await?;
     let scrubbed = crate::ledger::scrub_free_text(&mut tx, tenant, id).await?
         + crate::rewards::store::scrub_addresses(&mut tx, tenant, id).await?;
     audit::record(

@@ -801,6 +801,68 @@ pub async fn fail_running_imports(db: &Db) -> sqlx::Result<u64> {
         .bind(now_micros()).execute(pool).await.map(|r| r.rows_affected()))
 }
 
+/// The member's open erasure request, read under their lock.
+pub async fn open_erasure_request(
+    tx: &mut Tx,
+    tenant_id: i64,
+    member_id: i64,
+) -> sqlx::Result<Option<i64>> {
+    let found: Option<(i64,)> = on_tx!(tx, c => sqlx::query_as(
+        "SELECT id FROM erasure_requests WHERE tenant_id = $1 AND member_id = $2 AND closed_at IS NULL")
+        .bind(tenant_id).bind(member_id).fetch_optional(c).await)?;
+    Ok(found.map(|(id,)| id))
+}
+
+pub async fn insert_erasure_request(
+    tx: &mut Tx,
+    tenant_id: i64,
+    id: i64,
+    member_id: i64,
+    requested_at: i64,
+    due_at: i64,
+) -> sqlx::Result<()> {
+    on_tx!(tx, c => sqlx::query(
+        "INSERT INTO erasure_requests (tenant_id, id, member_id, requested_at, due_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(tenant_id).bind(id).bind(member_id).bind(requested_at).bind(due_at)
+        .execute(c).await.map(|_| ()))
+}
+
+/// Close the member's open erasure requests: they were erased.
+pub async fn close_erasure_requests(
+    tx: &mut Tx,
+    tenant_id: i64,
+    member_id: i64,
+    at: i64,
+) -> sqlx::Result<u64> {
+    on_tx!(tx, c => sqlx::query(
+        "UPDATE erasure_requests SET closed_at = $3 WHERE tenant_id = $1 AND member_id = $2 AND closed_at IS NULL")
+        .bind(tenant_id).bind(member_id).bind(at).execute(c).await.map(|r| r.rows_affected()))
+}
+
+/// A shop's open erasure requests (one member's, when given), the soonest due first.
+pub async fn erasure_requests(
+    db: &Db,
+    tenant_id: i64,
+    member_id: Option<i64>,
+) -> sqlx::Result<Vec<crate::members::self_service::ErasureRequest>> {
+    let rows: Vec<(i64, i64, i64, i64)> = on_db!(db, pool => sqlx::query_as(
+        "SELECT id, member_id, requested_at, due_at FROM erasure_requests
+         WHERE tenant_id = $1 AND closed_at IS NULL AND ($2 IS NULL OR member_id = $2)
+         ORDER BY due_at, id LIMIT 500")
+        .bind(tenant_id).bind(member_id).fetch_all(pool).await)?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(id, member_id, requested_at, due_at)| crate::members::self_service::ErasureRequest {
+                id,
+                member_id,
+                requested_at: crate::types::timestamp(requested_at),
+                due_at: crate::types::timestamp(due_at),
+            },
+        )
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::prefix_end;

@@ -92,8 +92,8 @@ pub enum RedeemError {
 impl From<Refusal> for RedeemError {
     fn from(r: Refusal) -> RedeemError {
         match r {
-            Refusal::Unavailable(why) => RedeemError::Unavailable(why.to_string()),
             Refusal::TierRestricted => RedeemError::TierRestricted,
+            other => RedeemError::Unavailable(other.message().to_string()),
         }
     }
 }
@@ -479,7 +479,7 @@ pub async fn cancel(
 
 /// Expire coupons and vouchers past their date and still unused, refunding the points
 /// when the reward says so. Idempotent. Returns how many expired.
-pub async fn run_coupon_expiry(db: &Db, now: i64) -> Result<u64, ApiError> {
+pub async fn run_coupon_expiry(db: &Db, now: i64) -> Result<u64, RedemptionError> {
     let meta = RequestMeta {
         request_id: format!("coupon-expiry-{now}"),
         ip: "local".into(),
@@ -517,7 +517,7 @@ pub async fn run_coupon_expiry(db: &Db, now: i64) -> Result<u64, ApiError> {
                 Ok(_) => expired += 1,
                 // Used or cancelled meanwhile.
                 Err(RedemptionError::WrongState(_)) => {}
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(e),
             }
         }
     }
@@ -700,6 +700,22 @@ pub struct MemberReward {
     pub redeemable: bool,
     /// Why not, in words.
     pub reason: Option<String>,
+    /// Why not, as a code a page can put in its own words.
+    pub why_not: Option<WhyNot>,
+    /// How many more points the member needs (with `why_not` = `short_of_points`).
+    pub points_short: Option<i64>,
+}
+
+/// Why a member cannot redeem a reward now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WhyNot {
+    NotOffered,
+    NotYet,
+    NoLonger,
+    OtherTiers,
+    OutOfStock,
+    ShortOfPoints,
 }
 
 /// The catalog for one member: visible rewards with their tier's price and whether the
@@ -708,7 +724,7 @@ pub async fn catalog_for(
     db: &Db,
     tenant: i64,
     member_id: i64,
-) -> Result<Vec<MemberReward>, ApiError> {
+) -> Result<Vec<MemberReward>, RedeemError> {
     let program = crate::tiers::store::program(db, tenant).await?;
     let standing = crate::tiers::store::standing(db, tenant, member_id).await?;
     let level = program
@@ -730,22 +746,35 @@ pub async fn catalog_for(
         .filter(|r| r.spec.visible)
         .map(|r| {
             let price = r.spec.price_for(level.as_deref());
-            let reason = match r.spec.refusal(now, level.as_deref()) {
-                Some(Refusal::Unavailable(why)) => Some(why.to_string()),
-                Some(Refusal::TierRestricted) => Some("for other tier levels".to_string()),
+            let why_not = match r.spec.refusal(now, level.as_deref()) {
+                Some(Refusal::NotOffered) => Some(WhyNot::NotOffered),
+                Some(Refusal::NotYet) => Some(WhyNot::NotYet),
+                Some(Refusal::NoLonger) => Some(WhyNot::NoLonger),
+                Some(Refusal::TierRestricted) => Some(WhyNot::OtherTiers),
                 None if r.spec.stock == Some(0)
                     || r.codes_available == Some(0) && !r.spec.generate_codes =>
                 {
-                    Some("out of stock".to_string())
+                    Some(WhyNot::OutOfStock)
                 }
-                None if available < price => {
-                    Some(format!("needs {} more points", price - available))
-                }
+                None if available < price => Some(WhyNot::ShortOfPoints),
                 None => None,
             };
+            let points_short = (why_not == Some(WhyNot::ShortOfPoints)).then(|| price - available);
+            let reason = why_not.map(|w| match w {
+                WhyNot::NotOffered => Refusal::NotOffered.message().to_string(),
+                WhyNot::NotYet => Refusal::NotYet.message().to_string(),
+                WhyNot::NoLonger => Refusal::NoLonger.message().to_string(),
+                WhyNot::OtherTiers => Refusal::TierRestricted.message().to_string(),
+                WhyNot::OutOfStock => "out of stock".to_string(),
+                WhyNot::ShortOfPoints => {
+                    format!("needs {} more points", price - available)
+                }
+            });
             MemberReward {
-                redeemable: reason.is_none(),
+                redeemable: why_not.is_none(),
                 reason,
+                why_not,
+                points_short,
                 price,
                 reward: r,
             }

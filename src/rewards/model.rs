@@ -257,13 +257,13 @@ impl RewardSpec {
     /// checked with the data, under lock), or None.
     pub fn refusal(&self, now: Timestamp, level: Option<&str>) -> Option<Refusal> {
         if !self.visible {
-            return Some(Refusal::Unavailable("this reward is not offered"));
+            return Some(Refusal::NotOffered);
         }
         if self.valid_from.is_some_and(|f| now < f) {
-            return Some(Refusal::Unavailable("this reward is not available yet"));
+            return Some(Refusal::NotYet);
         }
         if self.valid_until.is_some_and(|u| now >= u) {
-            return Some(Refusal::Unavailable("this reward is no longer available"));
+            return Some(Refusal::NoLonger);
         }
         if !self.tiers.is_empty() && !level.is_some_and(|l| self.tiers.iter().any(|t| t == l)) {
             return Some(Refusal::TierRestricted);
@@ -272,10 +272,25 @@ impl RewardSpec {
     }
 }
 
+/// Why a reward cannot be redeemed by anyone at some moment, or by a member's tier.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Refusal {
-    Unavailable(&'static str),
+    NotOffered,
+    NotYet,
+    NoLonger,
     TierRestricted,
+}
+
+impl Refusal {
+    /// In the API's words.
+    pub fn message(self) -> &'static str {
+        match self {
+            Refusal::NotOffered => "this reward is not offered",
+            Refusal::NotYet => "this reward is not available yet",
+            Refusal::NoLonger => "this reward is no longer available",
+            Refusal::TierRestricted => "for other tier levels",
+        }
+    }
 }
 
 /// Letters and digits that cannot be mistaken for each other when read aloud or typed

@@ -25,6 +25,7 @@ mod rules;
 mod scale;
 mod schema;
 mod security;
+mod self_service;
 mod servers;
 mod signup;
 mod tiers;

@@ -255,24 +255,8 @@ db_test!(
             for lang in ["th", "en"] {
                 let res = owner.get(&format!("{path}?lang={lang}")).await;
                 assert_eq!(res.status, 200, "{path} in {lang}");
-                let mut text = visible_text(&res.text);
-                for d in &data {
-                    text = text.replace(d.as_str(), " ");
-                }
-                let strays: Vec<&str> = match lang {
-                    "th" => text
-                        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
-                        .filter(|w| w.chars().any(|c| c.is_ascii_alphabetic()))
-                        .filter(|w| !ACRONYMS.contains(w))
-                        .collect(),
-                    _ => text
-                        .split(|c: char| !is_thai(c))
-                        .filter(|w| !w.is_empty() && *w != "ไทย")
-                        .collect(),
-                };
+                let strays = strays(&res.text, lang, &data);
                 if !strays.is_empty() {
-                    let mut strays = strays;
-                    strays.dedup();
                     wrong.push(format!("{path} in {lang}: {strays:?}"));
                 }
             }
@@ -281,6 +265,182 @@ db_test!(
             wrong.is_empty(),
             "words of the other language:\n{}",
             wrong.join("\n")
+        );
+    }
+);
+
+/// The words of `lang` the page does not own: Latin words on a Thai page (but for the
+/// acronyms), Thai on an English one; the shop's `data` taken out first.
+fn strays(html: &str, lang: &str, data: &[String]) -> Vec<String> {
+    let mut text = visible_text(html);
+    for d in data {
+        text = text.replace(d.as_str(), " ");
+    }
+    let mut found: Vec<String> = match lang {
+        "th" => text
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+            .filter(|w| w.chars().any(|c| c.is_ascii_alphabetic()))
+            .filter(|w| !ACRONYMS.contains(w))
+            .map(str::to_string)
+            .collect(),
+        _ => text
+            .split(|c: char| !is_thai(c))
+            .filter(|w| !w.is_empty() && *w != "ไทย")
+            .map(str::to_string)
+            .collect(),
+    };
+    found.dedup();
+    found
+}
+
+/// A client signed in to the member page of `kafe` as the member with this phone,
+/// through the sign-in forms (a code texted, read from the developer mailbox).
+pub(crate) async fn member_signed_in(
+    app: &crate::helpers::TestApp,
+    owner: &User,
+    phone: &str,
+) -> User {
+    let member = app.anonymous();
+    let login = member.get("/m/kafe/login").await;
+    let token = hidden(&login.text, "_form");
+    let sent = post_form(
+        &member,
+        "/m/kafe/login",
+        &[("_form", token.clone()), ("phone", phone.to_string())],
+    )
+    .await;
+    assert_eq!(sent.status, 200, "{}", sent.text);
+    let challenge = hidden(&sent.text, "challenge_id");
+    let code = crate::rewards::otp_in_mailbox(owner).await;
+    let signed_in = post_form(
+        &member,
+        "/m/kafe/login/verify",
+        &[
+            ("_form", token),
+            ("phone", phone.to_string()),
+            ("challenge_id", challenge),
+            ("code", code),
+        ],
+    )
+    .await;
+    assert_eq!(signed_in.status, 303, "{}", signed_in.text);
+    member
+}
+
+/// Post a form as a browser would, with the client's cookies.
+pub(crate) async fn post_form(
+    user: &User,
+    path: &str,
+    fields: &[(&str, String)],
+) -> crate::helpers::Resp {
+    let res = user
+        .client
+        .post(format!("{}{path}", user.base))
+        .form(fields)
+        .send()
+        .await
+        .unwrap();
+    crate::helpers::Resp::read(res).await
+}
+
+/// The value of a hidden field in a page.
+pub(crate) fn hidden(html: &str, name: &str) -> String {
+    html.split(&format!("name=\"{name}\" value=\""))
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no {name} in {html}"))
+        .to_string()
+}
+
+db_test!(
+    every_member_page_speaks_only_its_own_language_outside_the_shops_data,
+    |app| {
+        let owner = app.signup("kafe").await;
+        let m = owner.member("0812345678").await;
+        crate::rewards::give(&owner, m, 120).await;
+        let latte = crate::rewards::reward(
+            &owner,
+            json!({"kind": "coupon", "category": "drinks", "name": "ลาเต้ฟรี", "name_en": "Free latte", "points_cost": 100}),
+        )
+        .await;
+        // One the member cannot afford: why not is said in the page's words.
+        crate::rewards::reward(
+            &owner,
+            json!({"kind": "coupon", "category": "drinks", "name": "เค้ก", "name_en": "Cake", "points_cost": 5000}),
+        )
+        .await;
+        let (challenge, code) = crate::rewards::otp(&owner, m).await;
+        let coupon = owner
+            .post(
+                &format!("/api/v1/rewards/{latte}/redeem"),
+                json!({"member_id": m, "otp": {"challenge_id": challenge, "code": code}}),
+            )
+            .await;
+        assert_eq!(coupon.status, 201, "{}", coupon.body);
+        let now = jiff::Timestamp::now();
+        let hour = jiff::SignedDuration::from_hours(1);
+        let draw = owner
+            .post(
+                "/api/v1/draws",
+                json!({"name": "iPhone", "entry_cost": 50, "winners": 1, "opens_at": now - hour, "closes_at": now + hour}),
+            )
+            .await;
+        assert_eq!(draw.status, 201, "{}", draw.body);
+        let form = json!({"terms": "ข้อตกลง", "privacy": "ความเป็นส่วนตัว", "marketing_channels": [], "questions": []});
+        assert_eq!(owner.put("/api/v1/signup-form", form).await.status, 200);
+
+        let member = member_signed_in(&app, &owner, "0812345678").await;
+
+        let mut data: Vec<String> = [
+            "Shop kafe",
+            "iPhone",
+            "ลาเต้ฟรี",
+            "Free latte",
+            "เค้ก",
+            "Cake",
+            "ข้อตกลง",
+            "ความเป็นส่วนตัว",
+            "Mali",
+            "kafe",
+        ]
+        .map(String::from)
+        .to_vec();
+        // The coupon's code and the draw's seed fingerprint are data too.
+        let code = coupon.body["redemption"]["coupon_code"].as_str().unwrap();
+        data.push(format!("{}-{}", &code[..4], &code[4..]));
+        data.push(code.to_string());
+        data.push(draw.body["seed_hash"].as_str().unwrap()[..16].to_string());
+        let pages = [
+            "/m/kafe".to_string(),
+            "/m/kafe/rewards".into(),
+            "/m/kafe/coupons".into(),
+            format!("/m/kafe/coupons/{}", coupon.body["redemption"]["id"]),
+            "/m/kafe/draws".into(),
+            "/m/kafe/me".into(),
+            "/m/kafe/signup".into(),
+            "/m/kafe/login".into(),
+        ];
+        let mut wrong = vec![];
+        for path in &pages {
+            for lang in ["th", "en"] {
+                let res = member.get(&format!("{path}?lang={lang}")).await;
+                assert_eq!(res.status, 200, "{path} in {lang}: {}", res.text);
+                let found = strays(&res.text, lang, &data);
+                if !found.is_empty() {
+                    wrong.push(format!("{path} in {lang}: {found:?}"));
+                }
+            }
+        }
+        assert!(
+            wrong.is_empty(),
+            "words of the other language:\n{}",
+            wrong.join("\n")
+        );
+        let rewards = member.get("/m/kafe/rewards?lang=th").await;
+        assert!(
+            rewards.text.contains("ต้องการอีก 4,980 คะแนน"),
+            "how many points are missing, in Thai: {}",
+            rewards.text
         );
     }
 );

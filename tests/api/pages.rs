@@ -241,19 +241,6 @@ page_test!(
     }
 );
 
-/// The newest one-time code texted in the shop (from the developer mailbox).
-async fn last_code(owner: &crate::helpers::User) -> String {
-    let mailbox = owner.get("/api/v1/dev/mailbox").await;
-    let body = mailbox.body["messages"][0]["body"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    body.split_whitespace()
-        .find(|w| w.len() == 6 && w.bytes().all(|b| b.is_ascii_digit()))
-        .unwrap()
-        .to_string()
-}
-
 page_test!(
     a_member_signs_in_by_code_redeems_with_a_fresh_code_and_staff_honour_the_coupon_once,
     |backend| {
@@ -275,7 +262,8 @@ page_test!(
         b.click("#verify").await;
         if b.exists("#code-error").await {
             assert!(b.text("#code-error").await.contains("รหัสไม่ถูกต้อง"));
-            b.fill("#code", &last_code(&owner).await).await;
+            b.fill("#code", &crate::rewards::otp_in_mailbox(&owner).await)
+                .await;
             b.click("#verify").await;
         }
         assert_eq!(b.text("#m-balance").await, "120");
@@ -300,7 +288,8 @@ page_test!(
             "−100 points · balance after 20",
             "the cost and what is left, before the code"
         );
-        b.fill("#code", &last_code(&owner).await).await;
+        b.fill("#code", &crate::rewards::otp_in_mailbox(&owner).await)
+            .await;
         b.click("#confirm-redeem").await;
         let code = b.text("#m-coupon-code").await;
         assert_eq!(code.len(), 9, "shown as XXXX-XXXX: {code}");
@@ -362,7 +351,9 @@ page_test!(
         member.client.goto(&link).await.unwrap();
         member.fill("#phone", "0812345678").await;
         member.click("#send-code").await;
-        member.fill("#code", &last_code(&owner).await).await;
+        member
+            .fill("#code", &crate::rewards::otp_in_mailbox(&owner).await)
+            .await;
         member.click("#verify").await;
         assert!(member.text("#m-claim").await.contains("500.00"));
         member.click("#collect").await;
@@ -452,7 +443,8 @@ page_test!(
         b.goto("/m/kafe/login").await;
         b.fill("#phone", "0891112222").await;
         b.click("#send-code").await;
-        b.fill("#code", &last_code(&owner).await).await;
+        b.fill("#code", &crate::rewards::otp_in_mailbox(&owner).await)
+            .await;
         b.click("#verify").await;
         assert_eq!(b.text("#m-balance").await, "0");
         b.close().await;
@@ -725,7 +717,8 @@ async fn member_sign_in(b: &Browser, owner: &crate::helpers::User, phone: &str) 
     b.goto("/m/kafe/login?lang=en").await;
     b.fill("#phone", phone).await;
     b.click("#send-code").await;
-    b.fill("#code", &last_code(owner).await).await;
+    b.fill("#code", &crate::rewards::otp_in_mailbox(owner).await)
+        .await;
     b.click("#verify").await;
 }
 
@@ -747,7 +740,8 @@ page_test!(
         b.goto("/m/kafe/draws").await;
         b.fill(".draw input[name=entries]", "2").await;
         b.click(".draw button").await;
-        b.fill("#code", &last_code(&owner).await).await;
+        b.fill("#code", &crate::rewards::otp_in_mailbox(&owner).await)
+            .await;
         b.click("#confirm-entries").await;
         assert_eq!(b.text(".draw .mine").await, "2");
         b.screenshot("member-draws-en").await;
@@ -826,7 +820,8 @@ page_test!(
         ] {
             b.fill(id, v).await;
         }
-        b.fill("#code", &last_code(&owner).await).await;
+        b.fill("#code", &crate::rewards::otp_in_mailbox(&owner).await)
+            .await;
         b.click("#confirm-redeem").await;
         assert!(b.text("#address-error").await.starts_with("postcode"));
         assert_eq!(
@@ -836,7 +831,8 @@ page_test!(
         );
         assert_eq!(owner.points(m).await["balance"], 500, "nothing taken");
         b.fill("#postcode", "10110").await;
-        b.fill("#code", &last_code(&owner).await).await;
+        b.fill("#code", &crate::rewards::otp_in_mailbox(&owner).await)
+            .await;
         b.click("#confirm-redeem").await;
         assert_eq!(b.text("#m-coupon-status").await, "รอแพ็ก");
         assert_eq!(owner.points(m).await["balance"], 200);
@@ -1256,6 +1252,49 @@ page_test!(
             log.contains("สร้างการจับรางวัล") && log.contains("เพิ่มของรางวัล"),
             "{log}"
         );
+        b.close().await;
+    }
+);
+
+page_test!(
+    a_member_withdraws_marketing_consent_on_their_account_page_as_easily_as_they_gave_it,
+    |backend| {
+        let (app, owner, _, _, m) = shop(backend).await;
+        let form = json!({"terms": "T", "privacy": "P", "marketing_channels": ["line", "sms"], "questions": []});
+        assert_eq!(owner.put("/api/v1/signup-form", form).await.status, 200);
+        let given = owner
+            .post(
+                &format!("/api/v1/members/{m}/consents"),
+                json!({"purpose": "marketing_sms", "granted": true}),
+            )
+            .await;
+        assert_eq!(given.status, 201, "{}", given.body);
+        let b = Browser::for_app(&app).await;
+        member_sign_in(&b, &owner, "0812345678").await;
+        b.goto("/m/kafe/me?lang=th").await;
+        assert_eq!(b.value("#first_name").await, "Mali");
+        b.click("#marketing_sms_ok").await;
+        b.fill("#birthday", "13/4/2533").await;
+        b.screenshot("member-account-th").await;
+        b.click("#m-save").await;
+        assert_eq!(b.text("#m-saved").await, "บันทึกแล้ว");
+        assert_eq!(b.value("#birthday").await, "13/04/2533");
+        let consents = owner.get(&format!("/api/v1/members/{m}/consents")).await;
+        let sms = consents.body["current"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["purpose"] == "marketing_sms")
+            .cloned()
+            .unwrap();
+        assert_eq!(sms["granted"], false, "withdrawn with one tap and Save");
+        b.click("#m-erase").await;
+        assert!(
+            b.page_text().await.contains("เก็บไว้"),
+            "what is kept, before"
+        );
+        b.click("#m-erase-yes").await;
+        assert!(b.text("#m-erasure-asked").await.contains("ร้านจะลบภายใน"));
         b.close().await;
     }
 );

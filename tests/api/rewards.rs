@@ -42,17 +42,21 @@ pub(crate) async fn otp(owner: &User, m: i64) -> (i64, String) {
         .post(&format!("/api/v1/members/{m}/otp"), json!({}))
         .await;
     assert_eq!(sent.status, 201, "{}", sent.body);
+    let code = otp_in_mailbox(owner).await;
+    (sent.body["challenge_id"].as_i64().unwrap(), code)
+}
+
+/// The newest one-time code in the developer mailbox.
+pub(crate) async fn otp_in_mailbox(owner: &User) -> String {
     let mailbox = owner.get("/api/v1/dev/mailbox").await;
     let body = mailbox.body["messages"][0]["body"]
         .as_str()
         .unwrap()
         .to_string();
-    let code: String = body
-        .split_whitespace()
+    body.split_whitespace()
         .find(|w| w.len() == 6 && w.bytes().all(|b| b.is_ascii_digit()))
         .unwrap()
-        .to_string();
-    (sent.body["challenge_id"].as_i64().unwrap(), code)
+        .to_string()
 }
 
 async fn sql(app: &TestApp, q: &str) {

@@ -1,0 +1,1 @@
+../shared/0022_erasure_requests.sql

@@ -1,0 +1,170 @@
+//! A member's own account on the member page: their details, marketing consent given and
+//! withdrawn as easily, their data downloaded, and erasure asked for and carried out by
+//! staff.
+
+use serde_json::json;
+
+use crate::db_test;
+use crate::page_access::{hidden, member_signed_in, post_form};
+
+db_test!(
+    a_member_changes_their_details_and_consents_downloads_their_data_and_asks_to_be_erased,
+    |app| {
+        let owner = app.signup("kafe").await;
+        let m = owner.member("0812345678").await;
+        let form = json!({"terms": "T", "privacy": "P", "marketing_channels": ["line", "sms"], "questions": []});
+        assert_eq!(owner.put("/api/v1/signup-form", form).await.status, 200);
+        let member = member_signed_in(&app, &owner, "0812345678").await;
+
+        let page = member.get("/m/kafe/me?lang=th").await;
+        assert_eq!(page.status, 200, "{}", page.text);
+        assert!(page.text.contains("Mali"), "their name, ready to edit");
+        assert!(
+            page.text.contains("id=\"marketing_sms_ok\"") && !page.text.contains("checked"),
+            "the channels the shop offers, none given yet: {}",
+            page.text
+        );
+        let csrf = hidden(&page.text, "_csrf");
+        let save = |email: &str, sms: bool| {
+            let mut fields = vec![
+                ("_csrf", csrf.clone()),
+                ("first_name", "Malee".to_string()),
+                ("last_name", "Dee".to_string()),
+                ("email", email.to_string()),
+                ("birthday", "31/12/2535".to_string()),
+                ("shown", "marketing_line".to_string()),
+                ("shown", "marketing_sms".to_string()),
+            ];
+            if sms {
+                fields.push(("marketing_sms_ok", "on".to_string()));
+            }
+            let member = &member;
+            async move { post_form(member, "/m/kafe/me", &fields).await }
+        };
+
+        // A refusal next to its field, in the page's language, with what was typed kept.
+        let refused = save("not-an-email", true).await;
+        assert_eq!(refused.status, 422);
+        assert!(refused.text.contains("อีเมลไม่ถูกต้อง"), "{}", refused.text);
+        assert!(refused.text.contains("value=\"Malee\""), "typed name kept");
+        let got = owner.get(&format!("/api/v1/members/{m}")).await;
+        assert_eq!(got.body["first_name"], "Mali", "nothing half-saved");
+
+        let saved = save("malee@example.com", true).await;
+        assert_eq!(saved.status, 303, "{}", saved.text);
+        assert_eq!(saved.header("location"), "/m/kafe/me?saved=1");
+        let got = owner.get(&format!("/api/v1/members/{m}")).await;
+        assert_eq!(
+            (
+                &got.body["first_name"],
+                &got.body["last_name"],
+                &got.body["email"],
+                &got.body["birthday"]
+            ),
+            (
+                &json!("Malee"),
+                &json!("Dee"),
+                &json!("malee@example.com"),
+                &json!("1992-12-31")
+            ),
+            "the Buddhist-era birthday stored in the Gregorian calendar"
+        );
+        let consents = owner.get(&format!("/api/v1/members/{m}/consents")).await;
+        let sms: Vec<_> = consents.body["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["purpose"] == "marketing_sms")
+            .collect();
+        assert_eq!(sms.len(), 1, "{}", consents.body);
+        assert_eq!(
+            (&sms[0]["granted"], &sms[0]["channel"]),
+            (&json!(true), &json!("member_page"))
+        );
+        assert!(
+            !consents.body["history"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["purpose"] == "marketing_line"),
+            "a box left as it was records nothing"
+        );
+        // Withdrawn as easily as given: untick and save.
+        assert_eq!(save("malee@example.com", false).await.status, 303);
+        let consents = owner.get(&format!("/api/v1/members/{m}/consents")).await;
+        let now: Vec<_> = consents.body["current"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["purpose"] == "marketing_sms")
+            .collect();
+        assert_eq!(now[0]["granted"], false, "{}", consents.body);
+
+        // Their data, as a file to keep; the download is in the audit log as theirs.
+        let data = member.get("/m/kafe/me/data").await;
+        assert_eq!(data.status, 200);
+        assert!(
+            data.header("content-disposition")
+                .starts_with("attachment; filename=\"kafe-my-data.json\""),
+            "{}",
+            data.header("content-disposition")
+        );
+        assert_eq!(data.body["member"]["first_name"], "Malee");
+        assert!(data.body["consents"].as_array().unwrap().len() >= 2);
+        let audit = owner.get("/api/v1/audit-log?action=member.exported").await;
+        assert_eq!(
+            audit.body["items"][0]["actor_kind"], "member",
+            "{}",
+            audit.body
+        );
+
+        // Erasure: what it removes and keeps first, then the request, asked once.
+        let first = post_form(&member, "/m/kafe/me/erase", &[("_csrf", csrf.clone())]).await;
+        assert_eq!(first.status, 200);
+        assert!(first.text.contains("m-erase-yes"), "a confirmation step");
+        assert!(
+            owner.get(&format!("/api/v1/members/{m}/360")).await.body["erasure_request"].is_null(),
+            "nothing asked before it is confirmed"
+        );
+        let confirm = [("_csrf", csrf.clone()), ("confirm", "yes".to_string())];
+        for _ in 0..2 {
+            let asked = post_form(&member, "/m/kafe/me/erase", &confirm).await;
+            assert_eq!(asked.status, 303, "{}", asked.text);
+        }
+        let page = member.get("/m/kafe/me").await;
+        assert!(page.text.contains("m-erasure-asked"), "{}", page.text);
+        let view = owner.get(&format!("/api/v1/members/{m}/360")).await;
+        let request = &view.body["erasure_request"];
+        let at = |k: &str| {
+            request[k]
+                .as_str()
+                .unwrap()
+                .parse::<jiff::Timestamp>()
+                .unwrap()
+        };
+        let days = at("due_at").duration_since(at("requested_at")).as_hours() / 24;
+        assert_eq!(days, 30, "{request}");
+        let list = owner.get("/admin/members").await;
+        assert!(
+            list.text.contains("erasure-requests") && list.text.contains("Malee Dee"),
+            "staff see who asked"
+        );
+
+        // Staff erase them: the request is done and the member's session ends.
+        let erased = owner
+            .post(&format!("/api/v1/members/{m}/erase"), json!({}))
+            .await;
+        assert_eq!(erased.status, 200, "{}", erased.body);
+        let view = owner.get(&format!("/api/v1/members/{m}/360")).await;
+        assert!(view.body["erasure_request"].is_null(), "{}", view.body);
+        assert!(
+            !owner
+                .get("/admin/members")
+                .await
+                .text
+                .contains("erasure-requests")
+        );
+        let after = member.get("/m/kafe/me").await;
+        assert_eq!(after.status, 303, "signed out: {}", after.text);
+    }
+);
