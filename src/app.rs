@@ -287,7 +287,8 @@ pub fn build(db: Db, settings: Settings, clock: crate::clock::Clock) -> (AppStat
             "/invite/{token}/qr.svg",
             get(crate::staff::pages::invitation_qr),
         )
-        .layer(axum::middleware::from_fn(crate::web::remember_language));
+        .layer(axum::middleware::from_fn(crate::web::remember_language))
+        .layer(axum::middleware::from_fn(crate::web::remember_path));
 
     let router = Router::new()
         .merge(api)

@@ -138,9 +138,10 @@ pub async fn audit(
         limit: Some(100),
         ..Default::default()
     };
-    let tz = crate::tenants::time_zone(&app.db, p.tenant_id)
-        .await
-        .unwrap_or(jiff::tz::TimeZone::UTC);
+    let tz = match crate::tenants::time_zone(&app.db, p.tenant_id).await {
+        Ok(tz) => tz,
+        Err(e) => return crate::web::server_error(lang, e),
+    };
     let listed =
         crate::audit::api::list_audit_log(State(app.clone()), ctx(&p, meta), QueryParams(filter))
             .await;
@@ -213,9 +214,10 @@ async fn keys_page(
     lang: Language,
     notice: Option<Notice>,
 ) -> Response {
-    let tz = crate::tenants::time_zone(&app.db, p.tenant_id)
-        .await
-        .unwrap_or(jiff::tz::TimeZone::UTC);
+    let tz = match crate::tenants::time_zone(&app.db, p.tenant_id).await {
+        Ok(tz) => tz,
+        Err(e) => return crate::web::server_error(lang, e),
+    };
     let page = PageParams {
         limit: Some(crate::http::query::MAX_PAGE_SIZE),
         cursor: None,

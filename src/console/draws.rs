@@ -60,9 +60,10 @@ async fn draws_page(
     typed: Option<&Fields>,
     outcome: Option<Result<&'static str, ApiError>>,
 ) -> Response {
-    let tz = crate::tenants::time_zone(&app.db, p.tenant_id)
-        .await
-        .unwrap_or(jiff::tz::TimeZone::UTC);
+    let tz = match crate::tenants::time_zone(&app.db, p.tenant_id).await {
+        Ok(tz) => tz,
+        Err(e) => return crate::web::server_error(lang, e),
+    };
     let page = PageParams {
         limit: Some(100),
         cursor: None,
@@ -155,9 +156,10 @@ pub async fn create(
     if !p.allows(Permission::RewardsManage) || !csrf_ok(&p, &get("_csrf")) {
         return refuse(lang);
     }
-    let tz = crate::tenants::time_zone(&app.db, p.tenant_id)
-        .await
-        .unwrap_or(jiff::tz::TimeZone::UTC);
+    let tz = match crate::tenants::time_zone(&app.db, p.tenant_id).await {
+        Ok(tz) => tz,
+        Err(e) => return crate::web::server_error(lang, e),
+    };
     let spec = (|| -> Result<DrawSpec, ApiError> {
         let whole = |k: &'static str| {
             get(k)

@@ -183,22 +183,25 @@ async fn member_page(
             return (e.code.status(), page(lang, t(lang, "member"), p, body)).into_response();
         }
     };
-    let tz = crate::tenants::time_zone(&app.db, p.tenant_id)
-        .await
-        .unwrap_or(jiff::tz::TimeZone::UTC);
+    let tz = match crate::tenants::time_zone(&app.db, p.tenant_id).await {
+        Ok(tz) => tz,
+        Err(e) => return crate::web::server_error(lang, e),
+    };
     // Every branch, closed ones too: history names where a purchase was made.
     let listing = crate::http::query::PageParams {
         limit: Some(crate::http::query::MAX_PAGE_SIZE),
         cursor: None,
     };
-    let branches = crate::tenants::api::list_branches(
+    let branches = match crate::tenants::api::list_branches(
         State(app.clone()),
         ctx(p, meta.clone()),
         QueryParams(listing),
     )
     .await
-    .map(|j| j.0.items)
-    .unwrap_or_default();
+    {
+        Ok(listed) => listed.0.items,
+        Err(e) => return crate::web::server_error(lang, e.message),
+    };
     let branch = |id: Option<i64>| {
         id.and_then(|id| branches.iter().find(|b| b.id == id))
             .map(|b| b.name.clone())

@@ -46,7 +46,14 @@ fn all_ids(f: &Pairs, k: &str) -> Vec<i64> {
 }
 
 /// Every branch of the shop (for names and for the checkboxes).
-async fn branches(app: &AppState, p: &Principal, meta: &RequestMeta) -> Vec<Branch> {
+/// Every branch of the shop; the error page when they could not be read (a form
+/// offering no branch would drop the staff member's branches on save).
+async fn branches(
+    app: &AppState,
+    p: &Principal,
+    meta: &RequestMeta,
+    lang: Language,
+) -> Result<Vec<Branch>, Response> {
     let page = PageParams {
         limit: Some(crate::http::query::MAX_PAGE_SIZE),
         cursor: None,
@@ -54,10 +61,7 @@ async fn branches(app: &AppState, p: &Principal, meta: &RequestMeta) -> Vec<Bran
     crate::tenants::api::list_branches(State(app.clone()), ctx(p, meta.clone()), QueryParams(page))
         .await
         .map(|j| j.0.items)
-        .unwrap_or_else(|e| {
-            tracing::error!(error = %e.message, "branches not listed");
-            Vec::new()
-        })
+        .map_err(|e| crate::web::server_error(lang, e.message))
 }
 
 fn branch_names(all: &[Branch], ids: &[i64], lang: Language) -> String {
@@ -124,10 +128,14 @@ async fn staff_page(
     notice: Option<Notice>,
     status: StatusCode,
 ) -> Response {
-    let all = branches(app, p, &meta).await;
-    let tz = crate::tenants::time_zone(&app.db, p.tenant_id)
-        .await
-        .unwrap_or(jiff::tz::TimeZone::UTC);
+    let all = match branches(app, p, &meta, lang).await {
+        Ok(all) => all,
+        Err(failed) => return failed,
+    };
+    let tz = match crate::tenants::time_zone(&app.db, p.tenant_id).await {
+        Ok(tz) => tz,
+        Err(e) => return crate::web::server_error(lang, e),
+    };
     let listing = || PageParams {
         limit: Some(crate::http::query::MAX_PAGE_SIZE),
         cursor: None,
@@ -451,7 +459,10 @@ async fn person_page(
     id: i64,
     refused: Option<ApiError>,
 ) -> Response {
-    let all = branches(app, p, &meta).await;
+    let all = match branches(app, p, &meta, lang).await {
+        Ok(all) => all,
+        Err(failed) => return failed,
+    };
     let found = crate::staff::api::get_staff(State(app.clone()), ctx(p, meta), PathId(id)).await;
     let s = match found {
         Ok(s) => s.0,
@@ -493,12 +504,14 @@ pub async fn save_person(
         return refuse(lang);
     }
     // Branches the form could not offer (closed, or outside the editor's own) are kept.
-    let offered: Vec<i64> = branches(&app, &p, &meta)
-        .await
-        .into_iter()
-        .filter(|b| b.active && (p.branches.is_empty() || p.branches.contains(&b.id)))
-        .map(|b| b.id)
-        .collect();
+    let offered: Vec<i64> = match branches(&app, &p, &meta, lang).await {
+        Ok(all) => all,
+        Err(failed) => return failed,
+    }
+    .into_iter()
+    .filter(|b| b.active && (p.branches.is_empty() || p.branches.contains(&b.id)))
+    .map(|b| b.id)
+    .collect();
     let current =
         crate::staff::api::get_staff(State(app.clone()), ctx(&p, meta.clone()), PathId(id))
             .await
@@ -557,7 +570,10 @@ async fn branches_view(
     typed: Option<&Pairs>,
     notice: Option<Result<&'static str, ApiError>>,
 ) -> Response {
-    let all = branches(app, p, &meta).await;
+    let all = match branches(app, p, &meta, lang).await {
+        Ok(all) => all,
+        Err(failed) => return failed,
+    };
     let csrf = p.csrf_token.clone().unwrap_or_default();
     let manage = p.allows(Permission::BranchesManage);
     let value = |k: &str| typed.map(|f| one(f, k)).unwrap_or_default();

@@ -79,7 +79,10 @@ async fn member_card(
 }
 
 async fn branch_select(app: &AppState, p: &Principal, lang: Language, selected: &str) -> Markup {
-    let branches = crate::web::branches_to_show(app, p).await;
+    let branches = match crate::web::branches_for(app, p).await {
+        Ok(b) => b,
+        Err(e) => return crate::web::failure_notice(lang, e),
+    };
     html! {
         label for="branch_id" { (t(lang, "branch")) }
         select #branch_id name="branch_id" {

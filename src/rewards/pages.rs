@@ -60,26 +60,28 @@ async fn coupon_page(
     let view = if code.trim().is_empty() {
         None
     } else {
-        Some(super::check_coupon(&app.db, tenant, code).await)
+        match super::check_coupon(&app.db, tenant, code).await {
+            Ok(c) => Some(Ok(c)),
+            Err(super::RedemptionError::NoSuchCoupon) => Some(Err(())),
+            Err(e) => return crate::web::server_error(lang, e),
+        }
     };
-    let branches = crate::web::branches_to_show(app, p).await;
-    let tz = crate::tenants::time_zone(&app.db, tenant)
-        .await
-        .unwrap_or(jiff::tz::TimeZone::UTC);
-    let local = |m: i64| {
-        crate::types::timestamp(m)
-            .to_zoned(tz.clone())
-            .strftime("%Y-%m-%d %H:%M")
-            .to_string()
+    let branches = match crate::web::branches_for(app, p).await {
+        Ok(b) => b,
+        Err(e) => return crate::web::server_error(lang, e),
     };
-    let not_found = matches!(view, Some(Err(_)));
+    let tz = match crate::tenants::time_zone(&app.db, tenant).await {
+        Ok(tz) => tz,
+        Err(e) => return crate::web::server_error(lang, e),
+    };
+    let local = |m: i64| crate::web::local_date_time(lang, crate::types::timestamp(m), &tz);
+    let not_found = matches!(view, Some(Err(())));
     let used_branch = match &view {
         Some(Ok(c)) => match c.redemption.used_branch_id {
-            Some(b) => crate::tenants::store::get_branch(&app.db, tenant, b)
-                .await
-                .ok()
-                .flatten()
-                .map(|b| b.name),
+            Some(b) => match crate::tenants::store::get_branch(&app.db, tenant, b).await {
+                Ok(b) => b.map(|b| b.name),
+                Err(e) => return crate::web::server_error(lang, e),
+            },
             None => None,
         },
         _ => None,

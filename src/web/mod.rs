@@ -93,6 +93,26 @@ pub async fn remember_language(
     res
 }
 
+tokio::task_local! {
+    /// The path of the page being drawn, for the navigation to show where the person is.
+    static PAGE_PATH: String;
+}
+
+/// Page middleware: the page's path, for [`nav_current`] while the page is drawn.
+pub async fn remember_path(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let path = req.uri().path().to_string();
+    PAGE_PATH.scope(path, next.run(req)).await
+}
+
+/// `aria-current="page"` for the navigation link to `href` when the page being drawn is
+/// it (or, unless `exact`, under it): the navigation shows where the person is.
+pub fn nav_current(href: &str, exact: bool) -> Option<&'static str> {
+    let here = PAGE_PATH.try_with(|p| {
+        p == href || (!exact && p.starts_with(href) && p[href.len()..].starts_with('/'))
+    });
+    here.unwrap_or(false).then_some("page")
+}
+
 /// The language of a page: its `?lang=` value if given, else the cookie, else Thai.
 pub fn page_language(lang_param: Option<&str>, jar: &CookieJar) -> Language {
     language(lang_param.map(|l| format!("lang={l}")).as_deref(), jar)
@@ -203,10 +223,10 @@ pub fn staff_layout(lang: Language, title: &str, p: &Principal, body: Markup) ->
     use crate::auth::Permission;
     let nav = html! {
         nav aria-label=(t(lang, "menu")) {
-            @if p.allows(Permission::PointsEarn) { a href="/staff/earn" { (t(lang, "counter")) } }
-            @if p.allows(Permission::CouponsValidate) { a href="/staff/coupons" { (t(lang, "coupons")) } }
-            @if p.allows(Permission::FulfilmentManage) { a href="/staff/fulfilment" { (t(lang, "fulfilment")) } }
-            a href="/admin" { (t(lang, "admin")) }
+            @if p.allows(Permission::PointsEarn) { a href="/staff/earn" aria-current=[nav_current("/staff/earn", false)] { (t(lang, "counter")) } }
+            @if p.allows(Permission::CouponsValidate) { a href="/staff/coupons" aria-current=[nav_current("/staff/coupons", false)] { (t(lang, "coupons")) } }
+            @if p.allows(Permission::FulfilmentManage) { a href="/staff/fulfilment" aria-current=[nav_current("/staff/fulfilment", false)] { (t(lang, "fulfilment")) } }
+            a href="/admin" aria-current=[nav_current("/admin", false)] { (t(lang, "admin")) }
             a href="?lang=th" lang="th" { "ไทย" }
             a href="?lang=en" lang="en" { "English" }
             form.nav-form method="post" action="/logout" {
@@ -233,6 +253,7 @@ pub const EXTRA_CSS: &str = ".card{background:#fff;border:1px solid #ddd;border-
 .big{font-size:2rem;font-weight:700}ol.steps li[aria-current]{font-weight:700}.ok{color:#0a6b2d;font-weight:600}.muted{color:#555}\
 button.secondary{background:#555}.row{display:flex;gap:.5rem;flex-wrap:wrap}\
 main.wide{max-width:64rem}nav{display:flex;flex-wrap:wrap;align-items:center;gap:0 .2rem}nav a{display:inline-flex;align-items:center;min-height:44px}\
+nav a[aria-current]{font-weight:700;text-decoration:none;box-shadow:inset 0 -3px 0 #fff}\
 .nav-form{display:inline;margin-left:auto}.nav-button{margin:0;background:none;border:1px solid #fff;min-height:44px;padding:0 .8rem}\
 .figures{display:grid;grid-template-columns:repeat(auto-fill,minmax(11rem,1fr));gap:.75rem;margin:1rem 0}\
 .figure{display:flex;flex-direction:column;background:#fff;border:1px solid #ddd;border-radius:.5rem;padding:.9rem;color:inherit;text-decoration:none;min-height:44px}\
@@ -376,15 +397,6 @@ pub async fn branches_for(
         .into_iter()
         .filter(|b| b.active && (p.branches.is_empty() || p.branches.contains(&b.id)))
         .collect())
-}
-
-/// [`branches_for`] where the page goes on without them (a select, a filter): a
-/// database error is logged and the list left empty, so the page is still drawn.
-pub async fn branches_to_show(app: &AppState, p: &Principal) -> Vec<crate::tenants::store::Branch> {
-    branches_for(app, p).await.unwrap_or_else(|e| {
-        tracing::error!(error = %e, "branches not listed");
-        Vec::new()
-    })
 }
 
 /// An error the page shows in place of what it could not do (the details go to the log).

@@ -269,6 +269,30 @@ db_test!(
     }
 );
 
+db_test!(the_staff_navigation_shows_where_the_person_is, |app| {
+    let owner = app.signup("kafe").await;
+    let marked = |html: &str| {
+        html.split("aria-current=\"page\"")
+            .count()
+            .saturating_sub(1)
+    };
+    for (path, link) in [
+        ("/staff/earn", "/staff/earn"),
+        ("/staff/coupons", "/staff/coupons"),
+        ("/admin/members", "/admin"),
+        ("/admin", "/admin"),
+    ] {
+        let page = owner.get(path).await;
+        assert_eq!(page.status, 200, "{path}");
+        assert!(
+            page.text
+                .contains(&format!("href=\"{link}\" aria-current=\"page\"")),
+            "{path} marks {link}"
+        );
+        assert_eq!(marked(&page.text), 1, "{path}: one link marked");
+    }
+});
+
 /// The words of `lang` the page does not own: Latin words on a Thai page (but for the
 /// acronyms), Thai on an English one; the shop's `data` taken out first.
 fn strays(html: &str, lang: &str, data: &[String]) -> Vec<String> {

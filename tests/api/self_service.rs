@@ -24,6 +24,12 @@ db_test!(
             "the channels the shop offers, none given yet: {}",
             page.text
         );
+        assert!(
+            page.text
+                .contains("href=\"/m/kafe/me\" aria-current=\"page\"")
+                && !page.text.contains("href=\"/m/kafe\" aria-current"),
+            "the navigation shows where the member is"
+        );
         let csrf = hidden(&page.text, "_csrf");
         let save = |email: &str, sms: bool| {
             let mut fields = vec![

@@ -70,11 +70,15 @@ fn page(
                     nav aria-label=(t(lang, "menu")) {
                         strong { (shop) } " "
                         @if signed_in {
-                            a href=(format!("/m/{slug}")) { (t(lang, "m_home")) }
-                            a href=(format!("/m/{slug}/rewards")) { (t(lang, "m_rewards")) }
-                            a href=(format!("/m/{slug}/coupons")) { (t(lang, "m_coupons")) }
-                            a href=(format!("/m/{slug}/draws")) { (t(lang, "a_draws")) }
-                            a href=(format!("/m/{slug}/me")) { (t(lang, "m_account")) }
+                            @for (href, key, exact) in [
+                                (format!("/m/{slug}"), "m_home", true),
+                                (format!("/m/{slug}/rewards"), "m_rewards", false),
+                                (format!("/m/{slug}/coupons"), "m_coupons", false),
+                                (format!("/m/{slug}/draws"), "a_draws", false),
+                                (format!("/m/{slug}/me"), "m_account", false),
+                            ] {
+                                a href=(href) aria-current=[crate::web::nav_current(&href, exact)] { (t(lang, key)) }
+                            }
                         }
                         a href="?lang=th" lang="th" { "ไทย" }
                         a href="?lang=en" lang="en" { "English" }
