@@ -460,6 +460,19 @@ db_test!(
             "words of the other language:\n{}",
             wrong.join("\n")
         );
+        // The sign-in page says what the program is before the form.
+        let landing = app.anonymous().get("/m/kafe/login?lang=th").await;
+        let program = visible_text(&landing.text);
+        for said in [
+            "ซื้อทุก 25.00 บาท รับ 1 คะแนน",
+            "แลกของรางวัลได้ตั้งแต่ 100 คะแนน",
+        ] {
+            assert!(program.contains(said), "{said} in {program}");
+        }
+        assert!(
+            landing.text.find("m-program") < landing.text.find("send-code"),
+            "before the form"
+        );
         let rewards = member.get("/m/kafe/rewards?lang=th").await;
         assert!(
             rewards.text.contains("ต้องการอีก 4,980 คะแนน"),

@@ -99,14 +99,58 @@ fn login_body(
     }
 }
 
-/// `GET /m/{shop}/login`.
+/// What the shop's program is, said before the sign-in form: how points are earned, what
+/// joining gives, from how many points the rewards start, and the member levels.
+async fn program_card(app: &AppState, shop: i64, lang: Language) -> Result<Markup, PageError> {
+    let settings = read(crate::ledger::settings(&app.db, shop).await)?;
+    let rewards = read(crate::rewards::store::list(&app.db, shop, false, i64::MAX, 500).await)?;
+    let cheapest = rewards
+        .iter()
+        .filter(|r| r.spec.visible)
+        .map(|r| r.spec.points_cost)
+        .min();
+    let tiers = read(crate::tiers::store::program(&app.db, shop).await)?;
+    let earn = &settings.earn;
+    let points_word = |n: i64| t(lang, if n == 1 { "point" } else { "points" });
+    let level_name = |l: &crate::tiers::model::Level| match (lang, &l.name_en) {
+        (Language::En, Some(en)) => en.clone(),
+        _ => l.name.clone(),
+    };
+    Ok(html! {
+        section.card #m-program aria-labelledby="m-program-title" {
+            h2 #m-program-title { (t(lang, "m_how")) }
+            ul {
+                @if earn.points > 0 && earn.spend_satang > 0 {
+                    li #m-how-earn {
+                        (t(lang, "m_earn_every")) " " (crate::web::baht(earn.spend_satang)) " " (t(lang, "baht"))
+                        " " (t(lang, "m_earn_gets")) " " (crate::web::number(earn.points)) " " (points_word(earn.points))
+                        @if earn.min_spend_satang > 0 {
+                            " (" (t(lang, "m_min_spend")) " " (crate::web::baht(earn.min_spend_satang)) " " (t(lang, "baht")) ")"
+                        }
+                    }
+                }
+                @if settings.welcome_points > 0 {
+                    li #m-how-welcome { (t(lang, "m_welcome_get")) " " (crate::web::number(settings.welcome_points)) " " (points_word(settings.welcome_points)) }
+                }
+                @if let Some(from) = cheapest {
+                    li #m-how-redeem { (t(lang, "m_redeem_from")) " " (crate::web::number(from)) " " (points_word(from)) }
+                }
+                @if tiers.enabled && tiers.levels.len() > 1 {
+                    li #m-how-levels { (t(lang, "m_levels")) ": " (tiers.levels.iter().map(level_name).collect::<Vec<_>>().join(" → ")) }
+                }
+            }
+        }
+    })
+}
+
+/// `GET /m/{shop}/login`: what the program is, then the sign-in form.
 pub async fn show_login(
     shop: MemberShop,
     State(app): State<AppState>,
     Path(slug): Path<String>,
     jar: CookieJar,
     Query(q): Query<LangQuery>,
-) -> Response {
+) -> Result<Response, PageError> {
     let lang = lang_of(&q, &jar);
     let jar = jar.add(Cookie::build(("lang", lang.as_str())).path("/").build());
     let (jar, form_token) = crate::web::form_token(&app, jar);
@@ -115,12 +159,13 @@ pub async fn show_login(
         form_token,
         ..Default::default()
     };
-    let body = login_body(lang, &slug, &form, None, None, None);
-    (
+    let program = program_card(&app, shop.id, lang).await?;
+    let body = html! { (program) (login_body(lang, &slug, &form, None, None, None)) };
+    Ok((
         jar,
         page(lang, &shop.name, &slug, t(lang, "sign_in"), false, body),
     )
-        .into_response()
+        .into_response())
 }
 
 /// `POST /m/{shop}/login`: text a code to the member's phone.
