@@ -139,6 +139,9 @@ pub enum SignupError {
     NoSuchQuestion(String),
     #[error("this phone is already a member; sign in instead")]
     AlreadyMember,
+    /// The one-time code that proves the phone (member page signup).
+    #[error(transparent)]
+    Otp(#[from] crate::otp::OtpError),
     #[error(transparent)]
     Earn(#[from] crate::earning::EarnError),
     #[error(transparent)]
@@ -173,6 +176,7 @@ impl From<SignupError> for ApiError {
                 ApiError::field(Code::UnknownField, format!("answers.{question}"), message)
             }
             SignupError::AlreadyMember => ApiError::field(Code::AlreadyExists, "phone", message),
+            SignupError::Otp(e) => e.into(),
             SignupError::Earn(e) => e.into(),
             SignupError::Db(e) => e.into(),
         }
@@ -202,23 +206,76 @@ async fn public_signup(
     ))
 }
 
-/// Sign someone up as a member of the shop `slug` (the API and the member page).
+/// A signup checked against the shop's form, ready to write.
+struct Checked {
+    tenant: i64,
+    form: SignupForm,
+    first: String,
+    last: String,
+    tags: Vec<String>,
+}
+
+/// What the one-time code of a signup is for: this phone, before any member has it.
+fn code_purpose(phone: &Phone) -> String {
+    format!("signup:{}", phone.as_str())
+}
+
+/// Text a one-time code to the phone of a signup on the member page, once the rest of the
+/// form is acceptable and the phone is no member's yet: the account is made only when the
+/// code comes back ([`sign_up_verified`]).
+pub async fn send_code(
+    app: &AppState,
+    meta: &RequestMeta,
+    slug: &str,
+    req: &SignupRequest,
+) -> Result<crate::otp::Challenge, SignupError> {
+    let checked = check(app, slug, req).await?;
+    if store::find_by_phone(&app.db, checked.tenant, &req.phone)
+        .await?
+        .is_some()
+    {
+        return Err(SignupError::AlreadyMember);
+    }
+    let purpose = code_purpose(&req.phone);
+    // A code belongs to a member; a signup's to none yet (0), its purpose names the phone.
+    Ok(crate::otp::send(
+        app,
+        checked.tenant,
+        0,
+        req.phone.as_str(),
+        &purpose,
+        &meta.ip,
+    )
+    .await?)
+}
+
+/// Sign up on the member page with the code texted by [`send_code`]: the code is checked
+/// for this phone and used up in the transaction that makes the member.
+pub async fn sign_up_verified(
+    app: &AppState,
+    meta: &RequestMeta,
+    slug: &str,
+    req: &SignupRequest,
+    proof: &crate::otp::OtpProof,
+) -> Result<SignupResult, SignupError> {
+    let (tenant, _) = shop_form(app, slug).await?;
+    crate::otp::check(&app.db, tenant, 0, &code_purpose(&req.phone), proof).await?;
+    write(app, meta, slug, req, Some(proof)).await
+}
+
+/// Sign someone up as a member of the shop `slug` (the API).
 pub async fn sign_up(
     app: &AppState,
     meta: &RequestMeta,
     slug: &str,
     req: &SignupRequest,
 ) -> Result<SignupResult, SignupError> {
-    // Per address and per phone: a crowd at one shop signs up freely, one address or
-    // one phone cannot block anyone else.
-    if let Err(wait) = app.signup_limiter.member(
-        slug,
-        &meta.ip,
-        req.phone.as_str(),
-        std::time::Instant::now(),
-    ) {
-        return Err(SignupError::TooMany { wait_secs: wait });
-    }
+    write(app, meta, slug, req, None).await
+}
+
+/// The signup checked against the shop's current form: texts' versions, channels, names
+/// and answers (which give the member's tags).
+async fn check(app: &AppState, slug: &str, req: &SignupRequest) -> Result<Checked, SignupError> {
     let (tenant, form) = shop_form(app, slug).await?;
     if req.accept_terms_version != form.terms_version {
         return Err(SignupError::TermsChanged {
@@ -272,7 +329,45 @@ pub async fn sign_up(
     }
     tags.sort();
     tags.dedup();
+    Ok(Checked {
+        tenant,
+        form,
+        first,
+        last,
+        tags,
+    })
+}
+
+/// Make the member, with their consents, tags and welcome points; with `proof`, the
+/// signup's one-time code is used up in the same transaction.
+async fn write(
+    app: &AppState,
+    meta: &RequestMeta,
+    slug: &str,
+    req: &SignupRequest,
+    proof: Option<&crate::otp::OtpProof>,
+) -> Result<SignupResult, SignupError> {
+    // Per address and per phone: a crowd at one shop signs up freely, one address or
+    // one phone cannot block anyone else.
+    if let Err(wait) = app.signup_limiter.member(
+        slug,
+        &meta.ip,
+        req.phone.as_str(),
+        std::time::Instant::now(),
+    ) {
+        return Err(SignupError::TooMany { wait_secs: wait });
+    }
+    let Checked {
+        tenant,
+        form,
+        first,
+        last,
+        tags,
+    } = check(app, slug, req).await?;
     let mut tx = app.db.begin().await?;
+    if let Some(proof) = proof {
+        crate::otp::consume(&mut tx, tenant, proof).await?;
+    }
     let new = NewMember {
         phone: &req.phone,
         first_name: &first,

@@ -463,10 +463,8 @@ db_test!(
         // The sign-in page says what the program is before the form.
         let landing = app.anonymous().get("/m/kafe/login?lang=th").await;
         let program = visible_text(&landing.text);
-        for said in [
-            "ซื้อทุก 25.00 บาท รับ 1 คะแนน",
-            "แลกของรางวัลได้ตั้งแต่ 100 คะแนน",
-        ] {
+        for said in ["ซื้อทุก 25.00 บาท รับ 1 คะแนน", "แลกของรางวัลได้ตั้งแต่ 100 คะแนน"]
+        {
             assert!(program.contains(said), "{said} in {program}");
         }
         assert!(

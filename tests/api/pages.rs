@@ -405,7 +405,24 @@ page_test!(
             b.click("#accept_privacy").await;
         }
         b.click("#sign-up").await;
+        // The phone is proved before the account exists: nobody is a member yet.
+        assert!(
+            owner.get("/api/v1/members?phone=0891112222").await.body["items"]
+                .as_array()
+                .unwrap()
+                .is_empty()
+        );
+        let code = crate::rewards::otp_in_mailbox(&owner).await;
+        let wrong = if code == "000000" { "111111" } else { "000000" };
+        b.fill("#code", wrong).await;
+        b.click("#verify-signup").await;
+        assert!(b.text("#code-error").await.contains("รหัสไม่ถูกต้อง"));
+        b.fill("#code", &code).await;
+        b.click("#verify-signup").await;
         assert!(b.text("#signed-up").await.contains("ยินดีต้อนรับ"));
+        // Signed in by the same code: no second one.
+        b.click("#to-home").await;
+        assert_eq!(b.text("#m-balance").await, "0");
         let found = owner.get("/api/v1/members?phone=0891112222").await;
         let member = &found.body["items"][0];
         assert_eq!(member["birthday"], "1992-12-31", "2535 BE is 1992");

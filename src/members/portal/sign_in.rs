@@ -307,13 +307,7 @@ pub async fn verify_login(
     if let Err(e) = result {
         return fail(e);
     }
-    let secure = app.settings.public_url.starts_with("https://");
-    let cookie = Cookie::build((COOKIE, token))
-        .path("/m/")
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .secure(secure)
-        .build();
+    let cookie = session_cookie(&app, token);
     // Only a page of this shop's member site (no open redirect).
     let home = format!("/m/{slug}");
     let next = if form.next.starts_with(&format!("{home}/")) && !form.next.contains("//") {
@@ -323,6 +317,34 @@ pub async fn verify_login(
     };
     (jar.add(cookie), Redirect::to(&next)).into_response()
 }
+/// The member session's cookie, for the member pages only.
+pub(super) fn session_cookie(app: &AppState, token: String) -> Cookie<'static> {
+    Cookie::build((COOKIE, token))
+        .path("/m/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(app.settings.public_url.starts_with("https://"))
+        .build()
+}
+
+/// Start a session for a member who just proved their phone (a new member's signup):
+/// the token for [`session_cookie`].
+pub(super) async fn start_session(app: &AppState, shop: i64, member: i64) -> sqlx::Result<String> {
+    let token = random_token();
+    let mut tx = app.db.begin().await?;
+    crate::members::store::create_member_session(
+        &mut tx,
+        shop,
+        member,
+        &token_hash(&token),
+        &random_token(),
+        SESSION_HOURS,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(token)
+}
+
 /// `POST /m/{shop}/logout`.
 pub async fn logout(
     State(app): State<AppState>,

@@ -171,6 +171,10 @@ pub async fn submit_signup(
         )
             .into_response()
     };
+    let refused = |e: SignupError| {
+        let (field, msg) = refusal(lang, e);
+        fail(&field, msg)
+    };
     let get = |k: &str| f.get(k).cloned().unwrap_or_default();
     let Ok(phone) = Phone::parse(&get("phone")) else {
         return fail("phone", t(lang, "bad_phone").into());
@@ -217,47 +221,117 @@ pub async fn submit_signup(
             .collect(),
         answers,
     };
-    match crate::members::signup::sign_up(&app, &meta, &slug, &req).await {
+    // First a code to the phone; with the code back, the account is made and signed in.
+    let challenge = get("challenge_id");
+    if challenge.is_empty() {
+        return match crate::members::signup::send_code(&app, &meta, &slug, &req).await {
+            Ok(c) => {
+                let body = code_step(lang, &slug, &f, c.challenge_id, &c.sent_to, None);
+                page(lang, &shop.name, &slug, t(lang, "s_sign_up"), false, body).into_response()
+            }
+            Err(e) => refused(e),
+        };
+    }
+    let proof = crate::otp::OtpProof {
+        challenge_id: challenge.parse().unwrap_or(0),
+        code: get("code"),
+    };
+    match crate::members::signup::sign_up_verified(&app, &meta, &slug, &req, &proof).await {
         Ok(r) => {
+            let token = match super::sign_in::start_session(&app, shop.id, r.member_id).await {
+                Ok(token) => token,
+                Err(e) => return failure(e),
+            };
             let body = html! {
                 section.card #signed-up role="status" {
                     p.ok { (t(lang, "s_welcome")) }
-                    @if r.welcome_points > 0 { p { "+" (r.welcome_points) " " (t(lang, "points")) } }
-                    p { a #to-login href=(format!("/m/{slug}/login")) { (t(lang, "sign_in")) } }
+                    @if r.welcome_points > 0 { p { "+" (crate::web::number(r.welcome_points)) " " (t(lang, "points")) } }
+                    p { a #to-home href=(format!("/m/{slug}")) { (t(lang, "m_home")) } }
                 }
             };
-            page(lang, &shop.name, &slug, t(lang, "s_sign_up"), false, body).into_response()
+            (
+                jar.add(super::sign_in::session_cookie(&app, token)),
+                page(lang, &shop.name, &slug, t(lang, "s_sign_up"), true, body),
+            )
+                .into_response()
         }
-        Err(e) => {
-            let (field, msg) = match &e {
-                SignupError::AlreadyMember => {
-                    ("phone".to_string(), t(lang, "s_already_member").to_string())
-                }
-                SignupError::AnswerMissing { question, .. } => {
-                    (format!("q_{question}"), t(lang, "s_required").to_string())
-                }
-                SignupError::TermsChanged { .. } => {
-                    ("accept_terms".into(), t(lang, "s_text_changed").to_string())
-                }
-                SignupError::PrivacyChanged { .. } => (
-                    "accept_privacy".into(),
-                    t(lang, "s_text_changed").to_string(),
-                ),
-                SignupError::NotAnAnswer { question, .. }
-                | SignupError::NoSuchQuestion(question) => (format!("q_{question}"), String::new()),
-                SignupError::Name { field, .. } if *field == "first_name" => {
-                    ("first_name".into(), String::new())
-                }
-                _ => (String::new(), String::new()),
-            };
-            let msg = if msg.is_empty() {
-                crate::web::localise_error(lang, &e.into())
-            } else {
-                msg
-            };
-            fail(&field, msg)
+        Err(SignupError::Otp(e)) if e.asks_again() => {
+            let sent_to = crate::otp::mask_phone(req.phone.as_str());
+            let body = code_step(
+                lang,
+                &slug,
+                &f,
+                proof.challenge_id,
+                &sent_to,
+                Some(otp_error(lang, e)),
+            );
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                page(lang, &shop.name, &slug, t(lang, "s_sign_up"), false, body),
+            )
+                .into_response()
+        }
+        Err(e) => refused(e),
+    }
+}
+
+/// The second step of signing up: the code texted to the phone, with everything typed
+/// carried along.
+fn code_step(
+    lang: Language,
+    slug: &str,
+    typed: &Fields,
+    challenge: i64,
+    sent_to: &str,
+    error: Option<String>,
+) -> Markup {
+    html! {
+        p { (t(lang, "m_code_sent")) " " strong { (sent_to) } }
+        form method="post" action=(format!("/m/{slug}/signup")) {
+            @for (k, v) in typed.iter().filter(|(k, _)| !matches!(k.as_str(), "challenge_id" | "code")) {
+                input type="hidden" name=(k) value=(v);
+            }
+            input type="hidden" name="challenge_id" value=(challenge);
+            label for="code" { (t(lang, "m_code")) }
+            input #code name="code" inputmode="numeric" autocomplete="one-time-code" maxlength="6" required
+                aria-invalid=[error.as_ref().map(|_| "true")] aria-describedby="code-error";
+            (field_error("code", error.as_deref()))
+            button type="submit" #verify-signup { (t(lang, "s_sign_up")) }
         }
     }
+}
+
+/// A signup refused: the form again, the reason next to its field.
+fn refusal(lang: Language, e: SignupError) -> (String, String) {
+    let (field, msg) = match &e {
+        SignupError::AlreadyMember => {
+            ("phone".to_string(), t(lang, "s_already_member").to_string())
+        }
+        SignupError::AnswerMissing { question, .. } => {
+            (format!("q_{question}"), t(lang, "s_required").to_string())
+        }
+        SignupError::TermsChanged { .. } => {
+            ("accept_terms".into(), t(lang, "s_text_changed").to_string())
+        }
+        SignupError::PrivacyChanged { .. } => (
+            "accept_privacy".into(),
+            t(lang, "s_text_changed").to_string(),
+        ),
+        SignupError::NotAnAnswer { question, .. } | SignupError::NoSuchQuestion(question) => {
+            (format!("q_{question}"), String::new())
+        }
+        SignupError::Name { field, .. } if *field == "first_name" => {
+            ("first_name".into(), String::new())
+        }
+        SignupError::Otp(_) => ("phone".into(), String::new()),
+        _ => (String::new(), String::new()),
+    };
+    let msg = if msg.is_empty() {
+        crate::web::localise_error(lang, &e.into())
+    } else {
+        msg
+    };
+    (field, msg)
 }
 
 #[cfg(test)]
