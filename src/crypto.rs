@@ -1,6 +1,7 @@
 //! Encryption of sensitive personal data at rest (national ID): AES-256-GCM with a
 //! random nonce per value, and the row it belongs to as associated data, so a value
-//! copied into another row does not decrypt.
+//! copied into another row does not decrypt. The same key, through its own derived key,
+//! signs short-lived codes (HMAC-SHA256): the member card.
 
 use std::path::Path;
 
@@ -11,7 +12,11 @@ use base64::engine::general_purpose::STANDARD;
 use rand::RngCore;
 
 #[derive(Clone)]
-pub struct Cipher(Aes256Gcm);
+pub struct Cipher {
+    aead: Aes256Gcm,
+    /// For [`Cipher::mac`]: derived from the key, never the key itself.
+    mac_key: [u8; 32],
+}
 
 impl std::fmt::Debug for Cipher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -29,9 +34,17 @@ impl Cipher {
             bytes.len() == 32,
             "encryption_key must be 32 bytes (base64 of 32 random bytes)"
         );
-        Ok(Cipher(
-            Aes256Gcm::new_from_slice(&bytes).map_err(|_| anyhow::anyhow!("bad key length"))?,
-        ))
+        use sha2::Digest;
+        let mac_key = sha2::Sha256::new()
+            .chain_update(b"loyal signing key\0")
+            .chain_update(&bytes)
+            .finalize()
+            .into();
+        Ok(Cipher {
+            aead: Aes256Gcm::new_from_slice(&bytes)
+                .map_err(|_| anyhow::anyhow!("bad key length"))?,
+            mac_key,
+        })
     }
 
     /// The configured key, or the key file in the data directory (created on first use,
@@ -63,7 +76,7 @@ impl Cipher {
         let mut nonce = [0u8; 12];
         rand::rng().fill_bytes(&mut nonce);
         let sealed = self
-            .0
+            .aead
             .encrypt(
                 Nonce::from_slice(&nonce),
                 Payload {
@@ -84,7 +97,7 @@ impl Cipher {
         }
         let (nonce, body) = bytes.split_at(12);
         let plain = self
-            .0
+            .aead
             .decrypt(
                 Nonce::from_slice(nonce),
                 Payload {
@@ -94,6 +107,15 @@ impl Cipher {
             )
             .ok()?;
         String::from_utf8(plain).ok()
+    }
+
+    /// HMAC-SHA256 of `message` under this server's signing key.
+    pub fn mac(&self, message: &str) -> [u8; 32] {
+        use hmac::Mac;
+        let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.mac_key)
+            .expect("HMAC takes a key of any length");
+        mac.update(message.as_bytes());
+        mac.finalize().into_bytes().into()
     }
 }
 

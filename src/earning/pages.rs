@@ -13,7 +13,7 @@ use serde::Deserialize;
 use crate::audit::ActorRef;
 use crate::audit::RequestMeta;
 use crate::auth::{Permission, Principal};
-use crate::members::model::Phone;
+use crate::members::card::{Found, find_at_counter};
 use crate::state::AppState;
 use crate::tenants::model::Language;
 use crate::web::{
@@ -105,20 +105,25 @@ struct View<'a> {
 async fn render(app: &AppState, v: View<'_>) -> Markup {
     let tenant = v.p.tenant_id;
     let lang = v.lang;
-    let (member, lookup_failed) = match Phone::parse(&v.form.phone) {
-        Ok(phone) if v.phone_error.is_none() => {
-            match crate::members::store::find_by_phone(&app.db, tenant, &phone).await {
-                Ok(found) => (found, None),
-                Err(e) => (None, Some(crate::web::failure_notice(lang, e))),
-            }
+    // A phone typed, or a member card's code scanned (a handheld scanner types it).
+    let typed = v.form.phone.trim();
+    let (member, lookup_failed, not_found, not_a_phone) = if typed.is_empty() {
+        (None, None, false, false)
+    } else {
+        let now = app.clock.now_micros();
+        match find_at_counter(&app.db, &app.cipher, tenant, typed, now).await {
+            Ok(Found::Member(m)) => (Some(m), None, false, false),
+            Ok(Found::NoMember) => (None, None, true, false),
+            Ok(Found::NotAPhone) => (None, None, false, true),
+            Err(e) => (
+                None,
+                Some(crate::web::failure_notice(lang, e)),
+                false,
+                false,
+            ),
         }
-        _ => (None, None),
     };
-    let not_found = v.phone_error.is_none()
-        && lookup_failed.is_none()
-        && !v.form.phone.trim().is_empty()
-        && member.is_none()
-        && Phone::parse(&v.form.phone).is_ok();
+    let phone_error = v.phone_error.or(not_a_phone.then_some("bad_phone"));
     let csrf = v.p.csrf_token.clone().unwrap_or_default();
     // Three steps from the counter to points granted: the phone (focused on arrival),
     // the amount (focused once the member is found), confirm (focused on the preview).
@@ -128,11 +133,11 @@ async fn render(app: &AppState, v: View<'_>) -> Markup {
             p { a.button.secondary #next-customer href="/staff/earn" { (t(lang, "next_member")) } }
         }
         form method="get" action="/staff/earn" role="search" {
-            label for="phone" { (t(lang, "phone")) }
+            label for="phone" { (t(lang, "phone_or_card")) }
             input #phone name="phone" type="tel" inputmode="tel" autocomplete="off" value=(v.form.phone) required
                 autofocus[member.is_none() && !previewing]
-                aria-invalid=[(v.phone_error.is_some() || not_found).then_some("true")] aria-describedby="phone-error";
-            (field_error("phone", v.phone_error.map(|k| t(lang, k)).or(not_found.then(|| t(lang, "no_member")))))
+                aria-invalid=[(phone_error.is_some() || not_found).then_some("true")] aria-describedby="phone-error";
+            (field_error("phone", phone_error.map(|k| t(lang, k)).or(not_found.then(|| t(lang, "no_member")))))
             button type="submit" { (t(lang, "find")) }
         }
         @if let Some(notice) = lookup_failed { (notice) }
@@ -140,7 +145,8 @@ async fn render(app: &AppState, v: View<'_>) -> Markup {
             (member_card(app, tenant, m, lang).await)
             form method="post" action="/staff/earn" {
                 input type="hidden" name="_csrf" value=(csrf);
-                input type="hidden" name="phone" value=(v.form.phone);
+                // The phone from here on: a card's code stops working a minute later.
+                input type="hidden" name="phone" value=(m.phone);
                 input type="hidden" name="step" value="preview";
                 label for="amount" { (t(lang, "bill_amount")) }
                 input #amount name="amount" inputmode="decimal" autocomplete="off" value=(v.form.amount) required
@@ -187,8 +193,6 @@ pub async fn show_earn(
     if !p.allows(Permission::PointsEarn) {
         return refuse(lang);
     }
-    let phone_error =
-        (!q.phone.trim().is_empty() && Phone::parse(&q.phone).is_err()).then_some("bad_phone");
     let form = EarnForm {
         phone: q.phone.clone(),
         ..Default::default()
@@ -199,7 +203,7 @@ pub async fn show_earn(
             lang,
             p: &p,
             form,
-            phone_error,
+            phone_error: None,
             amount_error: None,
             notice: None,
         },
@@ -270,13 +274,16 @@ pub async fn submit_earn(
                 .into_response()
         }
     };
-    let Ok(phone) = Phone::parse(&form.phone) else {
-        return again(None, None, form).await;
-    };
-    let member = match crate::members::store::find_by_phone(&app.db, tenant, &phone).await {
-        Ok(Some(member)) => member,
-        Ok(None) => return again(None, None, form).await,
+    let now = app.clock.now_micros();
+    let member = match find_at_counter(&app.db, &app.cipher, tenant, &form.phone, now).await {
+        Ok(Found::Member(member)) => member,
+        Ok(Found::NoMember | Found::NotAPhone) => return again(None, None, form).await,
         Err(e) => return again(None, Some(crate::web::failure_notice(lang, e)), form).await,
+    };
+    // The member's phone from here on, whether a phone or a card's code was given.
+    let form = EarnForm {
+        phone: member.phone.clone(),
+        ..form
     };
     let Some(amount) = parse_baht(&form.amount) else {
         return again(Some("bad_amount"), None, form).await;

@@ -670,6 +670,11 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
     ("fulfilment", "จัดส่ง", "Fulfilment"),
     ("admin", "ผู้ดูแล", "Admin"),
     ("phone", "เบอร์โทรศัพท์", "Phone number"),
+    (
+        "phone_or_card",
+        "เบอร์โทรหรือบัตรสมาชิก",
+        "Phone or member card",
+    ),
     ("find", "ค้นหา", "Find"),
     (
         "bad_phone",
@@ -757,6 +762,13 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
     ("m_rewards", "ของรางวัล", "Rewards"),
     ("m_coupons", "คูปองของฉัน", "My coupons"),
     ("m_account", "บัญชีของฉัน", "My account"),
+    ("m_card", "บัตรสมาชิก", "Member card"),
+    ("m_card_code", "รหัสบัตร", "Card code"),
+    (
+        "m_card_hint",
+        "ให้พนักงานสแกนตอนชำระเงิน รหัสเปลี่ยนทุกนาที",
+        "Show it at the counter to be scanned; it changes every minute.",
+    ),
     ("m_how", "สะสมคะแนนกับเรา", "How the points work"),
     ("m_earn_every", "ซื้อทุก", "Every"),
     ("m_earn_gets", "รับ", "spent earns"),

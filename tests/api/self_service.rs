@@ -174,3 +174,77 @@ db_test!(
         assert_eq!(after.status, 303, "signed out: {}", after.text);
     }
 );
+
+db_test!(
+    the_cashier_scans_the_members_card_and_a_code_older_than_two_minutes_finds_no_one,
+    |app| {
+        let owner = app.signup("kafe").await;
+        let siam = owner.branch("SIAM").await;
+        let m = owner.member("0812345678").await;
+        let member = member_signed_in(&app, &owner, "0812345678").await;
+        let home = member.get("/m/kafe?lang=en").await;
+        let code = home
+            .text
+            .split("id=\"m-card-code\">")
+            .nth(1)
+            .and_then(|rest| rest.split('<').next())
+            .unwrap()
+            .to_string();
+        assert!(code.starts_with(&format!("M{m}-")), "{code}");
+        assert!(home.text.contains("<svg"), "with its QR");
+
+        // A handheld scanner types the code into the counter's search box.
+        let counter = owner
+            .get(&format!("/staff/earn?phone={code}&lang=en"))
+            .await;
+        assert_eq!(counter.status, 200);
+        assert!(
+            counter.text.contains("id=\"amount\""),
+            "the member is found"
+        );
+        assert!(
+            counter
+                .text
+                .contains("name=\"phone\" value=\"+66812345678\""),
+            "the bill goes on with the member's phone, not the code"
+        );
+        let csrf = hidden(&counter.text, "_csrf");
+        for step in ["preview", "confirm"] {
+            let res = post_form(
+                &owner,
+                "/staff/earn",
+                &[
+                    ("_csrf", csrf.clone()),
+                    ("phone", code.clone()),
+                    ("amount", "100".to_string()),
+                    ("receipt", "CARD-1".to_string()),
+                    ("branch_id", siam.to_string()),
+                    ("step", step.to_string()),
+                ],
+            )
+            .await;
+            assert_eq!(res.status, 200, "{step}: {}", res.text);
+        }
+        assert_eq!(
+            owner.points(m).await["balance"],
+            4,
+            "100 THB at 1 point per 25"
+        );
+
+        // Tampered, or too old: no member.
+        let last = if code.ends_with('0') { "1" } else { "0" };
+        let tampered = format!("{}{last}", &code[..code.len() - 1]);
+        for typed in [tampered, code.clone()] {
+            if typed == code {
+                app.clock.advance(std::time::Duration::from_secs(121));
+            }
+            let res = owner
+                .get(&format!("/staff/earn?phone={typed}&lang=en"))
+                .await;
+            assert!(
+                !res.text.contains("id=\"amount\"") && res.text.contains("phone-error"),
+                "{typed} finds no one"
+            );
+        }
+    }
+);

@@ -30,6 +30,8 @@ pub async fn home(
     )?;
     let tz = read(crate::tenants::time_zone(&app.db, shop.id).await)?;
     let day = |t: jiff::Timestamp| crate::web::local_date(lang, t, &tz);
+    let card =
+        crate::members::card::code(&app.cipher, shop.id, s.member_id, app.clock.now_micros());
     let body = html! {
         p { (member.first_name) }
         section.card aria-label=(t(lang, "balance")) {
@@ -41,6 +43,18 @@ pub async fn home(
             @if let Some(next) = points.next_expiry { p.muted { (t(lang, "m_next_expiry")) ": " (crate::web::number(points.next_expiry_points)) " · " (day(next)) } }
             @if stamps.balance > 0 { p { (t(lang, "m_stamps")) ": " (crate::web::number(stamps.balance)) } }
         }
+        section.card #m-card aria-labelledby="m-card-title" {
+            h2 #m-card-title { (t(lang, "m_card")) }
+            div.qr role="img" aria-label=(t(lang, "m_card")) { (maud::PreEscaped(crate::qr::svg(&card))) }
+            p { (t(lang, "m_card_code")) ": " strong #m-card-code { (card) } }
+            p.muted { (t(lang, "m_card_hint")) }
+        }
+        // The card's code changes every minute: the card is drawn again while it is shown.
+        script { (maud::PreEscaped(
+            "setInterval(function(){fetch(location.href,{credentials:'same-origin'}).then(function(r){return r.text()})\
+             .then(function(h){var n=new DOMParser().parseFromString(h,'text/html').getElementById('m-card');\
+             var o=document.getElementById('m-card');if(n&&o){o.replaceWith(n)}}).catch(function(){})},30000);"
+        )) }
         @if let Some(level) = &tier.level {
             section.card #m-tier aria-label=(t(lang, "tier")) {
                 p { (t(lang, "tier")) ": " strong { (if lang == Language::En { level.name_en.clone().unwrap_or(level.name.clone()) } else { level.name.clone() }) } }
