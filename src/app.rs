@@ -271,6 +271,10 @@ pub fn build(db: Db, settings: Settings, clock: crate::clock::Clock) -> (AppStat
             get(crate::earning::pages::show_earn).post(crate::earning::pages::submit_earn),
         )
         .route(
+            "/staff/earn/join",
+            post(crate::earning::pages::join).get(crate::console::back_to_page),
+        )
+        .route(
             "/staff/coupons",
             get(crate::rewards::pages::show_coupons).post(crate::rewards::pages::submit_coupon),
         )

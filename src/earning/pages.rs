@@ -5,7 +5,7 @@
 use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -93,6 +93,142 @@ async fn branch_select(app: &AppState, p: &Principal, lang: Language, selected: 
     }
 }
 
+/// A refused join at the counter: the field at fault (empty: none), the reason, and the
+/// names typed, shown again.
+struct JoinRefused {
+    field: &'static str,
+    message: String,
+    first_name: String,
+    last_name: String,
+}
+
+/// A customer who is not a member yet joins on the same bill: their first name, and the
+/// shop's terms and privacy notice accepted on the cashier's screen.
+async fn join_form(
+    app: &AppState,
+    p: &Principal,
+    lang: Language,
+    phone: &str,
+    refused: Option<&JoinRefused>,
+) -> Markup {
+    let terms = match crate::members::consent::form(&app.db, p.tenant_id).await {
+        Ok(form) => form,
+        Err(e) => return crate::web::failure_notice(lang, e),
+    };
+    let err = |k: &str| refused.filter(|r| r.field == k).map(|r| r.message.as_str());
+    let typed = |name: fn(&JoinRefused) -> &str| refused.map(name).unwrap_or_default();
+    html! {
+        section.card #join aria-labelledby="join-title" {
+            h2 #join-title { (t(lang, "join_title")) }
+            form method="post" action="/staff/earn/join" {
+                input type="hidden" name="_csrf" value=(p.csrf_token.clone().unwrap_or_default());
+                input type="hidden" name="phone" value=(phone);
+                label for="first_name" { (t(lang, "s_first_name")) }
+                input #first_name name="first_name" autocomplete="off" required autofocus value=(typed(|r| &r.first_name))
+                    aria-invalid=[err("first_name").map(|_| "true")] aria-describedby="first_name-error";
+                (field_error("first_name", err("first_name")))
+                label for="last_name" { (t(lang, "s_last_name")) }
+                input #last_name name="last_name" autocomplete="off" value=(typed(|r| &r.last_name));
+                @if let Some(form) = &terms {
+                    details { summary { (t(lang, "s_terms")) } pre style="white-space:pre-wrap" { (form.terms) } }
+                    details { summary { (t(lang, "s_privacy")) } pre style="white-space:pre-wrap" { (form.privacy) } }
+                    label.choice { input #accepted type="checkbox" name="accepted" aria-describedby="accepted-error"; " " (t(lang, "join_accepts")) }
+                    (field_error("accepted", err("accepted")))
+                }
+                button type="submit" #join-member { (t(lang, "join_button")) }
+            }
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct JoinForm {
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    first_name: String,
+    #[serde(default)]
+    last_name: String,
+    #[serde(default)]
+    accepted: String,
+}
+
+/// `POST /staff/earn/join`: the customer joins; the counter goes on to their bill.
+pub async fn join(
+    State(app): State<AppState>,
+    PageSession(p): PageSession,
+    meta: RequestMeta,
+    jar: CookieJar,
+    Form(form): Form<JoinForm>,
+) -> Response {
+    use crate::members::signup::SignupError;
+    let lang = language(None, &jar);
+    if !p.allows(Permission::MembersWrite) || !csrf_ok(&p, &form.csrf) {
+        return refuse(lang);
+    }
+    let Ok(phone) = crate::members::model::Phone::parse(&form.phone) else {
+        return Redirect::to("/staff/earn").into_response();
+    };
+    let who = crate::auth::Ctx {
+        principal: p.clone(),
+        meta,
+    };
+    let joined = crate::members::signup::join_at_counter(
+        &app,
+        &who,
+        &phone,
+        &form.first_name,
+        &form.last_name,
+        !form.accepted.is_empty(),
+    )
+    .await;
+    let (field, message) = match joined {
+        // Already a member (joined a moment ago at another till): the bill goes on.
+        Ok(_) | Err(SignupError::AlreadyMember) => {
+            let to = format!(
+                "/staff/earn?phone={}",
+                percent_encoding::utf8_percent_encode(
+                    phone.as_str(),
+                    percent_encoding::NON_ALPHANUMERIC
+                )
+            );
+            return Redirect::to(&to).into_response();
+        }
+        Err(SignupError::NotAccepted) => ("accepted", t(lang, "s_must_accept").to_string()),
+        Err(SignupError::Name {
+            field: "first_name",
+            ..
+        }) => ("first_name", t(lang, "s_required").to_string()),
+        Err(e) => ("", crate::web::localise_error(lang, &e.into())),
+    };
+    let page = render(
+        &app,
+        View {
+            lang,
+            p: &p,
+            form: EarnForm {
+                phone: form.phone.clone(),
+                ..Default::default()
+            },
+            phone_error: None,
+            amount_error: None,
+            notice: field
+                .is_empty()
+                .then(|| html! { p.error role="alert" { (message) } }),
+            join_error: Some(JoinRefused {
+                field,
+                message,
+                first_name: form.first_name.clone(),
+                last_name: form.last_name.clone(),
+            }),
+        },
+    )
+    .await;
+    (StatusCode::UNPROCESSABLE_ENTITY, Html(page.into_string())).into_response()
+}
+
 struct View<'a> {
     lang: Language,
     p: &'a Principal,
@@ -100,6 +236,8 @@ struct View<'a> {
     phone_error: Option<&'static str>,
     amount_error: Option<&'static str>,
     notice: Option<Markup>,
+    /// Why joining at the counter was refused, with what was typed.
+    join_error: Option<JoinRefused>,
 }
 
 async fn render(app: &AppState, v: View<'_>) -> Markup {
@@ -141,6 +279,11 @@ async fn render(app: &AppState, v: View<'_>) -> Markup {
             button type="submit" { (t(lang, "find")) }
         }
         @if let Some(notice) = lookup_failed { (notice) }
+        @if not_found && v.p.allows(Permission::MembersWrite) {
+            @if let Ok(phone) = crate::members::model::Phone::parse(typed) {
+                (join_form(app, v.p, lang, phone.as_str(), v.join_error.as_ref()).await)
+            }
+        }
         @if let Some(m) = &member {
             (member_card(app, tenant, m, lang).await)
             form method="post" action="/staff/earn" {
@@ -206,6 +349,7 @@ pub async fn show_earn(
             phone_error: None,
             amount_error: None,
             notice: None,
+            join_error: None,
         },
     )
     .await;
@@ -265,6 +409,7 @@ pub async fn submit_earn(
                             phone_error: None,
                             amount_error,
                             notice,
+                            join_error: None,
                         },
                     )
                     .await
@@ -421,6 +566,7 @@ pub async fn submit_claim(
                 phone_error: None,
                 amount_error: None,
                 notice: Some(notice),
+                join_error: None,
             },
         )
         .await;
@@ -476,6 +622,7 @@ pub async fn submit_claim(
             phone_error: None,
             amount_error: None,
             notice: Some(notice),
+            join_error: None,
         },
     )
     .await;

@@ -139,6 +139,10 @@ pub enum SignupError {
     NoSuchQuestion(String),
     #[error("this phone is already a member; sign in instead")]
     AlreadyMember,
+    /// Joining at the counter: the customer did not accept the shop's terms and privacy
+    /// notice.
+    #[error("the customer must accept the terms and the privacy notice")]
+    NotAccepted,
     /// The one-time code that proves the phone (member page signup).
     #[error(transparent)]
     Otp(#[from] crate::otp::OtpError),
@@ -176,6 +180,7 @@ impl From<SignupError> for ApiError {
                 ApiError::field(Code::UnknownField, format!("answers.{question}"), message)
             }
             SignupError::AlreadyMember => ApiError::field(Code::AlreadyExists, "phone", message),
+            SignupError::NotAccepted => ApiError::invalid("accept_terms", message),
             SignupError::Otp(e) => e.into(),
             SignupError::Earn(e) => e.into(),
             SignupError::Db(e) => e.into(),
@@ -261,6 +266,63 @@ pub async fn sign_up_verified(
     let (tenant, _) = shop_form(app, slug).await?;
     crate::otp::check(&app.db, tenant, 0, &code_purpose(&req.phone), proof).await?;
     write(app, meta, slug, req, Some(proof)).await
+}
+
+/// A customer joins at the counter: the cashier types their phone and first name, and
+/// the customer accepts the shop's current terms and privacy notice there (recorded as
+/// given at the counter, with their versions). Marketing is not asked: the member chooses
+/// it on their own page. Answers to the signup questions are left for later.
+pub async fn join_at_counter(
+    app: &AppState,
+    who: &impl audit::Author,
+    phone: &Phone,
+    first_name: &str,
+    last_name: &str,
+    accepted: bool,
+) -> Result<SignupResult, SignupError> {
+    let tenant = who.tenant_id();
+    let form = consent::form(&app.db, tenant).await?;
+    if form.is_some() && !accepted {
+        return Err(SignupError::NotAccepted);
+    }
+    let name = |field: &'static str, value: &str, least: usize| {
+        text(value, field, least, 100).map_err(|message| SignupError::Name { field, message })
+    };
+    let first = name("first_name", first_name, 1)?;
+    let last = name("last_name", last_name, 0)?;
+    let mut tx = app.db.begin().await?;
+    let new = NewMember {
+        phone,
+        first_name: &first,
+        last_name: &last,
+        email: None,
+        join_branch_id: None,
+    };
+    let id = match store::insert(&mut tx, tenant, new).await {
+        Err(e) if crate::store::is_unique_violation(&e) => {
+            return Err(SignupError::AlreadyMember);
+        }
+        other => other?,
+    };
+    if let Some(form) = &form {
+        for (purpose, version) in [
+            ("terms", form.terms_version),
+            ("privacy", form.privacy_version),
+        ] {
+            consent::record(&mut tx, tenant, id, purpose, true, Some(version), "counter").await?;
+        }
+    }
+    let change = Change::new("member.created", "member", id)
+        .details(serde_json::json!({"joined": "counter"}));
+    audit::record(&mut tx, who, change).await?;
+    let welcome =
+        crate::earning::grant_welcome(&mut tx, &app.db, tenant, id, crate::store::now_micros())
+            .await?;
+    tx.commit().await?;
+    Ok(SignupResult {
+        member_id: id,
+        welcome_points: welcome.map(|w| w.points.get()).unwrap_or(0),
+    })
 }
 
 /// Sign someone up as a member of the shop `slug` (the API).

@@ -675,6 +675,21 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
         "เบอร์โทรหรือบัตรสมาชิก",
         "Phone or member card",
     ),
+    (
+        "join_title",
+        "ยังไม่เป็นสมาชิก สมัครเลย",
+        "Not a member yet: join now",
+    ),
+    (
+        "join_accepts",
+        "ลูกค้ายอมรับข้อกำหนดและนโยบายความเป็นส่วนตัวของร้าน",
+        "The customer accepts the shop's terms and privacy notice",
+    ),
+    (
+        "join_button",
+        "สมัครแล้วสะสมคะแนนบิลนี้",
+        "Join and earn on this bill",
+    ),
     ("find", "ค้นหา", "Find"),
     (
         "bad_phone",

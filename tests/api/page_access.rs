@@ -53,6 +53,7 @@ const NOT_PAGES: &[&str] = &[
     "/admin/api-keys/{id}/revoke",
     "/staff",
     "/staff/claims",
+    "/staff/earn/join",
 ];
 
 const ROLES: &[&str] = &[

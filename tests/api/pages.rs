@@ -1315,3 +1315,60 @@ page_test!(
         b.close().await;
     }
 );
+
+page_test!(
+    a_customer_who_is_not_a_member_joins_at_the_counter_and_earns_on_the_same_bill,
+    |backend| {
+        let (app, owner, cashier, _, _) = shop(backend).await;
+        let form = json!({"terms": "ข้อกำหนดของร้าน", "privacy": "นโยบายของร้าน", "marketing_channels": ["sms"], "questions": []});
+        assert_eq!(owner.put("/api/v1/signup-form", form).await.status, 200);
+        let email = cashier.me["email"].as_str().unwrap().to_string();
+        let b = Browser::for_app(&app).await;
+        b.sign_in("kafe", &email, PASSWORD, "th").await;
+        b.fill("#phone", "089-555-1234").await;
+        b.click("form[role=search] button").await;
+        assert!(b.exists("#join").await, "not a member: join on this bill");
+        b.fill("#first_name", "สมชาย").await;
+        b.click("#join-member").await;
+        assert!(
+            b.text("#accepted-error").await.contains("ต้องยอมรับ"),
+            "the customer accepts the shop's texts first"
+        );
+        assert!(
+            owner.get("/api/v1/members?phone=0895551234").await.body["items"]
+                .as_array()
+                .unwrap()
+                .is_empty(),
+            "nobody joined without accepting"
+        );
+        assert_eq!(
+            b.value("#first_name").await,
+            "สมชาย",
+            "what was typed stays"
+        );
+        b.click("#accepted").await;
+        b.screenshot("staff-counter-join-th").await;
+        b.click("#join-member").await;
+        // Joined: the counter is at the amount of the same bill.
+        assert!(b.text("#member").await.contains("สมชาย"));
+        b.fill("#amount", "100").await;
+        b.click("#preview").await;
+        b.click("#confirm").await;
+        assert_eq!(b.text("#new-balance").await, "4");
+        let found = owner.get("/api/v1/members?phone=0895551234").await;
+        let id = found.body["items"][0]["id"].as_i64().unwrap();
+        let consents = owner.get(&format!("/api/v1/members/{id}/consents")).await;
+        let terms = consents.body["current"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["purpose"] == "terms")
+            .cloned()
+            .unwrap();
+        assert_eq!(
+            (&terms["granted"], &terms["channel"], &terms["version"]),
+            (&json!(true), &json!("counter"), &json!(1))
+        );
+        b.close().await;
+    }
+);
