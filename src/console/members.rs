@@ -212,6 +212,7 @@ async fn member_page(
         .trim()
         .to_string();
     let (notice, forms) = actions(lang, p, &v, &name, panel);
+    let may_refund = p.allows(Permission::PointsEarn) && m.status != "erased";
     let body = html! {
         (notice)
         @if let Some(r) = &v.erasure_request {
@@ -261,6 +262,7 @@ async fn member_page(
                     th scope="col" { (t(lang, "mm_receipt")) }
                     th scope="col" { (t(lang, "branch")) }
                     th scope="col" { (t(lang, "mm_reason")) }
+                    @if may_refund { th scope="col" { (t(lang, "mm_refund")) } }
                 } }
                 tbody { @for l in &v.recent_ledger { tr {
                     td { (local_date_time(lang, l.occurred_at, &tz)) }
@@ -270,6 +272,18 @@ async fn member_page(
                     td { (l.receipt.clone().unwrap_or_default()) }
                     td { (branch(l.branch_id)) }
                     td { (l.reason.clone().unwrap_or_default()) }
+                    @if may_refund {
+                        td { @if let (true, Some(receipt)) = (l.kind == "earn", &l.receipt) {
+                            form.refund method="post" action=(format!("/admin/members/{}/actions", m.id)) {
+                                input type="hidden" name="_csrf" value=(p.csrf_token.clone().unwrap_or_default());
+                                input type="hidden" name="action" value="refund";
+                                input type="hidden" name="receipt" value=(receipt);
+                                label.visually-hidden for=(format!("refund-{}", l.id)) { (t(lang, "mm_refund_amount")) }
+                                input id=(format!("refund-{}", l.id)) name="amount" inputmode="decimal" size="8" placeholder=(t(lang, "mm_refund_all_short"));
+                                button.secondary type="submit" { (t(lang, "mm_refund")) }
+                            }
+                        } }
+                    }
                 } } }
             } }
         }
@@ -350,6 +364,14 @@ fn actions(
                     p.muted { (t(lang, "mm_reason")) ": " (get("reason")) }
                 }
             }
+            "refund" => html! {
+                p.big { (t(lang, "mm_receipt")) " " (get("receipt")) }
+                @match get("amount").trim() {
+                    "" => p #refund-what { (t(lang, "mm_refund_all")) },
+                    typed => p #refund-what { (t(lang, "mm_refund_amount")) " " strong { (typed) " " (t(lang, "baht")) } },
+                }
+                p.muted { (t(lang, "mm_refund_explained")) }
+            },
             "block" => html! { p { (t(lang, "mm_block_explained")) } },
             "unblock" => html! { p { (t(lang, "mm_unblock_explained")) } },
             _ => html! {
@@ -365,7 +387,7 @@ fn actions(
                     input type="hidden" name="_csrf" value=(csrf);
                     input type="hidden" name="action" value=(action);
                     input type="hidden" name="step" value="confirm";
-                    @for k in ["points", "reason", "nonce"] { input type="hidden" name=(k) value=(get(k)); }
+                    @for k in ["points", "reason", "nonce", "receipt", "amount"] { input type="hidden" name=(k) value=(get(k)); }
                     div.row {
                         button #confirm-action type="submit" { (t(lang, "mm_confirm")) }
                         a.button.secondary href=(format!("/admin/members/{id}")) { (t(lang, "mm_cancel")) }
@@ -460,6 +482,7 @@ pub async fn member_action(
     let action = f.get("action").cloned().unwrap_or_default();
     let permission = match action.as_str() {
         "adjust" => Permission::PointsAdjust,
+        "refund" => Permission::PointsEarn,
         "block" | "unblock" => Permission::MembersWrite,
         "erase" => Permission::MembersSensitive,
         _ => return Redirect::to(&format!("/admin/members/{id}")).into_response(),
@@ -470,6 +493,20 @@ pub async fn member_action(
     }
     if f.get("step").map(String::as_str) != Some("confirm") {
         // What cannot be read is refused before a confirmation that would show it wrong.
+        let bad_refund = action == "refund"
+            && f.get("amount").is_some_and(|a| {
+                !a.trim().is_empty() && crate::web::parse_baht(a).is_none_or(|s| s <= 0)
+            });
+        if bad_refund {
+            let error = ApiError::invalid("amount", t(lang, "bad_amount"));
+            let status = error.code.status();
+            let panel = Panel::Refused {
+                action,
+                fields: f,
+                error,
+            };
+            return member_page(&app, &p, meta, lang, id, Some(panel), status).await;
+        }
         if action == "adjust" && typed_points(&f).is_none() {
             let error = ApiError::invalid("points", t(lang, "mm_whole_points"));
             let status = error.code.status();
@@ -511,6 +548,21 @@ pub async fn member_action(
                         .map(|_| t(lang, "mm_adjusted").to_string())
                 }
             }
+        }
+        "refund" => {
+            let Some(nonce) = f.get("nonce").filter(|n| n.len() >= 16) else {
+                return Redirect::to(&format!("/admin/members/{id}")).into_response();
+            };
+            let amount = f.get("amount").map(|a| a.trim()).filter(|a| !a.is_empty());
+            let req = crate::earning::api::RefundRequest {
+                receipt: f.get("receipt").cloned().unwrap_or_default(),
+                // Confirming twice refunds once.
+                refund_id: format!("page-{}", &nonce[..16]),
+                amount_satang: amount.and_then(crate::web::parse_baht),
+            };
+            crate::earning::api::refund_purchase(state, c, JsonBody(req))
+                .await
+                .map(|_| t(lang, "mm_refunded").to_string())
         }
         "block" | "unblock" => {
             let status = if action == "block" {

@@ -303,7 +303,7 @@ pub struct RefundRequest {
 #[utoipa::path(post, path = "/purchases/refunds", tag = "ledger", operation_id = "refund_purchase",
     request_body = RefundRequest, security(("api_key" = ["points.earn"])),
     responses((status = 201, body = RefundResult), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
-async fn refund_purchase(
+pub(crate) async fn refund_purchase(
     State(app): State<AppState>,
     ctx: Ctx,
     JsonBody(req): JsonBody<RefundRequest>,

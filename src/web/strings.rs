@@ -595,6 +595,24 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
     ("mm_confirm_title", "ยืนยันก่อนทำรายการ", "Please confirm"),
     ("mm_confirm", "ยืนยัน", "Confirm"),
     ("mm_cancel", "ยกเลิก", "Cancel"),
+    ("mm_refund", "คืนเงิน", "Refund"),
+    ("mm_refund_all_short", "ทั้งบิล", "all"),
+    (
+        "mm_refund_all",
+        "คืนเงินส่วนที่ยังไม่ได้คืนทั้งหมด",
+        "Refund all that is not refunded yet",
+    ),
+    ("mm_refund_amount", "คืนเงิน", "Refund"),
+    (
+        "mm_refund_explained",
+        "คะแนนของบิลนี้จะถูกหักคืนตามสัดส่วนของยอดที่คืน",
+        "The bill's points are taken back in proportion to the amount refunded.",
+    ),
+    (
+        "mm_refunded",
+        "คืนเงินแล้ว คะแนนถูกหักคืนแล้ว",
+        "Refunded: the points were taken back.",
+    ),
     (
         "mm_whole_points",
         "กรุณาใส่จำนวนเต็ม เช่น 50 หรือ -20",

@@ -741,3 +741,52 @@ db_test!(
         assert_eq!(purge().await.unwrap(), 0, "nothing twice");
     }
 );
+
+db_test!(
+    staff_refund_part_of_a_bill_from_the_members_history_after_a_confirmation_and_once,
+    |app| {
+        use crate::page_access::{hidden, post_form};
+        let owner = app.signup("kafe").await;
+        let m = owner.member("0812345678").await;
+        assert_eq!(owner.purchase(m, 100_000, "R1").await.status, 201);
+        assert_eq!(owner.points(m).await["balance"], 40);
+        let page = owner.get(&format!("/admin/members/{m}?lang=th")).await;
+        assert!(
+            page.text.contains("name=\"receipt\" value=\"R1\""),
+            "a refund on the bill's row"
+        );
+        let csrf = hidden(&page.text, "_csrf");
+        let url = format!("/admin/members/{m}/actions");
+        let ask = |amount: &str| {
+            vec![
+                ("_csrf", csrf.clone()),
+                ("action", "refund".to_string()),
+                ("receipt", "R1".to_string()),
+                ("amount", amount.to_string()),
+            ]
+        };
+        let refused = post_form(&owner, &url, &ask("abc")).await;
+        assert_eq!(refused.status, 422, "{}", refused.text);
+        let confirm = post_form(&owner, &url, &ask("250")).await;
+        assert_eq!(confirm.status, 200);
+        assert!(confirm.text.contains("confirm-panel") && confirm.text.contains("250 บาท"));
+        assert_eq!(
+            owner.points(m).await["balance"],
+            40,
+            "nothing before it is confirmed"
+        );
+        let mut confirmed = ask("250");
+        confirmed.push(("step", "confirm".to_string()));
+        confirmed.push(("nonce", hidden(&confirm.text, "nonce")));
+        for _ in 0..2 {
+            let done = post_form(&owner, &url, &confirmed).await;
+            assert_eq!(done.status, 200, "{}", done.text);
+            assert!(done.text.contains("action-done"), "{}", done.text);
+        }
+        assert_eq!(
+            owner.points(m).await["balance"],
+            30,
+            "a quarter of the bill takes back a quarter of its points, once"
+        );
+    }
+);
