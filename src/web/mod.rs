@@ -270,6 +270,7 @@ dl{display:grid;grid-template-columns:auto 1fr;gap:.3rem 1rem;margin:.5rem 0}dt{
 .confirm{border:2px solid #0b5394}.choices label.choice,label.choice{display:flex;align-items:center;gap:.5rem;min-height:44px;font-weight:400;margin:0}label.choice input{width:auto}\
 .actions{display:flex;gap:.5rem;flex-wrap:wrap}.actions form{margin:0}.actions button{margin:0}.link{overflow-wrap:anywhere}.qr svg{max-width:14rem;height:auto}\
 .visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}fieldset{border:1px solid #ddd;border-radius:.5rem;background:#fff;margin:1rem 0;padding:.5rem 1rem 1rem}legend{font-weight:700;padding:0 .3rem}.row{align-items:center;margin-top:1rem}.row button{margin-top:0}\
+.tabs{display:flex;gap:.5rem;overflow-x:auto;margin:1rem 0}.tabs a{display:inline-flex;align-items:center;min-height:44px;padding:0 1rem;border:1px solid #0b5394;border-radius:2rem;white-space:nowrap;text-decoration:none}\
 a.button{display:inline-flex;align-items:center;min-height:44px;padding:0 1.2rem;background:#0b5394;color:#fff;border-radius:.3rem;text-decoration:none}";
 
 /// An API error in the page's language: the code's meaning in Thai or English, with the

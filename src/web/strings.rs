@@ -795,6 +795,12 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
     ("m_rewards", "ของรางวัล", "Rewards"),
     ("m_coupons", "คูปองของฉัน", "My coupons"),
     ("m_account", "บัญชีของฉัน", "My account"),
+    ("m_groups", "หมวดของรางวัล", "Reward groups"),
+    (
+        "m_no_rewards",
+        "ยังไม่มีของรางวัลให้แลก",
+        "No rewards to redeem yet.",
+    ),
     ("m_card", "บัตรสมาชิก", "Member card"),
     ("m_card_code", "รหัสบัตร", "Card code"),
     (

@@ -391,7 +391,7 @@ db_test!(
         // One the member cannot afford: why not is said in the page's words.
         crate::rewards::reward(
             &owner,
-            json!({"kind": "coupon", "category": "drinks", "name": "เค้ก", "name_en": "Cake", "points_cost": 5000}),
+            json!({"kind": "coupon", "category": "cakes", "name": "เค้ก", "name_en": "Cake", "points_cost": 5000}),
         )
         .await;
         let (challenge, code) = crate::rewards::otp(&owner, m).await;
@@ -417,6 +417,8 @@ db_test!(
         let member = member_signed_in(&app, &owner, "0812345678").await;
 
         let mut data: Vec<String> = [
+            "drinks",
+            "cakes",
             "Shop kafe",
             "iPhone",
             "ลาเต้ฟรี",
@@ -482,6 +484,16 @@ db_test!(
             "before the form"
         );
         let rewards = member.get("/m/kafe/rewards?lang=th").await;
+        assert!(
+            ["drinks", "cakes"].iter().all(|g| {
+                (0..2).any(|i| {
+                    rewards
+                        .text
+                        .contains(&format!("href=\"#group-{i}\">{g}</a>"))
+                })
+            }),
+            "a tab for each of the catalogue's groups"
+        );
         assert!(
             rewards.text.contains("ต้องการอีก 4,980 คะแนน"),
             "how many points are missing, in Thai: {}",

@@ -27,8 +27,28 @@ pub async fn rewards(
     jar: CookieJar,
 ) -> Result<Response, PageError> {
     let catalog = read(crate::rewards::catalog_for(&app.db, shop.id, s.member_id).await)?;
+    // The catalogue's groups (each reward's group, as the shop named it), in the order the
+    // shop's rewards first name them; a tab for each when there are several.
+    let mut groups: Vec<(&str, Vec<&crate::rewards::MemberReward>)> = vec![];
+    for r in &catalog {
+        let group = r.reward.spec.category.as_str();
+        match groups.iter_mut().find(|(g, _)| *g == group) {
+            Some((_, rewards)) => rewards.push(r),
+            None => groups.push((group, vec![r])),
+        }
+    }
+    let tabs = groups.len() > 1;
     let body = html! {
-        @for r in &catalog {
+        @if catalog.is_empty() { p.empty { (t(lang, "m_no_rewards")) } }
+        @if tabs {
+            nav.tabs #m-groups aria-label=(t(lang, "m_groups")) {
+                @for (i, (group, _)) in groups.iter().enumerate() { a href=(format!("#group-{i}")) { (group) } }
+            }
+        }
+        @for (i, (group, rewards)) in groups.iter().enumerate() {
+          section.group id=(format!("group-{i}")) {
+            @if tabs { h2 { (group) } }
+            @for r in rewards {
             section.card.reward id=(format!("reward-{}", r.reward.id)) {
                 p.big { (if lang == Language::En { r.reward.spec.name_en.clone().unwrap_or(r.reward.spec.name.clone()) } else { r.reward.spec.name.clone() }) }
                 p { (crate::web::number(r.price)) " " (t(lang, "points")) }
@@ -41,6 +61,8 @@ pub async fn rewards(
                     p.muted.why-not { (why_not(lang, r)) }
                 }
             }
+            }
+          }
         }
     };
     Ok((
