@@ -28,9 +28,10 @@ pub use posting::{ISSUING_ACCOUNTS, Kind, LedgerError, Posted, Posting, ShopRule
 pub use store::expiry::{DueInShop, due_by_shop};
 pub use store::members::{lock_members, merge_members, scrub_free_text};
 pub use store::read::{
-    BalanceSummary, HISTORY, HistoryLine, KeyedTxn, Liability, PurchaseRecord, TxnRef,
-    balance_summary, earned_in_windows, find_purchase, full_history, get_txn, history, liability,
-    liability_by_period, purchase_key, txn_by_key_full, txns_by_keys,
+    BalanceSummary, BranchMovements, HISTORY, HistoryLine, KeyedTxn, Liability, PurchaseRecord,
+    TxnRef, balance_summary, earned_in_windows, find_purchase, full_history, get_txn, history,
+    liability, liability_by_period, movements_by_branch, purchase_key, txn_by_key_full,
+    txns_by_keys,
 };
 pub use store::verify::{Drift, verify};
 pub use store::write::{

@@ -137,6 +137,49 @@ pub async fn points_by_month(
         .collect()
 }
 
+/// This month's points at one branch (`branch` absent: movements that name none).
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct BranchOfPoints {
+    pub branch_id: Option<i64>,
+    pub branch: Option<String>,
+    pub issued: i64,
+    pub redeemed: i64,
+    pub expired: i64,
+}
+
+/// This month's issued, redeemed and expired points per branch (the month in the shop's
+/// time zone, up to `now`); summed, they are this month's row of [`points_by_month`].
+pub async fn points_by_branch(
+    db: &Db,
+    tenant_id: i64,
+    now: i64,
+) -> Result<Vec<BranchOfPoints>, OverviewError> {
+    let tz = crate::tenants::time_zone(db, tenant_id).await?;
+    let first = Timestamp::from_microsecond(now)?
+        .to_zoned(tz.clone())
+        .date()
+        .first_of_month()
+        .to_zoned(tz)?
+        .timestamp()
+        .as_microsecond();
+    let moved =
+        crate::ledger::movements_by_branch(db, tenant_id, Currency::Points, first, now + 1).await?;
+    let branches = crate::tenants::store::list_branches(db, tenant_id, i64::MAX, 500).await?;
+    Ok(moved
+        .into_iter()
+        .map(|m| BranchOfPoints {
+            branch_id: m.branch_id,
+            branch: m
+                .branch_id
+                .and_then(|id| branches.iter().find(|b| b.id == id))
+                .map(|b| b.name.clone()),
+            issued: m.issued,
+            redeemed: m.redeemed,
+            expired: m.expired,
+        })
+        .collect())
+}
+
 /// Count the overview of a shop at `now` (microseconds).
 pub async fn overview(db: &Db, tenant_id: i64, now: i64) -> Result<Overview, OverviewError> {
     let tz = crate::tenants::time_zone(db, tenant_id).await?;

@@ -295,9 +295,32 @@ pub async fn points_page(
             Ok(months) => months,
             Err(e) => return crate::web::server_error(lang, e),
         };
-    let wants_csv = q
-        .as_deref()
-        .is_some_and(|q| q.split('&').any(|kv| kv == "format=csv"));
+    let by_branch =
+        match super::points_by_branch(&app.db, p.tenant_id, app.clock.now_micros()).await {
+            Ok(rows) => rows,
+            Err(e) => return crate::web::server_error(lang, e),
+        };
+    let asks = |part: &str| {
+        q.as_deref()
+            .is_some_and(|q| q.split('&').any(|kv| kv == part))
+    };
+    if asks("format=csv") && asks("by=branch") {
+        return match branches_csv(&by_branch, lang) {
+            Ok(bytes) => (
+                [
+                    (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                    (
+                        axum::http::header::CONTENT_DISPOSITION,
+                        "attachment; filename=\"points-by-branch.csv\"",
+                    ),
+                ],
+                bytes,
+            )
+                .into_response(),
+            Err(e) => crate::web::server_error(lang, e),
+        };
+    }
+    let wants_csv = asks("format=csv");
     if wants_csv {
         return match months_csv(&months) {
             Ok(bytes) => (
@@ -349,11 +372,54 @@ pub async fn points_page(
                 }
             }
         }
+        h2 { (t(lang, "o_by_branch")) }
+        p { a.button.secondary #download-branch-csv href="/admin/points?format=csv&by=branch" download { (t(lang, "o_download_csv")) } }
+        div.table-wrap {
+            table #points-by-branch {
+                thead { tr {
+                    th scope="col" { (t(lang, "branch")) }
+                    th.num scope="col" { (t(lang, "o_issued")) }
+                    th.num scope="col" { (t(lang, "o_redeemed")) }
+                    th.num scope="col" { (t(lang, "o_expired")) }
+                } }
+                tbody {
+                    @for b in &by_branch { tr {
+                        th scope="row" { (b.branch.clone().unwrap_or_else(|| t(lang, "o_points_no_branch").to_string())) }
+                        td.num { (number(b.issued)) }
+                        td.num { (number(b.redeemed)) }
+                        td.num { (number(b.expired)) }
+                    } }
+                }
+            }
+        }
         @if months.iter().all(|m| m.liability_satang.is_none()) && p.allows(Permission::RulesManage) {
             p.empty { a href="/admin/settings/ledger" { (t(lang, "o_set_point_value")) } }
         }
     };
     Html(staff_layout(lang, t(lang, "o_points_page"), &p, body).into_string()).into_response()
+}
+
+/// This month by branch as CSV (a byte-order mark first, so a spreadsheet opens it as
+/// UTF-8).
+fn branches_csv(rows: &[super::BranchOfPoints], lang: Language) -> Result<Vec<u8>, csv::Error> {
+    let mut out = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
+    out.write_record([
+        "branch",
+        "issued_points",
+        "redeemed_points",
+        "expired_points",
+    ])?;
+    for b in rows {
+        out.write_record([
+            b.branch
+                .clone()
+                .unwrap_or_else(|| t(lang, "o_points_no_branch").to_string()),
+            b.issued.to_string(),
+            b.redeemed.to_string(),
+            b.expired.to_string(),
+        ])?;
+    }
+    out.into_inner().map_err(|e| e.into_error().into())
 }
 
 /// The months as CSV (a byte-order mark first, so a spreadsheet opens it as UTF-8).

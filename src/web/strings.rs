@@ -35,6 +35,12 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
         "ซื้อหรือแลกใน 30 วัน",
         "bought or redeemed in 30 days",
     ),
+    ("o_by_branch", "เดือนนี้แยกตามสาขา", "This month by branch"),
+    (
+        "o_points_no_branch",
+        "ไม่ระบุสาขา (โบนัส ปรับคะแนน หมดอายุ)",
+        "No branch (bonuses, adjustments, expiry)",
+    ),
     ("o_issued", "คะแนนที่ให้", "Points issued"),
     ("o_redeemed", "คะแนนที่แลก", "Points redeemed"),
     ("o_expired", "คะแนนที่หมดอายุ", "Points expired"),

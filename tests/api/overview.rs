@@ -166,3 +166,67 @@ db_test!(
         }
     }
 );
+
+db_test!(
+    this_months_points_by_branch_add_up_to_the_months_figures,
+    |app| {
+        let owner = app.signup("kafe").await;
+        let siam = owner.branch("SIAM").await;
+        let nimman = owner.branch("NIMMAN").await;
+        let m = owner.member("0812345678").await;
+        for (satang, receipt, branch) in [
+            (100_000, "S1", siam),
+            (50_000, "N1", nimman),
+            (25_000, "S2", siam),
+        ] {
+            let res = owner.purchase_at_branch(m, satang, receipt, branch).await;
+            assert_eq!(res.status, 201, "{}", res.body);
+        }
+        let bonus = owner
+            .post(
+                &format!("/api/v1/members/{m}/points/adjust"),
+                json!({"points": 7, "reason": "sorry"}),
+            )
+            .await;
+        assert_eq!(bonus.status, 201);
+        let page = owner.get("/admin/points?lang=en").await;
+        assert_eq!(page.status, 200);
+        let csv = owner
+            .get("/admin/points?format=csv&by=branch&lang=en")
+            .await;
+        assert_eq!(csv.status, 200);
+        let rows: Vec<Vec<String>> =
+            csv::Reader::from_reader(csv.text.trim_start_matches('\u{feff}').as_bytes())
+                .records()
+                .map(|r| r.unwrap().iter().map(String::from).collect())
+                .collect();
+        // 1,250 THB at Siam earns 40 + 10, 500 THB at Nimman 20; the adjustment has none.
+        assert_eq!(
+            rows,
+            vec![
+                vec![
+                    "Branch SIAM".to_string(),
+                    "50".into(),
+                    "0".into(),
+                    "0".into()
+                ],
+                vec![
+                    "Branch NIMMAN".to_string(),
+                    "20".into(),
+                    "0".into(),
+                    "0".into()
+                ],
+                vec![
+                    "No branch (bonuses, adjustments, expiry)".to_string(),
+                    "7".into(),
+                    "0".into(),
+                    "0".into()
+                ],
+            ]
+        );
+        let month = owner.get("/api/v1/reports/points-by-month?months=1").await;
+        let issued: i64 = rows.iter().map(|r| r[1].parse::<i64>().unwrap()).sum();
+        assert_eq!(month.body[0]["points"]["issued"], issued, "{}", month.body);
+        assert!(page.text.contains("points-by-branch") && page.text.contains("Branch NIMMAN"));
+    }
+);

@@ -252,6 +252,59 @@ pub async fn liability_by_period(
     Ok(periods)
 }
 
+/// A period's points movements recorded at one branch (`None`: movements that name no
+/// branch: bonuses, adjustments, expiry, and purchases recorded without one).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct BranchMovements {
+    pub branch_id: Option<i64>,
+    pub issued: i64,
+    pub redeemed: i64,
+    pub expired: i64,
+}
+
+/// The period's issued, redeemed and expired points per branch of the movement: summed
+/// over the branches, they are the period's [`Liability`] figures.
+pub async fn movements_by_branch(
+    db: &Db,
+    tenant_id: i64,
+    currency: Currency,
+    from: i64,
+    to: i64,
+) -> sqlx::Result<Vec<BranchMovements>> {
+    let rows: Vec<(Option<i64>, String, Option<i64>)> = on_db!(db, pool => sqlx::query_as(
+        "SELECT t.branch_id, e.account, CAST(SUM(e.amount) AS BIGINT) FROM ledger_entries e
+         JOIN ledger_txns t ON t.tenant_id = e.tenant_id AND t.id = e.txn_id
+         WHERE e.tenant_id = $1 AND e.account IN ('earned', 'bonus', 'opening', 'adjustment', 'redeemed', 'expired')
+           AND e.currency = $2 AND e.at >= $3 AND e.at < $4
+         GROUP BY t.branch_id, e.account")
+        .bind(tenant_id).bind(currency.as_str()).bind(from).bind(to).fetch_all(pool).await)?;
+    let mut out: Vec<BranchMovements> = vec![];
+    for (branch_id, account, sum) in rows {
+        let sum = sum.unwrap_or(0);
+        let at = match out.iter().position(|b| b.branch_id == branch_id) {
+            Some(i) => i,
+            None => {
+                out.push(BranchMovements {
+                    branch_id,
+                    issued: 0,
+                    redeemed: 0,
+                    expired: 0,
+                });
+                out.len() - 1
+            }
+        };
+        let b = &mut out[at];
+        match account.as_str() {
+            "redeemed" => b.redeemed += sum,
+            "expired" => b.expired += sum,
+            _ => b.issued -= sum,
+        }
+    }
+    // Branches in id order, then what names no branch.
+    out.sort_by_key(|b| (b.branch_id.is_none(), b.branch_id));
+    Ok(out)
+}
+
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct TxnRef {
     pub id: i64,
