@@ -209,7 +209,7 @@ pub async fn join(
             lang,
             p: &p,
             form: EarnForm {
-                phone: form.phone.clone(),
+                phone: crate::web::phone_for_people(&form.phone),
                 ..Default::default()
             },
             phone_error: None,
