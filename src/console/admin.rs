@@ -78,7 +78,7 @@ pub async fn import(
         p #import-status role="status" aria-live="polite" {}
         progress #import-progress max="100" value="0" hidden {}
         table #import-errors {}
-        script { (maud::PreEscaped(format!(r#"
+        script nonce=(crate::web::script_nonce()) { (maud::PreEscaped(format!(r#"
 const csrf = {csrf:?};
 document.getElementById('upload').addEventListener('click', async () => {{
   const f = document.getElementById('file').files[0];

@@ -316,7 +316,7 @@ async fn render(app: &AppState, v: View<'_>) -> Markup {
             }
         }
         // While a request runs its button says so and cannot be pressed twice.
-        script { (maud::PreEscaped(format!(
+        script nonce=(crate::web::script_nonce()) { (maud::PreEscaped(format!(
             "document.addEventListener('submit',function(e){{var b=e.target.querySelector('button[type=submit]');\
              if(b){{setTimeout(function(){{b.disabled=true;b.setAttribute('aria-busy','true');b.textContent={working:?}}},0)}}}});",
             working = t(lang, "working")

@@ -93,21 +93,51 @@ pub async fn remember_language(
     res
 }
 
-tokio::task_local! {
-    /// The path of the page being drawn, for the navigation to show where the person is.
-    static PAGE_PATH: String;
+/// What a page being drawn knows of its request.
+struct PageRequest {
+    /// For the navigation to show where the person is.
+    path: String,
+    /// The one value this answer's scripts carry: the content-security policy runs no
+    /// other script (an injected one has not got it).
+    nonce: String,
 }
 
-/// Page middleware: the page's path, for [`nav_current`] while the page is drawn.
+tokio::task_local! {
+    static PAGE: PageRequest;
+}
+
+/// Page middleware: the page's path (for [`nav_current`]) and a new script nonce (for
+/// [`script_nonce`]) while the page is drawn; the answer's content-security policy runs
+/// only scripts with that nonce, loads everything else from this site only, and lets
+/// forms post nowhere else.
 pub async fn remember_path(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let path = req.uri().path().to_string();
-    PAGE_PATH.scope(path, next.run(req)).await
+    let page = PageRequest {
+        path: req.uri().path().to_string(),
+        nonce: crate::auth::secrets::random_token(),
+    };
+    let policy = format!(
+        "default-src 'self'; script-src 'nonce-{}'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; \
+         connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; frame-ancestors 'none'",
+        page.nonce
+    );
+    let mut res = PAGE.scope(page, next.run(req)).await;
+    if let Ok(v) = axum::http::HeaderValue::from_str(&policy) {
+        res.headers_mut()
+            .insert(axum::http::header::CONTENT_SECURITY_POLICY, v);
+    }
+    res
+}
+
+/// The nonce of the page being drawn, for its `<script nonce=…>`.
+pub fn script_nonce() -> String {
+    PAGE.try_with(|p| p.nonce.clone()).unwrap_or_default()
 }
 
 /// `aria-current="page"` for the navigation link to `href` when the page being drawn is
 /// it (or, unless `exact`, under it): the navigation shows where the person is.
 pub fn nav_current(href: &str, exact: bool) -> Option<&'static str> {
-    let here = PAGE_PATH.try_with(|p| {
+    let here = PAGE.try_with(|page| {
+        let p = &page.path;
         p == href || (!exact && p.starts_with(href) && p[href.len()..].starts_with('/'))
     });
     here.unwrap_or(false).then_some("page")

@@ -1070,14 +1070,39 @@ db_test!(
         for path in ["/login", "/m/kafe/login", "/m/kafe/signup", "/admin"] {
             let res = owner.get(path).await;
             assert_eq!(res.header("x-frame-options"), "DENY", "{path}");
-            assert_eq!(
-                res.header("content-security-policy"),
+            let policy = res.header("content-security-policy");
+            for part in [
                 "frame-ancestors 'none'",
-                "{path}"
-            );
+                "script-src 'nonce-",
+                "form-action 'self'",
+                "base-uri 'none'",
+                "object-src 'none'",
+            ] {
+                assert!(policy.contains(part), "{path}: {part} in {policy}");
+            }
             assert_eq!(res.header("x-content-type-options"), "nosniff", "{path}");
             assert_eq!(res.header("referrer-policy"), "no-referrer", "{path}");
         }
+        // A page's scripts carry this answer's nonce, and only they run.
+        let counter = owner.get("/staff/earn").await;
+        let policy = counter.header("content-security-policy").to_string();
+        let nonce = policy
+            .split("'nonce-")
+            .nth(1)
+            .and_then(|rest| rest.split('\'').next())
+            .unwrap()
+            .to_string();
+        assert!(
+            counter
+                .text
+                .contains(&format!("<script nonce=\"{nonce}\">")),
+            "the counter's script carries the nonce"
+        );
+        let again = owner.get("/staff/earn").await;
+        assert!(
+            !again.header("content-security-policy").contains(&nonce),
+            "a new nonce for every answer"
+        );
         // Another site posting the sign-in forms from a visitor's browser has no token.
         let visitor = app.anonymous();
         let post = |path: &'static str, fields: Vec<(&'static str, String)>| {

@@ -50,7 +50,7 @@ pub async fn home(
             p.muted { (t(lang, "m_card_hint")) }
         }
         // The card's code changes every minute: the card is drawn again while it is shown.
-        script { (maud::PreEscaped(
+        script nonce=(crate::web::script_nonce()) { (maud::PreEscaped(
             "setInterval(function(){fetch(location.href,{credentials:'same-origin'}).then(function(r){return r.text()})\
              .then(function(h){var n=new DOMParser().parseFromString(h,'text/html').getElementById('m-card');\
              var o=document.getElementById('m-card');if(n&&o){o.replaceWith(n)}}).catch(function(){})},30000);"
