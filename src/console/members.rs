@@ -211,6 +211,10 @@ async fn member_page(
     let name = format!("{} {}", m.first_name, m.last_name)
         .trim()
         .to_string();
+    let consent_history = match crate::members::consent::history(&app.db, p.tenant_id, id).await {
+        Ok(h) => h,
+        Err(e) => return crate::web::server_error(lang, e),
+    };
     let (notice, forms) = actions(lang, p, &v, &name, panel);
     let may_refund = p.allows(Permission::PointsEarn) && m.status != "erased";
     let body = html! {
@@ -324,6 +328,24 @@ async fn member_page(
                     td { (local_date_time(lang, c.at, &tz)) }
                 } } }
             } }
+            // Every consent given and withdrawn, newest first, and where.
+            details #consent-history {
+                summary { (t(lang, "mm_consent_history")) }
+                div.table-wrap { table {
+                    thead { tr {
+                        th scope="col" { (t(lang, "mm_when")) }
+                        th scope="col" { (t(lang, "mm_purpose")) }
+                        th scope="col" { (t(lang, "mm_given")) }
+                        th scope="col" { (t(lang, "mm_where")) }
+                    } }
+                    tbody { @for c in consent_history.iter().rev() { tr {
+                        td { (local_date_time(lang, c.at, &tz)) }
+                        td { (words::consent_purpose(lang, &c.purpose)) @if let Some(ver) = c.version { " (" (t(lang, "mm_version")) " " (ver) ")" } }
+                        td { (if c.granted { t(lang, "mm_yes") } else { t(lang, "mm_no") }) }
+                        td { (words::consent_channel(lang, &c.channel)) }
+                    } } }
+                } }
+            }
         }
     };
     (status, page(lang, &name, p, body)).into_response()

@@ -601,6 +601,21 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
     ("mm_confirm_title", "ยืนยันก่อนทำรายการ", "Please confirm"),
     ("mm_confirm", "ยืนยัน", "Confirm"),
     ("mm_cancel", "ยกเลิก", "Cancel"),
+    (
+        "mm_consent_history",
+        "ประวัติการให้และถอนความยินยอม",
+        "Consents given and withdrawn",
+    ),
+    ("mm_where", "ที่ไหน", "Where"),
+    ("cc_signup", "ตอนสมัครสมาชิก", "At signup"),
+    ("cc_member_page", "หน้าสมาชิก", "On the member page"),
+    ("cc_counter", "ที่เคาน์เตอร์", "At the counter"),
+    ("cc_staff", "พนักงานบันทึกให้", "By staff"),
+    (
+        "cc_api",
+        "ผ่านระบบของร้าน (API)",
+        "Through the shop's system (API)",
+    ),
     ("mm_refund", "คืนเงิน", "Refund"),
     ("mm_refund_all_short", "ทั้งบิล", "all"),
     (

@@ -51,6 +51,20 @@ pub fn consent_purpose(lang: Language, purpose: &str) -> String {
     t(lang, key).to_string()
 }
 
+/// Where a consent was given or withdrawn (`signup`, `member_page`, `counter`, `staff`,
+/// `api`).
+pub fn consent_channel(lang: Language, channel: &str) -> String {
+    let key = match channel {
+        "signup" => "cc_signup",
+        "member_page" => "cc_member_page",
+        "counter" => "cc_counter",
+        "staff" => "cc_staff",
+        "api" => "cc_api",
+        other => return other.to_string(),
+    };
+    t(lang, key).to_string()
+}
+
 /// A member's status (`active`, `blocked`, `merged`, `erased`).
 pub fn member_status(lang: Language, status: &str) -> String {
     let key = match status {

@@ -105,6 +105,18 @@ db_test!(
             .filter(|c| c["purpose"] == "marketing_sms")
             .collect();
         assert_eq!(now[0]["granted"], false, "{}", consents.body);
+        // Staff see both on the member's page, with where they were given.
+        let staff_view = owner.get(&format!("/admin/members/{m}?lang=en")).await;
+        let history = staff_view
+            .text
+            .split("id=\"consent-history\"")
+            .nth(1)
+            .unwrap_or_default();
+        assert_eq!(
+            history.matches("On the member page").count(),
+            2,
+            "given and withdrawn on the member page: {history}"
+        );
 
         // Their data, as a file to keep; the download is in the audit log as theirs.
         let data = member.get("/m/kafe/me/data").await;
