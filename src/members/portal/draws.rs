@@ -2,7 +2,6 @@
 
 use axum::Form;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use maud::html;
@@ -100,21 +99,11 @@ pub async fn enter_draw(
         }
     };
     if form.challenge_id.is_empty() {
-        return Ok(
-            match crate::otp::send(&app, shop.id, member.id, &member.phone, "spend", &meta.ip).await
-            {
-                Ok(c) => page(
-                    lang,
-                    &shop.name,
-                    &slug,
-                    t(lang, "a_draws"),
-                    true,
-                    code_form(c.challenge_id, None),
-                )
-                .into_response(),
-                Err(e) => spend_refused(lang, &shop.name, &slug, t(lang, "a_draws"), e.into()),
-            },
-        );
+        let title = t(lang, "a_draws");
+        return Ok(send_spend_code(
+            &app, &shop, &member, &meta.ip, lang, &slug, title, code_form,
+        )
+        .await);
     }
     let challenge = form.challenge_id.parse::<i64>().unwrap_or(0);
     let proof = crate::otp::OtpProof {
@@ -142,18 +131,10 @@ pub async fn enter_draw(
         .await
         {
             Ok(_) => Redirect::to(&format!("/m/{slug}/draws")).into_response(),
-            Err(crate::draws::DrawError::Otp(e)) if e.asks_again() => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                page(
-                    lang,
-                    &shop.name,
-                    &slug,
-                    t(lang, "a_draws"),
-                    true,
-                    code_form(challenge, Some(otp_error(lang, e))),
-                ),
-            )
-                .into_response(),
+            Err(crate::draws::DrawError::Otp(e)) if e.asks_again() => {
+                let body = code_form(challenge, Some(otp_error(lang, e)));
+                ask_code_again(lang, &shop, &slug, t(lang, "a_draws"), body)
+            }
             Err(e) => spend_refused(lang, &shop.name, &slug, t(lang, "a_draws"), e.into()),
         },
     )

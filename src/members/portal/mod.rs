@@ -230,6 +230,48 @@ async fn session(
         .map(|s| s.filter(|s| s.tenant_id == shop.id))
         .map_err(failed)
 }
+/// The first step of a spend (a reward, draw entries): a code texted to the member and
+/// the spend's form asking for it, or why no code could be sent.
+#[allow(clippy::too_many_arguments)]
+async fn send_spend_code(
+    app: &AppState,
+    shop: &MemberShop,
+    member: &crate::members::store::Member,
+    ip: &str,
+    lang: Language,
+    slug: &str,
+    title: &str,
+    code_form: impl Fn(i64, Option<String>) -> Markup,
+) -> Response {
+    match crate::otp::send(app, shop.id, member.id, &member.phone, "spend", ip).await {
+        Ok(c) => page(
+            lang,
+            &shop.name,
+            slug,
+            title,
+            true,
+            code_form(c.challenge_id, None),
+        )
+        .into_response(),
+        Err(e) => spend_refused(lang, &shop.name, slug, title, e.into()),
+    }
+}
+
+/// A spend's code refused as wrong or spent: its form again, the reason at the code box.
+fn ask_code_again(
+    lang: Language,
+    shop: &MemberShop,
+    slug: &str,
+    title: &str,
+    body: Markup,
+) -> Response {
+    (
+        StatusCode::UNPROCESSABLE_ENTITY,
+        page(lang, &shop.name, slug, title, true, body),
+    )
+        .into_response()
+}
+
 /// A code's refusal in the page's words.
 fn otp_error(lang: Language, e: OtpError) -> String {
     match e {

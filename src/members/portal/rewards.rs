@@ -212,21 +212,11 @@ pub async fn redeem(
         }
     };
     if form.challenge_id.is_empty() {
-        return Ok(
-            match crate::otp::send(&app, shop.id, member.id, &member.phone, "spend", &meta.ip).await
-            {
-                Ok(c) => page(
-                    lang,
-                    &shop.name,
-                    &slug,
-                    t(lang, "m_redeem"),
-                    true,
-                    code_form(c.challenge_id, None),
-                )
-                .into_response(),
-                Err(e) => spend_refused(lang, &shop.name, &slug, t(lang, "m_redeem"), e.into()),
-            },
-        );
+        let title = t(lang, "m_redeem");
+        return Ok(send_spend_code(
+            &app, &shop, &member, &meta.ip, lang, &slug, title, code_form,
+        )
+        .await);
     }
     let challenge = form.challenge_id.parse::<i64>().unwrap_or(0);
     let shipping = if shipped {
@@ -285,18 +275,10 @@ pub async fn redeem(
                 Some(r) => Redirect::to(&format!("/m/{slug}/coupons/{}", r.id)).into_response(),
                 None => Redirect::to(&format!("/m/{slug}/coupons")).into_response(),
             },
-            Err(crate::rewards::RedeemError::Otp(e)) if e.asks_again() => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                page(
-                    lang,
-                    &shop.name,
-                    &slug,
-                    t(lang, "m_redeem"),
-                    true,
-                    code_form(challenge, Some(otp_error(lang, e))),
-                ),
-            )
-                .into_response(),
+            Err(crate::rewards::RedeemError::Otp(e)) if e.asks_again() => {
+                let body = code_form(challenge, Some(otp_error(lang, e)));
+                ask_code_again(lang, &shop, &slug, t(lang, "m_redeem"), body)
+            }
             Err(e) => spend_refused(lang, &shop.name, &slug, t(lang, "m_redeem"), e.into()),
         },
     )
