@@ -444,12 +444,12 @@ fn demo_rules() -> EarningRules {
     }
 }
 
-const MENU: &[(&str, &str, i64)] = &[
-    ("LATTE", "coffee", 6_500),
-    ("AMERICANO", "coffee", 5_500),
-    ("THAI-TEA", "tea", 6_000),
-    ("CROISSANT", "bakery", 7_500),
-    ("BEANS-250G", "beans", 42_000),
+const MENU: &[(&str, &str, &str, i64)] = &[
+    ("LATTE", "ลาเต้", "coffee", 6_500),
+    ("AMERICANO", "อเมริกาโน่", "coffee", 5_500),
+    ("THAI-TEA", "ชาไทย", "tea", 6_000),
+    ("CROISSANT", "ครัวซองต์", "bakery", 7_500),
+    ("BEANS-250G", "เมล็ดกาแฟ 250 ก.", "beans", 42_000),
 ];
 
 /// A few weeks of purchases, deterministic, through the same code as the API.
@@ -471,10 +471,11 @@ async fn seed_purchases(
             let lines = 1 + (n >> 40) as usize % 3;
             let items: Vec<LineItem> = (0..lines)
                 .map(|k| {
-                    let (sku, category, price) =
+                    let (sku, name, category, price) =
                         MENU[((n >> (20 + k * 3)) as usize + k) % MENU.len()];
                     LineItem {
                         sku: sku.into(),
+                        name: Some(name.into()),
                         category: Some(category.into()),
                         quantity: 1 + ((n >> (10 + k)) % 2) as i64,
                         unit_price_satang: price,

@@ -15,6 +15,7 @@ use maud::{Markup, html};
 use super::ctx;
 use crate::audit::RequestMeta;
 use crate::auth::{Permission, Principal};
+use crate::earning::{LineRefund, RecordedLine};
 use crate::error::ApiError;
 use crate::http::json::JsonBody;
 use crate::http::query::{PathId, QueryParams};
@@ -153,8 +154,13 @@ fn typed_points(f: &Fields) -> Option<i64> {
 
 /// What the action panel shows: the forms, a confirmation, or an answer.
 enum Panel {
-    /// Confirm this action (the form's fields are carried along).
-    Confirm { action: String, fields: Fields },
+    /// Confirm this action (the form's fields are carried along). A refund of a bill
+    /// recorded with lines lists them, to refund some of them or the whole bill.
+    Confirm {
+        action: String,
+        fields: Fields,
+        lines: Vec<RecordedLine>,
+    },
     /// An action was refused: the error, next to its field.
     Refused {
         action: String,
@@ -371,10 +377,14 @@ fn actions(
             fields,
             error,
         }) => (None, Some((action, fields, error)), None),
-        Some(Panel::Confirm { action, fields }) => (None, None, Some((action, fields))),
+        Some(Panel::Confirm {
+            action,
+            fields,
+            lines,
+        }) => (None, None, Some((action, fields, lines))),
         None => (None, None, None),
     };
-    if let Some((action, fields)) = confirming {
+    if let Some((action, fields, lines)) = confirming {
         let get = |k: &str| fields.get(k).cloned().unwrap_or_default();
         let question = match action.as_str() {
             "adjust" => {
@@ -386,6 +396,33 @@ fn actions(
                     p.muted { (t(lang, "mm_reason")) ": " (get("reason")) }
                 }
             }
+            "refund" if !lines.is_empty() => html! {
+                p.big { (t(lang, "mm_receipt")) " " (get("receipt")) }
+                p { (t(lang, "mm_refund_pick")) }
+                div.table-wrap { table #refund-lines {
+                    thead { tr {
+                        th scope="col" { (t(lang, "mm_item")) }
+                        th.num scope="col" { (t(lang, "mm_unit_price")) }
+                        th.num scope="col" { (t(lang, "mm_bought")) }
+                        th.num scope="col" { (t(lang, "points")) }
+                        th.num scope="col" { (t(lang, "mm_refund_quantity")) }
+                    } }
+                    tbody { @for (i, l) in lines.iter().enumerate() { tr {
+                        td { (l.label()) }
+                        td.num { (baht(l.unit_price_satang)) }
+                        td.num { (number(l.quantity)) @if l.refunded_quantity > 0 { " (" (t(lang, "mm_refunded_before")) " " (number(l.refunded_quantity)) ")" } }
+                        td.num { (number(l.points)) }
+                        td.num {
+                            @let left = l.quantity - l.refunded_quantity;
+                            label.visually-hidden for=(format!("q{i}")) { (t(lang, "mm_refund_quantity")) " " (l.label()) }
+                            @if left > 0 {
+                                input id=(format!("q{i}")) form="confirm-form" name=(format!("q{i}")) type="number" min="0" max=(left) value="0" inputmode="numeric" size="4";
+                            } @else { "—" }
+                        }
+                    } } }
+                } }
+                p.muted { (t(lang, "mm_refund_lines_explained")) }
+            },
             "refund" => html! {
                 p.big { (t(lang, "mm_receipt")) " " (get("receipt")) }
                 @match get("amount").trim() {
@@ -405,13 +442,18 @@ fn actions(
             section.card.confirm #confirm-panel aria-labelledby="confirm-title" {
                 h2 #confirm-title { (t(lang, "mm_confirm_title")) }
                 (question)
-                form method="post" action=(action_url) {
+                form #confirm-form method="post" action=(action_url) {
                     input type="hidden" name="_csrf" value=(csrf);
                     input type="hidden" name="action" value=(action);
                     input type="hidden" name="step" value="confirm";
                     @for k in ["points", "reason", "nonce", "receipt", "amount"] { input type="hidden" name=(k) value=(get(k)); }
                     div.row {
-                        button #confirm-action type="submit" { (t(lang, "mm_confirm")) }
+                        @if !lines.is_empty() {
+                            button #refund-chosen type="submit" name="how" value="lines" { (t(lang, "mm_refund_chosen")) }
+                            button.secondary #confirm-action type="submit" name="how" value="all" { (t(lang, "mm_refund_whole")) }
+                        } @else {
+                            button #confirm-action type="submit" { (t(lang, "mm_confirm")) }
+                        }
                         a.button.secondary href=(format!("/admin/members/{id}")) { (t(lang, "mm_cancel")) }
                     }
                 }
@@ -539,9 +581,18 @@ pub async fn member_action(
             };
             return member_page(&app, &p, meta, lang, id, Some(panel), status).await;
         }
+        // A bill recorded with lines is refunded by line, or whole.
+        let lines = match refundable_lines(&app, &p, &action, &f).await {
+            Ok(lines) => lines,
+            Err(e) => return crate::web::server_error(lang, e),
+        };
         // The key the confirmed adjustment is posted with: confirming twice posts once.
         f.insert("nonce".into(), crate::auth::secrets::random_token());
-        let panel = Panel::Confirm { action, fields: f };
+        let panel = Panel::Confirm {
+            action,
+            fields: f,
+            lines,
+        };
         return member_page(&app, &p, meta, lang, id, Some(panel), StatusCode::OK).await;
     }
     let c = ctx(&p, meta.clone());
@@ -576,15 +627,29 @@ pub async fn member_action(
                 return Redirect::to(&format!("/admin/members/{id}")).into_response();
             };
             let amount = f.get("amount").map(|a| a.trim()).filter(|a| !a.is_empty());
-            let req = crate::earning::api::RefundRequest {
-                receipt: f.get("receipt").cloned().unwrap_or_default(),
-                // Confirming twice refunds once.
-                refund_id: format!("page-{}", &nonce[..16]),
-                amount_satang: amount.and_then(crate::web::parse_baht),
-            };
-            crate::earning::api::refund_purchase(state, c, JsonBody(req))
-                .await
-                .map(|_| t(lang, "mm_refunded").to_string())
+            let lines = chosen_lines(&f);
+            let by_line = f.get("how").map(String::as_str) == Some("lines");
+            if by_line && lines.is_empty() {
+                Err(ApiError::invalid("lines", t(lang, "mm_refund_none_chosen")))
+            } else {
+                let req = crate::earning::api::RefundRequest {
+                    receipt: f.get("receipt").cloned().unwrap_or_default(),
+                    // Confirming twice refunds once.
+                    refund_id: format!("page-{}", &nonce[..16]),
+                    amount_satang: amount.and_then(crate::web::parse_baht),
+                    lines: if by_line { lines } else { vec![] },
+                };
+                crate::earning::api::refund_purchase(state, c, JsonBody(req))
+                    .await
+                    .map(|_| t(lang, "mm_refunded").to_string())
+                    .map_err(|e| match e.field.as_deref() {
+                        // A quantity past what is left, in the page's words.
+                        Some(f) if f.starts_with("lines[") => {
+                            ApiError::invalid("lines", t(lang, "mm_refund_bad_quantity"))
+                        }
+                        _ => e,
+                    })
+            }
         }
         "block" | "unblock" => {
             let status = if action == "block" {
@@ -627,6 +692,41 @@ pub async fn member_action(
             member_page(&app, &p, meta, lang, id, Some(panel), status).await
         }
     }
+}
+
+/// The lines a refund on the page may choose from: those of the bill being refunded in
+/// full (no amount typed), when it was recorded with lines and some are left.
+async fn refundable_lines(
+    app: &AppState,
+    p: &Principal,
+    action: &str,
+    f: &Fields,
+) -> sqlx::Result<Vec<RecordedLine>> {
+    let typed_amount = f.get("amount").is_some_and(|a| !a.trim().is_empty());
+    if action != "refund" || typed_amount {
+        return Ok(vec![]);
+    }
+    let receipt = f.get("receipt").map(String::as_str).unwrap_or_default();
+    let purchase =
+        crate::earning::store::purchase_by_receipt(&app.db, p.tenant_id, receipt).await?;
+    Ok(purchase
+        .map(|p| p.items)
+        .filter(|items| items.iter().any(|l| l.refunded_quantity < l.quantity))
+        .unwrap_or_default())
+}
+
+/// The quantities typed per line (`q0`, `q1`, ...), the positive ones.
+fn chosen_lines(f: &Fields) -> Vec<LineRefund> {
+    let mut lines: Vec<LineRefund> = f
+        .iter()
+        .filter_map(|(k, v)| {
+            let line = k.strip_prefix('q')?.parse().ok()?;
+            let quantity: i64 = v.trim().parse().ok().filter(|q| *q > 0)?;
+            Some(LineRefund { line, quantity })
+        })
+        .collect();
+    lines.sort_by_key(|l| l.line);
+    lines
 }
 
 /// `GET /admin/members/{id}/export`: everything held on the member (PDPA access

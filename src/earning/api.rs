@@ -295,10 +295,15 @@ pub struct RefundRequest {
     pub refund_id: String,
     /// Satang refunded; default: everything not yet refunded.
     pub amount_satang: Option<i64>,
+    /// Refund these lines of the bill instead of an amount: each takes back the points
+    /// and stamps that line earned, multipliers included. Only for a purchase recorded
+    /// with `items`.
+    #[serde(default)]
+    pub lines: Vec<crate::earning::LineRefund>,
 }
 
-/// Refund a purchase in full or in part: its points are reversed in proportion to the
-/// refunded share. Points already spent are taken from the balance; under the
+/// Refund a purchase in full or in part: by an amount, its points are reversed in
+/// proportion to the refunded share; by line, each line's own points are reversed. Points already spent are taken from the balance; under the
 /// `allow_negative` policy the balance may go below zero and later earnings repay it.
 #[utoipa::path(post, path = "/purchases/refunds", tag = "ledger", operation_id = "refund_purchase",
     request_body = RefundRequest, security(("api_key" = ["points.earn"])),
@@ -314,6 +319,15 @@ pub(crate) async fn refund_purchase(
     if let Some(a) = req.amount_satang {
         amount_in_range("amount_satang", a, 1)?;
     }
+    if !req.lines.is_empty() && req.amount_satang.is_some() {
+        return Err(ApiError::invalid(
+            "lines",
+            "refund either an amount or lines, not both",
+        ));
+    }
+    if req.lines.len() > 500 {
+        return Err(ApiError::invalid("lines", "at most 500 lines"));
+    }
     // A staff member limited to branches refunds only what was bought there.
     if !ctx.principal.branches.is_empty() {
         let purchase = ledger::find_purchase(&app.db, tenant, req.receipt.trim())
@@ -326,6 +340,7 @@ pub(crate) async fn refund_purchase(
         receipt: req.receipt.trim().to_string(),
         refund_id,
         amount_satang: req.amount_satang,
+        lines: req.lines,
     };
     let (kind, id, label) = actor_ref(&ctx);
     let result = crate::earning::refund_purchase(

@@ -13,14 +13,14 @@
 
 use std::collections::HashMap;
 
-use super::{EarnContext, EarnError, PurchaseInput, PurchaseOutcome};
+use super::{EarnContext, EarnError, PurchaseInput, PurchaseOutcome, RecordedLine};
 use crate::audit::RequestMeta;
 use crate::audit::{self, ActorRef, Change};
 use crate::ledger::LedgerError;
 use crate::ledger::model::{Currency, MAX_POINTS};
 use crate::ledger::{self, Credit, KeyedTxn, Kind, Posting, ShopRules};
 use crate::money::Points;
-use crate::rules::model::{Bill, Evaluation, TierBonus, evaluate};
+use crate::rules::model::{Bill, Evaluation, TierBonus, evaluate, share_by_line};
 use crate::store::Tx;
 
 /// One purchase of a group: what was bought, the shop's context and who sent it.
@@ -134,6 +134,8 @@ impl<'a> Prepared<'a> {
 struct Earning<'a> {
     x: Prepared<'a>,
     eval: Evaluation,
+    /// The bill's lines with what each earned (empty when it was sent without lines).
+    lines: Vec<RecordedLine>,
     level: usize,
     write_stamps: bool,
 }
@@ -253,6 +255,10 @@ fn decide<'a>(x: Prepared<'a>, facts: &RoundFacts) -> Decision<'a> {
         }),
     };
     let eval = evaluate(&ctx.settings.earn, &ctx.rules, &bill);
+    let lines = RecordedLine::of(
+        &x.p.input.items,
+        &share_by_line(&ctx.rules, &bill, eval.points),
+    );
     // The rules' arithmetic saturates; what passes the ledger's limit is refused here.
     if eval.points > MAX_POINTS
         || eval.stamps > MAX_POINTS
@@ -268,6 +274,7 @@ fn decide<'a>(x: Prepared<'a>, facts: &RoundFacts) -> Decision<'a> {
             points: eval.points,
             stamps: eval.stamps,
             rules: eval.applied,
+            items: lines,
             balance: None,
             tier_change: None,
             replayed: false,
@@ -295,6 +302,7 @@ fn decide<'a>(x: Prepared<'a>, facts: &RoundFacts) -> Decision<'a> {
     Decision::Earn(Earning {
         x,
         eval,
+        lines,
         level,
         write_stamps,
     })
@@ -351,7 +359,7 @@ async fn write_round(
             actor_kind: actor.kind.to_string(),
             actor_id: actor.id,
             occurred_at: input.occurred_at,
-            details: serde_json::json!({"applied": e.eval.applied, "stamps": e.eval.stamps}),
+            details: purchase_details(&e.eval, &e.lines),
             ..Posting::blank(input.tenant_id, input.member_id, Kind::Earn)
         };
         let stamps = e.write_stamps.then(|| Posting {
@@ -421,6 +429,7 @@ async fn write_round(
             points: posted.points.get(),
             stamps: e.eval.stamps,
             rules: e.eval.applied,
+            items: e.lines,
             balance: Some(posted.balance.get()),
             tier_change,
             replayed: false,
@@ -428,6 +437,16 @@ async fn write_round(
         }));
     }
     Ok(())
+}
+
+/// What a purchase's ledger row keeps besides its amount: the rules that gave its
+/// points, its stamps, and its lines when it was sent with them.
+fn purchase_details(eval: &Evaluation, lines: &[RecordedLine]) -> serde_json::Value {
+    let mut details = serde_json::json!({"applied": eval.applied, "stamps": eval.stamps});
+    if !lines.is_empty() {
+        details["items"] = serde_json::json!(lines);
+    }
+    details
 }
 
 /// The answer to a receipt recorded before: what the first request recorded, or a
@@ -442,6 +461,7 @@ fn replay(x: &Prepared<'_>, prior: &KeyedTxn, balance: i64) -> Answer {
         points: prior.amount,
         stamps: details["stamps"].as_i64().unwrap_or(0),
         rules: serde_json::from_value(details["applied"].clone()).unwrap_or_default(),
+        items: serde_json::from_value(details["items"].clone()).unwrap_or_default(),
         balance: Some(balance),
         tier_change: None,
         replayed: true,

@@ -11,24 +11,25 @@ pub mod claims;
 pub mod earn;
 pub mod pages;
 pub mod purchase;
+pub mod refund;
 pub mod store;
 pub mod writer;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use crate::audit::ActorRef;
 use crate::audit::RequestMeta;
-use crate::audit::{self, ActorRef, Change};
 use crate::error::{ApiError, Code};
-use crate::ledger::model;
 use crate::ledger::post_one;
 use crate::ledger::{self, Kind, LedgerError, Posted, Posting};
-use crate::money::{Points, Satang};
+use crate::money::Points;
 use crate::rules::model::Applied;
 use crate::store::Db;
 use crate::tenants::ShopError;
 use crate::tenants::time_zone as tenant_time_zone;
-pub use purchase::{NewPurchase, PurchaseError, PurchaseInput};
+pub use purchase::{NewPurchase, PurchaseError, PurchaseInput, RecordedLine};
+pub use refund::{LineRefund, RefundError, RefundInput, RefundResult, refund_purchase};
 
 /// Why a purchase was not recorded. The API, a batch's items, the counter and claim QR
 /// codes turn it into their answer ([`From<EarnError> for ApiError`]).
@@ -103,6 +104,9 @@ pub struct PurchaseOutcome {
     pub stamps: i64,
     /// Every rule that contributed, in order; their points add up to `points`.
     pub rules: Vec<Applied>,
+    /// The bill's lines, when it was sent with them, and the points each earned.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<RecordedLine>,
     /// The member's points balance afterwards (absent for a dry run).
     pub balance: Option<i64>,
     /// The tier upgrade this purchase caused, if any.
@@ -260,170 +264,6 @@ pub async fn purchase_in(
         .await?
         .pop()
         .expect("one answer per purchase")
-}
-
-/// A refund to record (already validated by the caller).
-pub struct RefundInput {
-    pub tenant_id: i64,
-    pub receipt: String,
-    /// The POS's refund id: a retry with it changes nothing.
-    pub refund_id: String,
-    /// Satang refunded; None = everything not yet refunded.
-    pub amount_satang: Option<i64>,
-}
-
-#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
-pub struct RefundResult {
-    pub reversal_id: i64,
-    /// Points taken back (negative).
-    pub points: i64,
-    /// Stamps taken back (negative).
-    pub stamps: i64,
-    /// Points the policy could not take back.
-    pub uncollected: i64,
-    pub balance: i64,
-    pub replayed: bool,
-}
-
-/// Why a refund was refused. The API turns it into its answer, naming the request's
-/// field at fault ([`From<RefundError> for ApiError`]).
-#[derive(Debug, thiserror::Error)]
-pub enum RefundError {
-    #[error("no purchase has this receipt")]
-    NoSuchPurchase,
-    #[error("this purchase is already fully refunded")]
-    AlreadyRefunded,
-    #[error("at most {left} satang remain to refund")]
-    MoreThanLeft { left: i64 },
-    #[error(transparent)]
-    Ledger(#[from] LedgerError),
-    #[error(transparent)]
-    Shop(#[from] crate::tenants::ShopError),
-    #[error(transparent)]
-    Db(#[from] sqlx::Error),
-}
-
-impl From<RefundError> for ApiError {
-    fn from(e: RefundError) -> ApiError {
-        let message = e.to_string();
-        match e {
-            RefundError::NoSuchPurchase => ApiError::field(Code::NotFound, "receipt", message),
-            RefundError::AlreadyRefunded => ApiError::new(Code::NothingToUndo, message),
-            RefundError::MoreThanLeft { .. } => ApiError::invalid("amount_satang", message),
-            RefundError::Ledger(e) => e.into(),
-            RefundError::Shop(e) => e.into(),
-            RefundError::Db(e) => e.into(),
-        }
-    }
-}
-
-/// Refund a purchase in full or in part: points and stamps are reversed in proportion
-/// to the refunded share, computed under the member's lock so two refunds of one
-/// purchase at once cannot both reverse the same share.
-pub async fn refund_purchase(
-    db: &Db,
-    r: &RefundInput,
-    actor: ActorRef<'_>,
-    meta: &RequestMeta,
-) -> Result<RefundResult, RefundError> {
-    let tenant = r.tenant_id;
-    let purchase = ledger::find_purchase(db, tenant, &r.receipt)
-        .await?
-        .ok_or(RefundError::NoSuchPurchase)?;
-    let settings = ledger::settings(db, tenant).await?;
-    let tz = tenant_time_zone(db, tenant).await?;
-    let mut tx = db.begin().await?;
-    let (refunded, reversed) =
-        ledger::refund_state_locked(&mut tx, tenant, purchase.member_id, purchase.id).await?;
-    let bill = purchase.bill_satang.unwrap_or(0);
-    let key = format!("refund:{}:{}", r.receipt, r.refund_id);
-    let prior = ledger::txn_by_key_full(&mut tx, tenant, &key).await?;
-    let amount = match (prior.is_some(), r.amount_satang) {
-        // A retry: let the ledger answer with the first result.
-        (true, a) => a.unwrap_or(0),
-        (false, _) if refunded >= bill => return Err(RefundError::AlreadyRefunded),
-        (false, Some(a)) if a > bill - refunded => {
-            return Err(RefundError::MoreThanLeft {
-                left: bill - refunded,
-            });
-        }
-        (false, a) => a.unwrap_or(bill - refunded),
-    };
-    let posting = Posting {
-        amount: Points::new(model::refund_points(
-            purchase.amount,
-            bill,
-            refunded,
-            amount,
-            reversed,
-        )),
-        idem_key: key,
-        request_hash: format!("{:?}", r.amount_satang),
-        receipt: Some(r.receipt.clone()),
-        branch_id: purchase.branch_id,
-        bill_satang: Some(Satang::new(amount)),
-        reverses_id: Some(purchase.id),
-        reason: Some(format!("refund {}", r.refund_id)),
-        actor_kind: actor.kind.to_string(),
-        actor_id: actor.id,
-        details: serde_json::json!({"refund_id": r.refund_id}),
-        ..Posting::blank(tenant, purchase.member_id, Kind::Reversal)
-    };
-    let posted = ledger::post(
-        &mut tx,
-        &posting,
-        crate::ledger::ShopRules::new(&settings, &tz),
-    )
-    .await?;
-    // Stamps earned on the bill are taken back in the same proportion.
-    let mut stamps = 0;
-    if let Some(stamp_txn) = ledger::txn_by_key_full(
-        &mut tx,
-        tenant,
-        &format!("{}:stamps", ledger::purchase_key(&r.receipt)),
-    )
-    .await?
-    {
-        let (_, stamps_before) =
-            ledger::refund_state_locked(&mut tx, tenant, purchase.member_id, stamp_txn.id).await?;
-        let reversal = Posting {
-            currency: model::Currency::Stamps,
-            amount: Points::new(model::refund_points(
-                stamp_txn.amount,
-                bill,
-                refunded,
-                amount,
-                stamps_before,
-            )),
-            idem_key: format!("{}:stamps", posting.idem_key),
-            reverses_id: Some(stamp_txn.id),
-            ..posting.clone()
-        };
-        stamps = ledger::post(&mut tx, &reversal, ledger::ShopRules::new(&settings, &tz))
-            .await?
-            .points
-            .get();
-    }
-    if !posted.replayed {
-        let details = serde_json::json!({"receipt": posting.receipt, "refund_satang": amount, "points": posted.points, "stamps": stamps, "uncollected": posted.uncollected});
-        audit::record_as(
-            &mut tx,
-            tenant,
-            actor,
-            meta,
-            Change::new("points.reversed", "ledger_txn", posted.txn_id).details(details),
-        )
-        .await?;
-        tx.commit().await?;
-    }
-    Ok(RefundResult {
-        reversal_id: posted.txn_id,
-        points: posted.points.get(),
-        stamps,
-        uncollected: posted.uncollected.get(),
-        balance: posted.balance.get(),
-        replayed: posted.replayed,
-    })
 }
 
 /// Grant the shop's welcome points to a new member, inside the enrolment transaction.

@@ -47,6 +47,50 @@ pub struct NewPurchase {
     pub dry_run: bool,
 }
 
+/// A line of a recorded purchase: what was bought and what it earned. Kept with the
+/// purchase so history shows it and a refund of the line takes back its own points.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct RecordedLine {
+    pub sku: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub category: Option<String>,
+    pub quantity: i64,
+    pub unit_price_satang: i64,
+    /// This line's share of the bill's points, its multipliers included.
+    pub points: i64,
+    /// Stamps the line earned.
+    pub stamps: i64,
+    /// Units refunded so far.
+    #[serde(default)]
+    pub refunded_quantity: i64,
+}
+
+impl RecordedLine {
+    /// The bill's lines with what each earned.
+    pub fn of(items: &[LineItem], shares: &[crate::rules::model::LineShare]) -> Vec<RecordedLine> {
+        items
+            .iter()
+            .zip(shares)
+            .map(|(i, s)| RecordedLine {
+                sku: i.sku.clone(),
+                name: i.name.clone(),
+                category: i.category.clone(),
+                quantity: i.quantity,
+                unit_price_satang: i.unit_price_satang,
+                points: s.points,
+                stamps: s.stamps,
+                refunded_quantity: 0,
+            })
+            .collect()
+    }
+
+    /// The name a person reads: the receipt's name, else the SKU.
+    pub fn label(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.sku)
+    }
+}
+
 /// Why a purchase was refused; [`PurchaseError::field`] names the field at fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PurchaseError {
@@ -147,6 +191,7 @@ mod tests {
         assert_eq!(e.field(), "receipt");
         let mut with_items = purchase(100, "R1", None);
         with_items.items = vec![LineItem {
+            name: None,
             sku: "A".into(),
             category: None,
             quantity: 2,

@@ -20,6 +20,9 @@ pub struct RecordedPurchase {
     pub stamps: i64,
     /// Every rule that contributed, as when it was recorded.
     pub rules: Vec<crate::rules::model::Applied>,
+    /// The bill's lines, when it was sent with them: what each earned and how many of
+    /// its units were refunded.
+    pub items: Vec<super::RecordedLine>,
     /// Points refunds have taken back from it (and could not, under `within_balance`).
     pub points_refunded: i64,
     /// When it happened (the till's time).
@@ -44,11 +47,17 @@ pub async fn purchase_by_receipt(
     else {
         return Ok(None);
     };
-    let refunded: (Option<i64>,) = on_db!(db, pool => sqlx::query_as(
-        "SELECT CAST(SUM(uncollected - amount) AS BIGINT) FROM ledger_txns
-         WHERE tenant_id = $1 AND reverses_id = $2 AND kind = 'reversal'")
-        .bind(tenant_id).bind(id).fetch_one(pool).await)?;
+    let refunds: Vec<(i64, String)> = on_db!(db, pool => sqlx::query_as(
+        "SELECT uncollected - amount, details FROM ledger_txns
+         WHERE tenant_id = $1 AND reverses_id = $2 AND kind = 'reversal' ORDER BY id")
+        .bind(tenant_id).bind(id).fetch_all(pool).await)?;
     let details: serde_json::Value = serde_json::from_str(&details).unwrap_or_default();
+    let mut items: Vec<super::RecordedLine> =
+        serde_json::from_value(details["items"].clone()).unwrap_or_default();
+    let taken = super::refund::taken_by_line(refunds.iter().map(|r| r.1.as_str()), items.len());
+    for (item, taken) in items.iter_mut().zip(taken) {
+        item.refunded_quantity = taken.quantity;
+    }
     Ok(Some(RecordedPurchase {
         purchase_id: id,
         receipt: receipt.to_string(),
@@ -58,7 +67,8 @@ pub async fn purchase_by_receipt(
         points,
         stamps: details["stamps"].as_i64().unwrap_or(0),
         rules: serde_json::from_value(details["applied"].clone()).unwrap_or_default(),
-        points_refunded: refunded.0.unwrap_or(0),
+        items,
+        points_refunded: refunds.iter().map(|r| r.0).sum(),
         occurred_at: crate::types::timestamp(occurred_at),
         recorded_at: crate::types::timestamp(created_at),
     }))

@@ -35,8 +35,8 @@ pub use store::read::{
 };
 pub use store::verify::{Drift, verify};
 pub use store::write::{
-    AccountId, Credit, lock_balances, lock_member, post, post_credits, post_credits_to_new_members,
-    refund_state_locked,
+    AccountId, Credit, RefundsSoFar, lock_balances, lock_member, post, post_credits,
+    post_credits_to_new_members, refund_state_locked,
 };
 pub use store::{ShopForEarning, save_settings, settings, shop_for_earning};
 

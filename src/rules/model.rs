@@ -196,6 +196,9 @@ impl EarningRules {
 #[serde(deny_unknown_fields)]
 pub struct LineItem {
     pub sku: String,
+    /// What the customer bought, as the receipt names it (for history and refunds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     pub category: Option<String>,
     pub quantity: i64,
     pub unit_price_satang: i64,
@@ -224,6 +227,9 @@ pub fn validate_items(items: &[LineItem], bill_satang: i64) -> Result<(), (Strin
     for (i, item) in items.iter().enumerate() {
         if item.sku.trim().is_empty() || item.sku.len() > 64 {
             return Err((format!("items[{i}].sku"), "must be 1-64 characters".into()));
+        }
+        if item.name.as_ref().is_some_and(|n| n.chars().count() > 200) {
+            return Err((format!("items[{i}].name"), "at most 200 characters".into()));
         }
         if !(1..=10_000).contains(&item.quantity) {
             return Err((
@@ -405,6 +411,95 @@ pub fn evaluate(rate: &EarnRate, rules: &EarningRules, bill: &Bill) -> Evaluatio
     }
 }
 
+/// What one line of a bill earned: its share of the bill's points and its stamps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LineShare {
+    pub points: i64,
+    pub stamps: i64,
+}
+
+/// How the points a bill earned divide among its lines, so that refunding one line takes
+/// back what that line earned, multipliers included: each line weighs its spend times
+/// the multipliers that covered it (its item multipliers, the bill's and the tier's);
+/// the part of the bill no line covers weighs its spend times the bill's multipliers.
+/// `points` is divided by weight with the largest remainders rounded up, so the lines
+/// and the uncovered part add up to it exactly: no point is made or lost. Stamps are
+/// counted per line exactly as [`evaluate`] counts them.
+pub fn share_by_line(rules: &EarningRules, bill: &Bill, points: i64) -> Vec<LineShare> {
+    let bill_wide: i128 = rules
+        .multipliers
+        .iter()
+        .filter(|m| !matches!(m.when, Condition::Items { .. }) && condition_holds(&m.when, bill))
+        .map(|m| i128::from(m.percent) - 100)
+        .sum::<i128>()
+        + bill
+            .tier
+            .map_or(0, |t| (i128::from(t.earn_percent) - 100).max(0));
+    let mut weights: Vec<i128> = bill
+        .items
+        .iter()
+        .map(|item| {
+            let own: i128 = rules
+                .multipliers
+                .iter()
+                .filter_map(|m| match &m.when {
+                    Condition::Items { skus, categories } if item.matches(skus, categories) => {
+                        Some(i128::from(m.percent) - 100)
+                    }
+                    _ => None,
+                })
+                .sum();
+            i128::from(item.total()) * (100 + bill_wide + own)
+        })
+        .collect();
+    let covered: i64 = bill.items.iter().map(LineItem::total).sum();
+    let uncovered = (bill.amount_satang.get() - covered).max(0);
+    weights.push(i128::from(uncovered) * (100 + bill_wide));
+    let points_of = largest_remainders(points.max(0), &weights);
+    bill.items
+        .iter()
+        .zip(points_of)
+        .map(|(item, points)| LineShare {
+            points,
+            stamps: rules
+                .stamps
+                .iter()
+                .filter(|s| item.matches(&s.skus, &s.categories))
+                .map(|s| item.quantity.saturating_mul(s.stamps_per_item))
+                .fold(0i64, i64::saturating_add),
+        })
+        .collect()
+}
+
+/// `total` divided in proportion to `weights`: floors first, then one more to the
+/// largest remainders (the earlier on a tie). Sums to `total` exactly; all to the last
+/// weight when every weight is zero.
+fn largest_remainders(total: i64, weights: &[i128]) -> Vec<i64> {
+    let sum: i128 = weights.iter().sum();
+    if sum <= 0 {
+        let mut shares = vec![0; weights.len()];
+        if let Some(last) = shares.last_mut() {
+            *last = total;
+        }
+        return shares;
+    }
+    let exact: Vec<(i64, i128)> = weights
+        .iter()
+        .map(|w| {
+            let n = i128::from(total) * w;
+            ((n / sum) as i64, n % sum)
+        })
+        .collect();
+    let mut shares: Vec<i64> = exact.iter().map(|e| e.0).collect();
+    let left = total - shares.iter().sum::<i64>();
+    let mut order: Vec<usize> = (0..exact.len()).collect();
+    order.sort_by(|a, b| exact[*b].1.cmp(&exact[*a].1).then(a.cmp(b)));
+    for &i in order.iter().take(left as usize) {
+        shares[i] += 1;
+    }
+    shares
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -417,6 +512,7 @@ mod tests {
     fn item(sku: &str, cat: &str, qty: i64, price: i64) -> LineItem {
         LineItem {
             sku: sku.into(),
+            name: None,
             category: Some(cat.into()),
             quantity: qty,
             unit_price_satang: price,
@@ -536,6 +632,59 @@ mod tests {
     }
 
     #[test]
+    fn a_line_keeps_what_it_earned_multipliers_included() {
+        // 600 THB of coffee at double points and a 400 THB pastry, 10 THB a point:
+        // 160 points, of which the coffee earned 120 and the pastry 40.
+        let items = [
+            item("LATTE", "coffee", 4, 15_000),
+            item("CROISSANT", "bakery", 2, 20_000),
+        ];
+        let rules = EarningRules {
+            multipliers: vec![Multiplier {
+                name: "double coffee".into(),
+                percent: 200,
+                when: Condition::Items {
+                    skus: vec![],
+                    categories: vec!["coffee".into()],
+                },
+            }],
+            stamps: vec![StampRule {
+                name: "coffee card".into(),
+                skus: vec!["LATTE".into()],
+                categories: vec![],
+                stamps_per_item: 1,
+            }],
+            ..Default::default()
+        };
+        let rate = EarnRate {
+            spend_satang: 1_000,
+            ..EarnRate::default()
+        };
+        let z = at("2026-11-25T10:00:00+07:00");
+        let b = bill(100_000, &z, &items);
+        let e = evaluate(&rate, &rules, &b);
+        assert_eq!((e.points, e.stamps), (160, 4));
+        let shares = share_by_line(&rules, &b, e.points);
+        assert_eq!(
+            shares,
+            [
+                LineShare {
+                    points: 120,
+                    stamps: 4
+                },
+                LineShare {
+                    points: 40,
+                    stamps: 0
+                }
+            ]
+        );
+        // What no line covers keeps its share: a 1,000 THB bill with one 400 THB line.
+        let b = bill(100_000, &z, &items[1..]);
+        let points = evaluate(&rate, &rules, &b).points;
+        assert_eq!(share_by_line(&rules, &b, points)[0].points, 40);
+    }
+
+    #[test]
     fn caps_reduce_per_bill_and_per_day() {
         let rules = EarningRules {
             multipliers: vec![weekend_double()],
@@ -635,6 +784,37 @@ mod tests {
             let e = evaluate(&EarnRate::default(), &rules, &b);
             prop_assert!(e.points >= 0 && e.points <= cap_bill && e.points <= (cap_day - today).max(0));
             prop_assert_eq!(e.applied.iter().map(|a| a.points).sum::<i64>(), e.points);
+        }
+
+        #[test]
+        fn lines_never_share_more_than_the_bill_earned(
+            lines in proptest::collection::vec((1i64..20, 0i64..50_000, 0usize..3), 0..12),
+            extra in 0i64..100_000, pct in 101u32..1000, tier in 100u32..300, cap in proptest::option::of(0i64..200),
+        ) {
+            let cats = ["coffee", "bakery", "tea"];
+            let items: Vec<LineItem> = lines.iter().enumerate()
+                .map(|(i, (q, p, c))| item(&format!("S{i}"), cats[*c], *q, *p)).collect();
+            let amount = items.iter().map(LineItem::total).sum::<i64>() + extra;
+            let rules = EarningRules {
+                multipliers: vec![
+                    Multiplier { name: "c".into(), percent: pct, when: Condition::Items { skus: vec![], categories: vec!["coffee".into()] } },
+                    Multiplier { name: "b".into(), percent: 200, when: Condition::Branches { branch_ids: vec![7] } },
+                ],
+                cap_per_bill: cap, ..Default::default()
+            };
+            let z = at("2026-11-25T10:00:00+07:00");
+            let mut b = bill(amount, &z, &items);
+            b.tier = Some(TierBonus { code: "t", name: "T", earn_percent: tier });
+            let e = evaluate(&EarnRate::default(), &rules, &b);
+            let shares = share_by_line(&rules, &b, e.points);
+            prop_assert_eq!(shares.len(), items.len());
+            prop_assert!(shares.iter().all(|s| s.points >= 0));
+            let lines_total: i64 = shares.iter().map(|s| s.points).sum();
+            prop_assert!(lines_total <= e.points);
+            // Lines that cover the whole bill take all of its points.
+            if extra == 0 && !items.is_empty() && amount > 0 {
+                prop_assert_eq!(lines_total, e.points);
+            }
         }
     }
 }

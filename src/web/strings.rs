@@ -617,6 +617,37 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
         "Through the shop's system (API)",
     ),
     ("mm_refund", "คืนเงิน", "Refund"),
+    (
+        "mm_refund_pick",
+        "เลือกจำนวนที่คืนของแต่ละรายการ หรือคืนทั้งบิล",
+        "Choose how many of each item come back, or refund the whole bill",
+    ),
+    ("mm_item", "รายการ", "Item"),
+    ("mm_unit_price", "ราคาต่อชิ้น (บาท)", "Unit price (baht)"),
+    ("mm_bought", "จำนวนที่ซื้อ", "Bought"),
+    ("mm_refund_quantity", "จำนวนที่คืน", "Quantity to refund"),
+    ("mm_refunded_before", "คืนแล้ว", "refunded"),
+    (
+        "mm_refund_lines_explained",
+        "แต่ละรายการจะถูกหักคะแนนที่รายการนั้นได้รับ รวมคะแนนพิเศษของรายการนั้น",
+        "Each item takes back the points it earned, its bonus points included.",
+    ),
+    (
+        "mm_refund_chosen",
+        "คืนรายการที่เลือก",
+        "Refund the chosen items",
+    ),
+    ("mm_refund_whole", "คืนทั้งบิล", "Refund the whole bill"),
+    (
+        "mm_refund_none_chosen",
+        "เลือกอย่างน้อยหนึ่งรายการที่จะคืน",
+        "Choose at least one item to refund",
+    ),
+    (
+        "mm_refund_bad_quantity",
+        "จำนวนที่คืนเกินจำนวนที่เหลือของรายการนี้",
+        "That is more of this item than is left to refund",
+    ),
     ("mm_refund_all_short", "ทั้งบิล", "all"),
     (
         "mm_refund_all",

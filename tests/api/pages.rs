@@ -1372,3 +1372,54 @@ page_test!(
         b.close().await;
     }
 );
+
+page_test!(
+    an_owner_refunds_one_item_of_a_bill_from_the_360_page_in_thai,
+    |backend| {
+        let (app, owner, _, _, m) = shop(backend).await;
+        let rules = json!({"multipliers": [{"name": "กาแฟคะแนนคู่", "percent": 200, "when": {"type": "items", "categories": ["coffee"]}}]});
+        assert_eq!(owner.put("/api/v1/rules/earning", rules).await.status, 200);
+        // 25 baht a point: 300 baht of coffee at double points (24) and a 100 baht
+        // pastry (4) earn 28.
+        let bill = json!({
+            "member_id": m, "amount_satang": 40_000, "receipt": "R1",
+            "items": [{"sku": "LATTE", "name": "ลาเต้", "category": "coffee", "quantity": 2, "unit_price_satang": 15_000},
+                      {"sku": "CROISSANT", "name": "ครัวซองต์", "category": "bakery", "quantity": 1, "unit_price_satang": 10_000}]
+        });
+        let res = owner.post("/api/v1/purchases", bill).await;
+        assert_eq!(res.body["points"], 28, "{}", res.body);
+        let b = Browser::for_app(&app).await;
+        b.sign_in("kafe", "owner@kafe.test", PASSWORD, "th").await;
+        b.goto(&format!("/admin/members/{m}")).await;
+        b.click("#history form.refund button").await;
+        let lines = b.text("#refund-lines").await;
+        assert!(
+            lines.contains("ลาเต้") && lines.contains("ครัวซองต์"),
+            "{lines}"
+        );
+        b.click("#refund-chosen").await;
+        assert!(
+            b.text("#action-refused")
+                .await
+                .contains("เลือกอย่างน้อยหนึ่งรายการ"),
+            "nothing chosen, nothing refunded"
+        );
+        assert_eq!(owner.points(m).await["balance"], 28);
+        b.click("#history form.refund button").await;
+        b.fill("#q1", "1").await;
+        b.screenshot("admin-refund-lines-th").await;
+        b.click("#refund-chosen").await;
+        assert!(b.exists("#action-done").await);
+        assert_eq!(
+            owner.points(m).await["balance"],
+            24,
+            "the pastry takes back its own 4 points, not a quarter of the bill's"
+        );
+        b.click("#history form.refund button").await;
+        assert!(
+            !b.exists("#q1").await,
+            "nothing of the pastry is left to refund"
+        );
+        b.close().await;
+    }
+);

@@ -268,3 +268,128 @@ db_test!(
         );
     }
 );
+
+db_test!(a_line_refund_takes_back_what_that_line_earned, |app| {
+    let owner = app.signup("kafe").await;
+    owner
+            .set_ledger(crate::helpers::ledger_settings(json!({"earn": {"spend_satang": 1_000, "points": 1, "rounding": "floor", "min_spend_satang": 0}})))
+            .await;
+    let rules = json!({
+        "multipliers": [{"name": "double coffee", "percent": 200, "when": {"type": "items", "categories": ["coffee"]}}],
+        "stamps": [{"name": "coffee card", "categories": ["coffee"], "stamps_per_item": 1}]
+    });
+    assert_eq!(owner.put("/api/v1/rules/earning", rules).await.status, 200);
+    let m = owner.member("0812345678").await;
+    // 600 THB of coffee at double points, a 400 THB pastry: 160 points.
+    let bill = json!({
+        "member_id": m, "amount_satang": 100_000, "receipt": "R1",
+        "items": [{"sku": "LATTE", "name": "ลาเต้", "category": "coffee", "quantity": 4, "unit_price_satang": 15_000},
+                  {"sku": "PASTRY", "name": "Pastry", "category": "bakery", "quantity": 2, "unit_price_satang": 20_000}]
+    });
+    let res = owner.post("/api/v1/purchases", bill).await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    assert_eq!(res.body["points"], 160);
+    let earned: Vec<_> = res.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| (l["points"].as_i64(), l["stamps"].as_i64()))
+        .collect();
+    assert_eq!(earned, [(Some(120), Some(4)), (Some(40), Some(0))]);
+    let refund = |id: &str, lines: serde_json::Value| json!({"receipt": "R1", "refund_id": id, "lines": lines});
+    // The pastry back: its own 40 points, not 40% of the bill's 160.
+    let res = owner
+        .post(
+            "/api/v1/purchases/refunds",
+            refund("pastry", json!([{"line": 1, "quantity": 2}])),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    assert_eq!(
+        (
+            res.body["points"].as_i64(),
+            res.body["stamps"].as_i64(),
+            res.body["amount_satang"].as_i64()
+        ),
+        (Some(-40), Some(0), Some(40_000))
+    );
+    // A retry changes nothing and answers the same.
+    let again = owner
+        .post(
+            "/api/v1/purchases/refunds",
+            refund("pastry", json!([{"line": 1, "quantity": 2}])),
+        )
+        .await;
+    assert_eq!(
+        (again.status, again.body["points"].as_i64()),
+        (200, Some(-40))
+    );
+    // Nothing left of that line; a line the bill does not have is named.
+    let res = owner
+        .post(
+            "/api/v1/purchases/refunds",
+            refund("more", json!([{"line": 1, "quantity": 1}])),
+        )
+        .await;
+    assert_eq!((res.status, res.field()), (422, "lines[0].quantity"));
+    let res = owner
+        .post(
+            "/api/v1/purchases/refunds",
+            refund("nine", json!([{"line": 9, "quantity": 1}])),
+        )
+        .await;
+    assert_eq!(res.field(), "lines[0].line");
+    // One coffee of four: a quarter of the coffee's points and stamps.
+    let res = owner
+        .post(
+            "/api/v1/purchases/refunds",
+            refund("one-latte", json!([{"line": 0, "quantity": 1}])),
+        )
+        .await;
+    assert_eq!(
+        (res.body["points"].as_i64(), res.body["stamps"].as_i64()),
+        (Some(-30), Some(-1)),
+        "{}",
+        res.body
+    );
+    let recorded = owner.get("/api/v1/purchases/R1").await.body;
+    let refunded: Vec<_> = recorded["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["refunded_quantity"].as_i64())
+        .collect();
+    assert_eq!(refunded, [Some(1), Some(2)]);
+    assert_eq!(recorded["points_refunded"], 70);
+    // The rest of the bill by amount: everything left comes back, exactly.
+    let res = owner
+        .post(
+            "/api/v1/purchases/refunds",
+            json!({"receipt": "R1", "refund_id": "rest"}),
+        )
+        .await;
+    assert_eq!(
+        (res.body["points"].as_i64(), res.body["stamps"].as_i64()),
+        (Some(-90), Some(-3)),
+        "{}",
+        res.body
+    );
+    let points = owner.get(&format!("/api/v1/members/{m}/points")).await.body;
+    assert_eq!(points["points"]["balance"], 0);
+    assert_eq!(points["stamps"]["balance"], 0);
+    // A bill recorded without lines is refunded by amount only.
+    owner
+        .post(
+            "/api/v1/purchases",
+            json!({"member_id": m, "amount_satang": 10_000, "receipt": "R2"}),
+        )
+        .await;
+    let res = owner
+        .post(
+            "/api/v1/purchases/refunds",
+            json!({"receipt": "R2", "refund_id": "x", "lines": [{"line": 0, "quantity": 1}]}),
+        )
+        .await;
+    assert_eq!((res.status, res.field()), (422, "lines"));
+    app.assert_no_drift().await;
+});

@@ -148,6 +148,8 @@ pub struct PurchaseRecord {
     pub amount: i64,
     pub bill_satang: Option<i64>,
     pub branch_id: Option<i64>,
+    /// As the purchase's poster wrote them (its rules, stamps and lines).
+    pub details: String,
 }
 
 /// A purchase's idempotency key: one purchase per receipt per shop.
@@ -163,7 +165,7 @@ pub async fn find_purchase(
     // By the purchase's idempotency key (`receipt:{receipt}`, unique per shop), not by
     // `receipt`, which has no index: a refund then reads one row, not the shop's ledger.
     on_db!(db, pool => sqlx::query_as(
-        "SELECT id, member_id, amount, bill_satang, branch_id FROM ledger_txns WHERE tenant_id = $1 AND idem_key = $2 AND kind = 'earn'")
+        "SELECT id, member_id, amount, bill_satang, branch_id, details FROM ledger_txns WHERE tenant_id = $1 AND idem_key = $2 AND kind = 'earn'")
         .bind(tenant_id).bind(purchase_key(receipt)).fetch_optional(pool).await)
 }
 

@@ -114,20 +114,39 @@ pub(super) const INSERT_TXNS: &str = "INSERT INTO ledger_txns (tenant_id, id, me
 pub(super) const INSERT_ENTRIES: &str =
     "INSERT INTO ledger_entries (tenant_id, id, txn_id, account, member_id, currency, amount, at)";
 
-/// (satang refunded, points reversed as requested) so far for a purchase, read under
-/// the member's balance lock.
+/// What refunds took back from a purchase so far, read under the member's balance lock.
+#[derive(Clone, Debug, Default)]
+pub struct RefundsSoFar {
+    /// Satang refunded.
+    pub satang: i64,
+    /// Points (or stamps) reversed as requested, including what could not be collected.
+    pub points: i64,
+    /// Each reversal's details, as its poster wrote them.
+    pub details: Vec<String>,
+}
+
+/// What refunds took back from a purchase so far, read under the member's balance lock
+/// (a purchase has a handful of refunds at most).
 pub async fn refund_state_locked(
     tx: &mut Tx,
     tenant_id: i64,
     member_id: i64,
     purchase_id: i64,
-) -> sqlx::Result<(i64, i64)> {
+) -> sqlx::Result<RefundsSoFar> {
     lock_balance(tx, tenant_id, member_id, Currency::Points).await?;
-    let (satang, points): (Option<i64>, Option<i64>) = on_tx!(tx, c => sqlx::query_as(
-        "SELECT CAST(SUM(bill_satang) AS BIGINT), CAST(SUM(uncollected - amount) AS BIGINT) FROM ledger_txns
-         WHERE tenant_id = $1 AND reverses_id = $2 AND kind = 'reversal'")
-        .bind(tenant_id).bind(purchase_id).fetch_one(c).await)?;
-    Ok((satang.unwrap_or(0), points.unwrap_or(0)))
+    let rows: Vec<(Option<i64>, i64, String)> = on_tx!(tx, c => sqlx::query_as(
+        "SELECT bill_satang, uncollected - amount, details FROM ledger_txns
+         WHERE tenant_id = $1 AND reverses_id = $2 AND kind = 'reversal' ORDER BY id")
+        .bind(tenant_id).bind(purchase_id).fetch_all(c).await)?;
+    Ok(rows.into_iter().fold(
+        RefundsSoFar::default(),
+        |mut so_far, (satang, points, details)| {
+            so_far.satang += satang.unwrap_or(0);
+            so_far.points += points;
+            so_far.details.push(details);
+            so_far
+        },
+    ))
 }
 
 /// Lock the member's balance row in this transaction (serialises their postings);
