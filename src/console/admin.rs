@@ -186,6 +186,9 @@ pub async fn settings(
     if *id == "ledger" {
         return super::ledger_settings::show(&app, &p, meta, lang).await;
     }
+    if *id == "earning" && q.get("view").map(String::as_str) != Some("json") {
+        return super::earning_rules::show(&app, &p, meta, lang).await;
+    }
     let v = current_doc(&app, &p, meta, id).await;
     doc_page(
         lang,
@@ -215,6 +218,10 @@ pub async fn save_settings(
     }
     if *id == "ledger" {
         return super::ledger_settings::save(&app, &p, meta, lang, f).await;
+    }
+    // The form; the JSON view sends the whole document as `doc`.
+    if *id == "earning" && !f.contains_key("doc") {
+        return super::earning_rules::save(&app, &p, meta, lang, f).await;
     }
     let text = f.get("doc").cloned().unwrap_or_default();
     let bytes = text.as_bytes();

@@ -15,6 +15,7 @@ use crate::tenants::model::Language;
 pub mod admin;
 pub mod audit;
 pub mod draws;
+pub mod earning_rules;
 pub mod ledger_settings;
 pub mod members;
 pub mod rewards;

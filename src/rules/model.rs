@@ -170,6 +170,12 @@ impl EarningRules {
                 return Err((field.into(), "must be between 0 and 10^12".into()));
             }
         }
+        if !(0..=MAX_AMOUNT).contains(&self.birthday_bonus) {
+            return Err((
+                "birthday_bonus".into(),
+                "must be between 0 and 10^12".into(),
+            ));
+        }
         for (i, s) in self.stamps.iter().enumerate() {
             let at = |f: &str| format!("stamps[{i}].{f}");
             if s.name.trim().is_empty() || s.name.chars().count() > 100 {

@@ -160,7 +160,6 @@ db_test!(
 /// JSON (the advanced views) and the developer mailbox's messages as they were sent.
 const DATA_PAGES: &[&str] = &[
     "/admin/settings/tiers",
-    "/admin/settings/earning",
     "/admin/settings/spend",
     "/admin/settings/signup-form",
     "/admin/mailbox",

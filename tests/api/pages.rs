@@ -591,8 +591,8 @@ page_test!(
         assert!(b.text("#import-errors").await.contains("phone"));
         b.screenshot("admin-import-en").await;
 
-        // Rules as JSON, with the API's validation naming the field.
-        b.goto("/admin/settings/earning").await;
+        // Rules as JSON (the advanced view), with the API's validation naming the field.
+        b.goto("/admin/settings/earning?view=json").await;
         b.fill("#doc", r#"{"cap_per_bill": -5}"#).await;
         b.click("#save-doc").await;
         assert!(b.text("#doc-error").await.contains("cap_per_bill"));
@@ -1423,3 +1423,120 @@ page_test!(
         b.close().await;
     }
 );
+
+page_test!(
+    an_owner_builds_a_happy_hour_and_a_stamp_card_on_the_rules_form_in_thai,
+    |backend| {
+        let (app, owner, _, siam, m) = shop(backend).await;
+        // The last Saturday before today in Bangkok.
+        let bangkok = jiff::tz::TimeZone::get("Asia/Bangkok").unwrap();
+        let mut saturday = jiff::Zoned::now()
+            .with_time_zone(bangkok.clone())
+            .date()
+            .yesterday()
+            .unwrap();
+        while saturday.weekday() != jiff::civil::Weekday::Saturday {
+            saturday = saturday.yesterday().unwrap();
+        }
+        let b = Browser::for_app(&app).await;
+        b.sign_in("kafe", "owner@kafe.test", PASSWORD, "th").await;
+        b.goto("/admin/settings/earning").await;
+        // A happy hour: double points on weekends, 14:00 to 17:00.
+        b.fill("#m0_name", "แฮปปี้อาวร์").await;
+        b.fill("#m0_times", "สอง").await;
+        b.click("input[name=m0_day_sat]").await;
+        b.click("input[name=m0_day_sun]").await;
+        set_value(&b, "#m0_from", "14:00").await;
+        set_value(&b, "#m0_until", "17:00").await;
+        b.click("#save-rules").await;
+        assert!(
+            b.text("#m0_times-error").await.contains("ตัวคูณ"),
+            "the refusal shows next to the multiplier"
+        );
+        assert_eq!(
+            b.value("#m0_name").await,
+            "แฮปปี้อาวร์",
+            "what was typed stays"
+        );
+        b.fill("#m0_times", "2").await;
+        b.fill("#s0_name", "บัตรกาแฟ").await;
+        b.fill("#s0_per_item", "1").await;
+        b.fill("#s0_categories", "coffee").await;
+        // What a 250 baht bill on Saturday 15:00 earns, before saving.
+        b.fill("#p_amount", "250").await;
+        set_value(&b, "#p_at", &format!("{saturday}T15:00")).await;
+        b.fill("#p_category", "coffee").await;
+        b.fill("#p_qty", "2").await;
+        b.fill("#p_price", "60").await;
+        b.click("#preview-rules").await;
+        let preview = b.text("#preview-result").await;
+        assert!(
+            preview.contains("20 คะแนน")
+                && preview.contains("2 แสตมป์")
+                && preview.contains("แฮปปี้อาวร์"),
+            "{preview}"
+        );
+        b.client
+            .execute(
+                "document.getElementById('preview-result').scrollIntoView({block: 'end'})",
+                vec![],
+            )
+            .await
+            .unwrap();
+        b.screenshot("admin-earning-rules-th").await;
+        assert_eq!(
+            owner.get("/api/v1/rules/earning").await.body["multipliers"],
+            json!([]),
+            "a preview saves nothing"
+        );
+        b.click("#save-rules").await;
+        assert!(b.exists("#saved").await);
+        let rules = owner.get("/api/v1/rules/earning").await.body;
+        assert_eq!(
+            rules["multipliers"][0],
+            json!({"name": "แฮปปี้อาวร์", "percent": 200, "when": {"type": "days", "days": ["sat", "sun"], "from": "14:00:00", "until": "17:00:00"}})
+        );
+        assert_eq!(rules["stamps"][0]["stamps_per_item"], 1);
+        // The saved rules earn on a real bill (a Saturday, 15:00 in Bangkok).
+        let res = owner
+            .post(
+                "/api/v1/purchases",
+                json!({"member_id": m, "amount_satang": 25_000, "receipt": "R1", "branch_id": siam,
+                       "occurred_at": saturday.at(15, 0, 0, 0).to_zoned(bangkok).unwrap().timestamp()}),
+            )
+            .await;
+        assert_eq!(res.body["points"], 20, "{}", res.body);
+        // A second rule on a branch, then the first removed.
+        b.fill("#m1_name", "สาขาสยาม").await;
+        b.fill("#m1_times", "1.5").await;
+        b.client
+            .find(fantoccini::Locator::Css("#m1_when"))
+            .await
+            .unwrap()
+            .select_by_value("branches")
+            .await
+            .unwrap();
+        b.click(&format!("input[name=m1_branch_{siam}]")).await;
+        b.click("input[name=m0_remove]").await;
+        b.click("#save-rules").await;
+        assert!(b.exists("#saved").await);
+        let rules = owner.get("/api/v1/rules/earning").await.body;
+        assert_eq!(
+            rules["multipliers"],
+            json!([{"name": "สาขาสยาม", "percent": 150, "when": {"type": "branches", "branch_ids": [siam]}}])
+        );
+        b.close().await;
+    }
+);
+
+/// Set an input's value as its page would read it (date and time inputs take typing in
+/// the browser's locale, which a test should not depend on).
+async fn set_value(b: &Browser, css: &str, value: &str) {
+    b.client
+        .execute(
+            "document.querySelector(arguments[0]).value = arguments[1]",
+            vec![json!(css), json!(value)],
+        )
+        .await
+        .unwrap();
+}
