@@ -167,6 +167,10 @@ pub fn build(db: Db, settings: Settings, clock: crate::clock::Clock) -> (AppStat
             post(crate::console::members::member_action).get(crate::console::back_to_page),
         )
         .route(
+            "/admin/members/{id}/edit",
+            get(crate::console::member_profile::edit).post(crate::console::member_profile::save),
+        )
+        .route(
             "/admin/members/{id}/export",
             get(crate::console::members::export),
         )

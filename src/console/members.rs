@@ -144,7 +144,11 @@ pub async fn member(
     if !p.allows(Permission::MembersRead) {
         return refuse(lang);
     }
-    member_page(&app, &p, meta, lang, id, None, StatusCode::OK).await
+    // Back from the profile form, saved.
+    let panel = q
+        .contains_key("saved")
+        .then(|| Panel::Done(t(lang, "mm_saved").to_string()));
+    member_page(&app, &p, meta, lang, id, panel, StatusCode::OK).await
 }
 
 /// The points typed in the adjust form, as a whole number (`1,000` and `-20` read).
@@ -241,6 +245,9 @@ async fn member_page(
                     @if !m.tags.is_empty() { dt { (t(lang, "a_tag")) } dd { (m.tags.join(", ")) } }
                     @if let Some(masked) = &m.national_id_masked { dt { (t(lang, "mm_national_id")) } dd { (masked) } }
                     dt { (t(lang, "status")) } dd #m-status { (words::member_status(lang, &m.status)) }
+                }
+                @if p.allows(Permission::MembersWrite) && m.status != "erased" {
+                    a.button.secondary #edit-profile href=(format!("/admin/members/{}/edit", m.id)) { (t(lang, "mp_edit")) }
                 }
             }
             section.card #balances aria-label=(t(lang, "balance")) {

@@ -17,6 +17,7 @@ pub mod audit;
 pub mod draws;
 pub mod earning_rules;
 pub mod ledger_settings;
+pub mod member_profile;
 pub mod members;
 pub mod rewards;
 pub mod setup;

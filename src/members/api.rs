@@ -196,7 +196,7 @@ async fn create_member(
 #[utoipa::path(get, path = "/members/{id}", tag = "members", operation_id = "get_member",
     params(("id" = i64, Path)), security(("api_key" = ["members.read"])),
     responses((status = 200, body = Member), (status = 404, body = crate::error::Problem)))]
-async fn get_member(
+pub(crate) async fn get_member(
     State(app): State<AppState>,
     ctx: Ctx,
     PathId(id): PathId,

@@ -30,6 +30,26 @@ fn normalise_phone(input: &str) -> Result<String, String> {
     Ok(parsed.format().mode(phonenumber::Mode::E164).to_string())
 }
 
+/// A birthday as typed on the signup page: `31/12/2535` (Buddhist era), `31/12/1992`, or
+/// `1992-12-31`. Years from 2400 are Buddhist-era and lose 543.
+pub fn parse_birthday(typed: &str) -> Option<String> {
+    let t = typed.trim();
+    let (y, m, d) = if let Some((d, rest)) = t.split_once('/') {
+        let (m, y) = rest.split_once('/')?;
+        (y, m, d)
+    } else {
+        let mut parts = t.splitn(3, '-');
+        (parts.next()?, parts.next()?, parts.next()?)
+    };
+    let (y, m, d): (i32, u32, u32) = (
+        y.trim().parse().ok()?,
+        m.trim().parse().ok()?,
+        d.trim().parse().ok()?,
+    );
+    let y = if y >= 2400 { y - 543 } else { y };
+    Some(format!("{y:04}-{m:02}-{d:02}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

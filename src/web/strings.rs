@@ -617,6 +617,57 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
         "Through the shop's system (API)",
     ),
     ("mm_refund", "คืนเงิน", "Refund"),
+    ("mp_birthday", "วันเกิด (วว/ดด/ปปปป)", "Birthday (DD/MM/YYYY)"),
+    ("mp_address", "ที่อยู่", "Address"),
+    (
+        "mp_address_note",
+        "ที่อยู่สำหรับจัดส่งของรางวัล",
+        "Where rewards are shipped",
+    ),
+    (
+        "mp_national_id_note",
+        "ว่างไว้เพื่อคงเลขเดิม เลขบัตรถูกเก็บแบบเข้ารหัสและแสดงเพียง 4 หลักท้าย",
+        "Leave empty to keep the one held; it is stored encrypted and shown as its last four digits",
+    ),
+    ("mp_more", "แท็กและข้อมูลเพิ่มเติม", "Tags and more"),
+    ("mp_tags", "แท็ก (คั่นด้วยจุลภาค)", "Tags (separated by commas)"),
+    ("mp_attributes", "ข้อมูลเพิ่มเติม", "Custom attributes"),
+    (
+        "mp_attributes_note",
+        "บรรทัดละหนึ่งรายการ ในรูปแบบ ชื่อ: ค่า",
+        "One per line, as name: value",
+    ),
+    ("mp_edit", "แก้ไขข้อมูลสมาชิก", "Edit the member"),
+    (
+        "mp_phone_taken",
+        "มีสมาชิกอื่นใช้เบอร์นี้แล้ว",
+        "Another member has this phone",
+    ),
+    (
+        "mp_bad_national_id",
+        "เลขบัตรประชาชนไม่ถูกต้อง (13 หลัก)",
+        "Not a valid national ID (13 digits)",
+    ),
+    (
+        "mp_bad_tags",
+        "แท็กละไม่เกิน 40 ตัวอักษร ไม่เกิน 50 แท็ก",
+        "Tags are up to 40 characters each, at most 50",
+    ),
+    (
+        "mp_bad_attributes",
+        "บรรทัดละหนึ่งรายการ ชื่อไม่เกิน 40 ตัวอักษร ค่าไม่เกิน 500 ตัวอักษร ไม่เกิน 50 รายการ",
+        "One per line as name: value; names up to 40 characters, values up to 500, at most 50",
+    ),
+    (
+        "mp_address_too_long",
+        "ที่อยู่ยาวเกิน 500 ตัวอักษร",
+        "At most 500 characters",
+    ),
+    (
+        "mp_not_saved",
+        "บันทึกไม่สำเร็จ ลองอีกครั้ง",
+        "Not saved; try again",
+    ),
     (
         "er_advanced",
         "แก้แบบ JSON (ขั้นสูง)",

@@ -18,6 +18,7 @@ const PAGES: &[(&str, &str)] = &[
     ("/admin/members", "members.read"),
     ("/admin/members/{member}", "members.read"),
     ("/admin/members/{member}/export", "members.sensitive"),
+    ("/admin/members/{member}/edit", "members.write"),
     ("/admin/import", "members.write"),
     ("/admin/rewards", "tenant.read"),
     ("/admin/rewards/{reward}", "rewards.manage"),

@@ -1540,3 +1540,61 @@ async fn set_value(b: &Browser, css: &str, value: &str) {
         .await
         .unwrap();
 }
+
+page_test!(
+    an_owner_edits_a_members_profile_from_the_360_page_in_thai,
+    |backend| {
+        let (app, owner, _, _, m) = shop(backend).await;
+        let other = owner.member("0899999999").await;
+        assert!(other > 0);
+        let b = Browser::for_app(&app).await;
+        b.sign_in("kafe", "owner@kafe.test", PASSWORD, "th").await;
+        b.goto(&format!("/admin/members/{m}")).await;
+        b.click("#edit-profile").await;
+        assert_eq!(b.value("#phone").await, "081-234-5678");
+        b.fill("#first_name", "มาลี").await;
+        b.fill("#phone", "089-999-9999").await;
+        b.fill("#birthday", "31/12/2535").await;
+        b.fill("#tags", "vip, กาแฟ").await;
+        b.fill("#attributes", "visits: 12\nnote: ชอบนมโอ๊ต").await;
+        b.click("#save-profile").await;
+        assert!(
+            b.text("#phone-error").await.contains("มีสมาชิกอื่นใช้เบอร์นี้แล้ว"),
+            "the phone another member holds is refused next to the field"
+        );
+        assert_eq!(b.value("#first_name").await, "มาลี", "what was typed stays");
+        b.fill("#phone", "081-234-5678").await;
+        b.fill("#national_id", "1234567890123").await;
+        b.click("#save-profile").await;
+        assert!(
+            b.text("#national_id-error").await.contains("เลขบัตรประชาชน"),
+            "a national ID whose check digit is wrong"
+        );
+        b.fill("#national_id", "").await;
+        b.click("#save-profile").await;
+        assert!(
+            b.exists("#action-done").await,
+            "back on the 360 page, saved"
+        );
+        assert!(
+            b.text("#profile").await.contains("2535"),
+            "the birthday in the Buddhist era"
+        );
+        let member = owner.get(&format!("/api/v1/members/{m}")).await.body;
+        assert_eq!(
+            (
+                &member["first_name"],
+                &member["birthday"],
+                &member["tags"],
+                &member["attributes"]
+            ),
+            (
+                &json!("มาลี"),
+                &json!("1992-12-31"),
+                &json!(["vip", "กาแฟ"]),
+                &json!({"visits": 12, "note": "ชอบนมโอ๊ต"})
+            )
+        );
+        b.close().await;
+    }
+);

@@ -249,7 +249,7 @@ pub async fn save_account(
         .collect();
     let birthday = match get("birthday").trim() {
         "" => String::new(),
-        typed => match super::signup::parse_birthday(typed) {
+        typed => match crate::members::model::parse_birthday(typed) {
             Some(b) => b,
             None => {
                 return Ok(refuse(

@@ -16,26 +16,6 @@ use crate::state::AppState;
 use crate::tenants::model::Language;
 use crate::web::{field_error, language, t};
 
-/// A birthday as typed on the signup page: `31/12/2535` (Buddhist era), `31/12/1992`, or
-/// `1992-12-31`. Years from 2400 are Buddhist-era and lose 543.
-pub fn parse_birthday(typed: &str) -> Option<String> {
-    let t = typed.trim();
-    let (y, m, d) = if let Some((d, rest)) = t.split_once('/') {
-        let (m, y) = rest.split_once('/')?;
-        (y, m, d)
-    } else {
-        let mut parts = t.splitn(3, '-');
-        (parts.next()?, parts.next()?, parts.next()?)
-    };
-    let (y, m, d): (i32, u32, u32) = (
-        y.trim().parse().ok()?,
-        m.trim().parse().ok()?,
-        d.trim().parse().ok()?,
-    );
-    let y = if y >= 2400 { y - 543 } else { y };
-    Some(format!("{y:04}-{m:02}-{d:02}"))
-}
-
 type Fields = std::collections::HashMap<String, String>;
 
 fn signup_body(
@@ -184,7 +164,7 @@ pub async fn submit_signup(
     }
     let birthday = match get("birthday").trim() {
         "" => None,
-        typed => match parse_birthday(typed)
+        typed => match crate::members::model::parse_birthday(typed)
             .and_then(|b| crate::members::model::Birthday::parse(&b).ok())
         {
             Some(b) => Some(b),
@@ -339,17 +319,17 @@ mod tests {
     #[test]
     fn birthdays_take_buddhist_or_gregorian_years() {
         assert_eq!(
-            super::parse_birthday("31/12/2535").as_deref(),
+            crate::members::model::parse_birthday("31/12/2535").as_deref(),
             Some("1992-12-31")
         );
         assert_eq!(
-            super::parse_birthday("1/2/1992").as_deref(),
+            crate::members::model::parse_birthday("1/2/1992").as_deref(),
             Some("1992-02-01")
         );
         assert_eq!(
-            super::parse_birthday("1992-02-01").as_deref(),
+            crate::members::model::parse_birthday("1992-02-01").as_deref(),
             Some("1992-02-01")
         );
-        assert_eq!(super::parse_birthday("tomorrow"), None);
+        assert_eq!(crate::members::model::parse_birthday("tomorrow"), None);
     }
 }
