@@ -164,6 +164,8 @@ enum Panel {
         action: String,
         fields: Fields,
         lines: Vec<RecordedLine>,
+        /// The duplicate profile a merge would fold into this member.
+        duplicate: Option<Box<Member360>>,
     },
     /// An action was refused: the error, next to its field.
     Refused {
@@ -388,10 +390,11 @@ fn actions(
             action,
             fields,
             lines,
-        }) => (None, None, Some((action, fields, lines))),
+            duplicate,
+        }) => (None, None, Some((action, fields, lines, duplicate))),
         None => (None, None, None),
     };
-    if let Some((action, fields, lines)) = confirming {
+    if let Some((action, fields, lines, duplicate)) = confirming {
         let get = |k: &str| fields.get(k).cloned().unwrap_or_default();
         let question = match action.as_str() {
             "adjust" => {
@@ -438,6 +441,10 @@ fn actions(
                 }
                 p.muted { (t(lang, "mm_refund_explained")) }
             },
+            "merge" => match &duplicate {
+                Some(d) => merge_question(lang, v, d),
+                None => html! {},
+            },
             "block" => html! { p { (t(lang, "mm_block_explained")) } },
             "unblock" => html! { p { (t(lang, "mm_unblock_explained")) } },
             _ => html! {
@@ -453,7 +460,7 @@ fn actions(
                     input type="hidden" name="_csrf" value=(csrf);
                     input type="hidden" name="action" value=(action);
                     input type="hidden" name="step" value="confirm";
-                    @for k in ["points", "reason", "nonce", "receipt", "amount"] { input type="hidden" name=(k) value=(get(k)); }
+                    @for k in ["points", "reason", "nonce", "receipt", "amount", "other"] { input type="hidden" name=(k) value=(get(k)); }
                     div.row {
                         @if !lines.is_empty() {
                             button #refund-chosen type="submit" name="how" value="lines" { (t(lang, "mm_refund_chosen")) }
@@ -508,6 +515,21 @@ fn actions(
                         }
                     }
                 }
+                @if p.allows(Permission::PointsAdjust) {
+                    section.card #merge aria-labelledby="merge-title" {
+                        h2 #merge-title { (t(lang, "mm_merge")) }
+                        form method="post" action=(action_url) {
+                            input type="hidden" name="_csrf" value=(csrf);
+                            input type="hidden" name="action" value="merge";
+                            label for="dup_phone" { (t(lang, "mm_merge_phone")) }
+                            input #dup_phone name="dup_phone" inputmode="tel" required value=(typed("merge", "dup_phone"))
+                                aria-describedby="dup_phone-note dup_phone-error";
+                            p.muted #dup_phone-note { (t(lang, "mm_merge_explained")) }
+                            (field_error("dup_phone", error_on("merge", "dup_phone", true).as_deref()))
+                            button.secondary #merge-next type="submit" { (t(lang, "mm_next")) }
+                        }
+                    }
+                }
                 @if p.allows(Permission::MembersWrite) {
                     section.card #block aria-labelledby="block-title" {
                         h2 #block-title { (t(lang, "mm_access")) }
@@ -552,7 +574,7 @@ pub async fn member_action(
     let lang = language(None, &jar);
     let action = f.get("action").cloned().unwrap_or_default();
     let permission = match action.as_str() {
-        "adjust" => Permission::PointsAdjust,
+        "adjust" | "merge" => Permission::PointsAdjust,
         "refund" => Permission::PointsEarn,
         "block" | "unblock" => Permission::MembersWrite,
         "erase" => Permission::MembersSensitive,
@@ -593,12 +615,33 @@ pub async fn member_action(
             Ok(lines) => lines,
             Err(e) => return crate::web::server_error(lang, e),
         };
+        // A merge shows both profiles and what the merge leaves.
+        let duplicate = if action == "merge" {
+            match duplicate_of(&app, &p, &meta, lang, id, &f).await {
+                Ok(d) => {
+                    f.insert("other".into(), d.member.id.to_string());
+                    Some(Box::new(d))
+                }
+                Err(error) => {
+                    let status = error.code.status();
+                    let panel = Panel::Refused {
+                        action,
+                        fields: f,
+                        error,
+                    };
+                    return member_page(&app, &p, meta, lang, id, Some(panel), status).await;
+                }
+            }
+        } else {
+            None
+        };
         // The key the confirmed adjustment is posted with: confirming twice posts once.
         f.insert("nonce".into(), crate::auth::secrets::random_token());
         let panel = Panel::Confirm {
             action,
             fields: f,
             lines,
+            duplicate,
         };
         return member_page(&app, &p, meta, lang, id, Some(panel), StatusCode::OK).await;
     }
@@ -658,6 +701,24 @@ pub async fn member_action(
                     })
             }
         }
+        "merge" => {
+            let Some(other) = f.get("other").and_then(|o| o.parse().ok()) else {
+                return Redirect::to(&format!("/admin/members/{id}")).into_response();
+            };
+            let req = crate::members::api::MergeRequest {
+                other_member_id: other,
+            };
+            crate::members::api::merge_members(state, c, PathId(id), JsonBody(req))
+                .await
+                .map(|_| t(lang, "mm_merged").to_string())
+                .map_err(|e| match e.code {
+                    // Confirmed twice, or merged elsewhere meanwhile.
+                    crate::error::Code::AlreadyExists | crate::error::Code::WrongState => {
+                        ApiError::new(e.code, t(lang, "mm_merge_gone"))
+                    }
+                    _ => e,
+                })
+        }
         "block" | "unblock" => {
             let status = if action == "block" {
                 "blocked"
@@ -698,6 +759,105 @@ pub async fn member_action(
             };
             member_page(&app, &p, meta, lang, id, Some(panel), status).await
         }
+    }
+}
+
+/// The duplicate named by the phone typed in the merge form, with its balances; or why
+/// it cannot be merged into this member, in the page's words.
+async fn duplicate_of(
+    app: &AppState,
+    p: &Principal,
+    meta: &RequestMeta,
+    lang: Language,
+    id: i64,
+    f: &Fields,
+) -> Result<Member360, ApiError> {
+    let typed = f.get("dup_phone").map(String::as_str).unwrap_or_default();
+    let phone = crate::members::model::Phone::parse(typed)
+        .map_err(|_| ApiError::invalid("dup_phone", t(lang, "bad_phone")))?;
+    let found = crate::members::store::find_by_phone(&app.db, p.tenant_id, &phone)
+        .await
+        .map_err(ApiError::from)?
+        .ok_or_else(|| ApiError::invalid("dup_phone", t(lang, "mm_merge_nobody")))?;
+    if found.id == id {
+        return Err(ApiError::invalid("dup_phone", t(lang, "mm_merge_self")));
+    }
+    crate::members::api::member_360(State(app.clone()), ctx(p, meta.clone()), PathId(found.id))
+        .await
+        .map(|v| v.0)
+}
+
+/// Both profiles side by side and what the merge leaves.
+fn merge_question(lang: Language, v: &Member360, d: &Member360) -> Markup {
+    let after = crate::members::merge_preview(
+        &v.member,
+        (v.points.balance, v.stamps.balance),
+        &d.member,
+        (d.points.balance, d.stamps.balance),
+    );
+    let name = |first: &str, last: &str| format!("{first} {last}").trim().to_string();
+    let birthday = |b: &Option<String>| {
+        b.as_deref()
+            .map(|b| words::birthday(lang, b))
+            .unwrap_or_default()
+    };
+    let rows = [
+        (
+            t(lang, "mm_name"),
+            name(&v.member.first_name, &v.member.last_name),
+            name(&d.member.first_name, &d.member.last_name),
+            name(&after.first_name, &after.last_name),
+        ),
+        (
+            t(lang, "phone"),
+            phone_for_people(&v.member.phone),
+            phone_for_people(&d.member.phone),
+            phone_for_people(&v.member.phone),
+        ),
+        (
+            t(lang, "email"),
+            v.member.email.clone().unwrap_or_default(),
+            d.member.email.clone().unwrap_or_default(),
+            after.email.clone().unwrap_or_default(),
+        ),
+        (
+            t(lang, "mm_birthday"),
+            birthday(&v.member.birthday),
+            birthday(&d.member.birthday),
+            birthday(&after.birthday),
+        ),
+        (
+            t(lang, "points"),
+            number(v.points.balance),
+            number(d.points.balance),
+            number(after.points),
+        ),
+        (
+            t(lang, "m_stamps"),
+            number(v.stamps.balance),
+            number(d.stamps.balance),
+            number(after.stamps),
+        ),
+        (
+            t(lang, "a_tag"),
+            v.member.tags.join(", "),
+            d.member.tags.join(", "),
+            after.tags.join(", "),
+        ),
+    ];
+    html! {
+        div.table-wrap { table #merge-preview {
+            thead { tr {
+                th scope="col" {}
+                th scope="col" { (t(lang, "mm_merge_this")) }
+                th scope="col" { (t(lang, "mm_merge_duplicate")) }
+                th scope="col" { (t(lang, "mm_merge_after")) }
+            } }
+            tbody { @for (what, this, dup, after) in rows { tr {
+                th scope="row" { (what) } td { (this) } td { (dup) } td { strong { (after) } }
+            } } }
+        } }
+        p.muted { (t(lang, "mm_merge_what_moves")) }
     }
 }
 

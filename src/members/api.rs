@@ -459,7 +459,7 @@ async fn own_profile(app: &AppState, tenant_id: i64, id: i64, field: &str) -> Ap
 #[utoipa::path(post, path = "/members/{id}/merge", tag = "members", operation_id = "merge_members",
     params(("id" = i64, Path)), request_body = MergeRequest, security(("api_key" = ["points.adjust"])),
     responses((status = 200, body = Member), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
-async fn merge_members(
+pub(crate) async fn merge_members(
     State(app): State<AppState>,
     ctx: Ctx,
     PathId(id): PathId,

@@ -617,6 +617,41 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
         "Through the shop's system (API)",
     ),
     ("mm_refund", "คืนเงิน", "Refund"),
+    ("mm_merge", "รวมโปรไฟล์ซ้ำ", "Merge a duplicate"),
+    (
+        "mm_merge_phone",
+        "เบอร์โทรของโปรไฟล์ที่ซ้ำ",
+        "Phone of the duplicate profile",
+    ),
+    (
+        "mm_merge_explained",
+        "ใช้เมื่อคนเดียวกันสมัครสองครั้ง คะแนน แสตมป์ ประวัติ และแท็กของโปรไฟล์ที่ซ้ำจะย้ายมาที่สมาชิกนี้",
+        "For one person who joined twice: the duplicate's points, stamps, history and tags move to this member",
+    ),
+    ("mm_merged", "รวมโปรไฟล์แล้ว", "Profiles merged"),
+    (
+        "mm_merge_gone",
+        "โปรไฟล์นี้ถูกรวมหรือลบไปแล้ว",
+        "That profile was already merged or erased",
+    ),
+    (
+        "mm_merge_nobody",
+        "ไม่พบสมาชิกที่ใช้เบอร์นี้",
+        "No member has this phone",
+    ),
+    (
+        "mm_merge_self",
+        "นี่คือเบอร์ของสมาชิกคนนี้เอง",
+        "That is this member's own phone",
+    ),
+    ("mm_merge_this", "สมาชิกนี้", "This member"),
+    ("mm_merge_duplicate", "โปรไฟล์ที่ซ้ำ", "Duplicate"),
+    ("mm_merge_after", "หลังรวม", "After merging"),
+    (
+        "mm_merge_what_moves",
+        "หลังรวม เบอร์ของโปรไฟล์ที่ซ้ำจะค้นหาเจอสมาชิกนี้ ข้อมูลที่ว่างของสมาชิกนี้จะเติมจากโปรไฟล์ที่ซ้ำ ระดับสมาชิกคงเดิม ยกเลิกไม่ได้",
+        "Afterwards the duplicate's phone finds this member; this member's empty fields are filled from the duplicate; the tier stays. This cannot be undone.",
+    ),
     ("mp_birthday", "วันเกิด (วว/ดด/ปปปป)", "Birthday (DD/MM/YYYY)"),
     ("mp_address", "ที่อยู่", "Address"),
     (

@@ -1598,3 +1598,55 @@ page_test!(
         b.close().await;
     }
 );
+
+page_test!(
+    an_owner_merges_a_duplicate_after_seeing_what_moves_in_thai,
+    |backend| {
+        let (app, owner, _, _, m) = shop(backend).await;
+        let dup = owner.member("0899999999").await;
+        assert_eq!(owner.purchase(m, 100_000, "R1").await.status, 201);
+        assert_eq!(owner.purchase(dup, 50_000, "R2").await.status, 201);
+        let res = owner
+            .patch(
+                &format!("/api/v1/members/{dup}"),
+                json!({"email": "mali@example.com", "tags": ["vip"]}),
+            )
+            .await;
+        assert_eq!(res.status, 200, "{}", res.body);
+        let b = Browser::for_app(&app).await;
+        b.sign_in("kafe", "owner@kafe.test", PASSWORD, "th").await;
+        b.goto(&format!("/admin/members/{m}")).await;
+        b.fill("#dup_phone", "081-234-5678").await;
+        b.click("#merge-next").await;
+        assert!(
+            b.text("#dup_phone-error")
+                .await
+                .contains("เบอร์ของสมาชิกคนนี้เอง")
+        );
+        b.fill("#dup_phone", "089-999-9999").await;
+        b.click("#merge-next").await;
+        let preview = b.text("#merge-preview").await;
+        // 40 + 20 points; the duplicate's email and tag fill this member's.
+        assert!(
+            preview.contains("60")
+                && preview.contains("mali@example.com")
+                && preview.contains("vip"),
+            "{preview}"
+        );
+        assert_eq!(
+            owner.points(m).await["balance"],
+            40,
+            "nothing before it is confirmed"
+        );
+        b.screenshot("admin-merge-preview-th").await;
+        b.click("#confirm-action").await;
+        assert!(b.exists("#action-done").await);
+        assert_eq!(owner.points(m).await["balance"], 60);
+        let found = owner.get("/api/v1/members?phone=0899999999").await.body;
+        assert_eq!(
+            found["items"][0]["id"], m,
+            "the duplicate's phone finds the member"
+        );
+        b.close().await;
+    }
+);
