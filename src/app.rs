@@ -138,6 +138,14 @@ pub fn build(db: Db, settings: Settings, clock: crate::clock::Clock) -> (AppStat
         .route("/logout", post(crate::auth::pages::submit_logout))
         .route("/admin", get(crate::overview::pages::admin_home))
         .route("/admin/points", get(crate::overview::pages::points_page))
+        .route(
+            "/admin/points/adjust",
+            get(crate::console::points_adjust::show).post(crate::console::points_adjust::check),
+        )
+        .route(
+            "/admin/points/adjust/confirm",
+            post(crate::console::points_adjust::confirm).get(crate::console::back_to_page),
+        )
         .route("/admin/staff", get(crate::console::team::staff))
         .route(
             "/admin/staff/invite",

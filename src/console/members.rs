@@ -513,6 +513,7 @@ fn actions(
                             (field_error("reason", error_on("adjust", "reason", false).as_deref()))
                             button #adjust-next type="submit" { (t(lang, "mm_next")) }
                         }
+                        p.muted { a href="/admin/points/adjust" { (t(lang, "pa_title")) } }
                     }
                 }
                 @if p.allows(Permission::PointsAdjust) {

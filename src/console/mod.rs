@@ -19,6 +19,7 @@ pub mod earning_rules;
 pub mod ledger_settings;
 pub mod member_profile;
 pub mod members;
+pub mod points_adjust;
 pub mod rewards;
 pub mod setup;
 pub mod team;

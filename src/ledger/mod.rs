@@ -95,6 +95,52 @@ pub async fn post_one(
     Ok(posted)
 }
 
+/// Post many movements of one shop in one transaction, each with its audit entry: all
+/// of them or none. A posting refused (an overdraw, a key used for something else)
+/// fails the whole call and names its place in `postings`. Keys already used by the same
+/// request replay, so a retry posts nothing twice.
+pub async fn post_all(
+    db: &Db,
+    tenant_id: i64,
+    postings: &[Posting],
+    actor: ActorRef<'_>,
+    meta: &RequestMeta,
+    action: &str,
+) -> Result<Vec<Posted>, (Option<usize>, LedgerError)> {
+    let whole = |e: LedgerError| (None, e);
+    let settings = settings(db, tenant_id).await.map_err(|e| whole(e.into()))?;
+    let tz = crate::tenants::time_zone(db, tenant_id)
+        .await
+        .map_err(|e| whole(e.into()))?;
+    let rules = ShopRules {
+        settings: &settings,
+        time_zone: &tz,
+    };
+    let mut tx = db.begin().await.map_err(|e| whole(e.into()))?;
+    let mut posted = Vec::with_capacity(postings.len());
+    for (i, posting) in postings.iter().enumerate() {
+        debug_assert_eq!(posting.tenant_id, tenant_id);
+        let done = post(&mut tx, posting, rules)
+            .await
+            .map_err(|e| (Some(i), e))?;
+        if !done.replayed {
+            let details = serde_json::json!({"member_id": posting.member_id, "currency": posting.currency.as_str(), "points": done.points});
+            audit::record_as(
+                &mut tx,
+                tenant_id,
+                actor,
+                meta,
+                Change::new(action, "ledger_txn", done.txn_id).details(details),
+            )
+            .await
+            .map_err(|e| whole(e.into()))?;
+        }
+        posted.push(done);
+    }
+    tx.commit().await.map_err(|e| whole(e.into()))?;
+    Ok(posted)
+}
+
 /// How big one expiry transaction may grow. A bigger one expires more lots per second
 /// (one commit and one write of each page for more lots) but holds the write lock longer,
 /// and on SQLite every purchase waits for it: at 10M members the first transactions of a

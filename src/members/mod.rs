@@ -5,6 +5,7 @@
 //! any form but E.164.
 
 pub mod api;
+pub mod bulk_points;
 pub mod card;
 pub mod consent;
 pub mod import;

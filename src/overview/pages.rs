@@ -347,7 +347,12 @@ pub async fn points_page(
     };
     let body = html! {
         p.muted { (t(lang, "o_points_explained")) }
-        p { a.button #download-csv href="/admin/points?format=csv" download { (t(lang, "o_download_csv")) } }
+        p.row {
+            a.button #download-csv href="/admin/points?format=csv" download { (t(lang, "o_download_csv")) }
+            @if p.allows(crate::auth::Permission::PointsAdjust) {
+                a.button.secondary #bulk-adjust href="/admin/points/adjust" { (t(lang, "pa_title")) }
+            }
+        }
         div.table-wrap {
             table #points-by-month {
                 thead { tr {

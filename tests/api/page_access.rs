@@ -26,6 +26,7 @@ const PAGES: &[(&str, &str)] = &[
     ("/admin/signup-form", "tenant.manage"),
     ("/admin/draws", "tenant.read"),
     ("/admin/points", "reports.read"),
+    ("/admin/points/adjust", "points.adjust"),
     ("/admin/staff", "staff.read"),
     ("/admin/staff/{staff}", "staff.manage"),
     ("/admin/branches", "branches.read"),
@@ -46,6 +47,7 @@ const PAGES: &[(&str, &str)] = &[
 /// pages' own tests), and redirects.
 const NOT_PAGES: &[&str] = &[
     "/admin/members/{id}/actions",
+    "/admin/points/adjust/confirm",
     "/admin/staff/invite",
     "/admin/staff/invitations/{id}/{action}",
     "/admin/branches/{id}",

@@ -1650,3 +1650,80 @@ page_test!(
         b.close().await;
     }
 );
+
+page_test!(
+    an_owner_adjusts_many_members_points_from_a_file_all_or_nothing_in_thai,
+    |backend| {
+        let (app, owner, _, _, m) = shop(backend).await;
+        let other = owner.member("0899999999").await;
+        assert_eq!(owner.purchase(other, 50_000, "R1").await.status, 201);
+        let dir = tempfile::tempdir().unwrap();
+        let upload = |b: &Browser, name: &str, text: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).unwrap();
+            let b = b.client.clone();
+            async move {
+                b.find(fantoccini::Locator::Css("#file"))
+                    .await
+                    .unwrap()
+                    .send_keys(path.to_str().unwrap())
+                    .await
+                    .unwrap();
+            }
+        };
+        let b = Browser::for_app(&app).await;
+        b.sign_in("kafe", "owner@kafe.test", PASSWORD, "th").await;
+        b.goto("/admin/points").await;
+        b.click("#bulk-adjust").await;
+        // A row names nobody: the file is refused by row and column, nothing moves.
+        upload(
+            &b,
+            "bad.csv",
+            "เบอร์โทร,คะแนน,เหตุผล\n081-234-5678,150,ชดเชย\n089-999-9999,-500,แก้ยอด\n080-000-0000,10,x\n",
+        )
+        .await;
+        b.click("#check-file").await;
+        let problems = b.text("#bulk-problems").await;
+        assert!(
+            problems.contains("4 A (เบอร์โทร) 080-000-0000") && problems.contains("ไม่พบสมาชิก"),
+            "{problems}"
+        );
+        upload(
+            &b,
+            "over.csv",
+            "เบอร์โทร,คะแนน,เหตุผล\n081-234-5678,150,ชดเชย\n089-999-9999,-500,แก้ยอด\n",
+        )
+        .await;
+        b.click("#check-file").await;
+        assert_eq!(b.text("#bulk-added").await, "+150");
+        // Checked, but at posting 20 points cannot give 500: nothing moves either.
+        b.click("#confirm-action").await;
+        assert!(
+            b.text("#bulk-refused").await.contains("ยังไม่มีการเปลี่ยนแปลง"),
+            "20 points cannot give 500"
+        );
+        assert!(b.text("#bulk-problems").await.contains("คะแนนไม่พอ"));
+        assert_eq!(owner.points(m).await["balance"], 0, "all or nothing");
+        upload(
+            &b,
+            "good.csv",
+            "เบอร์โทร,คะแนน\n081-234-5678,150\n089-999-9999,-5\n",
+        )
+        .await;
+        b.fill("#reason", "ชดเชยเครื่องเสีย").await;
+        b.click("#check-file").await;
+        assert_eq!(b.text("#bulk-taken").await, "−5");
+        b.screenshot("admin-bulk-adjust-th").await;
+        b.click("#confirm-action").await;
+        assert!(b.exists("#action-done").await);
+        assert_eq!(owner.points(m).await["balance"], 150);
+        assert_eq!(owner.points(other).await["balance"], 15);
+        // The same confirmation again (a double tap, the back button) posts nothing more.
+        b.client.back().await.unwrap();
+        b.click("#confirm-action").await;
+        assert_eq!(owner.points(m).await["balance"], 150);
+        let history = owner.get(&format!("/api/v1/members/{m}/ledger")).await.body;
+        assert!(history.to_string().contains("ชดเชยเครื่องเสีย"), "{history}");
+        b.close().await;
+    }
+);
