@@ -167,6 +167,14 @@ pub fn build(db: Db, settings: Settings, clock: crate::clock::Clock) -> (AppStat
             "/admin/branches/{id}",
             post(crate::console::team::change_branch).get(crate::console::back_to_page),
         )
+        .route(
+            "/admin/staff/{id}/password-reset",
+            post(crate::console::team::password_reset).get(crate::console::back_to_page),
+        )
+        .route(
+            "/admin/account",
+            get(crate::console::account::show).post(crate::console::account::save),
+        )
         .route("/admin/mailbox", get(crate::otp::api::mailbox_page))
         .route("/admin/members", get(crate::console::members::members))
         .route("/admin/members/{id}", get(crate::console::members::member))
@@ -298,6 +306,10 @@ pub fn build(db: Db, settings: Settings, clock: crate::clock::Clock) -> (AppStat
         .route(
             "/invite/{token}",
             get(crate::staff::pages::show_join).post(crate::staff::pages::submit_join),
+        )
+        .route(
+            "/reset/{token}",
+            get(crate::staff::pages::show_reset).post(crate::staff::pages::submit_reset),
         )
         .route(
             "/invite/{token}/qr.svg",

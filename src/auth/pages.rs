@@ -27,9 +27,16 @@ pub struct LoginForm {
     form_token: String,
 }
 
-fn login_page(lang: Language, form: &LoginForm, token: &str, error: Option<&str>) -> Html<String> {
+fn login_page(
+    lang: Language,
+    form: &LoginForm,
+    token: &str,
+    error: Option<&str>,
+    reset_done: bool,
+) -> Html<String> {
     let body = html! {
         h1 { (t(lang, "sign_in")) }
+        @if reset_done { p.ok #reset-done role="status" { (t(lang, "pw_reset_done")) } }
         @if let Some(e) = error { p.error role="alert" { (e) } }
         form method="post" action="/login" {
             input type="hidden" name="_form" value=(token);
@@ -41,6 +48,7 @@ fn login_page(lang: Language, form: &LoginForm, token: &str, error: Option<&str>
             input #password name="password" type="password" required autocomplete="current-password";
             button type="submit" { (t(lang, "sign_in")) }
         }
+        p.muted { (t(lang, "pw_forgot")) }
         p { a href="?lang=th" { "ไทย" } " · " a href="?lang=en" { "English" } }
     };
     Html(layout(lang, t(lang, "sign_in"), body).into_string())
@@ -54,7 +62,14 @@ pub async fn show_login(
     let lang = language(q.as_deref(), &jar);
     let jar = jar.add(Cookie::build(("lang", lang.as_str())).path("/").build());
     let (jar, token) = crate::web::form_token(&app, jar);
-    (jar, login_page(lang, &LoginForm::default(), &token, None)).into_response()
+    let reset_done = q
+        .as_deref()
+        .is_some_and(|q| q.split('&').any(|p| p == "reset=1"));
+    (
+        jar,
+        login_page(lang, &LoginForm::default(), &token, None, reset_done),
+    )
+        .into_response()
 }
 
 pub async fn submit_login(
@@ -66,7 +81,7 @@ pub async fn submit_login(
     let lang = language(None, &jar);
     if !crate::web::form_token_ok(&jar, &form.form_token) {
         let (jar, token) = crate::web::form_token(&app, jar);
-        let page = login_page(lang, &form, &token, Some(t(lang, "form_expired")));
+        let page = login_page(lang, &form, &token, Some(t(lang, "form_expired")), false);
         return (axum::http::StatusCode::FORBIDDEN, jar, page).into_response();
     }
     match super::api::authenticate(&app, &meta, &form.tenant, &form.email, &form.password).await {
@@ -83,7 +98,7 @@ pub async fn submit_login(
             };
             let status = e.code.status();
             let token = form.form_token.clone();
-            (status, login_page(lang, &form, &token, Some(msg))).into_response()
+            (status, login_page(lang, &form, &token, Some(msg), false)).into_response()
         }
     }
 }

@@ -75,6 +75,17 @@ pub async fn delete_for_staff(tx: &mut Tx, tenant_id: i64, staff_id: i64) -> sql
     Ok(())
 }
 
+/// End every session of a staff member but `keep` (the one changing their password).
+pub async fn delete_others_for_staff(
+    tx: &mut Tx,
+    tenant_id: i64,
+    staff_id: i64,
+    keep: &str,
+) -> sqlx::Result<()> {
+    store::delete_other_staff_sessions(tx, tenant_id, staff_id, &token_hash(keep)).await?;
+    Ok(())
+}
+
 /// Remove expired sessions (run periodically).
 pub async fn purge_expired(db: &Db) -> sqlx::Result<u64> {
     store::delete_expired_sessions(db, now_micros()).await

@@ -65,6 +65,17 @@ pub async fn delete_staff_sessions(
         .bind(tenant_id).bind(staff_id).execute(c).await.map(|r| r.rows_affected()))
 }
 
+/// Delete a staff member's sessions except the one with `keep_hash`.
+pub async fn delete_other_staff_sessions(
+    tx: &mut Tx,
+    tenant_id: i64,
+    staff_id: i64,
+    keep_hash: &str,
+) -> sqlx::Result<u64> {
+    on_tx!(tx, c => sqlx::query("DELETE FROM sessions WHERE tenant_id = $1 AND staff_id = $2 AND token_hash <> $3")
+        .bind(tenant_id).bind(staff_id).bind(keep_hash).execute(c).await.map(|r| r.rows_affected()))
+}
+
 /// Delete the sessions expired at `now`.
 pub async fn delete_expired_sessions(db: &Db, now: i64) -> sqlx::Result<u64> {
     on_db!(db, pool => sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now).execute(pool).await.map(|r| r.rows_affected()))

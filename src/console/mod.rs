@@ -12,6 +12,7 @@ use crate::audit::RequestMeta;
 use crate::auth::{Ctx, Principal};
 use crate::tenants::model::Language;
 
+pub mod account;
 pub mod admin;
 pub mod audit;
 pub mod draws;

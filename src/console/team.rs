@@ -448,7 +448,51 @@ pub async fn person(
     if !p.allows(Permission::StaffManage) {
         return refuse(lang);
     }
-    person_page(&app, &p, meta, lang, id, None).await
+    person_page(&app, &p, meta, lang, id, None, None).await
+}
+
+/// `POST /admin/staff/{id}/password-reset`: a one-time link for someone who lost their
+/// password, shown with its QR code and a LINE share.
+pub async fn password_reset(
+    State(app): State<AppState>,
+    crate::web::PageSession(p): crate::web::PageSession,
+    meta: RequestMeta,
+    jar: CookieJar,
+    Path(id): Path<i64>,
+    Form(f): Form<Pairs>,
+) -> Response {
+    let lang = language(None, &jar);
+    if !p.allows(Permission::StaffManage) || !csrf_ok(&p, &one(&f, "_csrf")) {
+        return refuse(lang);
+    }
+    let made = crate::staff::passwords::create_password_reset(
+        State(app.clone()),
+        ctx(&p, meta.clone()),
+        PathId(id),
+    )
+    .await;
+    match made {
+        Ok((_, _, link)) => person_page(&app, &p, meta, lang, id, None, Some(link.0)).await,
+        Err(e) => person_page(&app, &p, meta, lang, id, Some(e), None).await,
+    }
+}
+
+/// The reset link to give the person, its QR code and a LINE share.
+fn reset_card(lang: Language, link: &crate::staff::passwords::ResetLink) -> Markup {
+    let message = format!("{} {}", t(lang, "pw_share_text"), link.url);
+    let line = format!(
+        "https://line.me/R/share?text={}",
+        percent_encoding::utf8_percent_encode(&message, QUERY_TEXT)
+    );
+    html! {
+        section.card #reset-link-card role="status" {
+            h2 { (t(lang, "pw_link_ready")) }
+            p.muted { (t(lang, "pw_link_once")) }
+            p.link { a #reset-link href=(link.url) { (link.url) } }
+            div.qr role="img" aria-label=(t(lang, "tm_qr")) { (PreEscaped(&link.qr_svg)) }
+            p { a.button #share-reset-line href=(line) target="_blank" rel="noopener" { (t(lang, "tm_share_line")) } }
+        }
+    }
 }
 
 async fn person_page(
@@ -458,6 +502,7 @@ async fn person_page(
     lang: Language,
     id: i64,
     refused: Option<ApiError>,
+    reset: Option<crate::staff::passwords::ResetLink>,
 ) -> Response {
     let all = match branches(app, p, &meta, lang).await {
         Ok(all) => all,
@@ -484,6 +529,17 @@ async fn person_page(
             (branch_boxes(lang, p, &all, &s.branch_ids))
             label.choice { input #active type="checkbox" name="active" value="true" checked[s.active]; " " (t(lang, "tm_active_note")) }
             button #save-person type="submit" { (t(lang, "ls_save")) }
+        }
+        @if let Some(link) = &reset { (reset_card(lang, link)) }
+        @if p.person() != id {
+            section.card #password-reset aria-labelledby="reset-title" {
+                h2 #reset-title { (t(lang, "pw_reset_title")) }
+                p.muted { (t(lang, "pw_reset_explained")) }
+                form method="post" action=(format!("/admin/staff/{id}/password-reset")) {
+                    input type="hidden" name="_csrf" value=(p.csrf_token.clone().unwrap_or_default());
+                    button.secondary #make-reset type="submit" { (t(lang, "pw_make_link")) }
+                }
+            }
         }
         p { a href="/admin/staff" { (t(lang, "tm_back")) } }
     };
@@ -544,7 +600,7 @@ pub async fn save_person(
             )
             .await
         }
-        Err(e) => person_page(&app, &p, meta, lang, id, Some(e)).await,
+        Err(e) => person_page(&app, &p, meta, lang, id, Some(e), None).await,
     }
 }
 

@@ -266,6 +266,8 @@ fn sections(lang: Language, p: &Principal) -> Markup {
     .into_iter()
     .filter(|(perm, ..)| p.allows(*perm))
     .map(|(_, id, href, label)| (id, href, label))
+    // Everyone signed in has their own account.
+    .chain([("to-account", "/admin/account", t(lang, "pw_account"))])
     .collect();
     html! {
         section aria-labelledby="sections-title" {

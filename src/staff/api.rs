@@ -25,6 +25,8 @@ use crate::types::{Email, NewPassword, PersonName};
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_staff))
+        .routes(routes!(super::passwords::change_password))
+        .routes(routes!(super::passwords::create_password_reset))
         .routes(routes!(get_staff, update_staff))
         .routes(routes!(list_invitations, create_invitation))
         .routes(routes!(revoke_invitation))

@@ -5,4 +5,5 @@
 
 pub mod api;
 pub mod pages;
+pub mod passwords;
 pub mod store;

@@ -141,3 +141,92 @@ pub async fn invitation_qr(State(app): State<AppState>, Path(token): Path<String
     )
         .into_response()
 }
+
+#[derive(Deserialize, Default)]
+pub struct ResetForm {
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    repeat_password: String,
+}
+
+fn reset_page(
+    lang: Language,
+    shop: &str,
+    email: &str,
+    error: Option<(&str, &'static str)>,
+) -> Html<String> {
+    let error_of = |field: &str| error.filter(|(f, _)| *f == field).map(|(_, w)| t(lang, w));
+    let body = html! {
+        h1 { (t(lang, "pw_reset_page")) " — " (shop) }
+        p { (email) }
+        form method="post" {
+            label for="password" { (t(lang, "pw_new")) }
+            input #password name="password" type="password" minlength="10" required autocomplete="new-password" aria-describedby="password-error";
+            (crate::web::field_error("password", error_of("password")))
+            label for="repeat_password" { (t(lang, "pw_repeat")) }
+            input #repeat_password name="repeat_password" type="password" required autocomplete="new-password" aria-describedby="repeat_password-error";
+            (crate::web::field_error("repeat_password", error_of("repeat_password")))
+            button #set-password type="submit" { (t(lang, "pw_set")) }
+        }
+    };
+    Html(layout(lang, t(lang, "pw_reset_page"), body).into_string())
+}
+
+fn reset_unusable(lang: Language) -> Response {
+    let body = html! { p.error #reset-unusable { (t(lang, "pw_link_unusable")) } };
+    (
+        StatusCode::GONE,
+        Html(layout(lang, t(lang, "pw_reset_page"), body).into_string()),
+    )
+        .into_response()
+}
+
+/// `GET /reset/{token}`: set a new password with a reset link.
+pub async fn show_reset(
+    State(app): State<AppState>,
+    Path(token): Path<String>,
+    RawQuery(q): RawQuery,
+    jar: CookieJar,
+) -> Response {
+    let lang = language(q.as_deref(), &jar);
+    match super::passwords::reset_owner(&app, &token).await {
+        Ok(Some((shop, email))) => reset_page(lang, &shop, &email, None).into_response(),
+        Ok(None) => reset_unusable(lang),
+        Err(e) => crate::web::server_error(lang, e),
+    }
+}
+
+/// `POST /reset/{token}`: the new password; then the person signs in with it.
+pub async fn submit_reset(
+    State(app): State<AppState>,
+    meta: RequestMeta,
+    Path(token): Path<String>,
+    jar: CookieJar,
+    Form(form): Form<ResetForm>,
+) -> Response {
+    let lang = language(None, &jar);
+    let (shop, email) = match super::passwords::reset_owner(&app, &token).await {
+        Ok(Some(owner)) => owner,
+        Ok(None) => return reset_unusable(lang),
+        Err(e) => return crate::web::server_error(lang, e),
+    };
+    let refused = |field: &'static str, words: &'static str| {
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            reset_page(lang, &shop, &email, Some((field, words))),
+        )
+            .into_response()
+    };
+    let Ok(password) = NewPassword::parse(&form.password) else {
+        return refused("password", "pw_too_short");
+    };
+    if form.repeat_password != form.password {
+        return refused("repeat_password", "pw_differs");
+    }
+    match super::passwords::use_reset(&app, &meta, &token, &password).await {
+        Ok(true) => Redirect::to("/login?reset=1").into_response(),
+        Ok(false) => reset_unusable(lang),
+        Err(e) => crate::web::server_error(lang, e.message),
+    }
+}

@@ -295,3 +295,84 @@ pub async fn revoke_invitation(tx: &mut Tx, tenant_id: i64, id: i64) -> sqlx::Re
         .bind(tenant_id).bind(id).bind(now_micros()).execute(c).await.map(|r| r.rows_affected()))?;
     Ok(done == 1)
 }
+
+/// A staff member's credentials by id.
+pub async fn credentials_by_id(
+    db: &Db,
+    tenant_id: i64,
+    id: i64,
+) -> sqlx::Result<Option<Credentials>> {
+    on_db!(db, pool => sqlx::query_as(
+        "SELECT id, email, name, role, active, password_hash FROM staff WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant_id).bind(id).fetch_optional(pool).await)
+}
+
+pub async fn set_password_hash(
+    tx: &mut Tx,
+    tenant_id: i64,
+    id: i64,
+    password_hash: &str,
+) -> sqlx::Result<u64> {
+    on_tx!(tx, c => sqlx::query("UPDATE staff SET password_hash = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant_id).bind(id).bind(password_hash).bind(now_micros()).execute(c).await.map(|r| r.rows_affected()))
+}
+
+/// A password reset link as stored.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct PasswordReset {
+    pub tenant_id: i64,
+    pub id: i64,
+    pub staff_id: i64,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+}
+
+pub async fn insert_password_reset(
+    tx: &mut Tx,
+    tenant_id: i64,
+    staff_id: i64,
+    token_hash: &str,
+    made_by: i64,
+    expires_at: i64,
+) -> sqlx::Result<i64> {
+    let id = ids::next_id();
+    on_tx!(tx, c => sqlx::query(
+        "INSERT INTO password_resets (tenant_id, id, staff_id, token_hash, made_by, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)")
+        .bind(tenant_id).bind(id).bind(staff_id).bind(token_hash).bind(made_by).bind(now_micros()).bind(expires_at)
+        .execute(c).await.map(|r| r.rows_affected()))?;
+    Ok(id)
+}
+
+pub async fn password_reset_by_token(
+    db: &Db,
+    token_hash: &str,
+) -> sqlx::Result<Option<PasswordReset>> {
+    on_db!(db, pool => sqlx::query_as(
+        "SELECT tenant_id, id, staff_id, expires_at, used_at FROM password_resets WHERE token_hash = $1")
+        .bind(token_hash).fetch_optional(pool).await)
+}
+
+/// Mark a reset link used; false when it was used (or ended) already.
+pub async fn use_password_reset(
+    tx: &mut Tx,
+    tenant_id: i64,
+    id: i64,
+    now: i64,
+) -> sqlx::Result<bool> {
+    on_tx!(tx, c => sqlx::query(
+        "UPDATE password_resets SET used_at = $3 WHERE tenant_id = $1 AND id = $2 AND used_at IS NULL AND expires_at > $3")
+        .bind(tenant_id).bind(id).bind(now).execute(c).await.map(|r| r.rows_affected() == 1))
+}
+
+/// End a staff member's unused reset links (a new one replaces them).
+pub async fn end_password_resets(
+    tx: &mut Tx,
+    tenant_id: i64,
+    staff_id: i64,
+    now: i64,
+) -> sqlx::Result<u64> {
+    on_tx!(tx, c => sqlx::query(
+        "UPDATE password_resets SET used_at = $3 WHERE tenant_id = $1 AND staff_id = $2 AND used_at IS NULL")
+        .bind(tenant_id).bind(staff_id).bind(now).execute(c).await.map(|r| r.rows_affected()))
+}

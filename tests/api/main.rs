@@ -20,6 +20,7 @@ mod openapi_snapshot;
 mod overview;
 mod page_access;
 mod pages;
+mod passwords;
 mod rewards;
 mod rules;
 mod scale;

@@ -14,6 +14,7 @@ use crate::helpers::User;
 /// `{staff}` are replaced by ids of the shop's own.
 const PAGES: &[(&str, &str)] = &[
     ("/admin", ""),
+    ("/admin/account", ""),
     ("/admin/mailbox", "tenant.manage"),
     ("/admin/members", "members.read"),
     ("/admin/members/{member}", "members.read"),
@@ -48,6 +49,7 @@ const PAGES: &[(&str, &str)] = &[
 const NOT_PAGES: &[&str] = &[
     "/admin/members/{id}/actions",
     "/admin/points/adjust/confirm",
+    "/admin/staff/{id}/password-reset",
     "/admin/staff/invite",
     "/admin/staff/invitations/{id}/{action}",
     "/admin/branches/{id}",

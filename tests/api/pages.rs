@@ -1727,3 +1727,47 @@ page_test!(
         b.close().await;
     }
 );
+
+page_test!(
+    an_owner_changes_their_password_and_gives_a_cashier_a_reset_link_in_thai,
+    |backend| {
+        let (app, _owner, cashier, _, _) = shop(backend).await;
+        let b = Browser::for_app(&app).await;
+        b.sign_in("kafe", "owner@kafe.test", PASSWORD, "th").await;
+        b.click("#to-account").await;
+        b.fill("#current_password", "not the password").await;
+        b.fill("#new_password", "ร้านกาแฟของฉัน 2569").await;
+        b.fill("#repeat_password", "ร้านกาแฟของฉัน 2569").await;
+        b.click("#save-password").await;
+        assert!(b.text("#current_password-error").await.contains("ไม่ถูกต้อง"));
+        b.fill("#current_password", PASSWORD).await;
+        b.fill("#new_password", "ร้านกาแฟของฉัน 2569").await;
+        b.fill("#repeat_password", "ร้านกาแฟของฉัน 2569").await;
+        b.click("#save-password").await;
+        assert!(b.exists("#saved").await);
+        assert!(
+            app.login("kafe", "owner@kafe.test", "ร้านกาแฟของฉัน 2569")
+                .await
+                .is_ok()
+        );
+        // The cashier lost theirs: a link from their page.
+        b.goto(&format!("/admin/staff/{}", cashier.id())).await;
+        b.click("#make-reset").await;
+        let link = b.text("#reset-link").await;
+        assert!(b.exists("#share-reset-line").await);
+        b.screenshot("admin-reset-link-th").await;
+        let path = &link[link.find("/reset/").unwrap()..];
+        b.goto(path).await;
+        b.fill("#password", "รหัสใหม่ของแคชเชียร์").await;
+        b.fill("#repeat_password", "รหัสใหม่ของแคชเชียร์!").await;
+        b.click("#set-password").await;
+        assert!(b.text("#repeat_password-error").await.contains("ไม่ตรงกัน"));
+        b.fill("#password", "รหัสใหม่ของแคชเชียร์").await;
+        b.fill("#repeat_password", "รหัสใหม่ของแคชเชียร์").await;
+        b.click("#set-password").await;
+        assert!(b.text("#reset-done").await.contains("ตั้งรหัสผ่านใหม่แล้ว"));
+        let email = cashier.me["email"].as_str().unwrap().to_string();
+        assert!(app.login("kafe", &email, "รหัสใหม่ของแคชเชียร์").await.is_ok());
+        b.close().await;
+    }
+);
