@@ -308,6 +308,10 @@ pub fn build(db: Db, settings: Settings, clock: crate::clock::Clock) -> (AppStat
             get(crate::staff::pages::show_join).post(crate::staff::pages::submit_join),
         )
         .route(
+            "/signup",
+            get(crate::tenants::pages::show).post(crate::tenants::pages::submit),
+        )
+        .route(
             "/reset/{token}",
             get(crate::staff::pages::show_reset).post(crate::staff::pages::submit_reset),
         )

@@ -100,6 +100,7 @@ pub async fn seed(db: &Db) -> anyhow::Result<DemoLogins> {
             currency: &parse(CurrencyCode::parse("THB"))?,
             time_zone: &parse(TimeZoneName::parse("Asia/Bangkok"))?,
             language: Language::Th,
+            contact_phone: None,
         },
     )
     .await?;

@@ -49,6 +49,7 @@ fn login_page(
             button type="submit" { (t(lang, "sign_in")) }
         }
         p.muted { (t(lang, "pw_forgot")) }
+        p { a #open-shop href="/signup" { (t(lang, "sp_open_shop")) } }
         p { a href="?lang=th" { "ไทย" } " · " a href="?lang=en" { "English" } }
     };
     Html(layout(lang, t(lang, "sign_in"), body).into_string())

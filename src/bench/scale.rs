@@ -165,6 +165,7 @@ async fn create_shop(db: &Db) -> anyhow::Result<Shop> {
             currency: &CurrencyCode::parse("THB").map_err(bad)?,
             time_zone: &TimeZoneName::parse("Asia/Bangkok").map_err(bad)?,
             language: Language::Th,
+            contact_phone: None,
         },
     )
     .await?;

@@ -189,7 +189,8 @@ pub async fn send(
     let shop = crate::tenants::store::get_tenant(&app.db, tenant_id)
         .await?
         .map(|t| t.name)
-        .unwrap_or_default();
+        // A shop signing up has no name in the system yet.
+        .unwrap_or_else(|| "Loyal".into());
     let text = format!(
         "{shop}: รหัส OTP {code} (ใช้ได้ 5 นาที) / Your code is {code}, valid 5 minutes. Never share it."
     );

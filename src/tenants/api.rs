@@ -65,6 +65,8 @@ pub struct ShopSignup {
     pub owner_name: PersonName,
     pub owner_email: Email,
     pub password: NewPassword,
+    /// The owner's phone, proved with a one-time code on the signup page.
+    pub contact_phone: Option<String>,
 }
 
 /// Create a shop and its owner, and open the owner's session.
@@ -97,6 +99,7 @@ pub async fn create_shop(
         currency: &s.currency,
         time_zone: &s.time_zone,
         language: s.language,
+        contact_phone: s.contact_phone.as_deref(),
     };
     let tenant_id = match store::insert_tenant(&mut tx, tenant).await {
         Err(e) if crate::store::is_unique_violation(&e) => {
@@ -217,6 +220,7 @@ async fn signup(
         owner_name: req.owner_name,
         owner_email: req.owner_email,
         password: req.password,
+        contact_phone: None,
     };
     let (tenant, principal, session) = create_shop(&app, &meta, shop).await?;
     let body = SignupResponse {

@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod model;
+pub mod pages;
 pub mod store;
 
 use crate::error::ApiError;

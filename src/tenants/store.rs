@@ -24,16 +24,18 @@ pub struct NewTenant<'a> {
     pub currency: &'a CurrencyCode,
     pub time_zone: &'a TimeZoneName,
     pub language: Language,
+    /// The owner's phone, when proved with a one-time code (E.164).
+    pub contact_phone: Option<&'a str>,
 }
 
 pub async fn insert_tenant(tx: &mut Tx, t: NewTenant<'_>) -> sqlx::Result<i64> {
     let id = ids::next_id();
     let now = now_micros();
     on_tx!(tx, c => sqlx::query(
-        "INSERT INTO tenants (id, slug, name, currency, time_zone, language, status, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $7)")
+        "INSERT INTO tenants (id, slug, name, currency, time_zone, language, status, created_at, updated_at, contact_phone)
+         VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $7, $8)")
         .bind(id).bind(t.slug.as_str()).bind(t.name.as_str()).bind(t.currency.as_str())
-        .bind(t.time_zone.as_str()).bind(t.language.as_str()).bind(now)
+        .bind(t.time_zone.as_str()).bind(t.language.as_str()).bind(now).bind(t.contact_phone)
         .execute(c).await.map(|r| r.rows_affected()))?;
     Ok(id)
 }

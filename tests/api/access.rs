@@ -606,6 +606,20 @@ db_test!(every_state_changing_request_writes_an_audit_entry, |app| {
         ),
         ("logout", ("/api/v1/sessions/current".into(), Value::Null)),
         (
+            "change_password",
+            (
+                "/api/v1/me/password".into(),
+                json!({"current_password": PASSWORD, "new_password": PASSWORD}),
+            ),
+        ),
+        (
+            "create_password_reset",
+            (
+                format!("/api/v1/staff/{}/password-reset", cashier.id()),
+                Value::Null,
+            ),
+        ),
+        (
             "put_signup_form",
             ("/api/v1/signup-form".into(), signup_form.clone()),
         ),

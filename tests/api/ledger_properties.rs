@@ -107,6 +107,7 @@ pub(crate) async fn setup(
             currency: &loyal::tenants::model::default_currency(),
             time_zone: &loyal::tenants::model::default_time_zone(),
             language: loyal::tenants::model::Language::Th,
+            contact_phone: None,
         },
     )
     .await

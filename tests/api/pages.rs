@@ -1771,3 +1771,57 @@ page_test!(
         b.close().await;
     }
 );
+
+page_test!(
+    a_shop_signs_up_on_its_own_with_a_texted_code_and_lands_in_the_wizard_in_thai,
+    |backend| {
+        let app = TestApp::spawn(backend).await;
+        let b = Browser::for_app(&app).await;
+        b.goto("/login?lang=th").await;
+        b.click("#open-shop").await;
+        b.fill("#shop_name", "ร้านกาแฟบ้านสวน").await;
+        b.fill("#owner_name", "สมศรี").await;
+        b.fill("#owner_email", "somsri@example").await;
+        b.fill("#phone", "081-555-0000").await;
+        b.click("#send-code").await;
+        assert!(!b.text("#owner_email-error").await.is_empty());
+        assert_eq!(
+            b.value("#shop_name").await,
+            "ร้านกาแฟบ้านสวน",
+            "what was typed stays"
+        );
+        b.fill("#owner_email", "somsri@example.com").await;
+        b.click("#send-code").await;
+        let sent = b.text("#code-sent").await;
+        assert!(sent.contains("0000"), "the masked phone: {sent}");
+        // No SMS gateway here: the page shows the text that would have been sent.
+        let text = b.text("#dev-mailbox").await;
+        let code: String = text.split("OTP ").nth(1).unwrap().chars().take(6).collect();
+        let wrong = if code == "000000" { "111111" } else { "000000" };
+        b.fill("#code", wrong).await;
+        b.fill("#password", "รหัสร้านกาแฟ 2569").await;
+        b.fill("#repeat_password", "รหัสร้านกาแฟ 2569").await;
+        b.click("#create-shop").await;
+        assert!(b.text("#code-error").await.contains("ไม่ถูกต้อง"));
+        b.fill("#code", &code).await;
+        b.fill("#password", "รหัสร้านกาแฟ 2569").await;
+        b.fill("#repeat_password", "รหัสร้านกาแฟ 2569").await;
+        b.screenshot("shop-signup-code-th").await;
+        b.click("#create-shop").await;
+        let url = b.client.current_url().await.unwrap();
+        assert_eq!(
+            url.path(),
+            "/admin/setup",
+            "the owner lands in the setup wizard"
+        );
+        b.close().await;
+        // A Thai name makes no slug of its own: the shop is at "shop".
+        let owner = app
+            .login("shop", "somsri@example.com", "รหัสร้านกาแฟ 2569")
+            .await
+            .unwrap();
+        let shop = owner.get("/api/v1/tenant").await.body;
+        assert_eq!(shop["name"], "ร้านกาแฟบ้านสวน");
+        assert_eq!(owner.me["role"], "owner");
+    }
+);

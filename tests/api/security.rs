@@ -1067,7 +1067,13 @@ db_test!(
         owner.member("0812345678").await;
         let form = json!({"terms": "T", "privacy": "P", "marketing_channels": [], "questions": []});
         assert_eq!(owner.put("/api/v1/signup-form", form).await.status, 200);
-        for path in ["/login", "/m/kafe/login", "/m/kafe/signup", "/admin"] {
+        for path in [
+            "/login",
+            "/signup",
+            "/m/kafe/login",
+            "/m/kafe/signup",
+            "/admin",
+        ] {
             let res = owner.get(path).await;
             assert_eq!(res.header("x-frame-options"), "DENY", "{path}");
             let policy = res.header("content-security-policy");
@@ -1138,6 +1144,23 @@ db_test!(
         )
         .await;
         assert_eq!(res.status, 403, "{}", res.text);
+        // Nor does a shop signup, which would sign the visitor into another's shop.
+        let res = post(
+            "/signup",
+            vec![
+                ("step", "code".into()),
+                ("shop_name", "Theirs".into()),
+                ("owner_name", "X".into()),
+                ("owner_email", "x@example.com".into()),
+                ("phone", "0899999999".into()),
+            ],
+        )
+        .await;
+        assert_eq!(res.status, 403, "{}", res.text);
+        assert!(
+            !res.header("set-cookie").contains("loyal_session"),
+            "no session"
+        );
         // The form as the page gave it (its token and the cookie with it) is taken.
         let page = visitor.get("/m/kafe/login").await;
         let token = page

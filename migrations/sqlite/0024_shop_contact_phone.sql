@@ -1,0 +1,1 @@
+../shared/0024_shop_contact_phone.sql
