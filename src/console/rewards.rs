@@ -135,7 +135,7 @@ async fn list_page(
                     }
                     td { (kind_words(lang, r.spec.kind)) @if let Some(v) = r.spec.value_satang { " · " (baht(v)) " " (t(lang, "baht")) } }
                     td { (r.spec.category) }
-                    td.num { (number(r.spec.points_cost)) }
+                    td.num { (number(r.spec.points_cost)) " " (crate::web::words::unit(lang, r.spec.currency)) }
                     td.num { @match r.spec.stock { Some(n) => (number(n)), None => (t(lang, "rw_unlimited")) } }
                     td.num { (number(r.redeemed)) }
                     td { (limits(lang, r)) }
@@ -161,6 +161,7 @@ async fn list_page(
                     (input("name_en", "rw_name_en", "text"))
                     (input("category", "rw_group", "text"))
                     (input("points_cost", "w_points_cost", "numeric"))
+                    (currency_select(lang, &value("currency")))
                     (input("stock", "rw_stock", "numeric"))
                     (input("value_baht", "rw_value_baht", "decimal"))
                     (input("per_member_limit", "rw_per_member", "numeric"))
@@ -247,6 +248,7 @@ pub async fn create(
             description_en: None,
             image_url: None,
             points_cost: required_number(lang, &f, "points_cost")?,
+            currency: typed_currency(&f),
             tier_prices: Default::default(),
             tiers: vec![],
             stock: optional_number(lang, &f, "stock")?,
@@ -353,6 +355,7 @@ fn edit_page(
             label for="description" { (t(lang, "rw_description")) }
             textarea #description name="description" rows="4" { (value("description")) }
             (input("points_cost", "w_points_cost", "numeric", "text"))
+            (currency_select(lang, &value("currency")))
             (input("stock", "rw_stock", "numeric", "text"))
             (input("per_member_limit", "rw_per_member", "numeric", "text"))
             (input("valid_until", "rw_valid_until", "text", "date"))
@@ -381,6 +384,7 @@ fn fields_of(r: &Reward, tz: &jiff::tz::TimeZone) -> Fields {
         ("category", s.category.clone()),
         ("description", s.description.clone()),
         ("points_cost", s.points_cost.to_string()),
+        ("currency", s.currency.as_str().to_string()),
         ("stock", opt(s.stock)),
         ("per_member_limit", opt(s.per_member_limit)),
         ("valid_until", last_day.unwrap_or_default()),
@@ -481,6 +485,7 @@ pub async fn save(
             category: text(&f, "category"),
             description: text(&f, "description"),
             points_cost: required_number(lang, &f, "points_cost")?,
+            currency: typed_currency(&f),
             stock: optional_number(lang, &f, "stock")?,
             per_member_limit: optional_number(lang, &f, "per_member_limit")?,
             valid_until,
@@ -509,5 +514,20 @@ pub async fn save(
             kind,
             Some(Err(Refused::from_api(lang, &e))),
         ),
+    }
+}
+
+fn typed_currency(f: &Fields) -> crate::ledger::model::Currency {
+    crate::ledger::model::Currency::from_db(&text(f, "currency"))
+}
+
+/// Points or stamps, for a reward's price.
+fn currency_select(lang: Language, current: &str) -> Markup {
+    html! {
+        label for="currency" { (t(lang, "rw_paid_in")) }
+        select #currency name="currency" {
+            option value="points" selected[current != "stamps"] { (t(lang, "points")) }
+            option value="stamps" selected[current == "stamps"] { (t(lang, "m_stamps")) }
+        }
     }
 }

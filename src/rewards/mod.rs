@@ -219,8 +219,9 @@ pub async fn redeem(
     let now = now_micros();
     let now_ts = crate::types::timestamp(now);
 
+    let currency = spec.currency;
     let mut tx = db.begin().await?;
-    crate::ledger::lock_member(&mut tx, tenant, input.member_id, Currency::Points).await?;
+    crate::ledger::lock_member(&mut tx, tenant, input.member_id, currency).await?;
     if let Some(prior) = crate::ledger::txn_by_key_full(&mut tx, tenant, &input.idem_key).await? {
         let existing = store::by_txn_tx(&mut tx, tenant, prior.id).await?;
         let same = existing
@@ -229,7 +230,7 @@ pub async fn redeem(
         if !same {
             return Err(RedeemError::KeyReused);
         }
-        let balance = crate::ledger::balance_summary(db, tenant, input.member_id, Currency::Points)
+        let balance = crate::ledger::balance_summary(db, tenant, input.member_id, currency)
             .await?
             .balance;
         return Ok(RedeemOutcome {
@@ -272,8 +273,7 @@ pub async fn redeem(
         }
     }
     if input.dry_run {
-        let summary =
-            crate::ledger::balance_summary(db, tenant, input.member_id, Currency::Points).await?;
+        let summary = crate::ledger::balance_summary(db, tenant, input.member_id, currency).await?;
         if summary.available < price {
             return Err(LedgerError::InsufficientPoints {
                 available: summary.available,
@@ -296,6 +296,7 @@ pub async fn redeem(
     }
     let redemption_id = crate::ids::next_id();
     let posting = Posting {
+        currency,
         amount: crate::money::Points::new(price),
         idem_key: input.idem_key.clone(),
         request_hash: format!("reward|{}|{}", reward.id, input.member_id),
@@ -397,8 +398,12 @@ async fn undo(
         .ok_or(RedemptionError::NotFound)?;
     let settings = crate::ledger::settings(db, tenant).await?;
     let tz = crate::tenants::time_zone(db, tenant).await?;
+    // Paid in points or in stamps: given back in what was paid.
+    let currency = crate::ledger::get_txn(db, tenant, found.txn_id)
+        .await?
+        .map_or(Currency::Points, |t| Currency::from_db(&t.currency));
     let mut tx = db.begin().await?;
-    crate::ledger::lock_member(&mut tx, tenant, found.member_id, Currency::Points).await?;
+    crate::ledger::lock_member(&mut tx, tenant, found.member_id, currency).await?;
     let current = store::get_redemption_tx(&mut tx, tenant, redemption_id)
         .await?
         .ok_or(RedemptionError::NotFound)?;
@@ -429,6 +434,7 @@ async fn undo(
             reverses_id: Some(current.txn_id),
             actor_kind: actor.kind.to_string(),
             actor_id: actor.id,
+            currency,
             ..Posting::blank(tenant, current.member_id, Kind::RedeemCancel)
         };
         refunded = crate::ledger::post(
@@ -736,7 +742,10 @@ pub async fn catalog_for(
                 .map(|l| l.code.clone())
         })
         .flatten();
-    let available = crate::ledger::balance_summary(db, tenant, member_id, Currency::Points)
+    let points = crate::ledger::balance_summary(db, tenant, member_id, Currency::Points)
+        .await?
+        .available;
+    let stamps = crate::ledger::balance_summary(db, tenant, member_id, Currency::Stamps)
         .await?
         .available;
     let now = Timestamp::now();
@@ -746,6 +755,10 @@ pub async fn catalog_for(
         .filter(|r| r.spec.visible)
         .map(|r| {
             let price = r.spec.price_for(level.as_deref());
+            let available = match r.spec.currency {
+                Currency::Points => points,
+                Currency::Stamps => stamps,
+            };
             let why_not = match r.spec.refusal(now, level.as_deref()) {
                 Some(Refusal::NotOffered) => Some(WhyNot::NotOffered),
                 Some(Refusal::NotYet) => Some(WhyNot::NotYet),

@@ -108,6 +108,10 @@ pub struct RewardSpec {
     /// An https:// (or http://) image URL.
     pub image_url: Option<String>,
     pub points_cost: i64,
+    /// What the price is paid in: `points` (default) or `stamps` (a stamp card's reward:
+    /// ten stamps, a free coffee).
+    #[serde(default)]
+    pub currency: crate::ledger::model::Currency,
     /// A different price for some tier levels: `{"gold": 80}`.
     #[serde(default)]
     pub tier_prices: BTreeMap<String, i64>,

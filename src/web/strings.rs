@@ -632,6 +632,7 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
         "Through the shop's system (API)",
     ),
     ("mm_refund", "คืนเงิน", "Refund"),
+    ("rw_paid_in", "ราคาเป็น", "Priced in"),
     ("sp_title", "เปิดร้านใน Loyal", "Open your shop on Loyal"),
     (
         "sp_intro",

@@ -101,6 +101,14 @@ pub fn birthday(lang: Language, iso: &str) -> String {
     }
 }
 
+/// What a price or balance is counted in: points or stamps.
+pub fn unit(lang: Language, c: crate::ledger::model::Currency) -> &'static str {
+    match c {
+        crate::ledger::model::Currency::Points => t(lang, "points"),
+        crate::ledger::model::Currency::Stamps => t(lang, "m_stamps"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -811,3 +811,96 @@ async fn codes_go_through_the_gateway(backend: crate::helpers::Backend) {
     assert!(!third.header("retry-after").is_empty());
     assert_eq!(seen.lock().unwrap().len(), 2);
 }
+
+db_test!(
+    a_reward_priced_in_stamps_is_paid_and_given_back_in_stamps,
+    |app| {
+        let owner = app.signup("kafe").await;
+        no_otp(&owner).await;
+        let card =
+            json!({"stamps": [{"name": "บัตรกาแฟ", "skus": ["LATTE"], "stamps_per_item": 1}]});
+        assert_eq!(owner.put("/api/v1/rules/earning", card).await.status, 200);
+        let m = owner.member("0812345678").await;
+        let bill = json!({"member_id": m, "amount_satang": 26_000, "receipt": "R1",
+            "items": [{"sku": "LATTE", "quantity": 4, "unit_price_satang": 6_500}]});
+        assert_eq!(owner.post("/api/v1/purchases", bill).await.status, 201);
+        let points_before = owner.points(m).await["balance"].clone();
+        let free = reward(
+            &owner,
+            json!({"kind": "coupon", "category": "drinks", "name": "กาแฟฟรี", "points_cost": 3, "currency": "stamps"}),
+        )
+        .await;
+        let catalog = owner
+            .get(&format!("/api/v1/members/{m}/rewards"))
+            .await
+            .body;
+        let listed = catalog
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["reward"]["id"] == free)
+            .cloned()
+            .unwrap();
+        assert_eq!(listed["redeemable"], true, "4 stamps pay for 3: {listed}");
+        let res = owner
+            .post(
+                &format!("/api/v1/rewards/{free}/redeem"),
+                json!({"member_id": m}),
+            )
+            .await;
+        assert_eq!(res.status, 201, "{}", res.body);
+        let balances = owner.get(&format!("/api/v1/members/{m}/points")).await.body;
+        assert_eq!(balances["stamps"]["balance"], 1);
+        assert_eq!(
+            balances["points"]["balance"], points_before,
+            "points untouched"
+        );
+        let again = owner
+            .post(
+                &format!("/api/v1/rewards/{free}/redeem"),
+                json!({"member_id": m}),
+            )
+            .await;
+        assert_eq!(again.code(), "insufficient_points", "1 stamp cannot pay 3");
+        let id = res.body["redemption"]["id"].as_i64().unwrap();
+        let res = owner
+            .post(&format!("/api/v1/redemptions/{id}/cancel"), json!({}))
+            .await;
+        assert_eq!(res.status, 200, "{}", res.body);
+        let balances = owner.get(&format!("/api/v1/members/{m}/points")).await.body;
+        assert_eq!(balances["stamps"]["balance"], 4, "the stamps come back");
+        // Priced in stamps on the console's form too, and said so on the member page.
+        use crate::page_access::{hidden, post_form};
+        let page = owner.get("/admin/rewards?lang=th").await;
+        let made = post_form(
+            &owner,
+            "/admin/rewards",
+            &[
+                ("_csrf", hidden(&page.text, "_csrf")),
+                ("kind", "coupon".into()),
+                ("name", "ครัวซองต์ฟรี".into()),
+                ("category", "ขนม".into()),
+                ("points_cost", "8".into()),
+                ("currency", "stamps".into()),
+            ],
+        )
+        .await;
+        assert!(made.status < 400, "{}", made.text);
+        let listed = owner.get("/api/v1/rewards").await.body;
+        let croissant = listed["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == "ครัวซองต์ฟรี")
+            .cloned()
+            .unwrap_or_else(|| panic!("{listed}"));
+        assert_eq!(croissant["currency"], "stamps", "{croissant}");
+        let member = crate::page_access::member_signed_in(&app, &owner, "0812345678").await;
+        let rewards_page = member.get("/m/kafe/rewards?lang=th").await;
+        assert!(
+            rewards_page.text.contains("8 แสตมป์"),
+            "the member page prices it in stamps"
+        );
+        app.assert_no_drift().await;
+    }
+);

@@ -51,7 +51,7 @@ pub async fn rewards(
             @for r in rewards {
             section.card.reward id=(format!("reward-{}", r.reward.id)) {
                 p.big { (if lang == Language::En { r.reward.spec.name_en.clone().unwrap_or(r.reward.spec.name.clone()) } else { r.reward.spec.name.clone() }) }
-                p { (crate::web::number(r.price)) " " (t(lang, "points")) }
+                p { (crate::web::number(r.price)) " " (crate::web::words::unit(lang, r.reward.spec.currency)) }
                 @if r.redeemable {
                     form method="post" action=(format!("/m/{slug}/rewards/{}", r.reward.id)) {
                         input type="hidden" name="_csrf" value=(s.csrf_token);
@@ -83,7 +83,11 @@ fn why_not(lang: Language, r: &crate::rewards::MemberReward) -> String {
         Some(WhyNot::OutOfStock) => "m_wn_out_of_stock",
         Some(WhyNot::ShortOfPoints) => {
             let short = crate::web::number(r.points_short.unwrap_or(0));
-            return format!("{} {short} {}", t(lang, "m_wn_short"), t(lang, "points"));
+            return format!(
+                "{} {short} {}",
+                t(lang, "m_wn_short"),
+                crate::web::words::unit(lang, r.reward.spec.currency)
+            );
         }
         None => return String::new(),
     };
@@ -171,25 +175,20 @@ pub async fn redeem(
     ];
     // What it costs this member (their tier's price) and what is left after, said before
     // the code is asked for.
-    let price = read(crate::rewards::catalog_for(&app.db, shop.id, member.id).await)?
+    let priced = read(crate::rewards::catalog_for(&app.db, shop.id, member.id).await)?
         .into_iter()
         .find(|r| r.reward.id == reward_id)
-        .map(|r| r.price);
-    let available = read(
-        crate::ledger::balance_summary(
-            &app.db,
-            shop.id,
-            member.id,
-            crate::ledger::model::Currency::Points,
-        )
-        .await,
-    )?
-    .available;
+        .map(|r| (r.price, r.reward.spec.currency));
+    let currency = priced.map_or(Default::default(), |p| p.1);
+    let price = priced.map(|p| p.0);
+    let available =
+        read(crate::ledger::balance_summary(&app.db, shop.id, member.id, currency).await)?
+            .available;
     let code_form = |challenge: i64, error: Option<String>| {
         html! {
             p.big { (reward_name) }
             @if let Some(price) = price {
-                p #m-redeem-cost { strong { "−" (crate::web::number(price)) " " (t(lang, "points")) } " · " (t(lang, "m_balance_after")) " " strong { (crate::web::number(available.saturating_sub(price))) } }
+                p #m-redeem-cost { strong { "−" (crate::web::number(price)) " " (crate::web::words::unit(lang, currency)) } " · " (t(lang, "m_balance_after")) " " strong { (crate::web::number(available.saturating_sub(price))) } }
             }
             p { (t(lang, "m_code_sent")) " " strong { (crate::otp::mask_phone(&member.phone)) } }
             form method="post" action=(format!("/m/{slug}/rewards/{reward_id}")) {

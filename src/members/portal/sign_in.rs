@@ -106,7 +106,7 @@ async fn program_card(app: &AppState, shop: i64, lang: Language) -> Result<Marku
     let rewards = read(crate::rewards::store::list(&app.db, shop, false, i64::MAX, 500).await)?;
     let cheapest = rewards
         .iter()
-        .filter(|r| r.spec.visible)
+        .filter(|r| r.spec.visible && r.spec.currency == crate::ledger::model::Currency::Points)
         .map(|r| r.spec.points_cost)
         .min();
     let tiers = read(crate::tiers::store::program(&app.db, shop).await)?;
