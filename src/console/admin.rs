@@ -266,12 +266,12 @@ pub async fn save_settings(
         .into_response()
 }
 
-/// The signup form as typed (or saved): texts, channels ticked, questions as JSON.
+/// The signup form as typed (or saved): texts, channels ticked, the questions' rows.
 struct SignupFields {
     terms: String,
     privacy: String,
     channels: Vec<Channel>,
-    questions: String,
+    questions: super::signup_questions::Fields,
 }
 
 fn signup_form_page(
@@ -279,6 +279,7 @@ fn signup_form_page(
     p: &Principal,
     f: &SignupFields,
     notice: Option<Markup>,
+    question_error: Option<(&str, &str)>,
     status: StatusCode,
 ) -> Response {
     let csrf = p.csrf_token.clone().unwrap_or_default();
@@ -295,8 +296,9 @@ fn signup_form_page(
                     label.choice { input type="checkbox" name=(format!("ch_{code}")) checked[f.channels.contains(&c)]; " " (crate::web::words::consent_purpose(lang, c.purpose())) }
                 }
             }
-            label for="questions" { (t(lang, "a_questions")) }
-            textarea #questions name="questions" rows="8" style="font-family:monospace" { (f.questions) }
+            h2 { (t(lang, "a_questions")) }
+            p.muted { (t(lang, "sq_explained")) }
+            (super::signup_questions::rows(lang, &f.questions, question_error))
             p.muted { (t(lang, "a_versions")) }
             button type="submit" #save-form { (t(lang, "w_save")) }
         }
@@ -326,19 +328,18 @@ pub async fn signup_form(
             terms: form.0.terms,
             privacy: form.0.privacy,
             channels: form.0.marketing_channels,
-            questions: serde_json::to_string_pretty(&form.0.questions)
-                .unwrap_or_else(|_| "[]".into()),
+            questions: super::signup_questions::fields_of(&form.0.questions),
         },
         // None saved yet: an empty form to fill in.
         Err(e) if e.code == crate::error::Code::NotFound => SignupFields {
             terms: String::new(),
             privacy: String::new(),
             channels: vec![],
-            questions: "[]".into(),
+            questions: super::signup_questions::fields_of(&[]),
         },
         Err(e) => return crate::web::server_error(lang, e.message),
     };
-    signup_form_page(lang, &p, &fields, None, StatusCode::OK)
+    signup_form_page(lang, &p, &fields, None, None, StatusCode::OK)
 }
 
 /// `POST /admin/signup-form`: saved through the API (a changed text becomes a new version).
@@ -368,38 +369,53 @@ pub async fn save_signup_form(
         .filter(|(_, code)| f.get(&format!("ch_{code}")).is_some_and(|v| v == "on"))
         .map(|(c, _)| c)
         .collect(),
-        questions: if g("questions").trim().is_empty() {
-            "[]".into()
-        } else {
-            g("questions")
-        },
+        questions: f
+            .iter()
+            .filter(|(k, _)| k.starts_with('q'))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
     };
-    let saved =
-        match serde_json::from_str::<Vec<crate::members::consent::Question>>(&typed.questions) {
-            Ok(questions) => {
-                let input = crate::members::consent::SignupFormInput {
-                    terms: typed.terms.clone(),
-                    privacy: typed.privacy.clone(),
-                    marketing_channels: typed.channels.clone(),
-                    questions,
-                };
-                crate::members::signup::put_signup_form(
-                    State(app.clone()),
-                    ctx(&p, meta),
-                    JsonBody(input),
-                )
-                .await
-                .map(|form| form.0)
-            }
-            Err(e) => Err(crate::error::ApiError::invalid(
-                "questions",
-                format!("questions: {e}"),
-            )),
+    // The questions saved before: an answer whose text is unchanged keeps its value.
+    let before =
+        match crate::members::signup::get_signup_form(State(app.clone()), ctx(&p, meta.clone()))
+            .await
+        {
+            Ok(form) => form.0.questions,
+            Err(e) if e.code == crate::error::Code::NotFound => vec![],
+            Err(e) => return crate::web::server_error(lang, e.message),
         };
+    let saved = match super::signup_questions::questions_from(&typed.questions, &before) {
+        Ok(questions) => {
+            let input = crate::members::consent::SignupFormInput {
+                terms: typed.terms.clone(),
+                privacy: typed.privacy.clone(),
+                marketing_channels: typed.channels.clone(),
+                questions,
+            };
+            crate::members::signup::put_signup_form(
+                State(app.clone()),
+                ctx(&p, meta),
+                JsonBody(input),
+            )
+            .await
+            .map(|form| form.0)
+        }
+        Err((field, words)) => {
+            let notice = html! { p.error #form-error role="alert" { (t(lang, words)) } };
+            return signup_form_page(
+                lang,
+                &p,
+                &typed,
+                Some(notice),
+                Some((&field, t(lang, words))),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            );
+        }
+    };
     match saved {
         Ok(form) => {
             let notice = html! { p.ok #saved role="status" { (t(lang, "w_saved")) " · " (t(lang, "s_terms")) " v" (form.terms_version) " · " (t(lang, "s_privacy")) " v" (form.privacy_version) } };
-            signup_form_page(lang, &p, &typed, Some(notice), StatusCode::OK)
+            signup_form_page(lang, &p, &typed, Some(notice), None, StatusCode::OK)
         }
         Err(e) => {
             let notice = html! { p.error #form-error role="alert" { (crate::web::localise_error(lang, &e)) } };
@@ -408,6 +424,7 @@ pub async fn save_signup_form(
                 &p,
                 &typed,
                 Some(notice),
+                None,
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
         }

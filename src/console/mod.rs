@@ -23,6 +23,7 @@ pub mod members;
 pub mod points_adjust;
 pub mod rewards;
 pub mod setup;
+pub mod signup_questions;
 pub mod team;
 pub mod tiers;
 

@@ -632,6 +632,49 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
         "Through the shop's system (API)",
     ),
     ("mm_refund", "คืนเงิน", "Refund"),
+    (
+        "sq_explained",
+        "คำถามตอนสมัคร คำตอบแต่ละข้อให้แท็กแก่สมาชิกได้ เพื่อใช้แบ่งกลุ่มภายหลัง",
+        "Questions asked at signup; an answer can give the member tags, for grouping members later",
+    ),
+    ("sq_new", "เพิ่มคำถาม", "Add a question"),
+    ("sq_question", "คำถาม", "Question"),
+    (
+        "sq_answers",
+        "คำตอบ (บรรทัดละหนึ่งคำตอบ)",
+        "Answers (one per line)",
+    ),
+    (
+        "sq_answers_note",
+        "ต่อท้ายคำตอบด้วย => และแท็ก เพื่อให้แท็กแก่ผู้ที่เลือก เช่น ต่ำกว่า 25 => วัยรุ่น",
+        "Follow an answer with => and tags to tag those who choose it, such as Under 25 => young",
+    ),
+    ("sq_required", "ต้องตอบ", "Must be answered"),
+    (
+        "sq_remove",
+        "ลบคำถามนี้เมื่อบันทึก",
+        "Remove this question when saving",
+    ),
+    (
+        "sq_label",
+        "ใส่คำถาม 1-200 ตัวอักษร",
+        "Enter the question, 1-200 characters",
+    ),
+    (
+        "sq_answer",
+        "คำตอบแต่ละข้อยาว 1-200 ตัวอักษร",
+        "Each answer is 1-200 characters",
+    ),
+    (
+        "sq_tags",
+        "แท็กละไม่เกิน 40 ตัวอักษร และไม่มีจุลภาคในแท็ก",
+        "Tags are up to 40 characters, separated by commas",
+    ),
+    (
+        "sq_no_answers",
+        "ใส่คำตอบอย่างน้อยหนึ่งข้อ",
+        "Enter at least one answer",
+    ),
     ("rw_paid_in", "ราคาเป็น", "Priced in"),
     ("sp_title", "เปิดร้านใน Loyal", "Open your shop on Loyal"),
     (

@@ -647,17 +647,27 @@ page_test!(
         b.fill("#terms", "ข้อกำหนดการเป็นสมาชิก").await;
         b.fill("#privacy", "เราเก็บเบอร์โทรเพื่อสะสมคะแนน").await;
         b.click("input[name=ch_line]").await;
-        b.fill("#questions", "[{\"id\": \"age\"}]").await;
+        // A question with no answers is refused under its answers.
+        b.fill("#q0_label", "ดื่มกาแฟบ่อยแค่ไหน").await;
         b.click("#save-form").await;
         assert!(
-            b.text("#form-error").await.contains("questions"),
-            "the API names the bad question"
+            !b.text("#q0_answers-error").await.is_empty(),
+            "the answers are named"
         );
-        b.fill("#questions", "[]").await;
+        assert_eq!(
+            b.value("#q0_label").await,
+            "ดื่มกาแฟบ่อยแค่ไหน",
+            "what was typed stays"
+        );
+        b.fill("#q0_answers", "ทุกวัน => coffee-lover\nบางวัน").await;
         b.click("#save-form").await;
         assert!(b.text("#saved").await.contains("v1"));
         let form = owner.get("/api/v1/signup-form").await.body;
         assert_eq!(form["marketing_channels"], json!(["line"]));
+        assert_eq!(
+            form["questions"][0]["options"][0],
+            json!({"value": "a1", "label": "ทุกวัน", "tags": ["coffee-lover"]})
+        );
 
         // Rewards: edit one (a negative cost is refused, naming the field), then archive one.
         let latte = owner.post("/api/v1/rewards", json!({"kind": "coupon", "category": "x", "name": "Latte", "points_cost": 10, "stock": 5})).await;
