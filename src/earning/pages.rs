@@ -276,7 +276,12 @@ async fn render(app: &AppState, v: View<'_>) -> Markup {
                 autofocus[member.is_none() && !previewing]
                 aria-invalid=[(phone_error.is_some() || not_found).then_some("true")] aria-describedby="phone-error";
             (field_error("phone", phone_error.map(|k| t(lang, k)).or(not_found.then(|| t(lang, "no_member")))))
-            button type="submit" { (t(lang, "find")) }
+            div.row {
+                button type="submit" { (t(lang, "find")) }
+                // Shown where the browser reads codes from the camera (Chrome on Android).
+                button.secondary #scan-card type="button" hidden { (t(lang, "scan_card")) }
+            }
+            video #scan-view hidden playsinline muted {}
         }
         @if let Some(notice) = lookup_failed { (notice) }
         @if not_found && v.p.allows(Permission::MembersWrite) {
@@ -315,6 +320,9 @@ async fn render(app: &AppState, v: View<'_>) -> Markup {
                 }
             }
         }
+        // The phone's camera reads the member card's QR or barcode into the search box;
+        // where the browser cannot, the button stays hidden and the code is typed.
+        script nonce=(crate::web::script_nonce()) { (maud::PreEscaped(SCAN_CARD)) }
         // While a request runs its button says so and cannot be pressed twice.
         script nonce=(crate::web::script_nonce()) { (maud::PreEscaped(format!(
             "document.addEventListener('submit',function(e){{var b=e.target.querySelector('button[type=submit]');\
@@ -324,6 +332,28 @@ async fn render(app: &AppState, v: View<'_>) -> Markup {
     };
     staff_layout(lang, t(lang, "counter"), v.p, body)
 }
+
+/// Reads a member card with the camera through the browser's own `BarcodeDetector`
+/// (no library to ship); it puts what it read in the search box and sends it.
+const SCAN_CARD: &str = r#"
+(function(){
+  var b=document.getElementById('scan-card'),v=document.getElementById('scan-view');
+  if(!b||!v||!('BarcodeDetector' in window)||!navigator.mediaDevices)return;
+  b.hidden=false;
+  b.addEventListener('click',function(){
+    var d=new BarcodeDetector({formats:['qr_code','code_128']});
+    navigator.mediaDevices.getUserMedia({video:{facingMode:'environment'}}).then(function(s){
+      v.srcObject=s;v.hidden=false;v.play();
+      var stop=function(){s.getTracks().forEach(function(t){t.stop()});v.hidden=true};
+      var look=function(){d.detect(v).then(function(found){
+        if(found.length){stop();var f=b.form;f.elements.phone.value=found[0].rawValue;f.submit()}
+        else{setTimeout(look,250)}
+      }).catch(function(){setTimeout(look,250)})};
+      look();
+    }).catch(function(){b.hidden=true});
+  });
+})();
+"#;
 
 /// `GET /staff/earn`: the counter.
 pub async fn show_earn(

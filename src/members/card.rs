@@ -29,10 +29,26 @@ pub fn code(cipher: &Cipher, tenant: i64, member: i64, now_micros: i64) -> Strin
     format!("M{member}-{digits}")
 }
 
+/// The code as digits only, for the barcode: the member id and the 8 check digits
+/// (`M123-45678901` → `12345678901`).
+pub fn digits(code: &str) -> String {
+    code.chars().filter(char::is_ascii_digit).collect()
+}
+
+/// Shortest code in digits only: longer than any phone number, so the two never mix.
+const MIN_DIGITS: usize = 12;
+
 /// The member a code typed or scanned at `now` names, if it is one of theirs from this
-/// minute or the one before.
+/// minute or the one before. Taken as shown (`M123-45678901`) or as the barcode reads it
+/// (digits only, perhaps with a leading zero).
 pub fn member_of(cipher: &Cipher, tenant: i64, typed: &str, now_micros: i64) -> Option<i64> {
-    let (member, digits) = typed.trim().strip_prefix(['M', 'm'])?.split_once('-')?;
+    let typed = typed.trim();
+    let (member, digits) = if typed.len() >= MIN_DIGITS && typed.bytes().all(|b| b.is_ascii_digit())
+    {
+        typed.split_at(typed.len() - 8)
+    } else {
+        typed.strip_prefix(['M', 'm'])?.split_once('-')?
+    };
     let member: i64 = member.parse().ok()?;
     let now = window(now_micros);
     [now, now - 1].into_iter().find_map(|w| {
@@ -99,5 +115,19 @@ mod tests {
         let other = code.replacen("M42-", "M43-", 1);
         assert_eq!(member_of(&c, 7, &other, at), None, "another member's id");
         assert_ne!(code, super::code(&c, 7, 42, at + 2 * MINUTE), "it changes");
+    }
+
+    #[test]
+    fn the_barcode_digits_name_the_member_too_and_never_a_phone() {
+        let c = cipher();
+        let at = 1_800_000_000_000_000;
+        let member = 7_300_000_000_000_042;
+        let code = code(&c, 7, member, at);
+        let digits = digits(&code);
+        assert_eq!(member_of(&c, 7, &digits, at), Some(member));
+        // Drawn in pairs, an odd count gains a leading zero: still the member.
+        assert_eq!(member_of(&c, 7, &format!("0{digits}"), at), Some(member));
+        assert_eq!(member_of(&c, 7, "0812345678", at), None, "a phone");
+        assert_eq!(member_of(&c, 7, "66812345678", at), None);
     }
 }

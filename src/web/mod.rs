@@ -298,7 +298,7 @@ a.button.secondary{background:#555}button.danger{background:#a40000}\
 dl{display:grid;grid-template-columns:auto 1fr;gap:.3rem 1rem;margin:.5rem 0}dt{color:#555}dd{margin:0}\
 .filters{display:grid;grid-template-columns:repeat(auto-fit,minmax(10rem,1fr));gap:0 .75rem;align-items:end}.filters button{margin:.8rem 0 0}\
 .confirm{border:2px solid #0b5394}.choices label.choice,label.choice{display:flex;align-items:center;gap:.5rem;min-height:44px;font-weight:400;margin:0}label.choice input{width:auto}\
-.actions{display:flex;gap:.5rem;flex-wrap:wrap}.actions form{margin:0}.actions button{margin:0}.link{overflow-wrap:anywhere}.qr svg{max-width:14rem;height:auto}\
+.actions{display:flex;gap:.5rem;flex-wrap:wrap}.actions form{margin:0}.actions button{margin:0}.link{overflow-wrap:anywhere}.qr svg{max-width:14rem;height:auto}.barcode{background:#fff;padding:.5rem 1.5rem;max-width:22rem}.barcode svg{display:block;width:100%;height:4.5rem}#scan-view{width:100%;max-width:22rem}\
 .visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}fieldset{border:1px solid #ddd;border-radius:.5rem;background:#fff;margin:1rem 0;padding:.5rem 1rem 1rem}legend{font-weight:700;padding:0 .3rem}.row{align-items:center;margin-top:1rem}.row button{margin-top:0}\
 .tabs{display:flex;gap:.5rem;overflow-x:auto;margin:1rem 0}.tabs a{display:inline-flex;align-items:center;min-height:44px;padding:0 1rem;border:1px solid #0b5394;border-radius:2rem;white-space:nowrap;text-decoration:none}\
 a.button{display:inline-flex;align-items:center;min-height:44px;padding:0 1.2rem;background:#0b5394;color:#fff;border-radius:.3rem;text-decoration:none}";

@@ -633,6 +633,12 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
     ),
     ("mm_refund", "คืนเงิน", "Refund"),
     (
+        "scan_card",
+        "สแกนบัตรด้วยกล้อง",
+        "Scan the card with the camera",
+    ),
+    ("m_card_barcode", "บาร์โค้ดบัตรสมาชิก", "Member card barcode"),
+    (
         "sq_explained",
         "คำถามตอนสมัคร คำตอบแต่ละข้อให้แท็กแก่สมาชิกได้ เพื่อใช้แบ่งกลุ่มภายหลัง",
         "Questions asked at signup; an answer can give the member tags, for grouping members later",

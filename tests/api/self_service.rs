@@ -204,6 +204,19 @@ db_test!(
             .to_string();
         assert!(code.starts_with(&format!("M{m}-")), "{code}");
         assert!(home.text.contains("<svg"), "with its QR");
+        assert!(
+            home.text.contains("id=\"m-card-barcode\"") && home.text.contains("<rect"),
+            "and its barcode"
+        );
+        // An older scanner reads the barcode: the code's digits, which find the member.
+        let digits: String = code.chars().filter(char::is_ascii_digit).collect();
+        let scanned = owner
+            .get(&format!("/staff/earn?phone={digits}&lang=en"))
+            .await;
+        assert!(
+            scanned.text.contains("id=\"amount\""),
+            "the barcode finds the member"
+        );
 
         // A handheld scanner types the code into the counter's search box.
         let counter = owner

@@ -46,6 +46,10 @@ pub async fn home(
         section.card #m-card aria-labelledby="m-card-title" {
             h2 #m-card-title { (t(lang, "m_card")) }
             div.qr role="img" aria-label=(t(lang, "m_card")) { (maud::PreEscaped(crate::qr::svg(&card))) }
+            // For the scanners that read only barcodes.
+            div.barcode #m-card-barcode role="img" aria-label=(t(lang, "m_card_barcode")) {
+                (maud::PreEscaped(crate::qr::barcode_svg(&crate::members::card::digits(&card))))
+            }
             p { (t(lang, "m_card_code")) ": " strong #m-card-code { (card) } }
             p.muted { (t(lang, "m_card_hint")) }
         }
