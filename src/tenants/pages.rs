@@ -229,7 +229,9 @@ pub async fn submit(
             Err(_) => refused(&f, ("phone", "sp_not_sent"), None, StatusCode::BAD_GATEWAY),
         };
     }
-    let code_step = || Some((crate::otp::mask_phone(d.phone.as_str()), None));
+    // Asked again on the code step, with the text that was sent (development only).
+    let sent_text = dev_message(&app, &d.phone).await;
+    let code_step = || Some((crate::otp::mask_phone(d.phone.as_str()), sent_text.clone()));
     let get = |k: &str| f.get(k).cloned().unwrap_or_default();
     let Ok(password) = NewPassword::parse(&get("password")) else {
         return refused(
