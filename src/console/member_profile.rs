@@ -37,16 +37,6 @@ const GENDERS: [(&str, &str); 4] = [
     ("other", "g_other"),
 ];
 
-/// A stored `YYYY-MM-DD` as staff type it: `31/12/2535` on Thai pages.
-fn birthday_as_typed(lang: Language, stored: &str) -> String {
-    let mut parts = stored.splitn(3, '-');
-    let (Some(y), Some(m), Some(d)) = (parts.next(), parts.next(), parts.next()) else {
-        return stored.to_string();
-    };
-    let year = y.parse::<i32>().unwrap_or(0) + if lang == Language::Th { 543 } else { 0 };
-    format!("{d}/{m}/{year}")
-}
-
 /// An attribute's value as typed back: text as it is, numbers and yes/no as written.
 fn attribute_as_typed(v: &Value) -> String {
     match v {
@@ -77,7 +67,7 @@ fn fields_of(lang: Language, m: &Member) -> Fields {
             "birthday",
             m.birthday
                 .as_deref()
-                .map(|b| birthday_as_typed(lang, b))
+                .map(|b| crate::web::words::birthday_as_typed(lang, b))
                 .unwrap_or_default(),
         ),
         ("address", m.address.clone()),

@@ -251,13 +251,18 @@ const QUERY_TEXT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUME
     .remove(b'.')
     .remove(b'~');
 
-/// The link a new staff member opens, its QR code and a link that shares it in LINE.
-fn invitation_card(lang: Language, created: &InvitationCreated) -> Markup {
-    let message = format!("{} {}", t(lang, "tm_share_text"), created.url);
-    let line = format!(
+/// A link that opens LINE to share `url` with the words of `text_key` before it.
+fn line_share(lang: Language, text_key: &'static str, url: &str) -> String {
+    let message = format!("{} {url}", t(lang, text_key));
+    format!(
         "https://line.me/R/share?text={}",
         percent_encoding::utf8_percent_encode(&message, QUERY_TEXT)
-    );
+    )
+}
+
+/// The link a new staff member opens, its QR code and a link that shares it in LINE.
+fn invitation_card(lang: Language, created: &InvitationCreated) -> Markup {
+    let line = line_share(lang, "tm_share_text", &created.url);
     html! {
         section.card #invitation role="status" {
             h2 { (t(lang, "tm_link_ready")) " " (created.invitation.email) }
@@ -479,11 +484,7 @@ pub async fn password_reset(
 
 /// The reset link to give the person, its QR code and a LINE share.
 fn reset_card(lang: Language, link: &crate::staff::passwords::ResetLink) -> Markup {
-    let message = format!("{} {}", t(lang, "pw_share_text"), link.url);
-    let line = format!(
-        "https://line.me/R/share?text={}",
-        percent_encoding::utf8_percent_encode(&message, QUERY_TEXT)
-    );
+    let line = line_share(lang, "pw_share_text", &link.url);
     html! {
         section.card #reset-link-card role="status" {
             h2 { (t(lang, "pw_link_ready")) }

@@ -101,6 +101,18 @@ pub fn birthday(lang: Language, iso: &str) -> String {
     }
 }
 
+/// A stored birthday (`YYYY-MM-DD`) as a person types it into a form: `31/12/2535` on
+/// Thai pages (Buddhist era), `31/12/1992` on English ones; read back by
+/// `members::model::parse_birthday`.
+pub fn birthday_as_typed(lang: Language, stored: &str) -> String {
+    let mut parts = stored.splitn(3, '-');
+    let (Some(y), Some(m), Some(d)) = (parts.next(), parts.next(), parts.next()) else {
+        return stored.to_string();
+    };
+    let year = y.parse::<i32>().unwrap_or(0) + if lang == Language::Th { 543 } else { 0 };
+    format!("{d}/{m}/{year}")
+}
+
 /// What a price or balance is counted in: points or stamps.
 pub fn unit(lang: Language, c: crate::ledger::model::Currency) -> &'static str {
     match c {

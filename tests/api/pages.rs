@@ -1842,13 +1842,7 @@ page_test!(
         let (app, owner, cashier, _, m) = shop(backend).await;
         let member = crate::page_access::member_signed_in(&app, &owner, "0812345678").await;
         let home = member.get("/m/kafe?lang=th").await;
-        let code = home
-            .text
-            .split("id=\"m-card-code\">")
-            .nth(1)
-            .and_then(|rest| rest.split('<').next())
-            .unwrap()
-            .to_string();
+        let code = crate::self_service::card_code(&home.text);
         let email = cashier.me["email"].as_str().unwrap().to_string();
         let b = Browser::for_app(&app).await;
         b.sign_in("kafe", &email, PASSWORD, "th").await;

@@ -195,13 +195,7 @@ db_test!(
         let m = owner.member("0812345678").await;
         let member = member_signed_in(&app, &owner, "0812345678").await;
         let home = member.get("/m/kafe?lang=en").await;
-        let code = home
-            .text
-            .split("id=\"m-card-code\">")
-            .nth(1)
-            .and_then(|rest| rest.split('<').next())
-            .unwrap()
-            .to_string();
+        let code = card_code(&home.text);
         assert!(code.starts_with(&format!("M{m}-")), "{code}");
         assert!(home.text.contains("<svg"), "with its QR");
         assert!(
@@ -273,3 +267,12 @@ db_test!(
         }
     }
 );
+
+/// The member card's code as the member page shows it.
+pub(crate) fn card_code(html: &str) -> String {
+    html.split("id=\"m-card-code\">")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .unwrap()
+        .to_string()
+}

@@ -49,21 +49,6 @@ fn channel_field(c: Channel) -> String {
     format!("{}_ok", c.purpose())
 }
 
-/// A stored `YYYY-MM-DD` as the member types it: `31/12/2535` on Thai pages.
-fn birthday_as_typed(lang: Language, stored: &str) -> String {
-    let mut parts = stored.splitn(3, '-');
-    let (Some(y), Some(m), Some(d)) = (parts.next(), parts.next(), parts.next()) else {
-        return stored.to_string();
-    };
-    let year = y.parse::<i32>().unwrap_or(0);
-    let year = if lang == Language::Th {
-        year + 543
-    } else {
-        year
-    };
-    format!("{d}/{m}/{year}")
-}
-
 struct AccountView<'a> {
     slug: &'a str,
     csrf: &'a str,
@@ -175,7 +160,7 @@ pub async fn account(
             member
                 .birthday
                 .as_deref()
-                .map(|b| birthday_as_typed(lang, b))
+                .map(|b| crate::web::words::birthday_as_typed(lang, b))
                 .unwrap_or_default(),
         ),
     ]);
